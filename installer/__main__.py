@@ -1,0 +1,5 @@
+"""Entry point for `python -m installer`."""
+
+from installer.cli import main
+
+raise SystemExit(main())
