@@ -1,0 +1,51 @@
+"""bcrypt htpasswd lines for the registry and for ingress basic auth, reusing hashes that still match."""
+
+from __future__ import annotations
+
+from passlib.hash import bcrypt
+from pydantic import SecretStr
+
+
+def parse_htpasswd(text: str) -> dict[str, str]:
+    """user -> hash from htpasswd content (blank lines and comments ignored)."""
+    entries = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and ":" in line:
+            user, digest = line.split(":", 1)
+            entries[user] = digest
+    return entries
+
+
+def hash_password(password: SecretStr, cost: int) -> str:
+    """A bcrypt hash ($2y$, which both the registry and nginx accept)."""
+    return bcrypt.using(rounds=cost, ident="2y").hash(password.get_secret_value())
+
+
+def matches(password: SecretStr, digest: str) -> bool:
+    try:
+        return digest.startswith("$2") and bcrypt.verify(password.get_secret_value(), digest)
+    except ValueError:
+        return False
+
+
+def build_htpasswd(users: dict[str, SecretStr], cost: int, existing: dict[str, str] | None = None) -> str:
+    """htpasswd content for `users`; an existing hash is kept when the password still matches it and
+    its cost is the requested one, so re-runs produce the same bytes and restart nothing."""
+    existing = existing or {}
+    lines = []
+    for user, password in users.items():
+        old = existing.get(user)
+        if old and _cost(old) == cost and matches(password, old):
+            lines.append(f"{user}:{old}")
+        else:
+            lines.append(f"{user}:{hash_password(password, cost)}")
+    return "\n".join(lines) + "\n"
+
+
+def _cost(digest: str) -> int | None:
+    parts = digest.split("$")
+    try:
+        return int(parts[2])
+    except (IndexError, ValueError):
+        return None

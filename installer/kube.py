@@ -1,0 +1,135 @@
+"""The Kubernetes API behind one small class: config loading, timeouts, and errors in words."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from installer.errors import InstallerError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
+
+
+class Forbidden(InstallerError):
+    """The API server said 403 for a call; `what` names the verb and resource."""
+
+
+class NotFound(InstallerError):
+    """The object does not exist (404)."""
+
+
+def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]:
+    """Context names in the kubeconfig and the current one; ([], None) when there is no kubeconfig."""
+    from kubernetes import config
+
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, FileNotFoundError, OSError, TypeError):
+        return [], None
+    return [c["name"] for c in contexts], (current or {}).get("name")
+
+
+class KubeClient:
+    """A connection to one cluster, from a kubeconfig context (or in-cluster config)."""
+
+    def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
+        from kubernetes import client, config
+
+        self.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+        configuration = client.Configuration()
+        try:
+            if Path(self.kubeconfig.split(os.pathsep)[0]).exists():
+                config.load_kube_config(config_file=self.kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                config.load_incluster_config(client_configuration=configuration)
+            else:
+                raise InstallerError(
+                    f"no kubeconfig at {self.kubeconfig} and not running inside a cluster",
+                    "point KUBECONFIG at your cluster's kubeconfig, or pass --kubeconfig",
+                )
+        except config.ConfigException as exc:
+            text = str(exc)
+            if context and "context" in text.lower():
+                names, _ = list_contexts(self.kubeconfig)
+                raise InstallerError(
+                    f"kube context '{context}' is not in {self.kubeconfig}",
+                    f"use one of: {', '.join(names) or '(none)'} (kubectl config get-contexts)",
+                ) from None
+            raise InstallerError(f"cannot load kubeconfig {self.kubeconfig}: {text}", "check the file with `kubectl config view`") from None
+        configuration.retries = 0
+        self.context = context or list_contexts(self.kubeconfig)[1]
+        self.server = configuration.host
+        self.api = client.ApiClient(configuration)
+        self.core = client.CoreV1Api(self.api)
+        self.storage = client.StorageV1Api(self.api)
+        self.networking = client.NetworkingV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.apiext = client.ApiextensionsV1Api(self.api)
+        self.authz = client.AuthorizationV1Api(self.api)
+        self.authn = client.AuthenticationV1Api(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
+        self.version_api = client.VersionApi(self.api)
+
+    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one API call; turn transport and HTTP errors into InstallerErrors that say what to do."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as exc:
+            if exc.status == 403:
+                raise Forbidden(f"not allowed to {what} ({self._who()})", "ask a cluster admin for this permission (RBAC), or use a context that has it") from None
+            if exc.status == 404:
+                raise NotFound(f"{what}: not found") from None
+            if exc.status == 401:
+                raise InstallerError(f"the API server at {self.server} rejected our credentials while trying to {what}", "refresh the kubeconfig's credentials (token expired?)") from None
+            reason = _api_message(exc)
+            raise InstallerError(f"the API server refused to {what}: {reason}", "see the message above; fix the setting it names") from None
+        except Urllib3Error as exc:
+            raise connection_error(self.server, what, exc) from None
+        except OSError as exc:
+            raise connection_error(self.server, what, exc) from None
+
+    def _who(self) -> str:
+        return f"context {self.context}" if self.context else "current identity"
+
+
+def _api_message(exc: Any) -> str:
+    import json
+
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError, AttributeError):
+        return f"{exc.status} {exc.reason}"
+
+
+def connection_error(server: str | None, what: str, exc: BaseException) -> InstallerError:
+    """Words for a failed connection to the API server."""
+    text = f"{exc!r} {getattr(exc, 'reason', '')}"
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "certificate verify failed" in text:
+        return InstallerError(
+            f"cannot verify the API server's certificate at {server} (TLS: {_short_ssl(text)})",
+            "the kubeconfig's certificate-authority-data does not match this server: fetch a fresh kubeconfig for this cluster",
+        )
+    if "Connection refused" in text or "ConnectionRefused" in text or "NewConnectionError" in text:
+        return InstallerError(f"cannot reach the Kubernetes API server at {server} (connection refused)", "is the cluster up? check the context (kubectl config current-context) and `kubectl cluster-info`")
+    if "Name or service not known" in text or "NameResolution" in text or "nodename nor servname" in text:
+        return InstallerError(f"cannot resolve the API server's name in {server}", "check the server address in your kubeconfig and your DNS/VPN")
+    if "timed out" in text.lower() or "Timeout" in text:
+        return InstallerError(f"the Kubernetes API server at {server} did not answer in time while trying to {what}", "check the network path to the cluster (VPN, firewall) and retry")
+    return InstallerError(f"cannot talk to the Kubernetes API server at {server} while trying to {what}: {exc.__class__.__name__}", "check that the cluster is reachable (`kubectl cluster-info`)")
+
+
+def _short_ssl(text: str) -> str:
+    for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED"):
+        if marker in text:
+            start = text.find(marker)
+            return text[start:start + 80].split("'")[0].split(")")[0]
+    return "handshake failed"

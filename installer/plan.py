@@ -1,0 +1,261 @@
+"""build_plan: the user's Choices, checked against the probe and resolved into one frozen Plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from installer.errors import InstallerError, Problem, ValidationFailed
+from installer.htpasswd import build_htpasswd
+from installer.model import BCRYPT_MAX_BYTES, Choices
+from installer.probe import ProbeResult
+from installer.secretref import generate_password
+from installer.tlsfiles import TLSMaterial, check_cert_and_key, self_signed
+
+BASIC_AUTH_FAMILIES = ("ingress-nginx", "nginx-inc")
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    """Names of the Secrets the installer keeps beside the release."""
+
+    release: str
+
+    @property
+    def basic_auth(self) -> str:
+        return f"{self.release}-basic-auth"
+
+    @property
+    def tls(self) -> str:
+        return f"{self.release}-tls"
+
+    @property
+    def ca(self) -> str:
+        return f"{self.release}-ca"
+
+    @property
+    def state(self) -> str:
+        return f"{self.release}-installer"
+
+    @property
+    def s3(self) -> str:
+        return f"{self.release}-s3"
+
+
+@dataclass(frozen=True)
+class ExistingState:
+    """What a previous run left in the cluster, so a re-run changes nothing it does not have to."""
+
+    ha_shared_secret: SecretStr | None = field(default=None, repr=False)
+    registry_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
+    ingress_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
+    passwords: dict[str, SecretStr] = field(default_factory=dict, repr=False)
+    tls: TLSMaterial | None = field(default=None, repr=False)
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
+    secrets_present: frozenset[str] = frozenset()
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class ResolvedUser:
+    name: str
+    password: SecretStr = field(repr=False)
+    source: str = ""  # words: where the password came from
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    """What to pass to `helm upgrade --install`: a chart reference plus --repo/--version."""
+
+    ref: str
+    version: str | None
+    repo: str | None
+
+    def args(self) -> list[str]:
+        out = [self.ref]
+        if self.repo:
+            out += ["--repo", self.repo]
+        if self.version:
+            out += ["--version", self.version]
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every decision made and every secret resolved: what render() and apply() need, nothing more."""
+
+    choices: Choices
+    context: str | None
+    namespace: str
+    release: str
+    chart: ChartRef
+    ingress_class: str
+    controller_family: str
+    storage_class: str | None
+    tls_secret_name: str | None
+    tls: TLSMaterial | None = field(repr=False)
+    users: tuple[ResolvedUser, ...] = field(repr=False)
+    htpasswd: SecretStr | None = field(repr=False)
+    ha_shared_secret: SecretStr = field(repr=False)
+    s3_keys: tuple[SecretStr, SecretStr] | None = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> SecretNames:
+        return SecretNames(self.release)
+
+    @property
+    def registry_host(self) -> str:
+        return self.choices.exposure.hosts[0]
+
+    @property
+    def ca_pem(self) -> str | None:
+        """The CA clients must trust (self-signed mode only)."""
+        return self.tls.ca_pem if self.tls is not None else None
+
+
+def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: ExistingState | None = None) -> Plan:
+    """Check the choices against what the cluster has, resolve secrets, and return the Plan.
+
+    Raises:
+        ValidationFailed: every problem found, each naming the setting and the fix.
+        InstallerError: a secret reference cannot be resolved (env var unset, file missing).
+    """
+    existing = existing or ExistingState()
+    problems: list[Problem] = []
+    notes: list[str] = []
+    ingress_class, family = _ingress(choices, probe, problems, notes)
+    storage_class = _storage(choices, probe, problems, notes)
+    if choices.auth.mode == "ingress" and family not in BASIC_AUTH_FAMILIES:
+        problems.append(Problem("auth.mode", f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
+                                "use auth.mode: registry (the registry checks passwords itself)"))
+    users = _users(choices, existing, problems)
+    tls, tls_secret = _tls(choices, probe, existing, problems, notes)
+    if problems:
+        raise ValidationFailed(problems, "the choices")
+    htpasswd = None
+    if choices.auth.mode != "none":
+        old = existing.registry_htpasswd if choices.auth.mode == "registry" else existing.ingress_htpasswd
+        htpasswd = SecretStr(build_htpasswd({u.name: u.password for u in users}, choices.auth.bcrypt_cost, old))
+    s3_keys = None
+    if choices.storage.kind == "s3" and choices.storage.s3 is not None and choices.storage.s3.access_key is not None:
+        s3 = choices.storage.s3
+        s3_keys = (s3.access_key.resolve("storage.s3.access_key"), s3.secret_key.resolve("storage.s3.secret_key"))
+    if choices.auth.mode == "none":
+        notes.append("auth.mode is none: anyone who can reach the registry can push and pull")
+    return Plan(
+        choices=choices, context=choices.target.context, namespace=choices.target.namespace, release=choices.target.release,
+        chart=_chart_ref(choices), ingress_class=ingress_class, controller_family=family, storage_class=storage_class,
+        tls_secret_name=tls_secret, tls=tls, users=tuple(users), htpasswd=htpasswd,
+        ha_shared_secret=existing.ha_shared_secret or SecretStr(generate_password(40)), s3_keys=s3_keys, notes=tuple(notes),
+    )
+
+
+def _chart_ref(choices: Choices) -> ChartRef:
+    chart = choices.chart
+    if chart.path:
+        return ChartRef(chart.path, None, None)
+    if chart.oci:
+        return ChartRef(chart.oci, chart.version, None)
+    return ChartRef(chart.name, chart.version, chart.repo)
+
+
+def _ingress(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> tuple[str, str]:
+    wanted = choices.exposure.ingress_class
+    if probe is None or (not probe.ingress_classes and "list ingressclasses" in probe.forbidden):
+        name = wanted or "nginx"
+        family = "ingress-nginx" if "nginx" in name else "other"
+        notes.append(f"ingress class {name} not checked against a cluster; assuming the {family} controller")
+        return name, family
+    if wanted:
+        info = probe.ingress_class(wanted)
+        if info is None:
+            available = ", ".join(ic.name for ic in probe.ingress_classes) or "none"
+            problems.append(Problem("exposure.ingress_class", f"IngressClass '{wanted}' does not exist in the cluster (available: {available})",
+                                    "choose one of the available classes, or install its controller first"))
+            return wanted, "other"
+        return info.name, info.family
+    default = probe.default_ingress_class()
+    if default is None:
+        available = ", ".join(ic.name for ic in probe.ingress_classes) or "none"
+        problems.append(Problem("exposure.ingress_class", f"no default IngressClass to fall back on (available: {available})",
+                                "set exposure.ingress_class to one of them"))
+        return "", "other"
+    return default.name, default.family
+
+
+def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> str | None:
+    storage = choices.storage
+    if storage.kind != "filesystem" or storage.filesystem.existing_claim:
+        return None
+    wanted = storage.filesystem.storage_class
+    if probe is None or (not probe.storage_classes and "list storageclasses" in probe.forbidden):
+        return wanted
+    if wanted:
+        info = probe.storage_class(wanted)
+        if info is None:
+            available = ", ".join(sc.name for sc in probe.storage_classes) or "none"
+            problems.append(Problem("storage.filesystem.storage_class", f"StorageClass '{wanted}' does not exist in the cluster (available: {available})",
+                                    "choose one of the available classes"))
+            return wanted
+    else:
+        info = probe.default_storage_class()
+        if info is None:
+            available = ", ".join(sc.name for sc in probe.storage_classes) or "none"
+            problems.append(Problem("storage.filesystem.storage_class", f"no default StorageClass to fall back on (available: {available})",
+                                    "set storage.filesystem.storage_class, or use storage.filesystem.existing_claim"))
+            return None
+    if not info.allow_expansion:
+        notes.append(f"StorageClass {info.name} does not allow volume expansion: size the volume for growth now ({storage.filesystem.size} asked)")
+    return info.name
+
+
+def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -> list[ResolvedUser]:
+    if choices.auth.mode == "none":
+        return []
+    users = []
+    for index, user in enumerate(choices.auth.users):
+        path = f"auth.users.{index}.password"
+        try:
+            password = user.password.resolve(f"{path} (user {user.name})", existing.passwords.get(user.name))
+        except InstallerError as exc:
+            problems.append(Problem(path, exc.message, exc.hint))
+            continue
+        if len(password.get_secret_value().encode("utf-8")) > BCRYPT_MAX_BYTES:
+            problems.append(Problem(path, f"the password of user {user.name} is longer than {BCRYPT_MAX_BYTES} bytes; bcrypt ignores the rest",
+                                    f"use a password of at most {BCRYPT_MAX_BYTES} bytes (generate makes a 32-character one)"))
+            continue
+        users.append(ResolvedUser(user.name, password, user.password.describe()))
+    return users
+
+
+def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, problems: list[Problem], notes: list[str]) -> tuple[TLSMaterial | None, str | None]:
+    tls = choices.exposure.tls
+    hosts = choices.exposure.hosts
+    default_name = SecretNames(choices.target.release).tls
+    if tls.mode == "none":
+        notes.append("TLS is off: docker refuses plain-HTTP registries unless every client lists it under insecure-registries")
+        return None, None
+    if tls.mode == "existing-secret":
+        if probe is not None and tls.secret_name not in existing.secrets_present:
+            notes.append(f"TLS Secret {tls.secret_name} was not found in namespace {choices.target.namespace}: until it exists the ingress serves its default certificate; "
+                         f"create it with kubectl -n {choices.target.namespace} create secret tls {tls.secret_name} --cert=CERT --key=KEY")
+        return None, tls.secret_name
+    if tls.mode == "cert-manager":
+        if probe is not None:
+            if not probe.cert_manager and "read cert-manager issuers" not in probe.forbidden:
+                problems.append(Problem("exposure.tls.mode", "cert-manager is not installed in the cluster (no cert-manager.io CRDs)",
+                                        "install cert-manager, or choose tls.mode files, existing-secret or self-signed"))
+            elif probe.cert_manager and not any(i.name == tls.issuer and i.kind == tls.issuer_kind for i in probe.issuers):
+                names = ", ".join(f"{i.kind}/{i.name}" for i in probe.issuers) or "none"
+                problems.append(Problem("exposure.tls.issuer", f"{tls.issuer_kind} '{tls.issuer}' does not exist (found: {names})", "name an existing issuer"))
+        return None, tls.secret_name or default_name
+    if tls.mode == "files":
+        material, found = check_cert_and_key(tls.cert_file or "", tls.key_file or "", hosts)
+        problems.extend(found)
+        return material, tls.secret_name or default_name
+    material = self_signed(hosts, existing.tls)
+    notes.append("self-signed TLS: every docker/containerd/podman host must trust the installer's CA (the Done screen and `registry-installer ca` say how)")
+    return material, tls.secret_name or default_name

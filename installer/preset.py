@@ -1,0 +1,179 @@
+"""Presets: YAML files of Choices for headless runs; safe loading with errors that name key and line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from installer.errors import Problem, ValidationFailed
+from installer.model import Choices
+
+MAX_PRESET_BYTES = 256 * 1024
+MAX_DEPTH = 12
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "presets" / "schema.json"
+
+
+def load_preset(path: str | os.PathLike[str]) -> Choices:
+    """Read and validate a preset file; raise ValidationFailed naming every bad key and its line."""
+    path = Path(path)
+    source = f"preset {path}"
+    try:
+        if path.is_dir():
+            raise ValidationFailed([Problem("", f"{path} is a directory", "give the path of a .yaml preset file")], source)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PRESET_BYTES + 1)
+    except FileNotFoundError:
+        raise ValidationFailed([Problem("", f"file {path} does not exist", "check the path; presets/ has examples")], source) from None
+    except OSError as exc:
+        raise ValidationFailed([Problem("", f"cannot read {path}: {exc.strerror}", "check the file's permissions")], source) from None
+    return parse_preset(data, source)
+
+
+def parse_preset(data: bytes | str, source: str = "preset") -> Choices:
+    """Validate preset text (bytes or str) into Choices."""
+    tree, lines = _safe_yaml(data, source)
+    if tree is None:
+        raise ValidationFailed([Problem("", "the preset is empty", "start from presets/minimal.yaml: version: 1 and exposure.hosts are required")], source)
+    if not isinstance(tree, dict):
+        raise ValidationFailed([Problem("", f"the preset must be a mapping of sections, got a {_yaml_type(tree)}", "write keys such as version: 1, exposure:, auth:")], source)
+    if "version" not in tree:
+        raise ValidationFailed([Problem("version", "missing", "add `version: 1` at the top of the preset", lines.get(()))], source)
+    if tree.get("version") != 1:
+        raise ValidationFailed([Problem("version", f"unsupported preset version {tree.get('version')!r}", "this installer reads version: 1", lines.get(("version",)))], source)
+    try:
+        return Choices.model_validate(tree, context={"allow_literal_secrets": False})
+    except ValidationError as exc:
+        raise ValidationFailed(problems_from_validation(exc, lines), source) from None
+
+
+def problems_from_validation(exc: ValidationError, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """Turn pydantic's errors into Problems with a dotted key path, the line, and a fix."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = tuple(err["loc"])
+        path = ".".join(str(p) for p in loc)
+        kind = err["type"]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        fix = ""
+        if kind == "extra_forbidden":
+            message = f"unknown key '{loc[-1]}'"
+            fix = "remove it or fix its spelling; presets/schema.json lists every key"
+        elif kind == "missing":
+            message = "missing"
+            fix = f"add {path}"
+        elif kind in ("literal_error", "enum"):
+            fix = "use one of the allowed values"
+        elif kind.endswith("_type") or kind.endswith("_parsing"):
+            fix = "check the value's type (quote strings, no lists where one value is expected)"
+        problems.append(Problem(path, message, fix, _line_for(loc, lines or {})))
+    return problems
+
+
+def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    key = tuple(loc)
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key[:-1]
+    return lines.get(())
+
+
+def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
+    if isinstance(data, bytes):
+        if len(data) > MAX_PRESET_BYTES:
+            raise ValidationFailed([Problem("", f"the preset is larger than {MAX_PRESET_BYTES // 1024} KiB", "a preset is a short settings file; check you gave the right file")], source)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ValidationFailed([Problem("", f"the preset is not UTF-8 text (bad byte at line {line})", "save the file as UTF-8")], source) from None
+    else:
+        text = data
+    try:
+        events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationFailed([Problem("", f"not valid YAML: {problem}", "fix the YAML syntax (indentation, quotes, colons)", line)], source) from None
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ValidationFailed([Problem("", "YAML anchors and aliases (&, *) are not allowed in presets", "write every value out in full", event.start_mark.line + 1)], source)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValidationFailed([Problem("", f"the preset nests deeper than {MAX_DEPTH} levels", "presets are at most a few levels deep; see presets/minimal.yaml", event.start_mark.line + 1)], source)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is None:
+        return None, {}
+    lines: dict[tuple, int] = {}
+    tree = _construct(node, (), lines, source)
+    return tree, lines
+
+
+def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node) if not isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
+            if not isinstance(key, (str, int)):
+                raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source)
+            if key in result:
+                raise ValidationFailed([Problem(".".join(map(str, path + (key,))), "key given twice", "keep one of them", key_node.start_mark.line + 1)], source)
+            result[key] = _construct(value_node, path + (key,), lines, source)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, path + (i,), lines, source) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _yaml_type(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def dump_preset(choices: Choices) -> str:
+    """The preset text for `choices`: only what differs from the defaults, secrets as references."""
+    data = choices.model_dump(mode="json", exclude_defaults=True)
+    data = {"version": 1, **{k: v for k, v in data.items() if k != "version"}}
+    for user in choices.auth.users:
+        if user.password.kind == "literal":
+            raise ValueError(f"user {user.name}: a typed-in password cannot go into a preset; store it in a file or env var")
+    header = "# registry-installer preset: replay with `registry-installer apply --preset THIS_FILE`\n"
+    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def write_preset(choices: Choices, path: str | os.PathLike[str]) -> Path:
+    """Write the preset (references only, so an ordinary 0644 file is safe)."""
+    path = Path(path)
+    path.write_text(dump_preset(choices), encoding="utf-8")
+    return path
+
+
+def preset_schema() -> dict[str, Any]:
+    """JSON Schema of a preset, generated from the Choices model."""
+    schema = Choices.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "registry-installer preset"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(preset_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,312 @@
+"""What the cluster offers: storage and ingress classes, cert-manager, an installed release, permissions."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from installer.errors import InstallerError
+from installer.kube import Forbidden, KubeClient, NotFound
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SC_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
+DEFAULT_IC_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+CONTROLLER_FAMILIES = (
+    ("k8s.io/ingress-nginx", "ingress-nginx"),
+    ("nginx.org/ingress-controller", "nginx-inc"),
+    ("traefik.io/ingress-controller", "traefik"),
+    ("haproxy", "haproxy"),
+)
+INGRESS_NGINX_CONFIGMAPS = (("ingress-nginx", "ingress-nginx-controller"), ("kube-system", "ingress-nginx-controller"))
+
+
+def controller_family(controller: str) -> str:
+    """The controller family ('ingress-nginx', 'nginx-inc', 'traefik', 'haproxy' or 'other')."""
+    for prefix, family in CONTROLLER_FAMILIES:
+        if controller.startswith(prefix) or (prefix == "haproxy" and "haproxy" in controller):
+            return family
+    return "other"
+
+
+@dataclass(frozen=True)
+class StorageClassInfo:
+    name: str
+    provisioner: str
+    is_default: bool
+    binding_mode: str
+    allow_expansion: bool
+
+
+@dataclass(frozen=True)
+class IngressClassInfo:
+    name: str
+    controller: str
+    is_default: bool
+    family: str
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    name: str
+    kind: str  # ClusterIssuer | Issuer
+    namespace: str | None = None
+    ready: bool | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    name: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    app_version: str
+    values: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PermissionCheck:
+    verb: str
+    resource: str
+    namespace: str | None
+    allowed: bool
+    group: str = ""
+
+    def words(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace else " (cluster-wide)"
+        return f"{self.verb} {self.resource}{where}"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    context: str | None
+    server: str | None
+    server_version: str
+    user: str | None
+    storage_classes: tuple[StorageClassInfo, ...] = ()
+    ingress_classes: tuple[IngressClassInfo, ...] = ()
+    ingress_nginx_body_size: str | None = None
+    cert_manager: bool = False
+    issuers: tuple[IssuerInfo, ...] = ()
+    release: ReleaseInfo | None = None
+    namespace_exists: bool = False
+    permissions: tuple[PermissionCheck, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def default_storage_class(self) -> StorageClassInfo | None:
+        defaults = [sc for sc in self.storage_classes if sc.is_default]
+        return defaults[0] if len(defaults) == 1 else None
+
+    def default_ingress_class(self) -> IngressClassInfo | None:
+        defaults = [ic for ic in self.ingress_classes if ic.is_default]
+        if len(defaults) == 1:
+            return defaults[0]
+        return self.ingress_classes[0] if len(self.ingress_classes) == 1 else None
+
+    def storage_class(self, name: str) -> StorageClassInfo | None:
+        return next((sc for sc in self.storage_classes if sc.name == name), None)
+
+    def ingress_class(self, name: str) -> IngressClassInfo | None:
+        return next((ic for ic in self.ingress_classes if ic.name == name), None)
+
+    def missing_permissions(self) -> list[PermissionCheck]:
+        return [p for p in self.permissions if not p.allowed]
+
+    def warnings(self) -> list[str]:
+        """Things the user should know, in words."""
+        out = []
+        defaults = [sc.name for sc in self.storage_classes if sc.is_default]
+        if not self.storage_classes and "list storageclasses" not in self.forbidden:
+            out.append("no StorageClass exists: the data volume cannot be provisioned; use an existing claim or S3 storage")
+        elif len(defaults) > 1:
+            out.append(f"several StorageClasses are marked default ({', '.join(defaults)}): choose one explicitly")
+        if not self.ingress_classes and "list ingressclasses" not in self.forbidden:
+            out.append("no IngressClass exists: install an ingress controller (e.g. ingress-nginx) first")
+        if self.ingress_nginx_body_size not in (None, "0"):
+            out.append(f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an unlimited per-Ingress annotation")
+        if self.release is not None and self.release.status != "deployed":
+            out.append(f"release {self.release.name} is in status {self.release.status}: re-running converges it")
+        for check in self.missing_permissions():
+            out.append(f"missing permission: {check.words()}")
+        for what in self.forbidden:
+            out.append(f"not allowed to {what}: those choices cannot be checked against the cluster")
+        return out
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        if data["release"] is not None:
+            data["release"].pop("values", None)
+        data.pop("seconds", None)
+        data["warnings"] = self.warnings()
+        return json.dumps(data, indent=2, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class NeededPermission:
+    verb: str
+    resource: str
+    group: str = ""
+    namespaced: bool = True
+
+
+NEEDED_PERMISSIONS = (
+    NeededPermission("create", "namespaces", namespaced=False),
+    NeededPermission("create", "secrets"),
+    NeededPermission("update", "secrets"),
+    NeededPermission("create", "deployments", "apps"),
+    NeededPermission("create", "services"),
+    NeededPermission("create", "configmaps"),
+    NeededPermission("create", "persistentvolumeclaims"),
+    NeededPermission("create", "ingresses", "networking.k8s.io"),
+    NeededPermission("create", "cronjobs", "batch"),
+    NeededPermission("create", "leases", "coordination.k8s.io"),
+)
+
+
+class ClusterProbe:
+    """Reads what the cluster offers with one list call per kind."""
+
+    def __init__(self, kube: KubeClient, namespace: str = "docker-registry", release: str = "docker-registry") -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.release_name = release
+
+    def probe(self) -> ProbeResult:
+        started = time.monotonic()
+        forbidden: list[str] = []
+        version = self.kube.call("read the server version", self.kube.version_api.get_code)
+        result = dict(
+            context=self.kube.context,
+            server=self.kube.server,
+            server_version=version.git_version,
+            user=self._whoami(),
+            storage_classes=self._guard(forbidden, "list storageclasses", self._storage_classes, ()),
+            ingress_classes=self._guard(forbidden, "list ingressclasses", self._ingress_classes, ()),
+            ingress_nginx_body_size=self._guard(forbidden, "read the ingress-nginx ConfigMap", self._ingress_nginx_body_size, None),
+            namespace_exists=self._guard(forbidden, f"read namespace {self.namespace}", self._namespace_exists, False),
+            release=self._guard(forbidden, f"list helm release secrets in {self.namespace}", self._release, None),
+            permissions=self._permissions(),
+        )
+        cert_manager, issuers = self._guard(forbidden, "read cert-manager issuers", self._cert_manager, (False, ()))
+        return ProbeResult(**result, cert_manager=cert_manager, issuers=issuers, forbidden=tuple(forbidden),
+                           seconds=time.monotonic() - started)
+
+    @staticmethod
+    def _guard(forbidden: list[str], what: str, fn, default):
+        try:
+            return fn()
+        except Forbidden:
+            forbidden.append(what)
+            return default
+
+    def _whoami(self) -> str | None:
+        from kubernetes import client
+
+        try:
+            review = self.kube.call("ask who we are", self.kube.authn.create_self_subject_review, client.V1SelfSubjectReview())
+            return review.status.user_info.username
+        except InstallerError:
+            return None
+
+    def _storage_classes(self) -> tuple[StorageClassInfo, ...]:
+        items = self.kube.call("list storageclasses", self.kube.storage.list_storage_class).items
+        return tuple(sorted((
+            StorageClassInfo(
+                name=sc.metadata.name,
+                provisioner=sc.provisioner,
+                is_default=any((sc.metadata.annotations or {}).get(a) == "true" for a in DEFAULT_SC_ANNOTATIONS),
+                binding_mode=sc.volume_binding_mode or "Immediate",
+                allow_expansion=bool(sc.allow_volume_expansion),
+            ) for sc in items), key=lambda s: s.name))
+
+    def _ingress_classes(self) -> tuple[IngressClassInfo, ...]:
+        items = self.kube.call("list ingressclasses", self.kube.networking.list_ingress_class).items
+        return tuple(sorted((
+            IngressClassInfo(
+                name=ic.metadata.name,
+                controller=ic.spec.controller or "",
+                is_default=(ic.metadata.annotations or {}).get(DEFAULT_IC_ANNOTATION) == "true",
+                family=controller_family(ic.spec.controller or ""),
+            ) for ic in items), key=lambda i: i.name))
+
+    def _ingress_nginx_body_size(self) -> str | None:
+        for namespace, name in INGRESS_NGINX_CONFIGMAPS:
+            try:
+                cm = self.kube.call(f"read ConfigMap {namespace}/{name}", self.kube.core.read_namespaced_config_map, name, namespace)
+            except NotFound:
+                continue
+            return (cm.data or {}).get("proxy-body-size", "1m")
+        return None
+
+    def _namespace_exists(self) -> bool:
+        try:
+            self.kube.call(f"read namespace {self.namespace}", self.kube.core.read_namespace, self.namespace)
+            return True
+        except NotFound:
+            return False
+
+    def _cert_manager(self) -> tuple[bool, tuple[IssuerInfo, ...]]:
+        try:
+            self.kube.call("read the cert-manager CRD", self.kube.apiext.read_custom_resource_definition, "clusterissuers.cert-manager.io")
+        except NotFound:
+            return False, ()
+        issuers: list[IssuerInfo] = []
+        cluster = self.kube.call("list clusterissuers", self.kube.custom.list_cluster_custom_object, "cert-manager.io", "v1", "clusterissuers")
+        issuers += [IssuerInfo(i["metadata"]["name"], "ClusterIssuer", None, _ready(i)) for i in cluster.get("items", [])]
+        try:
+            namespaced = self.kube.call("list issuers", self.kube.custom.list_namespaced_custom_object, "cert-manager.io", "v1", self.namespace, "issuers")
+            issuers += [IssuerInfo(i["metadata"]["name"], "Issuer", self.namespace, _ready(i)) for i in namespaced.get("items", [])]
+        except (NotFound, Forbidden):
+            pass
+        return True, tuple(sorted(issuers, key=lambda i: (i.kind, i.name)))
+
+    def _release(self) -> ReleaseInfo | None:
+        secrets = self.kube.call(
+            f"list helm release secrets in {self.namespace}", self.kube.core.list_namespaced_secret, self.namespace,
+            label_selector=f"owner=helm,name={self.release_name}",
+        ).items
+        if not secrets:
+            return None
+        latest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))
+        release = decode_helm_release(latest.data["release"])
+        chart_meta = release.get("chart", {}).get("metadata", {})
+        return ReleaseInfo(
+            name=release.get("name", self.release_name), namespace=self.namespace, revision=int(release.get("version", 0)),
+            status=release.get("info", {}).get("status", "unknown"),
+            chart=f"{chart_meta.get('name', '?')}-{chart_meta.get('version', '?')}", app_version=chart_meta.get("appVersion", ""),
+            values=release.get("config") or {},
+        )
+
+    def _permissions(self) -> tuple[PermissionCheck, ...]:
+        from kubernetes import client
+
+        checks = []
+        for need in NEEDED_PERMISSIONS:
+            namespace = self.namespace if need.namespaced else None
+            review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(verb=need.verb, resource=need.resource, group=need.group, namespace=namespace)))
+            answer = self.kube.call(f"check permission to {need.verb} {need.resource}", self.kube.authz.create_self_subject_access_review, review)
+            checks.append(PermissionCheck(need.verb, need.resource, namespace, bool(answer.status.allowed), need.group))
+        return tuple(checks)
+
+
+def _ready(obj: dict) -> bool | None:
+    for cond in (obj.get("status") or {}).get("conditions", []) or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return None
+
+
+def decode_helm_release(data_b64: str) -> dict[str, Any]:
+    """Helm stores a release as base64(gzip(json)) inside the Secret's (base64) data."""
+    raw = base64.b64decode(base64.b64decode(data_b64))
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return json.loads(raw)

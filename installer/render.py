@@ -1,0 +1,222 @@
+"""render(plan): the chart's values (no secrets), its secret values, and the Secrets made beside it."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from installer.plan import Plan
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
+NGINX = "nginx.ingress.kubernetes.io/"
+NGINX_INC = "nginx.org/"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a Plan becomes. `values` holds no secret material; the rest is secret and never printed."""
+
+    values: dict[str, Any]
+    secret_values: dict[str, Any] = field(repr=False)
+    secrets: tuple[dict[str, Any], ...] = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    def values_yaml(self) -> str:
+        return to_yaml(self.values)
+
+    def secret_values_yaml(self) -> str:
+        return to_yaml(self.secret_values)
+
+    def secrets_yaml(self) -> str:
+        return yaml.safe_dump_all(list(self.secrets), sort_keys=False, default_flow_style=False)
+
+    def secret_summary(self) -> list[str]:
+        """One line per Secret: name, type and key names (never values), for review screens."""
+        return [f"{s['metadata']['name']} ({s['type']}): keys {', '.join(sorted(s['data']))}" for s in self.secrets]
+
+
+def to_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+
+
+def render(plan: Plan) -> Rendered:
+    """Pure: the same Plan always renders the same bytes."""
+    notes: list[str] = []
+    values: dict[str, Any] = {"replicaCount": plan.choices.extras.replicas}
+    storage = plan.choices.storage
+    if storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
+        # RollingUpdate would start the new pod before the old one lets go of the RWO volume: Multi-Attach hangs.
+        values["updateStrategy"] = {"type": "Recreate"}
+    image = plan.choices.extras.image
+    if image.repository or image.tag:
+        values["image"] = {k: v for k, v in (("repository", image.repository), ("tag", image.tag)) if v}
+    values["ingress"] = _ingress(plan, notes)
+    values.update(_storage(plan))
+    extras = plan.choices.extras
+    if extras.garbage_collect.enabled:
+        gc = extras.garbage_collect
+        values["garbageCollect"] = {"enabled": True, "deleteUntagged": gc.delete_untagged, "schedule": gc.schedule}
+        if storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
+            notes.append("garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the registry's node")
+    if extras.metrics:
+        values["metrics"] = {"enabled": True}
+        values["configData"] = {"http": {"debug": {"prometheus": {"enabled": True}}}}
+    resources = _resources(plan)
+    if resources:
+        values["resources"] = resources
+    secret_values: dict[str, Any] = {"secrets": {"haSharedSecret": plan.ha_shared_secret.get_secret_value()}}
+    if plan.choices.auth.mode == "registry" and plan.htpasswd is not None:
+        secret_values["secrets"]["htpasswd"] = plan.htpasswd.get_secret_value()
+    return Rendered(values=values, secret_values=secret_values, secrets=tuple(_secrets(plan)), notes=tuple(plan.notes) + tuple(notes))
+
+
+def _ingress(plan: Plan, notes: list[str]) -> dict[str, Any]:
+    exposure = plan.choices.exposure
+    ingress: dict[str, Any] = {
+        "enabled": True,
+        "className": plan.ingress_class,
+        "path": exposure.path,
+        "hosts": list(exposure.hosts),
+        "annotations": _annotations(plan, notes),
+    }
+    if plan.tls_secret_name:
+        ingress["tls"] = [{"secretName": plan.tls_secret_name, "hosts": list(exposure.hosts)}]
+    return ingress
+
+
+def _annotations(plan: Plan, notes: list[str]) -> dict[str, str]:
+    up = plan.choices.uploads
+    auth = plan.choices.auth
+    family = plan.controller_family
+    out: dict[str, str] = {}
+    tls = plan.choices.exposure.tls
+    if tls.mode == "cert-manager":
+        key = "cert-manager.io/cluster-issuer" if tls.issuer_kind == "ClusterIssuer" else "cert-manager.io/issuer"
+        out[key] = tls.issuer or ""
+    if family == "ingress-nginx":
+        out[NGINX + "proxy-body-size"] = up.max_body_size
+        out[NGINX + "proxy-read-timeout"] = str(up.read_timeout)
+        out[NGINX + "proxy-send-timeout"] = str(up.send_timeout)
+        out[NGINX + "proxy-request-buffering"] = "on" if up.request_buffering else "off"
+        if auth.mode == "ingress":
+            out[NGINX + "auth-type"] = "basic"
+            out[NGINX + "auth-secret"] = plan.names.basic_auth
+            out[NGINX + "auth-realm"] = auth.realm
+    elif family == "nginx-inc":
+        out[NGINX_INC + "client-max-body-size"] = up.max_body_size
+        out[NGINX_INC + "proxy-read-timeout"] = f"{up.read_timeout}s"
+        out[NGINX_INC + "proxy-send-timeout"] = f"{up.send_timeout}s"
+        out[NGINX_INC + "proxy-buffering"] = "true" if up.request_buffering else "false"
+        if auth.mode == "ingress":
+            out[NGINX_INC + "basic-auth-secret"] = plan.names.basic_auth
+            out[NGINX_INC + "basic-auth-realm"] = auth.realm
+    elif family == "traefik":
+        notes.append("Traefik has no request body limit by default; its read/write timeouts are entrypoint settings "
+                     "(entryPoints.websecure.transport.respondingTimeouts): raise them there for multi-GB layers")
+    else:
+        notes.append(f"the {family} ingress controller has no per-Ingress body-size or timeout setting the installer knows: "
+                     "make sure it accepts request bodies of several GB and long uploads")
+    return out
+
+
+def _storage(plan: Plan) -> dict[str, Any]:
+    storage = plan.choices.storage
+    if storage.kind == "s3" and storage.s3 is not None:
+        s3 = storage.s3
+        s3_values: dict[str, Any] = {"bucket": s3.bucket, "region": s3.region, "secure": s3.secure,
+                                     "forcepathstyle": s3.force_path_style, "skipverify": s3.skip_verify, "encrypt": s3.encrypt}
+        if s3.endpoint:
+            s3_values["regionEndpoint"] = s3.endpoint
+        if s3.root_directory:
+            s3_values["rootdirectory"] = s3.root_directory
+        # The chart dereferences secrets.s3 for every s3 render: an empty map means instance-role credentials.
+        secrets_s3 = {"secretRef": plan.names.s3} if plan.s3_keys else {}
+        return {"storage": "s3", "s3": s3_values, "secrets": {"s3": secrets_s3},
+                "persistence": {"enabled": False, "deleteEnabled": storage.delete_enabled}}
+    fs = storage.filesystem
+    persistence: dict[str, Any] = {"enabled": True, "accessMode": fs.access_mode, "size": fs.size, "deleteEnabled": storage.delete_enabled}
+    if fs.existing_claim:
+        persistence["existingClaim"] = fs.existing_claim
+    elif plan.storage_class:
+        persistence["storageClass"] = plan.storage_class
+    return {"storage": "filesystem", "persistence": persistence}
+
+
+def _resources(plan: Plan) -> dict[str, Any]:
+    r = plan.choices.extras.resources
+    out: dict[str, Any] = {}
+    requests = {k: v for k, v in (("cpu", r.cpu_request), ("memory", r.memory_request)) if v}
+    limits = {k: v for k, v in (("cpu", r.cpu_limit), ("memory", r.memory_limit)) if v}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _secret(plan: Plan, name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict[str, Any]:
+    labels = {**MANAGED_BY, "app.kubernetes.io/instance": plan.release}
+    return {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": plan.namespace, "labels": labels},
+        "type": secret_type,
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+def _secrets(plan: Plan) -> list[dict[str, Any]]:
+    out = []
+    if plan.choices.auth.mode == "ingress" and plan.htpasswd is not None:
+        if plan.controller_family == "nginx-inc":
+            out.append(_secret(plan, plan.names.basic_auth, {"htpasswd": plan.htpasswd.get_secret_value()}, "nginx.org/htpasswd"))
+        else:
+            out.append(_secret(plan, plan.names.basic_auth, {"auth": plan.htpasswd.get_secret_value()}))
+    if plan.tls is not None and plan.tls_secret_name:
+        data = {"tls.crt": plan.tls.cert_pem, "tls.key": plan.tls.key_pem.get_secret_value()}
+        if plan.tls.ca_pem:
+            data["ca.crt"] = plan.tls.ca_pem
+        out.append(_secret(plan, plan.tls_secret_name, data, "kubernetes.io/tls"))
+        if plan.tls.ca_key_pem is not None and plan.tls.ca_pem:
+            out.append(_secret(plan, plan.names.ca, {"tls.crt": plan.tls.ca_pem, "tls.key": plan.tls.ca_key_pem.get_secret_value()}, "kubernetes.io/tls"))
+    generated = {f"password.{u.name}": u.password.get_secret_value() for u, spec in _user_specs(plan) if spec.kind == "generate"}
+    if generated:
+        out.append(_secret(plan, plan.names.state, generated))
+    if plan.s3_keys is not None:
+        out.append(_secret(plan, plan.names.s3, {"accessKey": plan.s3_keys[0].get_secret_value(), "secretKey": plan.s3_keys[1].get_secret_value()}))
+    return out
+
+
+def _user_specs(plan: Plan):
+    specs = {u.name: u.password for u in plan.choices.auth.users}
+    return [(u, specs[u.name]) for u in plan.users]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by the owner only (0600), even if the file existed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """values.yaml (0644), secrets.yaml and secret-values.yaml (0600); returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    values_path = out / "values.yaml"
+    values_path.write_text(rendered.values_yaml(), encoding="utf-8")
+    written = [values_path]
+    if rendered.secrets:
+        write_private(out / "secrets.yaml", rendered.secrets_yaml())
+        written.append(out / "secrets.yaml")
+    if rendered.secret_values:
+        write_private(out / "secret-values.yaml", rendered.secret_values_yaml())
+        written.append(out / "secret-values.yaml")
+    return written
