@@ -1,0 +1,239 @@
+"""apply(): namespace, Secrets, helm upgrade --install, smoke push; rolls back what it changed on failure."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from installer.errors import InstallerError
+from installer.events import EventSink, HelmLine, Note, StepFinished, StepStarted, discard
+from installer.helm import HelmFailed, HelmRunner
+from installer.kube import KubeClient
+from installer.lock import ReleaseLock
+from installer.plan import Plan
+from installer.render import Rendered, write_private
+from installer.state import apply_secrets, ensure_namespace, restore_secrets, snapshot_secrets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    dry_run: bool = False
+    wait: bool = True
+    timeout: str = "10m"
+    smoke: bool = True
+    smoke_blob_size: int = 1024 * 1024
+
+
+@dataclass
+class ApplyResult:
+    ok: bool
+    revision: int | None = None
+    changed_secrets: list[str] = field(default_factory=list)
+    helm_output: str = ""
+    smoke: Any = None
+    seconds: float = 0.0
+
+
+class Step:
+    """Times one step and reports it as StepStarted/StepFinished events."""
+
+    def __init__(self, on_event: EventSink, name: str, detail: str = "") -> None:
+        self.on_event, self.name, self.detail = on_event, name, detail
+        self.result = ""
+
+    def __enter__(self) -> "Step":
+        self.started = time.monotonic()
+        self.on_event(StepStarted(self.name, self.detail))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        seconds = time.monotonic() - self.started
+        if exc is None:
+            self.on_event(StepFinished(self.name, True, seconds, self.result))
+        else:
+            self.on_event(StepFinished(self.name, False, seconds, str(exc).splitlines()[0] if str(exc) else exc_type.__name__))
+
+
+def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
+    """values.yaml and, 0600, secret-values.yaml in `workdir` (a private temp dir removed by the caller)."""
+    values = workdir / "values.yaml"
+    values.write_text(rendered.values_yaml(), encoding="utf-8")
+    files = [str(values)]
+    if rendered.secret_values:
+        secret = workdir / "secret-values.yaml"
+        write_private(secret, rendered.secret_values_yaml())
+        files.append(str(secret))
+    return files
+
+
+def helm_command_text(plan: Plan, helm: HelmRunner, options: ApplyOptions) -> str:
+    """The helm command the install runs, for the review screen (file names, no secret content)."""
+    args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, ["values.yaml", "secret-values.yaml"],
+                             wait=options.wait, timeout=options.timeout, rollback=True, dry_run=options.dry_run)
+    return "helm " + " ".join(args)
+
+
+def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, options: ApplyOptions = ApplyOptions(),
+          on_event: EventSink = discard, cancel: threading.Event | None = None) -> ApplyResult:
+    """Install or upgrade. On a helm failure the release is rolled back and the Secrets restored.
+
+    Raises:
+        InstallerError (or a subclass): what failed and what to do; the cluster is as before or re-runnable.
+    """
+    started = time.monotonic()
+    result = ApplyResult(ok=False)
+    _ = helm.version  # refuse a missing or too old helm before touching anything
+    with Step(on_event, "permissions", "checking what the install needs"):
+        _check_permissions(plan, kube, options)
+    with Step(on_event, "namespace", plan.namespace) as step:
+        created = ensure_namespace(kube, plan.namespace, dry_run=options.dry_run)
+        step.result = "created" if created else "exists"
+    if options.dry_run:
+        return _dry_run(plan, rendered, helm, kube, options, on_event, result, started, created)
+    with ReleaseLock(kube, plan.namespace, plan.release):
+        previous = _deployed_revision(helm, plan)
+        names = [s["metadata"]["name"] for s in rendered.secrets]
+        snapshot = snapshot_secrets(kube, plan.namespace, names)
+        with Step(on_event, "secrets", ", ".join(names) or "none") as step:
+            result.changed_secrets = apply_secrets(kube, rendered.secrets, snapshot)
+            step.result = f"changed: {', '.join(result.changed_secrets)}" if result.changed_secrets else "unchanged"
+        try:
+            result.helm_output, result.revision = _run_helm(plan, rendered, helm, options, on_event, cancel)
+        except (HelmFailed, InstallerError) as exc:
+            _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets)
+            raise _explain_failure(exc, previous) from None
+    if options.smoke and options.wait:
+        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size)
+        result.ok = bool(getattr(result.smoke, "ok", False))
+    else:
+        if options.smoke:
+            on_event(Note("smoke", "smoke push skipped: without waiting for the pods the registry may not be up yet; run `registry-installer smoke` later"))
+        result.ok = True
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, namespace_missing):
+    with Step(on_event, "secrets", "server-side dry run") as step:
+        names = [s["metadata"]["name"] for s in rendered.secrets]
+        if namespace_missing:
+            step.result = f"would create {', '.join(names) or 'none'}"
+        else:
+            snapshot = snapshot_secrets(kube, plan.namespace, names)
+            step.result = f"would change: {', '.join(apply_secrets(kube, rendered.secrets, snapshot, dry_run=True)) or 'nothing'}"
+    with Step(on_event, "helm", "helm upgrade --install --dry-run=server") as step:
+        workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
+        try:
+            args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, helm_values_files(rendered, workdir), wait=False,
+                                     timeout=options.timeout, rollback=False, dry_run=True, create_namespace=namespace_missing)
+            # the dry run's output contains the rendered Secrets: keep it out of the event stream
+            helm.upgrade_install(args, on_line=lambda _line: None)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        step.result = "the API server accepts every object"
+    result.ok = True
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _check_permissions(plan: Plan, kube: KubeClient, options: ApplyOptions) -> None:
+    from installer.probe import ClusterProbe
+
+    checks = ClusterProbe(kube, plan.namespace, plan.release)._permissions()
+    missing = [c for c in checks if not c.allowed and not (c.resource == "cronjobs" and not plan.choices.extras.garbage_collect.enabled)]
+    if missing:
+        who = f"context {kube.context}" if kube.context else "the current identity"
+        raise InstallerError(
+            f"{who} may not: " + "; ".join(c.words() for c in missing) + ". Nothing was changed.",
+            "ask a cluster admin for these permissions (RBAC), or use a context that has them (--context)",
+        )
+
+
+def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
+    for entry in reversed(helm.history(plan.release, plan.namespace)):
+        if entry.get("status") in ("deployed", "superseded"):
+            return int(entry["revision"])
+    return None
+
+
+def _run_helm(plan, rendered, helm, options, on_event, cancel) -> tuple[str, int | None]:
+    workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
+    try:
+        args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, helm_values_files(rendered, workdir),
+                                 wait=options.wait, timeout=options.timeout, rollback=True, dry_run=False)
+        with Step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}") as step:
+            output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
+            status = helm.status(plan.release, plan.namespace) or {}
+            revision = status.get("version")
+            step.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
+        return output, revision
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the secret values never outlive the run
+
+
+def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed) -> None:
+    with Step(on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install") as step:
+        status = (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
+        try:
+            if previous is not None and status not in (None, "deployed"):
+                helm.rollback(plan.release, plan.namespace, previous)
+                step.result = f"release back at revision {previous}"
+            elif previous is None and status is not None:
+                helm.uninstall(plan.release, plan.namespace)
+                step.result = "failed first install removed"
+            else:
+                step.result = f"release status {status or 'absent'}: nothing to roll back"
+        finally:
+            restore_secrets(kube, plan.namespace, snapshot, changed)
+
+
+def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerError:
+    still = f"The previous registry (revision {previous}) is still running." if previous else "Nothing is left installed."
+    return InstallerError(f"{exc.message}. {still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run")
+
+
+def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int):
+    """The smoke push through the registry's public address, with the Plan's credentials and CA."""
+    from installer.smoke import SmokeTarget, run_smoke
+
+    user = plan.users[0] if plan.users else None
+    workdir = Path(tempfile.mkdtemp(prefix="registry-installer-ca-"))
+    try:
+        ca_file = None
+        if plan.ca_pem:
+            ca_file = workdir / "ca.crt"
+            ca_file.write_text(plan.ca_pem, encoding="utf-8")
+        target = SmokeTarget(registry=plan.registry_host, username=user.name if user else None, password=user.password if user else None,
+                             ca_file=ca_file, controller_family=plan.controller_family, blob_size=blob_size)
+        return run_smoke(target, on_event=on_event)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, keep_data: bool = True, on_event: EventSink = discard) -> list[str]:
+    """helm uninstall; the data PVC survives unless keep_data is False. Returns lines to tell the user."""
+    lines = []
+    claims = kube.call(f"list PVCs in {namespace}", kube.core.list_namespaced_persistent_volume_claim, namespace,
+                       label_selector=f"app={release}-docker-registry,release={release}").items
+    claims = claims or [c for c in kube.call(f"list PVCs in {namespace}", kube.core.list_namespaced_persistent_volume_claim, namespace).items
+                        if c.metadata.name.startswith(release)]
+    with Step(on_event, "helm", f"helm uninstall {release}"):
+        if helm.status(release, namespace) is None:
+            raise InstallerError(f"release {release} is not installed in namespace {namespace}", "check --release and --namespace (helm list -A)")
+        helm.uninstall(release, namespace)
+    for claim in claims:
+        if keep_data:
+            lines.append(f"kept the data volume: PVC {namespace}/{claim.metadata.name} ({claim.spec.resources.requests.get('storage', '?')}) holds the images; "
+                         f"reuse it with storage.filesystem.existing_claim: {claim.metadata.name}")
+        else:
+            kube.call(f"delete PVC {claim.metadata.name}", kube.core.delete_namespaced_persistent_volume_claim, claim.metadata.name, namespace)
+            lines.append(f"deleted the data volume PVC {namespace}/{claim.metadata.name}")
+    return lines

@@ -1,0 +1,159 @@
+"""The `registry-installer smoke` command: arguments, validation, and one printed line per step."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from cryptography import x509
+from pydantic import SecretStr
+
+from installer.events import Event, Note, StepFinished
+from installer.registry_client import registry_base_url
+from installer.smoke import CONTROLLER_FAMILIES, SmokeResult, SmokeTarget, format_size, parse_size, run_smoke
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments: the message says what is wrong and what to pass instead."""
+
+
+def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", required=True, metavar="HOST[:PORT]",
+                        help="the registry's public address (HTTPS), e.g. registry.example.com")
+    parser.add_argument("--username", help="registry user (with --password-env)")
+    parser.add_argument("--password-env", metavar="VAR", help="name of the environment variable holding the password")
+    parser.add_argument("--ca-file", metavar="FILE", help="PEM CA to trust instead of the system store")
+    parser.add_argument("--blob-size", default="1Mi", metavar="SIZE",
+                        help="layer size to push, e.g. 8Mi, 1GiB, 512MB (default 1Mi)")
+    parser.add_argument("--repository", default="registry-installer/smoke", metavar="NAME")
+    parser.add_argument("--tag", default="smoke")
+    parser.add_argument("--keep", action="store_true", help="keep the test image instead of deleting it")
+    parser.add_argument("--timeout", default="30", metavar="S", help="seconds to wait for each answer (default 30)")
+    parser.add_argument("--controller-family", choices=CONTROLLER_FAMILIES,
+                        help="ingress controller in front of the registry, to name its exact settings on failure")
+
+
+def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Environ = os.environ) -> SmokeTarget:
+    """Validate the arguments into a SmokeTarget; raises UsageError with what to fix."""
+    try:
+        registry_base_url(args.registry)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return SmokeTarget(
+        registry=args.registry, username=args.username, password=_password(args, environ),
+        ca_file=_ca_file(args.ca_file), controller_family=args.controller_family,
+        repository=args.repository, tag=args.tag, blob_size=_blob_size(args.blob_size), keep=args.keep,
+        timeout=_timeout(args.timeout),
+    )
+
+
+def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -> SecretStr | None:
+    if args.password_env and not args.username:
+        raise UsageError("--password-env needs --username too")
+    if args.username and not args.password_env:
+        raise UsageError("--username needs --password-env VAR, the environment variable holding the password")
+    if not args.password_env:
+        return None
+    value = environ.get(args.password_env)
+    if value is None:
+        raise UsageError(f"environment variable {args.password_env} is not set; export it with the password, "
+                         f"or name another variable with --password-env")
+    return SecretStr(value)
+
+
+def _ca_file(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    try:
+        certificates = x509.load_pem_x509_certificates(path.read_bytes())
+    except OSError as error:
+        raise UsageError(f"cannot read the CA file {path}: {error.strerror}; give a readable PEM file") from None
+    except ValueError:
+        raise UsageError(f"{path} holds no PEM certificate; give the CA certificate (-----BEGIN CERTIFICATE-----)") \
+            from None
+    if not certificates:
+        raise UsageError(f"{path} holds no certificate")
+    return path
+
+
+def _blob_size(value: str) -> int:
+    try:
+        size = parse_size(value)
+    except ValueError as error:
+        raise UsageError(f"--blob-size: {error}") from None
+    if size <= 0:
+        raise UsageError("--blob-size must be more than 0 bytes")
+    return size
+
+
+def _timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UsageError(f"--timeout {value!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    return seconds
+
+
+@dataclass
+class StepPrinter:
+    """Prints one line per finished step, and notes; Progress events are left to the TUI."""
+
+    out: TextIO
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepFinished):
+            mark = "ok  " if event.ok else "FAIL"
+            self.out.write(f"{mark} {event.step:<22} {event.seconds:7.2f}s  {event.detail}\n")
+        elif isinstance(event, Note):
+            self.out.write(f"     {'warning: ' if event.level == 'warning' else 'note: '}{event.text}\n")
+        self.out.flush()
+
+
+def print_result(result: SmokeResult, out: TextIO) -> None:
+    if result.ok:
+        out.write(f"smoke test passed: {format_size(result.bytes)} layer pushed at {result.throughput_mib_s:.1f} MiB/s, "
+                  f"image {result.digest} read back and verified, {result.seconds:.2f}s in all\n")
+        return
+    diagnosis = result.diagnosis
+    out.write("smoke test FAILED\n")
+    if diagnosis is not None:
+        out.write(f"  cause:  {diagnosis.cause}\n  fix:    {diagnosis.fix}\n  detail: {diagnosis.detail}\n")
+
+
+def smoke_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the smoke test from parsed arguments; 0 passed, 1 failed (diagnosis printed), 2 bad usage."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        target = target_from_args(args)
+    except UsageError as error:
+        err.write(f"registry-installer smoke: error: {error}\n")
+        return EXIT_USAGE
+    out.write(f"smoke test: pushing a {format_size(target.blob_size)} layer to {target.registry}/"
+              f"{target.repository}:{target.tag}\n")
+    result = run_smoke(target, on_event=StepPrinter(out))
+    print_result(result, out)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `smoke` on its own (python -m installer.smoke_cli ...), until cli.py wires it in."""
+    parser = argparse.ArgumentParser(prog="registry-installer smoke", description=__doc__)
+    add_smoke_arguments(parser)
+    return smoke_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Read what a previous run left in the cluster (ExistingState) and apply the installer's Secrets."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+from pydantic import SecretStr
+
+from installer.htpasswd import parse_htpasswd
+from installer.kube import KubeClient, NotFound
+from installer.plan import ExistingState, SecretNames
+from installer.probe import ProbeResult
+from installer.render import MANAGED_BY
+from installer.tlsfiles import TLSMaterial
+
+log = logging.getLogger(__name__)
+MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+
+
+def _decode(secret: Any, key: str) -> str | None:
+    raw = (secret.data or {}).get(key)
+    return base64.b64decode(raw).decode("utf-8", errors="replace") if raw is not None else None
+
+
+def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release: str, extra_secret: str | None = None) -> ExistingState:
+    """Everything a re-run must keep: haSharedSecret, password hashes, generated passwords, the CA."""
+    if not probe.namespace_exists:
+        return ExistingState()
+    names = SecretNames(release)
+    listed = kube.call(f"list the installer's Secrets in {namespace}", kube.core.list_namespaced_secret, namespace,
+                       label_selector=f"{MANAGED_SELECTOR},app.kubernetes.io/instance={release}").items
+    by_name = {s.metadata.name: s for s in listed}
+    present = set(by_name)
+    if extra_secret and extra_secret not in present:
+        try:
+            kube.call(f"read Secret {extra_secret}", kube.core.read_namespaced_secret, extra_secret, namespace)
+            present.add(extra_secret)
+        except NotFound:
+            pass
+    values = probe.release.values if probe.release is not None else {}
+    chart_secrets = values.get("secrets") or {}
+    state = by_name.get(names.state)
+    passwords = {}
+    if state is not None:
+        for key in (state.data or {}):
+            if key.startswith("password."):
+                passwords[key.removeprefix("password.")] = SecretStr(_decode(state, key) or "")
+    ingress_auth = by_name.get(names.basic_auth)
+    ingress_htpasswd = parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or "")) if ingress_auth else {}
+    return ExistingState(
+        ha_shared_secret=SecretStr(chart_secrets["haSharedSecret"]) if chart_secrets.get("haSharedSecret") else None,
+        registry_htpasswd=parse_htpasswd(chart_secrets.get("htpasswd") or ""),
+        ingress_htpasswd=ingress_htpasswd,
+        passwords=passwords,
+        tls=_self_signed_tls(by_name.get(names.tls), by_name.get(names.ca)),
+        values=values,
+        secrets_present=frozenset(present),
+        revision=probe.release.revision if probe.release is not None else 0,
+    )
+
+
+def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> TLSMaterial | None:
+    if tls_secret is None or ca_secret is None:
+        return None
+    cert, key, ca, ca_key = _decode(tls_secret, "tls.crt"), _decode(tls_secret, "tls.key"), _decode(ca_secret, "tls.crt"), _decode(ca_secret, "tls.key")
+    if not (cert and key and ca and ca_key):
+        return None
+    return TLSMaterial(cert_pem=cert, key_pem=SecretStr(key), ca_pem=ca, ca_key_pem=SecretStr(ca_key))
+
+
+def ensure_namespace(kube: KubeClient, namespace: str, dry_run: bool = False) -> bool:
+    """Create the namespace if missing; True when it was created."""
+    from kubernetes import client
+
+    try:
+        kube.call(f"read namespace {namespace}", kube.core.read_namespace, namespace)
+        return False
+    except NotFound:
+        pass
+    body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=dict(MANAGED_BY)))
+    kube.call(f"create namespace {namespace}", kube.core.create_namespace, body, dry_run="All" if dry_run else None)
+    return True
+
+
+def snapshot_secrets(kube: KubeClient, namespace: str, names: list[str]) -> dict[str, Any]:
+    """The current Secrets of these names (None where absent), to restore if the install fails."""
+    snapshot: dict[str, Any] = {}
+    for name in names:
+        try:
+            snapshot[name] = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+        except NotFound:
+            snapshot[name] = None
+    return snapshot
+
+
+def apply_secrets(kube: KubeClient, manifests: tuple[dict[str, Any], ...], snapshot: dict[str, Any], dry_run: bool = False) -> list[str]:
+    """Create or replace each Secret; skip those whose data and type already match. Returns what changed."""
+    changed = []
+    for manifest in manifests:
+        name = manifest["metadata"]["name"]
+        namespace = manifest["metadata"]["namespace"]
+        current = snapshot.get(name)
+        if current is not None and (current.data or {}) == manifest["data"] and current.type == manifest["type"] \
+                and all((current.metadata.labels or {}).get(k) == v for k, v in manifest["metadata"]["labels"].items()):
+            continue
+        kwargs = {"dry_run": "All"} if dry_run else {}
+        if current is None:
+            kube.call(f"create Secret {name} in {namespace}", kube.core.create_namespaced_secret, namespace, manifest, **kwargs)
+        elif current.type != manifest["type"]:
+            # type is immutable: replace by delete + create
+            kube.call(f"delete Secret {name} in {namespace}", kube.core.delete_namespaced_secret, name, namespace, **kwargs)
+            kube.call(f"create Secret {name} in {namespace}", kube.core.create_namespaced_secret, namespace, manifest, **kwargs)
+        else:
+            body = dict(manifest)
+            body["metadata"] = {**manifest["metadata"], "resourceVersion": current.metadata.resource_version}
+            kube.call(f"update Secret {name} in {namespace}", kube.core.replace_namespaced_secret, name, namespace, body, **kwargs)
+        changed.append(name)
+    return changed
+
+
+def restore_secrets(kube: KubeClient, namespace: str, snapshot: dict[str, Any], changed: list[str]) -> None:
+    """Put back the Secrets `apply_secrets` changed: the old content, or gone if they were new."""
+    for name in changed:
+        old = snapshot.get(name)
+        try:
+            if old is None:
+                kube.call(f"delete Secret {name}", kube.core.delete_namespaced_secret, name, namespace)
+            else:
+                body = {"apiVersion": "v1", "kind": "Secret", "type": old.type, "data": old.data,
+                        "metadata": {"name": name, "namespace": namespace, "labels": old.metadata.labels, "annotations": old.metadata.annotations}}
+                try:
+                    current = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+                    body["metadata"]["resourceVersion"] = current.metadata.resource_version
+                    kube.call(f"restore Secret {name}", kube.core.replace_namespaced_secret, name, namespace, body)
+                except NotFound:
+                    kube.call(f"restore Secret {name}", kube.core.create_namespaced_secret, namespace, body)
+        except Exception as exc:  # keep restoring the others; report this one
+            log.warning("could not restore Secret %s: %s", name, exc)
