@@ -54,8 +54,13 @@ class RegistryError(Exception):
         self.server = server
 
     def __str__(self) -> str:
-        where = f" ({self.method} {self.url})" if self.method else ""
+        where = f" ({self.method} {_without_query(self.url)})" if self.method else ""
         return f"{self.message}{where}"
+
+
+def _without_query(url: str) -> str:
+    """Upload URLs carry a long opaque _state query; it only clutters messages."""
+    return url.split("?", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -131,15 +136,15 @@ def _error_codes(response: requests.Response) -> tuple[str, ...]:
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """Every exception wrapped inside `exc` (requests wraps urllib3 wraps socket errors)."""
     seen: set[int] = set()
-    todo = [exc]
+    todo: list[object] = [exc]
     while todo:
         current = todo.pop()
-        if current is None or id(current) in seen:
+        if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
         yield current
         todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        todo.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        todo.extend(getattr(current, "args", ()))
 
 
 def _tls_reason(text: str) -> str:
@@ -156,24 +161,32 @@ def _tls_reason(text: str) -> str:
     return "other"
 
 
+_KINDS: list[tuple[str, tuple[type, ...]]] = [
+    ("tls", (ssl.SSLError, requests.exceptions.SSLError, urllib3.exceptions.SSLError)),
+    ("dns", (socket.gaierror, urllib3.exceptions.NameResolutionError)),
+    ("refused", (ConnectionRefusedError,)),
+    ("timeout", (socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError, requests.exceptions.Timeout)),
+]
+
+
 def classify_transport_error(exc: Exception, method: str, url: str) -> RegistryError:
     """Turn a requests/urllib3/socket exception into a RegistryError with a kind the user can act on."""
     parts = list(_chain(exc))
-    text = " | ".join(str(part) for part in parts)
-    def has(*types: type) -> bool:
-        return any(isinstance(part, types) for part in parts)
-
-    if has(requests.exceptions.SSLError, ssl.SSLError):
-        kind, reason = "tls", _tls_reason(text)
-    elif has(urllib3.exceptions.NameResolutionError, socket.gaierror):
-        kind, reason = "dns", ""
-    elif has(ConnectionRefusedError):
-        kind, reason = "refused", ""
-    elif has(requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError):
-        kind, reason = "timeout", "connect" if has(requests.exceptions.ConnectTimeout) else "read"
+    for kind, types in _KINDS:
+        matching = [part for part in parts if isinstance(part, types)]
+        if matching:
+            # The innermost match (socket/ssl level) has the plainest text.
+            cause = matching[-1]
+            break
     else:
-        kind, reason = "connection", ""
-    return RegistryError(kind, f"{kind} error talking to the registry: {text}", method=method, url=url, reason=reason)
+        kind, cause = "connection", parts[-1]
+    reason = ""
+    if kind == "tls":
+        reason = _tls_reason(" | ".join(str(part) for part in parts))
+    elif kind == "timeout":
+        reason = "connect" if any(isinstance(p, requests.exceptions.ConnectTimeout) for p in parts) else "read"
+    text = str(cause) or type(cause).__name__
+    return RegistryError(kind, f"{kind} error: {text}", method=method, url=url, reason=reason)
 
 
 class RegistryClient:
@@ -269,7 +282,7 @@ class RegistryClient:
             body = response.text[:300].strip()
         except requests.exceptions.RequestException:
             body = ""
-        message = f"registry answered {response.status_code} {response.reason}"
+        message = f"HTTP {response.status_code} {response.reason}"
         if codes:
             message += f" [{', '.join(codes)}]"
         elif body and "json" in response.headers.get("Content-Type", ""):
