@@ -1,6 +1,305 @@
-"""Command line: `registry-installer` and its subcommands (placeholder until the engine lands)."""
+"""Command line: `registry-installer` (the wizard) and its headless subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+from installer.errors import InstallerError, UsageError
+from installer.events import Event, HelmLine, Note, Progress, StepFinished, StepStarted
+
+log = logging.getLogger("installer")
+DEFAULT_HELM = os.environ.get("REGISTRY_INSTALLER_HELM", "helm")
 
 
-def main(argv=None) -> int:
-    print("registry-installer: under construction")
+class Printer:
+    """Prints engine events as one line per step, with timing."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self._last_progress = 0.0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self._print(f"[....] {event.step:<12} {event.detail}")
+        elif isinstance(event, StepFinished):
+            mark = " ok " if event.ok else "FAIL"
+            self._print(f"[{mark}] {event.step:<12} {event.seconds:6.2f}s  {event.detail}")
+        elif isinstance(event, HelmLine):
+            if event.line.strip():
+                self._print(f"       helm: {event.line}")
+        elif isinstance(event, Note):
+            self._print(f"       {'warning' if event.level == 'warning' else 'note'}: {event.text}")
+        elif isinstance(event, Progress):
+            now = time.monotonic()
+            if now - self._last_progress >= 2 or (event.total and event.done >= event.total):
+                self._last_progress = now
+                total = f"/{event.total / 2**20:.0f} MiB" if event.total else " MiB"
+                self._print(f"       {event.step}: {event.done / 2**20:.0f}{total}")
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def _add_target_flags(parser: argparse.ArgumentParser, release: bool = True) -> None:
+    parser.add_argument("--context", help="kube context to use (default: the current one)")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--namespace", help="namespace of the release (overrides the preset)")
+    if release:
+        parser.add_argument("--release", help="helm release name (overrides the preset)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from installer.smoke_cli import add_smoke_arguments
+
+    parser = argparse.ArgumentParser(prog="registry-installer", description="Install a private Docker registry on Kubernetes with Helm, then prove it works.")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging on stderr (never secrets)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    wizard = sub.add_parser("wizard", help="the guided installer (the default with no command)")
+    wizard.add_argument("--context")
+    wizard.add_argument("--kubeconfig")
+    wizard.add_argument("--helm", default=DEFAULT_HELM)
+
+    apply_p = sub.add_parser("apply", help="install or upgrade from a preset, headless")
+    apply_p.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
+    apply_p.add_argument("--dry-run", action="store_true", help="change nothing: server-side dry run of every object")
+    apply_p.add_argument("--yes", "-y", action="store_true", help="do not ask before changing the cluster")
+    apply_p.add_argument("--timeout", default="10m", help="helm timeout, e.g. 10m or 600s (default 10m)")
+    apply_p.add_argument("--no-wait", action="store_true", help="do not wait for the registry pods (also skips the smoke push)")
+    apply_p.add_argument("--skip-smoke", action="store_true", help="do not push a test image after installing")
+    apply_p.add_argument("--helm", default=DEFAULT_HELM, help="helm binary (default: helm on PATH)")
+    apply_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart (air-gapped clusters)")
+    _add_target_flags(apply_p)
+
+    render_p = sub.add_parser("render", help="write values.yaml and Secret manifests, no cluster needed")
+    render_p.add_argument("--preset", required=True)
+    render_p.add_argument("--out", required=True, help="directory for values.yaml, secrets.yaml, secret-values.yaml")
+    render_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart")
+
+    probe_p = sub.add_parser("probe", help="show what the cluster offers")
+    probe_p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_target_flags(probe_p)
+
+    uninstall_p = sub.add_parser("uninstall", help="remove the release (the data volume is kept)")
+    _add_target_flags(uninstall_p)
+    uninstall_p.add_argument("--delete-data", action="store_true", help="also delete the data volume (the images are lost)")
+    uninstall_p.add_argument("--keep-data", action="store_true", help="keep the data volume (the default)")
+    uninstall_p.add_argument("--yes", "-y", action="store_true")
+    uninstall_p.add_argument("--helm", default=DEFAULT_HELM)
+
+    smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
+    add_smoke_arguments(smoke_p)
+
+    schema_p = sub.add_parser("schema", help="print the preset JSON Schema")
+    schema_p.add_argument("--out", help="write it to this file instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("urllib3", "kubernetes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    command = args.command or "wizard"
+    try:
+        return COMMANDS[command](args)
+    except InstallerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was changed; re-run the same command to converge", file=sys.stderr)
+        return 130
+
+
+def _load_choices(args):
+    from installer.model import Choices
+    from installer.preset import load_preset
+
+    choices = load_preset(args.preset)
+    overrides = {k: getattr(args, k, None) for k in ("context", "namespace", "release")}
+    overrides = {k: v for k, v in overrides.items() if v}
+    chart = getattr(args, "chart", None)
+    if overrides or chart:
+        data = choices.model_dump(mode="json")
+        data["target"].update(overrides)
+        if chart:
+            data["chart"].update({"path": chart, "oci": None})
+        from pydantic import ValidationError
+        from installer.errors import ValidationFailed
+        from installer.preset import problems_from_validation
+        try:
+            choices = Choices.model_validate(data)
+        except ValidationError as exc:
+            raise ValidationFailed(problems_from_validation(exc), "the command line flags") from None
+    return choices
+
+
+def cmd_render(args) -> int:
+    from installer.engine import prepare
+    from installer.render import write_rendered
+
+    choices = _load_choices(args)
+    prepared = prepare(choices, kube=None)
+    written = write_rendered(prepared.rendered, args.out)
+    for path in written:
+        mode = oct(path.stat().st_mode & 0o777)[2:]
+        print(f"wrote {path} (mode {mode})")
+    for note in prepared.rendered.notes:
+        print(f"note: {note}")
     return 0
+
+
+def cmd_probe(args) -> int:
+    from installer.engine import connect, run_probe
+
+    kube = connect(args.context, args.kubeconfig)
+    result = run_probe(kube, args.namespace or "docker-registry", getattr(args, "release", None) or "docker-registry")
+    if args.json:
+        print(result.to_json())
+        return 0
+    print(f"cluster:   {result.server} (context {result.context or '-'}, Kubernetes {result.server_version})")
+    print(f"identity:  {result.user or 'unknown'}")
+    print("storage classes:")
+    for sc in result.storage_classes:
+        flags = ", ".join(f for f in ("default" if sc.is_default else "", "expandable" if sc.allow_expansion else "not expandable", sc.binding_mode) if f)
+        print(f"  {sc.name:<24} {sc.provisioner}  ({flags})")
+    print("ingress classes:")
+    for ic in result.ingress_classes:
+        print(f"  {ic.name:<24} {ic.controller}  ({ic.family}{', default' if ic.is_default else ''})")
+    if result.ingress_nginx_body_size is not None:
+        print(f"ingress-nginx global proxy-body-size: {result.ingress_nginx_body_size}")
+    print(f"cert-manager: {'installed' if result.cert_manager else 'not found'}")
+    for issuer in result.issuers:
+        print(f"  {issuer.kind}/{issuer.name}{' (' + issuer.namespace + ')' if issuer.namespace else ''}")
+    if result.release is not None:
+        r = result.release
+        print(f"release:   {r.name} in {r.namespace}: revision {r.revision}, {r.status}, chart {r.chart}")
+    else:
+        print("release:   none installed")
+    for warning in result.warnings():
+        print(f"warning: {warning}")
+    return 0
+
+
+def cmd_apply(args) -> int:
+    from installer.apply import ApplyOptions, apply
+    from installer.diff import merged_values, values_diff
+    from installer.engine import connect, prepare
+    from installer.helm import HelmRunner
+
+    printer = Printer()
+    choices = _load_choices(args)
+    kube = connect(choices.target.context, args.kubeconfig)
+    prepared = prepare(choices, kube, on_event=printer)
+    plan, rendered = prepared.plan, prepared.rendered
+    for note in rendered.notes:
+        printer(Note("plan", note))
+    if prepared.existing.revision:
+        diff = values_diff(prepared.existing.values, merged_values(rendered.values, rendered.secret_values))
+        print(f"changes to release {plan.release} (revision {prepared.existing.revision}):" if diff else f"release {plan.release}: no value changes")
+        for line in diff:
+            print(f"  {line}")
+    if not args.dry_run and not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("apply changes the cluster and no terminal is attached to confirm", "pass --yes to apply without asking, or --dry-run to only check")
+        answer = input(f"Apply to {kube.server} (context {kube.context}), namespace {plan.namespace}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=choices.target.context)
+    options = ApplyOptions(dry_run=args.dry_run, wait=not args.no_wait, timeout=args.timeout, smoke=not args.skip_smoke)
+    result = apply(plan, rendered, helm, kube, options, on_event=printer, cancel=_cancel_on_sigterm())
+    if args.dry_run:
+        print("dry run: nothing was changed")
+        return 0
+    if result.smoke is not None and not result.smoke.ok:
+        diagnosis = result.smoke.diagnosis
+        print(f"installed, but the smoke push failed: {diagnosis.cause if diagnosis else 'see above'}", file=sys.stderr)
+        if diagnosis is not None:
+            print(f"  fix: {diagnosis.fix}", file=sys.stderr)
+        return 1
+    print(f"installed: release {plan.release} revision {result.revision} in namespace {plan.namespace}; "
+          f"registry at https://{plan.registry_host}" if plan.tls_secret_name else f"http://{plan.registry_host}")
+    if plan.ca_pem:
+        print(f"clients must trust the installer's CA: kubectl -n {plan.namespace} get secret {plan.names.ca} -o jsonpath='{{.data.tls\\.crt}}' | base64 -d > ca.crt")
+    return 0
+
+
+def _cancel_on_sigterm() -> threading.Event:
+    """SIGTERM (and SIGINT) set an Event that makes helm stop cleanly instead of killing us mid-upgrade."""
+    import signal
+
+    cancel = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        def handler(signum, frame):
+            cancel.set()
+            print(f"signal {signum}: stopping helm cleanly (it rolls back)...", file=sys.stderr)
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+    return cancel
+
+
+def cmd_uninstall(args) -> int:
+    from installer.apply import uninstall
+    from installer.engine import connect
+    from installer.helm import HelmRunner
+
+    if args.delete_data and args.keep_data:
+        raise UsageError("--delete-data and --keep-data contradict each other", "pass one of them")
+    namespace = args.namespace or "docker-registry"
+    release = args.release or "docker-registry"
+    kube = connect(args.context, args.kubeconfig)
+    if not args.yes and sys.stdin.isatty():
+        if input(f"Uninstall release {release} from namespace {namespace}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
+    for line in uninstall(helm, kube, namespace, release, keep_data=not args.delete_data, on_event=Printer()):
+        print(line)
+    return 0
+
+
+def cmd_smoke(args) -> int:
+    from installer.smoke_cli import smoke_command
+
+    return smoke_command(args)
+
+
+def cmd_schema(args) -> int:
+    from installer.preset import schema_text
+
+    if args.out:
+        Path(args.out).write_text(schema_text(), encoding="utf-8")
+    else:
+        print(schema_text(), end="")
+    return 0
+
+
+def cmd_wizard(args) -> int:
+    try:
+        from screens.app import make_app
+    except ImportError:
+        print("The wizard is not built yet. Until it lands, run headless:\n"
+              "  registry-installer probe\n  registry-installer apply --preset presets/minimal.yaml\n"
+              "It will walk you through: cluster, probe, address and TLS, access, storage, large uploads, review, install, smoke test.")
+        return 0
+    app = make_app(context=getattr(args, "context", None), kubeconfig=getattr(args, "kubeconfig", None), helm=getattr(args, "helm", DEFAULT_HELM))
+    app.run()
+    return getattr(app, "exit_code", 0) or 0
+
+
+COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,
+            "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema}

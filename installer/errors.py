@@ -48,7 +48,7 @@ class ValidationFailed(InstallerError):
     def __init__(self, problems: list[Problem], source: str = "settings") -> None:
         self.problems = list(problems)
         self.source = source
-        lines = [f"{source} is invalid ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
+        lines = [f"invalid {source} ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
 

@@ -134,7 +134,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     users = _users(choices, existing, problems)
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if problems:
-        raise ValidationFailed(problems, "the choices")
+        raise ValidationFailed(problems, "settings")
     htpasswd = None
     if choices.auth.mode != "none":
         old = existing.registry_htpasswd if choices.auth.mode == "registry" else existing.ingress_htpasswd
@@ -219,7 +219,7 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
     for index, user in enumerate(choices.auth.users):
         path = f"auth.users.{index}.password"
         try:
-            password = user.password.resolve(f"{path} (user {user.name})", existing.passwords.get(user.name))
+            password = user.password.resolve(f"the password of user {user.name}", existing.passwords.get(user.name))
         except InstallerError as exc:
             problems.append(Problem(path, exc.message, exc.hint))
             continue
