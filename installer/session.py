@@ -1,0 +1,168 @@
+"""WizardSession: the engine calls the wizard makes, so screens never touch kubernetes, helm or subprocess."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from installer import engine
+from installer.apply import ApplyOptions, ApplyResult, helm_command_text, run_plan_smoke
+from installer.apply import apply as apply_plan
+from installer.diff import mask_secrets, merged_values, values_diff
+from installer.engine import Prepared
+from installer.errors import InstallerError, Problem
+from installer.events import EventSink, discard
+from installer.helm import HelmRunner
+from installer.kube import KubeClient, list_contexts
+from installer.model import Chart, Choices, User
+from installer.preset import dump_preset
+from installer.probe import ProbeResult
+from installer.render import write_private, write_rendered
+from installer.secretref import SecretSpec
+from installer.tlsfiles import check_cert_and_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterIdentity:
+    """Which cluster a context reaches and who we are there."""
+
+    context: str | None
+    server: str | None
+    server_version: str
+    user: str | None
+
+
+@dataclass(frozen=True)
+class SavedPreset:
+    """Where the preset went and which password files were written beside it (0600)."""
+
+    path: Path
+    secret_files: tuple[Path, ...] = ()
+
+
+class WizardSession:
+    """One wizard run: the kubeconfig, the chosen context and its client, the helm binary."""
+
+    def __init__(self, context: str | None = None, kubeconfig: str | None = None, helm_binary: str = "helm",
+                 chart: Chart | None = None, apply_options: ApplyOptions | None = None) -> None:
+        self.context = context
+        self.kubeconfig = kubeconfig
+        self.helm_binary = helm_binary
+        self.chart = chart or Chart()
+        # the wizard pushes its smoke image on its own screen, after the install
+        self.apply_options = apply_options or ApplyOptions(smoke=False)
+        self.kube: KubeClient | None = None
+        self.offline = False
+
+    @property
+    def smoke_enabled(self) -> bool:
+        """A smoke push only makes sense when the install waited for the registry pods."""
+        return self.apply_options.wait and not self.offline
+
+    def contexts(self) -> tuple[list[str], str | None]:
+        """Context names in the kubeconfig and the current one."""
+        return list_contexts(self.kubeconfig)
+
+    def connect(self, context: str | None) -> ClusterIdentity:
+        """Connect to `context` and ask who we are; raises InstallerError when the cluster is unreachable."""
+        from installer.probe import ClusterProbe
+
+        kube = engine.connect(context, self.kubeconfig)
+        version = kube.call("read the server version", kube.version_api.get_code)
+        user = ClusterProbe(kube)._whoami()
+        self.kube, self.context, self.offline = kube, context or kube.context, False
+        return ClusterIdentity(kube.context, kube.server, version.git_version, user)
+
+    def go_offline(self) -> None:
+        """No cluster: the wizard renders files instead of installing."""
+        self.kube, self.offline = None, True
+
+    def probe(self, namespace: str, release: str, on_event: EventSink = discard) -> ProbeResult:
+        if self.kube is None:
+            raise InstallerError("no cluster is connected", "go back to the Cluster step and pick a reachable context")
+        return engine.run_probe(self.kube, namespace, release, on_event)
+
+    def prepare(self, choices: Choices, on_event: EventSink = discard) -> Prepared:
+        """Probe, read the installed state and render (raises ValidationFailed with every problem)."""
+        return engine.prepare(choices, None if self.offline else self.kube, on_event)
+
+    def helm(self) -> HelmRunner:
+        return HelmRunner(self.helm_binary, self.kubeconfig, self.context)
+
+    def helm_command(self, prepared: Prepared) -> str:
+        """The exact helm command the install runs (values file names, never their content)."""
+        try:
+            return helm_command_text(prepared.plan, self.helm(), self.apply_options)
+        except InstallerError as exc:
+            return f"(helm is not usable: {exc.message})"
+
+    def values_diff(self, prepared: Prepared) -> list[str]:
+        """The installed release's values against the new ones, secrets masked; [] on a first install."""
+        if prepared.probe is None or prepared.probe.release is None:
+            return []
+        new = merged_values(prepared.rendered.values, prepared.rendered.secret_values)
+        return values_diff(prepared.probe.release.values, new)
+
+    def apply(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
+        if self.kube is None:
+            raise InstallerError("no cluster is connected", "go back to the Cluster step")
+        return apply_plan(prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel)
+
+    def smoke(self, prepared: Prepared, on_event: EventSink = discard):
+        """Push a test image through the public address and read it back (a SmokeResult)."""
+        return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size)
+
+    def render_files(self, prepared: Prepared, out_dir: str) -> list[Path]:
+        """Offline: values.yaml, and secrets files (0600), for GitOps or a later `helm upgrade`."""
+        return write_rendered(prepared.rendered, Path(out_dir).expanduser())
+
+    @staticmethod
+    def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:
+        """Parse, match, hosts-covered and expiry checks of a certificate and key, as the Plan does."""
+        _material, problems = check_cert_and_key(cert_file, key_file, hosts)
+        return problems
+
+    @staticmethod
+    def masked(values: dict[str, Any]) -> dict[str, Any]:
+        return mask_secrets(values)
+
+    @staticmethod
+    def save_preset(choices: Choices, path: str, secrets_dir: str | None = None) -> SavedPreset:
+        """Write the preset; typed-in passwords go to 0600 files in `secrets_dir` and are referenced as file:PATH."""
+        target = Path(path).expanduser()
+        choices, files = _store_typed_passwords(choices, Path(secrets_dir).expanduser() if secrets_dir else target.parent)
+        text = dump_preset(choices)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        return SavedPreset(target, tuple(files))
+
+
+def typed_password_users(choices: Choices) -> list[str]:
+    """Users whose password was typed in the wizard (they need a file or env var before a preset)."""
+    return [u.name for u in choices.auth.users if u.password.kind == "literal"]
+
+
+def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices, list[Path]]:
+    if not typed_password_users(choices):
+        return choices, []
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    users, files = [], []
+    for user in choices.auth.users:
+        if user.password.kind == "literal" and user.password.value is not None:
+            secret_file = secrets_dir / f"{choices.target.release}-{user.name}.password"
+            write_private(secret_file, user.password.value.get_secret_value() + "\n")
+            files.append(secret_file)
+            user = User(name=user.name, password=SecretSpec("file", str(secret_file.resolve())))
+        users.append(user)
+    auth = choices.auth.model_copy(update={"users": users})
+    return choices.model_copy(update={"auth": auth}), files
+
+
+def default_preset_path() -> str:
+    return os.path.join(os.getcwd(), "registry-preset.yaml")
