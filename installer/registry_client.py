@@ -106,14 +106,12 @@ def parse_challenge(header: str) -> Challenge | None:
 
 def registry_base_url(registry: str) -> str:
     """`host[:port]` (or a full URL) to the registry's base URL; HTTPS unless `http://` is explicit."""
-    value = registry.strip().rstrip("/")
-    if value.endswith("/v2"):
-        value = value[: -len("/v2")]
-    if not re.match(r"^https?://", value):
-        value = "https://" + value
-    if not urlsplit(value).hostname:
-        raise ValueError(f"registry address {registry!r} has no host name; give HOST[:PORT], e.g. registry.example.com")
-    return value
+    match = re.fullmatch(r"\s*(?:(https?)://)?([^/\s]*)(?:/v2)?/*\s*", registry)
+    host = urlsplit(f"//{match.group(2)}").hostname if match else None
+    if not match or not host:
+        raise ValueError(f"registry address {registry!r} is not HOST[:PORT]; give e.g. registry.example.com "
+                         f"or registry.example.com:8443")
+    return f"{match.group(1) or 'https'}://{match.group(2)}"
 
 
 def system_trust() -> str | bool:

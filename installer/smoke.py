@@ -520,16 +520,37 @@ def _verify(client: RegistryClient, target: SmokeTarget, manifest_digest: str, d
     if json.loads(config)["rootfs"]["diff_ids"] != [diff_id]:
         raise RegistryError("digest", f"config {config_digest} names other layers than {diff_id}", method="GET")
     layer = manifest["layers"][0]
-    gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    tar_hash = hashlib.sha256()
+    unpacked = _DiffIdHasher()
     started = time.monotonic()
-    size = client.read_blob(repo, layer["digest"], on_chunk=lambda chunk: tar_hash.update(gunzip.decompress(chunk)))
+    # read_blob raises on a compressed-digest mismatch first; the diff_id check catches the rest.
+    size = client.read_blob(repo, layer["digest"], on_chunk=unpacked.feed)
     seconds = time.monotonic() - started
-    if size != layer["size"] or "sha256:" + tar_hash.hexdigest() != diff_id:
+    if size != layer["size"] or unpacked.diff_id() != diff_id:
         raise RegistryError("digest", f"layer {layer['digest']} read back as {size} bytes with diff_id "
-                                      f"sha256:{tar_hash.hexdigest()}, pushed {layer['size']} bytes with {diff_id}",
+                                      f"{unpacked.diff_id()}, pushed {layer['size']} bytes with {diff_id}",
                             method="GET")
     return seconds
+
+
+class _DiffIdHasher:
+    """Gunzips a layer as it streams by and hashes the tar; a corrupt stream just yields no diff_id."""
+
+    def __init__(self) -> None:
+        self._gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._hash = hashlib.sha256()
+        self.error: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.error is None:
+            try:
+                self._hash.update(self._gunzip.decompress(chunk))
+            except zlib.error as error:
+                self.error = str(error)
+
+    def diff_id(self) -> str:
+        if self.error is not None:
+            return f"(not a valid gzip stream: {self.error})"
+        return "sha256:" + self._hash.hexdigest()
 
 
 def _delete(client: RegistryClient, target: SmokeTarget, steps: _Steps, digest: str) -> bool:
