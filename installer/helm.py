@@ -177,9 +177,18 @@ def _interrupt_on(cancel: threading.Event, proc: subprocess.Popen) -> None:
 
 
 def _last_error(text: str) -> str:
-    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
-    errors = [l for l in lines if l.lower().startswith("error")]
-    return (errors[-1] if errors else (lines[-1] if lines else "no output")).removeprefix("Error: ")
+    """helm's last `Error:` message, with its indented continuation lines (helm 4 splits long errors)."""
+    lines = text.strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.lower().startswith("error")]
+    if not starts:
+        rest = [l.strip() for l in lines if l.strip()]
+        return rest[-1] if rest else "no output"
+    message = [lines[starts[-1]].strip()]
+    for line in lines[starts[-1] + 1:]:
+        if not line.strip() or not line[:1].isspace():
+            break
+        message.append(line.strip())
+    return " ".join(message).removeprefix("Error: ").removeprefix("error: ")
 
 
 def _hint(text: str) -> str:

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real helm binaries, presets, and the stand-in chart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.procs import TOOLS_CACHE
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS = ROOT / "presets"
+CHART = ROOT / "tests" / "charts" / "docker-registry"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
+HELM_BIN = TOOLS_CACHE / "bin"
+
+
+def helm_path(name: str) -> Path:
+    """A real helm binary installed by .ci/install-helm.sh; installs it when missing, fails with the reason otherwise."""
+    path = HELM_BIN / name
+    if not path.exists():
+        proc = subprocess.run(["bash", str(ROOT / ".ci" / "install-helm.sh")], capture_output=True, text=True)
+        if proc.returncode != 0 or not path.exists():
+            pytest.fail(f"cannot install {name} with .ci/install-helm.sh: {proc.stderr[-2000:]}")
+    return path
+
+
+@pytest.fixture(params=["helm3", "helm4"])
+def helm_binary(request) -> Path:
+    """Each real helm major version in turn."""
+    return helm_path(request.param)
+
+
+@pytest.fixture
+def seed_env(monkeypatch):
+    """The seed preset's password env var, set to a known test value."""
+    monkeypatch.setenv("REGISTRY_PASSWORD", "seed-password-Xy7")
+    return "seed-password-Xy7"

@@ -1,0 +1,134 @@
+"""build_plan: choices checked against a probe, secrets resolved, TLS files checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from installer.errors import ValidationFailed
+from installer.model import Choices
+from installer.plan import build_plan
+from installer.probe import IngressClassInfo, IssuerInfo, ProbeResult, StorageClassInfo
+
+PROBE = ProbeResult(
+    context="admin", server="https://127.0.0.1:6443", server_version="v1.34.2", user="admin",
+    storage_classes=(StorageClassInfo("rook-ceph-block", "rook-ceph.rbd.csi.ceph.com", True, "Immediate", True),
+                     StorageClassInfo("standard-noexpand", "x", False, "Immediate", False)),
+    ingress_classes=(IngressClassInfo("nginx", "k8s.io/ingress-nginx", True, "ingress-nginx"),
+                     IngressClassInfo("traefik", "traefik.io/ingress-controller", False, "traefik")),
+    cert_manager=True, issuers=(IssuerInfo("letsencrypt-prod", "ClusterIssuer"),),
+)
+
+
+def choices(**sections):
+    data = {"exposure": {"hosts": ["registry.example.com"]}, "auth": {"bcrypt_cost": 4}}
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    return Choices.model_validate(data, context={"allow_literal_secrets": True})
+
+
+def problems(c, probe=PROBE):
+    with pytest.raises(ValidationFailed) as info:
+        build_plan(c, probe)
+    return info.value.problems
+
+
+def test_defaults_come_from_the_probe():
+    plan = build_plan(choices(), PROBE)
+    assert (plan.ingress_class, plan.controller_family, plan.storage_class) == ("nginx", "ingress-nginx", "rook-ceph-block")
+
+
+def test_unknown_classes_are_refused_with_what_exists():
+    found = problems(choices(exposure={"hosts": ["registry.example.com"], "ingress_class": "haproxy"},
+                             storage={"filesystem": {"storage_class": "gold"}}))
+    text = "\n".join(map(str, found))
+    assert "IngressClass 'haproxy' does not exist" in text and "nginx, traefik" in text
+    assert "StorageClass 'gold' does not exist" in text and "rook-ceph-block" in text
+
+
+def test_ingress_basic_auth_on_traefik_is_refused():
+    found = problems(choices(exposure={"hosts": ["registry.example.com"], "ingress_class": "traefik"}, auth={"mode": "ingress"}))
+    assert found[0].path == "auth.mode" and "registry" in found[0].fix
+
+
+def test_missing_issuer_is_refused():
+    found = problems(choices(exposure={"hosts": ["registry.example.com"], "tls": {"mode": "cert-manager", "issuer": "nope"}}))
+    assert found[0].path == "exposure.tls.issuer" and "letsencrypt-prod" in found[0].message
+
+
+def test_no_expansion_is_a_note():
+    plan = build_plan(choices(storage={"filesystem": {"storage_class": "standard-noexpand"}}), PROBE)
+    assert any("does not allow volume expansion" in n for n in plan.notes)
+
+
+def test_missing_env_var_names_the_variable(monkeypatch):
+    monkeypatch.delenv("NOPE_PW", raising=False)
+    found = problems(choices(auth={"users": [{"name": "admin", "password": "env:NOPE_PW"}]}))
+    assert "NOPE_PW is not set" in found[0].message and found[0].path == "auth.users.0.password"
+
+
+def test_password_file_and_too_long_password(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("from-a-file\n")
+    plan = build_plan(choices(auth={"users": [{"name": "admin", "password": f"file:{secret}"}]}), PROBE)
+    assert plan.users[0].password.get_secret_value() == "from-a-file"
+    found = problems(choices(auth={"users": [{"name": "admin", "password": "é" * 40}]}))
+    assert "longer than 72 bytes" in found[0].message
+
+
+def test_secrets_never_show_in_repr():
+    plan = build_plan(choices(auth={"users": [{"name": "admin", "password": "visible-if-leaked"}]}), PROBE)
+    assert "visible-if-leaked" not in repr(plan) and "visible-if-leaked" not in str(plan.choices)
+
+
+def _cert(tmp_path, hosts, days=30, key=None, start_days=-1):
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now + dt.timedelta(days=start_days)).not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def _tls_choices(cert, key):
+    return choices(exposure={"hosts": ["registry.example.com"], "tls": {"mode": "files", "cert_file": str(cert), "key_file": str(key)}})
+
+
+def test_good_tls_files_become_a_tls_secret(tmp_path):
+    cert, key = _cert(tmp_path, ["registry.example.com"])
+    plan = build_plan(_tls_choices(cert, key), PROBE)
+    assert plan.tls is not None and plan.tls_secret_name == "docker-registry-tls"
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda p: _cert(p, ["other.example.com"]), "does not cover registry.example.com"),
+    (lambda p: _cert(p, ["registry.example.com"], days=-1, start_days=-10), "expired"),
+    (lambda p: _cert(p, ["registry.example.com"], start_days=5, days=50), "not valid before"),
+    (lambda p: (_cert(p, ["registry.example.com"])[0], _cert(p / "..", ["x.example.com"])[1]), "does not belong"),
+    (lambda p: (p / "missing.crt", p / "missing.key"), "does not exist"),
+    (lambda p: (p, p), "is a directory"),
+])
+def test_bad_tls_files_are_refused(tmp_path, make, words):
+    sub = tmp_path / "a"
+    sub.mkdir()
+    cert, key = make(sub)
+    text = "\n".join(map(str, problems(_tls_choices(cert, key))))
+    assert words in text
+
+
+def test_not_pem_is_refused(tmp_path):
+    cert, key = tmp_path / "c", tmp_path / "k"
+    cert.write_bytes(b"\x00\x01 not a certificate")
+    key.write_text("nope")
+    text = "\n".join(map(str, problems(_tls_choices(cert, key))))
+    assert "no PEM certificate" in text
