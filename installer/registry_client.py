@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -253,8 +254,8 @@ class RegistryClient:
             token = self._bearer.get(scope) or self._bearer.get("")
             return {"Authorization": f"Bearer {token}"} if token else {}
         if self._challenge.scheme == "basic" and self.username is not None:
-            basic = requests.auth._basic_auth_str(self.username, self._secret())
-            return {"Authorization": basic}
+            pair = f"{self.username}:{self._secret()}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         return {}
 
     def _secret(self) -> str:
