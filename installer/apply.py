@@ -220,20 +220,54 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int):
 
 def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, keep_data: bool = True, on_event: EventSink = discard) -> list[str]:
     """helm uninstall; the data PVC survives unless keep_data is False. Returns lines to tell the user."""
-    lines = []
-    claims = kube.call(f"list PVCs in {namespace}", kube.core.list_namespaced_persistent_volume_claim, namespace,
-                       label_selector=f"app={release}-docker-registry,release={release}").items
-    claims = claims or [c for c in kube.call(f"list PVCs in {namespace}", kube.core.list_namespaced_persistent_volume_claim, namespace).items
-                        if c.metadata.name.startswith(release)]
+    from installer.state import chart_fullname, keep_claim
+
+    if helm.status(release, namespace) is None:
+        raise InstallerError(f"release {release} is not installed in namespace {namespace}", "check --release and --namespace (helm list -A)")
+    values = helm.get_values(release, namespace)
+    existing_claim = (values.get("persistence") or {}).get("existingClaim")
+    claim = existing_claim or chart_fullname(release)
+    size = keep_claim(kube, namespace, claim) if keep_data else None
+    if size is not None and not existing_claim:
+        _detach_claim(helm, kube, namespace, release, claim, on_event)
     with Step(on_event, "helm", f"helm uninstall {release}"):
-        if helm.status(release, namespace) is None:
-            raise InstallerError(f"release {release} is not installed in namespace {namespace}", "check --release and --namespace (helm list -A)")
         helm.uninstall(release, namespace)
-    for claim in claims:
-        if keep_data:
-            lines.append(f"kept the data volume: PVC {namespace}/{claim.metadata.name} ({claim.spec.resources.requests.get('storage', '?')}) holds the images; "
-                         f"reuse it with storage.filesystem.existing_claim: {claim.metadata.name}")
-        else:
-            kube.call(f"delete PVC {claim.metadata.name}", kube.core.delete_namespaced_persistent_volume_claim, claim.metadata.name, namespace)
-            lines.append(f"deleted the data volume PVC {namespace}/{claim.metadata.name}")
+    lines = []
+    if keep_data and size is not None:
+        lines.append(f"kept the data volume: PVC {namespace}/{claim} ({size}) holds the images; "
+                     f"a later install reuses it with storage.filesystem.existing_claim: {claim}")
+    elif not keep_data:
+        kube.call(f"delete PVC {claim}", kube.core.delete_namespaced_persistent_volume_claim, claim, namespace) if _claim_exists(kube, namespace, claim) else None
+        lines.append(f"deleted the data volume PVC {namespace}/{claim}: the images are gone")
     return lines
+
+
+def _detach_claim(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, claim: str, on_event: EventSink) -> None:
+    """Take the chart-made PVC out of the release, so `helm uninstall` cannot delete the images.
+
+    helm uninstall deletes everything in the release's manifest; an upgrade that no longer
+    renders the PVC skips deleting it when the live object says `helm.sh/resource-policy: keep`.
+    The upgrade uses the release's own chart and values with `persistence.existingClaim` set to
+    the same name, so the Deployment does not change.
+    """
+    from installer.state import release_chart_dir
+
+    workdir = Path(tempfile.mkdtemp(prefix="registry-installer-chart-"))
+    try:
+        chart_dir = release_chart_dir(kube, namespace, release, workdir / "chart")
+        with Step(on_event, "keep-data", f"detaching PVC {claim} from the release"):
+            args = ["upgrade", release, str(chart_dir), "--namespace", namespace, "--reuse-values",
+                    "--set-string", f"persistence.existingClaim={claim}"]
+            helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _claim_exists(kube: KubeClient, namespace: str, name: str) -> bool:
+    from installer.kube import NotFound
+
+    try:
+        kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
+        return True
+    except NotFound:
+        return False

@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
     add_smoke_arguments(smoke_p)
 
+    ca_p = sub.add_parser("ca", help="print the installer's CA (self-signed TLS) and where clients must put it")
+    _add_target_flags(ca_p)
+    ca_p.add_argument("--out", help="write the CA certificate to this file")
+
     schema_p = sub.add_parser("schema", help="print the preset JSON Schema")
     schema_p.add_argument("--out", help="write it to this file instead")
     return parser
@@ -278,6 +282,36 @@ def cmd_smoke(args) -> int:
     return smoke_command(args)
 
 
+def cmd_ca(args) -> int:
+    import base64
+
+    from installer.engine import connect
+    from installer.kube import NotFound
+    from installer.plan import SecretNames
+
+    namespace, release = args.namespace or "docker-registry", args.release or "docker-registry"
+    kube = connect(args.context, args.kubeconfig)
+    name = SecretNames(release).ca
+    try:
+        secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+    except NotFound:
+        raise InstallerError(f"no installer CA in namespace {namespace} (Secret {name} is missing)",
+                             "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates") from None
+    pem = base64.b64decode(secret.data["tls.crt"]).decode()
+    ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
+    hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host] or ["REGISTRY_HOST"]
+    if args.out:
+        Path(args.out).write_text(pem, encoding="utf-8")
+        print(f"wrote the CA certificate to {args.out}")
+    else:
+        print(pem, end="")
+    from installer.smoke import ca_placement
+
+    for host in hosts:
+        print(f"# {host}: {ca_placement(host)}", file=sys.stderr if not args.out else sys.stdout)
+    return 0
+
+
 def cmd_schema(args) -> int:
     from installer.preset import schema_text
 
@@ -302,4 +336,4 @@ def cmd_wizard(args) -> int:
 
 
 COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,
-            "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema}
+            "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema, "ca": cmd_ca}

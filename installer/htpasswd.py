@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from passlib.hash import bcrypt
 from pydantic import SecretStr
 
 
@@ -19,10 +18,14 @@ def parse_htpasswd(text: str) -> dict[str, str]:
 
 def hash_password(password: SecretStr, cost: int) -> str:
     """A bcrypt hash ($2y$, which both the registry and nginx accept)."""
+    from passlib.hash import bcrypt
+
     return bcrypt.using(rounds=cost, ident="2y").hash(password.get_secret_value())
 
 
 def matches(password: SecretStr, digest: str) -> bool:
+    from passlib.hash import bcrypt
+
     try:
         return digest.startswith("$2") and bcrypt.verify(password.get_secret_value(), digest)
     except ValueError:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.htpasswd import build_htpasswd
-from installer.model import BCRYPT_MAX_BYTES, Choices
+from installer.model import BCRYPT_MAX_BYTES, Choices, quantity_bytes
 from installer.probe import ProbeResult
 from installer.secretref import generate_password
-from installer.tlsfiles import TLSMaterial, check_cert_and_key, self_signed
+
+if TYPE_CHECKING:
+    from installer.tlsfiles import TLSMaterial
 
 BASIC_AUTH_FAMILIES = ("ingress-nginx", "nginx-inc")
 
@@ -52,10 +54,21 @@ class ExistingState:
     registry_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
     ingress_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
     passwords: dict[str, SecretStr] = field(default_factory=dict, repr=False)
-    tls: TLSMaterial | None = field(default=None, repr=False)
+    tls: "TLSMaterial | None" = field(default=None, repr=False)
     values: dict[str, Any] = field(default_factory=dict, repr=False)
     secrets_present: frozenset[str] = frozenset()
     revision: int = 0
+    claim: "ClaimInfo | None" = None
+
+
+@dataclass(frozen=True)
+class ClaimInfo:
+    """The release's data volume as it is now."""
+
+    name: str
+    size: str
+    phase: str
+    storage_class: str | None
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,7 @@ class Plan:
     controller_family: str
     storage_class: str | None
     tls_secret_name: str | None
-    tls: TLSMaterial | None = field(repr=False)
+    tls: "TLSMaterial | None" = field(repr=False)
     users: tuple[ResolvedUser, ...] = field(repr=False)
     htpasswd: SecretStr | None = field(repr=False)
     ha_shared_secret: SecretStr = field(repr=False)
@@ -128,6 +141,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     notes: list[str] = []
     ingress_class, family = _ingress(choices, probe, problems, notes)
     storage_class = _storage(choices, probe, problems, notes)
+    _volume_change(choices, probe, existing.claim, problems)
     if choices.auth.mode == "ingress" and family not in BASIC_AUTH_FAMILIES:
         problems.append(Problem("auth.mode", f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
                                 "use auth.mode: registry (the registry checks passwords itself)"))
@@ -212,6 +226,25 @@ def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem
     return info.name
 
 
+def _volume_change(choices: Choices, probe: ProbeResult | None, claim: ClaimInfo | None, problems: list[Problem]) -> None:
+    """A data volume can grow only when bound on an expandable class, and never shrink."""
+    fs = choices.storage.filesystem
+    if claim is None or choices.storage.kind != "filesystem" or fs.existing_claim:
+        return
+    old, new = quantity_bytes(claim.size), quantity_bytes(fs.size)
+    if new < old:
+        problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} is {claim.size}; Kubernetes volumes cannot shrink",
+                                f"keep size: {claim.size} or larger"))
+    elif new > old:
+        info = probe.storage_class(claim.storage_class) if probe is not None and claim.storage_class else None
+        if info is not None and not info.allow_expansion:
+            problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} ({claim.size}) is on StorageClass {info.name}, which does not allow expansion",
+                                    f"keep size: {claim.size}, or move the data to a new claim on an expandable class"))
+        elif claim.phase != "Bound":
+            problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} is {claim.phase}, not Bound: only bound volumes can grow",
+                                    f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} describe pvc {claim.name})"))
+
+
 def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -> list[ResolvedUser]:
     if choices.auth.mode == "none":
         return []
@@ -231,7 +264,10 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
     return users
 
 
-def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, problems: list[Problem], notes: list[str]) -> tuple[TLSMaterial | None, str | None]:
+def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, problems: list[Problem], notes: list[str]) -> tuple["TLSMaterial | None", str | None]:
+    # cryptography is slow to import: load it only for the modes that need it
+    from installer.tlsfiles import check_cert_and_key, self_signed
+
     tls = choices.exposure.tls
     hosts = choices.exposure.hosts
     default_name = SecretNames(choices.target.release).tls

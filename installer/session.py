@@ -122,6 +122,19 @@ class WizardSession:
         """Offline: values.yaml, and secrets files (0600), for GitOps or a later `helm upgrade`."""
         return write_rendered(prepared.rendered, Path(out_dir).expanduser())
 
+    def existing_setup(self, probe: ProbeResult, target) -> Choices:
+        """The installed release's settings as Choices (passwords `keep`), for reconfigure."""
+        from installer.reconfigure import choices_from_release
+        from installer.state import load_existing
+
+        assert probe.release is not None
+        existing = load_existing(self.kube, probe, target.namespace, target.release) if self.kube is not None else None
+        values = probe.release.values
+        ingress_users = sorted(existing.ingress_htpasswd) if existing and existing.ingress_htpasswd else None
+        present = existing.secrets_present if existing else None
+        return choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
+                                    user_names=ingress_users, secrets_present=present)
+
     @staticmethod
     def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:
         """Parse, match, hosts-covered and expiry checks of a certificate and key, as the Plan does."""
@@ -166,3 +179,18 @@ def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices
 
 def default_preset_path() -> str:
     return os.path.join(os.getcwd(), "registry-preset.yaml")
+
+
+def ca_instructions(host: str) -> str:
+    """Where docker, containerd, podman and the OS look for the registry's CA."""
+    from installer.smoke import ca_placement
+
+    return ca_placement(host)
+
+
+def write_ca(ca_pem: str, path: str) -> Path:
+    """The self-signed CA certificate (public) to copy to every client."""
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(ca_pem, encoding="utf-8")
+    return target

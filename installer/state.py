@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
-from installer.plan import ExistingState, SecretNames
+from installer.plan import ClaimInfo, ExistingState, SecretNames
 from installer.probe import ProbeResult
 from installer.render import MANAGED_BY
 from installer.tlsfiles import TLSMaterial
@@ -58,7 +58,23 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
         values=values,
         secrets_present=frozenset(present),
         revision=probe.release.revision if probe.release is not None else 0,
+        claim=_claim(kube, namespace, release, values),
     )
+
+
+def chart_fullname(release: str) -> str:
+    """The name the chart gives its objects (and its PVC) for this release."""
+    return release if "docker-registry" in release else f"{release}-docker-registry"
+
+
+def _claim(kube: KubeClient, namespace: str, release: str, values: dict) -> ClaimInfo | None:
+    name = (values.get("persistence") or {}).get("existingClaim") or chart_fullname(release)
+    try:
+        pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
+    except NotFound:
+        return None
+    return ClaimInfo(name=name, size=(pvc.spec.resources.requests or {}).get("storage", "0"), phase=pvc.status.phase or "Pending",
+                     storage_class=pvc.spec.storage_class_name)
 
 
 def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> TLSMaterial | None:
@@ -138,3 +154,39 @@ def restore_secrets(kube: KubeClient, namespace: str, snapshot: dict[str, Any], 
                     kube.call(f"restore Secret {name}", kube.core.create_namespaced_secret, namespace, body)
         except Exception as exc:  # keep restoring the others; report this one
             log.warning("could not restore Secret %s: %s", name, exc)
+
+
+KEEP_ANNOTATION = {"helm.sh/resource-policy": "keep"}
+
+
+def keep_claim(kube: KubeClient, namespace: str, name: str) -> str | None:
+    """Mark the data PVC so helm leaves it behind; returns its size, None when there is no such PVC."""
+    try:
+        pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
+    except NotFound:
+        return None
+    kube.call(f"annotate PVC {name}", kube.core.patch_namespaced_persistent_volume_claim, name, namespace,
+              {"metadata": {"annotations": KEEP_ANNOTATION}})
+    return (pvc.spec.resources.requests or {}).get("storage", "?")
+
+
+def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: "Path") -> "Path":
+    """Write the chart stored in the release's latest revision to `dest` (helm keeps it whole)."""
+    import yaml
+    from pathlib import Path
+
+    from installer.probe import decode_helm_release
+
+    secrets = kube.call(f"read helm release {release}", kube.core.list_namespaced_secret, namespace,
+                        label_selector=f"owner=helm,name={release}").items
+    latest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))
+    chart = decode_helm_release(latest.data["release"])["chart"]
+    dest = Path(dest)
+    dest.mkdir(parents=True)
+    (dest / "Chart.yaml").write_text(yaml.safe_dump(chart["metadata"]))
+    (dest / "values.yaml").write_text(yaml.safe_dump(chart.get("values") or {}))
+    for item in (chart.get("templates") or []) + (chart.get("files") or []):
+        path = dest / item["name"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(item["data"]))
+    return dest
