@@ -398,3 +398,78 @@ def test_delete_disabled_is_a_note_not_a_failure(registry_stack):
     assert result.ok and result.deleted is False
     notes = [event.text for event in events if isinstance(event, Note)]
     assert any("deletion disabled" in text for text in notes)
+
+
+# -- end to end through the rendered configuration ------------------------------------------------
+
+E2E_PASSWORD = "e2e-Password-41"
+
+
+def render_objects(tmp_path: Path, preset: str):
+    """`registry-installer render` a preset, then `helm template` the chart with its values, as apply would."""
+    import os
+    import sys
+
+    from tests.conftest import CHART, ROOT, helm_path
+    from tests.fixtures.registry import RenderedObjects
+
+    preset_file = tmp_path / "preset.yaml"
+    preset_file.write_text(preset)
+    out = tmp_path / "rendered"
+    env = {**os.environ, "SMOKE_E2E_PASSWORD": E2E_PASSWORD}
+    render = subprocess.run([sys.executable, "-m", "installer", "render", "--preset", str(preset_file),
+                             "--out", str(out)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert render.returncode == 0, render.stderr
+    template = subprocess.run([str(helm_path("helm3")), "template", "docker-registry", str(CHART),
+                               "--namespace", "docker-registry", "-f", str(out / "values.yaml"),
+                               "-f", str(out / "secret-values.yaml")], capture_output=True, text=True, timeout=120)
+    assert template.returncode == 0, template.stderr
+    return RenderedObjects(template.stdout, (out / "secrets.yaml").read_text())
+
+
+def e2e_preset(auth: str, body: str) -> str:
+    return (f"version: 1\nexposure:\n  hosts: [localhost]\n  tls: {{mode: self-signed}}\n"
+            f"auth:\n  mode: {auth}\n  users: [{{name: admin, password: 'env:SMOKE_E2E_PASSWORD'}}]\n"
+            f"uploads:\n  max_body_size: '{body}'\n")
+
+
+@pytest.fixture
+def rendered_stack(tmp_path):
+    from tests.fixtures.registry import start_rendered_stack
+
+    stacks = []
+
+    def make(preset: str):
+        objects = render_objects(tmp_path, preset)
+        stack = start_rendered_stack(tmp_path / "stack", objects, username="admin", password=E2E_PASSWORD)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.mark.registry
+@pytest.mark.helm
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("auth, realm", [("ingress", None), ("registry", "Registry Realm")])
+def test_rendered_configuration_passes_the_smoke_test(rendered_stack, auth, realm):
+    stack = rendered_stack(e2e_preset(auth, "0"))
+    assert stack.address.startswith("localhost:")  # the certificate is the installer's, for the preset's host
+    result = run_smoke(target_for(stack, blob_size=8 * MiB))
+    assert result.ok, result.diagnosis
+    wrong = run_smoke(target_for(stack, password=SecretStr("not-" + E2E_PASSWORD), blob_size=MiB))
+    assert not wrong.ok and "401" in wrong.diagnosis.cause  # the rendered auth is really on
+    if realm:
+        assert f'"{realm}"' in wrong.diagnosis.cause
+
+
+@pytest.mark.registry
+@pytest.mark.helm
+@pytest.mark.timeout(180)
+def test_rendered_1m_body_limit_is_diagnosed(rendered_stack):
+    stack = rendered_stack(e2e_preset("ingress", "1m"))
+    result = run_smoke(target_for(stack, blob_size=8 * MiB))
+    assert not result.ok
+    assert "413" in result.diagnosis.cause and "proxy-body-size" in result.diagnosis.fix
