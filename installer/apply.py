@@ -42,14 +42,20 @@ class ApplyResult:
     seconds: float = 0.0
 
 
-class Step:
-    """Times one step and reports it as StepStarted/StepFinished events."""
+class Cancelled(InstallerError):
+    """The user asked to stop (Ctrl+C, SIGTERM, the wizard's cancel) before this step."""
 
-    def __init__(self, on_event: EventSink, name: str, detail: str = "") -> None:
-        self.on_event, self.name, self.detail = on_event, name, detail
+
+class Step:
+    """Times one step and reports it as StepStarted/StepFinished events; refuses to start once cancelled."""
+
+    def __init__(self, on_event: EventSink, name: str, detail: str = "", cancel: threading.Event | None = None) -> None:
+        self.on_event, self.name, self.detail, self.cancel = on_event, name, detail, cancel
         self.result = ""
 
     def __enter__(self) -> "Step":
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"cancelled before the {self.name} step", "re-run the same command to finish; it converges")
         self.started = time.monotonic()
         self.on_event(StepStarted(self.name, self.detail))
         return self
@@ -91,9 +97,9 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
     started = time.monotonic()
     result = ApplyResult(ok=False)
     _ = helm.version  # refuse a missing or too old helm before touching anything
-    with Step(on_event, "permissions", "checking what the install needs"):
+    with Step(on_event, "permissions", "checking what the install needs", cancel):
         _check_permissions(plan, kube, options)
-    with Step(on_event, "namespace", plan.namespace) as step:
+    with Step(on_event, "namespace", plan.namespace, cancel) as step:
         created = ensure_namespace(kube, plan.namespace, dry_run=options.dry_run)
         step.result = "created" if created else "exists"
     if options.dry_run:
@@ -102,7 +108,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
         previous = _deployed_revision(helm, plan)
         names = [s["metadata"]["name"] for s in rendered.secrets]
         snapshot = snapshot_secrets(kube, plan.namespace, names)
-        with Step(on_event, "secrets", ", ".join(names) or "none") as step:
+        with Step(on_event, "secrets", ", ".join(names) or "none", cancel) as step:
             result.changed_secrets = apply_secrets(kube, rendered.secrets, snapshot)
             step.result = f"changed: {', '.join(result.changed_secrets)}" if result.changed_secrets else "unchanged"
         try:
@@ -169,7 +175,7 @@ def _run_helm(plan, rendered, helm, options, on_event, cancel) -> tuple[str, int
     try:
         args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, helm_values_files(rendered, workdir),
                                  wait=options.wait, timeout=options.timeout, rollback=True, dry_run=False)
-        with Step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}") as step:
+        with Step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as step:
             output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
             status = helm.status(plan.release, plan.namespace) or {}
             revision = status.get("version")

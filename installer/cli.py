@@ -198,12 +198,27 @@ def cmd_probe(args) -> int:
     return 0
 
 
+GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+
+
+def _check_apply_flags(args) -> None:
+    import re
+
+    if not re.match(GO_DURATION, args.timeout):
+        raise UsageError(f"--timeout {args.timeout!r} is not a duration", "write it like 10m, 600s or 1h30m")
+    if args.chart and not Path(args.chart).exists():
+        raise UsageError(f"--chart {args.chart}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz")
+    if args.dry_run and args.no_wait:
+        raise UsageError("--dry-run and --no-wait together: a dry run never waits", "drop --no-wait")
+
+
 def cmd_apply(args) -> int:
     from installer.apply import ApplyOptions, apply
     from installer.diff import merged_values, values_diff
     from installer.engine import connect, prepare
     from installer.helm import HelmRunner
 
+    _check_apply_flags(args)
     printer = Printer()
     choices = _load_choices(args)
     kube = connect(choices.target.context, args.kubeconfig)
@@ -225,7 +240,8 @@ def cmd_apply(args) -> int:
             return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=choices.target.context)
     options = ApplyOptions(dry_run=args.dry_run, wait=not args.no_wait, timeout=args.timeout, smoke=not args.skip_smoke)
-    result = apply(plan, rendered, helm, kube, options, on_event=printer, cancel=_cancel_on_sigterm())
+    # from here on a signal stops helm cleanly (and we roll back) instead of killing us mid-change
+    result = apply(plan, rendered, helm, kube, options, on_event=printer, cancel=_cancel_on_signals())
     if args.dry_run:
         print("dry run: nothing was changed")
         return 0
@@ -242,7 +258,7 @@ def cmd_apply(args) -> int:
     return 0
 
 
-def _cancel_on_sigterm() -> threading.Event:
+def _cancel_on_signals() -> threading.Event:
     """SIGTERM (and SIGINT) set an Event that makes helm stop cleanly instead of killing us mid-upgrade."""
     import signal
 

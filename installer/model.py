@@ -172,7 +172,7 @@ class FilesystemStorage(Section):
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
     existing_claim: str | None = Field(None, description="use this existing PVC instead of creating one")
 
-    @field_validator("size")
+    @field_validator("size", mode="before")
     @classmethod
     def _size(cls, size: Any) -> str:
         if isinstance(size, bool) or not isinstance(size, (str, int)):
