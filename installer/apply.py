@@ -30,6 +30,7 @@ class ApplyOptions:
     timeout: str = "10m"
     smoke: bool = True
     smoke_blob_size: int = 1024 * 1024
+    smoke_address: str | None = None  # host[:port] to push through instead of the first host (DNS not ready yet)
 
 
 @dataclass
@@ -117,7 +118,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
             _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets)
             raise _explain_failure(exc, previous) from None
     if options.smoke and options.wait:
-        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size)
+        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address)
         result.ok = bool(getattr(result.smoke, "ok", False))
     else:
         if options.smoke:
@@ -206,8 +207,8 @@ def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerErro
     return InstallerError(f"{exc.message}. {still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run")
 
 
-def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int):
-    """The smoke push through the registry's public address, with the Plan's credentials and CA."""
+def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False):
+    """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA."""
     from installer.smoke import SmokeTarget, run_smoke
 
     user = plan.users[0] if plan.users else None
@@ -217,8 +218,8 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int):
         if plan.ca_pem:
             ca_file = workdir / "ca.crt"
             ca_file.write_text(plan.ca_pem, encoding="utf-8")
-        target = SmokeTarget(registry=plan.registry_host, username=user.name if user else None, password=user.password if user else None,
-                             ca_file=ca_file, controller_family=plan.controller_family, blob_size=blob_size)
+        target = SmokeTarget(registry=address or plan.registry_host, username=user.name if user else None, password=user.password if user else None,
+                             ca_file=ca_file, controller_family=plan.controller_family, blob_size=blob_size, keep=keep)
         return run_smoke(target, on_event=on_event)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply_p.add_argument("--timeout", default="10m", help="helm timeout, e.g. 10m or 600s (default 10m)")
     apply_p.add_argument("--no-wait", action="store_true", help="do not wait for the registry pods (also skips the smoke push)")
     apply_p.add_argument("--skip-smoke", action="store_true", help="do not push a test image after installing")
+    apply_p.add_argument("--smoke-address", metavar="HOST[:PORT]", help="push the test image through this address (e.g. before DNS points at the ingress)")
     apply_p.add_argument("--helm", default=DEFAULT_HELM, help="helm binary (default: helm on PATH)")
     apply_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart (air-gapped clusters)")
     _add_target_flags(apply_p)
@@ -239,7 +240,8 @@ def cmd_apply(args) -> int:
             print("nothing changed")
             return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=choices.target.context)
-    options = ApplyOptions(dry_run=args.dry_run, wait=not args.no_wait, timeout=args.timeout, smoke=not args.skip_smoke)
+    options = ApplyOptions(dry_run=args.dry_run, wait=not args.no_wait, timeout=args.timeout, smoke=not args.skip_smoke,
+                           smoke_address=args.smoke_address)
     # from here on a signal stops helm cleanly (and we roll back) instead of killing us mid-change
     result = apply(plan, rendered, helm, kube, options, on_event=printer, cancel=_cancel_on_signals())
     if args.dry_run:
