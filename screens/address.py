@@ -1,0 +1,117 @@
+"""Step 3, Address: the registry's hostnames, ingress class and TLS, checked as you type."""
+
+from __future__ import annotations
+
+import re
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Select, Static
+
+from installer.model import Exposure
+from installer.probe import ProbeResult
+from screens.base import InvalidStep, StepScreen, validated
+
+TLS_MODES = [
+    ("self-signed: the installer makes a CA (clients must trust it)", "self-signed"),
+    ("existing Secret: a kubernetes.io/tls Secret you created", "existing-secret"),
+    ("certificate and key files (PEM)", "files"),
+    ("cert-manager issues it", "cert-manager"),
+    ("none: plain HTTP (docker refuses it by default)", "none"),
+]
+TLS_FIELDS = {"existing-secret": ["secret"], "files": ["files"], "cert-manager": ["issuer"]}
+
+
+def split_hosts(text: str) -> list[str]:
+    return [h for h in re.split(r"[\s,]+", text.strip()) if h]
+
+
+class AddressScreen(StepScreen):
+    step_key = "address"
+    heading = "Address: where will users reach the registry?"
+
+    def __init__(self, session, exposure: Exposure | None, probe: ProbeResult | None) -> None:
+        super().__init__()
+        self.session, self.exposure, self.probe = session, exposure, probe
+
+    def compose_body(self) -> ComposeResult:
+        exposure = self.exposure
+        tls = exposure.tls if exposure else None
+        yield Label("Hostnames (comma separated), e.g. registry.example.com")
+        yield Input(", ".join(exposure.hosts) if exposure else "", placeholder="registry.example.com", id="hosts")
+        yield Label("Ingress class")
+        yield from self.compose_ingress_class(exposure.ingress_class if exposure else None)
+        yield Label("TLS certificate")
+        yield Select(TLS_MODES, value=tls.mode if tls else "self-signed", allow_blank=False, id="tls-mode")
+        with Vertical(id="secret", classes="tls-fields"):
+            yield Label("Secret name (kubernetes.io/tls, in the release namespace)")
+            yield Input(tls.secret_name or "" if tls else "", placeholder="registry-tls", id="secret-name")
+        with Vertical(id="files", classes="tls-fields"):
+            yield Label("Certificate file (PEM chain)")
+            yield Input(tls.cert_file or "" if tls else "", placeholder="/path/to/fullchain.pem", id="cert-file")
+            yield Label("Private key file (PEM)")
+            yield Input(tls.key_file or "" if tls else "", placeholder="/path/to/privkey.pem", id="key-file")
+        with Vertical(id="issuer", classes="tls-fields"):
+            yield Label("cert-manager issuer")
+            yield from self.compose_issuer(tls)
+
+    def compose_ingress_class(self, chosen: str | None) -> ComposeResult:
+        classes = self.probe.ingress_classes if self.probe else ()
+        if not classes:
+            yield Input(chosen or "nginx", placeholder="nginx", id="ingress-class")
+            return
+        default = self.probe.default_ingress_class()
+        options = [(f"{ic.name} ({ic.controller}){' default' if ic.is_default else ''}", ic.name) for ic in classes]
+        value = chosen if chosen in [ic.name for ic in classes] else (default.name if default else Select.NULL)
+        yield Select(options, value=value, allow_blank=value is Select.NULL, prompt="choose an ingress class", id="ingress-class")
+
+    def compose_issuer(self, tls) -> ComposeResult:
+        issuers = self.probe.issuers if self.probe else ()
+        current = f"{tls.issuer_kind}/{tls.issuer}" if tls and tls.issuer else None
+        if not issuers:
+            yield Input(current or "", placeholder="ClusterIssuer/letsencrypt-prod", id="issuer-name")
+            return
+        options = [(f"{i.kind}/{i.name}", f"{i.kind}/{i.name}") for i in issuers]
+        known = [value for _label, value in options]
+        yield Select(options, value=current if current in known else known[0], allow_blank=False, id="issuer-name")
+
+    def on_mount(self) -> None:
+        self.show_tls_fields()
+
+    @on(Select.Changed, "#tls-mode")
+    def tls_mode_changed(self, event: Select.Changed) -> None:
+        self.show_tls_fields()
+        if self._armed:
+            self.check()
+
+    def show_tls_fields(self) -> None:
+        mode = self.query_one("#tls-mode", Select).value
+        shown = TLS_FIELDS.get(str(mode), [])
+        for box in self.query(".tls-fields"):
+            box.display = box.id in shown
+
+    def value_of(self, selector: str) -> str:
+        widget = self.query_one(selector)
+        value = widget.value
+        return "" if value is Select.NULL or value is None else str(value).strip()
+
+    def build_section(self) -> Exposure:
+        mode = self.value_of("#tls-mode")
+        tls: dict = {"mode": mode}
+        if mode == "existing-secret":
+            tls["secret_name"] = self.value_of("#secret-name") or None
+        elif mode == "files":
+            tls["cert_file"] = self.value_of("#cert-file") or None
+            tls["key_file"] = self.value_of("#key-file") or None
+        elif mode == "cert-manager":
+            kind, _, name = self.value_of("#issuer-name").rpartition("/")
+            tls["issuer"] = name or None
+            tls["issuer_kind"] = kind or "ClusterIssuer"
+        exposure = validated(Exposure, {"hosts": split_hosts(self.value_of("#hosts")),
+                                        "ingress_class": self.value_of("#ingress-class") or None, "tls": tls}, "exposure")
+        if mode == "files":
+            problems = self.session.check_tls_files(exposure.tls.cert_file, exposure.tls.key_file, exposure.hosts)
+            if problems:
+                raise InvalidStep(problems)
+        return exposure

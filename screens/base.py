@@ -1,0 +1,190 @@
+"""What every wizard step shares: the step bar, Back/Next, the problems panel and inline validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Static
+
+from installer.errors import InstallerError, Problem, ValidationFailed
+from installer.preset import problems_from_validation
+
+
+@dataclass(frozen=True)
+class GoBack:
+    """The user went back; `section` is what they had entered, when it was valid."""
+
+    section: Any = None
+
+
+@dataclass(frozen=True)
+class GoTo:
+    """Jump to another step (the smoke test's "fix it" button)."""
+
+    step: str
+
+
+class InvalidStep(Exception):
+    """A step's fields do not make a valid section; `problems` says why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str = "") -> Any:
+    """Build a section with the same validators presets use; InvalidStep with the problems otherwise."""
+    try:
+        return section_type.model_validate(data, context={"allow_literal_secrets": True})
+    except ValidationError as exc:
+        problems = problems_from_validation(exc)
+        raise InvalidStep([Problem(f"{prefix}.{p.path}".strip(".") if p.path else prefix, p.message, p.fix) for p in problems]) from None
+
+
+def problem_lines(problems: Iterable[Problem]) -> str:
+    """Rich markup: one bullet per problem, with its fix."""
+    lines = []
+    for problem in problems:
+        where = f"[b]{escape(problem.path)}[/b]: " if problem.path else ""
+        fix = f"\n    [i]fix:[/i] {escape(problem.fix)}" if problem.fix else ""
+        lines.append(f"✗ {where}{escape(problem.message)}{fix}")
+    return "\n".join(lines)
+
+
+def error_problems(exc: Exception) -> list[Problem]:
+    if isinstance(exc, ValidationFailed):
+        return exc.problems
+    if isinstance(exc, InstallerError):
+        return [Problem("", exc.message, exc.hint)]
+    return [Problem("", str(exc))]
+
+
+class StepBar(Static):
+    """Where the user is: every step's name, done ones dimmed, the current one highlighted."""
+
+    DEFAULT_CSS = """
+    StepBar { height: 1; width: 100%; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, labels: list[str], current: int, skipped: Iterable[int] = ()) -> None:
+        super().__init__(self._markup(labels, current, set(skipped)), id="step-bar")
+
+    @staticmethod
+    def _markup(labels: list[str], current: int, skipped: set[int]) -> str:
+        parts = []
+        for index, label in enumerate(labels):
+            if index == current:
+                parts.append(f"[reverse b] {label} [/]")
+            elif index in skipped:
+                parts.append(f"[strike dim]{label}[/]")
+            elif index < current:
+                parts.append(f"[green]{label}[/]")
+            else:
+                parts.append(f"[dim]{label}[/]")
+        return "·".join(parts)
+
+
+class StepScreen(Screen[Any]):
+    """A wizard step: subclasses compose their fields and turn them into their section."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next"),
+    ]
+    step_key = ""
+    heading = ""
+    next_label = "Next ▸"
+    can_go_back = True
+
+    def __init__(self) -> None:
+        super().__init__(classes="step")
+        self._armed = False
+
+    def compose(self) -> ComposeResult:
+        labels, current, skipped = self.app.step_bar_state(self.step_key)
+        yield StepBar(labels, current, skipped)
+        yield Static(f"[b]{self.heading}[/b]", id="step-title")
+        with VerticalScroll(id="body"):
+            yield from self.compose_body()
+        yield Static("", id="problems")
+        with Horizontal(id="nav"):
+            if self.can_go_back:
+                yield Button("◂ Back", id="back", compact=True)
+            yield Button(self.next_label, id="next", variant="primary", compact=True)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        # borderless fields: a whole step must fit in 80x24
+        for field in self.query("Input, Select"):
+            field.compact = True
+        self.call_after_refresh(self._arm)
+        self.focus_first_field()
+
+    def focus_first_field(self) -> None:
+        fields = [w for w in self.query_one("#body").query("Input, Select, Button, DataTable, Switch") if w.focusable and w.display]
+        (fields[0] if fields else self.query_one("#next")).focus()
+
+    def _arm(self) -> None:
+        """From now on, edits are the user's: validate them as they happen."""
+        self._armed = True
+
+    def build_section(self) -> Any:
+        """The step's section from its fields; raises InvalidStep with every problem."""
+        return None
+
+    def show_problems(self, problems: list[Problem]) -> None:
+        panel = self.query_one("#problems", Static)
+        panel.update(problem_lines(problems))
+        panel.set_class(bool(problems), "shown")
+
+    def check(self) -> Any:
+        """Validate now, show what is wrong; the section, or None when invalid."""
+        try:
+            section = self.build_section()
+        except InvalidStep as exc:
+            self.show_problems(exc.problems)
+            return None
+        self.show_problems([])
+        return section
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._armed:
+            self.check()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "next":
+            event.stop()
+            self.action_next()
+        elif event.button.id == "back":
+            event.stop()
+            self.action_back()
+
+    def action_next(self) -> None:
+        section = self.check()
+        if section is not None:
+            self.dismiss(section)
+        else:
+            self.app.bell()
+
+    def action_back(self) -> None:
+        if not self.can_go_back:
+            return
+        try:
+            section = self.build_section()
+        except InvalidStep:
+            section = None
+        self.dismiss(GoBack(section))

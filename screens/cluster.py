@@ -1,0 +1,138 @@
+"""Step 1, Cluster: which kube context to change, who we are there; offline rendering when none answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static
+
+from installer.errors import InstallerError
+from installer.model import Target
+from installer.session import ClusterIdentity
+from screens.base import InvalidStep, StepScreen, validated
+from installer.errors import Problem
+
+NO_CONTEXT = "(current context)"
+
+
+@dataclass(frozen=True)
+class ClusterChoice:
+    """The target and whether the wizard works offline (render files, no install)."""
+
+    target: Target
+    offline: bool
+
+
+class ClusterScreen(StepScreen):
+    step_key = "cluster"
+    heading = "Cluster: which Kubernetes cluster gets the registry?"
+    next_label = "Use this cluster ▸"
+    can_go_back = False
+
+    @dataclass
+    class Connected(Message):
+        identity: ClusterIdentity
+
+    @dataclass
+    class ConnectFailed(Message):
+        context: str | None
+        message: str
+        hint: str
+
+    def __init__(self, session, target: Target, offline: bool = False) -> None:
+        super().__init__()
+        self.session = session
+        self.target = target
+        self.identity: ClusterIdentity | None = None
+        self.offline = offline
+        self.contexts, self.current = session.contexts()
+
+    def compose_body(self) -> ComposeResult:
+        options = [(name, name) for name in self.contexts]
+        chosen = self.target.context or self.session.context or self.current
+        yield Label("Kube context")
+        yield Select(options, value=chosen if chosen in self.contexts else Select.NULL, prompt=NO_CONTEXT,
+                     allow_blank=not self.contexts or chosen not in self.contexts, id="context")
+        yield Static("Connecting…", id="identity")
+        yield Button("Continue offline (render files for GitOps) ▸", id="offline", classes="hidden", compact=True)
+        yield Button("Retry", id="retry", classes="hidden", compact=True)
+        yield Label("Namespace")
+        yield Input(self.target.namespace, id="namespace")
+        yield Label("Helm release name")
+        yield Input(self.target.release, id="release")
+
+    def on_mount(self) -> None:
+        self.connect(self.chosen_context())
+
+    def chosen_context(self) -> str | None:
+        value = self.query_one("#context", Select).value
+        return None if value is Select.NULL or value == Select.BLANK else str(value)
+
+    @on(Select.Changed, "#context")
+    def context_changed(self, event: Select.Changed) -> None:
+        if self._armed:
+            self.connect(self.chosen_context())
+
+    def connect(self, context: str | None) -> None:
+        self.identity = None
+        self.query_one("#identity", Static).update(f"Connecting to context [b]{escape(context or self.current or NO_CONTEXT)}[/b]…")
+        self.connect_worker(context)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="connect")
+    def connect_worker(self, context: str | None) -> None:
+        try:
+            identity = self.session.connect(context)
+        except InstallerError as exc:
+            self.post_message(self.ConnectFailed(context, exc.message, exc.hint))
+            return
+        except Exception as exc:  # the kubernetes client raises many kinds; say what happened
+            self.post_message(self.ConnectFailed(context, f"cannot connect: {exc}", "check the kubeconfig (kubectl cluster-info)"))
+            return
+        self.post_message(self.Connected(identity))
+
+    def on_cluster_screen_connected(self, message: Connected) -> None:
+        self.identity, self.offline = message.identity, False
+        who = message.identity
+        self.query_one("#identity", Static).update(
+            f"[green]✓ connected[/] to [b]{escape(who.server or '?')}[/b]\n"
+            f"  Kubernetes {escape(who.server_version)}, you are [b]{escape(who.user or 'unknown')}[/b]\n"
+            "  This is the cluster the registry will be installed on.")
+        self.query_one("#offline").add_class("hidden")
+        self.query_one("#retry").add_class("hidden")
+        self.check()
+
+    def on_cluster_screen_connect_failed(self, message: ConnectFailed) -> None:
+        self.query_one("#identity", Static).update(
+            f"[red]✗ No cluster is reachable[/] (context {escape(message.context or self.current or NO_CONTEXT)}).\n"
+            f"  Tried: {escape(message.message)}\n"
+            f"  Fix: {escape(message.hint)}\n"
+            "  You can retry, or continue offline and render files to apply later.")
+        self.query_one("#offline").remove_class("hidden")
+        self.query_one("#retry").remove_class("hidden")
+        self.query_one("#offline", Button).focus()
+
+    @on(Button.Pressed, "#offline")
+    def offline_chosen(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.offline = True
+        self.session.go_offline()
+        self.action_next()
+
+    @on(Button.Pressed, "#retry")
+    def retry(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.connect(self.chosen_context())
+
+    def build_section(self) -> ClusterChoice:
+        target = validated(Target, {
+            "context": self.chosen_context(),
+            "namespace": self.query_one("#namespace", Input).value.strip(),
+            "release": self.query_one("#release", Input).value.strip(),
+        }, "target")
+        if self.identity is None and not self.offline:
+            raise InvalidStep([Problem("", "not connected to a cluster yet", "wait for the connection, pick another context, or continue offline")])
+        return ClusterChoice(target, self.offline)

@@ -1,0 +1,128 @@
+"""Step 8, Install: helm's output streamed, step progress, elapsed time, and cancel (helm rolls back)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Button, Log, Static
+
+from installer.engine import Prepared
+from installer.errors import InstallerError, Problem
+from installer.events import Event, HelmLine, Note, StepFinished, StepStarted
+from screens.base import GoBack, InvalidStep, StepScreen
+
+CANCEL_MEANS = "Cancel stops helm; the release is rolled back to what ran before and the Secrets are restored."
+
+
+class InstallScreen(StepScreen):
+    step_key = "install"
+    heading = "Install: helm upgrade --install"
+    next_label = "Continue ▸"
+
+    @dataclass
+    class EventReported(Message):
+        event: Event
+
+    @dataclass
+    class ApplyFinished(Message):
+        result: Any
+
+    @dataclass
+    class ApplyFailed(Message):
+        message: str
+        hint: str
+
+    def __init__(self, session, prepared: Prepared) -> None:
+        super().__init__()
+        self.session, self.prepared = session, prepared
+        self.cancel = threading.Event()
+        self.started = time.monotonic()
+        self.result: Any = None
+        self.failure: Problem | None = None
+        self.steps: dict[str, str] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="install-status")
+        yield Static("", id="steps")
+        yield Button("Cancel install", id="cancel", variant="error", compact=True)
+        yield Static(CANCEL_MEANS, classes="hint")
+        yield Log(id="helm-log", max_lines=2000)
+
+    def on_mount(self) -> None:
+        self.app.installing = True
+        self.timer = self.set_interval(1, self.show_elapsed)
+        self.show_elapsed()
+        self.apply_worker()
+
+    def show_elapsed(self) -> None:
+        state = "running" if self.result is None and self.failure is None else ("done" if self.failure is None else "failed")
+        self.query_one("#install-status", Static).update(f"{state} — {time.monotonic() - self.started:.0f}s elapsed")
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def apply_worker(self) -> None:
+        report = lambda event: self.post_message(self.EventReported(event))  # noqa: E731
+        try:
+            result = self.session.apply(self.prepared, report, self.cancel)
+        except InstallerError as exc:
+            self.post_message(self.ApplyFailed(exc.message, exc.hint))
+            return
+        except Exception as exc:
+            self.post_message(self.ApplyFailed(f"the install failed: {exc}", "see helm's output above"))
+            return
+        self.post_message(self.ApplyFinished(result))
+
+    def on_install_screen_event_reported(self, message: EventReported) -> None:
+        event = message.event
+        if isinstance(event, HelmLine):
+            self.query_one("#helm-log", Log).write_line(event.line)
+            return
+        if isinstance(event, StepStarted):
+            self.steps[event.step] = f"… {escape(event.step)}: {escape(event.detail)}"
+        elif isinstance(event, StepFinished):
+            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+            self.steps[event.step] = f"{mark} {escape(event.step)} ({event.seconds:.1f}s) {escape(event.detail)}"
+        elif isinstance(event, Note):
+            self.query_one("#helm-log", Log).write_line(f"note: {event.text}")
+        self.query_one("#steps", Static).update("\n".join(self.steps.values()))
+
+    def finish(self) -> None:
+        self.app.installing = False
+        self.timer.stop()
+        self.show_elapsed()
+        self.query_one("#cancel").display = False
+        self.check()
+
+    def on_install_screen_apply_finished(self, message: ApplyFinished) -> None:
+        self.result = message.result
+        self.finish()
+        self.query_one("#next").focus()
+
+    def on_install_screen_apply_failed(self, message: ApplyFailed) -> None:
+        self.failure = Problem("install", message.message, f"{message.hint} (Esc back to Review)")
+        self.finish()
+
+    @on(Button.Pressed, "#cancel")
+    def cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.cancel.set()
+        self.query_one("#helm-log", Log).write_line("cancel requested: stopping helm and rolling back…")
+
+    def build_section(self):
+        if self.failure is not None:
+            raise InvalidStep([self.failure])
+        if self.result is None:
+            raise InvalidStep([Problem("", "the install is still running", "wait, or cancel it")])
+        return self.result
+
+    def action_back(self) -> None:
+        if self.app.installing:
+            self.notify("The install is running: cancel it first.", severity="warning")
+            return
+        self.dismiss(GoBack(None))

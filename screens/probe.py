@@ -1,0 +1,117 @@
+"""Step 2, Probe: live progress while the cluster is examined, then what was found, in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Static
+
+from installer.errors import InstallerError, Problem
+from installer.events import Event, StepFinished, StepStarted
+from installer.probe import ProbeResult
+from screens.base import InvalidStep, StepScreen
+
+
+def probe_summary(result: ProbeResult) -> str:
+    """Rich markup describing what the probe found."""
+    lines = [f"Kubernetes [b]{escape(result.server_version)}[/b] at {escape(result.server or '?')}, as {escape(result.user or 'unknown')}"]
+    lines.append("[b]Storage classes[/b]")
+    for sc in result.storage_classes:
+        flags = ", ".join(f for f in ("default" if sc.is_default else "", "expandable" if sc.allow_expansion else "not expandable") if f)
+        lines.append(f"  • {escape(sc.name)} ({escape(sc.provisioner)}; {flags})")
+    if not result.storage_classes:
+        lines.append("  none")
+    lines.append("[b]Ingress classes[/b]")
+    for ic in result.ingress_classes:
+        lines.append(f"  • {escape(ic.name)} → {escape(ic.controller)}{' (default)' if ic.is_default else ''}")
+    if not result.ingress_classes:
+        lines.append("  none")
+    if result.cert_manager:
+        issuers = ", ".join(f"{i.kind}/{i.name}" for i in result.issuers) or "no issuers yet"
+        lines.append(f"[b]cert-manager[/b]: installed; {escape(issuers)}")
+    else:
+        lines.append("[b]cert-manager[/b]: not installed")
+    if result.release is not None:
+        rel = result.release
+        lines.append(f"[b]Installed release[/b]: {escape(rel.name)} revision {rel.revision} ({escape(rel.status)}, {escape(rel.chart)})"
+                     " — the next steps show its settings; change what you need")
+    else:
+        lines.append("[b]Installed release[/b]: none (first install)")
+    warnings = result.warnings()
+    if warnings:
+        lines.append("[b yellow]Warnings[/b yellow]")
+        lines += [f"  [yellow]![/yellow] {escape(w)}" for w in warnings]
+    return "\n".join(lines)
+
+
+class ProbeScreen(StepScreen):
+    step_key = "probe"
+    heading = "Probe: what does the cluster offer?"
+
+    @dataclass
+    class EventReported(Message):
+        event: Event
+
+    @dataclass
+    class ProbeCompleted(Message):
+        result: ProbeResult
+
+    @dataclass
+    class ProbeFailed(Message):
+        message: str
+        hint: str
+
+    def __init__(self, session, namespace: str, release: str) -> None:
+        super().__init__()
+        self.session, self.namespace, self.release = session, namespace, release
+        self.result: ProbeResult | None = None
+        self.failure: Problem | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Probing…", id="progress")
+        yield Static("", id="found")
+
+    def on_mount(self) -> None:
+        self.run_probe()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def run_probe(self) -> None:
+        try:
+            result = self.session.probe(self.namespace, self.release, lambda e: self.post_message(self.EventReported(e)))
+        except InstallerError as exc:
+            self.post_message(self.ProbeFailed(exc.message, exc.hint))
+            return
+        except Exception as exc:
+            self.post_message(self.ProbeFailed(f"the probe failed: {exc}", "retry with Esc then Next, or check `kubectl cluster-info`"))
+            return
+        self.post_message(self.ProbeCompleted(result))
+
+    def on_probe_screen_event_reported(self, message: EventReported) -> None:
+        event = message.event
+        progress = self.query_one("#progress", Static)
+        if isinstance(event, StepStarted):
+            progress.update(f"… {escape(event.step)}: {escape(event.detail)}")
+        elif isinstance(event, StepFinished):
+            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+            progress.update(f"{mark} {escape(event.step)} in {event.seconds:.1f}s: {escape(event.detail)}")
+
+    def on_probe_screen_probe_completed(self, message: ProbeCompleted) -> None:
+        self.result = message.result
+        self.query_one("#found", Static).update(probe_summary(message.result))
+        self.check()
+        self.query_one("#next").focus()
+
+    def on_probe_screen_probe_failed(self, message: ProbeFailed) -> None:
+        self.failure = Problem("", message.message, message.hint)
+        self.check()
+
+    def build_section(self) -> ProbeResult:
+        if self.failure is not None:
+            raise InvalidStep([self.failure])
+        if self.result is None:
+            raise InvalidStep([Problem("", "the probe is still running", "wait a moment")])
+        return self.result

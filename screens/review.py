@@ -1,0 +1,143 @@
+"""Step 7, Review: the values helm gets (secrets masked), the Secrets made beside them, the helm command, the diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Input, Label, Static
+
+from installer.engine import Prepared
+from installer.errors import Problem
+from installer.model import Choices
+from screens.base import InvalidStep, StepScreen, error_problems
+
+STEP_OF_PATH = {"exposure": "Address", "auth": "Access", "storage": "Storage", "uploads": "Uploads", "target": "Cluster"}
+
+
+@dataclass(frozen=True)
+class RenderedFiles:
+    """Offline: the files written for a later `helm upgrade` or GitOps."""
+
+    prepared: Prepared
+    paths: tuple[Path, ...]
+
+
+def with_step_names(problems: list[Problem]) -> list[Problem]:
+    """Tell the user which step fixes each problem."""
+    out = []
+    for p in problems:
+        step = STEP_OF_PATH.get(p.path.split(".")[0])
+        out.append(Problem(p.path, p.message, f"{p.fix} (Esc back to the {step} step)" if step else p.fix))
+    return out
+
+
+def diff_markup(lines: list[str]) -> str:
+    colored = []
+    for line in lines:
+        text = escape(line)
+        if line.startswith("+") and not line.startswith("+++"):
+            colored.append(f"[green]{text}[/]")
+        elif line.startswith("-") and not line.startswith("---"):
+            colored.append(f"[red]{text}[/]")
+        else:
+            colored.append(text)
+    return "\n".join(colored)
+
+
+class ReviewScreen(StepScreen):
+    step_key = "review"
+    heading = "Review: what will be applied"
+
+    @dataclass
+    class PrepareCompleted(Message):
+        prepared: Prepared
+
+    @dataclass
+    class PrepareFailed(Message):
+        problems: list[Problem]
+
+    def __init__(self, session, choices: Choices) -> None:
+        super().__init__()
+        self.session, self.choices = session, choices
+        self.prepared: Prepared | None = None
+        self.failure: list[Problem] = []
+        self.next_label = "Write files ▸" if session.offline else "Install ▸"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Checking the choices against the cluster…", id="summary")
+        if self.session.offline:
+            yield Label("Write the files to this directory")
+            yield Input(str(Path.cwd() / f"{self.choices.target.release}-rendered"), id="out-dir")
+        yield Static("", id="diff")
+        yield Static("", id="values")
+
+    def on_mount(self) -> None:
+        self.prepare_worker()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def prepare_worker(self) -> None:
+        try:
+            prepared = self.session.prepare(self.choices)
+        except Exception as exc:  # ValidationFailed, InstallerError, or a client error: all shown as problems
+            self.post_message(self.PrepareFailed(with_step_names(error_problems(exc))))
+            return
+        self.post_message(self.PrepareCompleted(prepared))
+
+    def on_review_screen_prepare_completed(self, message: PrepareCompleted) -> None:
+        self.prepared = prepared = message.prepared
+        lines = []
+        release = prepared.probe.release if prepared.probe else None
+        if release is not None:
+            lines.append(f"Upgrading [b]{escape(release.name)}[/b] (revision {release.revision}) in {escape(prepared.plan.namespace)}")
+        else:
+            lines.append(f"Installing [b]{escape(prepared.plan.release)}[/b] in namespace {escape(prepared.plan.namespace)}"
+                         + (" (offline: files only)" if self.session.offline else ""))
+        lines.append("[b]Secrets[/b] (created beside the release; values never shown):")
+        lines += [f"  • {escape(s)}" for s in prepared.rendered.secret_summary()] or ["  none"]
+        if not self.session.offline:
+            lines.append("[b]Helm command[/b]:")
+            lines.append(f"  {escape(self.session.helm_command(prepared))}")
+        if prepared.rendered.notes:
+            lines.append("[b]Notes[/b]:")
+            lines += [f"  [yellow]![/yellow] {escape(n)}" for n in prepared.rendered.notes]
+        self.query_one("#summary", Static).update("\n".join(lines))
+        if release is not None:
+            diff = self.session.values_diff(prepared)
+            self.query_one("#diff", Static).update(
+                "[b]Changes against the installed release[/b] (secrets masked):\n" + (diff_markup(diff) if diff else "  no changes"))
+        self.query_one("#values", Static).update("[b]values.yaml[/b] (no secrets in it):\n" + escape(prepared.rendered.values_yaml()))
+        self.check()
+        self.query_one("#next").focus()
+
+    def on_review_screen_prepare_failed(self, message: PrepareFailed) -> None:
+        self.failure = message.problems
+        self.query_one("#summary", Static).update("[red]These settings cannot be applied yet:[/red]")
+        self.check()
+
+    def build_section(self):
+        if self.failure:
+            raise InvalidStep(self.failure)
+        if self.prepared is None:
+            raise InvalidStep([Problem("", "still checking the choices", "wait a moment")])
+        return self.prepared
+
+    def action_next(self) -> None:
+        prepared = self.check()
+        if prepared is None:
+            self.app.bell()
+            return
+        if not self.session.offline:
+            self.dismiss(prepared)
+            return
+        out_dir = self.query_one("#out-dir", Input).value.strip()
+        try:
+            paths = self.session.render_files(prepared, out_dir)
+        except OSError as exc:
+            self.show_problems([Problem("directory", f"cannot write to {out_dir}: {exc.strerror}", "choose a writable directory")])
+            return
+        self.dismiss(RenderedFiles(prepared, tuple(paths)))

@@ -1,0 +1,121 @@
+"""Step 5, Storage: a volume from a StorageClass (or an existing claim), or S3-compatible object storage."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Select, Static
+
+from installer.errors import Problem
+from installer.model import Storage, quantity_bytes
+from installer.probe import ProbeResult
+from screens.base import InvalidStep, StepScreen, validated
+
+KINDS = [("a volume (PersistentVolumeClaim)", "filesystem"), ("S3-compatible object storage", "s3")]
+ACCESS_MODES = [("ReadWriteOnce (one node)", "ReadWriteOnce"), ("ReadWriteMany (shared, for replicas)", "ReadWriteMany"),
+                ("ReadWriteOncePod (one pod)", "ReadWriteOncePod")]
+SIZE_HINT = "VM images are large (often 5-50 GiB each): 100Gi holds a handful; plan for growth."
+
+
+class StorageScreen(StepScreen):
+    step_key = "storage"
+    heading = "Storage: where do the images live?"
+
+    def __init__(self, storage: Storage | None, probe: ProbeResult | None, replicas: int = 1) -> None:
+        super().__init__()
+        self.storage = storage or Storage()
+        self.probe, self.replicas = probe, replicas
+
+    def compose_body(self) -> ComposeResult:
+        fs, s3 = self.storage.filesystem, self.storage.s3
+        yield Select(KINDS, value=self.storage.kind, allow_blank=False, id="kind")
+        with Vertical(id="filesystem", classes="kind-fields"):
+            yield Label("Storage class")
+            yield from self.compose_storage_class(fs.storage_class)
+            yield Label("Size (Kubernetes quantity, e.g. 100Gi)")
+            yield Input(fs.size, id="size")
+            yield Static(SIZE_HINT, classes="hint")
+            yield Label("Access mode")
+            yield Select(ACCESS_MODES, value=fs.access_mode, allow_blank=False, id="access-mode")
+            yield Label("Existing claim (optional: reuse this PVC instead)")
+            yield Input(fs.existing_claim or "", placeholder="leave empty to create one", id="existing-claim")
+        with Vertical(id="s3", classes="kind-fields"):
+            yield Label("Bucket")
+            yield Input(s3.bucket if s3 else "", placeholder="docker-registry", id="s3-bucket")
+            yield Label("Region")
+            yield Input(s3.region if s3 else "", placeholder="us-east-1", id="s3-region")
+            yield Label("Endpoint (MinIO, Ceph RGW; empty for AWS)")
+            yield Input((s3.endpoint or "") if s3 else "", placeholder="https://s3.example.com", id="s3-endpoint")
+            yield Label("Access key (env:VAR, file:/path, or type it)")
+            yield Input(self.secret_text(s3.access_key if s3 else None), password=True, id="s3-access-key")
+            yield Label("Secret key (env:VAR, file:/path, or type it)")
+            yield Input(self.secret_text(s3.secret_key if s3 else None), password=True, id="s3-secret-key")
+        yield Static("", id="storage-warnings", classes="warnings")
+
+    @staticmethod
+    def secret_text(spec) -> str:
+        if spec is None:
+            return ""
+        if spec.kind == "literal" and spec.value is not None:
+            return spec.value.get_secret_value()
+        return spec.to_reference()
+
+    def compose_storage_class(self, chosen: str | None) -> ComposeResult:
+        classes = self.probe.storage_classes if self.probe else ()
+        if not classes:
+            yield Input(chosen or "", placeholder="the cluster's default", id="storage-class")
+            return
+        default = self.probe.default_storage_class()
+        options = [(f"{sc.name} ({sc.provisioner}){' default' if sc.is_default else ''}", sc.name) for sc in classes]
+        value = chosen if chosen in [sc.name for sc in classes] else (default.name if default else Select.NULL)
+        yield Select(options, value=value, allow_blank=value is Select.NULL, prompt="choose a storage class", id="storage-class")
+
+    def on_mount(self) -> None:
+        self.show_kind_fields()
+        self.check()
+
+    @on(Select.Changed)
+    def select_changed(self, event: Select.Changed) -> None:
+        self.show_kind_fields()
+        if self._armed:
+            self.check()
+
+    def show_kind_fields(self) -> None:
+        kind = self.query_one("#kind", Select).value
+        for box in self.query(".kind-fields"):
+            box.display = box.id == kind
+
+    def value_of(self, selector: str) -> str:
+        value = self.query_one(selector).value
+        return "" if value is Select.NULL or value is None else str(value).strip()
+
+    def build_section(self) -> Storage:
+        kind = self.value_of("#kind")
+        data: dict = {"kind": kind, "delete_enabled": self.storage.delete_enabled}
+        if kind == "filesystem":
+            data["filesystem"] = {"storage_class": self.value_of("#storage-class") or None, "size": self.value_of("#size"),
+                                  "access_mode": self.value_of("#access-mode"), "existing_claim": self.value_of("#existing-claim") or None}
+        else:
+            access, secret = self.query_one("#s3-access-key", Input).value, self.query_one("#s3-secret-key", Input).value
+            data["s3"] = {"bucket": self.value_of("#s3-bucket"), "region": self.value_of("#s3-region"),
+                          "endpoint": self.value_of("#s3-endpoint") or None, "access_key": access or None, "secret_key": secret or None}
+        storage = validated(Storage, data, "storage")
+        self.show_warnings(storage)
+        if kind == "filesystem" and self.replicas > 1 and storage.filesystem.access_mode != "ReadWriteMany":
+            raise InvalidStep([Problem("storage.filesystem.access_mode", f"{self.replicas} replicas cannot share a {storage.filesystem.access_mode} volume",
+                                       "choose ReadWriteMany, or S3 storage")])
+        return storage
+
+    def show_warnings(self, storage: Storage) -> None:
+        warnings = []
+        fs = storage.filesystem
+        if storage.kind == "filesystem" and not fs.existing_claim:
+            info = self.probe.storage_class(fs.storage_class) if self.probe and fs.storage_class else None
+            if info is not None and not info.allow_expansion:
+                warnings.append(f"! {info.name} cannot grow volumes later: choose the size for growth now")
+            if fs.access_mode == "ReadWriteOnce":
+                warnings.append("! ReadWriteOnce: one registry pod at a time (upgrades recreate the pod)")
+            if quantity_bytes(fs.size) < 20 * 2**30:
+                warnings.append(f"! {fs.size} is small for VM images")
+        self.query_one("#storage-warnings", Static).update("\n".join(warnings))

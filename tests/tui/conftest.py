@@ -1,0 +1,72 @@
+"""Helpers for the wizard's pilot tests: a kubeconfig no cluster answers, and waiting for workers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from installer.model import Chart
+from installer.session import WizardSession
+from screens.app import WizardApp, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = ROOT / "tests" / "charts" / "docker-registry"
+
+
+def write_kubeconfig(path: Path, server: str, context: str = "closed") -> Path:
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": {"server": server}}],
+        "users": [{"name": "nobody", "user": {"token": "not-a-token"}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": "nobody"}}],
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def closed_kubeconfig(tmp_path: Path) -> Path:
+    """A kubeconfig whose API server is 127.0.0.1:1, where nothing listens (connection refused)."""
+    return write_kubeconfig(tmp_path / "closed.kubeconfig", "https://127.0.0.1:1")
+
+
+async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 60.0, what: str = "the condition") -> None:
+    """Let workers run until `condition()` holds (the kubernetes client is slow to import on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except Exception:  # the screen may be mid-switch; ask again
+            pass
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; screen is {type(pilot.app.screen).__name__}")
+
+
+def on_screen(app: WizardApp, name: str) -> bool:
+    return type(app.screen).__name__ == name
+
+
+async def go_offline(pilot) -> None:
+    """From the Cluster step with no cluster: press "Continue offline", land on Address."""
+    app = pilot.app
+    await wait_until(pilot, lambda: on_screen(app, "ClusterScreen") and not app.screen.query_one("#offline").has_class("hidden"),
+                     what="the no-cluster explanation")
+    await pilot.press("enter")  # the offline button has the focus
+    await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*text)
+
+
+def problems_text(app: WizardApp) -> str:
+    return str(app.screen.query_one("#problems").render())
+
+
+def offline_app(kubeconfig: Path) -> WizardApp:
+    return make_app(session=WizardSession(kubeconfig=str(kubeconfig), chart=Chart(path=str(CHART_DIR))))

@@ -1,0 +1,219 @@
+"""Pilot tests of every step that works without a cluster: validation, back and forth, keyboard only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from installer.engine import prepare
+from installer.preset import load_preset
+from tests.tui.conftest import go_offline, offline_app, on_screen, problems_text, type_text, wait_until
+
+pytestmark = pytest.mark.tui
+
+
+def write_cert_and_key(directory: Path, host: str, name: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False).sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_no_cluster_explains_and_quits_with_ctrl_q(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation")
+        text = str(app.screen.query_one("#identity").render())
+        assert "No cluster is reachable" in text
+        assert "127.0.0.1:1" in text and "connection refused" in text
+        assert app.focused is app.screen.query_one("#offline")
+        await pilot.press("ctrl+n")  # not connected: the next step stays blocked
+        assert on_screen(app, "ClusterScreen")
+        assert "not connected" in problems_text(app)
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+
+async def test_bad_hostname_is_refused_inline(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "Bad_Host")
+        assert "is not a valid hostname" in problems_text(app)
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "AddressScreen")
+
+
+async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
+    cert_a, _key_a = write_cert_and_key(tmp_path, "registry.example.com", "a")
+    _cert_b, key_b = write_cert_and_key(tmp_path, "registry.example.com", "b")
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        app.screen.query_one("#tls-mode").value = "files"
+        await pilot.pause()
+        app.screen.query_one("#cert-file").value = str(tmp_path / "missing.crt")
+        app.screen.query_one("#key-file").value = str(key_b)
+        await pilot.pause()
+        assert "missing.crt does not exist" in problems_text(app)
+        app.screen.query_one("#cert-file").value = str(cert_a)
+        await pilot.pause()
+        assert "does not belong to the certificate" in problems_text(app)
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "AddressScreen")
+
+
+async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        app.screen.query_one("#user-name").focus()
+        await type_text(pilot, "ci")
+        await pilot.press("tab")
+        await type_text(pilot, "é" * 37)  # 74 bytes
+        assert "74 bytes" in problems_text(app)
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "AccessScreen")
+        password = app.screen.query_one("#user-password")
+        assert password.password is True  # masked until revealed
+        await pilot.press("ctrl+r")
+        assert password.password is False
+
+
+async def test_bad_size_and_body_size(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        size = app.screen.query_one("#size")
+        size.focus()
+        size.value = ""
+        await type_text(pilot, "100GB")
+        assert "'100GB' is not a size" in problems_text(app)
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "StorageScreen")
+        size.value = "200Gi"
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
+        body = app.screen.query_one("#max-body-size")
+        body.focus()
+        body.value = "lots"
+        await pilot.pause()
+        assert "is not an nginx size" in problems_text(app)
+
+
+async def test_back_and_forth_keeps_values(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com, mirror.example.com")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        app.screen.query_one("#user-name").focus()
+        await type_text(pilot, "ci")
+        await pilot.press("enter")  # adds the user
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        assert [u.name for u in app.screen.users] == ["admin", "ci"]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "AddressScreen"))
+        assert app.screen.query_one("#hosts").value == "registry.example.com, mirror.example.com"
+        bar = str(app.screen.query_one("#step-bar").render())
+        assert "Address" in bar and "Done" in bar
+
+
+async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_identically(closed_kubeconfig, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        await pilot.press("enter")                     # Address → Access
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await pilot.press("ctrl+n")                    # admin, generated password
+        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"))
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, what="the review")
+        assert not app.screen.failure
+        assert "values.yaml" in str(app.screen.query_one("#values").render())
+        await pilot.press("ctrl+n")                    # offline: write the files
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+        assert "docker login registry.example.com -u admin" in str(app.screen.query_one("#done-summary").render())
+        app.screen.query_one("#preset-path").focus()
+        await pilot.press("enter")                     # save the preset
+        await wait_until(pilot, lambda: "preset saved" in str(app.screen.query_one("#saved").render()))
+        await pilot.press("ctrl+n")                    # Quit
+    assert app.return_code == 0
+    rendered_values = (tmp_path / "docker-registry-rendered" / "values.yaml").read_text()
+    replayed = prepare(load_preset(tmp_path / "registry-preset.yaml"), None)
+    assert replayed.rendered.values_yaml() == rendered_values
+
+
+async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubeconfig, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        app.screen.query_one("#user-name").focus()
+        await type_text(pilot, "admin")
+        await pilot.press("tab")
+        await type_text(pilot, "s3cret-typed")
+        await pilot.press("enter")
+        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: on_screen(app, step), what=step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+        app.screen.save_preset_now()
+        await pilot.pause()
+    preset = (tmp_path / "registry-preset.yaml").read_text()
+    assert "s3cret-typed" not in preset
+    secret_file = tmp_path / "docker-registry-admin.password"
+    assert f"file:{secret_file}" in preset
+    assert secret_file.read_text() == "s3cret-typed\n"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+
+
+async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        app.installing = True
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "AddressScreen"))
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
+        await pilot.press("tab", "enter")  # from Stay to Quit
+    assert app.return_code == 1 and app.exit_code == 1
