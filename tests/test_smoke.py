@@ -301,6 +301,34 @@ def test_missing_ca_gives_x509_diagnosis(registry_stack, monkeypatch):
 
 
 @pytest.mark.registry
+def test_wrong_ca_file_is_named(registry_stack, tmp_path):
+    from tests.fixtures.registry import make_ca
+
+    stack = registry_stack()
+    other = make_ca(tmp_path / "other-ca", common_name="some other CA")
+    result = run_smoke(target_for(stack, ca_file=other.ca_file))
+    assert not result.ok
+    assert str(other.ca_file) in result.diagnosis.cause and "did not sign" in result.diagnosis.cause
+
+
+@pytest.mark.registry
+def test_plain_http_port_is_not_tls(registry_stack):
+    stack = registry_stack(auth="none")
+    result = run_smoke(target_for(stack, registry=f"127.0.0.1:{stack.registry.port}", username=None, password=None))
+    assert not result.ok
+    assert "does not speak HTTPS" in result.diagnosis.cause and result.diagnosis.fix_screen == "tls"
+
+
+@pytest.mark.registry
+def test_ingress_path_not_routing_v2_gives_404(registry_stack):
+    stack = registry_stack(location="/registry/")
+    result = run_smoke(target_for(stack))
+    assert not result.ok
+    assert "404" in result.diagnosis.cause and "ingress.path" in result.diagnosis.fix
+    assert result.diagnosis.fix_screen == "address"
+
+
+@pytest.mark.registry
 def test_ca_file_wins_over_requests_ca_bundle(registry_stack, monkeypatch):
     stack = registry_stack()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
