@@ -443,11 +443,20 @@ def _mib_s(size: int, seconds: float) -> float:
     return size / MiB / seconds if seconds > 0 else 0.0
 
 
+@dataclass
+class _Pushed:
+    """What got pushed so far, for the result of a run that stops halfway."""
+
+    bytes: int = 0
+    digest: str | None = None
+    throughput: float = 0.0
+
+
 def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult:
     """Push a one-layer image to `target`, read it back and verify it, delete the tag unless `keep`."""
     started = time.monotonic()
     steps = _Steps(on_event)
-    pushed = {"bytes": 0, "digest": None, "throughput": 0.0}
+    pushed = _Pushed()
     try:
         client = RegistryClient(target.registry, username=target.username, password=target.password,
                                 ca_file=target.ca_file, timeout=target.timeout)
@@ -466,13 +475,13 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
             steps.finish(False, str(error))
             diagnosis = diagnose(error, steps.current, target)
             log.info("smoke test failed in %s: %s", steps.current, error)
-            return SmokeResult(False, pushed["digest"], pushed["bytes"], time.monotonic() - started,
-                               pushed["throughput"], diagnosis)
-    return SmokeResult(True, pushed["digest"], pushed["bytes"], time.monotonic() - started, pushed["throughput"],
-                       None, deleted)
+            return SmokeResult(False, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput,
+                               diagnosis)
+    return SmokeResult(True, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput, None,
+                       deleted)
 
 
-def _run_steps(client: RegistryClient, target: SmokeTarget, steps: _Steps, pushed: dict) -> bool | None:
+def _run_steps(client: RegistryClient, target: SmokeTarget, steps: _Steps, pushed: _Pushed) -> bool | None:
     repo = target.repository
     steps.start(STEP_CONNECT, client.base_url)
     scheme = client.ping(scope=f"repository:{repo}:pull,push")
@@ -483,26 +492,26 @@ def _run_steps(client: RegistryClient, target: SmokeTarget, steps: _Steps, pushe
     digest, size = client.upload_blob(repo, layer.chunks(),
                                       on_progress=_progress(steps.on_event, STEP_LAYER, target.blob_size))
     seconds = steps.elapsed()
-    pushed.update(bytes=size, throughput=_mib_s(size, seconds))
-    steps.finish(detail=f"{format_size(size)} in {seconds:.2f}s, {pushed['throughput']:.1f} MiB/s")
+    pushed.bytes, pushed.throughput = size, _mib_s(size, seconds)
+    steps.finish(detail=f"{format_size(size)} in {seconds:.2f}s, {pushed.throughput:.1f} MiB/s")
 
     steps.start(STEP_MANIFEST, f"{repo}:{target.tag}")
-    assert layer.diff_id is not None
-    config = client.push_blob(repo, image_config(layer.diff_id), OCI_CONFIG)
+    diff_id = layer.diff_id or ""  # set once the layer was streamed
+    config = client.push_blob(repo, image_config(diff_id), OCI_CONFIG)
     manifest = manifest_json(config, [Descriptor(OCI_LAYER_GZIP, digest, size)])
-    pushed["digest"] = client.put_manifest(repo, target.tag, manifest, OCI_MANIFEST)
-    steps.finish(detail=pushed["digest"])
+    pushed.digest = client.put_manifest(repo, target.tag, manifest, OCI_MANIFEST)
+    steps.finish(detail=pushed.digest)
 
     steps.start(STEP_VERIFY, f"{repo}:{target.tag}")
-    read_seconds = _verify(client, target, pushed["digest"], layer.diff_id)
+    read_seconds = _verify(client, target, pushed.digest, diff_id)
     steps.finish(detail=f"digests match; layer read at {_mib_s(size, read_seconds):.1f} MiB/s")
 
     if target.keep:
         steps.on_event(Note(STEP_VERIFY, f"kept {client.base_url.split('://')[1]}/{repo}:{target.tag}"))
         return None
-    steps.start(STEP_DELETE, pushed["digest"])
-    deleted = _delete(client, target, steps, pushed["digest"])
-    steps.finish(detail="deleted" if deleted else "kept (deletion disabled)")
+    steps.start(STEP_DELETE, pushed.digest)
+    deleted = _delete(client, target, steps, pushed.digest)
+    steps.finish(detail="deleted" if deleted else "kept (see the note)")
     return deleted
 
 
