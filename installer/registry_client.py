@@ -124,6 +124,17 @@ def system_trust() -> str | bool:
     return True
 
 
+def _readable_ca(ca_file: Path) -> str:
+    """The CA file's path, or a tls RegistryError saying why it cannot be used."""
+    try:
+        text = Path(ca_file).read_text(errors="replace")
+    except OSError as error:
+        raise RegistryError("tls", f"cannot read the CA file {ca_file}: {error.strerror}", reason="ca_file") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise RegistryError("tls", f"the CA file {ca_file} holds no PEM certificate", reason="ca_file")
+    return str(ca_file)
+
+
 def _error_codes(response: requests.Response) -> tuple[str, ...]:
     try:
         errors = response.json().get("errors") or []
@@ -207,7 +218,7 @@ class RegistryClient:
         self.username = username
         self._password = password
         self.timeout = timeout
-        self.verify: str | bool = str(ca_file) if ca_file is not None else system_trust()
+        self.verify: str | bool = _readable_ca(ca_file) if ca_file is not None else system_trust()
         # trust_env=False: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would otherwise replace our `verify`
         # (and ~/.netrc would replace our credentials). Proxies are still taken from the environment.
         self.session = requests.Session()

@@ -315,6 +315,9 @@ def _diagnose_tls(error: RegistryError, step: str, target: SmokeTarget) -> Diagn
     elif error.reason == "expired":
         cause, fix = ("The registry's certificate has expired (or is not valid yet: check the clock).",
                       "Renew the certificate in the Ingress TLS secret.")
+    elif error.reason == "ca_file":
+        cause, fix = (f"{error.message}.", "Give the PEM file of the CA that signed the registry's certificate "
+                                           "(the installer's ca.crt in self-signed mode).")
     elif error.reason == "not_tls":
         cause, fix = (f"{netloc} does not speak HTTPS (the TLS handshake got a plain HTTP answer).",
                       "Enable TLS on the Ingress (ingress.tls with a secret), or use the HTTPS port.")
@@ -464,6 +467,8 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
         diagnosis = Diagnosis(cause=str(error), fix="Give the registry as HOST[:PORT].", fix_screen="address",
                               detail=str(error))
         return SmokeResult(False, None, 0, 0.0, 0.0, diagnosis)
+    except RegistryError as error:  # an unusable CA file
+        return SmokeResult(False, None, 0, 0.0, 0.0, diagnose(error, STEP_CONNECT, target))
     with client:
         try:
             deleted = _run_steps(client, target, steps, pushed)

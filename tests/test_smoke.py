@@ -311,6 +311,15 @@ def test_wrong_ca_file_is_named(registry_stack, tmp_path):
     assert str(other.ca_file) in result.diagnosis.cause and "did not sign" in result.diagnosis.cause
 
 
+def test_unusable_ca_file_is_a_diagnosis_not_a_traceback(tmp_path):
+    (tmp_path / "empty.crt").write_text("")
+    for ca_file, words in ((tmp_path / "absent.crt", "cannot read the CA file"),
+                           (tmp_path / "empty.crt", "holds no PEM certificate")):
+        result = run_smoke(_target(None, ca_file=ca_file))
+        assert not result.ok and words in result.diagnosis.cause
+        assert result.diagnosis.fix_screen == "tls"
+
+
 @pytest.mark.registry
 def test_plain_http_port_is_not_tls(registry_stack):
     stack = registry_stack(auth="none")
