@@ -115,12 +115,23 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
     if node is None:
         return None, {}
     lines: dict[tuple, int] = {}
-    tree = _construct(node, (), lines, source)
+    try:
+        tree = _construct(node, (), lines, source)
+    except yaml.YAMLError as exc:  # e.g. an explicit tag (!!python/..., =) that safe loading refuses
+        mark = getattr(exc, "problem_mark", None)
+        raise ValidationFailed([Problem("", f"unsupported YAML value: {getattr(exc, 'problem', None) or exc}",
+                                        "write plain strings, numbers, lists and mappings (no tags)", mark.line + 1 if mark else None)], source) from None
     return tree, lines
+
+
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
 def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: str) -> Any:
     lines[path] = node.start_mark.line + 1
+    if node.tag not in PLAIN_TAGS:
+        raise ValidationFailed([Problem(".".join(map(str, path)), f"unsupported YAML value (tag {node.tag})",
+                                        "write plain strings, numbers, lists and mappings (no tags)", node.start_mark.line + 1)], source)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:

@@ -84,6 +84,8 @@ BAD_PRESETS = [
     (b"version: 1\n" + b"x: " + b"[" * 40 + b"]" * 40 + b"\n", "", "deeper"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\n# " + b"x" * 300_000 + b"\n", "", "larger"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\nextras: {garbage_collect: {enabled: true, schedule: daily}}\n", "extras.garbage_collect.schedule", "cron"),
+    (b"version: 1\nexposure: !!python/object:os.system {hosts: [a.example.com]}\n", "", "unsupported YAML value"),
+    (b"=\n", "", "unsupported YAML value"),
 ]
 
 
