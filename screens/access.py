@@ -36,6 +36,8 @@ class AccessScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         yield Label("Who checks the passwords")
         yield Select(AUTH_MODES, value=self.auth.mode, allow_blank=False, id="auth-mode")
+        yield Label("Realm (the name in the login prompt; ingress mode)")
+        yield Input(self.auth.realm, id="realm")
         yield Label("Users (select a row to change or remove it)")
         yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="user-row"):
@@ -81,7 +83,7 @@ class AccessScreen(StepScreen):
     def build_section(self) -> Auth:
         mode = self.query_one("#auth-mode", Select).value
         users = self.users_with_pending() if mode != "none" else []
-        data = {"mode": mode, "realm": self.auth.realm, "users": users, "bcrypt_cost": self.auth.bcrypt_cost}
+        data = {"mode": mode, "realm": self.query_one("#realm", Input).value.strip() or self.auth.realm, "users": users, "bcrypt_cost": self.auth.bcrypt_cost}
         return validated(Auth, data, "auth")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

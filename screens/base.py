@@ -180,6 +180,10 @@ class StepScreen(Screen[Any]):
         else:
             self.app.bell()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The first step has no Back: keep it out of the footer."""
+        return self.can_go_back if action == "back" else True
+
     def action_back(self) -> None:
         if not self.can_go_back:
             return

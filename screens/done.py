@@ -50,7 +50,8 @@ class DoneScreen(StepScreen):
         lines.append(f"[b]Data[/b]: {escape(data_location(self.prepared))}")
         yield Static("\n".join(lines), id="done-summary")
         if plan.ca_pem:
-            yield Static(f"[b]Trust the CA[/b] (self-signed): {escape(ca_instructions(host))}", classes="hint")
+            places = "\n".join(f"  • {escape(part.strip())}" for part in ca_instructions(host).split(" | "))
+            yield Static(f"[b]Trust the CA[/b] (self-signed):\n{places}", classes="hint")
             yield Input(str(Path.cwd() / "registry-ca.crt"), id="ca-path")
             yield Button("Save the CA certificate", id="save-ca", compact=True)
         yield Label("Save as preset (replay with `registry-installer apply --preset FILE`)")
@@ -62,6 +63,10 @@ class DoneScreen(StepScreen):
             yield Input(str(Path.cwd()), id="secrets-dir")
         yield Button("Save preset", id="save-preset", compact=True)
         yield Static("", id="saved")
+
+    def focus_first_field(self) -> None:
+        # what to do next is at the top: keep it in view, with Quit one key away
+        self.query_one("#next").focus()
 
     @on(Button.Pressed, "#save-ca")
     def save_ca(self, event: Button.Pressed) -> None:

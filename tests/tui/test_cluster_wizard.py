@@ -1,0 +1,122 @@
+"""The whole wizard against the real test cluster and real helm: install the seed setup, then reconfigure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from installer.apply import ApplyOptions
+from installer.model import Chart
+from installer.session import WizardSession
+from screens.app import make_app
+from tests.conftest import helm_path
+from tests.fixtures.cluster import kube_cluster  # noqa: F401  (fixture)
+from tests.tui.conftest import CHART_DIR, on_screen, type_text, wait_until
+
+pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
+NAMESPACE = "wizard-e2e"
+RELEASE = "registry"
+
+
+def cluster_session(cluster) -> WizardSession:
+    # no kubelet in the test cluster: pods never run, so no waiting and no smoke push
+    return WizardSession(context=cluster.admin_context, kubeconfig=str(cluster.kubeconfig), helm_binary=str(helm_path("helm3")),
+                         chart=Chart(path=str(CHART_DIR)), apply_options=ApplyOptions(wait=False, smoke=False, timeout="2m"))
+
+
+def helm_status(cluster) -> dict:
+    out = subprocess.run([str(helm_path("helm3")), "status", RELEASE, "-n", NAMESPACE, "-o", "json", "--kubeconfig", str(cluster.kubeconfig),
+                          "--kube-context", cluster.admin_context], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+async def choose(pilot, select_id: str, downs: int) -> None:
+    """Open a Select with Enter and move `downs` options down (keyboard only)."""
+    pilot.app.screen.query_one(select_id).focus()
+    await pilot.press("enter", *(["down"] * downs), "enter")
+
+
+async def replace_text(pilot, input_id: str, text: str) -> None:
+    pilot.app.screen.query_one(input_id).focus()
+    await pilot.press("ctrl+u", "ctrl+k")
+    await type_text(pilot, text)
+
+
+async def next_step(pilot, screen: str, timeout: float = 120) -> None:
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: on_screen(pilot.app, screen), timeout, what=screen)
+
+
+async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):  # noqa: F811
+    app = make_app(session=cluster_session(kube_cluster))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+        await replace_text(pilot, "#namespace", NAMESPACE)
+        await replace_text(pilot, "#release", RELEASE)
+        await next_step(pilot, "ProbeScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+        assert "rook-ceph-block" in str(app.screen.query_one("#found").render())
+        await next_step(pilot, "AddressScreen")
+        assert app.screen.query_one("#ingress-class").value == "nginx"  # the default, preselected
+        await type_text(pilot, "registry.example.com")
+        await choose(pilot, "#tls-mode", 1)  # existing Secret
+        await replace_text(pilot, "#secret-name", "registry-tls")
+        await next_step(pilot, "AccessScreen")
+        await choose(pilot, "#auth-mode", 1)  # ingress basic auth
+        await replace_text(pilot, "#realm", "Authentication Required - ok")
+        await replace_text(pilot, "#user-name", "admin")
+        await pilot.press("tab")
+        await type_text(pilot, "seed-password-Xy7")
+        await pilot.press("enter")
+        await next_step(pilot, "StorageScreen")
+        assert app.screen.query_one("#storage-class").value == "rook-ceph-block"
+        await next_step(pilot, "UploadsScreen")
+        await next_step(pilot, "ReviewScreen")
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        assert "upgrade --install registry" in str(app.screen.query_one("#summary").render())
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        assert app.screen.failure is None, app.screen.failure
+        await next_step(pilot, "SmokeScreen")
+        await next_step(pilot, "DoneScreen")
+        await pilot.press("ctrl+n")
+    status = helm_status(kube_cluster)
+    assert status["info"]["status"] == "deployed" and status["version"] == 1
+
+    app = make_app(session=cluster_session(kube_cluster))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+        await replace_text(pilot, "#namespace", NAMESPACE)
+        await replace_text(pilot, "#release", RELEASE)
+        await next_step(pilot, "ProbeScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+        assert "revision 1" in str(app.screen.query_one("#found").render())
+        await next_step(pilot, "AddressScreen")
+        assert app.screen.query_one("#hosts").value == "registry.example.com"
+        assert app.screen.query_one("#secret-name").value == "registry-tls"
+        await next_step(pilot, "AccessScreen")
+        assert app.screen.query_one("#auth-mode").value == "ingress"
+        assert [(u.name, u.password.kind) for u in app.screen.users] == [("admin", "keep")]
+        # a typed password is not stored in the cluster, so "keep" cannot resolve it: type it again
+        await replace_text(pilot, "#user-name", "admin")
+        await pilot.press("tab")
+        await type_text(pilot, "seed-password-Xy7")
+        await pilot.press("enter")
+        await next_step(pilot, "StorageScreen")
+        assert app.screen.query_one("#size").value == "100Gi"
+        await next_step(pilot, "UploadsScreen")
+        await replace_text(pilot, "#max-body-size", "10g")
+        await next_step(pilot, "ReviewScreen")
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        diff = str(app.screen.query_one("#diff").render())
+        assert "proxy-body-size: '0'" in diff and "proxy-body-size: 10g" in diff
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        assert app.screen.failure is None, app.screen.failure
+        await pilot.press("ctrl+q")
+    status = helm_status(kube_cluster)
+    assert status["info"]["status"] == "deployed" and status["version"] == 2

@@ -1,0 +1,71 @@
+"""Snapshots of every step reachable without a cluster, at 80x24 and 120x40 (review the SVGs before updating)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.conftest import go_offline, offline_app, on_screen, type_text, wait_until, write_kubeconfig
+
+pytestmark = pytest.mark.tui
+# fixed paths: the Review and Done steps show the working directory
+SNAPSHOT_DIR = Path("/tmp/registry-installer-snapshots")
+
+
+async def at_cluster(pilot) -> None:
+    await wait_until(pilot, lambda: not pilot.app.screen.query_one("#offline").has_class("hidden"))
+
+
+async def at_address(pilot) -> None:
+    await go_offline(pilot)
+    await type_text(pilot, "registry.example.com")
+
+
+async def at_address_invalid(pilot) -> None:
+    await go_offline(pilot)
+    await type_text(pilot, "https://Registry")
+
+
+async def forward(pilot, *screens: str) -> None:
+    await at_address(pilot)
+    for screen in screens:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(pilot.app, screen), what=screen)
+
+
+async def at_access(pilot) -> None:
+    await forward(pilot, "AccessScreen")
+
+
+async def at_storage(pilot) -> None:
+    await forward(pilot, "AccessScreen", "StorageScreen")
+
+
+async def at_uploads(pilot) -> None:
+    await forward(pilot, "AccessScreen", "StorageScreen", "UploadsScreen")
+
+
+async def at_review(pilot) -> None:
+    await forward(pilot, "AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen")
+    await wait_until(pilot, lambda: pilot.app.screen.prepared is not None)
+    await pilot.pause(0.3)
+
+
+async def at_done(pilot) -> None:
+    await at_review(pilot)
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: on_screen(pilot.app, "DoneScreen"))
+
+
+STEPS = {"cluster-no-cluster": at_cluster, "address": at_address, "address-invalid": at_address_invalid, "access": at_access,
+         "storage": at_storage, "uploads": at_uploads, "review-offline": at_review, "done-offline": at_done}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("step", list(STEPS))
+def test_step_snapshot(step, size, snap_compare, monkeypatch):
+    SNAPSHOT_DIR.mkdir(exist_ok=True)
+    monkeypatch.chdir(SNAPSHOT_DIR)
+    kubeconfig = write_kubeconfig(SNAPSHOT_DIR / "closed.kubeconfig", "https://127.0.0.1:1")
+    assert snap_compare(offline_app(kubeconfig), terminal_size=size, run_before=STEPS[step])
