@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
+import requests
 from pydantic import SecretStr
 
 from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
 from installer.registry_client import (
-    OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, manifest_json,
-    registry_base_url,
+    OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, classify_transport_error,
+    manifest_json, registry_base_url,
 )
 
 log = logging.getLogger(__name__)
@@ -472,11 +473,9 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
     with client:
         try:
             deleted = _run_steps(client, target, steps, pushed)
-        except (RegistryError, ValueError, KeyError, TypeError, IndexError) as error:
-            if not isinstance(error, RegistryError):  # a malformed answer (bad JSON, missing keys)
-                log.debug("unexpected answer", exc_info=True)
-                error = RegistryError("protocol", f"unexpected answer from the registry: {type(error).__name__}: "
-                                                  f"{error}")
+        except (RegistryError, requests.exceptions.RequestException, OSError, ValueError, KeyError, TypeError,
+                IndexError) as error:
+            error = _as_registry_error(error)
             steps.finish(False, str(error))
             diagnosis = diagnose(error, steps.current, target)
             log.info("smoke test failed in %s: %s", steps.current, error)
@@ -484,6 +483,16 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
                                diagnosis)
     return SmokeResult(True, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput, None,
                        deleted)
+
+
+def _as_registry_error(error: Exception) -> RegistryError:
+    """Anything a step can raise, as a RegistryError that diagnose() understands."""
+    if isinstance(error, RegistryError):
+        return error
+    if isinstance(error, (requests.exceptions.RequestException, OSError)):  # a body read cut short
+        return classify_transport_error(error, "", "")
+    log.debug("unexpected answer", exc_info=True)  # a malformed answer: bad JSON, missing keys
+    return RegistryError("protocol", f"unexpected answer from the registry: {type(error).__name__}: {error}")
 
 
 def _run_steps(client: RegistryClient, target: SmokeTarget, steps: _Steps, pushed: _Pushed) -> bool | None:
