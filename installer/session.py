@@ -59,6 +59,8 @@ class WizardSession:
         self.apply_options = apply_options or ApplyOptions(smoke=False)
         self.kube: KubeClient | None = None
         self.offline = False
+        # users of the installed release whose password the cluster does not hold (typed in or from env/file)
+        self.passwords_to_retype: list[str] = []
 
     @property
     def smoke_enabled(self) -> bool:
@@ -132,8 +134,11 @@ class WizardSession:
         values = probe.release.values
         ingress_users = sorted(existing.ingress_htpasswd) if existing and existing.ingress_htpasswd else None
         present = existing.secrets_present if existing else None
-        return choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
+        choices = choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
                                     user_names=ingress_users, secrets_present=present)
+        stored = existing.passwords if existing else {}
+        self.passwords_to_retype = [u.name for u in choices.auth.users if u.name not in stored]
+        return choices
 
     @staticmethod
     def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:

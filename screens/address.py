@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
 from textual import on
@@ -10,8 +12,10 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from installer.model import Exposure
-from installer.probe import ProbeResult
 from screens.base import InvalidStep, StepScreen, validated
+
+if TYPE_CHECKING:
+    from installer.probe import ProbeResult
 
 TLS_MODES = [
     ("self-signed: the installer makes a CA (clients must trust it)", "self-signed"),

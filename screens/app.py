@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -13,7 +13,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from installer.model import Auth, Choices, Extras, Target
-from installer.probe import ProbeResult
 from installer.session import WizardSession
 from screens.access import AccessScreen
 from screens.address import AddressScreen
@@ -26,6 +25,9 @@ from screens.review import RenderedFiles, ReviewScreen
 from screens.smoke import SmokeScreen
 from screens.storage import StorageScreen
 from screens.uploads import UploadsScreen
+
+if TYPE_CHECKING:
+    from installer.probe import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ class WizardApp(App[int]):
             "cluster": lambda: ClusterScreen(self.session, self.sections["target"], self.session.offline),
             "probe": lambda: ProbeScreen(self.session, self.sections["target"].namespace, self.sections["target"].release),
             "address": lambda: AddressScreen(self.session, self.sections.get("exposure"), self.probe_result),
-            "access": lambda: AccessScreen(self.sections.get("auth")),
+            "access": lambda: AccessScreen(self.sections.get("auth"), self.session.passwords_to_retype),
             "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"].replicas),
             "uploads": lambda: UploadsScreen(self.sections.get("uploads")),
             "review": lambda: ReviewScreen(self.session, self.choices()),

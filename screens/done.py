@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 from rich.markup import escape
@@ -9,10 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Label, Static
 
-from installer.engine import Prepared
 from installer.model import Choices
 from installer.session import ca_instructions, default_preset_path, typed_password_users, write_ca
 from screens.base import StepScreen
+
+if TYPE_CHECKING:
+    from installer.engine import Prepared
 
 
 def data_location(prepared: Prepared) -> str:

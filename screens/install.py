@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on, work
@@ -13,10 +13,12 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Log, Static
 
-from installer.engine import Prepared
 from installer.errors import InstallerError, Problem
 from installer.events import Event, HelmLine, Note, StepFinished, StepStarted
 from screens.base import GoBack, InvalidStep, StepScreen
+
+if TYPE_CHECKING:
+    from installer.engine import Prepared
 
 CANCEL_MEANS = "Cancel stops helm; the release is rolled back to what ran before and the Secrets are restored."
 
@@ -52,7 +54,7 @@ class InstallScreen(StepScreen):
         yield Static("", id="install-status")
         yield Static("", id="steps")
         yield Button("Cancel install", id="cancel", variant="error", compact=True)
-        yield Static(CANCEL_MEANS, classes="hint")
+        yield Static(CANCEL_MEANS, id="cancel-means", classes="hint")
         yield Log(id="helm-log", max_lines=2000)
 
     def on_mount(self) -> None:
@@ -97,6 +99,7 @@ class InstallScreen(StepScreen):
         self.timer.stop()
         self.show_elapsed()
         self.query_one("#cancel").display = False
+        self.query_one("#cancel-means").display = False
         self.check()
 
     def on_install_screen_apply_finished(self, message: ApplyFinished) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 from rich.markup import escape
@@ -12,8 +14,10 @@ from textual.widgets import Static
 
 from installer.errors import InstallerError, Problem
 from installer.events import Event, StepFinished, StepStarted
-from installer.probe import ProbeResult
 from screens.base import InvalidStep, StepScreen
+
+if TYPE_CHECKING:
+    from installer.probe import ProbeResult
 
 
 def probe_summary(result: ProbeResult) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +13,12 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from installer.engine import Prepared
 from installer.errors import Problem
 from installer.model import Choices
 from screens.base import InvalidStep, StepScreen, error_problems
+
+if TYPE_CHECKING:
+    from installer.engine import Prepared
 
 STEP_OF_PATH = {"exposure": "Address", "auth": "Access", "storage": "Storage", "uploads": "Uploads", "target": "Cluster"}
 

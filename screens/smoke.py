@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on, work
@@ -11,10 +11,12 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from installer.engine import Prepared
 from installer.errors import Problem
 from installer.events import Event, Progress, StepFinished, StepStarted
 from screens.base import GoTo, InvalidStep, StepScreen
+
+if TYPE_CHECKING:
+    from installer.engine import Prepared
 
 FIX_STEPS = {"uploads": "uploads", "access": "access", "address": "address", "tls": "address"}
 SKIPPED = ("Skipped: the install did not wait for the registry pods, so the registry may not be up yet.\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -9,8 +11,10 @@ from textual.widgets import Input, Label, Select, Static
 
 from installer.errors import Problem
 from installer.model import Storage, quantity_bytes
-from installer.probe import ProbeResult
 from screens.base import InvalidStep, StepScreen, validated
+
+if TYPE_CHECKING:
+    from installer.probe import ProbeResult
 
 KINDS = [("a volume (PersistentVolumeClaim)", "filesystem"), ("S3-compatible object storage", "s3")]
 ACCESS_MODES = [("ReadWriteOnce (one node)", "ReadWriteOnce"), ("ReadWriteMany (shared, for replicas)", "ReadWriteMany"),

@@ -100,7 +100,8 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await next_step(pilot, "AccessScreen")
         assert app.screen.query_one("#auth-mode").value == "ingress"
         assert [(u.name, u.password.kind) for u in app.screen.users] == [("admin", "keep")]
-        # a typed password is not stored in the cluster, so "keep" cannot resolve it: type it again
+        # a typed password is not stored in the cluster, so "keep" cannot resolve it: the step says to type it again
+        assert "type it again" in str(app.screen.query_one("#retype").render())
         await replace_text(pilot, "#user-name", "admin")
         await pilot.press("tab")
         await type_text(pilot, "seed-password-Xy7")
