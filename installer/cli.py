@@ -209,8 +209,12 @@ def _check_apply_flags(args) -> None:
         raise UsageError(f"--timeout {args.timeout!r} is not a duration", "write it like 10m, 600s or 1h30m")
     if args.chart and not Path(args.chart).exists():
         raise UsageError(f"--chart {args.chart}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz")
-    if args.dry_run and args.no_wait:
-        raise UsageError("--dry-run and --no-wait together: a dry run never waits", "drop --no-wait")
+    if args.smoke_address:
+        from installer.model import HOSTNAME_RE
+
+        host, _, port = args.smoke_address.rpartition(":") if ":" in args.smoke_address else (args.smoke_address, "", "")
+        if not HOSTNAME_RE.match(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+            raise UsageError(f"--smoke-address {args.smoke_address!r} is not HOST or HOST:PORT", "e.g. --smoke-address 10.0.0.5:443 or registry.internal")
 
 
 def cmd_apply(args) -> int:

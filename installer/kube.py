@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -12,6 +13,8 @@ from installer.errors import InstallerError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
+RETRIES = 4
+RETRY_STATUSES = (429, 503, 504)
 
 
 class Forbidden(InstallerError):
@@ -81,24 +84,40 @@ class KubeClient:
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
-        try:
-            return fn(*args, **kwargs)
-        except ApiException as exc:
-            if exc.status == 403:
-                raise Forbidden(f"not allowed to {what} ({self._who()})", "ask a cluster admin for this permission (RBAC), or use a context that has it") from None
-            if exc.status == 404:
-                raise NotFound(f"{what}: not found") from None
-            if exc.status == 401:
-                raise InstallerError(f"the API server at {self.server} rejected our credentials while trying to {what}", "refresh the kubeconfig's credentials (token expired?)") from None
-            reason = _api_message(exc)
-            raise InstallerError(f"the API server refused to {what}: {reason}", "see the message above; fix the setting it names") from None
-        except Urllib3Error as exc:
-            raise connection_error(self.server, what, exc) from None
-        except OSError as exc:
-            raise connection_error(self.server, what, exc) from None
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn(*args, **kwargs)
+            except ApiException as exc:
+                if exc.status in RETRY_STATUSES and attempt < RETRIES:
+                    # throttled (429) or briefly unavailable (503, e.g. a CRD's storage initializing): wait and ask again
+                    time.sleep(_retry_after(exc, attempt))
+                    continue
+                self._raise_api(exc, what)
+            except Urllib3Error as exc:
+                raise connection_error(self.server, what, exc) from None
+            except OSError as exc:
+                raise connection_error(self.server, what, exc) from None
+        raise AssertionError("unreachable")
+
+    def _raise_api(self, exc: Any, what: str) -> None:
+        """An ApiException in words: forbidden, not found, unauthorized, or the server's own message."""
+        if exc.status == 403:
+            raise Forbidden(f"not allowed to {what} ({self._who()})", "ask a cluster admin for this permission (RBAC), or use a context that has it") from None
+        if exc.status == 404:
+            raise NotFound(f"{what}: not found") from None
+        if exc.status == 401:
+            raise InstallerError(f"the API server at {self.server} rejected our credentials while trying to {what}", "refresh the kubeconfig's credentials (token expired?)") from None
+        raise InstallerError(f"the API server refused to {what}: {_api_message(exc)}", "see the message above; fix the setting it names") from None
 
     def _who(self) -> str:
         return f"context {self.context}" if self.context else "current identity"
+
+
+def _retry_after(exc: Any, attempt: int) -> float:
+    try:
+        return min(float((exc.headers or {}).get("Retry-After", "")), 2.0)
+    except (TypeError, ValueError):
+        return 0.25 * (2 ** attempt)
 
 
 def _api_message(exc: Any) -> str:

@@ -28,7 +28,7 @@ CLI_CASES = [
     # (argv, exit code, words in stderr)
     (["apply", "--preset", str(PRESETS / "minimal.yaml"), "--timeout", "ten minutes"], 2, "is not a duration"),
     (["apply", "--preset", str(PRESETS / "minimal.yaml"), "--chart", "/no/such/chart"], 2, "no such chart"),
-    (["apply", "--preset", str(PRESETS / "minimal.yaml"), "--dry-run", "--no-wait"], 2, "a dry run never waits"),
+    (["apply", "--preset", str(PRESETS / "minimal.yaml"), "--smoke-address", "https://r.example.com/v2"], 2, "is not HOST or HOST:PORT"),
     (["apply", "--preset", str(PRESETS / "minimal.yaml"), "--namespace", "Bad_NS", "--kubeconfig", "/nonexistent"], 1, "target.namespace"),
     (["apply", "--preset", str(PRESETS / "minimal.yaml"), "--release", "x" * 70, "--kubeconfig", "/nonexistent"], 1, "target.release"),
     (["apply", "--preset", str(ROOT / "presets")], 1, "is a directory"),
