@@ -13,7 +13,7 @@ from typing import TextIO
 from cryptography import x509
 from pydantic import SecretStr
 
-from installer.events import Event, Note, StepFinished
+from installer.events import Event, Note, Progress, StepFinished
 from installer.registry_client import registry_base_url
 from installer.smoke import CONTROLLER_FAMILIES, SmokeResult, SmokeTarget, format_size, parse_size, run_smoke
 
@@ -108,17 +108,35 @@ def _timeout(value: str) -> float:
 
 @dataclass
 class StepPrinter:
-    """Prints one line per finished step, and notes; Progress events are left to the TUI."""
+    """Prints one line per finished step, and notes; on a terminal, a progress line while a layer moves."""
 
     out: TextIO
+    _progress_shown: bool = False
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            self._show_progress(event)
+            return
+        self._clear_progress()
         if isinstance(event, StepFinished):
             mark = "ok  " if event.ok else "FAIL"
             self.out.write(f"{mark} {event.step:<22} {event.seconds:7.2f}s  {event.detail}\n")
         elif isinstance(event, Note):
             self.out.write(f"     {'warning: ' if event.level == 'warning' else 'note: '}{event.text}\n")
         self.out.flush()
+
+    def _show_progress(self, event: Progress) -> None:
+        if not self.out.isatty():
+            return
+        total = f" of {format_size(event.total)}" if event.total else ""
+        self.out.write(f"\r     {event.step}: {format_size(event.done)}{total}\033[K")
+        self.out.flush()
+        self._progress_shown = True
+
+    def _clear_progress(self) -> None:
+        if self._progress_shown:
+            self.out.write("\r\033[K")
+            self._progress_shown = False
 
 
 def print_result(result: SmokeResult, out: TextIO) -> None:

@@ -156,6 +156,26 @@ def test_transport_and_digest_diagnoses(kind, words):
         assert word in diagnosis.cause + " " + diagnosis.fix
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_step_printer_shows_progress_only_on_a_terminal():
+    from installer.smoke_cli import StepPrinter
+
+    events = [StepStarted(STEP_LAYER), Progress(STEP_LAYER, 4 * MiB, 8 * MiB),
+              StepFinished(STEP_LAYER, True, 0.5, "8 MiB in 0.50s, 16.0 MiB/s")]
+    plain, terminal = io.StringIO(), _Terminal()
+    for out in (plain, terminal):
+        printer = StepPrinter(out)
+        for event in events:
+            printer(event)
+    assert plain.getvalue() == f"ok   {STEP_LAYER:<22}    0.50s  8 MiB in 0.50s, 16.0 MiB/s\n"
+    assert "4 MiB of 8 MiB" in terminal.getvalue()
+    assert terminal.getvalue().endswith(plain.getvalue())
+
+
 def test_usage_errors_exit_2_without_traceback(monkeypatch, tmp_path):
     monkeypatch.delenv("SMOKE_MISSING_VAR", raising=False)
     code, _, err = run_cli(["--registry", "r.example.com", "--username", "u", "--password-env", "SMOKE_MISSING_VAR"])
