@@ -1,8 +1,6 @@
-"""Benchmark: our streamed layer push through nginx (TLS, basic auth) against skopeo copy, memory, and the loopback ceiling.
-
-Run from the repository root: `python bench/push.py [--sizes 256Mi,1Gi] [--runs 3]`. Needs what
-.ci/setup-registry.sh installs. Prints `name: value unit (peer: value, ratio: x)` lines.
-"""
+"""Benchmark: our streamed layer push through nginx (TLS, basic auth) against skopeo copy, memory, and the loopback ceiling."""
+# Run from the repository root: `python bench/push.py [--sizes 256Mi,1Gi] [--runs 3]` (about 3 minutes).
+# Needs what .ci/setup-registry.sh installs. Prints `name: value unit (peer: value, ratio: x)` lines.
 
 from __future__ import annotations
 
@@ -187,7 +185,7 @@ def _curl_runs(stack: RegistryStack, root: Path, size: int, runs: int) -> list[f
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="256Mi,1Gi", help="layer sizes, comma-separated (default 256Mi,1Gi)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
