@@ -34,8 +34,12 @@ def helm_status(cluster) -> dict:
 
 async def choose(pilot, select_id: str, downs: int) -> None:
     """Open a Select with Enter and move `downs` options down (keyboard only)."""
-    pilot.app.screen.query_one(select_id).focus()
-    await pilot.press("enter", *(["down"] * downs), "enter")
+    select = pilot.app.screen.query_one(select_id)
+    select.focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: select.expanded, 30, what=f"{select_id} to open")
+    await pilot.press(*(["down"] * downs), "enter")
+    await wait_until(pilot, lambda: not select.expanded, 30, what=f"{select_id} to close")
 
 
 async def replace_text(pilot, input_id: str, text: str) -> None:

@@ -217,3 +217,35 @@ async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
         await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
         await pilot.press("tab", "enter")  # from Stay to Quit
     assert app.return_code == 1 and app.exit_code == 1
+
+
+class FailingSmokeSession:
+    """Stands in for the session's smoke push only: the registry answered 413 (the push itself is tested in test_smoke)."""
+
+    smoke_enabled = True
+    offline = False
+
+    def smoke(self, prepared, on_event):
+        from installer.smoke import Diagnosis, SmokeResult
+
+        return SmokeResult(ok=False, digest=None, bytes=0, seconds=0.1, throughput_mib_s=0.0,
+                           diagnosis=Diagnosis("the ingress refused the layer: 413 Request Entity Too Large",
+                                               "set the body size to 0 (unlimited)", "uploads", "PATCH /v2/... 413"))
+
+
+async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
+    from installer.model import Choices, Exposure
+    from screens.smoke import SmokeScreen
+
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
+        app.pop_screen()
+        app.step_index = app.index_of("smoke")
+        app.push_screen(SmokeScreen(FailingSmokeSession(), prepared), app.step_finished)
+        await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result")
+        assert "413" in str(app.screen.query_one("#smoke-result").render())
+        assert app.focused is app.screen.query_one("#fix")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
