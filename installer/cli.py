@@ -60,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="registry-installer", description="Install a private Docker registry on Kubernetes with Helm, then prove it works.")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging on stderr (never secrets)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="debug logging on stderr (never secrets)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    real_add_parser = sub.add_parser
+    sub.add_parser = lambda name, **kw: real_add_parser(name, parents=[common], **kw)  # --verbose after the command too
 
     wizard = sub.add_parser("wizard", help="the guided installer (the default with no command)")
     wizard.add_argument("--context")

@@ -23,6 +23,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _holder_died_here(holder: str) -> bool:
+    """True when the holder was a process on this machine that no longer runs (its lease is stale)."""
+    host, _, rest = holder.partition("/")
+    pid = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class ReleaseLock:
     """`with ReleaseLock(kube, ns, release): ...` — refuses to start while another live holder has it."""
 
@@ -62,7 +77,7 @@ class ReleaseLock:
             spec = current.spec
             renewed = spec.renew_time or spec.acquire_time
             expires = renewed + dt.timedelta(seconds=spec.lease_duration_seconds or self.seconds) if renewed else _now()
-            if spec.holder_identity and expires > _now():
+            if spec.holder_identity and expires > _now() and not _holder_died_here(spec.holder_identity):
                 raise LockHeld(
                     f"another registry-installer ({spec.holder_identity}) is applying release {self.release} in namespace {self.namespace}",
                     f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC (Lease {self.namespace}/{self.name})",
