@@ -9,7 +9,7 @@ import re
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Select
 
 from installer.model import Exposure
 from screens.base import InvalidStep, StepScreen, validated

@@ -10,11 +10,10 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
-from installer.errors import InstallerError
+from installer.errors import InstallerError, Problem
 from installer.model import Target
 from installer.session import ClusterIdentity
 from screens.base import InvalidStep, StepScreen, validated
-from installer.errors import Problem
 
 NO_CONTEXT = "(current context)"
 
@@ -107,13 +106,17 @@ class ClusterScreen(StepScreen):
 
     def on_cluster_screen_connect_failed(self, message: ConnectFailed) -> None:
         self.query_one("#identity", Static).update(
-            f"[red]✗ No cluster is reachable[/] (context {escape(message.context or self.current or NO_CONTEXT)}).\n"
+            f"[red]✗ No cluster is reachable[/]{self.context_words(message.context)}.\n"
             f"  Tried: {escape(message.message)}\n"
             f"  Fix: {escape(message.hint)}\n"
             "  You can retry, or continue offline and render files to apply later.")
         self.query_one("#offline").remove_class("hidden")
         self.query_one("#retry").remove_class("hidden")
         self.query_one("#offline", Button).focus()
+
+    def context_words(self, context: str | None) -> str:
+        name = context or self.current
+        return f" (context {escape(name)})" if name else " (the kubeconfig names no context)"
 
     @on(Button.Pressed, "#offline")
     def offline_chosen(self, event: Button.Pressed) -> None:
