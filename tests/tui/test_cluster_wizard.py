@@ -125,3 +125,35 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await pilot.press("ctrl+q")
     status = helm_status(kube_cluster)
     assert status["info"]["status"] == "deployed" and status["version"] == 2
+
+
+async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa: F811
+    # waiting for pods that never run keeps helm busy until the cancel
+    session = cluster_session(kube_cluster)
+    session.apply_options = ApplyOptions(wait=True, smoke=False, timeout="5m")
+    app = make_app(session=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+        await replace_text(pilot, "#namespace", "wizard-cancel")
+        await next_step(pilot, "ProbeScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+        await next_step(pilot, "AddressScreen")
+        await type_text(pilot, "cancel.example.com")
+        for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await next_step(pilot, screen)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: "helm" in app.screen.steps, 120, what="helm to start")
+        await pilot.press("ctrl+q")  # asks first while helm runs
+        await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "InstallScreen"))
+        app.screen.query_one("#cancel").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.failure is not None, 180, what="the cancelled install to finish")
+        assert "Nothing is left installed" in app.screen.failure.message
+        assert app.installing is False
+        await pilot.press("ctrl+q")
+    out = subprocess.run([str(helm_path("helm3")), "status", "docker-registry", "-n", "wizard-cancel", "--kubeconfig", str(kube_cluster.kubeconfig),
+                          "--kube-context", kube_cluster.admin_context], capture_output=True, text=True)
+    assert out.returncode != 0 and "not found" in out.stderr
