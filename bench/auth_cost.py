@@ -8,7 +8,6 @@ Run from the repository root: `python bench/auth_cost.py [--runs 3]`.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import sys

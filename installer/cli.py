@@ -7,44 +7,15 @@ import logging
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Sequence
 
 from installer.errors import InstallerError, UsageError
-from installer.events import Event, HelmLine, Note, Progress, StepFinished, StepStarted
+from installer.console import EventPrinter
+from installer.events import Note
 
 log = logging.getLogger("installer")
 DEFAULT_HELM = os.environ.get("REGISTRY_INSTALLER_HELM", "helm")
-
-
-class Printer:
-    """Prints engine events as one line per step, with timing."""
-
-    def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stdout
-        self._last_progress = 0.0
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, StepStarted):
-            self._print(f"[....] {event.step:<12} {event.detail}")
-        elif isinstance(event, StepFinished):
-            mark = " ok " if event.ok else "FAIL"
-            self._print(f"[{mark}] {event.step:<12} {event.seconds:6.2f}s  {event.detail}")
-        elif isinstance(event, HelmLine):
-            if event.line.strip():
-                self._print(f"       helm: {event.line}")
-        elif isinstance(event, Note):
-            self._print(f"       {'warning' if event.level == 'warning' else 'note'}: {event.text}")
-        elif isinstance(event, Progress):
-            now = time.monotonic()
-            if now - self._last_progress >= 2 or (event.total and event.done >= event.total):
-                self._last_progress = now
-                total = f"/{event.total / 2**20:.0f} MiB" if event.total else " MiB"
-                self._print(f"       {event.step}: {event.done / 2**20:.0f}{total}")
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
 
 
 def _add_target_flags(parser: argparse.ArgumentParser, release: bool = True) -> None:
@@ -228,7 +199,7 @@ def cmd_apply(args) -> int:
     from installer.helm import HelmRunner
 
     _check_apply_flags(args)
-    printer = Printer()
+    printer = EventPrinter()
     choices = _load_choices(args)
     kube = connect(choices.target.context, args.kubeconfig)
     prepared = prepare(choices, kube, on_event=printer)
@@ -256,10 +227,10 @@ def cmd_apply(args) -> int:
         print("dry run: nothing was changed")
         return 0
     if result.smoke is not None and not result.smoke.ok:
-        diagnosis = result.smoke.diagnosis
-        print(f"installed, but the smoke push failed: {diagnosis.cause if diagnosis else 'see above'}", file=sys.stderr)
-        if diagnosis is not None:
-            print(f"  fix: {diagnosis.fix}", file=sys.stderr)
+        from installer.smoke_cli import print_result
+
+        print(f"release {plan.release} is installed (revision {result.revision}), but the registry failed the smoke test:", file=sys.stderr)
+        print_result(result.smoke, sys.stderr)
         return 1
     print(f"installed: release {plan.release} revision {result.revision} in namespace {plan.namespace}; "
           f"registry at https://{plan.registry_host}" if plan.tls_secret_name else f"http://{plan.registry_host}")
@@ -297,7 +268,7 @@ def cmd_uninstall(args) -> int:
             print("nothing changed")
             return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
-    for line in uninstall(helm, kube, namespace, release, keep_data=not args.delete_data, on_event=Printer()):
+    for line in uninstall(helm, kube, namespace, release, keep_data=not args.delete_data, on_event=EventPrinter()):
         print(line)
     return 0
 

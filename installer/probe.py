@@ -23,6 +23,7 @@ CONTROLLER_FAMILIES = (
     ("traefik.io/ingress-controller", "traefik"),
     ("haproxy", "haproxy"),
 )
+FAMILY_NAMES = tuple(family for _, family in CONTROLLER_FAMILIES) + ("other",)
 INGRESS_NGINX_CONFIGMAPS = (("ingress-nginx", "ingress-nginx-controller"), ("kube-system", "ingress-nginx-controller"))
 
 

@@ -112,7 +112,7 @@ def _read_secret_file(path: Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InstallerError(f"{what}: secret file {path} does not exist", f"create it (mode 0600) or fix the path") from None
+        raise InstallerError(f"{what}: secret file {path} does not exist", "create it (mode 0600) or fix the path") from None
     except OSError as exc:
         raise InstallerError(f"{what}: cannot read secret file {path}: {exc.strerror}", "check the path and its permissions") from None
     try:

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr
 
+from installer.console import format_size  # noqa: F401  (re-exported: smoke callers format sizes)
+from installer.probe import FAMILY_NAMES
 from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
 from installer.registry_client import (
     OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, classify_transport_error,
@@ -29,7 +31,7 @@ from installer.registry_client import (
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-CONTROLLER_FAMILIES = ("ingress-nginx", "nginx-inc", "traefik", "haproxy", "other")
+CONTROLLER_FAMILIES = FAMILY_NAMES
 STEP_CONNECT = "smoke: connect"
 STEP_LAYER = "smoke: push layer"
 STEP_MANIFEST = "smoke: push manifest"
@@ -100,13 +102,6 @@ def parse_size(text: str | int) -> int:
     if value < 0:
         raise ValueError(f"size {text!r} is negative")
     return value
-
-
-def format_size(size: int) -> str:
-    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= factor:
-            return f"{size / factor:.1f} {unit}".replace(".0 ", " ")
-    return f"{size} B"
 
 
 # -- the image ---------------------------------------------------------------------------------

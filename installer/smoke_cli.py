@@ -6,24 +6,21 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from cryptography import x509
 from pydantic import SecretStr
 
-from installer.events import Event, Note, Progress, StepFinished
-from installer.registry_client import registry_base_url
-from installer.smoke import CONTROLLER_FAMILIES, SmokeResult, SmokeTarget, format_size, parse_size, run_smoke
+from installer.console import EventPrinter, format_size
+from installer.errors import UsageError
+from installer.probe import FAMILY_NAMES
+
+if TYPE_CHECKING:  # the registry client pulls in requests: load it only when the smoke test runs
+    from installer.smoke import SmokeResult, SmokeTarget
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments: the message says what is wrong and what to pass instead."""
 
 
 def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +35,15 @@ def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", default="smoke")
     parser.add_argument("--keep", action="store_true", help="keep the test image instead of deleting it")
     parser.add_argument("--timeout", default="30", metavar="S", help="seconds to wait for each answer (default 30)")
-    parser.add_argument("--controller-family", choices=CONTROLLER_FAMILIES,
+    parser.add_argument("--controller-family", choices=FAMILY_NAMES,
                         help="ingress controller in front of the registry, to name its exact settings on failure")
 
 
-def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Environ = os.environ) -> SmokeTarget:
+def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Environ = os.environ) -> "SmokeTarget":
     """Validate the arguments into a SmokeTarget; raises UsageError with what to fix."""
+    from installer.registry_client import registry_base_url
+    from installer.smoke import SmokeTarget
+
     try:
         registry_base_url(args.registry)
     except ValueError as error:
@@ -73,6 +73,8 @@ def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -
 def _ca_file(value: str | None) -> Path | None:
     if value is None:
         return None
+    from cryptography import x509
+
     path = Path(value)
     try:
         certificates = x509.load_pem_x509_certificates(path.read_bytes())
@@ -87,6 +89,8 @@ def _ca_file(value: str | None) -> Path | None:
 
 
 def _blob_size(value: str) -> int:
+    from installer.smoke import parse_size
+
     try:
         size = parse_size(value)
     except ValueError as error:
@@ -106,40 +110,8 @@ def _timeout(value: str) -> float:
     return seconds
 
 
-@dataclass
-class StepPrinter:
-    """Prints one line per finished step, and notes; on a terminal, a progress line while a layer moves."""
+def print_result(result: "SmokeResult", out: TextIO) -> None:
 
-    out: TextIO
-    _progress_shown: bool = False
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Progress):
-            self._show_progress(event)
-            return
-        self._clear_progress()
-        if isinstance(event, StepFinished):
-            mark = "ok  " if event.ok else "FAIL"
-            self.out.write(f"{mark} {event.step:<22} {event.seconds:7.2f}s  {event.detail}\n")
-        elif isinstance(event, Note):
-            self.out.write(f"     {'warning: ' if event.level == 'warning' else 'note: '}{event.text}\n")
-        self.out.flush()
-
-    def _show_progress(self, event: Progress) -> None:
-        if not self.out.isatty():
-            return
-        total = f" of {format_size(event.total)}" if event.total else ""
-        self.out.write(f"\r     {event.step}: {format_size(event.done)}{total}\033[K")
-        self.out.flush()
-        self._progress_shown = True
-
-    def _clear_progress(self) -> None:
-        if self._progress_shown:
-            self.out.write("\r\033[K")
-            self._progress_shown = False
-
-
-def print_result(result: SmokeResult, out: TextIO) -> None:
     if result.ok:
         out.write(f"smoke test passed: {format_size(result.bytes)} layer pushed at {result.throughput_mib_s:.1f} MiB/s, "
                   f"image {result.digest} read back and verified, {result.seconds:.2f}s in all\n")
@@ -157,11 +129,13 @@ def smoke_command(args: argparse.Namespace, out: TextIO | None = None, err: Text
     try:
         target = target_from_args(args)
     except UsageError as error:
-        err.write(f"registry-installer smoke: error: {error}\n")
+        err.write(f"registry-installer smoke: error: {error.message}\n")
         return EXIT_USAGE
+    from installer.smoke import run_smoke
+
     out.write(f"smoke test: pushing a {format_size(target.blob_size)} layer to {target.registry}/"
               f"{target.repository}:{target.tag}\n")
-    result = run_smoke(target, on_event=StepPrinter(out))
+    result = run_smoke(target, on_event=EventPrinter(out, show_started=False))
     print_result(result, out)
     return EXIT_OK if result.ok else EXIT_FAILED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -170,10 +171,9 @@ def keep_claim(kube: KubeClient, namespace: str, name: str) -> str | None:
     return (pvc.spec.resources.requests or {}).get("storage", "?")
 
 
-def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: "Path") -> "Path":
+def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path) -> Path:
     """Write the chart stored in the release's latest revision to `dest` (helm keeps it whole)."""
     import yaml
-    from pathlib import Path
 
     from installer.probe import decode_helm_release
 

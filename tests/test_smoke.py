@@ -162,16 +162,16 @@ class _Terminal(io.StringIO):
 
 
 def test_step_printer_shows_progress_only_on_a_terminal():
-    from installer.smoke_cli import StepPrinter
+    from installer.console import EventPrinter
 
     events = [StepStarted(STEP_LAYER), Progress(STEP_LAYER, 4 * MiB, 8 * MiB),
               StepFinished(STEP_LAYER, True, 0.5, "8 MiB in 0.50s, 16.0 MiB/s")]
     plain, terminal = io.StringIO(), _Terminal()
     for out in (plain, terminal):
-        printer = StepPrinter(out)
+        printer = EventPrinter(out, show_started=False)
         for event in events:
             printer(event)
-    assert plain.getvalue() == f"ok   {STEP_LAYER:<22}    0.50s  8 MiB in 0.50s, 16.0 MiB/s\n"
+    assert plain.getvalue() == f"[ ok ] {STEP_LAYER:<12}   0.50s  8 MiB in 0.50s, 16.0 MiB/s\n"
     assert "4 MiB of 8 MiB" in terminal.getvalue()
     assert terminal.getvalue().endswith(plain.getvalue())
 
@@ -251,7 +251,7 @@ def test_command_passes_and_prints_each_step(registry_stack, monkeypatch):
     assert code == 0, out
     for step in ("smoke: connect", "smoke: push layer", "smoke: push manifest", "smoke: read back",
                  "smoke: delete tag"):
-        assert f"ok   {step}" in out
+        assert f"[ ok ] {step}" in out
     assert "MiB/s" in out and "smoke test passed" in out
     assert stack.password.get_secret_value() not in out
 
@@ -266,7 +266,7 @@ def test_body_limit_gives_413_naming_proxy_body_size(registry_stack, monkeypatch
     code, out, _ = run_cli(cli_args(stack, "--blob-size", "8Mi", "--controller-family", "ingress-nginx"),
                            monkeypatch, {"SMOKE_TEST_PASSWORD": stack.password.get_secret_value()})
     assert code == 1
-    assert "proxy-body-size" in out and "FAIL smoke: push layer" in out
+    assert "proxy-body-size" in out and "[FAIL] smoke: push layer" in out
 
 
 @pytest.mark.registry

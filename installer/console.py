@@ -1,0 +1,57 @@
+"""Prints engine events for the headless commands: one line per finished step, notes, live progress on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from installer.events import Event, HelmLine, Note, Progress, StepFinished, StepStarted
+
+
+def format_size(size: int) -> str:
+    """1536 -> '1.5 KiB', 8 MiB -> '8 MiB'."""
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}".replace(".0 ", " ")
+    return f"{size} B"
+
+
+@dataclass
+class EventPrinter:
+    """`[ ok ] step  1.23s  detail` per finished step; helm's lines indented; a progress line on a terminal only."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    show_started: bool = True
+    _progress_shown: bool = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            self._show_progress(event)
+            return
+        self._clear_progress()
+        if isinstance(event, StepStarted) and self.show_started:
+            self._line(f"[....] {event.step:<12} {event.detail}")
+        elif isinstance(event, StepFinished):
+            self._line(f"[{' ok ' if event.ok else 'FAIL'}] {event.step:<12} {event.seconds:6.2f}s  {event.detail}")
+        elif isinstance(event, HelmLine) and event.line.strip():
+            self._line(f"       helm: {event.line}")
+        elif isinstance(event, Note):
+            self._line(f"       {'warning' if event.level == 'warning' else 'note'}: {event.text}")
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _show_progress(self, event: Progress) -> None:
+        if not self.out.isatty():
+            return
+        total = f" of {format_size(event.total)}" if event.total else ""
+        self.out.write(f"\r       {event.step}: {format_size(event.done)}{total}\033[K")
+        self.out.flush()
+        self._progress_shown = True
+
+    def _clear_progress(self) -> None:
+        if self._progress_shown:
+            self.out.write("\r\033[K")
+            self._progress_shown = False
