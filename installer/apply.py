@@ -211,7 +211,10 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str
     """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA."""
     from installer.smoke import SmokeTarget, run_smoke
 
-    user = plan.users[0] if plan.users else None
+    user = next((u for u in plan.users if u.password is not None), None)
+    if plan.users and user is None:
+        on_event(Note("smoke", "no user's password is known to the installer (all kept from the release): the smoke push goes without "
+                               "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to test a login", "warning"))
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-ca-"))
     try:
         ca_file = None

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     wizard.add_argument("--context")
     wizard.add_argument("--kubeconfig")
     wizard.add_argument("--helm", default=DEFAULT_HELM)
+    wizard.add_argument("--chart", help="a local chart directory or .tgz instead of the chart repository (air-gapped clusters)")
 
     apply_p = sub.add_parser("apply", help="install or upgrade from a preset, headless")
     apply_p.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(arg in COMMANDS for arg in argv) and not any(arg in ("-h", "--help") for arg in argv):
+        argv = ["wizard", *argv]  # `registry-installer --kubeconfig X` starts the wizard with those flags
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -327,7 +330,13 @@ def cmd_wizard(args) -> int:
               "  registry-installer probe\n  registry-installer apply --preset presets/minimal.yaml\n"
               "It will walk you through: cluster, probe, address and TLS, access, storage, large uploads, review, install, smoke test.")
         return 0
-    app = make_app(context=getattr(args, "context", None), kubeconfig=getattr(args, "kubeconfig", None), helm=getattr(args, "helm", DEFAULT_HELM))
+    from installer.model import Chart
+    from installer.session import WizardSession
+
+    if args.chart and not Path(args.chart).exists():
+        raise UsageError(f"--chart {args.chart}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz")
+    session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=args.chart) if args.chart else None)
+    app = make_app(session=session)
     app.run()
     return getattr(app, "exit_code", 0) or 0
 

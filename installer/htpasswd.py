@@ -32,11 +32,13 @@ def matches(password: SecretStr, digest: str) -> bool:
         return False
 
 
-def build_htpasswd(users: dict[str, SecretStr], cost: int, existing: dict[str, str] | None = None) -> str:
-    """htpasswd content for `users`; an existing hash is kept when the password still matches it and
-    its cost is the requested one, so re-runs produce the same bytes and restart nothing."""
+def build_htpasswd(users: dict[str, SecretStr], cost: int, existing: dict[str, str] | None = None,
+                   kept: dict[str, str] | None = None) -> str:
+    """htpasswd content for `users` (then the `kept` users, whose installed hash is copied as is); an
+    existing hash is kept when the password still matches it and its cost is the requested one, so
+    re-runs produce the same bytes and restart nothing."""
     existing = existing or {}
-    lines = []
+    lines = [f"{user}:{digest}" for user, digest in (kept or {}).items()]
     for user, password in users.items():
         old = existing.get(user)
         if old and _cost(old) == cost and matches(password, old):

@@ -54,6 +54,7 @@ class ExistingState:
     registry_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
     ingress_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
     passwords: dict[str, SecretStr] = field(default_factory=dict, repr=False)
+    s3_keys: tuple[SecretStr, SecretStr] | None = field(default=None, repr=False)
     tls: "TLSMaterial | None" = field(default=None, repr=False)
     values: dict[str, Any] = field(default_factory=dict, repr=False)
     secrets_present: frozenset[str] = frozenset()
@@ -73,9 +74,12 @@ class ClaimInfo:
 
 @dataclass(frozen=True)
 class ResolvedUser:
+    """A user and its password; `password` is None when only the installed hash is kept (`keep`)."""
+
     name: str
-    password: SecretStr = field(repr=False)
+    password: SecretStr | None = field(repr=False)
     source: str = ""  # words: where the password came from
+    kept_hash: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -152,11 +156,14 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     htpasswd = None
     if choices.auth.mode != "none":
         old = existing.registry_htpasswd if choices.auth.mode == "registry" else existing.ingress_htpasswd
-        htpasswd = SecretStr(build_htpasswd({u.name: u.password for u in users}, choices.auth.bcrypt_cost, old))
+        kept = {u.name: u.kept_hash for u in users if u.kept_hash}
+        htpasswd = SecretStr(build_htpasswd({u.name: u.password for u in users if u.password is not None}, choices.auth.bcrypt_cost,
+                                            old, kept=kept))
     s3_keys = None
     if choices.storage.kind == "s3" and choices.storage.s3 is not None and choices.storage.s3.access_key is not None:
         s3 = choices.storage.s3
-        s3_keys = (s3.access_key.resolve("storage.s3.access_key"), s3.secret_key.resolve("storage.s3.secret_key"))
+        old_keys = existing.s3_keys or (None, None)
+        s3_keys = (s3.access_key.resolve("storage.s3.access_key", old_keys[0]), s3.secret_key.resolve("storage.s3.secret_key", old_keys[1]))
     if choices.auth.mode == "none":
         notes.append("auth.mode is none: anyone who can reach the registry can push and pull")
     return Plan(
@@ -251,6 +258,11 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
     users = []
     for index, user in enumerate(choices.auth.users):
         path = f"auth.users.{index}.password"
+        installed_hash = existing.registry_htpasswd.get(user.name) or existing.ingress_htpasswd.get(user.name)
+        if user.password.kind == "keep" and user.name not in existing.passwords and installed_hash:
+            # the installer never saw this password (typed, env or file): keep the installed hash as it is
+            users.append(ResolvedUser(user.name, None, "kept from the installed release", kept_hash=installed_hash))
+            continue
         try:
             password = user.password.resolve(f"the password of user {user.name}", existing.passwords.get(user.name))
         except InstallerError as exc:

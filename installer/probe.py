@@ -187,7 +187,7 @@ class ClusterProbe:
             context=self.kube.context,
             server=self.kube.server,
             server_version=version.git_version,
-            user=self._whoami(),
+            user=self.whoami(),
             storage_classes=self._guard(forbidden, "list storageclasses", self._storage_classes, ()),
             ingress_classes=self._guard(forbidden, "list ingressclasses", self._ingress_classes, ()),
             ingress_nginx_body_size=self._guard(forbidden, "read the ingress-nginx ConfigMap", self._ingress_nginx_body_size, None),
@@ -207,7 +207,7 @@ class ClusterProbe:
             forbidden.append(what)
             return default
 
-    def _whoami(self) -> str | None:
+    def whoami(self) -> str | None:
         from kubernetes import client
 
         try:

@@ -183,7 +183,8 @@ def _secrets(plan: Plan) -> list[dict[str, Any]]:
         out.append(_secret(plan, plan.tls_secret_name, data, "kubernetes.io/tls"))
         if plan.tls.ca_key_pem is not None and plan.tls.ca_pem:
             out.append(_secret(plan, plan.names.ca, {"tls.crt": plan.tls.ca_pem, "tls.key": plan.tls.ca_key_pem.get_secret_value()}, "kubernetes.io/tls"))
-    generated = {f"password.{u.name}": u.password.get_secret_value() for u, spec in _user_specs(plan) if spec.kind == "generate"}
+    generated = {f"password.{u.name}": u.password.get_secret_value() for u, spec in _user_specs(plan)
+                 if spec.kind == "generate" and u.password is not None}
     if generated:
         out.append(_secret(plan, plan.names.state, generated))
     if plan.s3_keys is not None:

@@ -59,8 +59,6 @@ class WizardSession:
         self.apply_options = apply_options or ApplyOptions(smoke=False)
         self.kube: KubeClient | None = None
         self.offline = False
-        # users of the installed release whose password the cluster does not hold (typed in or from env/file)
-        self.passwords_to_retype: list[str] = []
 
     @property
     def smoke_enabled(self) -> bool:
@@ -77,7 +75,7 @@ class WizardSession:
 
         kube = engine.connect(context, self.kubeconfig)
         version = kube.call("read the server version", kube.version_api.get_code)
-        user = ClusterProbe(kube)._whoami()
+        user = ClusterProbe(kube).whoami()
         self.kube, self.context, self.offline = kube, context or kube.context, False
         return ClusterIdentity(kube.context, kube.server, version.git_version, user)
 
@@ -136,8 +134,6 @@ class WizardSession:
         present = existing.secrets_present if existing else None
         choices = choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
                                     user_names=ingress_users, secrets_present=present)
-        stored = existing.passwords if existing else {}
-        self.passwords_to_retype = [u.name for u in choices.auth.users if u.name not in stored]
         return choices
 
     @staticmethod

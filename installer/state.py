@@ -48,6 +48,8 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
         for key in (state.data or {}):
             if key.startswith("password."):
                 passwords[key.removeprefix("password.")] = SecretStr(_decode(state, key) or "")
+    s3 = by_name.get(names.s3)
+    s3_keys = (SecretStr(_decode(s3, "accessKey") or ""), SecretStr(_decode(s3, "secretKey") or "")) if s3 is not None else None
     ingress_auth = by_name.get(names.basic_auth)
     ingress_htpasswd = parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or "")) if ingress_auth else {}
     return ExistingState(
@@ -55,6 +57,7 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
         registry_htpasswd=parse_htpasswd(chart_secrets.get("htpasswd") or ""),
         ingress_htpasswd=ingress_htpasswd,
         passwords=passwords,
+        s3_keys=s3_keys,
         tls=_self_signed_tls(by_name.get(names.tls), by_name.get(names.ca)),
         values=values,
         secrets_present=frozenset(present),

@@ -6,7 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select
 
 from installer.errors import Problem
 from installer.model import BCRYPT_MAX_BYTES, Auth, User
@@ -28,9 +28,8 @@ class AccessScreen(StepScreen):
         Binding("ctrl+g", "generate", "Generate"),
     ]
 
-    def __init__(self, auth: Auth | None, passwords_to_retype: list[str] | None = None) -> None:
+    def __init__(self, auth: Auth | None) -> None:
         super().__init__()
-        self.passwords_to_retype = passwords_to_retype or []
         self.auth = auth or Auth()
         self.users: list[User] = list(self.auth.users)
 
@@ -41,7 +40,6 @@ class AccessScreen(StepScreen):
         yield Input(self.auth.realm, id="realm")
         yield Label("Users (select a row to change or remove it)")
         yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="retype", classes="warnings")
         with Horizontal(id="user-row"):
             yield Input(placeholder="user name", id="user-name")
             yield Input(placeholder="password (empty: generate)", password=True, id="user-password")
@@ -62,9 +60,6 @@ class AccessScreen(StepScreen):
         table.clear()
         for user in self.users:
             table.add_row(user.name, user.password.describe(), key=user.name)
-        retype = [u.name for u in self.users if u.password.kind == "keep" and u.name in self.passwords_to_retype]
-        self.query_one("#retype", Static).update(
-            f"! the cluster keeps only hashes of {', '.join(retype)}'s password: select the row and type it again (or a new one)" if retype else "")
 
     def pending_user(self) -> User | None:
         """The user typed in the fields, not yet added (Next adds it too)."""

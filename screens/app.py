@@ -117,7 +117,7 @@ class WizardApp(App[int]):
             "cluster": lambda: ClusterScreen(self.session, self.sections["target"], self.session.offline),
             "probe": lambda: ProbeScreen(self.session, self.sections["target"].namespace, self.sections["target"].release),
             "address": lambda: AddressScreen(self.session, self.sections.get("exposure"), self.probe_result),
-            "access": lambda: AccessScreen(self.sections.get("auth"), self.session.passwords_to_retype),
+            "access": lambda: AccessScreen(self.sections.get("auth")),
             "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"].replicas),
             "uploads": lambda: UploadsScreen(self.sections.get("uploads")),
             "review": lambda: ReviewScreen(self.session, self.choices()),

@@ -88,3 +88,8 @@ def test_apply_without_a_cluster_is_a_clear_error(tmp_path):
 def test_apply_refuses_without_yes_when_no_terminal(tmp_path):
     proc = run("apply", "--preset", str(PRESETS / "minimal.yaml"), "--kubeconfig", str(tmp_path / "none"))
     assert proc.returncode == 1 and "no kubeconfig" in proc.stderr
+
+
+def test_wizard_flags_work_without_the_wizard_word():
+    proc = run("--chart", "/no/such/chart")
+    assert proc.returncode == 2 and "no such chart" in proc.stderr

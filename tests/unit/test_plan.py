@@ -132,3 +132,26 @@ def test_not_pem_is_refused(tmp_path):
     key.write_text("nope")
     text = "\n".join(map(str, problems(_tls_choices(cert, key))))
     assert "no PEM certificate" in text
+
+
+def test_keep_reuses_the_installed_hash_when_the_password_was_never_stored():
+    from installer.plan import ExistingState
+
+    first = build_plan(choices(auth={"users": [{"name": "admin", "password": "typed-once"}]}), PROBE)
+    installed = first.htpasswd.get_secret_value().strip().split(":", 1)[1]
+    again = build_plan(choices(auth={"users": [{"name": "admin", "password": "keep"}]}), PROBE,
+                       ExistingState(registry_htpasswd={"admin": installed}))
+    assert again.htpasswd.get_secret_value() == first.htpasswd.get_secret_value()
+    assert again.users[0].password is None and again.users[0].kept_hash == installed
+    found = problems(choices(auth={"users": [{"name": "newcomer", "password": "keep"}]}))
+    assert "'keep' was asked" in found[0].message
+
+
+def test_s3_keys_are_kept_across_reruns():
+    from pydantic import SecretStr
+
+    from installer.plan import ExistingState
+
+    s3 = {"kind": "s3", "s3": {"bucket": "b", "region": "r", "access_key": "keep", "secret_key": "keep"}}
+    plan = build_plan(choices(storage=s3), PROBE, ExistingState(s3_keys=(SecretStr("AK"), SecretStr("SK"))))
+    assert [k.get_secret_value() for k in plan.s3_keys] == ["AK", "SK"]
