@@ -6,7 +6,7 @@
 // Usage:
 //
 //	kube-test-cluster [serve] --kubeconfig PATH [--ready-file PATH] [--data-dir DIR]
-//	    [--seed DIR] [--port N] [--etcd-port N] [-- extra kube-apiserver flags]
+//	    [--seed DIR] [--port N] [--etcd-port N] [--exit-with-parent] [-- extra kube-apiserver flags]
 //	kube-test-cluster seed-scale --kubeconfig PATH [--namespaces N] ...
 package main
 
@@ -49,6 +49,7 @@ type serveFlags struct {
 	etcdPort   int
 	peerPort   int
 	noFsync    bool
+	withParent bool
 	extra      []string
 }
 
@@ -64,6 +65,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.IntVar(&f.etcdPort, "etcd-port", 0, "etcd client port (0: reuse the data dir's, else random)")
 	fs.IntVar(&f.peerPort, "etcd-peer-port", 0, "etcd peer port (0: reuse the data dir's, else random)")
 	fs.BoolVar(&f.noFsync, "unsafe-no-fsync", true, "run etcd without fsync (test data is thrown away)")
+	fs.BoolVar(&f.withParent, "exit-with-parent", false, "stop cleanly when the process that started this one is gone")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -97,6 +99,9 @@ func serve(args []string) int {
 		logf("%v", err)
 		return 2
 	}
+	if f.withParent {
+		go watchParent(os.Getppid())
+	}
 	removeData := false
 	if f.dataDir == "" {
 		if f.dataDir, err = os.MkdirTemp("", "kube-test-cluster-"); err != nil {
@@ -119,6 +124,18 @@ func serve(args []string) int {
 		}
 	}
 	return code
+}
+
+// watchParent asks for a clean shutdown once the parent is gone (this process is then
+// re-parented), so a test run that crashed leaves no apiserver behind.
+func watchParent(parent int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			logf("parent process %d is gone", parent)
+			genericapiserver.RequestShutdown()
+			return
+		}
+	}
 }
 
 func run(ctx context.Context, apiCmd interface {
