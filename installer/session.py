@@ -23,7 +23,6 @@ from installer.preset import dump_preset
 from installer.probe import ProbeResult
 from installer.render import write_private, write_rendered
 from installer.secretref import SecretSpec
-from installer.tlsfiles import check_cert_and_key
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +138,8 @@ class WizardSession:
     @staticmethod
     def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:
         """Parse, match, hosts-covered and expiry checks of a certificate and key, as the Plan does."""
+        from installer.tlsfiles import check_cert_and_key
+
         _material, problems = check_cert_and_key(cert_file, key_file, hosts)
         return problems
 

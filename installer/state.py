@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -14,7 +14,9 @@ from installer.kube import KubeClient, NotFound
 from installer.plan import ClaimInfo, ExistingState, SecretNames
 from installer.probe import ProbeResult
 from installer.render import MANAGED_BY
-from installer.tlsfiles import TLSMaterial
+
+if TYPE_CHECKING:
+    from installer.tlsfiles import TLSMaterial
 
 log = logging.getLogger(__name__)
 MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
@@ -81,7 +83,9 @@ def _claim(kube: KubeClient, namespace: str, release: str, values: dict) -> Clai
                      storage_class=pvc.spec.storage_class_name)
 
 
-def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> TLSMaterial | None:
+def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> "TLSMaterial | None":
+    from installer.tlsfiles import TLSMaterial  # cryptography loads slowly: only when a CA is kept
+
     if tls_secret is None or ca_secret is None:
         return None
     cert, key, ca, ca_key = _decode(tls_secret, "tls.crt"), _decode(tls_secret, "tls.key"), _decode(ca_secret, "tls.crt"), _decode(ca_secret, "tls.key")

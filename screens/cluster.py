@@ -65,7 +65,8 @@ class ClusterScreen(StepScreen):
         yield Input(self.target.release, id="release")
 
     def on_mount(self) -> None:
-        self.connect(self.chosen_context())
+        # paint first: loading the kubernetes client in the worker competes with the first frame
+        self.call_after_refresh(lambda: self.connect(self.chosen_context()))
 
     def chosen_context(self) -> str | None:
         value = self.query_one("#context", Select).value
