@@ -19,7 +19,7 @@ exec 9>"$cache/$hash/.lock"
 flock 9  # a second caller waits for the first build instead of starting its own
 if [ ! -x "$out" ]; then
   start=$(date +%s)
-  echo "building kube-test-cluster ($hash), a cold build takes about 15 minutes on 2 cores..." >&2
+  echo "building kube-test-cluster ($hash), a cold build takes 10-20 minutes on 2 cores (warm Go cache: under a minute)..." >&2
   (cd "$src" && go build -trimpath -buildvcs=false -o "$out.tmp" .) >&2
   mv "$out.tmp" "$out"
   echo "built $out in $(( $(date +%s) - start ))s" >&2
