@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, Log, Static
 
@@ -26,6 +27,7 @@ CANCEL_MEANS = "Cancel stops helm; the release is rolled back to what ran before
 class InstallScreen(StepScreen):
     step_key = "install"
     heading = "Install: helm upgrade --install"
+    BINDINGS = [Binding("ctrl+x", "cancel_install", "Cancel install")]
     next_label = "Continue ▸"
 
     @dataclass
@@ -53,7 +55,7 @@ class InstallScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="install-status")
         yield Static("", id="steps")
-        yield Button("Cancel install", id="cancel", variant="error", compact=True)
+        yield Button("Cancel install (Ctrl+X)", id="cancel", variant="error", compact=True)
         yield Static(CANCEL_MEANS, id="cancel-means", classes="hint")
         yield Log(id="helm-log", max_lines=2000)
 
@@ -114,6 +116,11 @@ class InstallScreen(StepScreen):
     @on(Button.Pressed, "#cancel")
     def cancel_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        self.action_cancel_install()
+
+    def action_cancel_install(self) -> None:
+        if self.result is not None or self.failure is not None or self.cancel.is_set():
+            return
         self.cancel.set()
         self.query_one("#helm-log", Log).write_line("cancel requested: stopping helm and rolling back…")
 
