@@ -10,6 +10,9 @@ import pytest
 
 from tests.fixtures.procs import TOOLS_CACHE
 
+# the real-component fixtures (kube_cluster, fresh_cluster, registry_stack), registered once for every test
+pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.registry"]
+
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "presets"
 CHART = ROOT / "tests" / "charts" / "docker-registry"

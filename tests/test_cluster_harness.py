@@ -14,8 +14,6 @@ from kubernetes.client.rest import ApiException
 from tests.fixtures.cluster import (
     BIN_DIR,
     ClusterHandle,
-    fresh_cluster,  # noqa: F401  (fixture)
-    kube_cluster,  # noqa: F401  (fixture)
     kubectl_binary,
     port_is_free,
     seed_scale,

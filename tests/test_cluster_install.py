@@ -13,7 +13,6 @@ import yaml
 
 from installer.probe import decode_helm_release
 from tests.conftest import CHART, PRESETS, ROOT
-from tests.fixtures.cluster import fresh_cluster, kube_cluster  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.cluster
 PASSWORD = "cluster-Test-pw-42"

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from tests.conftest import CHART, PRESETS, ROOT
-from tests.fixtures.cluster import fresh_cluster, kube_cluster  # noqa: F401  (fixtures)
 from tests.test_cluster_install import PASSWORD, apply_seed, cli, core, release_secrets
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]

@@ -18,7 +18,7 @@ from installer.registry_client import (
     registry_base_url, sha256_digest,
 )
 from tests.fixtures.procs import free_port, wait_for
-from tests.fixtures.registry import Blackhole, registry_stack  # noqa: F401 (pytest fixture)
+from tests.fixtures.registry import Blackhole
 
 MiB = 1024 * 1024
 REPO = "tests/client"

@@ -13,7 +13,6 @@ import yaml
 
 from installer.probe import decode_helm_release
 from tests.conftest import CHART, ROOT
-from tests.fixtures.cluster import kube_cluster  # noqa: F401  (fixture)
 from tests.test_cluster_install import core
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]

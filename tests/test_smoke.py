@@ -21,7 +21,7 @@ from installer.smoke import (
 )
 from installer.smoke_cli import add_smoke_arguments, smoke_command
 from tests.fixtures.procs import free_port
-from tests.fixtures.registry import Blackhole, registry_stack  # noqa: F401 (pytest fixture)
+from tests.fixtures.registry import Blackhole
 
 MiB = 1024 * 1024
 

@@ -12,7 +12,6 @@ from installer.model import Chart
 from installer.session import WizardSession
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.fixtures.cluster import kube_cluster  # noqa: F401  (fixture)
 from tests.tui.conftest import CHART_DIR, on_screen, type_text, wait_until
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
