@@ -10,7 +10,7 @@ from installer.model import (
     Storage, Target, Uploads, User,
 )
 from installer.plan import SecretNames
-from installer.render import NGINX, NGINX_INC
+from installer.render import NGINX, NGINX_INC, UPLOAD_ANNOTATIONS
 from installer.secretref import SecretSpec
 
 KEEP = SecretSpec("keep")
@@ -103,18 +103,13 @@ def _storage(values: dict) -> Storage:
 
 def _uploads(annotations: dict) -> Uploads:
     defaults = Uploads()
-    if NGINX + "proxy-body-size" in annotations:
-        return Uploads(
-            max_body_size=annotations[NGINX + "proxy-body-size"],
-            read_timeout=_seconds(annotations.get(NGINX + "proxy-read-timeout"), defaults.read_timeout),
-            send_timeout=_seconds(annotations.get(NGINX + "proxy-send-timeout"), defaults.send_timeout),
-            request_buffering=annotations.get(NGINX + "proxy-request-buffering") == "on")
-    if NGINX_INC + "client-max-body-size" in annotations:
-        return Uploads(
-            max_body_size=annotations[NGINX_INC + "client-max-body-size"],
-            read_timeout=_seconds(annotations.get(NGINX_INC + "proxy-read-timeout"), defaults.read_timeout),
-            send_timeout=_seconds(annotations.get(NGINX_INC + "proxy-send-timeout"), defaults.send_timeout),
-            request_buffering=annotations.get(NGINX_INC + "proxy-buffering") == "true")
+    for keys in UPLOAD_ANNOTATIONS.values():
+        if keys.body in annotations:
+            return Uploads(
+                max_body_size=annotations[keys.body],
+                read_timeout=_seconds(annotations.get(keys.read_timeout), defaults.read_timeout),
+                send_timeout=_seconds(annotations.get(keys.send_timeout), defaults.send_timeout),
+                request_buffering=annotations.get(keys.buffering) == keys.buffering_on)
     return defaults
 
 

@@ -18,6 +18,28 @@ NGINX_INC = "nginx.org/"
 
 
 @dataclass(frozen=True)
+class UploadAnnotations:
+    """The Ingress annotations one controller family reads for large uploads."""
+
+    body: str
+    read_timeout: str
+    send_timeout: str
+    buffering: str
+    buffering_on: str
+    buffering_off: str
+    seconds_suffix: str = ""
+
+
+UPLOAD_ANNOTATIONS = {
+    "ingress-nginx": UploadAnnotations(NGINX + "proxy-body-size", NGINX + "proxy-read-timeout", NGINX + "proxy-send-timeout",
+                                       NGINX + "proxy-request-buffering", "on", "off"),
+    # NGINX Inc's controller has no request-buffering knob; proxy-buffering is the closest it offers
+    "nginx-inc": UploadAnnotations(NGINX_INC + "client-max-body-size", NGINX_INC + "proxy-read-timeout", NGINX_INC + "proxy-send-timeout",
+                                   NGINX_INC + "proxy-buffering", "true", "false", "s"),
+}
+
+
+@dataclass(frozen=True)
 class Rendered:
     """What a Plan becomes. `values` holds no secret material; the rest is secret and never printed."""
 
@@ -98,27 +120,23 @@ def _annotations(plan: Plan, notes: list[str]) -> dict[str, str]:
     if tls.mode == "cert-manager":
         key = "cert-manager.io/cluster-issuer" if tls.issuer_kind == "ClusterIssuer" else "cert-manager.io/issuer"
         out[key] = tls.issuer or ""
-    if family == "ingress-nginx":
-        out[NGINX + "proxy-body-size"] = up.max_body_size
-        out[NGINX + "proxy-read-timeout"] = str(up.read_timeout)
-        out[NGINX + "proxy-send-timeout"] = str(up.send_timeout)
-        out[NGINX + "proxy-request-buffering"] = "on" if up.request_buffering else "off"
-        if auth.mode == "ingress":
-            out[NGINX + "auth-type"] = "basic"
-            out[NGINX + "auth-secret"] = plan.names.basic_auth
-            out[NGINX + "auth-realm"] = auth.realm
-    elif family == "nginx-inc":
-        out[NGINX_INC + "client-max-body-size"] = up.max_body_size
-        out[NGINX_INC + "proxy-read-timeout"] = f"{up.read_timeout}s"
-        out[NGINX_INC + "proxy-send-timeout"] = f"{up.send_timeout}s"
-        out[NGINX_INC + "proxy-buffering"] = "true" if up.request_buffering else "false"
-        if auth.mode == "ingress":
-            out[NGINX_INC + "basic-auth-secret"] = plan.names.basic_auth
-            out[NGINX_INC + "basic-auth-realm"] = auth.realm
-    elif family == "traefik":
+    keys = UPLOAD_ANNOTATIONS.get(family)
+    if keys is not None:
+        out[keys.body] = up.max_body_size
+        out[keys.read_timeout] = f"{up.read_timeout}{keys.seconds_suffix}"
+        out[keys.send_timeout] = f"{up.send_timeout}{keys.seconds_suffix}"
+        out[keys.buffering] = keys.buffering_on if up.request_buffering else keys.buffering_off
+    if auth.mode == "ingress" and family == "ingress-nginx":
+        out[NGINX + "auth-type"] = "basic"
+        out[NGINX + "auth-secret"] = plan.names.basic_auth
+        out[NGINX + "auth-realm"] = auth.realm
+    elif auth.mode == "ingress" and family == "nginx-inc":
+        out[NGINX_INC + "basic-auth-secret"] = plan.names.basic_auth
+        out[NGINX_INC + "basic-auth-realm"] = auth.realm
+    if family == "traefik":
         notes.append("Traefik has no request body limit by default; its read/write timeouts are entrypoint settings "
                      "(entryPoints.websecure.transport.respondingTimeouts): raise them there for multi-GB layers")
-    else:
+    elif keys is None:
         notes.append(f"the {family} ingress controller has no per-Ingress body-size or timeout setting the installer knows: "
                      "make sure it accepts request bodies of several GB and long uploads")
     return out
