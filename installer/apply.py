@@ -154,7 +154,7 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
 def _check_permissions(plan: Plan, kube: KubeClient, options: ApplyOptions) -> None:
     from installer.probe import ClusterProbe
 
-    checks = ClusterProbe(kube, plan.namespace, plan.release)._permissions()
+    checks = ClusterProbe(kube, plan.namespace, plan.release).permissions()
     missing = [c for c in checks if not c.allowed and not (c.resource == "cronjobs" and not plan.choices.extras.garbage_collect.enabled)]
     if missing:
         who = f"context {kube.context}" if kube.context else "the current identity"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from installer.events import EventSink, StepFinished, StepStarted, discard
 from installer.kube import KubeClient
-from installer.model import Choices
-from installer.plan import ExistingState, Plan, build_plan
 from installer.probe import ClusterProbe, ProbeResult
-from installer.render import Rendered, render
+
+if TYPE_CHECKING:  # pydantic and the model load only for commands that plan (probe does not)
+    from installer.model import Choices
+    from installer.plan import ExistingState, Plan
+    from installer.render import Rendered
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,9 @@ class Prepared:
     """A probe (None when offline), what is installed, the Plan and its rendering."""
 
     probe: ProbeResult | None
-    existing: ExistingState
-    plan: Plan
-    rendered: Rendered = field(repr=False)
+    existing: "ExistingState"
+    plan: "Plan"
+    rendered: "Rendered" = field(repr=False)
 
 
 def connect(context: str | None = None, kubeconfig: str | None = None) -> KubeClient:
@@ -42,8 +45,10 @@ def run_probe(kube: KubeClient, namespace: str, release: str, on_event: EventSin
     return result
 
 
-def prepare(choices: Choices, kube: KubeClient | None, on_event: EventSink = discard) -> Prepared:
+def prepare(choices: "Choices", kube: KubeClient | None, on_event: EventSink = discard) -> Prepared:
     """Probe (when a cluster is given), read what is installed, build and render the Plan."""
+    from installer.plan import ExistingState, build_plan
+    from installer.render import render
     from installer.state import load_existing
 
     probe = None

@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from functools import cached_property
 from typing import Any, Callable, TypeVar
 
 from installer.errors import InstallerError
@@ -67,16 +68,53 @@ class KubeClient:
         self.context = context or list_contexts(self.kubeconfig)[1]
         self.server = configuration.host
         self.api = client.ApiClient(configuration)
-        self.core = client.CoreV1Api(self.api)
-        self.storage = client.StorageV1Api(self.api)
-        self.networking = client.NetworkingV1Api(self.api)
-        self.apps = client.AppsV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.apiext = client.ApiextensionsV1Api(self.api)
-        self.authz = client.AuthorizationV1Api(self.api)
-        self.authn = client.AuthenticationV1Api(self.api)
-        self.coordination = client.CoordinationV1Api(self.api)
-        self.version_api = client.VersionApi(self.api)
+
+    # The typed API groups load hundreds of generated models each (seconds on a small machine):
+    # each is built on first use only. The probe uses `get_json` and needs none of them.
+    @cached_property
+    def core(self):
+        from kubernetes.client import CoreV1Api
+        return CoreV1Api(self.api)
+
+    @cached_property
+    def networking(self):
+        from kubernetes.client import NetworkingV1Api
+        return NetworkingV1Api(self.api)
+
+    @cached_property
+    def apps(self):
+        from kubernetes.client import AppsV1Api
+        return AppsV1Api(self.api)
+
+    @cached_property
+    def coordination(self):
+        from kubernetes.client import CoordinationV1Api
+        return CoordinationV1Api(self.api)
+
+    def get_json(self, what: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """GET `path` (e.g. /apis/storage.k8s.io/v1/storageclasses) as a plain dict, with `call`'s errors and retries."""
+        return self.call(what, self._request_json, "GET", path, query, None)
+
+    def post_json(self, what: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.call(what, self._request_json, "POST", path, None, body)
+
+    def _request_json(self, method: str, path: str, query: dict[str, str] | None, body: dict[str, Any] | None,
+                      _request_timeout=REQUEST_TIMEOUT) -> dict[str, Any]:
+        import json
+
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        method, url, headers, body, post = self.api.param_serialize(
+            method, path, query_params=list((query or {}).items()) or None, header_params=headers, body=body,
+            auth_settings=["BearerToken"])
+        response = self.api.call_api(method, url, headers, body, post, _request_timeout=_request_timeout)
+        response.read()
+        if response.status >= 400:
+            raise ApiException(http_resp=response)
+        return json.loads(response.data or b"{}")
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one API call; turn transport and HTTP errors into InstallerErrors that say what to do."""

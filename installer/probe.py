@@ -182,18 +182,18 @@ class ClusterProbe:
     def probe(self) -> ProbeResult:
         started = time.monotonic()
         forbidden: list[str] = []
-        version = self.kube.call("read the server version", self.kube.version_api.get_code)
+        version = self.kube.get_json("read the server version", "/version")
         result = dict(
             context=self.kube.context,
             server=self.kube.server,
-            server_version=version.git_version,
+            server_version=version.get("gitVersion", "unknown"),
             user=self.whoami(),
             storage_classes=self._guard(forbidden, "list storageclasses", self._storage_classes, ()),
             ingress_classes=self._guard(forbidden, "list ingressclasses", self._ingress_classes, ()),
             ingress_nginx_body_size=self._guard(forbidden, "read the ingress-nginx ConfigMap", self._ingress_nginx_body_size, None),
             namespace_exists=self._guard(forbidden, f"read namespace {self.namespace}", self._namespace_exists, False),
             release=self._guard(forbidden, f"list helm release secrets in {self.namespace}", self._release, None),
-            permissions=self._permissions(),
+            permissions=self.permissions(),
         )
         cert_manager, issuers = self._guard(forbidden, "read cert-manager issuers", self._cert_manager, (False, ()))
         return ProbeResult(**result, cert_manager=cert_manager, issuers=issuers, forbidden=tuple(forbidden),
@@ -208,75 +208,72 @@ class ClusterProbe:
             return default
 
     def whoami(self) -> str | None:
-        from kubernetes import client
-
+        """The user name the API server sees (SelfSubjectReview), None when it will not say."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
         try:
-            review = self.kube.call("ask who we are", self.kube.authn.create_self_subject_review, client.V1SelfSubjectReview())
-            return review.status.user_info.username
+            review = self.kube.post_json("ask who we are", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body)
         except InstallerError:
             return None
+        return review.get("status", {}).get("userInfo", {}).get("username")
 
     def _storage_classes(self) -> tuple[StorageClassInfo, ...]:
-        items = self.kube.call("list storageclasses", self.kube.storage.list_storage_class).items
+        items = self.kube.get_json("list storageclasses", "/apis/storage.k8s.io/v1/storageclasses").get("items", [])
         return tuple(sorted((
             StorageClassInfo(
-                name=sc.metadata.name,
-                provisioner=sc.provisioner,
-                is_default=any((sc.metadata.annotations or {}).get(a) == "true" for a in DEFAULT_SC_ANNOTATIONS),
-                binding_mode=sc.volume_binding_mode or "Immediate",
-                allow_expansion=bool(sc.allow_volume_expansion),
+                name=sc["metadata"]["name"],
+                provisioner=sc.get("provisioner", ""),
+                is_default=any(_annotations(sc).get(a) == "true" for a in DEFAULT_SC_ANNOTATIONS),
+                binding_mode=sc.get("volumeBindingMode") or "Immediate",
+                allow_expansion=bool(sc.get("allowVolumeExpansion")),
             ) for sc in items), key=lambda s: s.name))
 
     def _ingress_classes(self) -> tuple[IngressClassInfo, ...]:
-        items = self.kube.call("list ingressclasses", self.kube.networking.list_ingress_class).items
+        items = self.kube.get_json("list ingressclasses", "/apis/networking.k8s.io/v1/ingressclasses").get("items", [])
         return tuple(sorted((
             IngressClassInfo(
-                name=ic.metadata.name,
-                controller=ic.spec.controller or "",
-                is_default=(ic.metadata.annotations or {}).get(DEFAULT_IC_ANNOTATION) == "true",
-                family=controller_family(ic.spec.controller or ""),
+                name=ic["metadata"]["name"],
+                controller=(ic.get("spec") or {}).get("controller", ""),
+                is_default=_annotations(ic).get(DEFAULT_IC_ANNOTATION) == "true",
+                family=controller_family((ic.get("spec") or {}).get("controller", "")),
             ) for ic in items), key=lambda i: i.name))
 
     def _ingress_nginx_body_size(self) -> str | None:
         for namespace, name in INGRESS_NGINX_CONFIGMAPS:
             try:
-                cm = self.kube.call(f"read ConfigMap {namespace}/{name}", self.kube.core.read_namespaced_config_map, name, namespace)
+                cm = self.kube.get_json(f"read ConfigMap {namespace}/{name}", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
             except NotFound:
                 continue
-            return (cm.data or {}).get("proxy-body-size", "1m")
+            return (cm.get("data") or {}).get("proxy-body-size", "1m")
         return None
 
     def _namespace_exists(self) -> bool:
         try:
-            self.kube.call(f"read namespace {self.namespace}", self.kube.core.read_namespace, self.namespace)
+            self.kube.get_json(f"read namespace {self.namespace}", f"/api/v1/namespaces/{self.namespace}")
             return True
         except NotFound:
             return False
 
     def _cert_manager(self) -> tuple[bool, tuple[IssuerInfo, ...]]:
         try:
-            self.kube.call("read the cert-manager CRD", self.kube.apiext.read_custom_resource_definition, "clusterissuers.cert-manager.io")
+            self.kube.get_json("read the cert-manager CRD", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterissuers.cert-manager.io")
         except NotFound:
             return False, ()
-        issuers: list[IssuerInfo] = []
-        cluster = self.kube.call("list clusterissuers", self.kube.custom.list_cluster_custom_object, "cert-manager.io", "v1", "clusterissuers")
-        issuers += [IssuerInfo(i["metadata"]["name"], "ClusterIssuer", None, _ready(i)) for i in cluster.get("items", [])]
+        cluster = self.kube.get_json("list clusterissuers", "/apis/cert-manager.io/v1/clusterissuers")
+        issuers = [IssuerInfo(i["metadata"]["name"], "ClusterIssuer", None, _ready(i)) for i in cluster.get("items", [])]
         try:
-            namespaced = self.kube.call("list issuers", self.kube.custom.list_namespaced_custom_object, "cert-manager.io", "v1", self.namespace, "issuers")
+            namespaced = self.kube.get_json("list issuers", f"/apis/cert-manager.io/v1/namespaces/{self.namespace}/issuers")
             issuers += [IssuerInfo(i["metadata"]["name"], "Issuer", self.namespace, _ready(i)) for i in namespaced.get("items", [])]
         except (NotFound, Forbidden):
             pass
         return True, tuple(sorted(issuers, key=lambda i: (i.kind, i.name)))
 
     def _release(self) -> ReleaseInfo | None:
-        secrets = self.kube.call(
-            f"list helm release secrets in {self.namespace}", self.kube.core.list_namespaced_secret, self.namespace,
-            label_selector=f"owner=helm,name={self.release_name}",
-        ).items
+        secrets = self.kube.get_json(f"list helm release secrets in {self.namespace}", f"/api/v1/namespaces/{self.namespace}/secrets",
+                                     {"labelSelector": f"owner=helm,name={self.release_name}"}).get("items", [])
         if not secrets:
             return None
-        latest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))
-        release = decode_helm_release(latest.data["release"])
+        latest = max(secrets, key=lambda s: int((s["metadata"].get("labels") or {}).get("version", "0")))
+        release = decode_helm_release(latest["data"]["release"])
         chart_meta = release.get("chart", {}).get("metadata", {})
         return ReleaseInfo(
             name=release.get("name", self.release_name), namespace=self.namespace, revision=int(release.get("version", 0)),
@@ -285,17 +282,23 @@ class ClusterProbe:
             values=release.get("config") or {},
         )
 
-    def _permissions(self) -> tuple[PermissionCheck, ...]:
-        from kubernetes import client
+    def permissions(self) -> tuple[PermissionCheck, ...]:
+        return tuple(self.can(need) for need in NEEDED_PERMISSIONS)
 
-        checks = []
-        for need in NEEDED_PERMISSIONS:
-            namespace = self.namespace if need.namespaced else None
-            review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(verb=need.verb, resource=need.resource, group=need.group, namespace=namespace)))
-            answer = self.kube.call(f"check permission to {need.verb} {need.resource}", self.kube.authz.create_self_subject_access_review, review)
-            checks.append(PermissionCheck(need.verb, need.resource, namespace, bool(answer.status.allowed), need.group))
-        return tuple(checks)
+    def can(self, need: NeededPermission) -> PermissionCheck:
+        """One SelfSubjectAccessReview: may the current identity do this?"""
+        namespace = self.namespace if need.namespaced else None
+        attributes = {"verb": need.verb, "resource": need.resource, "group": need.group}
+        if namespace:
+            attributes["namespace"] = namespace
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
+        answer = self.kube.post_json(f"check permission to {need.verb} {need.resource}",
+                                     "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+        return PermissionCheck(need.verb, need.resource, namespace, bool(answer.get("status", {}).get("allowed")), need.group)
+
+
+def _annotations(obj: dict) -> dict:
+    return obj.get("metadata", {}).get("annotations") or {}
 
 
 def _ready(obj: dict) -> bool | None:

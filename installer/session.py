@@ -73,10 +73,10 @@ class WizardSession:
         from installer.probe import ClusterProbe
 
         kube = engine.connect(context, self.kubeconfig)
-        version = kube.call("read the server version", kube.version_api.get_code)
+        version = kube.get_json("read the server version", "/version")
         user = ClusterProbe(kube).whoami()
         self.kube, self.context, self.offline = kube, context or kube.context, False
-        return ClusterIdentity(kube.context, kube.server, version.git_version, user)
+        return ClusterIdentity(kube.context, kube.server, version.get("gitVersion", "unknown"), user)
 
     def go_offline(self) -> None:
         """No cluster: the wizard renders files instead of installing."""

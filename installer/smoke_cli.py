@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from pydantic import SecretStr
-
 from installer.console import EventPrinter, format_size
 from installer.errors import UsageError
 from installer.probe import FAMILY_NAMES
 
-if TYPE_CHECKING:  # the registry client pulls in requests: load it only when the smoke test runs
+if TYPE_CHECKING:  # requests, pydantic and the registry client load only when the smoke test runs
+    from pydantic import SecretStr
+
     from installer.smoke import SmokeResult, SmokeTarget
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Env
     )
 
 
-def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -> SecretStr | None:
+def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -> "SecretStr | None":
     if args.password_env and not args.username:
         raise UsageError("--password-env needs --username too")
     if args.username and not args.password_env:
@@ -67,6 +67,8 @@ def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -
     if value is None:
         raise UsageError(f"environment variable {args.password_env} is not set; export it with the password, "
                          f"or name another variable with --password-env")
+    from pydantic import SecretStr
+
     return SecretStr(value)
 
 

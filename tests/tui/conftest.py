@@ -60,6 +60,14 @@ async def go_offline(pilot) -> None:
     await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
 
 
+async def offline_to_access(pilot, hosts: str = "registry.example.com") -> None:
+    """Offline from the Cluster step, type `hosts` on Address, land on Access."""
+    await go_offline(pilot)
+    await type_text(pilot, hosts)
+    await pilot.press("enter")  # Address → Access
+    await wait_until(pilot, lambda: on_screen(pilot.app, "AccessScreen"), what="the Access step")
+
+
 async def type_text(pilot, text: str) -> None:
     await pilot.press(*text)
 

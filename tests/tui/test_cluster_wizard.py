@@ -52,14 +52,21 @@ async def next_step(pilot, screen: str, timeout: float = 120) -> None:
     await wait_until(pilot, lambda: on_screen(pilot.app, screen), timeout, what=screen)
 
 
+async def connect_and_probe(pilot, namespace: str, release: str | None = None) -> None:
+    """On the Cluster step: wait for the connection, set the target, run the probe."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+    await replace_text(pilot, "#namespace", namespace)
+    if release:
+        await replace_text(pilot, "#release", release)
+    await next_step(pilot, "ProbeScreen")
+    await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+
+
 async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):  # noqa: F811
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
-        await replace_text(pilot, "#namespace", NAMESPACE)
-        await replace_text(pilot, "#release", RELEASE)
-        await next_step(pilot, "ProbeScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+        await connect_and_probe(pilot, NAMESPACE, RELEASE)
         assert "rook-ceph-block" in str(app.screen.query_one("#found").render())
         await next_step(pilot, "AddressScreen")
         assert app.screen.query_one("#ingress-class").value == "nginx"  # the default, preselected
@@ -93,11 +100,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
 
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
-        await replace_text(pilot, "#namespace", NAMESPACE)
-        await replace_text(pilot, "#release", RELEASE)
-        await next_step(pilot, "ProbeScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+        await connect_and_probe(pilot, NAMESPACE, RELEASE)
         assert "revision 1" in str(app.screen.query_one("#found").render())
         await next_step(pilot, "AddressScreen")
         assert app.screen.query_one("#hosts").value == "registry.example.com"
@@ -140,10 +143,7 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
     session.apply_options = ApplyOptions(wait=True, smoke=False, timeout="5m")
     app = make_app(session=session)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
-        await replace_text(pilot, "#namespace", "wizard-cancel")
-        await next_step(pilot, "ProbeScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+        await connect_and_probe(pilot, "wizard-cancel")
         await next_step(pilot, "AddressScreen")
         await type_text(pilot, "cancel.example.com")
         for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):

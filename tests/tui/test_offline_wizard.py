@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from installer.engine import prepare
 from installer.preset import load_preset
-from tests.tui.conftest import go_offline, offline_app, on_screen, problems_text, type_text, wait_until
+from tests.tui.conftest import go_offline, offline_to_access, offline_app, on_screen, problems_text, type_text, wait_until
 
 pytestmark = pytest.mark.tui
 
@@ -80,10 +80,7 @@ async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
 async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "ci")
         await pilot.press("tab")
@@ -100,10 +97,7 @@ async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
 async def test_bad_size_and_body_size(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await offline_to_access(pilot, "registry.example.com")
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
         size = app.screen.query_one("#size")
@@ -126,10 +120,7 @@ async def test_bad_size_and_body_size(closed_kubeconfig):
 async def test_back_and_forth_keeps_values(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com, mirror.example.com")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await offline_to_access(pilot, "registry.example.com, mirror.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "ci")
         await pilot.press("enter")  # adds the user
@@ -149,10 +140,7 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
     monkeypatch.chdir(tmp_path)
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com")
-        await pilot.press("enter")                     # Address → Access
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await offline_to_access(pilot, "registry.example.com")
         await pilot.press("ctrl+n")                    # admin, generated password
         await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
         await pilot.press("ctrl+n")
@@ -179,10 +167,7 @@ async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubec
     monkeypatch.chdir(tmp_path)
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
+        await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "admin")
         await pilot.press("tab")
