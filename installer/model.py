@@ -153,7 +153,7 @@ class Auth(Section):
     )
     realm: str = "Registry Realm"
     users: list[User] = Field(default_factory=lambda: [User(name="admin")])
-    bcrypt_cost: int = Field(10, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request)")
+    bcrypt_cost: int = Field(8, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)")
 
     @model_validator(mode="after")
     def _users(self) -> "Auth":
