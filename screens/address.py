@@ -8,11 +8,13 @@ import re
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Input, Label, Select
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Select
 
 from installer.model import Exposure
 from screens.base import InvalidStep, StepScreen, validated
+from screens.file_picker import FilePicker
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
@@ -34,6 +36,7 @@ def split_hosts(text: str) -> list[str]:
 class AddressScreen(StepScreen):
     step_key = "address"
     heading = "Address: where will users reach the registry?"
+    BINDINGS = [Binding("ctrl+o", "browse", "Browse file")]
 
     def __init__(self, session, exposure: Exposure | None, probe: ProbeResult | None) -> None:
         super().__init__()
@@ -52,10 +55,14 @@ class AddressScreen(StepScreen):
             yield Label("Secret name (kubernetes.io/tls, in the release namespace)")
             yield Input(tls.secret_name or "" if tls else "", placeholder="registry-tls", id="secret-name")
         with Vertical(id="files", classes="tls-fields"):
-            yield Label("Certificate file (PEM chain)")
-            yield Input(tls.cert_file or "" if tls else "", placeholder="/path/to/fullchain.pem", id="cert-file")
+            yield Label("Certificate file (PEM chain); Ctrl+O or Browse picks a file")
+            with Horizontal(classes="file-row"):
+                yield Input(tls.cert_file or "" if tls else "", placeholder="/path/to/fullchain.pem", id="cert-file")
+                yield Button("Browse…", id="browse-cert-file", compact=True)
             yield Label("Private key file (PEM)")
-            yield Input(tls.key_file or "" if tls else "", placeholder="/path/to/privkey.pem", id="key-file")
+            with Horizontal(classes="file-row"):
+                yield Input(tls.key_file or "" if tls else "", placeholder="/path/to/privkey.pem", id="key-file")
+                yield Button("Browse…", id="browse-key-file", compact=True)
         with Vertical(id="issuer", classes="tls-fields"):
             yield Label("cert-manager issuer")
             yield from self.compose_issuer(tls)
@@ -86,8 +93,35 @@ class AddressScreen(StepScreen):
     @on(Select.Changed, "#tls-mode")
     def tls_mode_changed(self, event: Select.Changed) -> None:
         self.show_tls_fields()
+        self.refresh_bindings()  # Ctrl+O shows in the footer only for TLS files
         if self._armed:
             self.check()
+
+    @on(Button.Pressed, "#browse-cert-file, #browse-key-file")
+    def browse_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.browse(str(event.button.id).removeprefix("browse-"))
+
+    def action_browse(self) -> None:
+        """Ctrl+O: pick a file for the focused file field (the certificate when neither has focus)."""
+        focused = self.focused.id if self.focused is not None else None
+        self.browse("key-file" if focused in ("key-file", "browse-key-file") else "cert-file")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "browse":
+            return str(self.query_one("#tls-mode", Select).value) == "files"
+        return super().check_action(action, parameters)
+
+    def browse(self, field_id: str) -> None:
+        field = self.query_one(f"#{field_id}", Input)
+        what = "private key" if field_id == "key-file" else "certificate"
+
+        def chosen(path: str | None) -> None:
+            if path:
+                field.value = path  # Input.Changed re-checks the files on the spot
+                field.focus()
+
+        self.app.push_screen(FilePicker(f"Choose the {what} file (PEM)", field.value or None), chosen)
 
     def show_tls_fields(self) -> None:
         mode = self.query_one("#tls-mode", Select).value

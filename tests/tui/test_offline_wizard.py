@@ -77,6 +77,32 @@ async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
         assert on_screen(app, "AddressScreen")
 
 
+async def test_tls_files_are_picked_with_the_keyboard(closed_kubeconfig, tmp_path):
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    cert, key = write_cert_and_key(folder, "registry.example.com", "a")
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        app.screen.query_one("#tls-mode").value = "files"
+        await pilot.pause()
+        for field, wanted in (("#cert-file", cert), ("#key-file", key)):
+            app.screen.query_one(field).value = str(folder)  # the picker opens in this folder
+            app.screen.query_one(field).focus()
+            await pilot.press("ctrl+o")
+            await wait_until(pilot, lambda: on_screen(app, "FilePicker"), what="the file picker")
+            names = sorted(p.name for p in folder.iterdir())
+            await wait_until(pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing")
+            await pilot.press(*["down"] * (names.index(wanted.name) + 1), "enter")
+            await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step again")
+            assert app.screen.query_one(field).value == str(wanted)
+        await pilot.pause()
+        assert problems_text(app) == ""
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+
+
 async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
