@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
 from installer.model import Exposure
-from screens.base import InvalidStep, StepScreen, validated
+from screens.base import InvalidStep, StepScreen, class_choice, validated
 from screens.file_picker import FilePicker
 
 if TYPE_CHECKING:
@@ -68,14 +68,9 @@ class AddressScreen(StepScreen):
             yield from self.compose_issuer(tls)
 
     def compose_ingress_class(self, chosen: str | None) -> ComposeResult:
-        classes = self.probe.ingress_classes if self.probe else ()
-        if not classes:
-            yield Input(chosen or "nginx", placeholder="nginx", id="ingress-class")
-            return
-        default = self.probe.default_ingress_class()
-        options = [(f"{ic.name} ({ic.controller}){' default' if ic.is_default else ''}", ic.name) for ic in classes]
-        value = chosen if chosen in [ic.name for ic in classes] else (default.name if default else Select.NULL)
-        yield Select(options, value=value, allow_blank=value is Select.NULL, prompt="choose an ingress class", id="ingress-class")
+        probe = self.probe
+        yield from class_choice("ingress-class", probe.ingress_classes if probe else (), probe.default_ingress_class() if probe else None,
+                                chosen, "controller", "choose an ingress class", fallback="nginx", placeholder="nginx")
 
     def compose_issuer(self, tls) -> ComposeResult:
         issuers = self.probe.issuers if self.probe else ()

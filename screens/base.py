@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input, Select, Static
 
 from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.preset import problems_from_validation
@@ -46,6 +46,24 @@ def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str =
     except ValidationError as exc:
         problems = problems_from_validation(exc)
         raise InvalidStep([Problem(f"{prefix}.{p.path}".strip(".") if p.path else prefix, p.message, p.fix) for p in problems]) from None
+
+
+def class_choice(field_id: str, found: Iterable[Any], default: Any, chosen: str | None, detail: str, prompt: str,
+                 fallback: str = "", placeholder: str = "") -> ComposeResult:
+    """A Select of the classes the probe found (the default preselected), or a free Input without a probe.
+
+    Args:
+        found: StorageClassInfo or IngressClassInfo items (`name`, `is_default`, and the `detail` attribute).
+        detail: the attribute shown in brackets beside each name (provisioner, controller).
+    """
+    found = list(found)
+    if not found:
+        yield Input(chosen or fallback, placeholder=placeholder, id=field_id)
+        return
+    names = [item.name for item in found]
+    options = [(f"{item.name} ({getattr(item, detail)}){' default' if item.is_default else ''}", item.name) for item in found]
+    value = chosen if chosen in names else (default.name if default else Select.NULL)
+    yield Select(options, value=value, allow_blank=value is Select.NULL, prompt=prompt, id=field_id)
 
 
 def problem_lines(problems: Iterable[Problem]) -> str:

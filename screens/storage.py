@@ -11,7 +11,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from installer.errors import Problem
 from installer.model import Storage, quantity_bytes
-from screens.base import InvalidStep, StepScreen, validated
+from screens.base import InvalidStep, StepScreen, class_choice, validated
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
@@ -66,14 +66,9 @@ class StorageScreen(StepScreen):
         return spec.to_reference()
 
     def compose_storage_class(self, chosen: str | None) -> ComposeResult:
-        classes = self.probe.storage_classes if self.probe else ()
-        if not classes:
-            yield Input(chosen or "", placeholder="the cluster's default", id="storage-class")
-            return
-        default = self.probe.default_storage_class()
-        options = [(f"{sc.name} ({sc.provisioner}){' default' if sc.is_default else ''}", sc.name) for sc in classes]
-        value = chosen if chosen in [sc.name for sc in classes] else (default.name if default else Select.NULL)
-        yield Select(options, value=value, allow_blank=value is Select.NULL, prompt="choose a storage class", id="storage-class")
+        probe = self.probe
+        yield from class_choice("storage-class", probe.storage_classes if probe else (), probe.default_storage_class() if probe else None,
+                                chosen, "provisioner", "choose a storage class", placeholder="the cluster's default")
 
     def on_mount(self) -> None:
         self.show_kind_fields()
