@@ -23,7 +23,7 @@ from screens.install import InstallScreen
 from screens.probe import ProbeScreen
 from screens.review import RenderedFiles, ReviewScreen
 from screens.smoke import SmokeScreen
-from screens.storage import StorageScreen
+from screens.storage import StorageChoice, StorageScreen
 from screens.uploads import UploadsScreen
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class WizardApp(App[int]):
             "probe": lambda: ProbeScreen(self.session, self.sections["target"].namespace, self.sections["target"].release),
             "address": lambda: AddressScreen(self.session, self.sections.get("exposure"), self.probe_result),
             "access": lambda: AccessScreen(self.sections.get("auth")),
-            "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"].replicas),
+            "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"]),
             "uploads": lambda: UploadsScreen(self.sections.get("uploads")),
             "review": lambda: ReviewScreen(self.session, self.choices()),
             "install": lambda: InstallScreen(self.session, self.prepared),
@@ -155,7 +155,10 @@ class WizardApp(App[int]):
         elif key == "probe":
             self.probe_result = section
             self.prefill_from_release(section)
-        elif key in ("address", "access", "storage", "uploads"):
+        elif key == "storage":
+            assert isinstance(section, StorageChoice)
+            self.sections["storage"], self.sections["extras"] = section.storage, section.extras
+        elif key in ("address", "access", "uploads"):
             self.sections[{"address": "exposure", "access": "auth"}.get(key, key)] = section
         elif key == "review":
             if isinstance(section, RenderedFiles):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Input, Label, Select, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Select, Static, Switch
 
 from installer.errors import Problem
-from installer.model import Storage, quantity_bytes
+from installer.model import Extras, Storage, quantity_bytes
 from screens.base import InvalidStep, StepScreen, class_choice, validated
 
 if TYPE_CHECKING:
@@ -22,14 +23,22 @@ ACCESS_MODES = [("ReadWriteOnce (one node)", "ReadWriteOnce"), ("ReadWriteMany (
 SIZE_HINT = "VM images are large (often 5-50 GiB each): 100Gi holds a handful; plan for growth."
 
 
+@dataclass(frozen=True)
+class StorageChoice:
+    """What the Storage step decides: where the images live, and how many registry pods share them."""
+
+    storage: Storage
+    extras: Extras
+
+
 class StorageScreen(StepScreen):
     step_key = "storage"
     heading = "Storage: where do the images live?"
 
-    def __init__(self, storage: Storage | None, probe: ProbeResult | None, replicas: int = 1) -> None:
+    def __init__(self, storage: Storage | None, probe: ProbeResult | None, extras: Extras | None = None) -> None:
         super().__init__()
         self.storage = storage or Storage()
-        self.probe, self.replicas = probe, replicas
+        self.probe, self.extras = probe, extras or Extras()
 
     def compose_body(self) -> ComposeResult:
         fs, s3 = self.storage.filesystem, self.storage.s3
@@ -55,6 +64,14 @@ class StorageScreen(StepScreen):
             yield Input(self.secret_text(s3.access_key if s3 else None), password=True, id="s3-access-key")
             yield Label("Secret key (env:VAR, file:/path, or type it)")
             yield Input(self.secret_text(s3.secret_key if s3 else None), password=True, id="s3-secret-key")
+        yield Label("Registry replicas (more than 1 needs ReadWriteMany or S3)")
+        yield Input(str(self.extras.replicas), id="replicas")
+        gc = self.extras.garbage_collect
+        with Horizontal(classes="switch-row"):
+            yield Switch(gc.enabled, id="gc-enabled")
+            yield Label("Garbage-collect deleted and untagged images (a CronJob)")
+        yield Label("Garbage collection schedule (cron)")
+        yield Input(gc.schedule, id="gc-schedule")
         yield Static("", id="storage-warnings", classes="warnings")
 
     @staticmethod
@@ -89,7 +106,29 @@ class StorageScreen(StepScreen):
         value = self.query_one(selector).value
         return "" if value is Select.NULL or value is None else str(value).strip()
 
-    def build_section(self) -> Storage:
+    def build_section(self) -> StorageChoice:
+        storage = self.build_storage()
+        extras = self.build_extras()
+        if storage.kind == "filesystem" and extras.replicas > 1 and storage.filesystem.access_mode != "ReadWriteMany":
+            raise InvalidStep([Problem("extras.replicas", f"{extras.replicas} replicas cannot share a {storage.filesystem.access_mode} volume",
+                                       "use 1 replica, ReadWriteMany, or S3 storage")])
+        return StorageChoice(storage, extras)
+
+    def build_extras(self) -> Extras:
+        text = self.value_of("#replicas")
+        if not text.isdigit():
+            raise InvalidStep([Problem("extras.replicas", f"'{text}' is not a number of replicas", "write a whole number, e.g. 1")])
+        data = self.extras.model_dump()
+        data["replicas"] = int(text)
+        data["garbage_collect"] = {**data["garbage_collect"], "enabled": self.query_one("#gc-enabled", Switch).value,
+                                   "schedule": self.value_of("#gc-schedule")}
+        return validated(Extras, data, "extras")
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        if self._armed:
+            self.check()
+
+    def build_storage(self) -> Storage:
         kind = self.value_of("#kind")
         data: dict = {"kind": kind, "delete_enabled": self.storage.delete_enabled}
         if kind == "filesystem":
@@ -101,9 +140,6 @@ class StorageScreen(StepScreen):
                           "endpoint": self.value_of("#s3-endpoint") or None, "access_key": access or None, "secret_key": secret or None}
         storage = validated(Storage, data, "storage")
         self.show_warnings(storage)
-        if kind == "filesystem" and self.replicas > 1 and storage.filesystem.access_mode != "ReadWriteMany":
-            raise InvalidStep([Problem("storage.filesystem.access_mode", f"{self.replicas} replicas cannot share a {storage.filesystem.access_mode} volume",
-                                       "choose ReadWriteMany, or S3 storage")])
         return storage
 
     def show_warnings(self, storage: Storage) -> None:

@@ -143,6 +143,30 @@ async def test_bad_size_and_body_size(closed_kubeconfig):
         assert "is not an nginx size" in problems_text(app)
 
 
+async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_access(pilot)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        replicas = app.screen.query_one("#replicas")
+        replicas.focus()
+        replicas.value = ""
+        await type_text(pilot, "2")
+        assert "2 replicas cannot share a ReadWriteOnce volume" in problems_text(app)
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "StorageScreen")
+        app.screen.query_one("#access-mode").value = "ReadWriteMany"
+        app.screen.query_one("#gc-enabled").value = True
+        await pilot.pause()
+        assert problems_text(app) == ""
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
+        extras = app.sections["extras"]
+        assert extras.replicas == 2 and extras.garbage_collect.enabled
+        assert app.sections["storage"].filesystem.access_mode == "ReadWriteMany"
+
+
 async def test_back_and_forth_keeps_values(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
