@@ -76,6 +76,14 @@ def problem_lines(problems: Iterable[Problem]) -> str:
     return "\n".join(lines)
 
 
+def failure_words(exc: Exception, doing: str, hint: str) -> tuple[str, str]:
+    """What a worker tells its screen when the engine raised: our own errors as they are; anything
+    else (the kubernetes client raises many kinds) as `doing: what it said`, with a general `hint`."""
+    if isinstance(exc, InstallerError):
+        return exc.message, exc.hint
+    return f"{doing}: {exc}", hint
+
+
 def error_problems(exc: Exception) -> list[Problem]:
     if isinstance(exc, ValidationFailed):
         return exc.problems

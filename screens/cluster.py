@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
-from installer.errors import InstallerError, Problem
+from installer.errors import Problem
 from installer.model import Target
 from installer.session import ClusterIdentity
-from screens.base import InvalidStep, StepScreen, validated
+from screens.base import InvalidStep, StepScreen, failure_words, validated
 
 NO_CONTEXT = "(current context)"
 
@@ -86,11 +86,8 @@ class ClusterScreen(StepScreen):
     def connect_worker(self, context: str | None) -> None:
         try:
             identity = self.session.connect(context)
-        except InstallerError as exc:
-            self.post_message(self.ConnectFailed(context, exc.message, exc.hint))
-            return
-        except Exception as exc:  # the kubernetes client raises many kinds; say what happened
-            self.post_message(self.ConnectFailed(context, f"cannot connect: {exc}", "check the kubeconfig (kubectl cluster-info)"))
+        except Exception as exc:
+            self.post_message(self.ConnectFailed(context, *failure_words(exc, "cannot connect", "check the kubeconfig (kubectl cluster-info)")))
             return
         self.post_message(self.Connected(identity))
 

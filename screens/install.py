@@ -14,9 +14,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, Log, Static
 
-from installer.errors import InstallerError, Problem
+from installer.errors import Problem
 from installer.events import Event, HelmLine, Note, StepFinished, StepStarted
-from screens.base import GoBack, InvalidStep, StepScreen
+from screens.base import GoBack, InvalidStep, StepScreen, failure_words
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -74,11 +74,8 @@ class InstallScreen(StepScreen):
         report = lambda event: self.post_message(self.EventReported(event))  # noqa: E731
         try:
             result = self.session.apply(self.prepared, report, self.cancel)
-        except InstallerError as exc:
-            self.post_message(self.ApplyFailed(exc.message, exc.hint))
-            return
         except Exception as exc:
-            self.post_message(self.ApplyFailed(f"the install failed: {exc}", "see helm's output above"))
+            self.post_message(self.ApplyFailed(*failure_words(exc, "the install failed", "see helm's output above")))
             return
         self.post_message(self.ApplyFinished(result))
 

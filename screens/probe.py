@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static
 
-from installer.errors import InstallerError, Problem
+from installer.errors import Problem
 from installer.events import Event, StepFinished, StepStarted
-from screens.base import InvalidStep, StepScreen
+from screens.base import InvalidStep, StepScreen, failure_words
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
@@ -86,11 +86,8 @@ class ProbeScreen(StepScreen):
     def run_probe(self) -> None:
         try:
             result = self.session.probe(self.namespace, self.release, lambda e: self.post_message(self.EventReported(e)))
-        except InstallerError as exc:
-            self.post_message(self.ProbeFailed(exc.message, exc.hint))
-            return
         except Exception as exc:
-            self.post_message(self.ProbeFailed(f"the probe failed: {exc}", "retry with Esc then Next, or check `kubectl cluster-info`"))
+            self.post_message(self.ProbeFailed(*failure_words(exc, "the probe failed", "retry with Esc then Next, or check `kubectl cluster-info`")))
             return
         self.post_message(self.ProbeCompleted(result))
 

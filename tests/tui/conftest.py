@@ -68,6 +68,13 @@ async def offline_to_access(pilot, hosts: str = "registry.example.com") -> None:
     await wait_until(pilot, lambda: on_screen(pilot.app, "AccessScreen"), what="the Access step")
 
 
+async def offline_to_storage(pilot) -> None:
+    """Offline, with the default host and users, to the Storage step."""
+    await offline_to_access(pilot)
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: on_screen(pilot.app, "StorageScreen"), what="the Storage step")
+
+
 async def type_text(pilot, text: str) -> None:
     await pilot.press(*text)
 

@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from installer.engine import prepare
 from installer.preset import load_preset
-from tests.tui.conftest import go_offline, offline_to_access, offline_app, on_screen, problems_text, type_text, wait_until
+from tests.tui.conftest import go_offline, offline_to_access, offline_to_storage, offline_app, on_screen, problems_text, type_text, wait_until
 
 pytestmark = pytest.mark.tui
 
@@ -123,9 +123,7 @@ async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
 async def test_bad_size_and_body_size(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await offline_to_access(pilot, "registry.example.com")
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        await offline_to_storage(pilot)
         size = app.screen.query_one("#size")
         size.focus()
         size.value = ""
@@ -146,9 +144,7 @@ async def test_bad_size_and_body_size(closed_kubeconfig):
 async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await offline_to_access(pilot)
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        await offline_to_storage(pilot)
         replicas = app.screen.query_one("#replicas")
         replicas.focus()
         replicas.value = ""
