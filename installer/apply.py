@@ -215,17 +215,12 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str
     if plan.users and user is None:
         on_event(Note("smoke", "no user's password is known to the installer (all kept from the release): the smoke push goes without "
                                "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to test a login", "warning"))
-    workdir = Path(tempfile.mkdtemp(prefix="registry-installer-ca-"))
-    try:
-        ca_file = None
-        if plan.ca_pem:
-            ca_file = workdir / "ca.crt"
-            ca_file.write_text(plan.ca_pem, encoding="utf-8")
+    from installer.registry_client import ca_pem_file
+
+    with ca_pem_file(plan.ca_pem) as ca_file:
         target = SmokeTarget(registry=address or plan.registry_host, username=user.name if user else None, password=user.password if user else None,
                              ca_file=ca_file, controller_family=plan.controller_family, blob_size=blob_size, keep=keep)
         return run_smoke(target, on_event=on_event)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, keep_data: bool = True, on_event: EventSink = discard) -> list[str]:

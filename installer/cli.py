@@ -27,6 +27,7 @@ def _add_target_flags(parser: argparse.ArgumentParser, release: bool = True) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from installer.disk_cli import add_push_disk_arguments
     from installer.smoke_cli import add_smoke_arguments
 
     parser = argparse.ArgumentParser(prog="registry-installer", description="Install a private Docker registry on Kubernetes with Helm, then prove it works.")
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
     add_smoke_arguments(smoke_p)
+
+    push_disk_p = sub.add_parser("push-disk", help="push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable")
+    add_push_disk_arguments(push_disk_p)
 
     ca_p = sub.add_parser("ca", help="print the installer's CA (self-signed TLS) and where clients must put it")
     _add_target_flags(ca_p)
@@ -285,6 +289,12 @@ def cmd_smoke(args) -> int:
     return smoke_command(args)
 
 
+def cmd_push_disk(args) -> int:
+    from installer.disk_cli import push_disk_command
+
+    return push_disk_command(args)
+
+
 def cmd_ca(args) -> int:
     import base64
 
@@ -345,4 +355,5 @@ def cmd_wizard(args) -> int:
 
 
 COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,
-            "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema, "ca": cmd_ca}
+            "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema, "ca": cmd_ca,
+            "push-disk": cmd_push_disk}

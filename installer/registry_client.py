@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import shutil
+import tempfile
 import json
 import logging
 import re
@@ -135,6 +138,21 @@ def _readable_ca(ca_file: Path) -> str:
     return str(ca_file)
 
 
+@contextlib.contextmanager
+def ca_pem_file(pem: str | None) -> Iterator[Path | None]:
+    """A CA held as PEM text (a Plan's) as the file the client trusts, removed afterwards; None without one."""
+    if not pem:
+        yield None
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="registry-installer-ca-"))
+    try:
+        ca_file = workdir / "ca.crt"
+        ca_file.write_text(pem, encoding="utf-8")
+        yield ca_file
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _error_codes(response: requests.Response) -> tuple[str, ...]:
     try:
         errors = response.json().get("errors") or []
@@ -171,6 +189,8 @@ def _tls_reason(text: str) -> str:
     return "other"
 
 
+_TLS_EOF = re.compile(r"eof occurred in violation of protocol|unexpected_eof|unexpected eof", re.IGNORECASE)
+
 _KINDS: list[tuple[str, tuple[type, ...]]] = [
     ("tls", (ssl.SSLError, requests.exceptions.SSLError, urllib3.exceptions.SSLError)),
     ("dns", (socket.gaierror, urllib3.exceptions.NameResolutionError)),
@@ -191,6 +211,8 @@ def classify_transport_error(exc: Exception, method: str, url: str) -> RegistryE
     else:
         kind, cause = "connection", parts[-1]
     reason = ""
+    if kind == "tls" and _TLS_EOF.search(" | ".join(str(part) for part in parts)):
+        kind = "connection"  # the link dropped under TLS (a cut upload), not a certificate problem
     if kind == "tls":
         reason = _tls_reason(" | ".join(str(part) for part in parts))
     elif kind == "timeout":
@@ -399,33 +421,76 @@ class RegistryClient:
         """
         location = self.start_upload(repository)
         hasher = hashlib.sha256()
-        sent = 0
+
+        def hashed() -> Iterator[bytes]:
+            for chunk in chunks:
+                hasher.update(chunk)
+                yield chunk
+
+        location, sent = self.patch_upload(repository, location, hashed(), on_progress=on_progress)
+        digest = "sha256:" + hasher.hexdigest()
+        self.finish_upload(repository, location, digest)
+        return digest, sent
+
+    def patch_upload(self, repository: str, location: str, chunks: Iterable[bytes], *, offset: int = 0,
+                     on_progress: ProgressCallback | None = None) -> tuple[str, int]:
+        """Append `chunks` to an upload as one streamed (chunked) PATCH.
+
+        Args:
+            offset: bytes the registry already holds; progress counts from there.
+
+        Returns:
+            (the location to continue at, bytes the upload holds now).
+        """
+        sent = offset
 
         def body() -> Iterator[bytes]:
             nonlocal sent
             for chunk in chunks:
                 if not chunk:
                     continue
-                hasher.update(chunk)
                 sent += len(chunk)
                 yield chunk
                 if on_progress is not None:
                     on_progress(sent)
 
-        scope = _push(repository)
-        response = self._request("PATCH", location, scope=scope, ok=(202, 204), retry_auth=False, data=body(),
-                                 headers={"Content-Type": "application/octet-stream"})
+        response = self._request("PATCH", location, scope=_push(repository), ok=(202, 204), retry_auth=False,
+                                 data=body(), headers={"Content-Type": "application/octet-stream"})
         response.close()
         self._check_range(response, sent)
-        digest = "sha256:" + hasher.hexdigest()
-        put = self._request("PUT", self._location(response), scope=scope, ok=(201,), retry_auth=False,
+        return self._location(response), sent
+
+    def finish_upload(self, repository: str, location: str, digest: str) -> None:
+        """PUT ?digest= on an upload: the registry checks the digest and stores the blob."""
+        put = self._request("PUT", location, scope=_push(repository), ok=(201,), retry_auth=False,
                             params={"digest": digest}, headers={"Content-Length": "0"})
         put.close()
         stored = put.headers.get("Docker-Content-Digest")
         if stored and stored != digest:
             raise RegistryError("digest", f"registry stored the blob as {stored}, we sent {digest}",
                                 method="PUT", url=put.url)
-        return digest, sent
+
+    def upload_status(self, repository: str, location: str) -> tuple[str, int] | None:
+        """Ask the registry how much of an upload it holds (GET on its location, `Range` answer).
+
+        Returns:
+            (the location to continue at, bytes held), or None when the registry no longer has the
+            upload (it expired, was finished, or was cancelled: docker-distribution cancels an
+            upload whose last PATCH was cut mid-body).
+        """
+        response = self._request("GET", location, scope=_push(repository), ok=(204, 200, 404))
+        response.close()
+        if response.status_code == 404:
+            log.info("registry no longer has the upload %s: %s", _without_query(location),
+                     ", ".join(_error_codes(response)) or response.status_code)
+            return None
+        match = re.match(r"^(?:bytes=)?(\d+)-(\d+)$", response.headers.get("Range", ""))
+        end = int(match.group(2)) if match else -1
+        # distribution answers "0-0" for an empty upload too; one held byte is not worth the ambiguity
+        held = end + 1 if end > 0 else 0
+        next_location = urljoin(response.url, response.headers["Location"]) if response.headers.get("Location") \
+            else location
+        return next_location, held
 
     @staticmethod
     def _check_range(response: requests.Response, sent: int) -> None:

@@ -117,6 +117,18 @@ class WizardSession:
         """Push a test image through the public address and read it back (a SmokeResult)."""
         return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size)
 
+    def push_disk(self, prepared: Prepared, file: str, image: str, compress: str = "none",
+                  on_event: EventSink = discard, cancel: threading.Event | None = None):
+        """Done step, "Push a VM disk now": FILE to the installed registry as a KubeVirt containerDisk.
+
+        Returns a PushDiskResult (its `vm_snippet` and `datavolume_snippet` to show); progress comes as
+        Progress events; setting `cancel` stops cleanly and a later push of the same file resumes.
+        Raises UsageError for a file or REPOSITORY:TAG that cannot be pushed (message and fix).
+        """
+        from installer.push_disk import push_disk_for_plan
+
+        return push_disk_for_plan(prepared.plan, file, image, compress, on_event, cancel)
+
     def render_files(self, prepared: Prepared, out_dir: str) -> list[Path]:
         """Offline: values.yaml, and secrets files (0600), for GitOps or a later `helm upgrade`."""
         return write_rendered(prepared.rendered, Path(out_dir).expanduser())

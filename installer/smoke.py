@@ -34,6 +34,9 @@ MiB = 1024 * 1024
 CONTROLLER_FAMILIES = FAMILY_NAMES
 STEP_CONNECT = "smoke: connect"
 STEP_LAYER = "smoke: push layer"
+# steps of other pushes (push-disk) that diagnose() explains like the smoke test's own
+UPLOAD_STEPS = frozenset({STEP_LAYER, "push-disk: upload layer"})
+CONNECT_STEPS = frozenset({STEP_CONNECT, "push-disk: connect"})
 STEP_MANIFEST = "smoke: push manifest"
 STEP_VERIFY = "smoke: read back"
 STEP_DELETE = "smoke: delete tag"
@@ -288,9 +291,9 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
         return Diagnosis(
             cause=f"The registry stopped answering for {target.timeout:g}s during '{step}' (timed out).",
             fix=f"Check the registry pod and its storage; for big layers raise --timeout. {timeout_fix(target.controller_family)}",
-            fix_screen="uploads" if step == STEP_LAYER else "address", detail=_detail(error))
+            fix_screen="uploads" if step in UPLOAD_STEPS else "address", detail=_detail(error))
     if error.kind == "connection":
-        during_upload = step == STEP_LAYER
+        during_upload = step in UPLOAD_STEPS
         return Diagnosis(
             cause=f"The connection to {netloc} was closed during '{step}'."
                   + (" A proxy cut the upload short: a body-size limit or a proxy timeout." if during_upload else ""),
@@ -364,7 +367,7 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
                   f"Too Large): its body-size limit is below the {format_size(target.blob_size)} layer. A docker "
                   f"push of any bigger layer fails the same way.",
             fix=body_limit_fix(family), fix_screen="uploads", detail=_detail(error))
-    if status == 404 and step == STEP_CONNECT:
+    if status == 404 and step in CONNECT_STEPS:
         return Diagnosis(
             cause=f"{error.url} answered 404: the address reaches a web server, but not the registry's API.",
             fix="Route the path / (pathType Prefix), or at least /v2/, of this host to the registry Service on port "
@@ -375,10 +378,10 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
         return Diagnosis(
             cause=f"The proxy could not get an answer from the registry ({status}): the registry pod is not ready, "
                   f"or the Ingress points at a wrong Service or port"
-                  + (", or the registry dropped the upload." if step == STEP_LAYER else "."),
+                  + (", or the registry dropped the upload." if step in UPLOAD_STEPS else "."),
             fix="Check the registry pod and its endpoints (kubectl get pods,endpoints in the release namespace) "
                 "and wait for it to be Ready; the Ingress backend must be the registry Service, port 5000. "
-                + (timeout_fix(family) if step == STEP_LAYER else ""),
+                + (timeout_fix(family) if step in UPLOAD_STEPS else ""),
             fix_screen="address", detail=_detail(error))
     if status == 504:
         return Diagnosis(

@@ -23,20 +23,27 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", required=True, metavar="HOST[:PORT]",
+def add_connection_arguments(parser: argparse.ArgumentParser, *, registry_required: bool = True,
+                             timeout: str = "30") -> None:
+    """The flags every command that talks to the registry shares (smoke, push-disk)."""
+    parser.add_argument("--registry", required=registry_required, metavar="HOST[:PORT]",
                         help="the registry's public address (HTTPS), e.g. registry.example.com")
     parser.add_argument("--username", help="registry user (with --password-env)")
     parser.add_argument("--password-env", metavar="VAR", help="name of the environment variable holding the password")
     parser.add_argument("--ca-file", metavar="FILE", help="PEM CA to trust instead of the system store")
+    parser.add_argument("--timeout", default=timeout, metavar="S",
+                        help=f"seconds to wait for each answer (default {timeout})")
+    parser.add_argument("--controller-family", choices=FAMILY_NAMES,
+                        help="ingress controller in front of the registry, to name its exact settings on failure")
+
+
+def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
     parser.add_argument("--blob-size", default="1Mi", metavar="SIZE",
                         help="layer size to push, e.g. 8Mi, 1GiB, 512MB (default 1Mi)")
     parser.add_argument("--repository", default="registry-installer/smoke", metavar="NAME")
     parser.add_argument("--tag", default="smoke")
     parser.add_argument("--keep", action="store_true", help="keep the test image instead of deleting it")
-    parser.add_argument("--timeout", default="30", metavar="S", help="seconds to wait for each answer (default 30)")
-    parser.add_argument("--controller-family", choices=FAMILY_NAMES,
-                        help="ingress controller in front of the registry, to name its exact settings on failure")
 
 
 def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Environ = os.environ) -> "SmokeTarget":

@@ -1,0 +1,298 @@
+"""push-disk: KubeVirt containerDisks streamed to the real registry behind real nginx, read back with skopeo."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from installer.cli import main as cli_main
+from installer.disk import DiskLayer, LayerStream, inspect_disk, sniff_format
+from installer.errors import UsageError
+from installer.events import Note, Progress
+from installer.push_disk import PushDiskTarget, run_push_disk
+from tests.fixtures.cutproxy import CutProxy
+
+MiB = 1024 * 1024
+REPO = "vms/test-disk"
+
+
+def qcow2(path: Path, size: str = "64M", fill: int = 0) -> Path:
+    """A real qcow2 from qemu-img; `fill` MiB of random data written into it so the layer has weight."""
+    if fill:
+        raw = path.with_suffix(".raw")
+        with open(raw, "wb") as out:
+            out.write(b"\0" * 510 + b"\x55\xaa")  # an MBR boot signature: a raw disk qemu-img keeps as is
+            out.write(os.urandom(fill * MiB))
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True)
+        raw.unlink()
+    else:
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size], check=True)
+    return path
+
+
+def target_for(stack, disk_path: Path, state_dir: Path, **overrides) -> PushDiskTarget:
+    options = dict(disk=inspect_disk(disk_path), registry=stack.address, repository=REPO, tag="v1",
+                   username=stack.username, password=stack.password, ca_file=stack.ca_file, timeout=30.0,
+                   state_dir=state_dir)
+    options.update(overrides)
+    return PushDiskTarget(**options)
+
+
+def skopeo_auth(stack) -> list[str]:
+    return ["--cert-dir", str(stack.ca.cert_dir), "--creds", f"{stack.username}:{stack.password.get_secret_value()}"]
+
+
+def layer_members(layer_path: Path) -> dict[str, tuple[tarfile.TarInfo, bytes | None]]:
+    with tarfile.open(layer_path) as tar:
+        return {m.name: (m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}
+
+
+def push_through_cut(stack, disk: Path, tmp_path: Path, cut_at: int, **overrides):
+    """Push through a CutProxy in front of nginx; returns the result, the proxy and the notes shown."""
+    proxy = CutProxy(stack.nginx.port, cut_at=cut_at)
+    notes: list[str] = []
+    try:
+        result = run_push_disk(target_for(stack, disk, tmp_path / "state", registry=proxy.address, **overrides),
+                               on_event=lambda e: notes.append(e.text) if isinstance(e, Note) else None)
+    finally:
+        proxy.stop()
+    return result, proxy, notes
+
+
+def pushes(stack) -> list[str]:
+    lines = (stack.nginx.directory / "access.log").read_text().splitlines()
+    return [line.split('"')[1].split(" ")[0] for line in lines if "/blobs/uploads/" in line]
+
+
+# -- unit tests --------------------------------------------------------------------------------
+
+
+def test_formats_by_magic(tmp_path):
+    assert sniff_format(b"QFI\xfb" + bytes(100)) == "qcow2"
+    iso = bytearray(64 * 1024)
+    iso[0x8001:0x8006] = b"CD001"
+    assert sniff_format(bytes(iso)) == "iso"
+    assert sniff_format(bytes(510) + b"\x55\xaa" + bytes(1000)) == "raw"
+    assert sniff_format(bytes(512) + b"EFI PART" + bytes(1000)) == "raw"
+    assert sniff_format(os.urandom(509) + b"\0\0\0" + bytes(100)) is None
+    assert inspect_disk(qcow2(tmp_path / "a.qcow2", "3G")).virtual_size == 3 * 2**30
+
+
+@pytest.mark.parametrize("compress", ["none", "gzip"])
+def test_layer_stream_is_the_tar_and_resumes_from_a_snapshot(tmp_path, compress):
+    path = tmp_path / "d.img"
+    path.write_bytes(bytes(510) + b"\x55\xaa" + os.urandom(3 * MiB + 123))
+    layer = DiskLayer(inspect_disk(path), compress)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        whole = LayerStream(layer, fd)
+        data = b"".join(iter(lambda: whole.read(), b""))
+        assert whole.digest() == "sha256:" + hashlib.sha256(data).hexdigest()
+        tar_bytes = __import__("gzip").decompress(data) if compress == "gzip" else data
+        assert whole.diff_id() == "sha256:" + hashlib.sha256(tar_bytes).hexdigest()
+        members = {m.name: m for m in tarfile.open(fileobj=io.BytesIO(tar_bytes))}
+        assert members["disk/d.img"].uid == members["disk/d.img"].gid == 107
+        assert members["disk/d.img"].mode == 0o444 and members["disk"].mode == 0o555
+        # cut anywhere: a snapshot restored, or a fresh stream skipped ahead, gives the same bytes and digests
+        halves = LayerStream(layer, fd)
+        first = halves.read(777_777)
+        saved = halves.snapshot()
+        halves.read(2 * MiB)
+        halves.restore(saved)
+        rest = b"".join(iter(lambda: halves.read(), b""))
+        assert first + rest == data and halves.digest() == whole.digest()
+        skipped = LayerStream(layer, fd)
+        skipped.skip_to(len(data) // 2)
+        assert b"".join(iter(lambda: skipped.read(), b"")) == data[len(data) // 2:]
+        assert skipped.digest() == whole.digest()
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "is empty"),
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_bytes(os.urandom(509) + b"\0\0\0" + os.urandom(4000)), "not a qcow2, raw or ISO"),
+    (lambda p: p.write_bytes(b"\xfd7zXZ\x00" + bytes(100)), "xz-compressed"),
+    (lambda p: p.write_bytes(b"\x1f\x8b\x08" + bytes(100)), "gzip-compressed"),
+    (lambda p: p.write_bytes(b"KDMV" + bytes(100)), "VMDK"),
+])
+def test_bad_files_are_refused_with_exit_2(tmp_path, capsys, make, message):
+    path = tmp_path / "disk.bin"
+    make(path)
+    code = cli_main(["push-disk", str(path), "--image", "vms/x:1", "--registry", "127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "fix:" in err and "Traceback" not in err
+
+
+def test_devices_and_bad_image_names_are_refused(capsys):
+    with pytest.raises(UsageError, match="is a device"):
+        inspect_disk("/dev/null")
+    code = cli_main(["push-disk", "/dev/null", "--image", "vms/X Y", "--registry", "127.0.0.1:9"])
+    assert code == 2 and "REPOSITORY:TAG" in capsys.readouterr().err
+
+
+# -- against the real registry -------------------------------------------------------------------
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(120)
+def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, monkeypatch, capsys):
+    stack = registry_stack()
+    disk = qcow2(tmp_path / "fedora.qcow2", fill=6)
+    monkeypatch.setenv("DISK_PASSWORD", stack.password.get_secret_value())
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    code = cli_main(["push-disk", str(disk), "--image", f"{REPO}:v1", "--registry", stack.address,
+                     "--username", stack.username, "--password-env", "DISK_PASSWORD", "--ca-file",
+                     str(stack.ca_file), "--arch", "amd64"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"pushed {stack.address}/{REPO}:v1@sha256:" in out
+    assert f"image: {stack.address}/{REPO}@sha256:" in out  # the VirtualMachine's containerDisk, pinned
+    assert f'url: "docker://{stack.address}/{REPO}:v1"' in out  # the DataVolume's registry source
+    copy = tmp_path / "copy"
+    subprocess.run(["skopeo", "copy", "--quiet", *[a.replace("--cert-dir", "--src-cert-dir").replace("--creds", "--src-creds")
+                                                   for a in skopeo_auth(stack)],
+                    f"docker://{stack.address}/{REPO}:v1", f"dir:{copy}"], check=True, capture_output=True)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["schemaVersion"] == 2
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+    layer_path = copy / layer["digest"].split(":")[1]
+    assert hashlib.sha256(layer_path.read_bytes()).hexdigest() == layer["digest"].split(":")[1]
+    config = json.loads((copy / manifest["config"]["digest"].split(":")[1]).read_text())
+    assert (config["architecture"], config["os"]) == ("amd64", "linux")
+    assert not config["config"].get("Entrypoint") and not config["config"].get("Cmd")
+    assert config["rootfs"] == {"type": "layers", "diff_ids": [layer["digest"]]}  # uncompressed: diffID = digest
+    members = layer_members(layer_path)
+    assert sorted(members) == ["disk", "disk/fedora.qcow2"]
+    info, content = members["disk/fedora.qcow2"]
+    assert (info.uid, info.gid, info.uname, info.mode) == (107, 107, "qemu", 0o444)
+    assert content == disk.read_bytes()
+    assert members["disk"][0].isdir() and members["disk"][0].uid == 107
+    inspect = json.loads(subprocess.run(["skopeo", "inspect", *skopeo_auth(stack),
+                                         f"docker://{stack.address}/{REPO}:v1"],
+                                        check=True, capture_output=True, text=True).stdout)
+    assert inspect["Layers"] == [layer["digest"]] and inspect["Architecture"] == "amd64"
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(120)
+def test_gzip_layer_has_a_diff_id_of_the_tar(registry_stack, tmp_path):
+    stack = registry_stack()
+    disk = qcow2(tmp_path / "small.qcow2", fill=2)
+    result = run_push_disk(target_for(stack, disk, tmp_path / "state", compress="gzip", tag="gz"))
+    assert result.ok, result.diagnosis
+    copy = tmp_path / "copy"
+    subprocess.run(["skopeo", "copy", "--quiet", "--src-cert-dir", str(stack.ca.cert_dir), "--src-creds",
+                    f"{stack.username}:{stack.password.get_secret_value()}",
+                    f"docker://{stack.address}/{REPO}:gz", f"dir:{copy}"], check=True, capture_output=True)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    import gzip
+
+    tar_bytes = gzip.decompress((copy / layer["digest"].split(":")[1]).read_bytes())
+    config = json.loads((copy / manifest["config"]["digest"].split(":")[1]).read_text())
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(tar_bytes).hexdigest()]
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        assert tar.extractfile("disk/small.qcow2").read() == disk.read_bytes()
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(120)
+def test_the_same_disk_twice_sends_nothing_twice(registry_stack, tmp_path):
+    stack = registry_stack()
+    disk = qcow2(tmp_path / "twice.qcow2", fill=3)
+    first = run_push_disk(target_for(stack, disk, tmp_path / "state"))
+    assert first.ok and not first.skipped and first.sent == first.layer_size
+    before = len(pushes(stack))
+    second = run_push_disk(target_for(stack, disk, tmp_path / "state"))
+    assert second.ok and second.skipped and second.sent == 0
+    assert second.digest == first.digest
+    assert pushes(stack)[before:] == []  # no POST, PATCH or PUT of any blob, config included
+    retagged = run_push_disk(target_for(stack, disk, tmp_path / "state", tag="v2"))
+    assert retagged.skipped and retagged.digest == first.digest
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(180)
+def test_a_cut_connection_resumes_where_the_registry_stopped(registry_stack, tmp_path):
+    # ingress-nginx's default request buffering: a cut PATCH never reaches the registry, which
+    # still holds exactly what it acknowledged; the push continues from there
+    stack = registry_stack(request_buffering=True)
+    disk = qcow2(tmp_path / "cut.qcow2", fill=24)
+    size = disk.stat().st_size
+    result, proxy, notes = push_through_cut(stack, disk, tmp_path, size // 2, chunk_size=4 * MiB)
+    assert proxy.cuts == 1
+    assert result.ok, result.diagnosis
+    assert any("continuing from there" in note for note in notes), notes
+    # one 4 MiB chunk is lost at most (plus TLS and HTTP overhead), not half the disk
+    assert proxy.sent_up < size + 4 * MiB + MiB, (proxy.sent_up, size)
+    check = run_push_disk(target_for(stack, disk, tmp_path / "state2", tag="check"))  # no state: uploads again
+    assert check.ok and check.layer_digest == result.layer_digest
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(180)
+def test_a_cut_the_registry_cannot_resume_starts_a_new_upload(registry_stack, tmp_path):
+    # request buffering off: nginx passes the cut PATCH's first half on, docker-distribution then
+    # holds more than it acknowledged and cancels the upload; the push says so and starts again
+    stack = registry_stack()
+    disk = qcow2(tmp_path / "cut.qcow2", fill=8)
+    result, proxy, notes = push_through_cut(stack, disk, tmp_path, disk.stat().st_size // 2)
+    assert proxy.cuts == 1
+    assert result.ok, result.diagnosis
+    assert any("discarded the cut upload" in note for note in notes), notes
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(180)
+def test_stopped_push_resumes_in_the_next_run(registry_stack, tmp_path, monkeypatch):
+    monkeypatch.setattr("installer.push_disk.PROGRESS_INTERVAL", 0)  # a Progress event per MiB read
+    stack = registry_stack()
+    disk = qcow2(tmp_path / "stop.qcow2", fill=12)
+    stop = threading.Event()
+
+    def stop_halfway(event):
+        if isinstance(event, Progress) and event.done > event.total // 3:
+            stop.set()
+
+    first = run_push_disk(target_for(stack, disk, tmp_path / "state", chunk_size=256 * MiB), on_event=stop_halfway,
+                          stop=stop)
+    assert first.interrupted and not first.ok
+    state_files = list((tmp_path / "state").glob("*.json"))
+    assert len(state_files) == 1 and state_files[0].stat().st_mode & 0o777 == 0o600
+    assert stack.password.get_secret_value() not in state_files[0].read_text()
+    second = run_push_disk(target_for(stack, disk, tmp_path / "state"))
+    assert second.ok, second.diagnosis
+    assert second.resumed_from == first.sent > 0
+    assert second.sent == second.layer_size - second.resumed_from
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(120)
+def test_diagnoses_413_401_x509_are_the_smoke_tests(registry_stack, tmp_path):
+    disk = qcow2(tmp_path / "d.qcow2", fill=3)
+    limited = registry_stack(body_limit="1m")
+    too_large = run_push_disk(target_for(limited, disk, tmp_path / "s1", controller_family="ingress-nginx"))
+    assert not too_large.ok and "413" in too_large.diagnosis.cause
+    assert "proxy-body-size" in too_large.diagnosis.fix
+    stack = registry_stack()
+    wrong = run_push_disk(target_for(stack, disk, tmp_path / "s2", password=SecretStr("not-it")))
+    assert not wrong.ok and "401" in wrong.diagnosis.cause and wrong.diagnosis.fix_screen == "access"
+    untrusted = run_push_disk(target_for(stack, disk, tmp_path / "s3", ca_file=None))
+    assert not untrusted.ok and "x509: certificate signed by unknown authority" in untrusted.diagnosis.cause
+    assert "/etc/containerd/certs.d/" in untrusted.diagnosis.fix
