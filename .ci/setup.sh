@@ -14,6 +14,12 @@ step "python package and test dependencies"
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 step "helm 3.x and 4.x"
 bash .ci/install-helm.sh
+step "the real docker-registry chart 3.0.0 (installer/chart.py: \$REGISTRY_INSTALLER_CHART, ../shared/charts, cache, helm pull)"
+python3 -c 'from installer.chart import CACHE_DIR, CHART_FILE, local_chart
+import shutil; path = local_chart(helm="'"$HOME"'/.cache/registry-installer-tests/bin/helm3").path
+CACHE_DIR.mkdir(parents=True, exist_ok=True)
+if path.is_file() and path != CACHE_DIR / CHART_FILE: shutil.copyfile(path, CACHE_DIR / CHART_FILE)
+print(path)'
 step "kube-apiserver test cluster (Go)"
 bash .ci/build-cluster.sh >/dev/null
 echo "setup done"

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import line, median_seconds, run_quiet  # noqa: E402
+from installer.chart import local_chart  # noqa: E402
 
 SEED = ROOT / "presets" / "rook-ceph-nginx.yaml"
-CHART = ROOT / "tests" / "charts" / "docker-registry"
+CHART = local_chart().path  # the real chart, found as installer/chart.py says
 HELM = Path.home() / ".cache" / "registry-installer-tests" / "bin" / "helm4"
 
 # Launched in a fresh interpreter: exits from Textual's auto_pilot, which runs once the app is ready.

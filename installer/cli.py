@@ -121,7 +121,9 @@ def _load_choices(args):
     choices = load_preset(args.preset)
     overrides = {k: getattr(args, k, None) for k in ("context", "namespace", "release")}
     overrides = {k: v for k, v in overrides.items() if v}
-    chart = getattr(args, "chart", None)
+    from installer.chart import chart_option
+
+    chart = chart_option(getattr(args, "chart", None))
     if overrides or chart:
         data = choices.model_dump(mode="json")
         data["target"].update(overrides)
@@ -192,8 +194,6 @@ def _check_apply_flags(args) -> None:
 
     if not re.match(GO_DURATION, args.timeout):
         raise UsageError(f"--timeout {args.timeout!r} is not a duration", "write it like 10m, 600s or 1h30m")
-    if args.chart and not Path(args.chart).exists():
-        raise UsageError(f"--chart {args.chart}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz")
     if args.smoke_address:
         from installer.model import HOSTNAME_RE
 
@@ -346,9 +346,10 @@ def cmd_wizard(args) -> int:
     from installer.model import Chart
     from installer.session import WizardSession
 
-    if args.chart and not Path(args.chart).exists():
-        raise UsageError(f"--chart {args.chart}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz")
-    session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=args.chart) if args.chart else None)
+    from installer.chart import chart_option
+
+    chart = chart_option(args.chart)
+    session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart) if chart else None)
     app = make_app(session=session)
     app.run()
     return getattr(app, "exit_code", 0) or 0

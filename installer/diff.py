@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-SECRET_KEYS = {"haSharedSecret", "htpasswd", "accessKey", "secretKey", "password", "accountKey"}
+SECRET_KEYS = {"haSharedSecret", "htpasswd", "accessKey", "secretKey", "s3AccessKey", "s3SecretKey", "password", "accountKey"}
 MASK = "********"
 
 

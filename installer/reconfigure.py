@@ -10,7 +10,7 @@ from installer.model import (
     Storage, Target, Uploads, User,
 )
 from installer.plan import SecretNames
-from installer.render import NGINX, NGINX_INC, UPLOAD_ANNOTATIONS
+from installer.render import NGINX, NGINX_INC, UPLOAD_ANNOTATIONS, chart_unbare
 from installer.secretref import SecretSpec
 
 KEEP = SecretSpec("keep")
@@ -90,7 +90,7 @@ def _storage(values: dict) -> Storage:
         s3 = values.get("s3") or {}
         has_keys = bool(((values.get("secrets") or {}).get("s3") or {}).get("secretRef"))
         return Storage(kind="s3", delete_enabled=delete_enabled, s3=S3Storage(
-            bucket=s3.get("bucket", ""), region=s3.get("region", ""), endpoint=s3.get("regionEndpoint"),
+            bucket=chart_unbare(s3.get("bucket", "")), region=chart_unbare(s3.get("region", "")), endpoint=chart_unbare(s3.get("regionEndpoint")),
             root_directory=s3.get("rootdirectory"), secure=s3.get("secure", True), force_path_style=s3.get("forcepathstyle", True),
             skip_verify=s3.get("skipverify", False), encrypt=s3.get("encrypt", False),
             access_key=KEEP if has_keys else None, secret_key=KEEP if has_keys else None))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,10 @@ import yaml
 from installer.plan import Plan
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
+# the keys chart 3.0.0 reads from the Secret named in secrets.s3.secretRef (installer versions before
+# this wrote accessKey/secretKey, which the chart never reads: pods stuck in CreateContainerConfigError)
+S3_ACCESS_KEY, S3_SECRET_KEY = "s3AccessKey", "s3SecretKey"
+OLD_S3_KEYS = ("accessKey", "secretKey")
 NGINX = "nginx.ingress.kubernetes.io/"
 NGINX_INC = "nginx.org/"
 
@@ -146,16 +152,20 @@ def _storage(plan: Plan) -> dict[str, Any]:
     storage = plan.choices.storage
     if storage.kind == "s3" and storage.s3 is not None:
         s3 = storage.s3
-        s3_values: dict[str, Any] = {"bucket": s3.bucket, "region": s3.region, "secure": s3.secure,
+        s3_values: dict[str, Any] = {"bucket": chart_bare(s3.bucket), "region": chart_bare(s3.region), "secure": s3.secure,
                                      "forcepathstyle": s3.force_path_style, "skipverify": s3.skip_verify, "encrypt": s3.encrypt}
         if s3.endpoint:
-            s3_values["regionEndpoint"] = s3.endpoint
+            s3_values["regionEndpoint"] = chart_bare(s3.endpoint)
         if s3.root_directory:
             s3_values["rootdirectory"] = s3.root_directory
         # The chart dereferences secrets.s3 for every s3 render: an empty map means instance-role credentials.
         secrets_s3 = {"secretRef": plan.names.s3} if plan.s3_keys else {}
-        return {"storage": "s3", "s3": s3_values, "secrets": {"s3": secrets_s3},
-                "persistence": {"enabled": False, "deleteEnabled": storage.delete_enabled}}
+        out: dict[str, Any] = {"storage": "s3", "s3": s3_values, "secrets": {"s3": secrets_s3},
+                               "persistence": {"enabled": False, "deleteEnabled": storage.delete_enabled}}
+        if not s3.secure:
+            # the chart writes REGISTRY_STORAGE_S3_SECURE only when true; the registry's default is true
+            out["extraEnvVars"] = [{"name": "REGISTRY_STORAGE_S3_SECURE", "value": "false"}]
+        return out
     fs = storage.filesystem
     persistence: dict[str, Any] = {"enabled": True, "accessMode": fs.access_mode, "size": fs.size, "deleteEnabled": storage.delete_enabled}
     if fs.existing_claim:
@@ -163,6 +173,37 @@ def _storage(plan: Plan) -> dict[str, Any]:
     elif plan.storage_class:
         persistence["storageClass"] = plan.storage_class
     return {"storage": "filesystem", "persistence": persistence}
+
+
+# goyaml (helm) reads these plain scalars as numbers or bools; PyYAML misses some of its spellings (1_000, 0o17, y, n)
+_GO_YAML_SCALAR = re.compile(r"^([yYnN]|[-+]?(0[xob][0-9a-fA-F_]+|[0-9_]*\.?[0-9_]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN)))$")
+
+
+def chart_bare(value: str) -> str:
+    """`value` made safe for a chart template that writes it unquoted (`value: {{ .Values.s3.bucket }}`).
+
+    chart 3.0.0 writes s3.bucket, s3.region and s3.regionEndpoint bare into the Deployment's env, so
+    a bucket named 12345 (or true, null, 1e5) becomes a number, bool or null and the API server
+    refuses the Deployment. Such a value is passed double-quoted: the chart then writes a YAML
+    string. Everything else is passed as is. `chart_unbare` undoes it when reading values back.
+    """
+    try:
+        plain = yaml.safe_load(value)
+    except yaml.YAMLError:
+        plain = None
+    if plain == value and isinstance(plain, str) and not _GO_YAML_SCALAR.match(value) and value.strip() == value:
+        return value
+    return json.dumps(value)
+
+
+def chart_unbare(value: Any) -> Any:
+    """The value `chart_bare` was given (values read back from an installed release)."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _resources(plan: Plan) -> dict[str, Any]:
@@ -206,7 +247,7 @@ def _secrets(plan: Plan) -> list[dict[str, Any]]:
     if generated:
         out.append(_secret(plan, plan.names.state, generated))
     if plan.s3_keys is not None:
-        out.append(_secret(plan, plan.names.s3, {"accessKey": plan.s3_keys[0].get_secret_value(), "secretKey": plan.s3_keys[1].get_secret_value()}))
+        out.append(_secret(plan, plan.names.s3, {S3_ACCESS_KEY: plan.s3_keys[0].get_secret_value(), S3_SECRET_KEY: plan.s3_keys[1].get_secret_value()}))
     return out
 
 

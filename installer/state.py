@@ -13,7 +13,7 @@ from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
 from installer.plan import ClaimInfo, ExistingState, SecretNames
 from installer.probe import ProbeResult
-from installer.render import MANAGED_BY
+from installer.render import MANAGED_BY, OLD_S3_KEYS, S3_ACCESS_KEY, S3_SECRET_KEY
 
 if TYPE_CHECKING:
     from installer.tlsfiles import TLSMaterial
@@ -51,7 +51,7 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
             if key.startswith("password."):
                 passwords[key.removeprefix("password.")] = SecretStr(_decode(state, key) or "")
     s3 = by_name.get(names.s3)
-    s3_keys = (SecretStr(_decode(s3, "accessKey") or ""), SecretStr(_decode(s3, "secretKey") or "")) if s3 is not None else None
+    s3_keys = _s3_keys(s3) if s3 is not None else None
     ingress_auth = by_name.get(names.basic_auth)
     ingress_htpasswd = parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or "")) if ingress_auth else {}
     return ExistingState(
@@ -66,6 +66,13 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
         revision=probe.release.revision if probe.release is not None else 0,
         claim=_claim(kube, namespace, release, values),
     )
+
+
+def _s3_keys(secret: Any) -> tuple[SecretStr, SecretStr]:
+    """The S3 keys in the installer's Secret: the chart's names, or the names older installers wrote."""
+    access = _decode(secret, S3_ACCESS_KEY) or _decode(secret, OLD_S3_KEYS[0]) or ""
+    key = _decode(secret, S3_SECRET_KEY) or _decode(secret, OLD_S3_KEYS[1]) or ""
+    return SecretStr(access), SecretStr(key)
 
 
 def chart_fullname(release: str) -> str:

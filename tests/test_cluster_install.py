@@ -183,3 +183,27 @@ def test_stopped_api_server_is_a_clear_error(fresh_cluster):
     assert proc.returncode == 1
     assert "connection refused" in proc.stderr and "is the cluster up?" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_chart(kube_cluster, tmp_path):
+    """Installers before the fix wrote accessKey/secretKey, which chart 3.0.0 never reads; a re-run keeps the keys under s3AccessKey/s3SecretKey."""
+    from tests.conftest import helm_path
+
+    namespace = "s3-old-keys"
+    env = {"S3_ACCESS_KEY": "AKIA-old-install", "S3_SECRET_KEY": "old-install-secret"}
+    first = cli(kube_cluster, "apply", "--preset", str(PRESETS / "s3-ha.yaml"), "--namespace", namespace, "--chart", str(CHART),
+                "--yes", "--no-wait", helm=helm_path("helm4"), env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    api = core(kube_cluster)
+    secret = api.read_namespaced_secret("docker-registry-s3", namespace)
+    assert set(secret.data) == {"s3AccessKey", "s3SecretKey"}
+    old = {"accessKey": secret.data["s3AccessKey"], "secretKey": secret.data["s3SecretKey"]}
+    api.patch_namespaced_secret("docker-registry-s3", namespace, [{"op": "replace", "path": "/data", "value": old}])
+    keep = tmp_path / "s3-keep.yaml"
+    keep.write_text((PRESETS / "s3-ha.yaml").read_text().replace("env:S3_ACCESS_KEY", "keep").replace("env:S3_SECRET_KEY", "keep"))
+    again = cli(kube_cluster, "apply", "--preset", str(keep), "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait",
+                helm=helm_path("helm3"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    data = api.read_namespaced_secret("docker-registry-s3", namespace).data
+    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {"s3AccessKey": "AKIA-old-install", "s3SecretKey": "old-install-secret"}
+    assert "AKIA-old-install" not in again.stdout + again.stderr

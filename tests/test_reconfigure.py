@@ -85,3 +85,14 @@ def test_cert_manager_issuer_kind():
     changed = base.model_copy(update={"exposure": base.exposure.model_copy(update={"tls": TLS(mode="cert-manager", issuer="local", issuer_kind="Issuer")})})
     back, expected = round_trip(changed)
     assert back.exposure.tls == expected.exposure.tls
+
+
+def test_s3_names_quoted_for_the_chart_come_back_as_typed():
+    base = load_preset(PRESETS / "s3-ha.yaml")
+    s3 = base.storage.s3.model_copy(update={"bucket": "12345", "region": "1", "endpoint": "http://127.0.0.1:9000", "secure": False})
+    changed = base.model_copy(update={"storage": base.storage.model_copy(update={"s3": s3})})
+    values = render(build_plan(changed)).values
+    assert values["s3"]["bucket"] == '"12345"'  # what the chart's bare template needs (see render.chart_bare)
+    back, expected = round_trip(changed)
+    assert back == expected
+    assert (back.storage.s3.bucket, back.storage.s3.region, back.storage.s3.secure) == ("12345", "1", False)

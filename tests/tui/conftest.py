@@ -13,8 +13,9 @@ from installer.model import Chart
 from installer.session import WizardSession
 from screens.app import WizardApp, make_app
 
+from tests.conftest import CHART as CHART_DIR  # the real chart (a .tgz helm installs as is)
+
 ROOT = Path(__file__).resolve().parents[2]
-CHART_DIR = ROOT / "tests" / "charts" / "docker-registry"
 
 
 def write_kubeconfig(path: Path, server: str, context: str = "closed") -> Path:

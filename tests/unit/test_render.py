@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,9 @@ from installer.model import Choices
 from installer.plan import ExistingState, build_plan
 from installer.preset import load_preset
 from installer.render import render, write_rendered
-from tests.conftest import PRESETS, SHARED_REFERENCE
+from tests.conftest import CHART, PRESETS
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-TEMPLATE_KEYS = SHARED_REFERENCE / "twuni-docker-registry-3.0.0-template-keys.txt"
 
 
 def _plan(name, **env):
@@ -59,7 +60,15 @@ def _key_paths(data, prefix=""):
 
 
 def _chart_keys() -> set[str]:
-    return {line.strip() for line in TEMPLATE_KEYS.read_text().splitlines() if line.strip()}
+    """Every `.Values.x.y` the real chart's templates read (the chart has no values schema)."""
+    keys = set()
+    with tarfile.open(CHART) as tar:
+        for member in tar.getmembers():
+            if "/templates/" in member.name and member.isfile():
+                text = tar.extractfile(member).read().decode()
+                keys |= set(re.findall(r"\.Values\.([A-Za-z0-9_.]+[A-Za-z0-9_])", text))
+    assert {"ingress.className", "secrets.s3.secretRef", "persistence.existingClaim"} <= keys, "the chart's templates were not read"
+    return keys
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
