@@ -26,6 +26,7 @@ def scripts(quick: bool) -> list[list[str]]:
         ["bench/auth_cost.py", *runs],
         ["bench/probe_scale.py", "--runs", "2" if quick else "5"],
         ["bench/startup.py", "--runs", "3" if quick else "7"],
+        ["bench/disk.py", "--size", "256Mi" if quick else "4Gi", "--small", "64Mi" if quick else "1Gi"],
     ]
 
 

@@ -301,7 +301,7 @@ def storage_request(virtual_size: int) -> str:
 def vm_snippet(image: str, disk: DiskFile, repository: str, pull_secret: str | None) -> str:
     name = k8s_name(repository)
     device = "cdrom:\n              bus: sata" if disk.format == "iso" else "disk:\n              bus: virtio"
-    secret = f"\n            imagePullSecret: {pull_secret}" if pull_secret else ""
+    secret = f"\n          imagePullSecret: {pull_secret}" if pull_secret else ""
     return f"""apiVersion: kubevirt.io/v1
 kind: VirtualMachine
 metadata:

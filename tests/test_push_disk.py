@@ -118,6 +118,24 @@ def test_layer_stream_is_the_tar_and_resumes_from_a_snapshot(tmp_path, compress)
         os.close(fd)
 
 
+def test_snippets_are_valid_kubevirt_and_cdi_yaml(tmp_path):
+    import yaml
+
+    from installer.disk import datavolume_snippet, vm_snippet
+
+    disk = inspect_disk(qcow2(tmp_path / "f.qcow2", "10G"))
+    image = "registry.example.com/vms/Fedora_40@sha256:" + "a" * 64
+    vm = yaml.safe_load(vm_snippet(image, disk, "vms/Fedora_40", "registry-credentials"))
+    volume = vm["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["containerDisk"] == {"image": image, "imagePullSecret": "registry-credentials"}
+    assert vm["metadata"]["name"] == "fedora-40"
+    assert vm["spec"]["template"]["spec"]["domain"]["devices"]["disks"][0]["name"] == volume["name"]
+    dv = yaml.safe_load(datavolume_snippet("registry.example.com/vms/f:40", disk, "vms/f", None, "registry-ca"))
+    assert dv["spec"]["source"]["registry"] == {"url": "docker://registry.example.com/vms/f:40",
+                                                "certConfigMap": "registry-ca"}
+    assert dv["spec"]["storage"]["resources"]["requests"]["storage"] == "10Gi"
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: p.write_bytes(b""), "is empty"),
     (lambda p: p.mkdir(), "is a directory"),
