@@ -10,8 +10,8 @@ import pytest
 
 from tests.fixtures.procs import TOOLS_CACHE
 
-# the real-component fixtures (kube_cluster, fresh_cluster, registry_stack), registered once for every test
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.registry"]
+# the real-component fixtures (kube_cluster, fresh_cluster, registry_stack, ingress_stand_in), registered once for every test
+pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.registry", "tests.fixtures.ingress"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "presets"
