@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Everything the test suite needs on a fresh machine, as root: Debian's registry, nginx and
 # skopeo; this package with its test extras; the real helm 3.x and 4.x; the kube-apiserver
-# test cluster built from Go modules. Each step is cached and quick when already done.
+# test cluster built from Go modules; the test node (containerd, runc, CNI plugins from Debian,
+# the kubelet and the other node components built from Go modules). Each step is cached and
+# quick when already done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -22,4 +24,7 @@ if path.is_file() and path != CACHE_DIR / CHART_FILE: shutil.copyfile(path, CACH
 print(path)'
 step "kube-apiserver test cluster (Go)"
 bash .ci/build-cluster.sh >/dev/null
+step "test node: containerd, runc, CNI plugins (Debian); kubelet & co. (Go)"
+bash .ci/setup-node.sh
+bash .ci/build-node.sh >/dev/null
 echo "setup done"

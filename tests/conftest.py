@@ -10,8 +10,9 @@ import pytest
 
 from tests.fixtures.procs import TOOLS_CACHE
 
-# the real-component fixtures (kube_cluster, fresh_cluster, registry_stack, ingress_stand_in), registered once for every test
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.registry", "tests.fixtures.ingress"]
+# the real-component fixtures (kube_cluster, fresh_cluster, registry_stack, ingress_stand_in, kube_node),
+# registered once for every test
+pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.registry", "tests.fixtures.ingress", "tests.fixtures.node"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "presets"

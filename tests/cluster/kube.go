@@ -105,11 +105,22 @@ func waitReady(ctx context.Context, server string, certs pki, apiDone <-chan str
 	}
 }
 
-func freePort() (int, error) {
+// portReservation hands out distinct free ports on 127.0.0.1, each held by an open listener
+// until release(), so no two calls return the same port.
+type portReservation struct{ listeners []net.Listener }
+
+func (r *portReservation) next() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	r.listeners = append(r.listeners, l)
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (r *portReservation) release() {
+	for _, l := range r.listeners {
+		l.Close()
+	}
+	r.listeners = nil
 }

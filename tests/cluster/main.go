@@ -238,6 +238,10 @@ func bootstrap(ctx context.Context, f serveFlags) error {
 	return nil
 }
 
+// serviceCIDR holds the Services' ClusterIPs, inside 198.18.0.0/15 (the test network range, as the
+// test node's pod network): test traffic to a ClusterIP never leaves the host.
+const serviceCIDR = "198.18.128.0/24"
+
 func apiserverArgs(dataDir string, certs pki, port int, etcdURL string) []string {
 	return []string{
 		"--etcd-servers=" + etcdURL,
@@ -251,7 +255,7 @@ func apiserverArgs(dataDir string, certs pki, port int, etcdURL string) []string
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + certs.SAPub(),
 		"--service-account-signing-key-file=" + certs.SAKey(),
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=" + serviceCIDR,
 		"--authorization-mode=Node,RBAC",
 		"--allow-privileged=true",
 		// The lease reconciler refuses a loopback advertise address; with "none" the
@@ -276,6 +280,10 @@ func choosePorts(f serveFlags) (clusterPorts, error) {
 			return p, fmt.Errorf("%s: %w", path, err)
 		}
 	}
+	// Each new port is reserved (its listener kept open) until all three are chosen: closing
+	// one before asking for the next let the kernel hand out the same port twice.
+	var reserved portReservation
+	defer reserved.release()
 	for _, c := range []struct {
 		flag int
 		dst  *int
@@ -284,12 +292,15 @@ func choosePorts(f serveFlags) (clusterPorts, error) {
 		case c.flag != 0:
 			*c.dst = c.flag
 		case *c.dst == 0:
-			port, err := freePort()
+			port, err := reserved.next()
 			if err != nil {
 				return p, err
 			}
 			*c.dst = port
 		}
+	}
+	if p.API == p.Etcd || p.API == p.EtcdPeer || p.Etcd == p.EtcdPeer {
+		return p, fmt.Errorf("ports must differ: api %d, etcd %d, etcd peer %d", p.API, p.Etcd, p.EtcdPeer)
 	}
 	data, _ := json.Marshal(p)
 	return p, os.WriteFile(path, data, 0o644)

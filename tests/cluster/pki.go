@@ -91,7 +91,7 @@ func generatePKI(p pki) error {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.18.128.1")},
 	}
 	if err := issue(p.ServingCert(), p.ServingKey(), serving, caCert, caKey); err != nil {
 		return err
