@@ -351,8 +351,39 @@ def cmd_wizard(args) -> int:
     chart = chart_option(args.chart)
     session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart) if chart else None)
     app = make_app(session=session)
-    app.run()
+    try:
+        app.run()
+    finally:
+        _finish_wizard_install(session)
+    summary = getattr(app, "summary", "")
+    if summary:
+        try:
+            print(summary)
+        except OSError:  # the terminal is gone (SIGHUP)
+            pass
     return getattr(app, "exit_code", 0) or 0
+
+
+def _finish_wizard_install(session) -> None:
+    """Never leave helm running: if the wizard ended while an install ran (it should not), stop helm, wait for
+    the rollback and the lock's release, whatever signals arrive meanwhile."""
+    import signal
+
+    if not session.installing:
+        return
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name)
+        previous[number] = signal.signal(number, lambda *_: None)
+    try:
+        try:
+            print("stopping helm and rolling back the release; please wait...", file=sys.stderr)
+        except OSError:
+            pass
+        session.stop_install()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,

@@ -58,6 +58,9 @@ class WizardSession:
         self.apply_options = apply_options or ApplyOptions(smoke=False)
         self.kube: KubeClient | None = None
         self.offline = False
+        self._cancel: threading.Event | None = None  # the running install's, while one runs
+        self._idle = threading.Event()
+        self._idle.set()
 
     @property
     def smoke_enabled(self) -> bool:
@@ -109,9 +112,28 @@ class WizardSession:
         return values_diff(prepared.probe.release.values, new)
 
     def apply(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
+        """Install (in a worker thread); `stop_install()` from any thread stops helm and waits for the rollback."""
         if self.kube is None:
             raise InstallerError("no cluster is connected", "go back to the Cluster step")
-        return apply_plan(prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel)
+        self._cancel = cancel
+        self._idle.clear()
+        try:
+            return apply_plan(prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel)
+        finally:
+            self._cancel = None
+            self._idle.set()
+
+    @property
+    def installing(self) -> bool:
+        return not self._idle.is_set()
+
+    def stop_install(self, timeout: float | None = None) -> bool:
+        """Stop a running install (helm gets SIGINT, the release is rolled back, the Secrets restored, the lock
+        released) and wait for that to finish; True when nothing runs any more."""
+        cancel = self._cancel
+        if cancel is not None:
+            cancel.set()
+        return self._idle.wait(timeout)
 
     def smoke(self, prepared: Prepared, on_event: EventSink = discard):
         """Push a test image through the public address and read it back (a SmokeResult)."""

@@ -54,13 +54,14 @@ STEPS = (
 
 
 class ConfirmQuit(ModalScreen[bool]):
-    """Asked before quitting while helm is running."""
+    """Asked once before quitting while helm is running (Ctrl+Q, Ctrl+C, the command palette's Quit)."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Stay")]
 
     def compose(self) -> ComposeResult:
         with Grid(id="confirm"):
-            yield Label("An install is running. Quit anyway? helm is stopped and the release rolled back.", id="confirm-text")
+            yield Label("An install is running. Quit anyway? helm is stopped and the release rolled back first; "
+                        "the wizard shows the rollback and quits when it is done.", id="confirm-text")
             yield Button("Quit", id="quit", variant="error", compact=True)
             yield Button("Stay", id="stay", variant="primary", compact=True)
 
@@ -76,7 +77,11 @@ class WizardApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "registry-installer"
-    BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True),
+        Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
+    ]
+    QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
     steps = STEPS
 
     def __init__(self, session: WizardSession) -> None:
@@ -91,11 +96,41 @@ class WizardApp(App[int]):
         self.reconfiguring = False
         self.installing = False
         self.exit_code = 0
+        self.quitting: str | None = None  # why the wizard is stopping an install to quit
+        self.summary = ""  # one paragraph printed after the wizard's screen is gone
+        self._signals: list[int] = []
 
     # -- the step list ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.catch_signals()
         self.show_step(0)
+
+    def catch_signals(self) -> None:
+        """SIGTERM, SIGHUP (the terminal closed) and SIGINT stop an install cleanly instead of killing the
+        wizard with helm left running: nobody is there to confirm, so they quit as a confirmed Quit does."""
+        import asyncio
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for name in self.QUIT_SIGNALS:
+            number = getattr(signal, name)
+            try:
+                loop.add_signal_handler(number, self.quit_now, name)
+            except (ValueError, RuntimeError, NotImplementedError):
+                continue
+            self._signals.append(number)
+
+    def on_unmount(self) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for number in self._signals:
+            loop.remove_signal_handler(number)
+        self._signals.clear()
 
     def step_bar_state(self, key: str) -> tuple[list[str], int, list[int]]:
         skipped = [i for i, step in enumerate(self.steps) if self.skipped(step)]
@@ -136,6 +171,7 @@ class WizardApp(App[int]):
         elif isinstance(result, GoTo):
             self.show_step(self.index_of(result.step))
         elif key == "done":
+            self.summary = self.summary_after_done()
             self.exit(self.exit_code, return_code=self.exit_code)
         else:
             self.record(key, result)
@@ -190,20 +226,87 @@ class WizardApp(App[int]):
 
     # -- quitting -----------------------------------------------------------------------------
 
+    def action_quit(self) -> None:
+        """The command palette's Quit: the same path as Ctrl+Q."""
+        self.action_request_quit()
+
+    def action_help_quit(self) -> None:
+        self.action_request_quit()
+
     def action_request_quit(self) -> None:
-        if not self.installing:
-            self.exit(self.exit_code)
+        if self.quitting:
+            self.notify("Stopping helm and rolling back: the wizard quits when that is done.", severity="warning")
             return
+        if not self.installing:
+            self.quit_now("you quit")
+            return
+        if isinstance(self.screen, ConfirmQuit):
+            return  # one confirmation is enough
 
         def answered(quit_now: bool | None) -> None:
             if quit_now:
-                cancel = next((s.cancel for s in self.screen_stack if hasattr(s, "cancel")), None)
-                if cancel is not None:
-                    cancel.set()
-                self.exit_code = 1
-                self.exit(1, return_code=1)
+                self.quit_now("you quit")
 
         self.push_screen(ConfirmQuit(), answered)
+
+    def quit_now(self, reason: str) -> None:
+        """Quit; during an install, first stop helm and show the rollback until it is done."""
+        if not self.installing:
+            if not self.summary:
+                self.summary = self.summary_before_install()
+            self.exit(self.exit_code, return_code=self.exit_code)
+            return
+        if self.quitting:
+            return
+        self.quitting = reason
+        while isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+        install = next((s for s in self.screen_stack if isinstance(s, InstallScreen)), None)
+        if install is not None:
+            install.stop_for_quit(reason)
+        else:
+            self.session.stop_install(0)
+
+    def install_ended(self, release: str, namespace: str, result: Any, failure: str | None) -> None:
+        """The Install step's worker finished; when a quit was waiting for it, quit now with a summary."""
+        self.installing = False
+        if not self.quitting:
+            return
+        if failure is not None:
+            self.summary = (f"Quit during the install ({self.quitting}): helm was stopped and the release rolled back. "
+                            f"{failure} The installer's lock on release {release} in namespace {namespace} is released "
+                            "and no helm process is left running. Run registry-installer again to install.")
+            self.exit_code = 1
+        else:
+            self.summary = (f"Quit ({self.quitting}), but the install had already finished: release {release} is at revision "
+                            f"{getattr(result, 'revision', '?')} in namespace {namespace}; the smoke test did not run "
+                            "(`registry-installer smoke` runs it).")
+        self.exit(self.exit_code, return_code=self.exit_code)
+
+    def summary_after_done(self) -> str:
+        if self.prepared is None:
+            return self.summary_before_install()
+        plan = self.prepared.plan
+        install = self.results.get("install")
+        if install is None:
+            return self.summary_before_install()
+        smoke = self.results.get("smoke")
+        if getattr(smoke, "ok", None) is True:
+            verified = "the smoke test pushed an image and read it back"
+        elif getattr(smoke, "ok", None) is False or isinstance(smoke, Exception):
+            verified = "installed, NOT verified: the smoke test failed (`registry-installer smoke` retries it)"
+        else:
+            verified = "not verified: the smoke test did not run (`registry-installer smoke` runs it)"
+        scheme = "https" if plan.tls_secret_name else "http"
+        return (f"Installed release {plan.release} (revision {getattr(install, 'revision', '?')}) in namespace {plan.namespace}; "
+                f"the registry is at {scheme}://{plan.registry_host}; {verified}.")
+
+    def summary_before_install(self) -> str:
+        if self.results.get("install") is not None or self.summary:
+            return self.summary
+        if self.written:
+            return "Nothing was changed on any cluster; the files are written: " + ", ".join(str(p) for p in self.written) + "."
+        return "Nothing was changed on the cluster."
 
 
 def make_app(context: str | None = None, kubeconfig: str | None = None, helm: str = "helm",

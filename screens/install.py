@@ -67,6 +67,8 @@ class InstallScreen(StepScreen):
 
     def show_elapsed(self) -> None:
         state = "running" if self.result is None and self.failure is None else ("done" if self.failure is None else "failed")
+        if state == "running" and self.cancel.is_set():
+            state = "stopping helm and rolling back"
         self.query_one("#install-status", Static).update(f"{state} — {time.monotonic() - self.started:.0f}s elapsed")
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -94,12 +96,29 @@ class InstallScreen(StepScreen):
         self.query_one("#steps", Static).update("\n".join(self.steps.values()))
 
     def finish(self) -> None:
-        self.app.installing = False
         self.timer.stop()
         self.show_elapsed()
         self.query_one("#cancel").display = False
         self.query_one("#cancel-means").display = False
+        self.refresh_bindings()  # the footer no longer offers Cancel
         self.check()
+        plan = self.prepared.plan
+        self.app.install_ended(plan.release, plan.namespace, self.result, self.failure.message if self.failure else None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_install":
+            return self.result is None and self.failure is None and not self.cancel.is_set()
+        return super().check_action(action, parameters)
+
+    def stop_for_quit(self, reason: str) -> None:
+        """The wizard is quitting: stop helm, show the rollback as it happens; the app quits when it ends."""
+        if self.result is not None or self.failure is not None:
+            return
+        self.cancel.set()
+        self.refresh_bindings()
+        self.query_one("#cancel").display = False
+        self.query_one("#cancel-means").update(f"Quitting ({reason}): stopping helm and rolling back; the wizard quits when that is done.")
+        self.query_one("#helm-log", Log).write_line(f"quit requested ({reason}): stopping helm and rolling back…")
 
     def on_install_screen_apply_finished(self, message: ApplyFinished) -> None:
         self.result = message.result
@@ -119,6 +138,7 @@ class InstallScreen(StepScreen):
         if self.result is not None or self.failure is not None or self.cancel.is_set():
             return
         self.cancel.set()
+        self.refresh_bindings()
         self.query_one("#helm-log", Log).write_line("cancel requested: stopping helm and rolling back…")
 
     def build_section(self):

@@ -9,6 +9,7 @@ from typing import Callable
 import pytest
 import yaml
 
+from installer.apply import ApplyOptions
 from installer.model import Chart
 from installer.session import WizardSession
 from screens.app import WizardApp, make_app
@@ -86,3 +87,61 @@ def problems_text(app: WizardApp) -> str:
 
 def offline_app(kubeconfig: Path) -> WizardApp:
     return make_app(session=WizardSession(kubeconfig=str(kubeconfig), chart=Chart(path=str(CHART_DIR))))
+
+
+# -- against the real test cluster -------------------------------------------------------------
+
+def cluster_session(cluster, **options) -> WizardSession:
+    """No kubelet in the test cluster: pods never run, so by default no waiting and no smoke push.
+    With wait=True helm waits for pods that never come: an install that runs until it is stopped."""
+    from tests.conftest import helm_path
+
+    apply_options = ApplyOptions(**{"wait": False, "smoke": False, "timeout": "2m", **options})
+    return WizardSession(context=cluster.admin_context, kubeconfig=str(cluster.kubeconfig), helm_binary=str(helm_path("helm3")),
+                         chart=Chart(path=str(CHART_DIR)), apply_options=apply_options)
+
+
+async def choose(pilot, select_id: str, downs: int) -> None:
+    """Open a Select with Enter and move `downs` options down (keyboard only)."""
+    select = pilot.app.screen.query_one(select_id)
+    select.focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: select.expanded, 30, what=f"{select_id} to open")
+    await pilot.press(*(["down"] * downs), "enter")
+    await wait_until(pilot, lambda: not select.expanded, 30, what=f"{select_id} to close")
+
+
+async def replace_text(pilot, input_id: str, text: str) -> None:
+    pilot.app.screen.query_one(input_id).focus()
+    await pilot.press("ctrl+u", "ctrl+k")
+    await type_text(pilot, text)
+
+
+async def next_step(pilot, screen: str, timeout: float = 120) -> None:
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: on_screen(pilot.app, screen), timeout, what=screen)
+
+
+async def connect_and_probe(pilot, namespace: str, release: str | None = None) -> None:
+    """On the Cluster step: wait for the connection, set the target, run the probe."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+    await replace_text(pilot, "#namespace", namespace)
+    if release:
+        await replace_text(pilot, "#release", release)
+    await next_step(pilot, "ProbeScreen")
+    await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+
+
+async def to_running_install(pilot, namespace: str, host: str) -> None:
+    """Connect, probe, type a host, accept every default, start the install, wait for helm to run."""
+    app = pilot.app
+    await connect_and_probe(pilot, namespace)
+    await next_step(pilot, "AddressScreen")
+    await type_text(pilot, host)
+    for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        await next_step(pilot, screen)
+    await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+    assert not app.screen.failure, app.screen.failure
+    await next_step(pilot, "InstallScreen")
+    await wait_until(pilot, lambda: "helm" in app.screen.steps, 120, what="helm to start")

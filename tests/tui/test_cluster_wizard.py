@@ -8,21 +8,13 @@ import subprocess
 import pytest
 
 from installer.apply import ApplyOptions
-from installer.model import Chart
-from installer.session import WizardSession
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.tui.conftest import CHART_DIR, on_screen, type_text, wait_until
+from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, on_screen, replace_text, type_text, wait_until
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 NAMESPACE = "wizard-e2e"
 RELEASE = "registry"
-
-
-def cluster_session(cluster) -> WizardSession:
-    # no kubelet in the test cluster: pods never run, so no waiting and no smoke push
-    return WizardSession(context=cluster.admin_context, kubeconfig=str(cluster.kubeconfig), helm_binary=str(helm_path("helm3")),
-                         chart=Chart(path=str(CHART_DIR)), apply_options=ApplyOptions(wait=False, smoke=False, timeout="2m"))
 
 
 def helm_status(cluster) -> dict:
@@ -30,37 +22,6 @@ def helm_status(cluster) -> dict:
                           "--kube-context", cluster.admin_context], capture_output=True, text=True, check=True).stdout
     return json.loads(out)
 
-
-async def choose(pilot, select_id: str, downs: int) -> None:
-    """Open a Select with Enter and move `downs` options down (keyboard only)."""
-    select = pilot.app.screen.query_one(select_id)
-    select.focus()
-    await pilot.press("enter")
-    await wait_until(pilot, lambda: select.expanded, 30, what=f"{select_id} to open")
-    await pilot.press(*(["down"] * downs), "enter")
-    await wait_until(pilot, lambda: not select.expanded, 30, what=f"{select_id} to close")
-
-
-async def replace_text(pilot, input_id: str, text: str) -> None:
-    pilot.app.screen.query_one(input_id).focus()
-    await pilot.press("ctrl+u", "ctrl+k")
-    await type_text(pilot, text)
-
-
-async def next_step(pilot, screen: str, timeout: float = 120) -> None:
-    await pilot.press("ctrl+n")
-    await wait_until(pilot, lambda: on_screen(pilot.app, screen), timeout, what=screen)
-
-
-async def connect_and_probe(pilot, namespace: str, release: str | None = None) -> None:
-    """On the Cluster step: wait for the connection, set the target, run the probe."""
-    app = pilot.app
-    await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
-    await replace_text(pilot, "#namespace", namespace)
-    if release:
-        await replace_text(pilot, "#release", release)
-    await next_step(pilot, "ProbeScreen")
-    await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
 
 
 async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):  # noqa: F811
