@@ -135,6 +135,19 @@ class Exposure(Section):
         return path
 
 
+def _username_fault(name: str) -> str:
+    """Which rule a user name breaks, without repeating it."""
+    if not name:
+        return "it is empty"
+    if len(name) > 64:
+        return f"it has {len(name)} characters"
+    if ":" in name or any(c.isspace() for c in name):
+        return "it contains ':' or a space"
+    if not name[0].isalnum():
+        return "it must start with a letter or a digit"
+    return "it contains characters other than letters, digits, '.', '_', '@', '-'"
+
+
 class User(Section):
     name: str
     password: SecretField = SecretSpec("generate")
@@ -143,7 +156,8 @@ class User(Section):
     @classmethod
     def _name(cls, name: str) -> str:
         if not USERNAME_RE.match(name):
-            raise ValueError(f"user name '{name}' is invalid: letters, digits, '.', '_', '@', '-' (no ':' or spaces), at most 64 characters")
+            # never echo the name: a password typed into the wrong field must not appear on screen or in a log
+            raise ValueError(f"the user name is invalid ({_username_fault(name)}): use letters, digits, '.', '_', '@', '-', at most 64 characters")
         return name
 
 

@@ -70,7 +70,7 @@ class AccessScreen(StepScreen):
         existing = next((u for u in self.users if u.name == name), None)
         password = SecretSpec.literal(typed) if typed else (existing.password if existing else SecretSpec("generate"))
         if typed and len(typed.encode("utf-8")) > BCRYPT_MAX_BYTES:
-            raise InvalidStep([Problem(f"user {name}", f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first {BCRYPT_MAX_BYTES}",
+            raise InvalidStep([Problem("password", f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first {BCRYPT_MAX_BYTES}",
                                        f"use at most {BCRYPT_MAX_BYTES} bytes, or leave it empty to generate one")])
         return validated(User, {"name": name, "password": password}, "auth.users")
 

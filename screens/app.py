@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -30,6 +33,21 @@ if TYPE_CHECKING:
     from installer.probe import ProbeResult
 
 log = logging.getLogger(__name__)
+
+
+FOCUS_MOVING_KEYS = frozenset({"tab", "shift+tab", "enter", "ctrl+n", "escape", "ctrl+o", "ctrl+p"})
+
+
+async def settled(slice_s: float = 0.01, quiet_slices: int = 2, limit_s: float = 1.0) -> None:
+    """Wait until the UI thread has had nothing to do for a few short slices (at most `limit_s`).
+
+    The UI thread's own CPU time is measured, so workers busy in threads (a probe, helm) do not count."""
+    started = time.monotonic()
+    quiet = 0
+    while quiet < quiet_slices and time.monotonic() - started < limit_s:
+        before = time.thread_time()
+        await asyncio.sleep(slice_s)
+        quiet = quiet + 1 if time.thread_time() - before < slice_s / 20 else 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,31 @@ class WizardApp(App[int]):
         self.quitting: str | None = None  # why the wizard is stopping an install to quit
         self.summary = ""  # one paragraph printed after the wizard's screen is gone
         self._signals: list[int] = []
+        self._held_keys: list[events.Key] | None = None  # keys typed while focus may be moving
+        self._settling: Any = None
+
+    # -- typed-ahead keys -----------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed after one that moves focus (Tab, Enter, Ctrl+N, Esc...) wait until the focus has moved, then
+        go to the widget that has it: a password manager's auto-type (`user`, Tab, `password`) fills both fields.
+        Textual forwards each key to the widget focused when the key *arrives*, before the Tab has been handled."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._held_keys is not None:
+                self._held_keys.append(event)
+                return
+            await super().on_event(event)
+            if event.key in FOCUS_MOVING_KEYS:
+                self._held_keys = []
+                self._settling = asyncio.get_running_loop().create_task(self._release_held_keys())
+            return
+        await super().on_event(event)
+
+    async def _release_held_keys(self) -> None:
+        await settled()
+        held, self._held_keys = self._held_keys or [], None
+        for key in held:  # back through on_event, in order: a held Tab holds the keys after it again
+            self.post_message(events.Key(key.key, key.character))
 
     # -- the step list ------------------------------------------------------------------------
 
@@ -264,8 +307,9 @@ class WizardApp(App[int]):
         install = next((s for s in self.screen_stack if isinstance(s, InstallScreen)), None)
         if install is not None:
             install.stop_for_quit(reason)
-        else:
-            self.session.stop_install(0)
+        else:  # no Install step to show the rollback on: wait for the engine here
+            self.session.stop_install()
+            self.install_ended(self.sections["target"].release, self.sections["target"].namespace, None, "The install was stopped.")
 
     def install_ended(self, release: str, namespace: str, result: Any, failure: str | None) -> None:
         """The Install step's worker finished; when a quit was waiting for it, quit now with a summary."""

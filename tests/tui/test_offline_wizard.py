@@ -280,3 +280,35 @@ async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
         assert app.focused is app.screen.query_one("#fix")
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+
+
+async def burst(app, keys: str) -> None:
+    """Keys as a password manager's auto-type sends them: all at once, before the UI has handled any ("\t" is Tab)."""
+    from textual import events
+
+    for ch in keys:
+        app.post_message(events.Key("tab", None) if ch == "\t" else events.Key(ch if ch.isalnum() else {"-": "minus", "!": "exclamation_mark", " ": "space"}.get(ch, ch), ch))
+
+
+async def test_typed_ahead_keys_land_in_the_field_focused_when_they_are_handled(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_access(pilot, "registry.example.com")
+        app.screen.query_one("#user-name").focus()
+        await pilot.pause()
+        await burst(app, "bob\tpw123456")
+        await wait_until(pilot, lambda: len(app.screen.query_one("#user-password").value) == 8, 10, what="the password field to fill")
+        assert app.screen.query_one("#user-name").value == "bob"
+        assert app.screen.query_one("#user-password").value == "pw123456"
+
+
+async def test_an_invalid_user_name_is_never_echoed(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_access(pilot, "registry.example.com")
+        app.screen.query_one("#user-name").focus()
+        await type_text(pilot, "adminS3cret-Passw0rd!")  # a password typed into the name field
+        await pilot.press("enter")
+        shown = problems_text(app)
+        assert "user name is invalid" in shown
+        assert "S3cret" not in shown and "Passw0rd" not in shown
