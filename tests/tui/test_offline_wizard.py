@@ -39,7 +39,8 @@ async def test_no_cluster_explains_and_quits_with_ctrl_q(closed_kubeconfig):
         text = str(app.screen.query_one("#identity").render())
         assert "No cluster is reachable" in text
         assert "127.0.0.1:1" in text and "connection refused" in text
-        assert app.focused is app.screen.query_one("#offline")
+        # Widget.focus() takes effect on the next turn of the loop
+        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#offline"), 10, what="the offline button's focus")
         await pilot.press("ctrl+n")  # not connected: the next step stays blocked
         assert on_screen(app, "ClusterScreen")
         assert "not connected" in problems_text(app)
