@@ -301,6 +301,40 @@ def test_stopped_push_resumes_in_the_next_run(registry_stack, tmp_path, monkeypa
 
 
 @pytest.mark.registry
+@pytest.mark.timeout(180)
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(registry_stack, tmp_path):
+    import signal
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    stack = registry_stack()
+    disk = tmp_path / "big.img"
+    with open(disk, "wb") as out:
+        out.write(bytes(510) + b"\x55\xaa" + os.urandom(255 * MiB))
+    env = {**os.environ, "DISK_PASSWORD": stack.password.get_secret_value(), "XDG_STATE_HOME": str(tmp_path / "st")}
+    argv = [sys.executable, "-m", "installer", "push-disk", str(disk), "--image", f"{REPO}:big", "--registry",
+            stack.address, "--username", stack.username, "--password-env", "DISK_PASSWORD", "--ca-file",
+            str(stack.ca_file)]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    seen = []
+    for text in first.stdout:
+        seen.append(text)
+        if "push-disk: connect" in text:
+            time.sleep(0.3)  # the layer is on its way
+            first.send_signal(signal.SIGINT)
+            break
+    out = "".join(seen) + first.stdout.read()
+    err = first.stderr.read()
+    assert first.wait(timeout=60) == 130, out + err
+    assert "run the same command again to resume" in out and "finishing the current request" in err
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resumed at" in again.stdout and "Traceback" not in again.stderr
+
+
+@pytest.mark.registry
 @pytest.mark.timeout(120)
 def test_diagnoses_413_401_x509_are_the_smoke_tests(registry_stack, tmp_path):
     disk = qcow2(tmp_path / "d.qcow2", fill=3)
@@ -314,3 +348,39 @@ def test_diagnoses_413_401_x509_are_the_smoke_tests(registry_stack, tmp_path):
     untrusted = run_push_disk(target_for(stack, disk, tmp_path / "s3", ca_file=None))
     assert not untrusted.ok and "x509: certificate signed by unknown authority" in untrusted.diagnosis.cause
     assert "/etc/containerd/certs.d/" in untrusted.diagnosis.fix
+
+
+@pytest.mark.cluster
+@pytest.mark.helm
+@pytest.mark.timeout(300)
+def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_path):
+    import base64
+    import sys
+
+    from kubernetes import client
+
+    from installer.cli import build_parser
+    from installer.disk_cli import target_from_args
+    from tests.conftest import CHART, PRESETS, ROOT, helm_path
+
+    namespace = "push-disk-defaults"
+    kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
+    installed = subprocess.run([sys.executable, "-m", "installer", "apply", "--preset", str(PRESETS / "minimal.yaml"),
+                                "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait",
+                                "--helm", str(helm_path("helm3")), *kube],
+                               capture_output=True, text=True, cwd=ROOT, timeout=240)
+    assert installed.returncode == 0, installed.stderr
+    disk = qcow2(tmp_path / "d.qcow2")
+    args = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", namespace, *kube])
+    target = target_from_args(args, environ={}, workdir=tmp_path)
+    secrets = client.CoreV1Api(kube_cluster.api_client("admin"))
+    state = secrets.read_namespaced_secret("docker-registry-installer", namespace).data
+    ca = secrets.read_namespaced_secret("docker-registry-ca", namespace).data
+    assert target.registry == "registry.example.com"
+    assert target.username == "admin"
+    assert target.password.get_secret_value() == base64.b64decode(state["password.admin"]).decode()
+    assert target.ca_file.read_text() == base64.b64decode(ca["tls.crt"]).decode()
+    other = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", "nothing-here",
+                                       *kube])
+    with pytest.raises(UsageError, match="not installed in namespace nothing-here"):
+        target_from_args(other, environ={}, workdir=tmp_path)
