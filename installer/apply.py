@@ -31,6 +31,7 @@ class ApplyOptions:
     smoke: bool = True
     smoke_blob_size: int = 1024 * 1024
     smoke_address: str | None = None  # host[:port] to push through instead of the first host (DNS not ready yet)
+    pull_grace: float = 60.0  # seconds an image may fail to pull before the wait ends (not found/denied ends it at once)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
             result.changed_secrets = apply_secrets(kube, rendered.secrets, snapshot)
             step.result = f"changed: {', '.join(result.changed_secrets)}" if result.changed_secrets else "unchanged"
         try:
-            result.helm_output, result.revision = _run_helm(plan, rendered, helm, options, on_event, cancel)
+            result.helm_output, result.revision = _run_helm(plan, rendered, helm, kube, options, on_event, cancel)
         except (HelmFailed, InstallerError) as exc:
             _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets)
             raise _explain_failure(exc, previous) from None
@@ -171,19 +172,56 @@ def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
     return None
 
 
-def _run_helm(plan, rendered, helm, options, on_event, cancel) -> tuple[str, int | None]:
+def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[str, int | None]:
+    from installer.watch import RolloutWatcher
+
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
     try:
         args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, helm_values_files(rendered, workdir),
                                  wait=options.wait, timeout=options.timeout, rollback=True, dry_run=False)
         with Step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as step:
-            output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
+            if not options.wait:
+                output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
+            else:
+                # the watcher explains the wait as it goes and, on a failure no waiting cures, stops helm
+                # through `stop` as the user's cancel does (it passes the user's cancel on to `stop` too)
+                stop = threading.Event()
+                with RolloutWatcher(kube, plan.namespace, plan.release, data_claims(plan, rendered), on_event, stop, cancel,
+                                    pull_grace=options.pull_grace) as watcher:
+                    try:
+                        output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=stop)
+                    except HelmFailed:
+                        if watcher.failure is not None:
+                            raise RolloutFailed(watcher.failure) from None
+                        raise
             status = helm.status(plan.release, plan.namespace) or {}
             revision = status.get("version")
             step.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
         return output, revision
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # the secret values never outlive the run
+
+
+def data_claims(plan: Plan, rendered: Rendered) -> tuple[str, ...]:
+    """The PVC the registry's pods mount (none on object storage)."""
+    from installer.state import chart_fullname
+
+    persistence = rendered.values.get("persistence") or {}
+    if rendered.values.get("storage", "filesystem") != "filesystem" or not persistence.get("enabled"):
+        return ()
+    return (persistence.get("existingClaim") or chart_fullname(plan.release),)
+
+
+class RolloutFailed(InstallerError):
+    """The rollout watcher saw a failure no waiting cures; helm was stopped."""
+
+    def __init__(self, problem) -> None:
+        first, *rest = problem.message.splitlines() or [""]
+        text = f"the registry cannot start: {problem.kind} {problem.name}: {problem.reason}: {first}"
+        if rest:
+            text += "\n" + "\n".join(f"  | {line}" for line in rest)
+        super().__init__(text, problem.fix)
+        self.problem = problem
 
 
 def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed) -> None:
@@ -204,7 +242,8 @@ def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed) -
 
 def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerError:
     still = f"The previous registry (revision {previous}) is still running." if previous else "Nothing is left installed."
-    return InstallerError(f"{exc.message}. {still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run")
+    separator = "\n" if "\n" in exc.message else ". "
+    return InstallerError(f"{exc.message}{separator}{still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run")
 
 
 def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False):

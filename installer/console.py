@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from installer.events import Event, HelmLine, Note, Progress, StepFinished, StepStarted
+from installer.events import Event, HelmLine, Note, Progress, RolloutProblem, RolloutStatus, StepFinished, StepStarted
 
 
 def format_size(size: int) -> str:
@@ -36,6 +36,14 @@ class EventPrinter:
             self._line(f"[{' ok ' if event.ok else 'FAIL'}] {event.step:<12} {event.seconds:6.2f}s  {event.detail}")
         elif isinstance(event, HelmLine) and event.line.strip():
             self._line(f"       helm: {event.line}")
+        elif isinstance(event, RolloutStatus):
+            self._line(f"       rollout: {event.kind} {event.name}: {event.state}{'  ' + event.detail if event.detail else ''}")
+        elif isinstance(event, RolloutProblem):
+            first, *rest = event.message.splitlines() or [""]
+            self._line(f"       {'STOP' if event.fatal else 'problem'}: {event.kind} {event.name}: {event.reason}: {first}")
+            for line in rest:
+                self._line(f"         | {line}")
+            self._line(f"         fix: {event.fix}")
         elif isinstance(event, Note):
             self._line(f"       {'warning' if event.level == 'warning' else 'note'}: {event.text}")
 

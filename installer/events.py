@@ -43,7 +43,34 @@ class Note:
     level: str = "info"  # info | warning
 
 
-Event = Union[StepStarted, StepFinished, HelmLine, Progress, Note]
+@dataclass(frozen=True)
+class RolloutStatus:
+    """While helm waits: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer, ContainerCreating, Ready, ...)."""
+
+    kind: str  # PersistentVolumeClaim | Pod
+    name: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutProblem:
+    """While helm waits: something stands in the rollout's way, in the cluster's words, with what to do.
+
+    `fatal` problems cannot heal by waiting (no provisioner, an image that cannot be pulled, a
+    missing Secret key, a crash loop): the engine stops helm, rolls back and raises them.
+    `message` may hold a crashed container's last log lines after its first line.
+    """
+
+    kind: str
+    name: str
+    reason: str  # NoProvisioner, ProvisioningFailed, Unschedulable, ErrImagePull, CreateContainerConfigError, CrashLoopBackOff, ...
+    message: str
+    fix: str
+    fatal: bool = False
+
+
+Event = Union[StepStarted, StepFinished, HelmLine, Progress, Note, RolloutStatus, RolloutProblem]
 EventSink = Callable[[Event], None]
 
 

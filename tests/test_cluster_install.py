@@ -207,3 +207,40 @@ def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_cha
     data = api.read_namespaced_secret("docker-registry-s3", namespace).data
     assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {"s3AccessKey": "AKIA-old-install", "s3SecretKey": "old-install-secret"}
     assert "AKIA-old-install" not in again.stdout + again.stderr
+
+
+@pytest.fixture(scope="module")
+def no_provisioner_class(kube_cluster):
+    """A StorageClass no provisioner serves (kubernetes.io/no-provisioner) and no PersistentVolume of it."""
+    from kubernetes import client
+
+    storage = client.StorageV1Api(kube_cluster.api_client("admin"))
+    name = "manual-no-provisioner"
+    body = client.V1StorageClass(metadata=client.V1ObjectMeta(name=name), provisioner="kubernetes.io/no-provisioner",
+                                 volume_binding_mode="WaitForFirstConsumer")
+    storage.create_storage_class(body)
+    yield name
+    storage.delete_storage_class(name)
+
+
+def test_a_class_without_provisioner_ends_the_wait_early_and_rolls_back(kube_cluster, no_provisioner_class, tmp_path):
+    """helm would wait out --timeout on a PVC that can never bind; the watcher says why within seconds and stops it.
+
+    helm 3 only here: helm 4's rollback uninstall waits for the PVC to be gone, and with no
+    controller-manager nothing removes its pvc-protection finalizer (tests/test_node_install.py runs both).
+    """
+    from tests.conftest import helm_path
+
+    helm_binary = helm_path("helm3")
+    namespace = "noprov-helm3"
+    preset = tmp_path / "preset.yaml"
+    preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text().replace("rook-ceph-block", no_provisioner_class))
+    proc = cli(kube_cluster, "apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes",
+               "--skip-smoke", "--timeout", "5m", helm=helm_binary)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "STOP: PersistentVolumeClaim docker-registry: NoProvisioner" in proc.stdout, proc.stdout
+    assert f"the registry cannot start: PersistentVolumeClaim docker-registry: NoProvisioner: StorageClass {no_provisioner_class} has no provisioner" in proc.stderr
+    assert "Nothing is left installed" in proc.stderr and "create a PersistentVolume" in proc.stderr
+    assert release_secrets(kube_cluster, namespace) == []
+    helm_line = next(line for line in proc.stdout.splitlines() if "FAIL] helm" in line)
+    assert float(helm_line.split()[2].rstrip("s")) < 60, helm_line  # far from the 5m timeout: the watcher stopped helm

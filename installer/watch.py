@@ -1,0 +1,390 @@
+"""Watch a release's rollout while helm waits: say what the PVCs and Pods are doing, stop early on a definite failure.
+
+helm's `--wait` says nothing until its timeout; the cluster usually knows much earlier why the
+registry cannot start. `RolloutWatcher` polls the release's PVCs, Pods and Events about once a
+second on a thread and emits `RolloutStatus` (what changed) and `RolloutProblem` (what stands in
+the way, in the cluster's own words, with a fix). A problem nothing will cure by waiting (no
+provisioner for the class, an image that cannot be pulled, a missing Secret key, a crash loop)
+is `fatal`: the watcher sets `stop`, which interrupts helm as the user's cancel does, and the
+caller rolls back and raises `failure` as the error.
+
+The classification (`pod_findings`, `claim_findings`) works on the API's plain JSON, so it is
+unit-tested on recorded objects; the watcher only fetches and de-duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from installer.events import EventSink, RolloutProblem, RolloutStatus
+from installer.kube import KubeClient
+
+log = logging.getLogger(__name__)
+
+PVC, POD = "PersistentVolumeClaim", "Pod"
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+PULL_GRACE = 60.0  # seconds an image may fail to pull (network hiccups) before the wait ends
+LOG_LINES = 10
+# pull errors no retry cures: the image or tag does not exist, or the node may not read it
+DEFINITE_PULL = re.compile(r"not found|manifest unknown|repository does not exist|pull access denied|unauthorized|"
+                           r"authentication required|invalid reference format|InvalidImageName", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation about one object: a status (problem is None) or a problem."""
+
+    kind: str
+    name: str
+    state: str
+    detail: str = ""
+    problem: RolloutProblem | None = None
+
+
+@dataclass
+class ClusterView:
+    """What one poll saw: the release's pods and claims, their events, and the classes they use."""
+
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> PVC (None: not created yet)
+    events: list[dict[str, Any]] = field(default_factory=list)  # only those new since the watch started
+    classes: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> StorageClass (None: missing)
+    free_volumes: dict[str, int] | None = None  # class -> Available PVs; None when PVs cannot be listed
+    default_class: str | None = None
+
+
+def _events_for(view: ClusterView, kind: str, name: str) -> list[dict[str, Any]]:
+    return [e for e in view.events if (e.get("involvedObject") or {}).get("kind") == kind and (e.get("involvedObject") or {}).get("name") == name]
+
+
+def _last_event(view: ClusterView, kind: str, name: str, *reasons: str) -> dict[str, Any] | None:
+    matching = [e for e in _events_for(view, kind, name) if e.get("reason") in reasons]
+    return max(matching, key=_event_time) if matching else None
+
+
+def _event_time(event: dict[str, Any]) -> str:
+    return event.get("lastTimestamp") or event.get("eventTime") or (event.get("metadata") or {}).get("creationTimestamp") or ""
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> list[Finding]:
+    """What a data PVC is doing: Bound, waiting for its first pod, waiting for or failing at provisioning, or never bindable."""
+    if pvc is None:
+        return []
+    spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase == "Bound":
+        size = (status.get("capacity") or {}).get("storage", "")
+        return [Finding(PVC, name, "Bound", f"volume {spec.get('volumeName', '?')}{', ' + size if size else ''}")]
+    if phase == "Lost":
+        return [Finding(PVC, name, "Lost", problem=RolloutProblem(
+            PVC, name, "ClaimLost", f"the volume {spec.get('volumeName', '?')} behind PVC {name} is gone",
+            "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost one are gone)", fatal=True))]
+    class_name = spec.get("storageClassName")
+    if class_name is None:
+        class_name = view.default_class
+    size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
+    failed = _last_event(view, PVC, name, "ProvisioningFailed")
+    if failed is not None:
+        return [Finding(PVC, name, "Pending", problem=RolloutProblem(
+            PVC, name, "ProvisioningFailed", _one_line(failed.get("message")),
+            f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
+            "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)"))]
+    if not class_name:
+        binding = _last_event(view, PVC, name, "FailedBinding")
+        if binding is not None:
+            return [Finding(PVC, name, "Pending", problem=RolloutProblem(
+                PVC, name, "NoStorageClass", _one_line(binding.get("message")),
+                "the cluster has no default StorageClass: name one in storage.filesystem.storage_class", fatal=True))]
+        return [Finding(PVC, name, "Pending", "no StorageClass; waiting for a matching PersistentVolume")]
+    sc = view.classes.get(class_name, {})
+    if sc is None:
+        return [Finding(PVC, name, "Pending", problem=RolloutProblem(
+            PVC, name, "NoStorageClass", f"PVC {name} asks for StorageClass {class_name}, which does not exist",
+            "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)", fatal=True))]
+    provisioner = sc.get("provisioner", "")
+    if provisioner == NO_PROVISIONER:
+        free = (view.free_volumes or {}).get(class_name, 0)
+        binding = _last_event(view, PVC, name, "FailedBinding")
+        if (view.free_volumes is not None and free == 0) or binding is not None:
+            return [Finding(PVC, name, "Pending", problem=RolloutProblem(
+                PVC, name, "NoProvisioner",
+                f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume of that class: "
+                f"PVC {name} ({size}) can never bind",
+                f"choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a PersistentVolume "
+                f"of class {class_name} with at least {size}", fatal=True))]
+        return [Finding(PVC, name, "Pending", f"waiting for a pre-made PersistentVolume of class {class_name}")]
+    if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and _last_event(view, PVC, name, "ExternalProvisioning", "Provisioning") is None:
+        return [Finding(PVC, name, "WaitForFirstConsumer", f"class {class_name} binds when the registry pod is scheduled")]
+    return [Finding(PVC, name, "Provisioning", f"waiting for {provisioner} to make a {size} volume of class {class_name}")]
+
+
+def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    status = pod.get("status") or {}
+    return list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+
+
+def _image_of(pod: dict[str, Any], container: str) -> str:
+    spec = pod.get("spec") or {}
+    for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+        if c.get("name") == container:
+            return c.get("image", "?")
+    return "?"
+
+
+def pod_findings(pod: dict[str, Any], view: ClusterView, pull_failing_for: Callable[[str], float],
+                 last_logs: Callable[[str, str], str], pull_grace: float = PULL_GRACE) -> list[Finding]:
+    """What one registry pod is doing, and what stands in its way.
+
+    Args:
+        pull_failing_for: seconds the given container key ("pod/container") has failed to pull its image.
+        last_logs: the last lines a crashed container (pod, container) printed, "" when unknown.
+    """
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    name = meta.get("name", "?")
+    if meta.get("deletionTimestamp"):
+        return [Finding(POD, name, "Terminating")]
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    scheduled = conditions.get("PodScheduled") or {}
+    if scheduled.get("status") != "True":
+        if scheduled.get("reason") == "Unschedulable" or _last_event(view, POD, name, "FailedScheduling"):
+            message = _one_line(scheduled.get("message") or (_last_event(view, POD, name, "FailedScheduling") or {}).get("message"))
+            return [Finding(POD, name, "Pending", problem=RolloutProblem(POD, name, "Unschedulable", message, _unschedulable_fix(message)))]
+        return [Finding(POD, name, "Pending", "waiting for the scheduler")]
+    findings: list[Finding] = []
+    for cs in _container_statuses(pod):
+        container = cs.get("name", "?")
+        state = cs.get("state") or {}
+        waiting = state.get("waiting") or {}
+        reason = waiting.get("reason", "")
+        message = _one_line(waiting.get("message"))
+        if reason in ("ErrImagePull", "ImagePullBackOff"):
+            image = _image_of(pod, container)
+            failed = _last_event(view, POD, name, "Failed")
+            node_error = _one_line(failed.get("message")) if failed and "pull" in (failed.get("message") or "").lower() else message
+            seconds = pull_failing_for(f"{name}/{container}")
+            definite = bool(DEFINITE_PULL.search(node_error)) or seconds >= pull_grace
+            findings.append(Finding(POD, name, reason, problem=RolloutProblem(
+                POD, name, reason, f"image {image} cannot be pulled: {node_error or reason}",
+                f"check image.repository/image.tag ({image}) and that every node can reach that registry "
+                "(mirror it for clusters without internet access)", fatal=definite)))
+        elif reason == "CreateContainerConfigError":
+            findings.append(Finding(POD, name, reason, problem=RolloutProblem(
+                POD, name, reason, message or "the container's configuration refers to something missing", _config_fix(message), fatal=True)))
+        elif reason in ("CrashLoopBackOff", "RunContainerError", "CreateContainerError"):
+            last = (cs.get("lastState") or {}).get("terminated") or {}
+            exit_words = f" (exit code {last['exitCode']}{', ' + last['reason'] if last.get('reason') else ''})" if "exitCode" in last else ""
+            logs = last_logs(name, container) if reason == "CrashLoopBackOff" else ""
+            text = f"container {container} keeps failing{exit_words}: {message}" if reason == "CrashLoopBackOff" else f"container {container}: {message}"
+            if logs:
+                text += "\nlast log lines:\n" + logs
+            findings.append(Finding(POD, name, reason, problem=RolloutProblem(
+                POD, name, reason, text, "read the log lines above: usually a storage setting (S3 endpoint, bucket, keys) "
+                "or a volume the registry (uid 1000) cannot write", fatal=reason == "CrashLoopBackOff")))
+        elif reason:
+            findings.append(Finding(POD, name, reason, message))
+    if findings:
+        return findings
+    mount = _last_event(view, POD, name, "FailedMount", "FailedAttachVolume")
+    if status.get("phase") == "Pending" and mount is not None:
+        return [Finding(POD, name, "ContainerCreating", problem=RolloutProblem(
+            POD, name, mount.get("reason", "FailedMount"), _one_line(mount.get("message")),
+            "a volume the pod needs is not there yet: check the Secret or PVC the message names"))]
+    ready = (conditions.get("Ready") or {}).get("status") == "True"
+    if ready:
+        return [Finding(POD, name, "Ready", f"on {(pod.get('spec') or {}).get('nodeName', '?')}")]
+    if status.get("phase") == "Running":
+        unhealthy = _last_event(view, POD, name, "Unhealthy")
+        if unhealthy is not None and "readiness" in (unhealthy.get("message") or "").lower():
+            return [Finding(POD, name, "Running", problem=RolloutProblem(
+                POD, name, "ReadinessFailed", _one_line(unhealthy.get("message")),
+                "the registry answers its readiness probe (GET / on port 5000) badly: check its storage settings and logs"))]
+        return [Finding(POD, name, "Running", "waiting for the readiness probe")]
+    return [Finding(POD, name, "ContainerCreating", f"on {(pod.get('spec') or {}).get('nodeName', '?')}")]
+
+
+def _unschedulable_fix(message: str) -> str:
+    lowered = message.lower()
+    if "persistentvolumeclaim" in lowered or "persistent volume" in lowered or "volume node affinity" in lowered:
+        return "the data volume cannot be bound for any node: see the PersistentVolumeClaim lines, or choose another storage class"
+    if "insufficient" in lowered:
+        return "no node has the CPU/memory the pod requests: lower extras.resources or add capacity"
+    if "taint" in lowered:
+        return "every node has a taint the registry pod does not tolerate: untaint a node or add capacity"
+    return "make a node fit the pod (see the scheduler's reason above)"
+
+
+def _config_fix(message: str) -> str:
+    match = re.search(r"couldn't find key (\S+) in Secret (\S+)", message)
+    if match:
+        key, secret = match.group(1), match.group(2)
+        return f"the Secret {secret} has no key {key}: re-run the installer (it writes the keys the chart reads) or add that key"
+    match = re.search(r'secret "([^"]+)" not found', message)
+    if match:
+        return f"create the Secret {match.group(1)} in the namespace, or re-run the installer"
+    return "fix the Secret or ConfigMap the message names"
+
+
+class RolloutWatcher:
+    """Polls one release's rollout on a thread while helm waits; see the module docstring."""
+
+    def __init__(self, kube: KubeClient, namespace: str, release: str, claims: tuple[str, ...], on_event: EventSink,
+                 stop: threading.Event, cancel: threading.Event | None = None, interval: float = 1.0,
+                 pull_grace: float = PULL_GRACE, app: str = "docker-registry") -> None:
+        self.kube, self.namespace, self.release, self.claims = kube, namespace, release, claims
+        self.on_event, self.stop, self.cancel, self.interval, self.pull_grace = on_event, stop, cancel, interval, pull_grace
+        self.selector = f"app={app},release={release}"
+        self.failure: RolloutProblem | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: set[tuple[str, str, str, str]] = set()
+        self._old_events: set[tuple[str, Any]] = set()
+        self._pull_since: dict[str, float] = {}
+        self._classes: dict[str, dict[str, Any] | None] = {}
+        self._logs: dict[str, str] = {}
+
+    def __enter__(self) -> "RolloutWatcher":
+        try:
+            self._old_events = {self._event_key(e) for e in self._list_events()}
+        except Exception as exc:  # e.g. not allowed to list events: helm still waits, only without explanations
+            log.info("not watching the rollout: %s", exc)
+            self._thread = threading.Thread(target=self._pass_cancel_on, name="rollout-cancel", daemon=True)
+            self._thread.start()
+            return self
+        self._thread = threading.Thread(target=self._run, name="rollout-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        next_poll = 0.0
+        while not self._done.is_set():
+            if self.cancel is not None and self.cancel.is_set():
+                self.stop.set()  # the user's cancel reaches helm through the same event
+            if time.monotonic() >= next_poll:
+                try:
+                    self.poll_once()
+                except Exception as exc:  # the watch only explains; it must never break the install
+                    log.debug("rollout watch poll failed: %s", exc)
+                next_poll = time.monotonic() + self.interval
+                if self.failure is not None:
+                    self.stop.set()
+                    return
+            self._done.wait(0.1)
+
+    def _pass_cancel_on(self) -> None:
+        while not self._done.wait(0.1):
+            if self.cancel is not None and self.cancel.is_set():
+                self.stop.set()
+                return
+
+    @staticmethod
+    def _event_key(event: dict[str, Any]) -> tuple[str, Any]:
+        meta = event.get("metadata") or {}
+        return meta.get("uid", ""), event.get("count") or (event.get("series") or {}).get("count") or meta.get("resourceVersion")
+
+    def _list_events(self) -> list[dict[str, Any]]:
+        return self.kube.get_json("list events", f"/api/v1/namespaces/{self.namespace}/events").get("items") or []
+
+    def view(self) -> ClusterView:
+        """One look at the cluster: the release's pods and claims, new events, and the storage classes involved."""
+        ns = self.namespace
+        view = ClusterView()
+        view.pods = self.kube.get_json("list the registry's pods", f"/api/v1/namespaces/{ns}/pods", {"labelSelector": self.selector}).get("items") or []
+        view.events = [e for e in self._list_events() if self._event_key(e) not in self._old_events]
+        if not self.claims:
+            return view
+        listed = self.kube.get_json("list PVCs", f"/api/v1/namespaces/{ns}/persistentvolumeclaims").get("items") or []
+        by_name = {p["metadata"]["name"]: p for p in listed}
+        view.claims = {name: by_name.get(name) for name in self.claims}
+        pending = [p for p in view.claims.values() if p is not None and (p.get("status") or {}).get("phase") != "Bound"]
+        if pending:
+            self._load_classes(view, pending)
+        return view
+
+    def _load_classes(self, view: ClusterView, pending: list[dict[str, Any]]) -> None:
+        from installer.kube import NotFound
+
+        if not self._classes:
+            listed = self.kube.get_json("list storage classes", "/apis/storage.k8s.io/v1/storageclasses").get("items") or []
+            self._classes = {sc["metadata"]["name"]: sc for sc in listed}
+        view.classes = dict(self._classes)
+        view.default_class = next((n for n, sc in self._classes.items()
+                                   if ((sc.get("metadata") or {}).get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"), None)
+        for pvc in pending:
+            name = (pvc.get("spec") or {}).get("storageClassName")
+            if name and name not in view.classes:
+                view.classes[name] = None
+        if any((sc or {}).get("provisioner") == NO_PROVISIONER for sc in view.classes.values()):
+            try:
+                volumes = self.kube.get_json("list persistent volumes", "/api/v1/persistentvolumes").get("items") or []
+            except (NotFound, Exception):  # forbidden for many users: fall back to the binder's events
+                return
+            view.free_volumes = {}
+            for pv in volumes:
+                if (pv.get("status") or {}).get("phase") == "Available":
+                    cls = (pv.get("spec") or {}).get("storageClassName") or ""
+                    view.free_volumes[cls] = view.free_volumes.get(cls, 0) + 1
+
+    def poll_once(self) -> None:
+        """Look once, emit what is new; sets `failure` on a fatal problem."""
+        view = self.view()
+        findings: list[Finding] = []
+        for name, pvc in view.claims.items():
+            findings += claim_findings(name, pvc, view)
+        now = time.monotonic()
+        pulling = set()
+        for pod in view.pods:
+            for cs in _container_statuses(pod):
+                if ((cs.get("state") or {}).get("waiting") or {}).get("reason") in ("ErrImagePull", "ImagePullBackOff"):
+                    key = f"{pod['metadata']['name']}/{cs.get('name')}"
+                    pulling.add(key)
+                    self._pull_since.setdefault(key, now)
+        self._pull_since = {k: v for k, v in self._pull_since.items() if k in pulling}
+
+        def pull_failing_for(key: str) -> float:
+            return now - self._pull_since.get(key, now)
+
+        for pod in view.pods:
+            findings += pod_findings(pod, view, pull_failing_for, self._last_logs, self.pull_grace)
+        for finding in findings:
+            self._emit(finding)
+            if finding.problem is not None and finding.problem.fatal and self.failure is None:
+                self.failure = finding.problem
+
+    def _emit(self, finding: Finding) -> None:
+        problem = finding.problem
+        if problem is not None:
+            key = (finding.kind, finding.name, problem.reason, problem.message + str(problem.fatal))
+            if key not in self._seen:
+                self._seen.add(key)
+                self.on_event(problem)
+            return
+        key = (finding.kind, finding.name, finding.state, "")
+        if key not in self._seen:
+            self._seen.add(key)
+            self.on_event(RolloutStatus(finding.kind, finding.name, finding.state, finding.detail))
+
+    def _last_logs(self, pod: str, container: str) -> str:
+        key = f"{pod}/{container}"
+        if key not in self._logs:
+            try:
+                text = self.kube.call(f"read the logs of {pod}", self.kube.core.read_namespaced_pod_log, pod, self.namespace,
+                                      container=container, previous=True, tail_lines=LOG_LINES)
+                self._logs[key] = "\n".join(line for line in (text or "").splitlines()[-LOG_LINES:])
+            except Exception as exc:  # logs need the kubelet; say what we could not read and go on
+                log.debug("no logs for %s: %s", key, exc)
+                self._logs[key] = ""
+        return self._logs[key]
