@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import subprocess
+import sys
 import threading
 import urllib.request
 import uuid
@@ -16,14 +17,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import helm_path
+from tests.conftest import CHART, helm_path
 from tests.fixtures import node_host
+from tests.fixtures.cluster import kubectl_binary
 from tests.fixtures.node import NodeError, NodeHandle, NodeLock
 from tests.fixtures.node_images import BUSYBOX, ImageSpec, write_docker_archive
 
 pytestmark = pytest.mark.node
 
-REAL_CHART = Path(__file__).resolve().parents[2] / "shared" / "charts" / "docker-registry-3.0.0.tgz"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -120,6 +122,38 @@ def test_an_imported_image_runs(kube_node: NodeHandle, namespace: str, tmp_path:
     assert kube_node.kubectl("-n", namespace, "logs", "imported").stdout == marker
 
 
+def test_exec_and_port_forward_reach_a_running_pod(kube_node: NodeHandle, namespace: str):
+    token = uuid.uuid4().hex
+    apply(kube_node, namespace, busybox_pod(
+        "web", f"mkdir /www && echo {token} > /www/index.html && exec httpd -f -p 8080 -h /www"))
+    wait_pod_phase(kube_node, namespace, "web", "Running")
+    kube_node.wait_for(lambda: kube_node.kubectl("-n", namespace, "exec", "web", "--", "cat", "/www/index.html",
+                                                 check=False).stdout.strip() == token, 30, "kubectl exec")
+    forward = subprocess.Popen(
+        [str(kubectl_binary()), "--kubeconfig", str(kube_node.kubeconfig), "--context", kube_node.admin_context,
+         "-n", namespace, "port-forward", "pod/web", ":8080"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = forward.stdout.readline()  # "Forwarding from 127.0.0.1:NNNNN -> 8080"
+        port = int(line.split("127.0.0.1:")[1].split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as answer:
+            assert answer.read().decode().strip() == token
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
+
+
+def test_an_image_the_node_lacks_fails_at_once_without_a_pull_from_outside(kube_node: NodeHandle, namespace: str):
+    """Nothing resolves on the node but /etc/hosts names: the pull fails on the name lookup."""
+    pod = busybox_pod("missing", "true", image="docker.io/library/nginx:1.0")
+    apply(kube_node, namespace, pod)
+    waiting = "{.status.containerStatuses[0].state.waiting}"
+    kube_node.wait_for(lambda: json.loads(jsonpath(kube_node, namespace, "pod/missing", waiting) or "{}")
+                       .get("reason") in ("ErrImagePull", "ImagePullBackOff"), 60, "ErrImagePull")
+    events = kube_node.kubectl("-n", namespace, "get", "events", "--field-selector",
+                               "involvedObject.name=missing,reason=Failed", "-o", "jsonpath={.items[*].message}").stdout
+    assert "docker.io/library/nginx:1.0" in events and "lookup registry-1.docker.io" in events, events
+
+
 def pvc(name: str, storage_class: str, size: str = "1Gi") -> dict:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
@@ -167,9 +201,8 @@ def test_a_claim_on_the_expandable_class_grows(kube_node: NodeHandle, namespace:
 
 
 def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_node: NodeHandle, namespace: str):
-    assert REAL_CHART.is_file(), f"the real chart is missing: {REAL_CHART}"
     done = subprocess.run(
-        [str(helm_path("helm3")), "install", "reg", str(REAL_CHART), "--namespace", namespace,
+        [str(helm_path("helm3")), "install", "reg", str(CHART), "--namespace", namespace,
          "--kubeconfig", str(kube_node.kubeconfig), "--kube-context", kube_node.admin_context,
          "--wait", "--timeout", "3m",
          "--set", "persistence.enabled=true", "--set", f"persistence.storageClass={kube_node.storage_classes['default']}",
@@ -210,7 +243,7 @@ def host_leftovers(node: NodeHandle, saved_sysctls: dict[str, str]) -> list[str]
     return left
 
 
-def test_stopping_leaves_nothing_behind_and_the_next_start_cleans_a_crashed_run(kube_node: NodeHandle):
+def test_stopping_leaves_nothing_behind_and_the_next_start_cleans_a_crashed_run(kube_node: NodeHandle, tmp_path: Path):
     """Runs last in this file: it stops the shared node and starts it again."""
     saved = json.loads(node_host.host_state_file(kube_node.root).read_text())["sysctls"]
     node_pids = node_host.node_pids()
@@ -219,6 +252,19 @@ def test_stopping_leaves_nothing_behind_and_the_next_start_cleans_a_crashed_run(
     assert kube_node.stop_seconds < 60
     assert host_leftovers(kube_node, saved) == []
     assert not [pid for pid in node_pids if Path(f"/proc/{pid}").exists()]
+
+    # a test run killed outright (SIGKILL, no fixture teardown): its namespace holder reaps the node
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from tests.fixtures.node import NodeHandle;"
+         f"NodeHandle(work_dir=Path(sys.argv[1])).start(); print('ready', flush=True); time.sleep(600)",
+         str(tmp_path / "killed")], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert len(node_host.node_pids()) >= 8
+    finally:
+        child.kill()
+        child.wait()
+    kube_node.wait_for(lambda: host_leftovers(kube_node, saved) == [], 60, "the holder's cleanup after SIGKILL")
 
     # a crashed run: a process in the node's cgroup, its links, an iptables chain, ip_forward on
     node_host.make_cgroups()
