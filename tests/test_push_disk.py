@@ -384,3 +384,58 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
                                        *kube])
     with pytest.raises(UsageError, match="not installed in namespace nothing-here"):
         target_from_args(other, environ={}, workdir=tmp_path)
+
+
+@pytest.mark.node
+@pytest.mark.registry
+@pytest.mark.timeout(300)
+def test_the_kubelet_pulls_the_pushed_containerdisk_and_qemu_can_read_it(kube_node, registry_stack, tmp_path):
+    """KubeVirt's way, without KubeVirt: the containerDisk image runs a binary brought in through an
+    emptyDir (an init container copies busybox and its libraries there), as uid/gid 107."""
+    import uuid
+
+    import yaml
+
+    stack = registry_stack()
+    disk = qcow2(tmp_path / "node.qcow2", fill=2)
+    result = run_push_disk(target_for(stack, disk, tmp_path / "state", tag="node"))
+    assert result.ok, result.diagnosis
+    kube_node.trust_registry(stack.address, stack.ca_file)  # containerd shares the host's network: 127.0.0.1 works
+    namespace = f"push-disk-{uuid.uuid4().hex[:6]}"
+    kube_node.kubectl("create", "namespace", namespace)
+    try:
+        kube_node.wait_for(lambda: kube_node.kubectl("-n", namespace, "get", "serviceaccount", "default",
+                                                     check=False).returncode == 0, 30, "the default ServiceAccount")
+        kube_node.kubectl("-n", namespace, "create", "secret", "docker-registry", "registry-credentials",
+                          f"--docker-server={stack.address}", f"--docker-username={stack.username}",
+                          f"--docker-password={stack.password.get_secret_value()}")
+        run = "/shared/ld-linux-x86-64.so.2 --library-path /shared /shared/busybox"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "containerdisk"}, "spec": {
+            "restartPolicy": "Never", "imagePullSecrets": [{"name": "registry-credentials"}],
+            "volumes": [{"name": "shared", "emptyDir": {}}],
+            "initContainers": [{"name": "tools", "image": "docker.io/library/busybox:1.35",
+                                "imagePullPolicy": "IfNotPresent", "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+                                "command": ["sh", "-c", "cp -L /bin/busybox /lib/x86_64-linux-gnu/libc.so.6 "
+                                            "/lib/x86_64-linux-gnu/libresolv.so.2 /lib64/ld-linux-x86-64.so.2 /shared/"]}],
+            "containers": [{"name": "disk", "image": f"{stack.address}/{REPO}@{result.digest}",
+                            "imagePullPolicy": "Always", "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+                            "securityContext": {"runAsUser": 107, "runAsGroup": 107},
+                            "command": ["/shared/ld-linux-x86-64.so.2", "--library-path", "/shared", "/shared/busybox",
+                                        "sh", "-c", f"{run} stat -c '%u %g %a' /disk/node.qcow2 /disk && "
+                                                    f"{run} sha256sum /disk/node.qcow2"]}]}}
+        kube_node.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(pod))
+
+        def phase() -> str:
+            return kube_node.kubectl("-n", namespace, "get", "pod", "containerdisk", "-o",
+                                     "jsonpath={.status.phase}").stdout
+
+        kube_node.wait_for(lambda: phase() in ("Succeeded", "Failed"), 120, "the containerDisk pod to finish")
+        logs = kube_node.kubectl("-n", namespace, "logs", "containerdisk", "-c", "disk").stdout
+        assert phase() == "Succeeded", logs + kube_node.diagnose()
+        image_id = kube_node.kubectl("-n", namespace, "get", "pod", "containerdisk", "-o",
+                                     "jsonpath={.status.containerStatuses[0].imageID}").stdout
+        assert image_id.endswith(result.digest)
+        assert logs.splitlines() == ["107 107 444", "107 107 555",
+                                     f"{hashlib.sha256(disk.read_bytes()).hexdigest()}  /disk/node.qcow2"]
+    finally:
+        kube_node.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
