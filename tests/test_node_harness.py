@@ -243,8 +243,9 @@ def host_leftovers(node: NodeHandle, saved_sysctls: dict[str, str]) -> list[str]
     return left
 
 
+@pytest.mark.node_restart
 def test_stopping_leaves_nothing_behind_and_the_next_start_cleans_a_crashed_run(kube_node: NodeHandle, tmp_path: Path):
-    """Runs last in this file: it stops the shared node and starts it again."""
+    """Stops the shared node and starts it again (so it runs after every other test)."""
     saved = json.loads(node_host.host_state_file(kube_node.root).read_text())["sysctls"]
     node_pids = node_host.node_pids()
     assert len(node_pids) >= 8  # holder, apiserver, containerd, four daemons, provisioner
