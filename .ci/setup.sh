@@ -27,4 +27,6 @@ bash .ci/build-cluster.sh >/dev/null
 step "test node: containerd, runc, CNI plugins (Debian); kubelet & co. (Go)"
 bash .ci/setup-node.sh
 bash .ci/build-node.sh >/dev/null
+step "S3-compatible test server: SeaweedFS (Go)"
+bash .ci/build-s3.sh >/dev/null
 echo "setup done"
