@@ -186,20 +186,31 @@ def cmd_probe(args) -> int:
     return 0
 
 
-GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+GO_DURATION = r"([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+"
 
 
 def _check_apply_flags(args) -> None:
     import re
 
-    if not re.match(GO_DURATION, args.timeout):
+    if not re.fullmatch(GO_DURATION, args.timeout, re.ASCII):
         raise UsageError(f"--timeout {args.timeout!r} is not a duration", "write it like 10m, 600s or 1h30m")
     if args.smoke_address:
-        from installer.model import HOSTNAME_RE
-
         host, _, port = args.smoke_address.rpartition(":") if ":" in args.smoke_address else (args.smoke_address, "", "")
-        if not HOSTNAME_RE.match(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        if not _address_host(host) or (port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)):
             raise UsageError(f"--smoke-address {args.smoke_address!r} is not HOST or HOST:PORT", "e.g. --smoke-address 10.0.0.5:443 or registry.internal")
+
+
+def _address_host(host: str) -> bool:
+    """A hostname or an IP address (the smoke push may go straight to the ingress's address)."""
+    import ipaddress
+
+    from installer.model import is_hostname
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return is_hostname(host)
 
 
 def cmd_apply(args) -> int:

@@ -10,27 +10,42 @@ from pydantic.functional_serializers import PlainSerializer
 from pydantic.functional_validators import BeforeValidator
 from pydantic import ValidationInfo
 
+from installer import checks
 from installer.secretref import REFERENCE_SYNTAX, SecretSpec
 
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-DNS_SUBDOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-QUANTITY_RE = re.compile(r"^(?P<num>[0-9]+(\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 BCRYPT_MAX_BYTES = 72
-QUANTITY_FACTORS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-                    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 
 
 def quantity_bytes(text: str) -> int:
     """Bytes in a Kubernetes quantity like `100Gi`; ValueError with the accepted forms otherwise."""
-    match = QUANTITY_RE.match(str(text).strip())
-    if not match:
-        raise ValueError(f"'{text}' is not a size; write a Kubernetes quantity such as 100Gi, 500Mi or 1Ti")
-    value = float(match["num"]) * QUANTITY_FACTORS[match["unit"]]
-    if value <= 0:
-        raise ValueError(f"'{text}' must be larger than zero; e.g. 100Gi")
-    return int(value)
+    return int(checks.quantity_value(checks.quantity(text)))
+
+
+def is_hostname(text: str) -> bool:
+    """True when `text` is a hostname an Ingress rule accepts as written (lowercase, not an IP address)."""
+    try:
+        return checks.hostname(text) == text
+    except ValueError:
+        return False
+
+
+def _whole_number(value: Any) -> Any:
+    """Whole numbers only: `yes` (a YAML boolean) or 1.5 is not a count of seconds or replicas."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got the boolean {value!r} (YAML reads yes, no, on and off as booleans); "
+                         "write a number such as 3600")
+    if isinstance(value, float) or (isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit())):
+        raise ValueError(f"expected a whole number such as 3600, got {value!r}")
+    if isinstance(value, str):
+        return int(value.strip())
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _optional(check):
+    return lambda value: None if value is None else check(value)
 
 
 def _secret_spec(value: Any, info: ValidationInfo) -> SecretSpec:
@@ -61,11 +76,23 @@ class Target(Section):
     namespace: str = Field("docker-registry", description="namespace of the release")
     release: str = Field("docker-registry", description="helm release name")
 
-    @field_validator("namespace", "release")
+    @field_validator("context")
     @classmethod
-    def _dns_label(cls, value: str) -> str:
-        if not DNS_LABEL_RE.match(value):
-            raise ValueError(f"'{value}' is not a valid name: use lowercase letters, digits and '-', at most 63 characters, e.g. docker-registry")
+    def _context(cls, value: str | None) -> str | None:
+        return None if value is None else checks.no_option(value, "target.context", "kind-registry")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return checks.dns_label(value, "namespace name")
+
+    @field_validator("release")
+    @classmethod
+    def _release(cls, value: str) -> str:
+        # helm refuses release names over 53 characters; the chart's Service (named after the release) must start with a letter
+        checks.dns_label(value, "release name", start_letter=True)
+        if len(value) > checks.HELM_RELEASE_MAX:
+            raise ValueError(f"release name {value!r} is {len(value)} characters; helm allows at most {checks.HELM_RELEASE_MAX}, e.g. docker-registry")
         return value
 
 
@@ -76,12 +103,41 @@ class Chart(Section):
     path: str | None = Field(None, description="a local chart directory or .tgz instead of the repository")
     oci: str | None = Field(None, description="an oci:// chart reference instead of the repository")
 
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        return checks.http_url(value, "chart.repo", "https://helm.twun.io",
+                               "use a repository URL without credentials (helm repo add --username for private ones)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not checks.CHART_NAME.fullmatch(value):
+            raise ValueError(f"chart.name {value!r} is not a chart name: lowercase letters, digits, '.', '_', '-', "
+                             "starting with a letter or digit, e.g. docker-registry")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not checks.CHART_VERSION.fullmatch(value) or value.strip() != value:
+            raise ValueError(f"chart.version {value!r} is not a version or version range, e.g. 3.0.0")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else checks.no_option(value, "chart.path", "./charts/docker-registry-3.0.0.tgz (write ./-name for a name that starts with '-')")
+
     @model_validator(mode="after")
     def _one_source(self) -> "Chart":
         if self.path and self.oci:
             raise ValueError("give either chart.path or chart.oci, not both")
-        if self.oci and not self.oci.startswith("oci://"):
-            raise ValueError(f"chart.oci must start with oci://, got '{self.oci}'")
+        if self.oci is not None:
+            rest = self.oci.removeprefix("oci://")
+            if not self.oci.startswith("oci://") or not checks.IMAGE_REPOSITORY.fullmatch(rest) or "/" not in rest:
+                raise ValueError(f"chart.oci {self.oci!r} is not an oci:// chart reference, e.g. oci://ghcr.io/example/charts/docker-registry "
+                                 "(no credentials: log in with helm registry login)")
         return self
 
 
@@ -101,8 +157,10 @@ class TLS(Section):
             raise ValueError("tls.mode files needs both tls.cert_file and tls.key_file (PEM files)")
         if self.mode == "cert-manager" and not self.issuer:
             raise ValueError("tls.mode cert-manager needs tls.issuer: the name of a cert-manager (Cluster)Issuer")
-        if self.secret_name is not None and not DNS_SUBDOMAIN_RE.match(self.secret_name):
-            raise ValueError(f"tls.secret_name '{self.secret_name}' is not a valid Secret name (lowercase, digits, '-', '.')")
+        if self.secret_name is not None:
+            checks.dns_subdomain(self.secret_name, "Secret name for tls.secret_name", "registry-tls")
+        if self.issuer is not None:
+            checks.dns_subdomain(self.issuer, "cert-manager issuer name for tls.issuer", "letsencrypt-prod")
         return self
 
 
@@ -112,53 +170,42 @@ class Exposure(Section):
     path: str = "/"
     tls: TLS = TLS()
 
-    @field_validator("hosts")
+    @field_validator("hosts", mode="before")
     @classmethod
-    def _hosts(cls, hosts: list[str]) -> list[str]:
-        seen = set()
+    def _hosts(cls, hosts: Any) -> Any:
+        if not isinstance(hosts, (list, tuple)):
+            return hosts
+        out: list[str] = []
         for host in hosts:
-            if not isinstance(host, str) or not HOSTNAME_RE.match(host):
-                raise ValueError(
-                    f"'{host}' is not a valid hostname (RFC 1123): lowercase letters, digits, '-' and dots, "
-                    "no scheme, port or path, e.g. registry.example.com"
-                )
-            if host in seen:
+            host = checks.hostname(host)  # lowercased: DNS names are case-insensitive, Kubernetes wants lowercase
+            if host in out:
                 raise ValueError(f"'{host}' is listed twice")
-            seen.add(host)
-        return hosts
+            out.append(host)
+        return out
+
+    @field_validator("ingress_class")
+    @classmethod
+    def _ingress_class(cls, value: str | None) -> str | None:
+        return None if value is None else checks.dns_subdomain(value, "IngressClass name", "nginx")
 
     @field_validator("path")
     @classmethod
     def _path(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError(f"ingress path must start with '/', got '{path}'")
+        if path != "/":
+            # docker, containerd and podman call /v2/ at the root of the host; a registry under a prefix is unreachable
+            raise ValueError(f"exposure.path {path!r} is not supported: container clients only call /v2/ at the root of the host, "
+                             "so the registry must be served at path \"/\"; give it its own hostname instead of a path")
         return path
-
-
-def _username_fault(name: str) -> str:
-    """Which rule a user name breaks, without repeating it."""
-    if not name:
-        return "it is empty"
-    if len(name) > 64:
-        return f"it has {len(name)} characters"
-    if ":" in name or any(c.isspace() for c in name):
-        return "it contains ':' or a space"
-    if not name[0].isalnum():
-        return "it must start with a letter or a digit"
-    return "it contains characters other than letters, digits, '.', '_', '@', '-'"
 
 
 class User(Section):
     name: str
     password: SecretField = SecretSpec("generate")
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _name(cls, name: str) -> str:
-        if not USERNAME_RE.match(name):
-            # never echo the name: a password typed into the wrong field must not appear on screen or in a log
-            raise ValueError(f"the user name is invalid ({_username_fault(name)}): use letters, digits, '.', '_', '@', '-', at most 64 characters")
-        return name
+    def _name(cls, name: Any) -> str:
+        return checks.user_name(name)
 
 
 class Auth(Section):
@@ -167,7 +214,12 @@ class Auth(Section):
     )
     realm: str = "Registry Realm"
     users: list[User] = Field(default_factory=lambda: [User(name="admin")])
-    bcrypt_cost: int = Field(8, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)")
+    bcrypt_cost: WholeNumber = Field(8, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)")
+
+    @field_validator("realm", mode="before")
+    @classmethod
+    def _realm(cls, value: Any) -> str:
+        return checks.realm(value)
 
     @model_validator(mode="after")
     def _users(self) -> "Auth":
@@ -189,10 +241,17 @@ class FilesystemStorage(Section):
     @field_validator("size", mode="before")
     @classmethod
     def _size(cls, size: Any) -> str:
-        if isinstance(size, bool) or not isinstance(size, (str, int)):
-            raise ValueError(f"size must be a Kubernetes quantity such as 100Gi, got {size!r}")
-        quantity_bytes(str(size))
-        return str(size)
+        return checks.quantity(size, "size")
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        return None if value is None else checks.dns_subdomain(value, "StorageClass name", "rook-ceph-block")
+
+    @field_validator("existing_claim")
+    @classmethod
+    def _existing_claim(cls, value: str | None) -> str | None:
+        return None if value is None else checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data")
 
 
 class S3Storage(Section):
@@ -207,6 +266,37 @@ class S3Storage(Section):
     access_key: SecretField | None = Field(None, description="access key reference; unset for instance-role credentials")
     secret_key: SecretField | None = None
 
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if value and not checks.S3_BUCKET.fullmatch(value) or ".." in value:
+            raise ValueError(f"s3.bucket {value!r} is not a bucket name: at most 63 lowercase letters, digits, '.' and '-', "
+                             "starting and ending with a letter or digit, e.g. registry")
+        return checks.yaml_plain_string(value, "s3.bucket", "registry-images") if value else value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value and not checks.S3_REGION.fullmatch(value):
+            raise ValueError(f"s3.region {value!r} is not a region name: lowercase letters, digits and '-', e.g. us-east-1")
+        return checks.yaml_plain_string(value, "s3.region", "us-east-1") if value else value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return checks.http_url(value, "s3.endpoint", "https://s3.example.com",
+                               f"give the keys as s3.access_key and s3.secret_key references ({REFERENCE_SYNTAX}), "
+                               "e.g. access_key: env:S3_ACCESS_KEY")
+
+    @field_validator("root_directory")
+    @classmethod
+    def _root(cls, value: str | None) -> str | None:
+        if value is not None and (checks.CONTROL.search(value) or not value.startswith("/") or "//" in value):
+            raise ValueError(f"s3.root_directory {value!r} must be a path starting with '/', without line breaks, e.g. /registry")
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> "S3Storage":
         missing = [name for name in ("bucket", "region") if not getattr(self, name)]
@@ -214,8 +304,6 @@ class S3Storage(Section):
             raise ValueError(f"S3 storage needs {' and '.join('s3.' + m for m in missing)} (e.g. bucket: registry, region: us-east-1)")
         if (self.access_key is None) != (self.secret_key is None):
             raise ValueError("give both s3.access_key and s3.secret_key, or neither (instance-role credentials)")
-        if self.endpoint and not re.match(r"^https?://[^\s/]+", self.endpoint):
-            raise ValueError(f"s3.endpoint must be a URL such as https://s3.example.com, got '{self.endpoint}'")
         return self
 
 
@@ -234,17 +322,19 @@ class Storage(Section):
 
 class Uploads(Section):
     max_body_size: str = Field("0", description='largest request body the ingress accepts; "0" is unlimited (VM images)')
-    read_timeout: int = Field(3600, ge=1, le=86400, description="seconds the ingress waits for the registry to answer")
-    send_timeout: int = Field(3600, ge=1, le=86400, description="seconds the ingress waits while sending to the registry")
+    read_timeout: WholeNumber = Field(3600, ge=1, le=86400, description="seconds the ingress waits for the registry to answer")
+    send_timeout: WholeNumber = Field(3600, ge=1, le=86400, description="seconds the ingress waits while sending to the registry")
     request_buffering: bool = Field(False, description="buffer whole uploads at the ingress (off streams them)")
 
     @field_validator("max_body_size", mode="before")
     @classmethod
     def _body(cls, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"{value!r} is not an nginx size: use \"0\" for unlimited, or a number with k, m or g, e.g. 10g")
         text = str(value).strip()
         if text == "0":
             return "0"
-        if not re.match(r"^[0-9]+[kKmMgG]?$", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
+        if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
             raise ValueError(f"'{value}' is not an nginx size: use \"0\" for unlimited, or a number with k, m or g, e.g. 10g")
         return text
 
@@ -257,25 +347,56 @@ class GarbageCollect(Section):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"'{value}' is not a cron schedule of five fields, e.g. \"0 1 * * *\"")
-        return value
+        return checks.cron_schedule(value)
 
 
 class Image(Section):
     repository: str | None = Field(None, description="registry image repository (a mirror for offline clusters)")
     tag: str | None = None
 
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not checks.IMAGE_REPOSITORY.fullmatch(value):
+            raise ValueError(f"extras.image.repository {value!r} is not an image repository: e.g. mirror.example.com:5000/library/registry")
+        return value
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag(cls, value: Any) -> str | None:
+        if value is not None and (not isinstance(value, str) or not checks.IMAGE_TAG.fullmatch(value)):
+            raise ValueError(f"extras.image.tag {value!r} is not an image tag: letters, digits, '_', '.', '-', at most 128, e.g. 2.8.3 (quote it)")
+        return value
+
 
 class Resources(Section):
-    cpu_request: str | None = None
-    memory_request: str | None = None
-    cpu_limit: str | None = None
-    memory_limit: str | None = None
+    cpu_request: str | None = Field(None, description="Kubernetes quantity, e.g. 100m or 1")
+    memory_request: str | None = Field(None, description="Kubernetes quantity, e.g. 256Mi")
+    cpu_limit: str | None = Field(None, description="Kubernetes quantity, e.g. 2")
+    memory_limit: str | None = Field(None, description="Kubernetes quantity, e.g. 1Gi")
+
+    @field_validator("cpu_request", "cpu_limit", mode="before")
+    @classmethod
+    def _cpu(cls, value: Any) -> str | None:
+        return None if value is None else checks.quantity(value, "CPU amount", "500m", allow_milli=True)
+
+    @field_validator("memory_request", "memory_limit", mode="before")
+    @classmethod
+    def _memory(cls, value: Any) -> str | None:
+        return None if value is None else checks.quantity(value, "memory amount", "512Mi")
+
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> "Resources":
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
+            if request and limit and checks.quantity_value(request) > checks.quantity_value(limit):
+                raise ValueError(f"extras.resources.{kind}_request {request} is more than {kind}_limit {limit}; "
+                                 "Kubernetes refuses a request above its limit: raise the limit or lower the request")
+        return self
 
 
 class Extras(Section):
-    replicas: int = Field(1, ge=1, le=20)
+    replicas: WholeNumber = Field(1, ge=1, le=20)
     garbage_collect: GarbageCollect = GarbageCollect()
     metrics: bool = False
     image: Image = Image()
@@ -302,4 +423,18 @@ class Choices(Section):
                 f"{self.storage.filesystem.access_mode}: replicas cannot share that volume. "
                 "Use replicas: 1, access_mode: ReadWriteMany, or S3 storage"
             )
+        release = self.target.release
+        fullname = checks.chart_fullname(release)
+        if self.extras.garbage_collect.enabled and len(fullname + checks.GC_SUFFIX) > checks.CRONJOB_NAME_MAX:
+            limit = checks.CRONJOB_NAME_MAX - len(checks.GC_SUFFIX)
+            raise ValueError(f"target.release {release!r}: with extras.garbage_collect the chart names its CronJob "
+                             f"{fullname + checks.GC_SUFFIX!r} ({len(fullname + checks.GC_SUFFIX)} characters) and Kubernetes allows "
+                             f"{checks.CRONJOB_NAME_MAX}; use a release name of at most {limit - len(checks.CHART_SUFFIX)} characters, "
+                             f"or one containing 'docker-registry' of at most {limit}")
+        tls = self.exposure.tls
+        if tls.secret_name is not None:
+            owned = checks.installer_objects(release)
+            if tls.secret_name in owned:
+                raise ValueError(f"exposure.tls.secret_name {tls.secret_name!r} is the name of {owned[tls.secret_name]}, which the "
+                                 f"installer writes itself: choose another name, e.g. {release}-tls or registry-tls")
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from installer.model import Choices
 
 MAX_PRESET_BYTES = 256 * 1024
 MAX_DEPTH = 12
+SETTING_IN_MESSAGE = re.compile(r"([a-z_]+(?:\.[a-z_0-9]+)+)\b")
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "presets" / "schema.json"
 
 
@@ -70,6 +72,11 @@ def problems_from_validation(exc: ValidationError, lines: dict[tuple, int] | Non
             fix = "use one of the allowed values"
         elif kind.endswith("_type") or kind.endswith("_parsing"):
             fix = "check the value's type (quote strings, no lists where one value is expected)"
+        named = SETTING_IN_MESSAGE.match(message)
+        if kind == "value_error" and named and named[1].startswith(path) and named[1] != path:
+            # a check across settings (e.g. target.release with garbage collection) names the setting it is about
+            loc = tuple(int(p) if p.isdigit() else p for p in named[1].split("."))
+            path = named[1]
         problems.append(Problem(path, message, fix, _line_for(loc, lines or {})))
     return problems
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from installer.checks import secret_key_for_user
 from installer.plan import Plan
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
@@ -242,7 +243,7 @@ def _secrets(plan: Plan) -> list[dict[str, Any]]:
         out.append(_secret(plan, plan.tls_secret_name, data, "kubernetes.io/tls"))
         if plan.tls.ca_key_pem is not None and plan.tls.ca_pem:
             out.append(_secret(plan, plan.names.ca, {"tls.crt": plan.tls.ca_pem, "tls.key": plan.tls.ca_key_pem.get_secret_value()}, "kubernetes.io/tls"))
-    generated = {f"password.{u.name}": u.password.get_secret_value() for u, spec in _user_specs(plan)
+    generated = {secret_key_for_user(u.name): u.password.get_secret_value() for u, spec in _user_specs(plan)
                  if spec.kind == "generate" and u.password is not None}
     if generated:
         out.append(_secret(plan, plan.names.state, generated))

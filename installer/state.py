@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from installer.checks import user_from_secret_key
 from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
 from installer.plan import ClaimInfo, ExistingState, SecretNames
@@ -48,8 +49,9 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
     passwords = {}
     if state is not None:
         for key in (state.data or {}):
-            if key.startswith("password."):
-                passwords[key.removeprefix("password.")] = SecretStr(_decode(state, key) or "")
+            user = user_from_secret_key(key)
+            if user is not None:
+                passwords[user] = SecretStr(_decode(state, key) or "")
     s3 = by_name.get(names.s3)
     s3_keys = _s3_keys(s3) if s3 is not None else None
     ingress_auth = by_name.get(names.basic_auth)
@@ -77,7 +79,9 @@ def _s3_keys(secret: Any) -> tuple[SecretStr, SecretStr]:
 
 def chart_fullname(release: str) -> str:
     """The name the chart gives its objects (and its PVC) for this release."""
-    return release if "docker-registry" in release else f"{release}-docker-registry"
+    from installer.checks import chart_fullname as fullname
+
+    return fullname(release)
 
 
 def _claim(kube: KubeClient, namespace: str, release: str, values: dict) -> ClaimInfo | None:
