@@ -76,8 +76,7 @@ def hostname(value: object) -> str:
                          f"the ingress (e.g. registry.example.com, or 10-0-0-5.sslip.io for a lab)")
     labels = host.split(".")
     if len(host) > SUBDOMAIN_MAX or not DNS_SUBDOMAIN.fullmatch(host) or any(len(label) > LABEL_MAX for label in labels):
-        raise ValueError(f"{text!r} is not a valid hostname (RFC 1123): lowercase letters, digits, '-' and dots, labels of "
-                         f"at most {LABEL_MAX} characters, {hint}")
+        raise ValueError(f"{text!r} is not a valid hostname (RFC 1123): lowercase letters, digits, '-' and dots, {hint}")
     if labels[-1].isdigit():
         raise ValueError(f"{text!r} is not a valid hostname: the last label cannot be all digits, {hint}")
     return host

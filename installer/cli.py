@@ -154,11 +154,37 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _target_flags(args) -> tuple[str, str]:
+    """--namespace and --release (their defaults when unset), checked like the preset's target section."""
+    from installer import checks
+
+    namespace = args.namespace if args.namespace is not None else "docker-registry"
+    release = getattr(args, "release", None)
+    release = release if release is not None else "docker-registry"
+    try:
+        checks.dns_label(namespace, "namespace name")
+    except ValueError as exc:
+        raise UsageError(f"--namespace: {exc}") from None
+    try:
+        checks.dns_label(release, "release name", start_letter=True)
+        if len(release) > checks.HELM_RELEASE_MAX:
+            raise ValueError(f"release name {release!r} is longer than helm's {checks.HELM_RELEASE_MAX} characters")
+    except ValueError as exc:
+        raise UsageError(f"--release: {exc}") from None
+    if args.context is not None:
+        try:
+            checks.no_option(args.context, "--context", "kind-registry")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return namespace, release
+
+
 def cmd_probe(args) -> int:
     from installer.engine import connect, run_probe
 
+    namespace, release = _target_flags(args)
     kube = connect(args.context, args.kubeconfig)
-    result = run_probe(kube, args.namespace or "docker-registry", getattr(args, "release", None) or "docker-registry")
+    result = run_probe(kube, namespace, release)
     if args.json:
         print(result.to_json())
         return 0
@@ -281,8 +307,7 @@ def cmd_uninstall(args) -> int:
 
     if args.delete_data and args.keep_data:
         raise UsageError("--delete-data and --keep-data contradict each other", "pass one of them")
-    namespace = args.namespace or "docker-registry"
-    release = args.release or "docker-registry"
+    namespace, release = _target_flags(args)
     kube = connect(args.context, args.kubeconfig)
     if not args.yes and sys.stdin.isatty():
         if input(f"Uninstall release {release} from namespace {namespace}? [y/N] ").strip().lower() not in ("y", "yes"):
@@ -313,7 +338,7 @@ def cmd_ca(args) -> int:
     from installer.kube import NotFound
     from installer.plan import SecretNames
 
-    namespace, release = args.namespace or "docker-registry", args.release or "docker-registry"
+    namespace, release = _target_flags(args)
     kube = connect(args.context, args.kubeconfig)
     name = SecretNames(release).ca
     try:
@@ -321,11 +346,17 @@ def cmd_ca(args) -> int:
     except NotFound:
         raise InstallerError(f"no installer CA in namespace {namespace} (Secret {name} is missing)",
                              "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates") from None
-    pem = base64.b64decode(secret.data["tls.crt"]).decode()
+    try:
+        pem = base64.b64decode((secret.data or {})["tls.crt"]).decode("ascii")
+    except (KeyError, ValueError):
+        raise InstallerError(f"Secret {name} in namespace {namespace} holds no readable tls.crt",
+                             "re-run apply to write the installer's CA again") from None
     ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
     hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host] or ["REGISTRY_HOST"]
     if args.out:
-        Path(args.out).write_text(pem, encoding="utf-8")
+        from installer.files import write_file
+
+        write_file(args.out, pem, 0o644, "--out")
         print(f"wrote the CA certificate to {args.out}")
     else:
         print(pem, end="")
@@ -340,7 +371,9 @@ def cmd_schema(args) -> int:
     from installer.preset import schema_text
 
     if args.out:
-        Path(args.out).write_text(schema_text(), encoding="utf-8")
+        from installer.files import write_file
+
+        write_file(args.out, schema_text(), 0o644, "--out")
     else:
         print(schema_text(), end="")
     return 0

@@ -32,9 +32,67 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
 
     try:
         contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, FileNotFoundError, OSError, TypeError):
+    except Exception:  # any malformed kubeconfig: no contexts to offer (KubeClient says what is wrong)
         return [], None
     return [c["name"] for c in contexts], (current or {}).get("name")
+
+
+MAX_KUBECONFIG_BYTES = 4 * 1024 * 1024
+
+
+def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
+    """The existing files of a kubeconfig path list, each checked to be a readable YAML mapping of the
+    kubeconfig shape (with valid base64 certificate data); InstallerError naming the file otherwise."""
+    import base64
+    import binascii
+
+    import yaml
+
+    from installer.files import FileProblem, read_user_text
+
+    existing = []
+    for path in [p for p in paths.split(os.pathsep) if p]:
+        if not os.path.lexists(os.path.expanduser(path)):
+            continue
+        try:
+            text = read_user_text(path, setting, "kubeconfig file", MAX_KUBECONFIG_BYTES)
+        except FileProblem as exc:
+            raise InstallerError(exc.message, exc.hint) from None
+        try:
+            tree = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise InstallerError(f"kubeconfig {path} is not valid YAML{where}: {getattr(exc, 'problem', None) or 'parse error'}",
+                                 "fetch a fresh kubeconfig for the cluster, or check the file with `kubectl config view`") from None
+        except (ValueError, RecursionError):
+            raise InstallerError(f"kubeconfig {path} holds a value YAML cannot read", "check the file with `kubectl config view`") from None
+        if tree is None:
+            continue  # an empty file: kubectl ignores it too
+        if not isinstance(tree, dict):
+            raise InstallerError(f"kubeconfig {path} is a YAML {type(tree).__name__}, not a kubeconfig (a mapping with clusters, users, contexts)",
+                                 "point --kubeconfig or KUBECONFIG at a kubeconfig file")
+        for section, inner, keys in (("clusters", "cluster", ("certificate-authority-data",)),
+                                     ("users", "user", ("client-certificate-data", "client-key-data"))):
+            entries = tree.get(section) or []
+            if not isinstance(entries, list):
+                raise InstallerError(f"kubeconfig {path}: '{section}' is not a list", "check the file with `kubectl config view`")
+            for entry in entries:
+                body = entry.get(inner) if isinstance(entry, dict) else None
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(body, dict):
+                    raise InstallerError(f"kubeconfig {path}: an entry of '{section}' has no name or no {inner} mapping",
+                                         "check the file with `kubectl config view`")
+                for key in keys:
+                    value = body.get(key)
+                    if value is None:
+                        continue
+                    try:
+                        base64.b64decode(str(value), validate=True)
+                    except (binascii.Error, ValueError):
+                        raise InstallerError(f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not base64",
+                                             "fetch a fresh kubeconfig; the certificate data must be base64 PEM") from None
+        existing.append(path)
+    return existing
 
 
 class KubeClient:
@@ -45,8 +103,11 @@ class KubeClient:
 
         self.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
         configuration = client.Configuration()
+        files = check_kubeconfig(self.kubeconfig, "--kubeconfig" if kubeconfig else ("KUBECONFIG" if os.environ.get("KUBECONFIG") else "kubeconfig"))
         try:
-            if Path(self.kubeconfig.split(os.pathsep)[0]).exists():
+            if files:
+                # like kubectl: missing files in a KUBECONFIG list are skipped, the others merged in order
+                self.kubeconfig = os.pathsep.join(files)
                 config.load_kube_config(config_file=self.kubeconfig, context=context, client_configuration=configuration, persist_config=False)
             elif os.environ.get("KUBERNETES_SERVICE_HOST"):
                 config.load_incluster_config(client_configuration=configuration)
@@ -64,6 +125,10 @@ class KubeClient:
                     f"use one of: {', '.join(names) or '(none)'} (kubectl config get-contexts)",
                 ) from None
             raise InstallerError(f"cannot load kubeconfig {self.kubeconfig}: {text}", "check the file with `kubectl config view`") from None
+        except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+            # the client library's own parsing of a malformed entry (bad base64, a wrong type, an unreadable file it names)
+            raise InstallerError(f"cannot load kubeconfig {self.kubeconfig}: {exc.__class__.__name__}: {str(exc)[:200]}",
+                                 "check the file with `kubectl config view`; fetch a fresh kubeconfig for the cluster") from None
         configuration.retries = 0
         self.context = context or list_contexts(self.kubeconfig)[1]
         self.server = configuration.host

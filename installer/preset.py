@@ -22,17 +22,15 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "presets" / "schema.json"
 
 def load_preset(path: str | os.PathLike[str]) -> Choices:
     """Read and validate a preset file; raise ValidationFailed naming every bad key and its line."""
+    from installer.files import FileProblem, read_user_file
+
     path = Path(path)
     source = f"preset {path}"
     try:
-        if path.is_dir():
-            raise ValidationFailed([Problem("", f"{path} is a directory", "give the path of a .yaml preset file")], source)
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_PRESET_BYTES + 1)
-    except FileNotFoundError:
-        raise ValidationFailed([Problem("", f"file {path} does not exist", "check the path; presets/ has examples")], source) from None
-    except OSError as exc:
-        raise ValidationFailed([Problem("", f"cannot read {path}: {exc.strerror}", "check the file's permissions")], source) from None
+        data = read_user_file(path, "", "preset", MAX_PRESET_BYTES)
+    except FileProblem as exc:
+        hint = "check the path; presets/ has examples" if "does not exist" in exc.reason else exc.hint
+        raise ValidationFailed([Problem("", exc.reason, hint)], source) from None
     return parse_preset(data, source)
 
 
@@ -118,7 +116,13 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
                 raise ValidationFailed([Problem("", f"the preset nests deeper than {MAX_DEPTH} levels", "presets are at most a few levels deep; see presets/minimal.yaml", event.start_mark.line + 1)], source)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:  # e.g. two documents (---) in one preset
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        hint = "a preset is one YAML document: remove the extra ---" if "document" in problem else "fix the YAML syntax"
+        raise ValidationFailed([Problem("", f"not valid YAML: {problem}", hint, mark.line + 1 if mark else None)], source) from None
     if node is None:
         return None, {}
     lines: dict[tuple, int] = {}
@@ -142,7 +146,12 @@ def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: st
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node) if not isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in PLAIN_TAGS:
+                raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source)
+            try:
+                key = _scalar(key_node)
+            except (ValueError, KeyError, OverflowError, TypeError):
+                raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source) from None
             if not isinstance(key, (str, int)):
                 raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source)
             if key in result:
@@ -152,7 +161,14 @@ def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: st
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, path + (i,), lines, source) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    try:
+        return _scalar(node)
+    except (ValueError, KeyError, OverflowError, TypeError):
+        # `!!int abc`, `!!bool maybe`, an integer of thousands of digits: the loader cannot make a value of it
+        shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
+        raise ValidationFailed([Problem(".".join(map(str, path)), f"the value {shown!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}",
+                                        "write a plain value (a number of at most a few digits, true/false, or quoted text)",
+                                        node.start_mark.line + 1)], source) from None
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -179,10 +195,10 @@ def dump_preset(choices: Choices) -> str:
 
 
 def write_preset(choices: Choices, path: str | os.PathLike[str]) -> Path:
-    """Write the preset (references only, so an ordinary 0644 file is safe)."""
-    path = Path(path)
-    path.write_text(dump_preset(choices), encoding="utf-8")
-    return path
+    """Write the preset (references only, so an ordinary 0644 file is safe), never through a link."""
+    from installer.files import write_file
+
+    return write_file(path, dump_preset(choices), 0o644, "preset")
 
 
 def preset_schema() -> dict[str, Any]:

@@ -129,10 +129,12 @@ def system_trust() -> str | bool:
 
 def _readable_ca(ca_file: Path) -> str:
     """The CA file's path, or a tls RegistryError saying why it cannot be used."""
+    from installer.files import FileProblem, read_user_file
+
     try:
-        text = Path(ca_file).read_text(errors="replace")
-    except OSError as error:
-        raise RegistryError("tls", f"cannot read the CA file {ca_file}: {error.strerror}", reason="ca_file") from None
+        text = read_user_file(ca_file, "", "CA file").decode("utf-8", errors="replace")
+    except FileProblem as error:
+        raise RegistryError("tls", f"cannot read the CA file {ca_file}: {error.reason}", reason="ca_file") from None
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise RegistryError("tls", f"the CA file {ca_file} holds no PEM certificate", reason="ca_file")
     return str(ca_file)

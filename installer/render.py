@@ -258,26 +258,23 @@ def _user_specs(plan: Plan):
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by the owner only (0600), even if the file existed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode("utf-8"))
-    finally:
-        os.close(fd)
+    """Write `text` to `path` readable by the owner only (0600), never through a link (installer.files)."""
+    from installer.files import write_file
+
+    write_file(path, text, 0o600)
 
 
-def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """values.yaml (0644), secrets.yaml and secret-values.yaml (0600); returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    values_path = out / "values.yaml"
-    values_path.write_text(rendered.values_yaml(), encoding="utf-8")
-    written = [values_path]
+def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting: str = "--out") -> list[Path]:
+    """values.yaml (0644), secrets.yaml and secret-values.yaml (0600); returns the paths written.
+
+    Every target is checked (no links, no input files) before the first one is written.
+    """
+    from installer.files import prepare_dir, write_files
+
+    out = prepare_dir(out_dir, setting)
+    files: list[tuple[Path, str, int]] = [(out / "values.yaml", rendered.values_yaml(), 0o644)]
     if rendered.secrets:
-        write_private(out / "secrets.yaml", rendered.secrets_yaml())
-        written.append(out / "secrets.yaml")
+        files.append((out / "secrets.yaml", rendered.secrets_yaml(), 0o600))
     if rendered.secret_values:
-        write_private(out / "secret-values.yaml", rendered.secret_values_yaml())
-        written.append(out / "secret-values.yaml")
-    return written
+        files.append((out / "secret-values.yaml", rendered.secret_values_yaml(), 0o600))
+    return write_files(files, setting)

@@ -14,6 +14,7 @@ from installer.errors import InstallerError
 
 REFERENCE_SYNTAX = "env:VAR_NAME, file:/path/to/file, generate, or keep"
 GENERATED_LENGTH = 32
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,17 +110,16 @@ def generate_password(length: int = GENERATED_LENGTH) -> str:
 
 
 def _read_secret_file(path: Path, what: str) -> str:
+    from installer.files import FileProblem, read_user_text
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InstallerError(f"{what}: secret file {path} does not exist", "create it (mode 0600) or fix the path") from None
-    except OSError as exc:
-        raise InstallerError(f"{what}: cannot read secret file {path}: {exc.strerror}", "check the path and its permissions") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InstallerError(f"{what}: secret file {path} is not UTF-8 text", "store the secret as UTF-8 text") from None
+        text = read_user_text(path, what, "secret file", MAX_SECRET_FILE_BYTES)
+    except FileProblem as exc:
+        hint = "create it (mode 0600) or fix the path" if "does not exist" in exc.reason else exc.hint
+        raise InstallerError(exc.message, hint) from None
     value = text.rstrip("\r\n")
+    if "\n" in value or "\r" in value:
+        raise InstallerError(f"{what}: secret file {path} holds more than one line", "write the secret alone on the first line")
     if not value:
         raise InstallerError(f"{what}: secret file {path} is empty", "write the secret into the file")
     return value

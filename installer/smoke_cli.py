@@ -51,16 +51,72 @@ def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Env
     from installer.registry_client import registry_base_url
     from installer.smoke import SmokeTarget
 
+    if "@" in args.registry:
+        # never echo the value: it may hold a password
+        raise UsageError("--registry holds credentials (user:password@host); give the user with --username and the password "
+                         "in an environment variable named by --password-env")
     try:
         registry_base_url(args.registry)
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(f"--registry: {error}") from None
+    _registry(args.registry)
+    _repository(args.repository)
+    _tag(args.tag)
     return SmokeTarget(
         registry=args.registry, username=args.username, password=_password(args, environ),
         ca_file=_ca_file(args.ca_file), controller_family=args.controller_family,
         repository=args.repository, tag=args.tag, blob_size=_blob_size(args.blob_size), keep=args.keep,
         timeout=_timeout(args.timeout),
     )
+
+
+def _registry(value: str) -> None:
+    """--registry is HOST[:PORT] (or an https:// URL): no credentials, a real port, a valid host."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from installer.checks import CONTROL
+    from installer.model import is_hostname
+
+    if CONTROL.search(value) or any(c.isspace() for c in value):
+        raise UsageError("--registry has spaces or line breaks; give HOST[:PORT], e.g. registry.example.com")
+    parts = urlsplit(value if "://" in value else f"//{value}")
+    if "@" in parts.netloc:
+        # never echo the value: it holds a password
+        raise UsageError("--registry holds credentials (user:password@host); give the user with --username and the password "
+                         "in an environment variable named by --password-env")
+    if "://" in value and parts.scheme not in ("http", "https"):
+        raise UsageError(f"--registry {value!r}: only https:// (or http://) addresses; e.g. registry.example.com")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"--registry {value!r}: the port must be a number from 1 to 65535, e.g. registry.example.com:8443") from None
+    if port == 0:
+        raise UsageError(f"--registry {value!r}: the port must be a number from 1 to 65535, e.g. registry.example.com:8443")
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost" and not is_hostname(host.lower()):
+            raise UsageError(f"--registry {value!r}: {host!r} is not a hostname or IP address; e.g. registry.example.com") from None
+    if parts.path.strip("/") not in ("", "v2") or parts.query or parts.fragment:
+        raise UsageError(f"--registry {value!r}: give the address without a path; the registry answers at /v2/ of the host")
+
+
+def _repository(value: str) -> None:
+    from installer.checks import REPOSITORY_PATH
+
+    if not value or len(value) > 255 or not REPOSITORY_PATH.fullmatch(value):
+        raise UsageError(f"--repository {value!r} is not a repository name: lowercase letters, digits, '.', '_', '-' "
+                         "in parts separated by '/', e.g. registry-installer/smoke")
+
+
+def _tag(value: str) -> None:
+    from installer.checks import IMAGE_TAG
+
+    if not IMAGE_TAG.fullmatch(value):
+        raise UsageError(f"--tag {value!r} is not a tag: letters, digits, '_', '.', '-', starting with a letter, digit or '_', "
+                         "at most 128 characters, e.g. smoke")
 
 
 def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -> "SecretStr | None":
@@ -84,16 +140,18 @@ def _ca_file(value: str | None) -> Path | None:
         return None
     from cryptography import x509
 
+    from installer.files import FileProblem, read_user_file
+
     path = Path(value)
     try:
-        certificates = x509.load_pem_x509_certificates(path.read_bytes())
-    except OSError as error:
-        raise UsageError(f"cannot read the CA file {path}: {error.strerror}; give a readable PEM file") from None
+        certificates = x509.load_pem_x509_certificates(read_user_file(path, "--ca-file", "PEM CA certificate"))
+    except FileProblem as error:
+        raise UsageError(f"--ca-file: cannot read the CA file {path}: {error.reason}", error.hint) from None
     except ValueError:
-        raise UsageError(f"{path} holds no PEM certificate; give the CA certificate (-----BEGIN CERTIFICATE-----)") \
+        raise UsageError(f"--ca-file: {path} holds no PEM certificate; give the CA certificate (-----BEGIN CERTIFICATE-----)") \
             from None
     if not certificates:
-        raise UsageError(f"{path} holds no certificate")
+        raise UsageError(f"--ca-file: {path} holds no certificate")
     return path
 
 
@@ -110,12 +168,14 @@ def _blob_size(value: str) -> int:
 
 
 def _timeout(value: str) -> float:
+    import math
+
     try:
         seconds = float(value)
     except ValueError:
-        raise UsageError(f"--timeout {value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
+        raise UsageError(f"--timeout {value!r} is not a number of seconds; e.g. --timeout 30") from None
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > 86400:
+        raise UsageError(f"--timeout {value!r} must be a number of seconds from more than 0 to 86400; e.g. --timeout 30")
     return seconds
 
 
@@ -138,7 +198,7 @@ def smoke_command(args: argparse.Namespace, out: TextIO | None = None, err: Text
     try:
         target = target_from_args(args)
     except UsageError as error:
-        err.write(f"registry-installer smoke: error: {error.message}\n")
+        err.write(f"registry-installer smoke: error: {error}\n")
         return EXIT_USAGE
     from installer.smoke import run_smoke
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -64,18 +63,12 @@ def check_cert_and_key(cert_file: str, key_file: str, hosts: list[str], now: dt.
 
 
 def _read_pem(path: str, key_path: str, what: str, problems: list[Problem]) -> bytes | None:
-    p = Path(path).expanduser()
+    from installer.files import FileProblem, read_user_file
+
     try:
-        if p.stat().st_size > MAX_PEM_BYTES:
-            problems.append(Problem(key_path, f"{path} is larger than 1 MiB: not a PEM {what}", f"give the PEM {what} file"))
-            return None
-        return p.read_bytes()
-    except FileNotFoundError:
-        problems.append(Problem(key_path, f"{what} file {path} does not exist", "check the path"))
-    except IsADirectoryError:
-        problems.append(Problem(key_path, f"{path} is a directory, not a {what} file", "give the file's path"))
-    except OSError as exc:
-        problems.append(Problem(key_path, f"cannot read {what} file {path}: {exc.strerror}", "check the file's permissions"))
+        return read_user_file(path, key_path, f"{what} file", MAX_PEM_BYTES)
+    except FileProblem as exc:
+        problems.append(Problem(key_path, exc.reason, exc.hint))
     return None
 
 
@@ -135,7 +128,7 @@ def issue_serving_cert(hosts: list[str], ca_pem: str, ca_key_pem: SecretStr) -> 
             alt_names.append(x509.DNSName(host))
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(hosts[0]))]))
         .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=SERVING_DAYS))
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
@@ -145,6 +138,11 @@ def issue_serving_cert(hosts: list[str], ca_pem: str, ca_key_pem: SecretStr) -> 
         .sign(ca_key, hashes.SHA256())
     )
     return TLSMaterial(cert_pem=_pem_cert(cert), key_pem=SecretStr(_pem_key(key)), ca_pem=ca_pem, ca_key_pem=ca_key_pem)
+
+
+def _common_name(host: str) -> str:
+    """The subject CN: the host when it fits X.509's 64 characters; clients check the subjectAltName anyway."""
+    return host if len(host) <= 64 else "registry-installer serving certificate"
 
 
 def self_signed(hosts: list[str], existing: TLSMaterial | None = None) -> TLSMaterial:
