@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     render_p.add_argument("--preset", required=True)
     render_p.add_argument("--out", required=True, help="directory for values.yaml, secrets.yaml, secret-values.yaml")
     render_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart")
+    render_p.add_argument("--state", metavar="FILE", help="keep the generated secrets (haSharedSecret, CA, certificate, passwords) in this "
+                          "0600 file and reuse them on the next render (default: read back --out's previous secrets.yaml)")
 
     probe_p = sub.add_parser("probe", help="show what the cluster offers")
     probe_p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -141,11 +143,16 @@ def _load_choices(args):
 
 def cmd_render(args) -> int:
     from installer.engine import prepare
-    from installer.render import write_rendered
+    from installer.render import read_previous_render, write_rendered
 
     choices = _load_choices(args)
-    prepared = prepare(choices, kube=None)
-    written = write_rendered(prepared.rendered, args.out)
+    tls = choices.exposure.tls
+    existing, kept_from = read_previous_render(args.out, args.state, choices.target.release,
+                                               tls.secret_name if tls.mode in ("self-signed", "files") else None)
+    prepared = prepare(choices, kube=None, existing=existing)
+    written = write_rendered(prepared.rendered, args.out, state_file=args.state)
+    if existing is not None:
+        print(f"kept the secrets of {kept_from} (haSharedSecret, CA, certificate, generated passwords); delete it to rotate them")
     for path in written:
         mode = oct(path.stat().st_mode & 0o777)[2:]
         print(f"wrote {path} (mode {mode})")

@@ -45,19 +45,24 @@ def run_probe(kube: KubeClient, namespace: str, release: str, on_event: EventSin
     return result
 
 
-def prepare(choices: "Choices", kube: KubeClient | None, on_event: EventSink = discard) -> Prepared:
-    """Probe (when a cluster is given), read what is installed, build and render the Plan."""
+def prepare(choices: "Choices", kube: KubeClient | None, on_event: EventSink = discard,
+            existing: "ExistingState | None" = None) -> Prepared:
+    """Probe (when a cluster is given), read what is installed, build and render the Plan.
+
+    Offline, `existing` is what an earlier render left (so a re-render keeps its secrets)."""
     from installer.plan import ExistingState, build_plan
     from installer.render import render
     from installer.state import load_existing
 
     probe = None
-    existing = ExistingState()
+    existing = existing or ExistingState()
     if kube is not None:
         probe = run_probe(kube, choices.target.namespace, choices.target.release, on_event)
         tls = choices.exposure.tls
         extra = tls.secret_name if tls.mode == "existing-secret" else None
-        existing = load_existing(kube, probe, choices.target.namespace, choices.target.release, extra)
+        fs = choices.storage.filesystem
+        claim = fs.existing_claim if choices.storage.kind == "filesystem" else None
+        existing = load_existing(kube, probe, choices.target.namespace, choices.target.release, extra, claim)
     started = time.monotonic()
     on_event(StepStarted("validate", "checking the choices against the cluster" if probe else "checking the choices (offline)"))
     try:

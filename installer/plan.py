@@ -60,6 +60,7 @@ class ExistingState:
     secrets_present: frozenset[str] = frozenset()
     revision: int = 0
     claim: "ClaimInfo | None" = None
+    existing_claim_found: bool | None = None  # storage.filesystem.existing_claim: found, missing, or not checked
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     if choices.auth.mode == "ingress" and family not in BASIC_AUTH_FAMILIES:
         problems.append(Problem("auth.mode", f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
                                 "use auth.mode: registry (the registry checks passwords itself)"))
+    fs = choices.storage.filesystem
+    if choices.storage.kind == "filesystem" and fs.existing_claim and existing.existing_claim_found is False:
+        notes.append(f"warning: storage.filesystem.existing_claim {fs.existing_claim} was not found in namespace {choices.target.namespace}: "
+                     f"the registry pod stays Pending until it exists (kubectl -n {choices.target.namespace} get pvc)")
     users = _users(choices, existing, problems)
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if problems:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from installer.checks import secret_key_for_user
-from installer.plan import Plan
+from installer.plan import ExistingState, Plan
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
 # the keys chart 3.0.0 reads from the Secret named in secrets.s3.secretRef (installer versions before
@@ -90,7 +90,11 @@ def render(plan: Plan) -> Rendered:
     if extras.garbage_collect.enabled:
         gc = extras.garbage_collect
         values["garbageCollect"] = {"enabled": True, "deleteUntagged": gc.delete_untagged, "schedule": gc.schedule}
-        if storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
+        if storage.kind == "filesystem" and storage.filesystem.access_mode == "ReadWriteOncePod":
+            notes.append("warning: storage.filesystem.access_mode ReadWriteOncePod lets only the registry's pod mount the volume, so the "
+                         "garbage-collection CronJob can never start while the registry runs; use ReadWriteOnce (or ReadWriteMany), "
+                         "or turn extras.garbage_collect off")
+        elif storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
             notes.append("garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the registry's node")
     if extras.metrics:
         values["metrics"] = {"enabled": True}
@@ -264,11 +268,14 @@ def write_private(path: Path, text: str) -> None:
     write_file(path, text, 0o600)
 
 
-def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting: str = "--out") -> list[Path]:
-    """values.yaml (0644), secrets.yaml and secret-values.yaml (0600); returns the paths written.
+STATE_KIND = "registry-installer-render-state"
 
-    Every target is checked (no links, no input files) before the first one is written.
-    """
+
+def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting: str = "--out",
+                   state_file: str | os.PathLike[str] | None = None) -> list[Path]:
+    """values.yaml (0644), secrets.yaml and secret-values.yaml (0600), and the --state file (0600) when
+    asked; returns the paths written. Every target is checked (no links, no input files) before the first
+    one is written."""
     from installer.files import prepare_dir, write_files
 
     out = prepare_dir(out_dir, setting)
@@ -277,4 +284,48 @@ def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting:
         files.append((out / "secrets.yaml", rendered.secrets_yaml(), 0o600))
     if rendered.secret_values:
         files.append((out / "secret-values.yaml", rendered.secret_values_yaml(), 0o600))
+    if state_file is not None:
+        state = {"kind": STATE_KIND, "secret_values": rendered.secret_values, "secrets": list(rendered.secrets)}
+        files.append((Path(state_file).expanduser(), to_yaml(state), 0o600))
     return write_files(files, setting)
+
+
+def read_previous_render(out_dir: str | os.PathLike[str], state_file: str | os.PathLike[str] | None,
+                         release: str, tls_secret_name: str | None = None) -> tuple["ExistingState | None", str]:
+    """The secrets an earlier offline render left (the --state file, else --out's secrets.yaml and
+    secret-values.yaml), so a re-render writes the same haSharedSecret, CA, certificate and passwords.
+
+    Returns (state or None when there is nothing to keep, words saying where it came from).
+    """
+    from installer.errors import InstallerError
+    from installer.files import FileProblem, read_user_text
+    from installer.state import existing_from_rendered
+
+    def load(path: Path, setting: str) -> list[Any]:
+        try:
+            text = read_user_text(path, setting, "file written by render", 4 * 1024 * 1024, remember=False)
+            return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        except FileProblem as exc:
+            raise InstallerError(exc.message, f"{exc.hint}; or delete it to render new secrets") from None
+        except (yaml.YAMLError, ValueError, RecursionError):
+            raise InstallerError(f"{setting}: {path} is not the YAML a render wrote, so its secrets cannot be kept",
+                                 "restore it, or delete it to render new secrets (every secret changes)") from None
+
+    if state_file is not None:
+        path = Path(state_file).expanduser()
+        if not os.path.lexists(path):
+            return None, ""
+        docs = load(path, "--state")
+        state = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else {}
+        if state.get("kind") != STATE_KIND or not isinstance(state.get("secrets"), list) or not isinstance(state.get("secret_values"), dict):
+            raise InstallerError(f"--state: {path} is not a state file written by render --state",
+                                 "give the file an earlier `render --state` wrote, or a path that does not exist yet")
+        return existing_from_rendered(state["secrets"], state["secret_values"], release, tls_secret_name), f"the state file {path}"
+    out = Path(out_dir).expanduser()
+    secrets_path, values_path = out / "secrets.yaml", out / "secret-values.yaml"
+    if not (os.path.lexists(secrets_path) or os.path.lexists(values_path)):
+        return None, ""
+    secrets = load(secrets_path, "--out") if os.path.lexists(secrets_path) else []
+    values_docs = load(values_path, "--out") if os.path.lexists(values_path) else []
+    secret_values = values_docs[0] if values_docs and isinstance(values_docs[0], dict) else {}
+    return existing_from_rendered(secrets, secret_values, release, tls_secret_name), f"the previous render in {out}"

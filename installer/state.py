@@ -25,13 +25,21 @@ MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 
 def _decode(secret: Any, key: str) -> str | None:
     raw = (secret.data or {}).get(key)
-    return base64.b64decode(raw).decode("utf-8", errors="replace") if raw is not None else None
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(str(raw)).decode("utf-8", errors="replace")
+    except ValueError:  # not base64 (a hand-edited file): as if absent
+        return None
 
 
-def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release: str, extra_secret: str | None = None) -> ExistingState:
-    """Everything a re-run must keep: haSharedSecret, password hashes, generated passwords, the CA."""
+def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release: str, extra_secret: str | None = None,
+                  wanted_claim: str | None = None) -> ExistingState:
+    """Everything a re-run must keep: haSharedSecret, password hashes, generated passwords, the CA.
+
+    `wanted_claim` (storage.filesystem.existing_claim) is looked up too: found, missing, or None when not allowed to look."""
     if not probe.namespace_exists:
-        return ExistingState()
+        return ExistingState(existing_claim_found=False if wanted_claim else None)
     names = SecretNames(release)
     listed = kube.call(f"list the installer's Secrets in {namespace}", kube.core.list_namespaced_secret, namespace,
                        label_selector=f"{MANAGED_SELECTOR},app.kubernetes.io/instance={release}").items
@@ -45,13 +53,7 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
             pass
     values = probe.release.values if probe.release is not None else {}
     chart_secrets = values.get("secrets") or {}
-    state = by_name.get(names.state)
-    passwords = {}
-    if state is not None:
-        for key in (state.data or {}):
-            user = user_from_secret_key(key)
-            if user is not None:
-                passwords[user] = SecretStr(_decode(state, key) or "")
+    passwords = _generated_passwords(by_name.get(names.state))
     s3 = by_name.get(names.s3)
     s3_keys = _s3_keys(s3) if s3 is not None else None
     ingress_auth = by_name.get(names.basic_auth)
@@ -67,6 +69,7 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
         secrets_present=frozenset(present),
         revision=probe.release.revision if probe.release is not None else 0,
         claim=_claim(kube, namespace, release, values),
+        existing_claim_found=_claim_found(kube, namespace, wanted_claim) if wanted_claim else None,
     )
 
 
@@ -75,6 +78,49 @@ def _s3_keys(secret: Any) -> tuple[SecretStr, SecretStr]:
     access = _decode(secret, S3_ACCESS_KEY) or _decode(secret, OLD_S3_KEYS[0]) or ""
     key = _decode(secret, S3_SECRET_KEY) or _decode(secret, OLD_S3_KEYS[1]) or ""
     return SecretStr(access), SecretStr(key)
+
+
+def _claim_found(kube: KubeClient, namespace: str, name: str) -> bool | None:
+    from installer.kube import Forbidden
+
+    try:
+        kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
+        return True
+    except NotFound:
+        return False
+    except Forbidden:
+        return None
+
+
+def existing_from_rendered(secrets: list[dict[str, Any]], secret_values: dict[str, Any], release: str,
+                           tls_secret_name: str | None = None) -> ExistingState:
+    """What an earlier offline render wrote (its Secrets and secret values), as the state a re-render keeps:
+    the same haSharedSecret, CA, serving certificate, generated passwords and password hashes."""
+    from types import SimpleNamespace
+
+    names = SecretNames(release)
+    by_name = {s["metadata"]["name"]: SimpleNamespace(data=s.get("data") or {}) for s in secrets
+               if isinstance(s, dict) and isinstance(s.get("metadata"), dict) and isinstance(s.get("data") or {}, dict)}
+    chart_secrets = (secret_values or {}).get("secrets") or {}
+    ingress_auth = by_name.get(names.basic_auth)
+    return ExistingState(
+        ha_shared_secret=SecretStr(str(chart_secrets["haSharedSecret"])) if chart_secrets.get("haSharedSecret") else None,
+        registry_htpasswd=parse_htpasswd(str(chart_secrets.get("htpasswd") or "")),
+        ingress_htpasswd=parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or "")) if ingress_auth else {},
+        passwords=_generated_passwords(by_name.get(names.state)),
+        s3_keys=_s3_keys(by_name[names.s3]) if names.s3 in by_name else None,
+        tls=_self_signed_tls(by_name.get(tls_secret_name or names.tls), by_name.get(names.ca)),
+    )
+
+
+def _generated_passwords(state_secret: Any) -> dict[str, SecretStr]:
+    """user -> generated password, from the installer's state Secret (keys made by secret_key_for_user)."""
+    passwords = {}
+    for key in ((state_secret.data or {}) if state_secret is not None else {}):
+        user = user_from_secret_key(key)
+        if user is not None:
+            passwords[user] = SecretStr(_decode(state_secret, key) or "")
+    return passwords
 
 
 def chart_fullname(release: str) -> str:
