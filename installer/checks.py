@@ -34,7 +34,7 @@ REALM = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,:()@/_+-]{0,62}[A-Za-z0-9.)]|[A-Za-
 S3_BUCKET = re.compile(r"[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")
 S3_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 CHART_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-CHART_VERSION = re.compile(r"[0-9A-Za-z^~*=<>v][0-9A-Za-z.+_~^*=<>, |-]{0,63}")
+CHART_VERSION = re.compile(r"[0-9A-Za-z^~*=<>v][0-9A-Za-z.+_~^*=<>,|-]{0,63}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

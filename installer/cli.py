@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     command = args.command or "wizard"
+    from installer.files import forget_inputs
+
+    forget_inputs()
     try:
         return COMMANDS[command](args)
     except InstallerError as exc:

@@ -109,6 +109,11 @@ def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
 
+def forget_inputs() -> None:
+    """Start a new run: no file counts as an input yet (one process may run several commands, e.g. tests)."""
+    _inputs.clear()
+
+
 def check_target(path: Path, setting: str) -> None:
     """Refuse to write `path` when it is a link, a directory or special file, or a file this run read."""
     try:

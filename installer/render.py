@@ -298,10 +298,11 @@ def read_previous_render(out_dir: str | os.PathLike[str], state_file: str | os.P
     Returns (state or None when there is nothing to keep, words saying where it came from).
     """
     from installer.errors import InstallerError
-    from installer.files import FileProblem, read_user_text
+    from installer.files import FileProblem, check_target, read_user_text
     from installer.state import existing_from_rendered
 
     def load(path: Path, setting: str) -> list[Any]:
+        check_target(path, setting)  # a link planted there is refused before it is read (and it is written next)
         try:
             text = read_user_text(path, setting, "file written by render", 4 * 1024 * 1024, remember=False)
             return [doc for doc in yaml.safe_load_all(text) if doc is not None]
