@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 import threading
-from pathlib import Path
 from typing import Sequence
 
 from installer.errors import InstallerError, UsageError

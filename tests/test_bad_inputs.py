@@ -432,7 +432,7 @@ CLI_CASES = [
     (["apply", "--preset", MINIMAL, "--release", "x" * 70, "--kubeconfig", "/nonexistent"], 1, "target.release"),
     (["apply", "--preset", MINIMAL, "--release", "x" * 54, "--kubeconfig", "/nonexistent"], 1, "target.release"),
     (["apply", "--preset", str(ROOT / "presets")], 1, "is a directory"),
-    (["render", "--preset", MINIMAL, "--chart=-evil", "--out", "out"], 1, "chart.path"),
+    (["render", "--preset", MINIMAL, "--chart=-evil", "--out", "out"], 2, "--chart"),
     (["uninstall", "--keep-data", "--delete-data"], 2, "contradict"),
     (["probe", "--kubeconfig", "/nonexistent/kubeconfig"], 1, "no kubeconfig at /nonexistent/kubeconfig"),
     (["probe", "--namespace", "Bad\n"], 2, "--namespace"),
