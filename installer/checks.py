@@ -233,20 +233,6 @@ def http_url(value: object, what: str, example: str, secret_hint: str = "") -> s
     return text
 
 
-def yaml_plain_string(value: str, what: str, example: str) -> str:
-    """Refuse text the chart writes unquoted that YAML would read as a number, boolean or null."""
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(value)
-    except yaml.YAMLError:
-        loaded = None
-    if not isinstance(loaded, str) or loaded != value:
-        raise ValueError(f"{what} {value!r} would reach Kubernetes as a {type(loaded).__name__}, not text (the chart writes "
-                         f"it unquoted); choose a name with a letter in it, e.g. {example}")
-    return value
-
-
 def no_option(value: str, what: str, example: str) -> str:
     """Text that reaches helm's command line: never an option, never a control character."""
     if value.startswith("-"):

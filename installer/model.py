@@ -272,14 +272,14 @@ class S3Storage(Section):
         if value and not checks.S3_BUCKET.fullmatch(value) or ".." in value:
             raise ValueError(f"s3.bucket {value!r} is not a bucket name: at most 63 lowercase letters, digits, '.' and '-', "
                              "starting and ending with a letter or digit, e.g. registry")
-        return checks.yaml_plain_string(value, "s3.bucket", "registry-images") if value else value
+        return value  # a bucket YAML would read as a number (12345) is quoted for the chart by render.chart_bare
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
         if value and not checks.S3_REGION.fullmatch(value):
             raise ValueError(f"s3.region {value!r} is not a region name: lowercase letters, digits and '-', e.g. us-east-1")
-        return checks.yaml_plain_string(value, "s3.region", "us-east-1") if value else value
+        return value
 
     @field_validator("endpoint")
     @classmethod

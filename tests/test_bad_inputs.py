@@ -135,10 +135,9 @@ PRESET_CASES = [
     ("storage-class-underscore", HOST + "storage: {filesystem: {storage_class: rook_ceph}}\n", "storage.filesystem.storage_class", "StorageClass name"),
     ("claim-upper", HOST + "storage: {filesystem: {existing_claim: Data}}\n", "storage.filesystem.existing_claim", "PersistentVolumeClaim name"),
     # S3: what the chart writes unquoted, URLs, credentials
-    ("bucket-digits", HOST + 'storage: {kind: s3, s3: {bucket: "12345", region: r}}\n', "storage.s3.bucket", "would reach Kubernetes as a int"),
-    ("bucket-bool", HOST + 'storage: {kind: s3, s3: {bucket: "true", region: r}}\n', "storage.s3.bucket", "not text"),
+    ("bucket-dots", HOST + "storage: {kind: s3, s3: {bucket: a..b, region: r}}\n", "storage.s3.bucket", "not a bucket name"),
+    ("region-upper", HOST + "storage: {kind: s3, s3: {bucket: b, region: US-EAST-1}}\n", "storage.s3.region", "not a region name"),
     ("bucket-upper", HOST + "storage: {kind: s3, s3: {bucket: My-Bucket, region: r}}\n", "storage.s3.bucket", "not a bucket name"),
-    ("region-digit", HOST + 'storage: {kind: s3, s3: {bucket: b, region: "1"}}\n', "storage.s3.region", "not text"),
     ("region-space", HOST + 'storage: {kind: s3, s3: {bucket: b, region: "us east"}}\n', "storage.s3.region", "not a region name"),
     ("endpoint-credentials", s3('endpoint: "https://AKIDEXAMPLE:SECRETEXAMPLE@s3.example.com"'), "storage.s3.endpoint", "access_key: env:"),
     ("endpoint-ftp", s3('endpoint: "ftp://s3.example.com"'), "storage.s3.endpoint", "https://"),
@@ -264,6 +263,7 @@ ACCEPTED_CASES = {
                       lambda v: v["ingress"]["annotations"]["nginx.ingress.kubernetes.io/auth-realm"] == "Registry (lab) - ok"),
     "s3-letters-bucket": (HOST + "storage: {kind: s3, s3: {bucket: images-2024, region: us-east-1, endpoint: 'https://s3.example.com:9000'}}\n",
                           lambda v: v["s3"]["bucket"] == "images-2024"),
+    "digits-bucket": (HOST + "storage: {kind: s3, s3: {bucket: '12345', region: '1'}}\n", lambda v: v["s3"]["bucket"] == '"12345"'),
     "release-with-chart-name": (HOST + "target: {release: docker-registry-lab}\nextras: {garbage_collect: {enabled: true}}\n", lambda v: True),
 }
 
