@@ -91,11 +91,11 @@ def host(name: str) -> str:
 
 PRESET_CASES = [
     # names that become object names, labels, Secret keys, htpasswd lines: full match, no trailing newline
-    ("user-newline", users('"admin\\n"'), "auth.users.0.name", "line breaks"),
+    ("user-newline", users('"admin\\n"'), "auth.users.0.name", "line break"),
     ("user-space", users('"ad min"'), "auth.users.0.name", "invalid"),
     ("user-leading-dash", users('"-admin"'), "auth.users.0.name", "invalid"),
-    ("user-too-long", users("a" * 65), "auth.users.0.name", "64 characters"),
-    ("user-colon", users('"a:b"'), "auth.users.0.name", "no ':'"),
+    ("user-too-long", users("a" * 65), "auth.users.0.name", "it has 65 characters"),
+    ("user-colon", users('"a:b"'), "auth.users.0.name", "contains ':'"),
     ("user-number", users("12345678901234567890123"), "auth.users.0.name", "must be text"),
     ("host-newline", host('"r.example.com\\n"'), "exposure.hosts", "not a valid hostname"),
     ("host-ipv4", host("10.0.0.1"), "exposure.hosts", "IP address"),
