@@ -108,6 +108,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
         return _dry_run(plan, rendered, helm, kube, options, on_event, result, started, created)
     with ReleaseLock(kube, plan.namespace, plan.release):
         previous = _deployed_revision(helm, plan)
+        _recover_interrupted(plan, helm, on_event, previous, cancel)
         names = [s["metadata"]["name"] for s in rendered.secrets]
         snapshot = snapshot_secrets(kube, plan.namespace, names)
         with Step(on_event, "secrets", ", ".join(names) or "none", cancel) as step:
@@ -129,7 +130,38 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
     return result
 
 
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+def _release_status(helm: HelmRunner, plan: Plan) -> str | None:
+    return (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
+
+
+def _recover_interrupted(plan, helm, on_event, previous, cancel) -> None:
+    """A release left pending-* by a run that died: we hold the lock, so no installer runs now; roll it back first."""
+    status = _release_status(helm, plan)
+    if status not in PENDING:
+        return
+    with Step(on_event, "recover", f"release {plan.release} was left {status} by an interrupted run", cancel) as step:
+        if previous is not None:
+            helm.rollback(plan.release, plan.namespace, previous)
+            step.result = f"rolled back to revision {previous}, the last good one"
+        else:
+            helm.uninstall(plan.release, plan.namespace)
+            step.result = "removed the unfinished first install"
+
+
 def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, namespace_missing):
+    ReleaseLock(kube, plan.namespace, plan.release).refuse_if_held()
+    status = None if namespace_missing else _release_status(helm, plan)
+    if status in PENDING:
+        previous = _deployed_revision(helm, plan)
+        with Step(on_event, "recover", f"release {plan.release} is {status}: an earlier run was interrupted") as step:
+            step.result = (f"a real apply rolls it back to revision {previous} first, then upgrades" if previous
+                           else "a real apply removes the unfinished first install first, then installs")
+        result.ok = True
+        result.seconds = time.monotonic() - started
+        return result
     with Step(on_event, "secrets", "server-side dry run") as step:
         names = [s["metadata"]["name"] for s in rendered.secrets]
         if namespace_missing:

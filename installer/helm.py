@@ -194,7 +194,8 @@ def _last_error(text: str) -> str:
 def _hint(text: str) -> str:
     lowered = text.lower()
     if "another operation" in lowered and "in progress" in lowered:
-        return "a previous helm run was interrupted: `helm rollback` the release to its last good revision, then re-run"
+        return ("another helm operation is running on this release, or one was interrupted: if another installer or helm command "
+                "is running, wait for it; if a run died, re-run registry-installer, which rolls the release back to its last good revision first")
     if "forbidden" in lowered:
         return "the kube identity lacks a permission named above: ask a cluster admin or use another context"
     if "connection refused" in lowered or "no such host" in lowered or "i/o timeout" in lowered:

@@ -60,12 +60,32 @@ class ReleaseLock:
         return client.V1Lease(metadata=meta, spec=client.V1LeaseSpec(holder_identity=self.holder, lease_duration_seconds=self.seconds,
                                                                       acquire_time=now, renew_time=now))
 
+    def _read(self):
+        try:
+            return self.kube.call(f"read Lease {self.name}", self.kube.coordination.read_namespaced_lease, self.name, self.namespace)
+        except NotFound:
+            return None
+
+    def _refuse_live(self, current) -> None:
+        """LockHeld when `current` (a Lease) is held by an installer that is still running."""
+        spec = current.spec
+        renewed = spec.renew_time or spec.acquire_time
+        expires = renewed + dt.timedelta(seconds=spec.lease_duration_seconds or self.seconds) if renewed else _now()
+        if spec.holder_identity and expires > _now() and not _holder_died_here(spec.holder_identity):
+            raise LockHeld(
+                f"another registry-installer ({spec.holder_identity}) is applying release {self.release} in namespace {self.namespace}",
+                f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC (Lease {self.namespace}/{self.name})",
+            )
+
+    def refuse_if_held(self) -> None:
+        """For a dry run, which takes no lock: LockHeld while another installer is applying."""
+        current = self._read()
+        if current is not None:
+            self._refuse_live(current)
+
     def acquire(self) -> None:
         api = self.kube.coordination
-        try:
-            current = self.kube.call(f"read Lease {self.name}", api.read_namespaced_lease, self.name, self.namespace)
-        except NotFound:
-            current = None
+        current = self._read()
         if current is None:
             try:
                 self.kube.call(f"create Lease {self.name}", api.create_namespaced_lease, self.namespace, self._body())
@@ -74,14 +94,7 @@ class ReleaseLock:
                     raise LockHeld(f"another registry-installer just started on release {self.release}", "wait for it to finish, then re-run") from None
                 raise
         else:
-            spec = current.spec
-            renewed = spec.renew_time or spec.acquire_time
-            expires = renewed + dt.timedelta(seconds=spec.lease_duration_seconds or self.seconds) if renewed else _now()
-            if spec.holder_identity and expires > _now() and not _holder_died_here(spec.holder_identity):
-                raise LockHeld(
-                    f"another registry-installer ({spec.holder_identity}) is applying release {self.release} in namespace {self.namespace}",
-                    f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC (Lease {self.namespace}/{self.name})",
-                )
+            self._refuse_live(current)
             # expired or released: take it over (resourceVersion makes a racing taker fail)
             self.kube.call(f"take over Lease {self.name}", api.replace_namespaced_lease, self.name, self.namespace,
                            self._body(current.metadata.resource_version))

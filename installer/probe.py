@@ -133,7 +133,12 @@ class ProbeResult:
         if self.ingress_nginx_body_size not in (None, "0"):
             out.append(f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an unlimited per-Ingress annotation")
         if self.release is not None and self.release.status != "deployed":
-            out.append(f"release {self.release.name} is in status {self.release.status}: re-running converges it")
+            if self.release.status.startswith("pending-"):
+                out.append(f"release {self.release.name} is {self.release.status}: an install was interrupted or is running now; "
+                           "if another installer runs, Install says so and you wait; otherwise Install first rolls the release "
+                           "back to its last good revision")
+            else:
+                out.append(f"release {self.release.name} is in status {self.release.status}: installing again replaces it")
         for check in self.missing_permissions():
             out.append(f"missing permission: {check.words()}")
         for what in self.forbidden:
