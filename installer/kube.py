@@ -87,10 +87,14 @@ def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
                     if value is None:
                         continue
                     try:
-                        base64.b64decode(str(value), validate=True)
+                        decoded = base64.b64decode(str(value), validate=True)
                     except (binascii.Error, ValueError):
                         raise InstallerError(f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not base64",
                                              "fetch a fresh kubeconfig; the certificate data must be base64 PEM") from None
+                    if b"-----BEGIN " not in decoded:
+                        raise InstallerError(f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not PEM "
+                                             "(no -----BEGIN line once decoded)",
+                                             "fetch a fresh kubeconfig; the certificate data must be base64 PEM")
         existing.append(path)
     return existing
 
