@@ -75,6 +75,12 @@ def hostname(value: object) -> str:
         raise ValueError(f"{text!r} is an IP address; an Ingress rule needs a DNS name: give a hostname that resolves to "
                          f"the ingress (e.g. registry.example.com, or 10-0-0-5.sslip.io for a lab)")
     labels = host.split(".")
+    too_long = next((label for label in labels if len(label) > LABEL_MAX), None)
+    if too_long is not None:
+        raise ValueError(f"this is not a valid hostname: its label '{too_long[:12]}…' is {len(too_long)} characters, and a DNS label "
+                         f"(the part between dots) has at most {LABEL_MAX}")
+    if len(host) > SUBDOMAIN_MAX:
+        raise ValueError(f"this is not a valid hostname: it is {len(host)} characters, and a DNS name has at most {SUBDOMAIN_MAX}")
     if len(host) > SUBDOMAIN_MAX or not DNS_SUBDOMAIN.fullmatch(host) or any(len(label) > LABEL_MAX for label in labels):
         raise ValueError(f"{text!r} is not a valid hostname (RFC 1123): lowercase letters, digits, '-' and dots, {hint}")
     if labels[-1].isdigit():

@@ -330,12 +330,12 @@ class Uploads(Section):
     @classmethod
     def _body(cls, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ValueError(f"{value!r} is not an nginx size: use \"0\" for unlimited, or a number with k, m or g, e.g. 10g")
+            raise ValueError(f"{value!r} is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g")
         text = str(value).strip()
-        if text == "0":
+        if text == "0" or text.lower() in ("unlimited", "none", "off"):
             return "0"
         if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
-            raise ValueError(f"'{value}' is not an nginx size: use \"0\" for unlimited, or a number with k, m or g, e.g. 10g")
+            raise ValueError(f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g")
         return text
 
 

@@ -26,6 +26,8 @@ TLS_MODES = [
     ("cert-manager issues it", "cert-manager"),
     ("none: plain HTTP (docker refuses it by default)", "none"),
 ]
+TLS_INPUTS = {"secret-name", "cert-file", "key-file", "issuer-name"}
+TLS_LABELS = {"TLS certificate", "Secret name", "Certificate file", "Private key file", "cert-manager issuer"}
 TLS_FIELDS = {"existing-secret": ["secret"], "files": ["files"], "cert-manager": ["issuer"]}
 
 
@@ -46,7 +48,7 @@ class AddressScreen(StepScreen):
         exposure = self.exposure
         tls = exposure.tls if exposure else None
         yield Label("Hostnames (comma separated), e.g. registry.example.com")
-        yield Input(", ".join(exposure.hosts) if exposure else "", placeholder="registry.example.com", id="hosts")
+        yield Input(", ".join(exposure.hosts) if exposure else "", placeholder="(type the registry's hostname)", id="hosts")
         yield Label("Ingress class")
         yield from self.compose_ingress_class(exposure.ingress_class if exposure else None)
         yield Label("TLS certificate")
@@ -123,6 +125,19 @@ class AddressScreen(StepScreen):
         shown = TLS_FIELDS.get(str(mode), [])
         for box in self.query(".tls-fields"):
             box.display = box.id in shown
+
+    def show_problems(self, problems) -> None:
+        """No red before the user has typed: a field's problems wait until it is edited (or Next is pressed)."""
+        if not self.attempted:
+            problems = [p for p in problems if not self._untouched(p.path)]
+        super().show_problems(problems)
+
+    def _untouched(self, path: str) -> bool:
+        if path in ("Hostnames", "exposure.hosts"):
+            return "hosts" not in self.touched
+        if path in TLS_LABELS or path.startswith("exposure.tls"):
+            return not self.touched & TLS_INPUTS
+        return False
 
     def value_of(self, selector: str) -> str:
         widget = self.query_one(selector)

@@ -39,13 +39,51 @@ class InvalidStep(Exception):
         self.problems = problems
 
 
+# what a screen calls a preset setting, and the preset words that mean nothing on a screen
+FIELD_WORDS = {
+    "exposure.hosts": "Hostnames", "exposure.ingress_class": "Ingress class", "exposure.tls.secret_name": "Secret name",
+    "exposure.tls.cert_file": "Certificate file", "exposure.tls.key_file": "Private key file", "exposure.tls.issuer": "cert-manager issuer",
+    "exposure.tls.mode": "TLS certificate", "exposure.tls": "TLS certificate",
+    "auth.users": "Users", "auth.users.name": "User name", "auth.realm": "Realm", "auth.mode": "Who checks the passwords",
+    "storage.filesystem.size": "Size", "storage.filesystem.storage_class": "Storage class", "storage.filesystem.access_mode": "Access mode",
+    "storage.s3.bucket": "Bucket", "storage.s3.region": "Region", "storage.s3.endpoint": "Endpoint",
+    "uploads.max_body_size": "Largest request body", "uploads.read_timeout": "Read timeout", "uploads.send_timeout": "Send timeout",
+    "target.namespace": "Namespace", "target.release": "Helm release name",
+}
+SCREEN_MESSAGES = [
+    # (path prefix, preset words, screen words)
+    ("exposure.hosts", "List should have at least 1 item", "enter at least one hostname"),
+    ("auth.users", "List should have at least 1 item", "add at least one user (or choose 'none')"),
+    ("exposure.tls", "tls.mode existing-secret needs tls.secret_name", "enter the name of the kubernetes.io/tls Secret"),
+    ("exposure.tls", "tls.mode files needs both tls.cert_file and tls.key_file", "choose both the certificate and the private key file (Ctrl+O)"),
+    ("", "Field required", "required"),
+    ("", "Input should be a valid integer", "enter a whole number"),
+]
+
+
+def in_screen_words(path: str, message: str) -> tuple[str, str]:
+    """A validation problem as a screen says it: the field's label, not the preset key, and plain words."""
+    for prefix, preset_words, screen_words in SCREEN_MESSAGES:
+        if path.startswith(prefix) and preset_words in message:
+            message = screen_words
+            break
+    key = path
+    while key and key not in FIELD_WORDS:
+        key = key.rpartition(".")[0]
+    return (FIELD_WORDS[key] if key else path), message
+
+
 def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str = "") -> Any:
-    """Build a section with the same validators presets use; InvalidStep with the problems otherwise."""
+    """Build a section with the same validators presets use; InvalidStep with the problems (in the screen's words) otherwise."""
     try:
         return section_type.model_validate(data, context={"allow_literal_secrets": True})
     except ValidationError as exc:
-        problems = problems_from_validation(exc)
-        raise InvalidStep([Problem(f"{prefix}.{p.path}".strip(".") if p.path else prefix, p.message, p.fix) for p in problems]) from None
+        problems = []
+        for p in problems_from_validation(exc):
+            path = f"{prefix}.{p.path}".strip(".") if p.path else prefix
+            label, message = in_screen_words(path, p.message)
+            problems.append(Problem(label, message, "" if p.fix.startswith("add ") or "value's type" in p.fix else p.fix))
+        raise InvalidStep(problems) from None
 
 
 def class_choice(field_id: str, found: Iterable[Any], default: Any, chosen: str | None, detail: str, prompt: str,
@@ -132,6 +170,8 @@ class StepScreen(Screen[Any]):
     def __init__(self) -> None:
         super().__init__(classes="step")
         self._armed = False
+        self.attempted = False  # Next was pressed: show every problem, also for fields not typed in yet
+        self.touched: set[str] = set()  # ids of the fields the user has edited
 
     def compose(self) -> ComposeResult:
         labels, current, skipped = self.app.step_bar_state(self.step_key)
@@ -185,6 +225,8 @@ class StepScreen(Screen[Any]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._armed:
+            if event.input.id:
+                self.touched.add(event.input.id)
             self.check()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -200,6 +242,7 @@ class StepScreen(Screen[Any]):
             self.action_back()
 
     def action_next(self) -> None:
+        self.attempted = True
         section = self.check()
         if section is not None:
             self.dismiss(section)

@@ -313,3 +313,46 @@ async def test_an_invalid_user_name_is_never_echoed(closed_kubeconfig):
         shown = problems_text(app)
         assert "user name is invalid" in shown
         assert "S3cret" not in shown and "Passw0rd" not in shown
+
+
+async def test_address_is_quiet_until_typed_and_speaks_in_the_screens_words(closed_kubeconfig):
+    from installer.model import is_hostname
+
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        hosts = app.screen.query_one("#hosts")
+        assert not is_hostname(hosts.placeholder.strip("()")), "the placeholder must not look like a value"
+        app.screen.query_one("#tls-mode").value = "existing-secret"  # switching mode: nothing typed yet, no red
+        await pilot.pause()
+        assert problems_text(app) == ""
+        await pilot.press("ctrl+n")  # Next shows every problem, in the screen's words
+        shown = problems_text(app)
+        assert "Hostnames: enter at least one hostname" in shown and "enter the name of the kubernetes.io/tls Secret" in shown
+        assert "exposure." not in shown and "List should have" not in shown
+        app.screen.query_one("#tls-mode").value = "self-signed"
+        hosts.focus()
+        await type_text(pilot, "a" * 64 + ".example.com")
+        assert "is 64 characters, and a DNS label (the part between dots) has at most 63" in problems_text(app)
+        await pilot.press("ctrl+u", "ctrl+k")
+        await type_text(pilot, "Registry.Example.COM")
+        assert problems_text(app) == ""
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+        assert app.sections["exposure"].hosts == ["registry.example.com"]  # lowercased, not refused
+
+
+async def test_unlimited_is_a_body_size(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_storage(pilot)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+        field = app.screen.query_one("#max-body-size")
+        field.focus()
+        await pilot.press("ctrl+u", "ctrl+k")
+        await type_text(pilot, "unlimited")
+        assert problems_text(app) == ""
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="the Review step")
+        assert app.sections["uploads"].max_body_size == "0"
