@@ -91,10 +91,20 @@ def chart_option(given: str | None) -> str | None:
     return value
 
 
+MAX_CHART_BYTES = 50 * 1024 * 1024
+
+
 def _chart_yaml(path: Path) -> str:
-    if path.is_dir():
-        return (path / "Chart.yaml").read_text(encoding="utf-8")
-    with tarfile.open(path, "r:*") as tar:
+    from installer.files import FileProblem, read_user_file, read_user_text
+
+    try:
+        if path.is_dir():
+            return read_user_text(path / "Chart.yaml", "", "Chart.yaml")
+        # a regular file of bounded size only: /dev/zero or a FIFO named as the chart would be read forever
+        data = read_user_file(path, "", "chart .tgz", MAX_CHART_BYTES)
+    except FileProblem as exc:
+        raise OSError(exc.reason) from None
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         member = next((m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None)
         if member is None:
             raise KeyError("no Chart.yaml at the top of the archive")

@@ -188,7 +188,12 @@ class WizardSession:
         choices, files = _store_typed_passwords(choices, Path(secrets_dir).expanduser() if secrets_dir else target.parent)
         text = dump_preset(choices)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        from installer.files import FileProblem, write_file
+
+        try:
+            write_file(target, text, 0o644, "preset")  # never through a link planted at the path
+        except FileProblem as exc:  # the Done screen shows OSErrors in words
+            raise OSError(f"{exc.message}; {exc.hint}") from None
         return SavedPreset(target, tuple(files))
 
 

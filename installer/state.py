@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from installer.checks import user_from_secret_key
+from installer.errors import InstallerError
 from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
 from installer.plan import ClaimInfo, ExistingState, SecretNames
@@ -249,8 +250,12 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
     dest.mkdir(parents=True)
     (dest / "Chart.yaml").write_text(yaml.safe_dump(chart["metadata"]))
     (dest / "values.yaml").write_text(yaml.safe_dump(chart.get("values") or {}))
+    root = dest.resolve()
     for item in (chart.get("templates") or []) + (chart.get("files") or []):
         path = dest / item["name"]
+        if not path.resolve().is_relative_to(root):  # a name like ../../x in a tampered release stays inside dest
+            raise InstallerError(f"the stored chart of release {release} names a file outside the chart ({item['name']!r})",
+                                 "reinstall the chart from its repository (helm upgrade with --chart)")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(item["data"]))
     return dest

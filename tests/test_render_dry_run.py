@@ -137,3 +137,14 @@ def test_kubeconfig_with_ca_data_that_is_not_a_certificate_is_named(kube_cluster
         assert code == 1, output
         assert str(broken) in output.err and "certificate-authority-data that is not PEM" in output.err, output.err
         assert "Traceback" not in output.err
+
+
+def test_existing_claim_the_cluster_lacks_is_a_warning(kube_cluster, dry_run_namespace, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.yaml").write_text(f"version: 1\nexposure: {{hosts: [r.example.com]}}\ntarget: {{namespace: {dry_run_namespace}}}\n"
+                                     "storage: {filesystem: {existing_claim: no-such-claim}}\n")
+    code = main(["apply", "--preset", "p.yaml", "--dry-run", "--kubeconfig", str(kube_cluster.kubeconfig), "--context",
+                 kube_cluster.admin_context, "--helm", str(helm_path("helm3")), "--chart", str(CHART)])
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "warning: storage.filesystem.existing_claim no-such-claim was not found" in output.out + output.err
