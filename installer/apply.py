@@ -19,6 +19,7 @@ from installer.lock import ReleaseLock
 from installer.plan import Plan
 from installer.render import Rendered, write_private
 from installer.state import apply_secrets, ensure_namespace, restore_secrets, snapshot_secrets
+from installer.volume import delete_claim, finish_claim, prepare_claim
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,16 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
         with Step(on_event, "secrets", ", ".join(names) or "none", cancel) as step:
             result.changed_secrets = apply_secrets(kube, rendered.secrets, snapshot)
             step.result = f"changed: {', '.join(result.changed_secrets)}" if result.changed_secrets else "unchanged"
+        claim_created = False
         try:
+            with Step(on_event, "volume", plan.claim.name if plan.claim else "none", cancel) as step:
+                claim_created, step.result = prepare_claim(kube, plan, rendered)
             result.helm_output, result.revision = _run_helm(plan, rendered, helm, kube, options, on_event, cancel)
         except (HelmFailed, InstallerError) as exc:
-            _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets)
+            _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets, claim_created)
             raise _explain_failure(exc, previous) from None
+        for line in finish_claim(kube, plan, rendered):
+            on_event(Note("volume", line))
     if options.smoke and options.wait:
         result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address)
         result.ok = bool(getattr(result.smoke, "ok", False))
@@ -169,6 +175,9 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
         else:
             snapshot = snapshot_secrets(kube, plan.namespace, names)
             step.result = f"would change: {', '.join(apply_secrets(kube, rendered.secrets, snapshot, dry_run=True)) or 'nothing'}"
+    if plan.claim is not None:
+        with Step(on_event, "volume", "server-side dry run") as step:
+            step.result = f"would create PVC {plan.claim.name}" if namespace_missing else prepare_claim(kube, plan, rendered, dry_run=True)[1]
     with Step(on_event, "helm", "helm upgrade --install --dry-run=server") as step:
         workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
         try:
@@ -256,7 +265,7 @@ class RolloutFailed(InstallerError):
         self.problem = problem
 
 
-def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed) -> None:
+def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed, claim_created=False) -> None:
     with Step(on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install") as step:
         status = (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
         try:
@@ -270,6 +279,11 @@ def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed) -
                 step.result = f"release status {status or 'absent'}: nothing to roll back"
         finally:
             restore_secrets(kube, plan.namespace, snapshot, changed)
+            if claim_created and plan.claim is not None:  # made by this run, still empty: leave the cluster as it was
+                try:
+                    delete_claim(kube, plan.namespace, plan.claim.name)
+                except InstallerError as exc:
+                    log.warning("could not remove the new PVC %s: %s", plan.claim.name, exc)
 
 
 def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerError:
@@ -295,27 +309,52 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str
 
 
 def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, keep_data: bool = True, on_event: EventSink = discard) -> list[str]:
-    """helm uninstall; the data PVC survives unless keep_data is False. Returns lines to tell the user."""
-    from installer.state import chart_fullname, keep_claim
+    """helm uninstall; the data PVC survives unless keep_data is False. Returns lines to tell the user.
 
-    if helm.status(release, namespace) is None:
-        raise InstallerError(f"release {release} is not installed in namespace {namespace}", "check --release and --namespace (helm list -A)")
-    values = helm.get_values(release, namespace)
-    existing_claim = (values.get("persistence") or {}).get("existingClaim")
-    claim = existing_claim or chart_fullname(release)
-    size = keep_claim(kube, namespace, claim) if keep_data else None
-    if size is not None and not existing_claim:
-        _detach_claim(helm, kube, namespace, release, claim, on_event)
-    with Step(on_event, "helm", f"helm uninstall {release}"):
-        helm.uninstall(release, namespace)
-    lines = []
-    if keep_data and size is not None:
-        lines.append(f"kept the data volume: PVC {namespace}/{claim} ({size}) holds the images; "
-                     f"a later install reuses it with storage.filesystem.existing_claim: {claim}")
-    elif not keep_data:
-        kube.call(f"delete PVC {claim}", kube.core.delete_namespaced_persistent_volume_claim, claim, namespace) if _claim_exists(kube, namespace, claim) else None
-        lines.append(f"deleted the data volume PVC {namespace}/{claim}: the images are gone")
-    return lines
+    A release whose chart still owns its PVC is migrated first (the PVC becomes the installer's
+    own), so the uninstall cannot take the images with it. With keep_data False and the release
+    already gone (a plain `helm uninstall`), the kept PVC is deleted.
+    """
+    from installer.plan import chart_fullname
+    from installer.state import claim_owner, keep_claim
+    from installer.volume import adopt_claim, delete_claim, read_claim
+
+    installed = helm.status(release, namespace) is not None
+    persistence = (helm.get_values(release, namespace).get("persistence") or {}) if installed else {}
+    name = persistence.get("existingClaim") or chart_fullname(release)
+    pvc = read_claim(kube, namespace, name)
+    owner = claim_owner(pvc.metadata, release) if pvc is not None else None
+    size = (pvc.spec.resources.requests or {}).get("storage", "?") if pvc is not None else None
+    where = f"PVC {namespace}/{name}"
+    if not installed:
+        if owner == "installer" and not keep_data:
+            with Step(on_event, "volume", f"deleting {where}"):
+                delete_claim(kube, namespace, name)
+            return [f"release {release} was already uninstalled; deleted the data volume {where} ({size}): the images are gone"]
+        kept = f"; its data is kept in {where} ({size})" if owner == "installer" else ""
+        raise InstallerError(f"release {release} is not installed in namespace {namespace}{kept}",
+                             "check --release and --namespace (helm list -A)" + ("; `registry-installer uninstall --delete-data` deletes the kept data" if kept else ""))
+    with ReleaseLock(kube, namespace, release):
+        if owner == "chart" and keep_data:
+            keep_claim(kube, namespace, name)
+            if not persistence.get("existingClaim"):
+                _detach_claim(helm, kube, namespace, release, name, on_event)
+            adopt_claim(kube, namespace, release, name)
+            owner = "installer"
+        with Step(on_event, "helm", f"helm uninstall {release}"):
+            helm.uninstall(release, namespace)
+    if pvc is None:
+        return []
+    if owner == "other":
+        return [f"{where} is not the installer's (it was given as storage.filesystem.existing_claim): left as it is"
+                + (f"; delete it yourself if you mean it: kubectl -n {namespace} delete pvc {name}" if not keep_data else "")]
+    if keep_data:
+        return [f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace {namespace} "
+                f"reuses it by itself; `registry-installer uninstall --delete-data` deletes it"]
+    if read_claim(kube, namespace, name) is not None:
+        with Step(on_event, "volume", f"deleting {where}"):
+            delete_claim(kube, namespace, name)
+    return [f"deleted the data volume {where} ({size}): the images are gone"]
 
 
 def _detach_claim(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, claim: str, on_event: EventSink) -> None:
@@ -326,24 +365,26 @@ def _detach_claim(helm: HelmRunner, kube: KubeClient, namespace: str, release: s
     The upgrade uses the release's own chart and values with `persistence.existingClaim` set to
     the same name, so the Deployment does not change.
     """
+    upgrade_stored_chart(helm, kube, namespace, release, ["--set-string", f"persistence.existingClaim={claim}"], on_event,
+                         "keep-data", f"detaching PVC {claim} from the release")
+
+
+def upgrade_stored_chart(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, set_args: list[str], on_event: EventSink,
+                         step: str, detail: str, wait: bool = False, timeout: str = "10m", cancel: threading.Event | None = None) -> None:
+    """`helm upgrade --reuse-values` plus `set_args` with the chart stored in the release (no download, same version).
+
+    With `wait`, helm waits for the rollout and rolls back by itself when it fails.
+    """
+    from installer.plan import ChartRef
     from installer.state import release_chart_dir
 
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-chart-"))
     try:
         chart_dir = release_chart_dir(kube, namespace, release, workdir / "chart")
-        with Step(on_event, "keep-data", f"detaching PVC {claim} from the release"):
-            args = ["upgrade", release, str(chart_dir), "--namespace", namespace, "--reuse-values",
-                    "--set-string", f"persistence.existingClaim={claim}"]
-            helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)))
+        with Step(on_event, step, detail, cancel):
+            args = helm.upgrade_args(release, ChartRef(str(chart_dir), None, None), namespace, [], wait=wait, timeout=timeout,
+                                     rollback=wait, dry_run=False)
+            args += ["--reuse-values", *set_args]
+            helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _claim_exists(kube: KubeClient, namespace: str, name: str) -> bool:
-    from installer.kube import NotFound
-
-    try:
-        kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
-        return True
-    except NotFound:
-        return False

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe_p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_target_flags(probe_p)
 
-    uninstall_p = sub.add_parser("uninstall", help="remove the release (the data volume is kept)")
+    uninstall_p = sub.add_parser("uninstall", help="remove the release (the data volume is kept; --delete-data deletes it)")
     _add_target_flags(uninstall_p)
     uninstall_p.add_argument("--delete-data", action="store_true", help="also delete the data volume (the images are lost)")
     uninstall_p.add_argument("--keep-data", action="store_true", help="keep the data volume (the default)")
@@ -317,9 +317,21 @@ def cmd_uninstall(args) -> int:
     if args.delete_data and args.keep_data:
         raise UsageError("--delete-data and --keep-data contradict each other", "pass one of them")
     namespace, release = _target_flags(args)
+    if args.delete_data and not args.yes and not sys.stdin.isatty():
+        raise UsageError("--delete-data deletes the registry's images and no terminal is attached to confirm",
+                         "pass --yes with --delete-data to delete them without asking")
     kube = connect(args.context, args.kubeconfig)
-    if not args.yes and sys.stdin.isatty():
-        if input(f"Uninstall release {release} from namespace {namespace}? [y/N] ").strip().lower() not in ("y", "yes"):
+    if args.delete_data and not args.yes:
+        from installer.plan import chart_fullname
+
+        claim = chart_fullname(release)
+        answer = input(f"Uninstall release {release} from namespace {namespace} AND delete its data volume (PVC {claim}): every image is lost. "
+                       f"Type the PVC name to confirm: ")
+        if answer.strip() != claim:
+            print("nothing changed")
+            return 1
+    elif not args.yes and sys.stdin.isatty():
+        if input(f"Uninstall release {release} from namespace {namespace} (the data volume is kept)? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)

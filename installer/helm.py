@@ -160,8 +160,11 @@ class HelmRunner:
             args += ["--revision", str(revision)]
         return json.loads(self._run(args).stdout) or {}
 
-    def rollback(self, release: str, namespace: str, revision: int, timeout: str = "5m") -> None:
-        self._run(["rollback", release, str(revision), "--namespace", namespace, "--timeout", timeout])
+    def rollback(self, release: str, namespace: str, revision: int, timeout: str = "5m", wait: bool = False) -> None:
+        args = ["rollback", release, str(revision), "--namespace", namespace, "--timeout", timeout]
+        if wait:
+            args.append("--wait=watcher" if self.version.major >= 4 else "--wait")
+        self._run(args)
 
     def uninstall(self, release: str, namespace: str, timeout: str = "5m") -> str:
         return self._run(["uninstall", release, "--namespace", namespace, "--timeout", timeout]).stdout

@@ -156,6 +156,11 @@ class KubeClient:
         return AppsV1Api(self.api)
 
     @cached_property
+    def batch(self):
+        from kubernetes.client import BatchV1Api
+        return BatchV1Api(self.api)
+
+    @cached_property
     def coordination(self):
         from kubernetes.client import CoordinationV1Api
         return CoordinationV1Api(self.api)

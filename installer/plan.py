@@ -65,12 +65,45 @@ class ExistingState:
 
 @dataclass(frozen=True)
 class ClaimInfo:
-    """The release's data volume as it is now."""
+    """The release's data volume as it is now.
+
+    `owner`: "installer" (labelled as the installer's own for this release), "chart" (made by the
+    chart of this release, helm deletes it on `helm uninstall`) or "other" (someone else's PVC).
+    """
 
     name: str
     size: str
     phase: str
     storage_class: str | None
+    owner: str = "installer"
+    access_modes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataClaim:
+    """The PVC the registry's data lives in, and what the install does with it.
+
+    action: "create" (the installer makes it), "reuse" (the installer's own, kept across
+    uninstalls), "adopt" (the chart made it: kept through the upgrade, then labelled the
+    installer's own) or "user" (storage.filesystem.existing_claim: never changed or deleted).
+    """
+
+    name: str
+    action: str
+    size: str
+    access_mode: str
+    storage_class: str | None
+
+    @property
+    def installer_owned(self) -> bool:
+        return self.action != "user"
+
+
+def chart_fullname(release: str) -> str:
+    """The name the chart gives its objects for this release; also the name of the installer's data PVC."""
+    from installer.checks import chart_fullname as fullname
+
+    return fullname(release)
 
 
 @dataclass(frozen=True)
@@ -119,6 +152,7 @@ class Plan:
     ha_shared_secret: SecretStr = field(repr=False)
     s3_keys: tuple[SecretStr, SecretStr] | None = field(repr=False)
     notes: tuple[str, ...] = ()
+    claim: DataClaim | None = None  # None on S3 storage
 
     @property
     def names(self) -> SecretNames:
@@ -147,6 +181,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     ingress_class, family = _ingress(choices, probe, problems, notes)
     storage_class = _storage(choices, probe, problems, notes)
     _volume_change(choices, probe, existing.claim, problems)
+    claim = _data_claim(choices, storage_class, existing.claim, problems, notes)
     if choices.auth.mode == "ingress" and family not in BASIC_AUTH_FAMILIES:
         problems.append(Problem("auth.mode", f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
                                 "use auth.mode: registry (the registry checks passwords itself)"))
@@ -176,6 +211,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         chart=_chart_ref(choices), ingress_class=ingress_class, controller_family=family, storage_class=storage_class,
         tls_secret_name=tls_secret, tls=tls, users=tuple(users), htpasswd=htpasswd,
         ha_shared_secret=existing.ha_shared_secret or SecretStr(generate_password(40)), s3_keys=s3_keys, notes=tuple(notes),
+        claim=claim,
     )
 
 
@@ -255,6 +291,35 @@ def _volume_change(choices: Choices, probe: ProbeResult | None, claim: ClaimInfo
         elif claim.phase != "Bound":
             problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} is {claim.phase}, not Bound: only bound volumes can grow",
                                     f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} describe pvc {claim.name})"))
+
+
+def _data_claim(choices: Choices, storage_class: str | None, claim: ClaimInfo | None, problems: list[Problem],
+                notes: list[str]) -> DataClaim | None:
+    """The installer's own PVC (helm never owns it, so `helm uninstall` cannot delete the images), or the user's."""
+    storage = choices.storage
+    if storage.kind != "filesystem":
+        return None
+    fs = storage.filesystem
+    if fs.existing_claim:
+        return DataClaim(fs.existing_claim, "user", fs.size, fs.access_mode, None)
+    name = chart_fullname(choices.target.release)
+    if claim is None:
+        return DataClaim(name, "create", fs.size, fs.access_mode, storage_class)
+    path = "storage.filesystem"
+    if claim.owner == "other":
+        problems.append(Problem(path, f"a PVC named {name} already exists in namespace {choices.target.namespace} and neither the installer "
+                                      "nor this release's chart made it",
+                                f"set storage.filesystem.existing_claim: {name} to keep its data, or choose another release name"))
+        return None
+    if claim.access_modes and fs.access_mode not in claim.access_modes:
+        problems.append(Problem(f"{path}.access_mode", f"the data volume {name} is {', '.join(claim.access_modes)}; a PVC's access mode cannot change",
+                                f"keep access_mode: {claim.access_modes[0]}"))
+    if fs.storage_class and claim.storage_class and fs.storage_class != claim.storage_class:
+        problems.append(Problem(f"{path}.storage_class", f"the data volume {name} is on StorageClass {claim.storage_class}; a PVC's class cannot change",
+                                f"keep storage_class: {claim.storage_class} (or leave it unset)"))
+    if claim.owner == "chart":
+        notes.append(f"the chart's PVC {name} becomes the installer's own (same volume, no copy): from now on `helm uninstall` keeps it")
+    return DataClaim(name, "reuse" if claim.owner == "installer" else "adopt", fs.size, fs.access_mode, claim.storage_class)
 
 
 def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -> list[ResolvedUser]:

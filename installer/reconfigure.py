@@ -9,7 +9,7 @@ from installer.model import (
     TLS, Auth, Chart, Choices, Exposure, Extras, FilesystemStorage, GarbageCollect, Image, Resources, S3Storage,
     Storage, Target, Uploads, User,
 )
-from installer.plan import SecretNames
+from installer.plan import SecretNames, chart_fullname
 from installer.render import NGINX, NGINX_INC, UPLOAD_ANNOTATIONS, chart_unbare
 from installer.secretref import SecretSpec
 
@@ -37,7 +37,7 @@ def choices_from_release(values: dict[str, Any], namespace: str, release: str, *
         chart=chart or Chart(),
         exposure=_exposure(ingress, annotations, names, secrets_present),
         auth=_auth(values, annotations, user_names),
-        storage=_storage(values),
+        storage=_storage(values, release),
         uploads=_uploads(annotations),
         extras=_extras(values),
     )
@@ -83,7 +83,7 @@ def _bcrypt_cost(lines: list[str]) -> int:
     return int(match.group(1)) if match else Auth().bcrypt_cost
 
 
-def _storage(values: dict) -> Storage:
+def _storage(values: dict, release: str) -> Storage:
     persistence = values.get("persistence") or {}
     delete_enabled = bool(persistence.get("deleteEnabled", True))
     if values.get("storage") == "s3":
@@ -97,8 +97,14 @@ def _storage(values: dict) -> Storage:
     defaults = FilesystemStorage()
     filesystem = FilesystemStorage(
         storage_class=persistence.get("storageClass"), size=str(persistence.get("size") or defaults.size),
-        access_mode=persistence.get("accessMode") or defaults.access_mode, existing_claim=persistence.get("existingClaim"))
+        access_mode=persistence.get("accessMode") or defaults.access_mode, existing_claim=_user_claim(persistence, release))
     return Storage(kind="filesystem", filesystem=filesystem, delete_enabled=delete_enabled)
+
+
+def _user_claim(persistence: dict, release: str) -> str | None:
+    """The user's own claim; the installer's (named like the chart's) is not one: the installer keeps managing it."""
+    claim = persistence.get("existingClaim")
+    return None if claim == chart_fullname(release) else claim
 
 
 def _uploads(annotations: dict) -> Uploads:

@@ -54,6 +54,10 @@ class Rendered:
     secret_values: dict[str, Any] = field(repr=False)
     secrets: tuple[dict[str, Any], ...] = field(repr=False)
     notes: tuple[str, ...] = ()
+    claim: dict[str, Any] | None = None  # the installer's data PVC (not secret); None when the user brings one or S3
+
+    def claim_yaml(self) -> str:
+        return to_yaml(self.claim) if self.claim is not None else ""
 
     def values_yaml(self) -> str:
         return to_yaml(self.values)
@@ -105,7 +109,8 @@ def render(plan: Plan) -> Rendered:
     secret_values: dict[str, Any] = {"secrets": {"haSharedSecret": plan.ha_shared_secret.get_secret_value()}}
     if plan.choices.auth.mode == "registry" and plan.htpasswd is not None:
         secret_values["secrets"]["htpasswd"] = plan.htpasswd.get_secret_value()
-    return Rendered(values=values, secret_values=secret_values, secrets=tuple(_secrets(plan)), notes=tuple(plan.notes) + tuple(notes))
+    return Rendered(values=values, secret_values=secret_values, secrets=tuple(_secrets(plan)), notes=tuple(plan.notes) + tuple(notes),
+                    claim=_claim(plan))
 
 
 def _ingress(plan: Plan, notes: list[str]) -> dict[str, Any]:
@@ -173,10 +178,12 @@ def _storage(plan: Plan) -> dict[str, Any]:
         return out
     fs = storage.filesystem
     persistence: dict[str, Any] = {"enabled": True, "accessMode": fs.access_mode, "size": fs.size, "deleteEnabled": storage.delete_enabled}
-    if fs.existing_claim:
-        persistence["existingClaim"] = fs.existing_claim
-    elif plan.storage_class:
-        persistence["storageClass"] = plan.storage_class
+    claim = plan.claim
+    if claim is not None and claim.installer_owned and claim.storage_class:
+        persistence["storageClass"] = claim.storage_class  # unused by the chart with existingClaim; kept for reconfigure
+    if claim is not None:
+        # the chart never makes the PVC: helm cannot delete it, so `helm uninstall` keeps the images
+        persistence["existingClaim"] = claim.name
     return {"storage": "filesystem", "persistence": persistence}
 
 
@@ -209,6 +216,19 @@ def chart_unbare(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _claim(plan: Plan) -> dict[str, Any] | None:
+    """The installer's own data PVC, labelled as the installer's; helm never owns it."""
+    claim = plan.claim
+    if claim is None or not claim.installer_owned:
+        return None
+    spec: dict[str, Any] = {"accessModes": [claim.access_mode], "resources": {"requests": {"storage": claim.size}}}
+    if claim.storage_class:
+        spec["storageClassName"] = claim.storage_class
+    labels = {**MANAGED_BY, "app.kubernetes.io/instance": plan.release, "app.kubernetes.io/component": "registry-data"}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim.name, "namespace": plan.namespace, "labels": labels}, "spec": spec}
 
 
 def _resources(plan: Plan) -> dict[str, Any]:
@@ -273,13 +293,15 @@ STATE_KIND = "registry-installer-render-state"
 
 def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting: str = "--out",
                    state_file: str | os.PathLike[str] | None = None) -> list[Path]:
-    """values.yaml (0644), secrets.yaml and secret-values.yaml (0600), and the --state file (0600) when
+    """values.yaml and pvc.yaml (0644), secrets.yaml and secret-values.yaml (0600), and the --state file (0600) when
     asked; returns the paths written. Every target is checked (no links, no input files) before the first
     one is written."""
     from installer.files import prepare_dir, write_files
 
     out = prepare_dir(out_dir, setting)
     files: list[tuple[Path, str, int]] = [(out / "values.yaml", rendered.values_yaml(), 0o644)]
+    if rendered.claim is not None:
+        files.append((out / "pvc.yaml", rendered.claim_yaml(), 0o644))
     if rendered.secrets:
         files.append((out / "secrets.yaml", rendered.secrets_yaml(), 0o600))
     if rendered.secret_values:

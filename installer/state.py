@@ -13,7 +13,7 @@ from installer.checks import user_from_secret_key
 from installer.errors import InstallerError
 from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
-from installer.plan import ClaimInfo, ExistingState, SecretNames
+from installer.plan import ClaimInfo, ExistingState, SecretNames, chart_fullname
 from installer.probe import ProbeResult
 from installer.render import MANAGED_BY, OLD_S3_KEYS, S3_ACCESS_KEY, S3_SECRET_KEY
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+HELM_OWNERSHIP = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
 
 
 def _decode(secret: Any, key: str) -> str | None:
@@ -124,21 +126,27 @@ def _generated_passwords(state_secret: Any) -> dict[str, SecretStr]:
     return passwords
 
 
-def chart_fullname(release: str) -> str:
-    """The name the chart gives its objects (and its PVC) for this release."""
-    from installer.checks import chart_fullname as fullname
-
-    return fullname(release)
-
-
 def _claim(kube: KubeClient, namespace: str, release: str, values: dict) -> ClaimInfo | None:
-    name = (values.get("persistence") or {}).get("existingClaim") or chart_fullname(release)
+    """The PVC named as the installer's data volume for this release, and who made it."""
+    name = chart_fullname(release)
     try:
         pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
     except NotFound:
         return None
     return ClaimInfo(name=name, size=(pvc.spec.resources.requests or {}).get("storage", "0"), phase=pvc.status.phase or "Pending",
-                     storage_class=pvc.spec.storage_class_name)
+                     storage_class=pvc.spec.storage_class_name, owner=claim_owner(pvc.metadata, release),
+                     access_modes=tuple(pvc.spec.access_modes or ()))
+
+
+def claim_owner(metadata: Any, release: str) -> str:
+    """"installer" (labelled the installer's own for `release`), "chart" (the release's chart made it) or "other"."""
+    labels = metadata.labels or {}
+    annotations = metadata.annotations or {}
+    if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and labels.get(INSTANCE_LABEL) == release:
+        return "installer"
+    if annotations.get("meta.helm.sh/release-name") == release or (labels.get("release") == release and labels.get("heritage") == "Helm"):
+        return "chart"
+    return "other"
 
 
 def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> "TLSMaterial | None":

@@ -57,8 +57,12 @@ def test_seed_preset_renders_through_the_chart(helm_binary, tmp_path, seed_env):
     assert ann["nginx.ingress.kubernetes.io/proxy-body-size"] == "0"
     auth_secret = ann["nginx.ingress.kubernetes.io/auth-secret"]
     assert auth_secret in {s["metadata"]["name"] for s in rendered.secrets}
-    pvc = objs[("PersistentVolumeClaim", "docker-registry")]
-    assert pvc["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    # the installer makes the data PVC itself (helm must never own it): the chart only mounts it
+    assert ("PersistentVolumeClaim", "docker-registry") not in objs
+    volumes = objs[("Deployment", "docker-registry")]["spec"]["template"]["spec"]["volumes"]
+    assert [v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v] == ["docker-registry"]
+    pvc = rendered.claim
+    assert pvc["metadata"]["name"] == "docker-registry" and pvc["spec"]["resources"]["requests"]["storage"] == "100Gi"
     assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"] and pvc["spec"]["storageClassName"] == "rook-ceph-block"
     assert objs[("Deployment", "docker-registry")]["spec"]["strategy"] == {"type": "Recreate"}
     assert seed_env not in out

@@ -155,3 +155,64 @@ def test_s3_keys_are_kept_across_reruns():
     s3 = {"kind": "s3", "s3": {"bucket": "b", "region": "r", "access_key": "keep", "secret_key": "keep"}}
     plan = build_plan(choices(storage=s3), PROBE, ExistingState(s3_keys=(SecretStr("AK"), SecretStr("SK"))))
     assert [k.get_secret_value() for k in plan.s3_keys] == ["AK", "SK"]
+
+
+# -- the data volume: the installer's own PVC, never helm's --------------------------------------
+
+def _claim(owner, size="100Gi", storage_class="rook-ceph-block", modes=("ReadWriteOnce",)):
+    from installer.plan import ClaimInfo
+
+    return ClaimInfo("docker-registry", size, "Bound", storage_class, owner=owner, access_modes=modes)
+
+
+def _plan_with_claim(claim, **sections):
+    from installer.plan import ExistingState
+
+    return build_plan(choices(**sections), PROBE, ExistingState(claim=claim))
+
+
+def test_a_new_volume_is_the_installers_and_the_chart_only_mounts_it():
+    from installer.render import render
+
+    plan = _plan_with_claim(None)
+    assert (plan.claim.name, plan.claim.action, plan.claim.size) == ("docker-registry", "create", "100Gi")
+    rendered = render(plan)
+    assert rendered.values["persistence"]["existingClaim"] == "docker-registry"
+    labels = rendered.claim["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "registry-installer" and labels["app.kubernetes.io/instance"] == "docker-registry"
+    assert rendered.claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "100Gi"}},
+                                      "storageClassName": "rook-ceph-block"}
+
+
+def test_a_chart_made_volume_is_adopted_and_the_installers_is_reused():
+    adopted = _plan_with_claim(_claim("chart"))
+    assert adopted.claim.action == "adopt" and any("becomes the installer's own" in n for n in adopted.notes)
+    assert _plan_with_claim(_claim("installer")).claim.action == "reuse"
+
+
+def test_someone_elses_pvc_of_that_name_is_refused_not_taken():
+    from installer.plan import ExistingState
+
+    with pytest.raises(ValidationFailed) as info:
+        build_plan(choices(), PROBE, ExistingState(claim=_claim("other")))
+    assert "neither the installer nor this release's chart made it" in str(info.value)
+    assert "existing_claim: docker-registry" in str(info.value)
+
+
+def test_a_volume_keeps_its_class_and_access_mode():
+    from installer.plan import ExistingState
+
+    with pytest.raises(ValidationFailed) as info:
+        build_plan(choices(storage={"filesystem": {"storage_class": "standard-noexpand", "access_mode": "ReadWriteMany"}}),
+                   PROBE, ExistingState(claim=_claim("installer")))
+    text = str(info.value)
+    assert "a PVC's class cannot change" in text and "a PVC's access mode cannot change" in text
+
+
+def test_the_users_own_claim_is_never_rendered_as_the_installers():
+    from installer.render import render
+
+    plan = build_plan(choices(storage={"filesystem": {"existing_claim": "mine"}}), PROBE)
+    assert plan.claim.action == "user" and not plan.claim.installer_owned
+    rendered = render(plan)
+    assert rendered.claim is None and rendered.values["persistence"]["existingClaim"] == "mine"

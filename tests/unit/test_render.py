@@ -93,7 +93,8 @@ def test_seed_values_are_what_the_seed_notes_ask_for():
     assert notes["nginx.ingress.kubernetes.io/auth-secret"] == "docker-registry-basic-auth"
     assert notes["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
     assert "kubernetes.io/ingress.class" not in notes
-    assert values["persistence"] == {"enabled": True, "accessMode": "ReadWriteOnce", "size": "100Gi", "deleteEnabled": True, "storageClass": "rook-ceph-block"}
+    assert values["persistence"] == {"enabled": True, "accessMode": "ReadWriteOnce", "size": "100Gi", "deleteEnabled": True,
+                                     "storageClass": "rook-ceph-block", "existingClaim": "docker-registry"}
     assert values["updateStrategy"] == {"type": "Recreate"}
 
 
@@ -102,7 +103,7 @@ def test_no_secret_material_in_values_and_secret_files_are_private(tmp_path):
     rendered = render(_plan("rook-ceph-nginx.yaml", REGISTRY_PASSWORD=password))
     written = write_rendered(rendered, tmp_path)
     names = sorted(p.name for p in written)
-    assert names == ["secret-values.yaml", "secrets.yaml", "values.yaml"]
+    assert names == ["pvc.yaml", "secret-values.yaml", "secrets.yaml", "values.yaml"]
     encoded = base64.b64encode(password.encode()).decode()
     for path in written:
         text = path.read_text()
