@@ -22,6 +22,7 @@ from tests.fixtures import node_host
 from tests.fixtures.cluster import kubectl_binary
 from tests.fixtures.node import NodeError, NodeHandle, NodeLock
 from tests.fixtures.node_images import BUSYBOX, ImageSpec, write_docker_archive
+from tests.fixtures.registry import start_registry
 
 pytestmark = pytest.mark.node
 
@@ -152,6 +153,31 @@ def test_an_image_the_node_lacks_fails_at_once_without_a_pull_from_outside(kube_
     events = kube_node.kubectl("-n", namespace, "get", "events", "--field-selector",
                                "involvedObject.name=missing,reason=Failed", "-o", "jsonpath={.items[*].message}").stdout
     assert "docker.io/library/nginx:1.0" in events and "lookup registry-1.docker.io" in events, events
+
+
+def test_the_kubelet_pulls_from_a_registry_on_the_host_by_a_name_added_to_the_node(
+        kube_node: NodeHandle, namespace: str, tmp_path: Path):
+    """add_host() gives the node a name; trust_registry(host, None) lets containerd pull over HTTP."""
+    registry = start_registry(tmp_path / "registry")
+    try:
+        marker = uuid.uuid4().hex
+        (tmp_path / "marker").write_text(marker)
+        spec = ImageSpec(["pulled:1"], cmd=["/bin/busybox", "cat", "/marker"],
+                         files={"/marker": tmp_path / "marker"}).add_binary(BUSYBOX, "/bin/busybox")
+        archive = write_docker_archive(spec, tmp_path / "image.tar")
+        host = f"registry.node-test:{registry.port}"
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{archive}",
+                        f"docker://127.0.0.1:{registry.port}/harness/pulled:1"], check=True, capture_output=True)
+        kube_node.add_host("registry.node-test", "127.0.0.1")  # containerd shares the host's network
+        kube_node.trust_registry(host, None)
+        pod = busybox_pod("pulled", "", image=f"{host}/harness/pulled:1")
+        pod["spec"]["containers"][0].pop("command")
+        apply(kube_node, namespace, pod)
+        wait_pod_phase(kube_node, namespace, "pulled")
+        assert kube_node.kubectl("-n", namespace, "logs", "pulled").stdout == marker
+        assert f"{host}/harness/pulled:1" in kube_node.images()
+    finally:
+        registry.stop()
 
 
 def pvc(name: str, storage_class: str, size: str = "1Gi") -> dict:
