@@ -239,6 +239,37 @@ def http_url(value: object, what: str, example: str, secret_hint: str = "") -> s
     return text
 
 
+# The YAML 1.1 words helm's YAML parser (go-yaml v2, through sigs.k8s.io/yaml) reads as booleans or null.
+YAML_WORDS = {w for word in ("y", "yes", "n", "no", "true", "false", "on", "off", "null")
+              for w in (word, word.capitalize(), word.upper())} | {"~"}
+
+
+def reads_as_text(value: str) -> bool:
+    """True when a plain (unquoted) YAML scalar `value` stays text for helm's YAML parser, as go-yaml v2 resolves it:
+    its boolean and null words, and anything starting with a digit, sign or dot that Go parses as an int or float."""
+    if value in YAML_WORDS:
+        return False
+    if value[:1] not in set("0123456789+-."):
+        return True
+    plain = value.replace("_", "")
+    hex_float = (lambda t: float.fromhex(t)) if plain.lstrip("+-")[:2].lower() == "0x" else float
+    for parse in (lambda t: int(t, 0), lambda t: int(t, 8), float, hex_float):
+        try:
+            parse(plain)
+            return False
+        except ValueError:
+            continue
+    return True
+
+
+def chart_text(value: str, what: str, example: str) -> str:
+    """A name the chart writes unquoted (namespace, release label, Ingress host and class, claim name) must stay text."""
+    if not reads_as_text(value):
+        raise ValueError(f"{what} {value!r} would reach Kubernetes as a number or boolean, not text (the chart writes it "
+                         f"without quotes); choose a name with a letter in it, e.g. {example}")
+    return value
+
+
 def no_option(value: str, what: str, example: str) -> str:
     """Text that reaches helm's command line: never an option, never a control character."""
     if value.startswith("-"):

@@ -242,7 +242,7 @@ def _address_host(host: str) -> bool:
     from installer.model import is_hostname
 
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
         return True
     except ValueError:
         return is_hostname(host)

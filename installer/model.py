@@ -84,7 +84,7 @@ class Target(Section):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        return checks.dns_label(value, "namespace name")
+        return checks.chart_text(checks.dns_label(value, "namespace name"), "target.namespace", "docker-registry")
 
     @field_validator("release")
     @classmethod
@@ -93,7 +93,7 @@ class Target(Section):
         checks.dns_label(value, "release name", start_letter=True)
         if len(value) > checks.HELM_RELEASE_MAX:
             raise ValueError(f"release name {value!r} is {len(value)} characters; helm allows at most {checks.HELM_RELEASE_MAX}, e.g. docker-registry")
-        return value
+        return checks.chart_text(value, "target.release", "docker-registry")
 
 
 class Chart(Section):
@@ -178,6 +178,7 @@ class Exposure(Section):
         out: list[str] = []
         for host in hosts:
             host = checks.hostname(host)  # lowercased: DNS names are case-insensitive, Kubernetes wants lowercase
+            checks.chart_text(host, "exposure.hosts", "registry.example.com")
             if host in out:
                 raise ValueError(f"'{host}' is listed twice")
             out.append(host)
@@ -186,7 +187,9 @@ class Exposure(Section):
     @field_validator("ingress_class")
     @classmethod
     def _ingress_class(cls, value: str | None) -> str | None:
-        return None if value is None else checks.dns_subdomain(value, "IngressClass name", "nginx")
+        if value is None:
+            return None
+        return checks.chart_text(checks.dns_subdomain(value, "IngressClass name", "nginx"), "exposure.ingress_class", "nginx")
 
     @field_validator("path")
     @classmethod
@@ -251,7 +254,10 @@ class FilesystemStorage(Section):
     @field_validator("existing_claim")
     @classmethod
     def _existing_claim(cls, value: str | None) -> str | None:
-        return None if value is None else checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data")
+        if value is None:
+            return None
+        return checks.chart_text(checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data"),
+                                 "storage.filesystem.existing_claim", "registry-data")
 
 
 class S3Storage(Section):

@@ -43,7 +43,7 @@ def parse_preset(data: bytes | str, source: str = "preset") -> Choices:
         raise ValidationFailed([Problem("", f"the preset must be a mapping of sections, got a {_yaml_type(tree)}", "write keys such as version: 1, exposure:, auth:")], source)
     if "version" not in tree:
         raise ValidationFailed([Problem("version", "missing", "add `version: 1` at the top of the preset", lines.get(()))], source)
-    if tree.get("version") != 1:
+    if type(tree.get("version")) is not int or tree.get("version") != 1:  # `version: true` equals 1 in Python
         raise ValidationFailed([Problem("version", f"unsupported preset version {tree.get('version')!r}", "this installer reads version: 1", lines.get(("version",)))], source)
     try:
         return Choices.model_validate(tree, context={"allow_literal_secrets": False})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -126,6 +127,14 @@ def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -
         raise UsageError("--username needs --password-env VAR, the environment variable holding the password")
     if not args.password_env:
         return None
+    from installer.checks import user_name
+
+    try:
+        user_name(args.username)
+    except ValueError as error:
+        raise UsageError(f"--username: {error}") from None
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.password_env):
+        raise UsageError(f"--password-env {args.password_env!r} is not an environment variable name; e.g. --password-env REGISTRY_PASSWORD")
     value = environ.get(args.password_env)
     if value is None:
         raise UsageError(f"environment variable {args.password_env} is not set; export it with the password, "

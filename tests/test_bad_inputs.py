@@ -108,6 +108,13 @@ PRESET_CASES = [
     ("host-space", host('"r example.com"'), "exposure.hosts", "not a valid hostname"),
     ("host-port", host('"r.example.com:5000"'), "exposure.hosts", "no scheme, port or path"),
     ("host-twice-case", host("r.example.com, R.example.com"), "exposure.hosts", "listed twice"),
+    ("namespace-float", HOST + "target: {namespace: '1e3'}\n", "target.namespace", "number or boolean"),
+    ("namespace-octal", HOST + "target: {namespace: '0o10'}\n", "target.namespace", "number or boolean"),
+    ("release-yes", HOST + "target: {release: 'yes'}\n", "target.release", "number or boolean"),
+    ("host-float", host("'1e3'"), "exposure.hosts", "number or boolean"),
+    ("host-bool-word", host("'on'"), "exposure.hosts", "number or boolean"),
+    ("ingress-class-number", "version: 1\nexposure: {hosts: [r.example.com], ingress_class: '0'}\n", "exposure.ingress_class", "number or boolean"),
+    ("claim-number", HOST + "storage: {filesystem: {existing_claim: '0x10'}}\n", "storage.filesystem.existing_claim", "number or boolean"),
     ("namespace-newline", HOST + 'target: {namespace: "docker-registry\\n"}\n', "target.namespace", "not a valid namespace name"),
     ("namespace-64", HOST + "target: {namespace: " + "n" * 64 + "}\n", "target.namespace", "63 characters"),
     ("namespace-underscore", HOST + "target: {namespace: kube_system}\n", "target.namespace", "not a valid namespace name"),
@@ -197,6 +204,7 @@ PRESET_CASES = [
     ("chart-version-space", HOST + "chart: {version: '3.0.0 --debug'}\n", "chart.version", "not a version"),
     ("chart-oci-option", HOST + "chart: {oci: 'oci://-x'}\n", "chart", "oci:// chart reference"),
     # the YAML loader's own failures are the installer's errors, with the line
+    ("version-true", "version: true\nexposure: {hosts: [r.example.com]}\n", "version", "unsupported preset version"),
     ("yaml-two-documents", HOST + "---\nversion: 1\n", "", "one YAML document"),
     ("yaml-5000-digits", HOST + "extras: {replicas: " + "9" * 5000 + "}\n", "extras.replicas", "cannot be read as int"),
     ("yaml-int-abc", "version: !!int abc\n", "version", "cannot be read as int"),
@@ -458,6 +466,8 @@ CLI_CASES = [
     (["smoke", "--registry", "r.example.com", "--ca-file", "/dev/zero"], 2, "--ca-file"),
     (["smoke", "--registry", "r.example.com", "--ca-file", "/"], 2, "--ca-file"),
     (["smoke"], 2, "--registry"),
+    (["smoke", "--registry", "r.example.com", "--username", "ad:min", "--password-env", "PW"], 2, "--username"),
+    (["smoke", "--registry", "r.example.com", "--username", "admin", "--password-env", "PW;rm"], 2, "--password-env"),
 ]
 
 
@@ -576,7 +586,10 @@ def _valid_ingress_host(h: str) -> bool:
         return False
     except ValueError:
         pass
-    return bool(K8S_SUBDOMAIN.match(h)) and all(len(label) <= 63 for label in labels) and not labels[-1].isdigit()
+    import yaml
+
+    stays_text = isinstance(yaml.safe_load(h), str) and h not in ("y", "n")  # the chart writes `host: {{ $host }}` unquoted
+    return bool(K8S_SUBDOMAIN.match(h)) and all(len(label) <= 63 for label in labels) and not labels[-1].isdigit() and stays_text
 
 
 @settings(max_examples=400, deadline=None)
