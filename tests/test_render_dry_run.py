@@ -62,8 +62,9 @@ def _objects(out: Path, release: str, namespace: str) -> list[dict]:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-    if (out / "secrets.yaml").exists():
-        objects += [doc for doc in yaml.safe_load_all((out / "secrets.yaml").read_text()) if doc]
+    for name in ("secrets.yaml", "pvc.yaml"):  # the objects the installer applies beside the chart
+        if (out / name).exists():
+            objects += [doc for doc in yaml.safe_load_all((out / name).read_text()) if doc]
     return objects
 
 

@@ -33,7 +33,9 @@ def render(folder: Path, capsys, monkeypatch, *extra: str, out: str = "out", pre
 
 
 def contents(folder: Path) -> dict[str, bytes]:
-    return {name: (folder / name).read_bytes() for name in FILES}
+    files = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert set(FILES) <= set(files)
+    return files
 
 
 @pytest.mark.parametrize("preset", [PRESET, INGRESS_PRESET], ids=["registry-auth-s3", "ingress-auth"])
