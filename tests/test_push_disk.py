@@ -278,7 +278,9 @@ def test_a_cut_the_registry_cannot_resume_starts_a_new_upload(registry_stack, tm
 
 @pytest.mark.registry
 @pytest.mark.timeout(180)
-def test_stopped_push_resumes_in_the_next_run(registry_stack, tmp_path, monkeypatch):
+@pytest.mark.parametrize("compress", ["none", "gzip"])
+def test_stopped_push_resumes_in_the_next_run(registry_stack, tmp_path, monkeypatch, compress):
+    """gzip: the next run recomputes the compressed stream up to where the registry stopped, byte for byte."""
     monkeypatch.setattr("installer.push_disk.PROGRESS_INTERVAL", 0)  # a Progress event per MiB read
     stack = registry_stack()
     disk = qcow2(tmp_path / "stop.qcow2", fill=12)
@@ -288,13 +290,13 @@ def test_stopped_push_resumes_in_the_next_run(registry_stack, tmp_path, monkeypa
         if isinstance(event, Progress) and event.done > event.total // 3:
             stop.set()
 
-    first = run_push_disk(target_for(stack, disk, tmp_path / "state", chunk_size=256 * MiB), on_event=stop_halfway,
-                          stop=stop)
+    first = run_push_disk(target_for(stack, disk, tmp_path / "state", chunk_size=256 * MiB, compress=compress),
+                          on_event=stop_halfway, stop=stop)
     assert first.interrupted and not first.ok
     state_files = list((tmp_path / "state").glob("*.json"))
     assert len(state_files) == 1 and state_files[0].stat().st_mode & 0o777 == 0o600
     assert stack.password.get_secret_value() not in state_files[0].read_text()
-    second = run_push_disk(target_for(stack, disk, tmp_path / "state"))
+    second = run_push_disk(target_for(stack, disk, tmp_path / "state", compress=compress))
     assert second.ok, second.diagnosis
     assert second.resumed_from == first.sent > 0
     assert second.sent == second.layer_size - second.resumed_from
