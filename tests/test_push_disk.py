@@ -390,7 +390,6 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
 
 @pytest.mark.node
 @pytest.mark.registry
-@pytest.mark.timeout(300)
 def test_the_kubelet_pulls_the_pushed_containerdisk_and_qemu_can_read_it(kube_node, registry_stack, tmp_path):
     """KubeVirt's way, without KubeVirt: the containerDisk image runs a binary brought in through an
     emptyDir (an init container copies busybox and its libraries there), as uid/gid 107."""
