@@ -125,6 +125,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
             raise _explain_failure(exc, previous) from None
         for line in finish_claim(kube, plan, rendered):
             on_event(Note("volume", line))
+        _exposure_objects(plan, rendered, kube, on_event)
     if options.smoke and options.wait:
         result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address)
         result.ok = bool(getattr(result.smoke, "ok", False))
@@ -188,6 +189,12 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         step.result = "the API server accepts every object"
+    if rendered.objects and not namespace_missing:
+        from installer.managed import apply_managed
+
+        with Step(on_event, "exposure", "server-side dry run of the installer's own objects") as step:
+            applied, _ = apply_managed(kube, rendered.objects, plan.namespace, plan.release, dry_run=True)
+            step.result = f"would apply {', '.join(applied)}"
     result.ok = True
     result.seconds = time.monotonic() - started
     return result
@@ -197,13 +204,33 @@ def _check_permissions(plan: Plan, kube: KubeClient, options: ApplyOptions) -> N
     from installer.probe import ClusterProbe
 
     checks = ClusterProbe(kube, plan.namespace, plan.release).permissions()
-    missing = [c for c in checks if not c.allowed and not (c.resource == "cronjobs" and not plan.choices.extras.garbage_collect.enabled)]
+    unneeded = {"httproutes" if plan.gateway is None else "ingresses"}
+    if not plan.choices.extras.garbage_collect.enabled:
+        unneeded.add("cronjobs")
+    missing = [c for c in checks if not c.allowed and c.resource not in unneeded]
     if missing:
         who = f"context {kube.context}" if kube.context else "the current identity"
         raise InstallerError(
             f"{who} may not: " + "; ".join(c.words() for c in missing) + ". Nothing was changed.",
             "ask a cluster admin for these permissions (RBAC), or use a context that has them (--context)",
         )
+
+
+def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event: EventSink) -> None:
+    """Apply the installer's own objects (HTTPRoute, policy, ...) and remove those the exposure no longer needs."""
+    from installer.managed import apply_managed, list_managed
+
+    if not rendered.objects and not list_managed(kube, plan.namespace, plan.release):
+        return
+    detail = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in rendered.objects) or "removing the Gateway exposure"
+    with Step(on_event, "exposure", detail) as step:
+        try:
+            applied, removed = apply_managed(kube, rendered.objects, plan.namespace, plan.release)
+        except InstallerError as exc:
+            raise InstallerError(f"the registry is installed (helm succeeded), but {exc.message}",
+                                 exc.hint or "fix the cause and re-run the same command: it converges") from None
+        step.result = "; ".join(p for p in (f"applied {', '.join(applied)}" if applied else "",
+                                            f"removed {', '.join(removed)}" if removed else "") if p) or "nothing to change"
 
 
 def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
@@ -341,20 +368,25 @@ def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, 
                 _detach_claim(helm, kube, namespace, release, name, on_event)
             adopt_claim(kube, namespace, release, name)
             owner = "installer"
+        from installer.managed import remove_managed
+
+        with Step(on_event, "exposure", "removing the installer's HTTPRoute and policies") as step:
+            removed = [f"removed {words}" for words in remove_managed(kube, namespace, release)]
+            step.result = ", ".join(removed) or "none"
         with Step(on_event, "helm", f"helm uninstall {release}"):
             helm.uninstall(release, namespace)
     if pvc is None:
-        return []
+        return removed
     if owner == "other":
-        return [f"{where} is not the installer's (it was given as storage.filesystem.existing_claim): left as it is"
+        return removed + [f"{where} is not the installer's (it was given as storage.filesystem.existing_claim): left as it is"
                 + (f"; delete it yourself if you mean it: kubectl -n {namespace} delete pvc {name}" if not keep_data else "")]
     if keep_data:
-        return [f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace {namespace} "
+        return removed + [f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace {namespace} "
                 f"reuses it by itself; `registry-installer uninstall --delete-data` deletes it"]
     if read_claim(kube, namespace, name) is not None:
         with Step(on_event, "volume", f"deleting {where}"):
             delete_claim(kube, namespace, name)
-    return [f"deleted the data volume {where} ({size}): the images are gone"]
+    return removed + [f"deleted the data volume {where} ({size}): the images are gone"]
 
 
 def _detach_claim(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, claim: str, on_event: EventSink) -> None:

@@ -208,6 +208,18 @@ def cmd_probe(args) -> int:
         print(f"  {ic.name:<24} {ic.controller}  ({ic.family}{', default' if ic.is_default else ''})")
     if result.ingress_nginx_body_size is not None:
         print(f"ingress-nginx global proxy-body-size: {result.ingress_nginx_body_size}")
+    if result.gateway_api is None:
+        print("Gateway API: not installed")
+    else:
+        api = result.gateway_api
+        print(f"Gateway API: {api.version} ({api.channel} channel; serves {', '.join(api.served)})")
+        for gc in result.gateway_classes:
+            print(f"  GatewayClass {gc.name:<18} {gc.controller}  ({gc.family})")
+        for gw in result.gateways:
+            print(f"  Gateway {gw.ref} (class {gw.class_name}, {gw.family})")
+            for listener in gw.listeners:
+                certs = f"; certificates {', '.join(listener.certificate_refs)}" if listener.certificate_refs else ""
+                print(f"    listener {listener.words()}; routes from {listener.allowed_from}{certs}")
     print(f"cert-manager: {'installed' if result.cert_manager else 'not found'}")
     for issuer in result.issuers:
         print(f"  {issuer.kind}/{issuer.name}{' (' + issuer.namespace + ')' if issuer.namespace else ''}")
@@ -262,11 +274,20 @@ def cmd_apply(args) -> int:
     plan, rendered = prepared.plan, prepared.rendered
     for note in rendered.notes:
         printer(Note("plan", note))
+    for line in rendered.review:
+        printer(Note("gateway", line))
     if prepared.existing.revision:
+        from installer.managed import object_changes
+
         diff = values_diff(prepared.existing.values, merged_values(rendered.values, rendered.secret_values))
         print(f"changes to release {plan.release} (revision {prepared.existing.revision}):" if diff else f"release {plan.release}: no value changes")
         for line in diff:
             print(f"  {line}")
+        changes = object_changes(prepared.existing.managed_objects, rendered.objects, prepared.existing.values, rendered.values)
+        if changes:
+            print("exposure objects:")
+            for line in changes:
+                print(f"  {line}")
     if not args.dry_run and not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("apply changes the cluster and no terminal is attached to confirm", "pass --yes to apply without asking, or --dry-run to only check")

@@ -172,15 +172,25 @@ class KubeClient:
     def post_json(self, what: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.call(what, self._request_json, "POST", path, None, body)
 
-    def _request_json(self, method: str, path: str, query: dict[str, str] | None, body: dict[str, Any] | None,
-                      _request_timeout=REQUEST_TIMEOUT) -> dict[str, Any]:
+    def apply_json(self, what: str, path: str, body: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply of `body` at `path` (the object's own URL) as field manager registry-installer."""
+        import json
+
+        query = {"fieldManager": "registry-installer", "force": "true", **({"dryRun": "All"} if dry_run else {})}
+        return self.call(what, self._request_json, "PATCH", path, query, json.dumps(body), "application/apply-patch+yaml")
+
+    def delete_json(self, what: str, path: str) -> dict[str, Any]:
+        return self.call(what, self._request_json, "DELETE", path, None, None)
+
+    def _request_json(self, method: str, path: str, query: dict[str, str] | None, body: dict[str, Any] | str | None,
+                      content_type: str = "application/json", _request_timeout=REQUEST_TIMEOUT) -> dict[str, Any]:
         import json
 
         from kubernetes.client.exceptions import ApiException
 
         headers = {"Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         method, url, headers, body, post = self.api.param_serialize(
             method, path, query_params=list((query or {}).items()) or None, header_params=headers, body=body,
             auth_settings=["BearerToken"])

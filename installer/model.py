@@ -142,7 +142,8 @@ class Chart(Section):
 
 
 class TLS(Section):
-    mode: Literal["existing-secret", "files", "cert-manager", "self-signed", "none"] = "self-signed"
+    mode: Literal["existing-secret", "files", "cert-manager", "self-signed", "listener", "none"] = Field(
+        "self-signed", description="listener: the Gateway listener's own certificateRefs (exposure.gateway only)")
     secret_name: str | None = Field(None, description="TLS Secret name (existing-secret; optional otherwise)")
     cert_file: str | None = Field(None, description="PEM certificate chain (files)")
     key_file: str | None = Field(None, description="PEM private key (files)")
@@ -164,11 +165,43 @@ class TLS(Section):
         return self
 
 
+class GatewayRef(Section):
+    """A Gateway (Gateway API) to expose the registry through, instead of an Ingress."""
+
+    name: str = Field(..., description="the Gateway's name")
+    namespace: str | None = Field(None, description="the Gateway's namespace; the release namespace when unset")
+    listener: str | None = Field(None, description="the listener's name (sectionName); the one that can carry the hosts when unset")
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_SUBDOMAIN_RE.match(value):
+            raise ValueError(f"'{value}' is not a valid name: lowercase letters, digits, '-' and '.', e.g. shared-gateway")
+        return value
+
+    @field_validator("listener")
+    @classmethod
+    def _listener(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL_RE.match(value):
+            raise ValueError(f"listener '{value}' is not a valid listener name: lowercase letters, digits and '-', e.g. https")
+        return value
+
+
 class Exposure(Section):
     hosts: list[str] = Field(..., min_length=1, description="public hostnames of the registry")
     ingress_class: str | None = Field(None, description="IngressClass; the cluster's default when unset")
+    gateway: GatewayRef | None = Field(None, description="expose through this Gateway (an HTTPRoute the installer manages) instead of an Ingress")
     path: str = "/"
     tls: TLS = TLS()
+
+    @model_validator(mode="after")
+    def _ingress_or_gateway(self) -> "Exposure":
+        if self.gateway is not None and self.ingress_class:
+            raise ValueError("give exposure.ingress_class (an Ingress) or exposure.gateway (an HTTPRoute on a Gateway), not both")
+        if self.gateway is None and self.tls.mode == "listener":
+            raise ValueError("tls.mode listener uses a Gateway listener's certificate: it needs exposure.gateway "
+                             "(with an Ingress use existing-secret, files, cert-manager or self-signed)")
+        return self
 
     @field_validator("hosts", mode="before")
     @classmethod
@@ -423,6 +456,11 @@ class Choices(Section):
 
     @model_validator(mode="after")
     def _cross(self) -> "Choices":
+        if self.exposure.gateway is not None and self.auth.mode == "ingress":
+            raise ValueError(
+                "auth.mode is ingress but exposure.gateway is set: Gateway API has no standard basic auth (each implementation "
+                "has its own filter or policy, and most have none), so the registry would be open. "
+                "Use auth.mode: registry (the registry checks the htpasswd itself, through any Gateway)")
         if self.storage.kind == "filesystem" and self.extras.replicas > 1 and self.storage.filesystem.access_mode != "ReadWriteMany":
             raise ValueError(
                 f"extras.replicas is {self.extras.replicas} but storage.filesystem.access_mode is "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from installer.errors import InstallerError, Problem, ValidationFailed
+from installer.gateway import ALTERNATIVES, PolicyKind, family_info, policy_for, why_not
 from installer.htpasswd import build_htpasswd
 from installer.model import BCRYPT_MAX_BYTES, Choices, quantity_bytes
 from installer.probe import ProbeResult
@@ -47,6 +48,22 @@ class SecretNames:
 
 
 @dataclass(frozen=True)
+class GatewayTarget:
+    """Where the installer's HTTPRoute attaches: a Gateway, its listener, and the implementation behind it."""
+
+    name: str
+    namespace: str
+    listener: str | None  # the parentRef's sectionName
+    family: str
+    certificate_refs: tuple[str, ...] = ()  # the listener's Secrets, "namespace/name"
+    policy: PolicyKind | None = None  # the family's policy the installer creates for the route
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class ExistingState:
     """What a previous run left in the cluster, so a re-run changes nothing it does not have to."""
 
@@ -61,6 +78,7 @@ class ExistingState:
     revision: int = 0
     claim: "ClaimInfo | None" = None
     existing_claim_found: bool | None = None  # storage.filesystem.existing_claim: found, missing, or not checked
+    managed_objects: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # HTTPRoute, policies, ... of this release
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,7 @@ class Plan:
     s3_keys: tuple[SecretStr, SecretStr] | None = field(repr=False)
     notes: tuple[str, ...] = ()
     claim: DataClaim | None = None  # None on S3 storage
+    gateway: GatewayTarget | None = None  # exposure through a Gateway (an HTTPRoute) instead of an Ingress
 
     @property
     def names(self) -> SecretNames:
@@ -178,7 +197,12 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     existing = existing or ExistingState()
     problems: list[Problem] = []
     notes: list[str] = []
-    ingress_class, family = _ingress(choices, probe, problems, notes)
+    gateway = None
+    if choices.exposure.gateway is not None:
+        gateway = _gateway(choices, probe, problems, notes)
+        ingress_class, family = "", gateway.family
+    else:
+        ingress_class, family = _ingress(choices, probe, problems, notes)
     storage_class = _storage(choices, probe, problems, notes)
     _volume_change(choices, probe, existing.claim, problems)
     claim = _data_claim(choices, storage_class, existing.claim, problems, notes)
@@ -191,6 +215,8 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
                      f"the registry pod stays Pending until it exists (kubectl -n {choices.target.namespace} get pvc)")
     users = _users(choices, existing, problems)
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
+    if gateway is not None:
+        _listener_tls(choices, gateway, tls_secret, probe, problems, notes)
     if problems:
         raise ValidationFailed(problems, "settings")
     htpasswd = None
@@ -212,6 +238,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         tls_secret_name=tls_secret, tls=tls, users=tuple(users), htpasswd=htpasswd,
         ha_shared_secret=existing.ha_shared_secret or SecretStr(generate_password(40)), s3_keys=s3_keys, notes=tuple(notes),
         claim=claim,
+        gateway=gateway,
     )
 
 
@@ -246,6 +273,97 @@ def _ingress(choices: Choices, probe: ProbeResult | None, problems: list[Problem
                                 "set exposure.ingress_class to one of them"))
         return "", "other"
     return default.name, default.family
+
+
+def _gateway(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> GatewayTarget:
+    """The Gateway and listener the HTTPRoute attaches to, checked against the probe."""
+    ref = choices.exposure.gateway
+    assert ref is not None
+    namespace = ref.namespace or choices.target.namespace
+    hosts = choices.exposure.hosts
+    want_tls = choices.exposure.tls.mode != "none"
+    if probe is None or (probe.gateway_api is None and "list Gateway API objects" in probe.forbidden):
+        notes.append(f"Gateway {namespace}/{ref.name} not checked against a cluster: its implementation is unknown, so no "
+                     "body-size policy is created; make sure it accepts request bodies of several GB")
+        return GatewayTarget(ref.name, namespace, ref.listener, "other")
+    if probe.gateway_api is None:
+        problems.append(Problem("exposure.gateway", "the cluster has no Gateway API CRDs (gateways.gateway.networking.k8s.io)",
+                                f"install a Gateway API implementation ({ALTERNATIVES}), or remove exposure.gateway to use an Ingress"))
+        return GatewayTarget(ref.name, namespace, ref.listener, "other")
+    gateway = probe.gateway(ref.name, namespace)
+    if gateway is None:
+        available = ", ".join(g.ref for g in probe.gateways) or "none"
+        problems.append(Problem("exposure.gateway.name", f"Gateway {namespace}/{ref.name} does not exist (available: {available})",
+                                "name an existing Gateway and its namespace (exposure.gateway.namespace)"))
+        return GatewayTarget(ref.name, namespace, ref.listener, "other")
+    labels = probe.namespace_labels if probe.namespace_exists else {"app.kubernetes.io/managed-by": "registry-installer"}
+    reasons = {listener.name: why_not(listener, gateway, hosts, choices.target.namespace, labels, want_tls) for listener in gateway.listeners}
+    if ref.listener is not None:
+        listener = gateway.listener(ref.listener)
+        if listener is None:
+            problems.append(Problem("exposure.gateway.listener", f"Gateway {gateway.ref} has no listener '{ref.listener}' "
+                                    f"(listeners: {', '.join(li.words() for li in gateway.listeners) or 'none'})", "name one of its listeners"))
+            return GatewayTarget(gateway.name, gateway.namespace, ref.listener, gateway.family)
+        if reasons[listener.name]:
+            problems.append(Problem("exposure.gateway.listener", f"listener {listener.name} of Gateway {gateway.ref} cannot carry "
+                                    f"{', '.join(hosts)}: {reasons[listener.name]}", _listener_fix(gateway, reasons)))
+    else:
+        usable = [li for li in gateway.listeners if reasons[li.name] is None]
+        if not usable:
+            why = "; ".join(f"{name}: {reason}" for name, reason in reasons.items()) or "it has no listeners"
+            problems.append(Problem("exposure.gateway", f"no listener of Gateway {gateway.ref} can carry {', '.join(hosts)} ({why})",
+                                    _listener_fix(gateway, reasons)))
+            return GatewayTarget(gateway.name, gateway.namespace, None, gateway.family)
+        # a listener naming the host beats a catch-all one
+        listener = sorted(usable, key=lambda li: (not li.hostname, li.name))[0]
+        notes.append(f"the HTTPRoute attaches to listener {listener.words()} of Gateway {gateway.ref}")
+    info = family_info(gateway.family)
+    policy = policy_for(gateway.family, probe.gateway_policy_crds)
+    if info is None:
+        gw_class = gateway.class_name
+        controller = next((c.controller for c in probe.gateway_classes if c.name == gw_class), "unknown")
+        notes.append(f"GatewayClass {gw_class} (controller {controller}) is not an implementation the installer knows: it sets the "
+                     "HTTPRoute's timeouts; make sure the Gateway accepts request bodies of several GB and uploads of an hour")
+    elif info.policy is not None and policy is None:
+        problems.append(Problem("exposure.gateway", f"Gateway {gateway.ref} is served by {info.name}, whose {info.policy.kind} CRD "
+                                f"({info.policy.crd}) is not installed: bodies stay limited ({info.bodies})",
+                                f"install {info.name}'s CRDs (they come with its Helm chart), then re-run"))
+    return GatewayTarget(gateway.name, gateway.namespace, listener.name, gateway.family, listener.certificate_refs, policy)
+
+
+def _listener_fix(gateway, reasons: dict[str, str | None]) -> str:
+    return (f"choose a listener that can carry the hosts, or ask the Gateway's owner to add one to {gateway.ref} "
+            "(protocol HTTPS, TLS mode Terminate, hostname matching the registry's host or empty, allowedRoutes "
+            "admitting the release namespace), or use an Ingress")
+
+
+def _listener_tls(choices: Choices, gateway: GatewayTarget, tls_secret: str | None, probe: ProbeResult | None,
+                  problems: list[Problem], notes: list[str]) -> None:
+    """Say when the listener's TLS cannot cover the registry's hosts, and what to change."""
+    mode = choices.exposure.tls.mode
+    hosts = ", ".join(choices.exposure.hosts)
+    where = f"listener {gateway.listener or '(any)'} of Gateway {gateway.ref}"
+    if mode == "none" or probe is None or gateway.listener is None:
+        return
+    if mode == "listener":
+        if not gateway.certificate_refs:
+            problems.append(Problem("exposure.tls.mode", f"{where} has no certificateRefs: it has no certificate for {hosts}",
+                                    "choose tls.mode self-signed or cert-manager (the installer makes the Secret and you add it to the "
+                                    "listener), or ask the Gateway's owner to add a certificate"))
+        else:
+            notes.append(f"TLS terminates at {where} with its certificate(s) {', '.join(gateway.certificate_refs)}: "
+                         f"they must cover {hosts}")
+        return
+    if tls_secret is None:
+        return
+    ours = f"{choices.target.namespace}/{tls_secret}"
+    if ours not in gateway.certificate_refs:
+        now = f"it presents {', '.join(gateway.certificate_refs)}" if gateway.certificate_refs else "it has no certificate"
+        grant = (f" (the installer creates the ReferenceGrant that lets Gateways in {gateway.namespace} use it)"
+                 if gateway.namespace != choices.target.namespace else "")
+        notes.append(f"TLS: {where} does not present the Secret {ours} made for {hosts}: {now}, which the installer cannot "
+                     f"check covers {hosts}. Add {{kind: Secret, name: {tls_secret}, namespace: {choices.target.namespace}}} to that "
+                     f"listener's tls.certificateRefs{grant}, or choose tls.mode listener to keep its certificate")
 
 
 def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> str | None:
@@ -355,6 +473,8 @@ def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, p
     default_name = SecretNames(choices.target.release).tls
     if tls.mode == "none":
         notes.append("TLS is off: docker refuses plain-HTTP registries unless every client lists it under insecure-registries")
+        return None, None
+    if tls.mode == "listener":
         return None, None
     if tls.mode == "existing-secret":
         if probe is not None and tls.secret_name not in existing.secrets_present:

@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from installer.errors import InstallerError
+from installer.gateway import (
+    ALTERNATIVES, GATEWAY_FAMILIES, GATEWAYS_CRD, INGRESS_NGINX_RETIRED, GatewayAPIInfo, GatewayClassInfo, GatewayInfo,
+    read_gateway, read_gateway_api, read_gateway_class, why_not,
+)
 from installer.kube import Forbidden, KubeClient, NotFound
 
 log = logging.getLogger(__name__)
@@ -23,7 +27,7 @@ CONTROLLER_FAMILIES = (
     ("traefik.io/ingress-controller", "traefik"),
     ("haproxy", "haproxy"),
 )
-FAMILY_NAMES = tuple(family for _, family in CONTROLLER_FAMILIES) + ("other",)
+FAMILY_NAMES = tuple(family for _, family in CONTROLLER_FAMILIES) + tuple(f.name for f in GATEWAY_FAMILIES) + ("other",)
 INGRESS_NGINX_CONFIGMAPS = (("ingress-nginx", "ingress-nginx-controller"), ("kube-system", "ingress-nginx-controller"))
 
 
@@ -99,6 +103,11 @@ class ProbeResult:
     namespace_exists: bool = False
     permissions: tuple[PermissionCheck, ...] = ()
     forbidden: tuple[str, ...] = ()
+    gateway_api: GatewayAPIInfo | None = None
+    gateway_classes: tuple[GatewayClassInfo, ...] = ()
+    gateways: tuple[GatewayInfo, ...] = ()
+    gateway_policy_crds: tuple[str, ...] = ()  # policy CRDs of the families (e.g. clientsettingspolicies.gateway.nginx.org)
+    namespace_labels: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     def default_storage_class(self) -> StorageClassInfo | None:
@@ -117,6 +126,22 @@ class ProbeResult:
     def ingress_class(self, name: str) -> IngressClassInfo | None:
         return next((ic for ic in self.ingress_classes if ic.name == name), None)
 
+    def gateway(self, name: str, namespace: str) -> GatewayInfo | None:
+        return next((g for g in self.gateways if g.name == name and g.namespace == namespace), None)
+
+    def usable_listeners(self, hosts: list[str], namespace: str, want_tls: bool = True) -> list[tuple[GatewayInfo, str]]:
+        """(Gateway, listener name) pairs that can carry `hosts` for a route in `namespace`."""
+        labels = self.namespace_labels if self.namespace_exists else {"app.kubernetes.io/managed-by": "registry-installer"}
+        return [(g, listener.name) for g in self.gateways for listener in g.listeners
+                if why_not(listener, g, hosts, namespace, labels, want_tls) is None]
+
+    def exposure_offers(self) -> list[str]:
+        """What this cluster offers to expose the registry, besides ingress-nginx, in words."""
+        offers = [f"Gateway {g.ref} ({g.family}; listeners {', '.join(listener.words() for listener in g.listeners) or 'none'})"
+                  for g in self.gateways]
+        offers += [f"IngressClass {ic.name} ({ic.family})" for ic in self.ingress_classes if ic.family != "ingress-nginx"]
+        return offers
+
     def missing_permissions(self) -> list[PermissionCheck]:
         return [p for p in self.permissions if not p.allowed]
 
@@ -128,8 +153,18 @@ class ProbeResult:
             out.append("no StorageClass exists: the data volume cannot be provisioned; use an existing claim or S3 storage")
         elif len(defaults) > 1:
             out.append(f"several StorageClasses are marked default ({', '.join(defaults)}): choose one explicitly")
-        if not self.ingress_classes and "list ingressclasses" not in self.forbidden:
-            out.append("no IngressClass exists: install an ingress controller (e.g. ingress-nginx) first")
+        if not self.ingress_classes and not self.gateways and "list ingressclasses" not in self.forbidden:
+            out.append(f"no IngressClass and no Gateway exists: install a Gateway API implementation ({ALTERNATIVES}) "
+                       "or an ingress controller first")
+        retired = [ic.name for ic in self.ingress_classes if ic.family == "ingress-nginx"]
+        if retired:
+            offers = self.exposure_offers()
+            instead = ("; this cluster offers instead: " + "; ".join(offers) + " (choose exposure.gateway for a Gateway)") if offers else \
+                f"; this cluster offers nothing else yet: install a Gateway API implementation ({ALTERNATIVES}) and expose the registry through a Gateway"
+            out.append(f"ingress-nginx (IngressClass {', '.join(retired)}) was retired by the Kubernetes project in {INGRESS_NGINX_RETIRED}: "
+                       f"no more releases or security fixes{instead}")
+        if self.gateway_api is not None and "v1" not in self.gateway_api.served:
+            out.append(f"the Gateway API CRDs ({self.gateway_api.version}) do not serve v1: upgrade them to v1.0 or later for HTTPRoute v1")
         if self.ingress_nginx_body_size not in (None, "0"):
             out.append(f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an unlimited per-Ingress annotation")
         if self.release is not None and self.release.status != "deployed":
@@ -171,6 +206,7 @@ NEEDED_PERMISSIONS = (
     NeededPermission("create", "configmaps"),
     NeededPermission("create", "persistentvolumeclaims"),
     NeededPermission("create", "ingresses", "networking.k8s.io"),
+    NeededPermission("create", "httproutes", "gateway.networking.k8s.io"),
     NeededPermission("create", "cronjobs", "batch"),
     NeededPermission("create", "leases", "coordination.k8s.io"),
 )
@@ -196,13 +232,15 @@ class ClusterProbe:
             storage_classes=self._guard(forbidden, "list storageclasses", self._storage_classes, ()),
             ingress_classes=self._guard(forbidden, "list ingressclasses", self._ingress_classes, ()),
             ingress_nginx_body_size=self._guard(forbidden, "read the ingress-nginx ConfigMap", self._ingress_nginx_body_size, None),
-            namespace_exists=self._guard(forbidden, f"read namespace {self.namespace}", self._namespace_exists, False),
+            namespace_labels=self._guard(forbidden, f"read namespace {self.namespace}", self._namespace_labels, None),
             release=self._guard(forbidden, f"list helm release secrets in {self.namespace}", self._release, None),
             permissions=self.permissions(),
         )
         cert_manager, issuers = self._guard(forbidden, "read cert-manager issuers", self._cert_manager, (False, ()))
-        return ProbeResult(**result, cert_manager=cert_manager, issuers=issuers, forbidden=tuple(forbidden),
-                           seconds=time.monotonic() - started)
+        gateway = self._guard(forbidden, "list Gateway API objects", self._gateway_api, {})
+        labels = result.pop("namespace_labels")
+        return ProbeResult(**result, namespace_exists=labels is not None, namespace_labels=labels or {}, cert_manager=cert_manager,
+                           issuers=issuers, forbidden=tuple(forbidden), **gateway, seconds=time.monotonic() - started)
 
     @staticmethod
     def _guard(forbidden: list[str], what: str, fn, default):
@@ -251,12 +289,38 @@ class ClusterProbe:
             return (cm.get("data") or {}).get("proxy-body-size", "1m")
         return None
 
-    def _namespace_exists(self) -> bool:
+    def _namespace_labels(self) -> dict[str, str] | None:
+        """The namespace's labels; None when it does not exist."""
         try:
-            self.kube.get_json(f"read namespace {self.namespace}", f"/api/v1/namespaces/{self.namespace}")
-            return True
+            ns = self.kube.get_json(f"read namespace {self.namespace}", f"/api/v1/namespaces/{self.namespace}")
         except NotFound:
-            return False
+            return None
+        return dict(ns.get("metadata", {}).get("labels") or {})
+
+    def _gateway_api(self) -> dict[str, Any]:
+        """The Gateway API CRDs, GatewayClasses, Gateways and listeners, and which families' policy CRDs exist."""
+        try:
+            crd = self.kube.get_json("read the Gateway API CRD", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{GATEWAYS_CRD}")
+        except NotFound:
+            return {}
+        info = read_gateway_api(crd)
+        version = "v1" if "v1" in info.served else (info.served[0] if info.served else "v1")
+        base = f"/apis/gateway.networking.k8s.io/{version}"
+        classes = tuple(sorted((read_gateway_class(c) for c in self.kube.get_json("list gatewayclasses", f"{base}/gatewayclasses").get("items", [])),
+                               key=lambda c: c.name))
+        families = {c.name: c.family for c in classes}
+        gateways = tuple(sorted((read_gateway(g, families) for g in self.kube.get_json("list gateways", f"{base}/gateways").get("items", [])),
+                                key=lambda g: (g.namespace, g.name)))
+        policies = []
+        for family in GATEWAY_FAMILIES:
+            if family.policy is None:
+                continue
+            try:
+                self.kube.get_json(f"read the {family.policy.kind} CRD", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{family.policy.crd}")
+                policies.append(family.policy.crd)
+            except NotFound:
+                pass
+        return dict(gateway_api=info, gateway_classes=classes, gateways=gateways, gateway_policy_crds=tuple(policies))
 
     def _cert_manager(self) -> tuple[bool, tuple[IssuerInfo, ...]]:
         try:

@@ -6,7 +6,7 @@ import re
 from typing import Any, Iterable
 
 from installer.model import (
-    TLS, Auth, Chart, Choices, Exposure, Extras, FilesystemStorage, GarbageCollect, Image, Resources, S3Storage,
+    TLS, Auth, Chart, Choices, Exposure, Extras, FilesystemStorage, GarbageCollect, GatewayRef, Image, Resources, S3Storage,
     Storage, Target, Uploads, User,
 )
 from installer.plan import SecretNames, chart_fullname
@@ -21,26 +21,60 @@ BCRYPT_COST_RE = re.compile(r"^\$2[abxy]?\$(\d{2})\$")
 
 def choices_from_release(values: dict[str, Any], namespace: str, release: str, *, context: str | None = None,
                          chart: Chart | None = None, user_names: Iterable[str] | None = None,
-                         secrets_present: Iterable[str] | None = None) -> Choices:
+                         secrets_present: Iterable[str] | None = None, managed: Iterable[dict[str, Any]] = ()) -> Choices:
     """The Choices an installed release was made from, passwords `keep` (never read back).
 
     Args:
         values: the release's user-supplied values (`helm get values`), secrets included or not.
         user_names: the users of an ingress basic-auth Secret (the chart values do not hold them).
         secrets_present: Secret names in the namespace; tells self-signed TLS (a CA Secret) from a hand-made one.
+        managed: the installer's own objects of the release (HTTPRoute, policy, Certificate, ReferenceGrant).
     """
     ingress = values.get("ingress") or {}
     annotations = ingress.get("annotations") or {}
     names = SecretNames(release)
+    by_kind = {obj["kind"]: obj for obj in managed}
+    route = by_kind.get("HTTPRoute")
+    gateway = not ingress.get("enabled", True) and route is not None
     return Choices(
         target=Target(context=context, namespace=namespace, release=release),
         chart=chart or Chart(),
-        exposure=_exposure(ingress, annotations, names, secrets_present),
+        exposure=_gateway_exposure(route, by_kind, names, secrets_present) if gateway else _exposure(ingress, annotations, names, secrets_present),
         auth=_auth(values, annotations, user_names),
         storage=_storage(values, release),
-        uploads=_uploads(annotations),
+        uploads=_route_uploads(route, by_kind.get("ClientSettingsPolicy")) if gateway else _uploads(annotations),
         extras=_extras(values),
     )
+
+
+def _gateway_exposure(route: dict, by_kind: dict[str, dict], names: SecretNames, secrets_present: Iterable[str] | None) -> Exposure:
+    spec = route.get("spec") or {}
+    parent = (spec.get("parentRefs") or [{}])[0]
+    rule = (spec.get("rules") or [{}])[0]
+    path = (((rule.get("matches") or [{}])[0].get("path") or {}).get("value")) or "/"
+    certificate, grant = by_kind.get("Certificate"), by_kind.get("ReferenceGrant")
+    granted = ((grant or {}).get("spec", {}).get("to") or [{}])[0].get("name")
+    if certificate is not None:
+        issuer = certificate["spec"].get("issuerRef") or {}
+        own = certificate["spec"].get("secretName")
+        tls = TLS(mode="cert-manager", issuer=issuer.get("name"), issuer_kind=issuer.get("kind") or "ClusterIssuer",
+                  secret_name=None if own == names.tls else own)
+    elif secrets_present is not None and names.ca in set(secrets_present):
+        tls = TLS(mode="self-signed")
+    elif granted and granted != names.tls:
+        tls = TLS(mode="existing-secret", secret_name=granted)
+    else:
+        tls = TLS(mode="listener")
+    gateway = GatewayRef(name=parent.get("name", ""), namespace=parent.get("namespace"), listener=parent.get("sectionName"))
+    return Exposure(hosts=list(spec.get("hostnames") or []), gateway=gateway, path=path, tls=tls)
+
+
+def _route_uploads(route: dict, policy: dict | None) -> Uploads:
+    defaults = Uploads()
+    timeouts = (((route.get("spec") or {}).get("rules") or [{}])[0].get("timeouts") or {})
+    seconds = _seconds(timeouts.get("request"), defaults.read_timeout)
+    body = ((policy or {}).get("spec") or {}).get("body") or {}
+    return Uploads(max_body_size=body.get("maxSize") or defaults.max_body_size, read_timeout=seconds, send_timeout=seconds)
 
 
 def _exposure(ingress: dict, annotations: dict, names: SecretNames, secrets_present: Iterable[str] | None) -> Exposure:

@@ -13,7 +13,10 @@ from typing import Any
 import yaml
 
 from installer.checks import secret_key_for_user
-from installer.plan import ExistingState, Plan
+from installer.gateway import (
+    CERTIFICATE, GATEWAY_GROUP, HTTPROUTE, REFERENCE_GRANT, family_info, gateway_duration, nginx_duration, object_words,
+)
+from installer.plan import ExistingState, Plan, chart_fullname
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
 # the keys chart 3.0.0 reads from the Secret named in secrets.s3.secretRef (installer versions before
@@ -58,6 +61,11 @@ class Rendered:
 
     def claim_yaml(self) -> str:
         return to_yaml(self.claim) if self.claim is not None else ""
+    objects: tuple[dict[str, Any], ...] = ()  # the installer's own non-secret objects: HTTPRoute, policy, Certificate, ReferenceGrant
+    review: tuple[str, ...] = ()  # Gateway exposure in words for the Review step: route, TLS, what limits large uploads
+
+    def objects_yaml(self) -> str:
+        return yaml.safe_dump_all(list(self.objects), sort_keys=False, default_flow_style=False)
 
     def values_yaml(self) -> str:
         return to_yaml(self.values)
@@ -88,7 +96,7 @@ def render(plan: Plan) -> Rendered:
     image = plan.choices.extras.image
     if image.repository or image.tag:
         values["image"] = {k: v for k, v in (("repository", image.repository), ("tag", image.tag)) if v}
-    values["ingress"] = _ingress(plan, notes)
+    values["ingress"] = _ingress(plan, notes) if plan.gateway is None else {"enabled": False}
     values.update(_storage(plan))
     extras = plan.choices.extras
     if extras.garbage_collect.enabled:
@@ -109,8 +117,98 @@ def render(plan: Plan) -> Rendered:
     secret_values: dict[str, Any] = {"secrets": {"haSharedSecret": plan.ha_shared_secret.get_secret_value()}}
     if plan.choices.auth.mode == "registry" and plan.htpasswd is not None:
         secret_values["secrets"]["htpasswd"] = plan.htpasswd.get_secret_value()
+    objects = tuple(gateway_objects(plan))
     return Rendered(values=values, secret_values=secret_values, secrets=tuple(_secrets(plan)), notes=tuple(plan.notes) + tuple(notes),
-                    claim=_claim(plan))
+                    claim=_claim(plan), objects=objects, review=tuple(gateway_review(plan, objects)))
+
+
+def _labels(plan: Plan) -> dict[str, str]:
+    return {**MANAGED_BY, "app.kubernetes.io/instance": plan.release}
+
+
+def gateway_objects(plan: Plan) -> list[dict[str, Any]]:
+    """The HTTPRoute to the chart's Service, the family's upload policy, a Certificate and a ReferenceGrant as needed."""
+    gateway = plan.gateway
+    if gateway is None:
+        return []
+    exposure, uploads = plan.choices.exposure, plan.choices.uploads
+    meta = {"namespace": plan.namespace, "labels": _labels(plan)}
+    parent: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", "name": gateway.name, "namespace": gateway.namespace}
+    if gateway.listener:
+        parent["sectionName"] = gateway.listener
+    timeout = gateway_duration(max(uploads.read_timeout, uploads.send_timeout))
+    route = {
+        "apiVersion": HTTPROUTE.api_version, "kind": HTTPROUTE.kind, "metadata": {"name": plan.release, **meta},
+        "spec": {
+            "parentRefs": [parent],
+            "hostnames": list(exposure.hosts),
+            "rules": [{
+                "matches": [{"path": {"type": "PathPrefix", "value": exposure.path}}],
+                "backendRefs": [{"group": "", "kind": "Service", "name": chart_fullname(plan.release), "port": 5000}],
+                # long layer uploads: the whole request and the backend's answer may take this long
+                "timeouts": {"request": timeout, "backendRequest": timeout},
+            }],
+        },
+    }
+    out = [route]
+    if gateway.policy is not None:
+        out.append({
+            "apiVersion": gateway.policy.api_version, "kind": gateway.policy.kind, "metadata": {"name": f"{plan.release}-uploads", **meta},
+            "spec": {
+                "targetRef": {"group": GATEWAY_GROUP, "kind": HTTPROUTE.kind, "name": plan.release},
+                "body": {"maxSize": nginx_size(uploads.max_body_size), "timeout": nginx_duration(uploads.send_timeout)},
+            },
+        })
+    tls = exposure.tls
+    if tls.mode == "cert-manager" and plan.tls_secret_name:
+        out.append({
+            "apiVersion": CERTIFICATE.api_version, "kind": CERTIFICATE.kind, "metadata": {"name": plan.tls_secret_name, **meta},
+            "spec": {"secretName": plan.tls_secret_name, "dnsNames": list(exposure.hosts),
+                     "issuerRef": {"group": "cert-manager.io", "kind": tls.issuer_kind, "name": tls.issuer}},
+        })
+    if plan.tls_secret_name and gateway.namespace != plan.namespace:
+        out.append({
+            "apiVersion": REFERENCE_GRANT.api_version, "kind": REFERENCE_GRANT.kind, "metadata": {"name": f"{plan.release}-gateway-tls", **meta},
+            "spec": {"from": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gateway.namespace}],
+                     "to": [{"group": "", "kind": "Secret", "name": plan.tls_secret_name}]},
+        })
+    return out
+
+
+def nginx_size(size: str) -> str:
+    """An nginx size for NGINX Gateway Fabric's maxSize (at most 4 digits and k, m or g); "0" is no limit."""
+    text = size.lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in "kmg" else (text, "")
+    value, units = int(number), ["", "k", "m", "g"]
+    index = units.index(unit)
+    while value > 9999 and index < len(units) - 1:
+        value, index = -(-value // 1024), index + 1
+    return f"{value}{units[index]}"
+
+
+def gateway_review(plan: Plan, objects: tuple[dict[str, Any], ...]) -> list[str]:
+    """What the Review step shows for a Gateway exposure: the objects, TLS, and what limits large uploads."""
+    gateway = plan.gateway
+    if gateway is None:
+        return []
+    hosts = ", ".join(plan.choices.exposure.hosts)
+    listener = f", listener {gateway.listener}" if gateway.listener else ""
+    lines = [f"HTTPRoute {plan.namespace}/{plan.release}: {hosts} on Gateway {gateway.ref}{listener} -> Service "
+             f"{chart_fullname(plan.release)}:5000 (the chart's Ingress is off)"]
+    lines += [f"creates {object_words(obj)}" for obj in objects if obj["kind"] != HTTPROUTE.kind]
+    info = family_info(gateway.family)
+    if info is None:
+        lines.append(f"large uploads: the implementation behind {gateway.ref} is not one the installer knows; the HTTPRoute sets "
+                     "timeouts, but no body-size policy is known: make sure it accepts bodies of several GB")
+    else:
+        lines.append(f"large uploads on {info.name}: bodies: {info.bodies}; timeouts: {info.timeouts}")
+        if gateway.policy is not None:
+            lines.append(f"the installer creates {gateway.policy.kind} {plan.release}-uploads for the HTTPRoute (no body limit, long body timeout)")
+        else:
+            lines.append(f"no policy object is needed on {info.name}: the HTTPRoute's timeouts cover long uploads; if a push still fails: {info.lift}")
+    lines.append("auth: the registry checks htpasswd itself (Gateway API has no standard basic auth)" if plan.choices.auth.mode == "registry"
+                 else "auth: none: anyone who reaches the Gateway can push and pull")
+    return lines
 
 
 def _ingress(plan: Plan, notes: list[str]) -> dict[str, Any]:
@@ -306,6 +404,8 @@ def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting:
         files.append((out / "secrets.yaml", rendered.secrets_yaml(), 0o600))
     if rendered.secret_values:
         files.append((out / "secret-values.yaml", rendered.secret_values_yaml(), 0o600))
+    if rendered.objects:  # the installer's own objects (no secrets): kubectl apply -f after helm
+        files.append((out / "objects.yaml", rendered.objects_yaml(), 0o644))
     if state_file is not None:
         state = {"kind": STATE_KIND, "secret_values": rendered.secret_values, "secrets": list(rendered.secrets)}
         files.append((Path(state_file).expanduser(), to_yaml(state), 0o600))

@@ -108,8 +108,11 @@ class WizardSession:
         """The installed release's values against the new ones, secrets masked; [] on a first install."""
         if prepared.probe is None or prepared.probe.release is None:
             return []
+        from installer.managed import object_changes
+
         new = merged_values(prepared.rendered.values, prepared.rendered.secret_values)
-        return values_diff(prepared.probe.release.values, new)
+        return values_diff(prepared.probe.release.values, new) + object_changes(
+            prepared.existing.managed_objects, prepared.rendered.objects, prepared.probe.release.values, prepared.rendered.values)
 
     def apply(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
         """Install (in a worker thread); `stop_install()` from any thread stops helm and waits for the rollback."""
@@ -166,7 +169,8 @@ class WizardSession:
         ingress_users = sorted(existing.ingress_htpasswd) if existing and existing.ingress_htpasswd else None
         present = existing.secrets_present if existing else None
         choices = choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
-                                    user_names=ingress_users, secrets_present=present)
+                                    user_names=ingress_users, secrets_present=present,
+                                    managed=existing.managed_objects if existing else ())
         return choices
 
     @staticmethod

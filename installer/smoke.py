@@ -203,6 +203,19 @@ TIMEOUT_FIXES = {
 }
 
 
+def _gateway_fixes() -> None:
+    """Gateway API families: the 413 and timeout fixes come from the one table in installer/gateway.py."""
+    from installer.gateway import GATEWAY_FAMILIES
+
+    for family in GATEWAY_FAMILIES:  # Traefik's row exists already: the same proxy whether it reads Ingresses or HTTPRoutes
+        BODY_LIMIT_FIXES.setdefault(family.name, f"The Gateway is served by {family.name}; its body limit: {family.bodies}. "
+                                                 f"Lift it with the {family.lift}.")
+        TIMEOUT_FIXES.setdefault(family.name, f"{family.timeouts} (on {family.name}: {family.lift})")
+
+
+_gateway_fixes()
+
+
 def _for_family(table: dict[str, str], family: str | None, joiner: str) -> str:
     if family in table:
         return table[family]

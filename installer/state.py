@@ -13,6 +13,7 @@ from installer.checks import user_from_secret_key
 from installer.errors import InstallerError
 from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
+from installer.managed import list_managed
 from installer.plan import ClaimInfo, ExistingState, SecretNames, chart_fullname
 from installer.probe import ProbeResult
 from installer.render import MANAGED_BY, OLD_S3_KEYS, S3_ACCESS_KEY, S3_SECRET_KEY
@@ -73,6 +74,7 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
         revision=probe.release.revision if probe.release is not None else 0,
         claim=_claim(kube, namespace, release, values),
         existing_claim_found=_claim_found(kube, namespace, wanted_claim) if wanted_claim else None,
+        managed_objects=tuple(list_managed(kube, namespace, release)),
     )
 
 

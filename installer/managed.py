@@ -1,0 +1,80 @@
+"""The installer's own objects beside the release (HTTPRoute, upload policy, Certificate, ReferenceGrant):
+listed by label, applied server-side after helm, removed when the release or the exposure no longer needs them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from installer.gateway import MANAGED_BY, MANAGED_KINDS, managed_kind, object_words
+from installer.kube import Forbidden, KubeClient, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _selector(release: str) -> str:
+    return ",".join(f"{k}={v}" for k, v in {**MANAGED_BY, "app.kubernetes.io/instance": release}.items())
+
+
+def list_managed(kube: KubeClient, namespace: str, release: str) -> list[dict[str, Any]]:
+    """The release's managed objects now in the cluster; kinds whose CRD is missing (or that we may not list) are skipped."""
+    found = []
+    for kind in MANAGED_KINDS:
+        try:
+            items = kube.get_json(f"list {kind.kind}s in {namespace}", kind.collection(namespace), {"labelSelector": _selector(release)})
+        except (NotFound, Forbidden):
+            continue
+        for item in items.get("items", []):
+            item.setdefault("apiVersion", kind.api_version)
+            item.setdefault("kind", kind.kind)
+            found.append(item)
+    return found
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    return obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
+
+
+def apply_managed(kube: KubeClient, objects: Iterable[dict[str, Any]], namespace: str, release: str,
+                  dry_run: bool = False) -> tuple[list[str], list[str]]:
+    """Apply `objects` and delete the release's managed objects that are no longer wanted. Returns (applied, removed) in words."""
+    wanted = list(objects)
+    applied = []
+    for obj in wanted:
+        kind = managed_kind(obj)
+        path = f"{kind.collection(obj['metadata']['namespace'])}/{obj['metadata']['name']}"
+        kube.apply_json(f"apply {object_words(obj)}", path, obj, dry_run=dry_run)
+        applied.append(object_words(obj))
+    removed = [] if dry_run else remove_managed(kube, namespace, release, keep={_key(o) for o in wanted})
+    return applied, removed
+
+
+def remove_managed(kube: KubeClient, namespace: str, release: str, keep: set[tuple[str, str, str]] = frozenset()) -> list[str]:
+    """Delete the release's managed objects not in `keep`; returns what went, in words."""
+    removed = []
+    for obj in list_managed(kube, namespace, release):
+        if _key(obj) in keep:
+            continue
+        kind = managed_kind(obj)
+        try:
+            kube.delete_json(f"delete {object_words(obj)}", f"{kind.collection(namespace)}/{obj['metadata']['name']}")
+        except NotFound:
+            continue
+        removed.append(object_words(obj))
+    return removed
+
+
+def object_changes(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]], old_values: dict[str, Any] | None,
+                   new_values: dict[str, Any]) -> list[str]:
+    """The exposure objects that appear or go away, for the reconfigure diff (the chart's Ingress included)."""
+    old = {_key(o): object_words(o) for o in before}
+    new = {_key(o): object_words(o) for o in after}
+    lines = [f"- {words} (removed)" for key, words in sorted(old.items()) if key not in new]
+    lines += [f"+ {words} (created)" for key, words in sorted(new.items()) if key not in old]
+    had_ingress = bool(((old_values or {}).get("ingress") or {}).get("enabled"))
+    has_ingress = bool((new_values.get("ingress") or {}).get("enabled"))
+    if old_values is not None and had_ingress and not has_ingress:
+        lines.insert(0, "- Ingress of the chart (removed: the registry is exposed through the Gateway)")
+    elif old_values is not None and has_ingress and not had_ingress and old:
+        lines.insert(0, "+ Ingress of the chart (created)")
+    return lines
