@@ -18,12 +18,10 @@ from installer.model import Choices
 from installer.plan import build_plan
 from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
 from installer.render import render
+from tests.conftest import CHART as REAL_CHART  # the upstream chart 3.0.0
 from tests.conftest import ROOT
 
 PASSWORD = "gateway-Test-pw-42"
-REAL_CHART = next((p for p in (ROOT.parent / "shared" / "charts" / "docker-registry-3.0.0.tgz",
-                               Path("/work/shared/charts/docker-registry-3.0.0.tgz")) if p.exists()),
-                  Path("/work/shared/charts/docker-registry-3.0.0.tgz"))
 
 
 def listener(name="https", protocol="HTTPS", hostname=None, refs=("nginx-gateway/wildcard",), allowed="All", selector=None):
@@ -173,8 +171,6 @@ def cli(cluster, *args, helm=None):
 
 
 def write_preset(tmp_path: Path, exposure: dict, name: str = "preset.yaml") -> Path:
-    if not REAL_CHART.exists():
-        pytest.fail(f"the real chart {REAL_CHART} is missing (the shared folder holds it for tests)")
     preset = {"version": 1, "exposure": {"hosts": ["registry.example.com"], **exposure},
               "auth": {"mode": "registry", "users": [{"name": "admin", "password": "env:REGISTRY_PASSWORD"}]},
               "storage": {"kind": "filesystem", "filesystem": {"storage_class": "rook-ceph-block", "size": "10Gi"}}}
