@@ -172,19 +172,20 @@ class GatewayRef(Section):
     namespace: str | None = Field(None, description="the Gateway's namespace; the release namespace when unset")
     listener: str | None = Field(None, description="the listener's name (sectionName); the one that can carry the hosts when unset")
 
-    @field_validator("name", "namespace")
+    @field_validator("name")
     @classmethod
-    def _names(cls, value: str | None) -> str | None:
-        if value is not None and not DNS_SUBDOMAIN_RE.match(value):
-            raise ValueError(f"'{value}' is not a valid name: lowercase letters, digits, '-' and '.', e.g. shared-gateway")
-        return value
+    def _name(cls, value: str) -> str:
+        return checks.dns_subdomain(value, "Gateway name for gateway.name", "shared-gateway")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        return None if value is None else checks.dns_label(value, "namespace for gateway.namespace", "gateway-system")
 
     @field_validator("listener")
     @classmethod
     def _listener(cls, value: str | None) -> str | None:
-        if value is not None and not DNS_LABEL_RE.match(value):
-            raise ValueError(f"listener '{value}' is not a valid listener name: lowercase letters, digits and '-', e.g. https")
-        return value
+        return None if value is None else checks.dns_label(value, "listener name for gateway.listener", "https")
 
 
 class Exposure(Section):
