@@ -405,7 +405,7 @@ def cmd_ca(args) -> int:
     from installer.smoke import ca_placement
 
     for host in hosts:
-        print(f"# {host}: {ca_placement(host)}", file=sys.stderr if not args.out else sys.stdout)
+        print(f"# {host}: {ca_placement(host, for_check=False)}", file=sys.stderr if not args.out else sys.stdout)
     return 0
 
 

@@ -479,7 +479,9 @@ def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, p
     if tls.mode == "existing-secret":
         if probe is not None and tls.secret_name not in existing.secrets_present:
             notes.append(f"TLS Secret {tls.secret_name} was not found in namespace {choices.target.namespace}: until it exists the ingress serves its default certificate; "
-                         f"create it with kubectl -n {choices.target.namespace} create secret tls {tls.secret_name} --cert=CERT --key=KEY")
+                         f"create it (and the namespace, if it does not exist yet) with: kubectl create namespace {choices.target.namespace} "
+                         f"--dry-run=client -o yaml | kubectl apply -f - && kubectl -n {choices.target.namespace} create secret tls "
+                         f"{tls.secret_name} --cert=CERT --key=KEY; or choose TLS from certificate and key files and the installer creates it")
         return None, tls.secret_name
     if tls.mode == "cert-manager":
         if probe is not None:

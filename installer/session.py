@@ -104,6 +104,17 @@ class WizardSession:
         except InstallerError as exc:
             return f"(helm is not usable: {exc.message})"
 
+    @staticmethod
+    def offline_helm_command(prepared: Prepared) -> str:
+        """The whole helm command for files written offline (run in the folder that holds them)."""
+        import shlex
+
+        plan = prepared.plan
+        args = ["helm", "upgrade", "--install", plan.release, *plan.chart.args(), "--namespace", plan.namespace, "-f", "values.yaml"]
+        if prepared.rendered.secret_values:
+            args += ["-f", "secret-values.yaml"]
+        return " ".join(shlex.quote(a) for a in args)
+
     def values_diff(self, prepared: Prepared) -> list[str]:
         """The installed release's values against the new ones, secrets masked; [] on a first install."""
         if prepared.probe is None or prepared.probe.release is None:
@@ -158,6 +169,32 @@ class WizardSession:
         """Offline: values.yaml, and secrets files (0600), for GitOps or a later `helm upgrade`."""
         return write_rendered(prepared.rendered, Path(out_dir).expanduser())
 
+    def dns_target(self, prepared: Prepared) -> str | None:
+        """Where the registry's hostnames must point: the Ingress's address, else the ingress controller's
+        LoadBalancer Service address; None when the cluster shows neither yet."""
+        if self.kube is None:
+            return None
+        from installer.state import chart_fullname
+
+        plan = prepared.plan
+        try:
+            ingress = self.kube.get_json("read the Ingress", f"/apis/networking.k8s.io/v1/namespaces/{plan.namespace}/ingresses/{chart_fullname(plan.release)}")
+            found = _lb_addresses(ingress)
+            if found:
+                return found
+            services = self.kube.get_json("list Services", "/api/v1/services")
+        except Exception as exc:  # not knowing the address is not an error: the screen says how to find it
+            log.debug("no DNS target: %s", exc)
+            return None
+        family = plan.controller_family.split("-")[0] if plan.controller_family not in ("", "other") else ""
+        for item in services.get("items", []):
+            labels = " ".join(f"{k}={v}" for k, v in (item.get("metadata", {}).get("labels") or {}).items())
+            if item.get("spec", {}).get("type") == "LoadBalancer" and (not family or family in labels or family in item["metadata"]["name"]):
+                found = _lb_addresses(item)
+                if found:
+                    return f"{found} (Service {item['metadata']['namespace']}/{item['metadata']['name']})"
+        return None
+
     def existing_setup(self, probe: ProbeResult, target) -> Choices:
         """The installed release's settings as Choices (passwords `keep`), for reconfigure."""
         from installer.reconfigure import choices_from_release
@@ -201,6 +238,11 @@ class WizardSession:
         return SavedPreset(target, tuple(files))
 
 
+def _lb_addresses(obj: dict) -> str:
+    entries = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return ", ".join(e.get("ip") or e.get("hostname") for e in entries if e.get("ip") or e.get("hostname"))
+
+
 def typed_password_users(choices: Choices) -> list[str]:
     """Users whose password was typed in the wizard (they need a file or env var before a preset)."""
     return [u.name for u in choices.auth.users if u.password.kind == "literal"]
@@ -230,7 +272,43 @@ def ca_instructions(host: str) -> str:
     """Where docker, containerd, podman and the OS look for the registry's CA."""
     from installer.smoke import ca_placement
 
-    return ca_placement(host)
+    return ca_placement(host, for_check=False)
+
+
+def containerd_hosts_toml(host: str) -> str:
+    """containerd's per-registry file: /etc/containerd/certs.d/HOST/hosts.toml, with ca.crt beside it."""
+    return (f'# /etc/containerd/certs.d/{host}/hosts.toml  (put the CA beside it as ca.crt;\n'
+            f'# containerd reads certs.d when its CRI registry config_path = "/etc/containerd/certs.d")\n'
+            f'server = "https://{host}"\n\n[host."https://{host}"]\n  capabilities = ["pull", "resolve", "push"]\n'
+            f'  ca = "/etc/containerd/certs.d/{host}/ca.crt"\n')
+
+
+def password_command(namespace: str, state_secret: str, user: str) -> str:
+    """The kubectl line that prints a generated password (decoded)."""
+    from installer.checks import secret_key_for_user
+
+    key = secret_key_for_user(user).replace(".", "\\.")
+    return f"kubectl -n {namespace} get secret {state_secret} -o jsonpath='{{.data.{key}}}' | base64 -d; echo"
+
+
+def data_claim_words(plan) -> tuple[str | None, str]:
+    """The PVC that holds the images and what keeps or deletes it (None on S3 storage)."""
+    from installer.state import chart_fullname
+
+    storage = plan.choices.storage
+    if storage.kind == "s3" and storage.s3 is not None:
+        return None, f"S3 bucket {storage.s3.bucket} ({storage.s3.endpoint or 'AWS'}, {storage.s3.region}); uninstalling never touches it"
+    fs = storage.filesystem
+    if fs.existing_claim:
+        return fs.existing_claim, (f"your PVC {plan.namespace}/{fs.existing_claim}: the installer never changes or deletes it")
+    claim = getattr(plan, "claim", None)
+    name = getattr(claim, "name", None) or chart_fullname(plan.release)
+    where = f"PVC {plan.namespace}/{name} ({fs.size}, StorageClass {plan.storage_class or 'default'})"
+    if claim is not None and getattr(claim, "installer_owned", False):
+        return name, (f"{where}. `registry-installer uninstall` keeps it, and so does `helm uninstall`; only "
+                      "`registry-installer uninstall --delete-data` (or deleting the PVC or the namespace) deletes the images")
+    return name, (f"{where}. `registry-installer uninstall` keeps it (it detaches the PVC first); "
+                  "`registry-installer uninstall --delete-data` deletes it; a plain `helm uninstall` deletes it too")
 
 
 def write_ca(ca_pem: str, path: str) -> Path:

@@ -236,8 +236,9 @@ def timeout_fix(family: str | None) -> str:
             + _for_family(TIMEOUT_FIXES, None, " | ") + ".")
 
 
-def ca_placement(host: str) -> str:
-    """Where each container runtime and the OS look for a registry CA, for `host` (host[:port])."""
+def ca_placement(host: str, for_check: bool = True) -> str:
+    """Where each container runtime and the OS look for a registry CA, for `host` (host[:port]); `for_check`
+    adds how to pass the CA to the smoke check itself."""
     return (
         f"Trust the CA that signed the registry's certificate on every machine that pushes or pulls, "
         f"including every cluster node: "
@@ -247,8 +248,8 @@ def ca_placement(host: str) -> str:
         f'the CA beside it, and config_path = "/etc/containerd/certs.d" in containerd\'s registry config | '
         f"podman/CRI-O: /etc/containers/certs.d/{host}/ca.crt | "
         f"system store: Debian/Ubuntu /usr/local/share/ca-certificates/registry-ca.crt then update-ca-certificates; "
-        f"RHEL/Fedora /etc/pki/ca-trust/source/anchors/registry-ca.crt then update-ca-trust. "
-        f"For this check, pass the CA with --ca-file."
+        f"RHEL/Fedora /etc/pki/ca-trust/source/anchors/registry-ca.crt then update-ca-trust."
+        + (" For this check, pass the CA with --ca-file." if for_check else "")
     )
 
 

@@ -201,7 +201,8 @@ class WizardApp(App[int]):
             "review": lambda: ReviewScreen(self.session, self.choices()),
             "install": lambda: InstallScreen(self.session, self.prepared),
             "smoke": lambda: SmokeScreen(self.session, self.prepared),
-            "done": lambda: DoneScreen(self.session, self.prepared, self.choices(), self.written),
+            "done": lambda: DoneScreen(self.session, self.prepared, self.choices(), self.written, self.results.get("install"),
+                                       self.results.get("smoke")),
         }
         return builders[key]()
 

@@ -104,6 +104,30 @@ def class_choice(field_id: str, found: Iterable[Any], default: Any, chosen: str 
     yield Select(options, value=value, allow_blank=value is Select.NULL, prompt=prompt, id=field_id)
 
 
+def hanging(markup: str) -> Any:
+    """Rich markup lines as a renderable whose wrapped lines keep their indent ("  • item" hangs under "item")."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = []
+    for line in markup.split("\n"):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        for mark in ("• ", "✗ ", "✓ ", "! ", "… "):
+            if stripped.startswith(mark):
+                grid = Table.grid(padding=0)
+                grid.add_column(width=indent + len(mark), no_wrap=True)
+                grid.add_column(ratio=1)
+                grid.add_row(" " * indent + mark, Text.from_markup(stripped[len(mark):], overflow="fold"))
+                rows.append(grid)
+                break
+        else:
+            rows.append(Padding(Text.from_markup(stripped, overflow="fold"), (0, 0, 0, indent)) if indent else Text.from_markup(line, overflow="fold"))
+    return Group(*rows)
+
+
 def problem_lines(problems: Iterable[Problem]) -> str:
     """Rich markup: one bullet per problem, with its fix."""
     lines = []
@@ -210,7 +234,8 @@ class StepScreen(Screen[Any]):
 
     def show_problems(self, problems: list[Problem]) -> None:
         panel = self.query_one("#problems", Static)
-        panel.update(problem_lines(problems))
+        self.problems_shown = problem_lines(problems)
+        panel.update(hanging(self.problems_shown) if problems else "")
         panel.set_class(bool(problems), "shown")
 
     def check(self) -> Any:

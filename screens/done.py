@@ -1,63 +1,107 @@
-"""Step 10, Done: how to log in, how to trust the CA, where the data lives, and "Save as preset"."""
+"""Step 10, Done: what an operator needs next: logins, passwords, pull Secret, DNS, CA files, data, and "Save as preset"."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pathlib import Path
 
 from rich.markup import escape
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from installer.model import Choices
-from installer.session import ca_instructions, default_preset_path, typed_password_users, write_ca
-from screens.base import StepScreen
+from installer.session import (containerd_hosts_toml, data_claim_words, default_preset_path, password_command,
+                               typed_password_users, write_ca)
+from screens.base import StepScreen, hanging
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
 
 
 def data_location(prepared: Prepared) -> str:
-    storage = prepared.plan.choices.storage
-    if storage.kind == "s3" and storage.s3 is not None:
-        return f"S3 bucket {storage.s3.bucket} ({storage.s3.endpoint or 'AWS'}, {storage.s3.region})"
-    fs = storage.filesystem
-    if fs.existing_claim:
-        return f"the existing PVC {prepared.plan.namespace}/{fs.existing_claim}"
-    return (f"a {fs.size} {fs.access_mode} volume (StorageClass {prepared.plan.storage_class or 'default'}) in namespace "
-            f"{prepared.plan.namespace}; `helm uninstall` keeps it")
+    return data_claim_words(prepared.plan)[1]
+
+
+def verdict(install: Any, smoke: Any) -> str:
+    """The first line: installed and verified, installed but not verified, or files only."""
+    if install is None:
+        return ""
+    ok = getattr(smoke, "ok", None)
+    if ok is True:
+        return "[green]✓ Installed and verified[/]: a test image was pushed and read back."
+    if ok is False or isinstance(smoke, Exception):
+        return "[yellow]! Installed, not verified[/]: the smoke test failed (see the Smoke step; `registry-installer smoke` retries it)."
+    return "[yellow]! Installed, not verified[/]: the smoke test did not run (`registry-installer smoke` runs it)."
 
 
 class DoneScreen(StepScreen):
     step_key = "done"
-    heading = "Done"
+    heading = "Done: what to do next"
     next_label = "Quit"
 
-    def __init__(self, session, prepared: Prepared, choices: Choices, written: tuple[Path, ...] = ()) -> None:
+    class DnsTargetFound(Message):
+        def __init__(self, target: str | None) -> None:
+            super().__init__()
+            self.target = target
+
+    def __init__(self, session, prepared: Prepared, choices: Choices, written: tuple[Path, ...] = (), install: Any = None,
+                 smoke: Any = None) -> None:
         super().__init__()
         self.session, self.prepared, self.choices, self.written = session, prepared, choices, written
+        self.install, self.smoke = install, smoke
 
     def compose_body(self) -> ComposeResult:
         plan = self.prepared.plan
-        host = plan.registry_host
+        hosts = plan.choices.exposure.hosts
         lines = []
+        if self.install is not None:
+            lines.append(verdict(self.install, self.smoke))
         if self.written:
+            ns = escape(plan.namespace)
             lines.append("Files written (secrets files are 0600):")
             lines += [f"  • {escape(str(p))}" for p in self.written]
-            lines.append(f"Apply later: kubectl apply -f secrets.yaml, then helm upgrade --install {escape(plan.release)} … -f values.yaml -f secret-values.yaml")
-        user = plan.users[0].name if plan.users else None
-        lines.append(f"[b]Log in[/b]: docker login {escape(host)}" + (f" -u {escape(user)}" if user else ""))
-        if any(u.password.kind == "generate" for u in plan.choices.auth.users):
-            lines.append(f"  generated passwords are in Secret {escape(plan.names.state)}: kubectl -n {escape(plan.namespace)} get secret {escape(plan.names.state)} -o yaml")
+            lines.append("[b]Apply them later[/b] (kubectl and helm on a machine that reaches the cluster):")
+            lines.append(f"  kubectl create namespace {ns}")
+            lines.append(f"  kubectl -n {ns} apply -f secrets.yaml")
+            if any(p.name == "pvc.yaml" for p in self.written):
+                lines.append(f"  kubectl -n {ns} apply -f pvc.yaml")
+            lines.append(f"  {escape(self.session.offline_helm_command(self.prepared))}")
+        lines.append("[b]Log in[/b]" + (" (every user on every host)" if len(hosts) > 1 or len(plan.users) > 1 else "") + ":")
+        users = [u.name for u in plan.users] or [None]
+        for host in hosts:
+            for user in users:
+                lines.append(f"  docker login {escape(host)}" + (f" -u {escape(user)}" if user else ""))
+        generated = [u.name for u in plan.choices.auth.users if u.password.kind == "generate"]
+        if generated and plan.choices.auth.mode != "none":
+            lines.append("[b]Generated passwords[/b] (kept in Secret " + escape(plan.names.state) + "):")
+            lines += [f"  {escape(u)}: {escape(password_command(plan.namespace, plan.names.state, u))}" for u in generated]
+        if plan.users and plan.choices.auth.mode != "none":
+            user = plan.users[0].name
+            lines.append("[b]Pull Secret[/b] for pods in namespace APP_NS (replace APP_NS and the password):")
+            lines.append(f"  kubectl -n APP_NS create secret docker-registry regcred --docker-server={escape(hosts[0])} "
+                         f"--docker-username={escape(user)} --docker-password='PASSWORD'")
+            lines.append("  then imagePullSecrets: [{name: regcred}] in the pod spec")
+        if not self.session.offline:
+            lines.append(f"[b]DNS[/b]: point {escape(', '.join(hosts))} at the ingress address (looking it up…)")
         lines.append(f"[b]Data[/b]: {escape(data_location(self.prepared))}")
-        yield Static("\n".join(lines), id="done-summary")
+        self.lines = lines
+        yield Static(hanging("\n".join(lines)), id="done-summary")
         if plan.ca_pem:
-            places = "\n".join(f"  • {escape(part.strip())}" for part in ca_instructions(host).split(" | "))
-            yield Static(f"[b]Trust the CA[/b] (self-signed):\n{places}", classes="hint")
-            yield Input(str(Path.cwd() / "registry-ca.crt"), id="ca-path")
-            yield Button("Save the CA certificate", id="save-ca", compact=True)
+            host = hosts[0]
+            h = escape(host)
+            yield Static(hanging(
+                "[b]Trust the CA[/b] (self-signed) on every machine that pushes or pulls, and on every node:\n"
+                f"  • containerd (nodes): ca.crt and hosts.toml (saved below) into /etc/containerd/certs.d/{h}/\n"
+                f"  • docker: ca.crt into /etc/docker/certs.d/{h}/\n"
+                f"  • podman, CRI-O: ca.crt into /etc/containers/certs.d/{h}/\n"
+                "  • system store: /usr/local/share/ca-certificates/ + update-ca-certificates (Debian, Ubuntu); "
+                "/etc/pki/ca-trust/source/anchors/ + update-ca-trust (RHEL, Fedora)"), classes="hint")
+            yield Label("Save the CA certificate and containerd's hosts.toml to this folder")
+            yield Input(str(Path.cwd()), id="ca-dir")
+            yield Button("Save ca.crt and hosts.toml", id="save-ca", compact=True)
         yield Label("Save as preset (replay with `registry-installer apply --preset FILE`)")
         yield Input(default_preset_path(), id="preset-path")
         typed = typed_password_users(self.choices)
@@ -68,6 +112,30 @@ class DoneScreen(StepScreen):
         yield Button("Save preset", id="save-preset", compact=True)
         yield Static("", id="saved")
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        if not self.session.offline:
+            self.find_dns_target()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dns")
+    def find_dns_target(self) -> None:
+        try:
+            target = self.session.dns_target(self.prepared)
+        except Exception:  # the screen says how to find it
+            target = None
+        self.post_message(self.DnsTargetFound(target))
+
+    def on_done_screen_dns_target_found(self, message: DnsTargetFound) -> None:
+        hosts = ", ".join(self.prepared.plan.choices.exposure.hosts)
+        old = f"[b]DNS[/b]: point {escape(hosts)} at the ingress address (looking it up…)"
+        if message.target:
+            new = f"[b]DNS[/b]: point {escape(hosts)} at {escape(message.target)} (A record for an IP, CNAME for a name)"
+        else:
+            new = (f"[b]DNS[/b]: point {escape(hosts)} at your ingress controller's external address; the cluster shows none yet "
+                   "(kubectl get ingress -A; kubectl get svc -A | grep LoadBalancer)")
+        self.lines = [new if line == old else line for line in self.lines]
+        self.query_one("#done-summary", Static).update(hanging("\n".join(self.lines)))
+
     def focus_first_field(self) -> None:
         # what to do next is at the top: keep it in view, with Quit one key away
         self.query_one("#next").focus()
@@ -75,8 +143,18 @@ class DoneScreen(StepScreen):
     @on(Button.Pressed, "#save-ca")
     def save_ca(self, event: Button.Pressed) -> None:
         event.stop()
-        path = write_ca(self.prepared.plan.ca_pem, self.query_one("#ca-path", Input).value.strip())
-        self.query_one("#saved", Static).update(f"[green]✓[/] CA written to {escape(str(path))}")
+        folder = Path(self.query_one("#ca-dir", Input).value.strip() or ".").expanduser()
+        host = self.prepared.plan.registry_host
+        try:
+            ca = write_ca(self.prepared.plan.ca_pem, str(folder / "ca.crt"))
+            toml = folder / "hosts.toml"
+            toml.write_text(containerd_hosts_toml(host), encoding="utf-8")
+        except OSError as exc:
+            self.query_one("#saved", Static).update(f"[red]✗ not saved:[/] {escape(str(exc))}")
+            return
+        self.query_one("#saved", Static).update(
+            f"[green]✓[/] {escape(str(ca))} and {escape(str(toml))} written: copy both to /etc/containerd/certs.d/{escape(host)}/ "
+            f"on every node (docker: ca.crt to /etc/docker/certs.d/{escape(host)}/)")
 
     @on(Button.Pressed, "#save-preset")
     def save_preset(self, event: Button.Pressed) -> None:

@@ -82,7 +82,16 @@ async def type_text(pilot, text: str) -> None:
 
 
 def problems_text(app: WizardApp) -> str:
-    return str(app.screen.query_one("#problems").render())
+    """The problems panel's words (the panel itself is a renderable that keeps wrapped lines indented)."""
+    from rich.text import Text
+
+    if not app.screen.query_one("#problems").has_class("shown"):
+        return ""
+    return Text.from_markup(getattr(app.screen, "problems_shown", "")).plain
+
+
+def offline_app_with_chart(kubeconfig: Path, chart: Path) -> WizardApp:
+    return make_app(session=WizardSession(kubeconfig=str(kubeconfig), chart=Chart(path=str(chart))))
 
 
 def offline_app(kubeconfig: Path) -> WizardApp:
@@ -145,3 +154,17 @@ async def to_running_install(pilot, namespace: str, host: str) -> None:
     assert not app.screen.failure, app.screen.failure
     await next_step(pilot, "InstallScreen")
     await wait_until(pilot, lambda: "helm" in app.screen.steps, 120, what="helm to start")
+
+
+def shown_text(widget, width: int = 200) -> str:
+    """A Static's words as the screen shows them (markup strings and rich renderables alike), at `width` columns."""
+    from rich.console import Console
+    from rich.text import Text
+
+    content = widget.content
+    if isinstance(content, str):
+        content = Text.from_markup(content)
+    with open("/dev/null", "w") as sink:
+        console = Console(width=width, record=True, file=sink)
+        console.print(content)
+    return console.export_text()

@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from installer.engine import prepare
 from installer.preset import load_preset
-from tests.tui.conftest import go_offline, offline_to_access, offline_to_storage, offline_app, on_screen, problems_text, type_text, wait_until
+from tests.tui.conftest import shown_text, go_offline, offline_to_access, offline_to_storage, offline_app, on_screen, problems_text, type_text, wait_until
 
 pytestmark = pytest.mark.tui
 
@@ -199,7 +199,7 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
         assert "values.yaml" in str(app.screen.query_one("#values").render())
         await pilot.press("ctrl+n")                    # offline: write the files
         await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
-        assert "docker login registry.example.com -u admin" in str(app.screen.query_one("#done-summary").render())
+        assert "docker login registry.example.com -u admin" in shown_text(app.screen.query_one("#done-summary"))
         app.screen.query_one("#preset-path").focus()
         await pilot.press("enter")                     # save the preset
         await wait_until(pilot, lambda: "preset saved" in str(app.screen.query_one("#saved").render()))
@@ -356,3 +356,41 @@ async def test_unlimited_is_a_body_size(closed_kubeconfig):
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="the Review step")
         assert app.sections["uploads"].max_body_size == "0"
+
+
+async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_access(pilot, "registry.example.com, mirror.example.com")
+        app.screen.query_one("#user-name").focus()
+        await type_text(pilot, "ci")
+        await pilot.press("enter")  # a second user, password generated
+        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: on_screen(app, step), what=step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+        shown = shown_text(app.screen.query_one("#done-summary"), 76)
+        text = " ".join(shown.split())
+        for host in ("registry.example.com", "mirror.example.com"):
+            for user in ("admin", "ci"):
+                assert f"docker login {host} -u {user}" in text
+        assert "-o jsonpath='{.data.password\\.ci}' | base64 -d" in text  # a command that prints the password itself
+        assert "create secret docker-registry regcred --docker-server=registry.example.com" in text
+        assert "PVC docker-registry/docker-registry" in text and "--delete-data" in text
+        # offline: commands that work as written, in order, uncut
+        assert text.index("kubectl create namespace docker-registry") < text.index("kubectl -n docker-registry apply -f secrets.yaml")
+        assert "--namespace docker-registry -f values.yaml -f secret-values.yaml" in text and "…" not in shown
+        # wrapped lines keep their indent
+        lines = shown.splitlines()
+        wrapped = [b for a, b in zip(lines, lines[1:]) if a.startswith("  kubectl -n APP_NS create secret")]
+        assert wrapped and wrapped[0].startswith("  ") and wrapped[0].strip()
+        all_text = " ".join(shown_text(w) for w in app.screen.query("Static"))
+        assert "For this check" not in all_text
+        app.screen.query_one("#save-ca").press()
+        await wait_until(pilot, lambda: (tmp_path / "hosts.toml").exists(), 10, what="hosts.toml")
+        toml = (tmp_path / "hosts.toml").read_text()
+        assert 'server = "https://registry.example.com"' in toml and 'ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"' in toml
+        assert (tmp_path / "ca.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
