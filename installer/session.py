@@ -303,9 +303,11 @@ def data_claim_words(plan) -> tuple[str | None, str]:
         return fs.existing_claim, (f"your PVC {plan.namespace}/{fs.existing_claim}: the installer never changes or deletes it")
     claim = getattr(plan, "claim", None)
     name = getattr(claim, "name", None) or chart_fullname(plan.release)
-    where = f"PVC {plan.namespace}/{name} ({fs.size}, StorageClass {plan.storage_class or 'default'})"
+    size = getattr(claim, "size", None) or fs.size
+    storage_class = getattr(claim, "storage_class", None) or plan.storage_class or "default"
+    where = f"images live in PVC {plan.namespace}/{name} ({size}, StorageClass {storage_class})"
     if claim is not None and getattr(claim, "installer_owned", False):
-        return name, (f"{where}. `registry-installer uninstall` keeps it, and so does `helm uninstall`; only "
+        return name, (f"{where}. `registry-installer uninstall` keeps it, and so does a plain `helm uninstall`; only "
                       "`registry-installer uninstall --delete-data` (or deleting the PVC or the namespace) deletes the images")
     return name, (f"{where}. `registry-installer uninstall` keeps it (it detaches the PVC first); "
                   "`registry-installer uninstall --delete-data` deletes it; a plain `helm uninstall` deletes it too")
