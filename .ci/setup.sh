@@ -22,6 +22,8 @@ import shutil; path = local_chart(helm="'"$HOME"'/.cache/registry-installer-test
 CACHE_DIR.mkdir(parents=True, exist_ok=True)
 if path.is_file() and path != CACHE_DIR / CHART_FILE: shutil.copyfile(path, CACHE_DIR / CHART_FILE)
 print(path)'
+step "Gateway API CRDs for the test cluster (the sigs.k8s.io/gateway-api Go module, into the Go module cache)"
+python3 -c 'from tests.fixtures.cluster import gateway_api_crds; print(gateway_api_crds())'
 step "kube-apiserver test cluster (Go)"
 bash .ci/build-cluster.sh >/dev/null
 step "test node: containerd, runc, CNI plugins (Debian); kubelet & co. (Go)"

@@ -394,7 +394,12 @@ def cmd_ca(args) -> int:
         raise InstallerError(f"Secret {name} in namespace {namespace} holds no readable tls.crt",
                              "re-run apply to write the installer's CA again") from None
     ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
-    hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host] or ["REGISTRY_HOST"]
+    hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host]
+    if not hosts:  # exposed through a Gateway: the installer's HTTPRoute names them
+        from installer.managed import list_managed, release_hosts
+
+        hosts = release_hosts({"ingress": {"enabled": False}}, list_managed(kube, namespace, release))
+    hosts = hosts or ["REGISTRY_HOST"]
     if args.out:
         from installer.files import write_file
 

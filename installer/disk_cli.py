@@ -111,9 +111,11 @@ def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, 
         raise UsageError(f"no --registry given and release {args.release} is not installed in namespace "
                          f"{args.namespace}", "pass --registry HOST[:PORT], or --release/--namespace of the install")
     existing = load_existing(kube, probe, args.namespace, args.release)
-    hosts = (probe.release.values.get("ingress") or {}).get("hosts") or []
+    from installer.managed import release_hosts
+
+    hosts = release_hosts(probe.release.values, existing.managed_objects)  # the Ingress's, or the HTTPRoute's
     if not hosts:
-        raise UsageError(f"release {args.release} has no ingress host", "pass --registry HOST[:PORT]")
+        raise UsageError(f"release {args.release} has no ingress or HTTPRoute host", "pass --registry HOST[:PORT]")
     found: dict = {}
     users = sorted(existing.ingress_htpasswd or existing.registry_htpasswd)
     if users and args.username is None:

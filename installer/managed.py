@@ -78,3 +78,12 @@ def object_changes(before: Iterable[dict[str, Any]], after: Iterable[dict[str, A
     elif old_values is not None and has_ingress and not had_ingress and old:
         lines.insert(0, "+ Ingress of the chart (created)")
     return lines
+
+
+def release_hosts(values: dict[str, Any], managed: Iterable[dict[str, Any]]) -> list[str]:
+    """The registry's public hosts: the chart's Ingress hosts, or the hostnames of the installer's HTTPRoute."""
+    ingress = values.get("ingress") or {}
+    if ingress.get("enabled", True) and ingress.get("hosts"):
+        return [str(h) for h in ingress["hosts"]]
+    route = next((o for o in managed if o.get("kind") == "HTTPRoute"), None)
+    return [str(h) for h in ((route or {}).get("spec") or {}).get("hostnames") or []]

@@ -236,6 +236,9 @@ def test_install_through_a_gateway_then_uninstall(kube_cluster, helm_binary, tmp
     assert again.returncode == 0, again.stdout + again.stderr
     assert "exposure objects:" not in again.stdout
 
+    ca = cli(kube_cluster, "ca", "--namespace", namespace)  # where clients put the CA, for the route's host
+    assert ca.returncode == 0 and "BEGIN CERTIFICATE" in ca.stdout and "# registry.example.com:" in ca.stderr, ca.stderr
+
     gone = cli(kube_cluster, "uninstall", "--namespace", namespace, "--yes", helm=helm_binary)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert "removed HTTPRoute" in gone.stdout
