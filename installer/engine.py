@@ -63,6 +63,15 @@ def prepare(choices: "Choices", kube: KubeClient | None, on_event: EventSink = d
         fs = choices.storage.filesystem
         claim = fs.existing_claim if choices.storage.kind == "filesystem" else None
         existing = load_existing(kube, probe, choices.target.namespace, choices.target.release, extra, claim)
+        if choices.exposure.gateway is not None:
+            from dataclasses import replace
+
+            from installer.managed import listener_certificates
+
+            ref = choices.exposure.gateway
+            gateway = probe.gateway(ref.name, ref.namespace or choices.target.namespace)
+            if gateway is not None:
+                existing = replace(existing, listener_certs=listener_certificates(kube, gateway))
     started = time.monotonic()
     on_event(StepStarted("validate", "checking the choices against the cluster" if probe else "checking the choices (offline)"))
     try:

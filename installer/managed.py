@@ -80,6 +80,26 @@ def object_changes(before: Iterable[dict[str, Any]], after: Iterable[dict[str, A
     return lines
 
 
+def listener_certificates(kube: KubeClient, gateway: Any) -> dict[str, str | None]:
+    """tls.crt of every Secret the Gateway's listeners present: PEM, "" when missing, None when we may not read it."""
+    import base64
+
+    out: dict[str, str | None] = {}
+    for ref in sorted({r for listener in gateway.listeners for r in listener.certificate_refs}):
+        namespace, name = ref.split("/", 1)
+        try:
+            secret = kube.get_json(f"read Secret {ref}", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except NotFound:
+            out[ref] = ""
+            continue
+        except Forbidden:
+            out[ref] = None
+            continue
+        raw = (secret.get("data") or {}).get("tls.crt")
+        out[ref] = base64.b64decode(raw).decode("ascii", errors="replace") if raw else ""
+    return out
+
+
 def release_hosts(values: dict[str, Any], managed: Iterable[dict[str, Any]]) -> list[str]:
     """The registry's public hosts: the chart's Ingress hosts, or the hostnames of the installer's HTTPRoute."""
     ingress = values.get("ingress") or {}

@@ -79,6 +79,8 @@ class ExistingState:
     claim: "ClaimInfo | None" = None
     existing_claim_found: bool | None = None  # storage.filesystem.existing_claim: found, missing, or not checked
     managed_objects: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # HTTPRoute, policies, ... of this release
+    # the chosen Gateway's listener certificates: "namespace/name" -> tls.crt PEM, "" when the Secret is missing, None when unreadable
+    listener_certs: dict[str, str | None] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     users = _users(choices, existing, problems)
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if gateway is not None:
-        _listener_tls(choices, gateway, tls_secret, probe, problems, notes)
+        _listener_tls(choices, gateway, tls_secret, probe, existing.listener_certs, problems, notes)
     if problems:
         raise ValidationFailed(problems, "settings")
     htpasswd = None
@@ -337,23 +339,56 @@ def _listener_fix(gateway, reasons: dict[str, str | None]) -> str:
             "admitting the release namespace), or use an Ingress")
 
 
+def _listener_coverage(gateway: GatewayTarget, hosts: list[str], certs: dict[str, str | None]) -> tuple[list[str], list[str], list[str]]:
+    """(refs whose certificate covers every host, refs read that do not, refs that could not be checked) of the listener."""
+    from cryptography import x509
+
+    from installer.tlsfiles import cert_covers, cert_names
+
+    covering, other, unknown = [], [], []
+    for ref in gateway.certificate_refs:
+        pem = certs.get(ref)
+        if not pem:
+            unknown.append(ref + (" (missing)" if pem == "" else " (not readable)" if ref in certs else ""))
+            continue
+        try:
+            cert = x509.load_pem_x509_certificate(pem.encode())
+        except ValueError:
+            unknown.append(f"{ref} (no PEM certificate in tls.crt)")
+            continue
+        if all(cert_covers(cert, h) for h in hosts):
+            covering.append(ref)
+        else:
+            other.append(f"{ref} (names {', '.join(cert_names(cert)) or 'no DNS names'})")
+    return covering, other, unknown
+
+
 def _listener_tls(choices: Choices, gateway: GatewayTarget, tls_secret: str | None, probe: ProbeResult | None,
-                  problems: list[Problem], notes: list[str]) -> None:
+                  certs: dict[str, str | None], problems: list[Problem], notes: list[str]) -> None:
     """Say when the listener's TLS cannot cover the registry's hosts, and what to change."""
     mode = choices.exposure.tls.mode
     hosts = ", ".join(choices.exposure.hosts)
     where = f"listener {gateway.listener or '(any)'} of Gateway {gateway.ref}"
     if mode == "none" or probe is None or gateway.listener is None:
         return
+    covering, other, unknown = _listener_coverage(gateway, choices.exposure.hosts, certs)
     if mode == "listener":
         if not gateway.certificate_refs:
             problems.append(Problem("exposure.tls.mode", f"{where} has no certificateRefs: it has no certificate for {hosts}",
                                     "choose tls.mode self-signed or cert-manager (the installer makes the Secret and you add it to the "
                                     "listener), or ask the Gateway's owner to add a certificate"))
+        elif other and not covering and not unknown:
+            problems.append(Problem("exposure.tls.mode", f"{where} presents {', '.join(other)}: no certificate covers {hosts}",
+                                    f"add a certificate for {hosts} to the listener's tls.certificateRefs, or choose tls.mode "
+                                    "self-signed or cert-manager (the installer makes one for the host; add it to the listener)"))
+        elif covering:
+            notes.append(f"TLS terminates at {where} with {', '.join(covering)}, which covers {hosts}")
         else:
-            notes.append(f"TLS terminates at {where} with its certificate(s) {', '.join(gateway.certificate_refs)}: "
-                         f"they must cover {hosts}")
+            notes.append(f"TLS terminates at {where} with {', '.join(unknown + other)}: the installer could not check it covers {hosts}")
         return
+    if covering:
+        notes.append(f"{where} already presents {', '.join(covering)}, which covers {hosts}: tls.mode listener would use it "
+                     "without a Secret of the installer's")
     if tls_secret is None:
         return
     ours = f"{choices.target.namespace}/{tls_secret}"

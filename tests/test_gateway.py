@@ -111,6 +111,26 @@ def test_envoy_gateway_needs_no_policy_and_review_says_so():
     assert any("15s route timeout" in line for line in rendered.review)
 
 
+def test_listener_certificates_are_checked_against_the_hosts():
+    from installer.plan import ExistingState
+    from installer.tlsfiles import self_signed
+
+    ref = "envoy-gateway-system/eg-default-tls"
+    other = ExistingState(listener_certs={ref: self_signed(["registry.other.org"]).cert_pem})
+    with pytest.raises(ValidationFailed) as info:
+        build_plan(choices({"name": "eg", "namespace": "envoy-gateway-system"}, {"mode": "listener"}), probe_with(EG), other)
+    assert f"presents {ref} (names registry.other.org): no certificate covers registry.example.com" in str(info.value)
+    assert "tls.certificateRefs" in str(info.value)
+    good = ExistingState(listener_certs={ref: self_signed(["registry.example.com"]).cert_pem})
+    plan = build_plan(choices({"name": "eg", "namespace": "envoy-gateway-system"}, {"mode": "listener"}), probe_with(EG), good)
+    assert any(f"with {ref}, which covers registry.example.com" in n for n in plan.notes)
+    plan = build_plan(choices({"name": "eg", "namespace": "envoy-gateway-system"}), probe_with(EG), good)
+    assert any("tls.mode listener would use it" in n for n in plan.notes)
+    missing = build_plan(choices({"name": "eg", "namespace": "envoy-gateway-system"}, {"mode": "listener"}), probe_with(EG),
+                         ExistingState(listener_certs={ref: ""}))
+    assert any("(missing)" in n and "could not check" in n for n in missing.notes)
+
+
 def test_gateway_problems_name_the_setting_and_the_fix():
     with pytest.raises(ValidationFailed) as info:
         build_plan(choices({"name": "shared", "namespace": "nginx-gateway"}, host="registry.other.org"), probe_with(NGF))
