@@ -56,7 +56,6 @@ def ingress_values() -> dict:
 
 
 @pytest.mark.registry
-@pytest.mark.timeout(300)
 def test_the_real_charts_ingress_is_served_through_kube_proxy(kube_node, namespace, node_ingress, tmp_path):
     ca, password = secrets_for_ingress(kube_node, namespace, tmp_path)
     helm_install(kube_node, namespace, ingress_values(), tmp_path)
@@ -80,7 +79,6 @@ def test_the_real_charts_ingress_is_served_through_kube_proxy(kube_node, namespa
 
 
 @pytest.mark.s3
-@pytest.mark.timeout(300)
 def test_pods_and_the_host_reach_the_s3_server(kube_node, namespace, node_s3):
     assert node_s3.host == kube_node.host_ip
     token = secrets.token_hex(8)
@@ -94,7 +92,6 @@ def test_pods_and_the_host_reach_the_s3_server(kube_node, namespace, node_s3):
 
 @pytest.mark.s3
 @pytest.mark.registry
-@pytest.mark.timeout(420)
 def test_two_chart_replicas_on_s3_write_the_pushed_blobs_into_the_bucket(kube_node, namespace, node_s3, node_ingress,
                                                                          tmp_path):
     """The real chart with S3 storage and keys from a Secret (the s3-ha preset's shape), pushed to through the ingress."""
