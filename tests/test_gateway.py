@@ -103,6 +103,26 @@ def test_an_installed_gateway_release_maps_back_to_the_same_objects():
     assert again.objects == first.objects
 
 
+def test_cert_manager_at_the_listener_and_a_gateway_in_the_release_namespace():
+    from dataclasses import replace
+
+    from installer.probe import IssuerInfo
+
+    local = GatewayInfo("docker-registry", "local", "eg", "envoy-gateway", (listener(refs=(), allowed="Same"),))
+    probe = replace(probe_with(local), cert_manager=True, issuers=(IssuerInfo("letsencrypt-prod", "ClusterIssuer"),))
+    plan = build_plan(choices({"name": "local"}, {"mode": "cert-manager", "issuer": "letsencrypt-prod"}), probe)
+    kinds = {o["kind"]: o for o in render(plan).objects}
+    assert set(kinds) == {"HTTPRoute", "Certificate"}  # same namespace: no ReferenceGrant
+    certificate = kinds["Certificate"]["spec"]
+    assert certificate == {"secretName": "docker-registry-tls", "dnsNames": ["registry.example.com"],
+                           "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "letsencrypt-prod"}}
+    assert kinds["HTTPRoute"]["spec"]["parentRefs"][0]["namespace"] == "docker-registry"
+    with pytest.raises(ValidationFailed) as info:  # a listener for its own namespace only
+        build_plan(Choices.model_validate({"target": {"namespace": "elsewhere"}, "exposure": {
+            "hosts": ["registry.example.com"], "gateway": {"name": "local", "namespace": "docker-registry"}}}), probe_with(local))
+    assert "from its own namespace docker-registry only" in str(info.value)
+
+
 def test_envoy_gateway_needs_no_policy_and_review_says_so():
     plan = build_plan(choices({"name": "eg", "namespace": "envoy-gateway-system"}, {"mode": "listener"}), probe_with(NGF, EG))
     rendered = render(plan)
