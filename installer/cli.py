@@ -241,6 +241,10 @@ def _check_apply_flags(args) -> None:
 
     if not re.fullmatch(GO_DURATION, args.timeout, re.ASCII):
         raise UsageError(f"--timeout {args.timeout!r} is not a duration", "write it like 10m, 600s or 1h30m")
+    if args.smoke_address and "@" in args.smoke_address:
+        # never echo it: user:password@host would print the password
+        raise UsageError("--smoke-address holds credentials (user:password@); give only HOST[:PORT]",
+                         "the smoke push logs in with the preset's users; e.g. --smoke-address 10.0.0.5:443")
     if args.smoke_address:
         host, _, port = args.smoke_address.rpartition(":") if ":" in args.smoke_address else (args.smoke_address, "", "")
         if not _address_host(host) or (port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)):

@@ -435,6 +435,7 @@ CLI_CASES = [
     (["apply", "--preset", MINIMAL, "--smoke-address", "r.example.com:0"], 2, "--smoke-address"),
     (["apply", "--preset", MINIMAL, "--smoke-address", "r.example.com:99999"], 2, "--smoke-address"),
     (["apply", "--preset", MINIMAL, "--smoke-address", "r.example.com\n"], 2, "--smoke-address"),
+    (["apply", "--preset", MINIMAL, "--smoke-address", "admin:hunter2@r.example.com:443"], 2, "--smoke-address"),
     (["apply", "--preset", MINIMAL, "--namespace", "Bad_NS", "--kubeconfig", "/nonexistent"], 1, "target.namespace"),
     (["apply", "--preset", MINIMAL, "--namespace", "ns\n", "--kubeconfig", "/nonexistent"], 1, "target.namespace"),
     (["apply", "--preset", MINIMAL, "--release", "x" * 70, "--kubeconfig", "/nonexistent"], 1, "target.release"),
