@@ -206,6 +206,12 @@ def test_only_its_class_is_served_and_broken_backends_answer_503(kube_cluster, n
     assert (namespace, "other-class") not in ingress_stand_in.served
     assert ingress_status(kube_cluster, namespace, "other-class") == []
     assert ingress_status(kube_cluster, namespace, "registry") == [{"ip": "127.0.0.1"}]
+    # a status someone else wrote (a test playing a controller) is left as it is
+    apply(kube_cluster, ingress(namespace, "foreign-status", "registry", registry.port, path="/foreign"))
+    kube_cluster.kubectl("patch", "ingress", "foreign-status", "-n", namespace, "--subresource=status", "--type=merge",
+                         "-p", '{"status": {"loadBalancer": {"ingress": [{"ip": "198.18.0.9"}]}}}')
+    ingress_stand_in.wait_served(namespace, "foreign-status")
+    assert ingress_status(kube_cluster, namespace, "foreign-status") == [{"ip": "198.18.0.9"}]
     assert requests.get(base + "/missing", verify=ca.ca_file, timeout=10).status_code == 503
     assert requests.get(base + "/outside", verify=ca.ca_file, timeout=10).status_code == 503
     assert any(f"Service {namespace}/missing not found" in error for error in ingress_stand_in.errors)
