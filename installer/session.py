@@ -315,7 +315,11 @@ def data_claim_words(plan) -> tuple[str | None, str]:
 
 def write_ca(ca_pem: str, path: str) -> Path:
     """The self-signed CA certificate (public) to copy to every client."""
+    from installer.files import FileProblem, write_file
+
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(ca_pem, encoding="utf-8")
-    return target
+    try:
+        return write_file(target, ca_pem, 0o644, "CA file")  # never through a link planted at the path
+    except FileProblem as exc:  # the Done screen shows OSErrors in words
+        raise OSError(f"{exc.message}; {exc.hint}") from None

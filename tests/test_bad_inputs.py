@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -643,20 +643,22 @@ def test_any_accepted_quantity_is_a_kubernetes_quantity(text):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(host=hostish, user=st.text(max_size=20), realm=st.text(max_size=20), size=st.text(max_size=10))
-def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size):
+@given(host=hostish, user=st.text(max_size=20), realm=st.text(max_size=20), size=st.text(max_size=10),
+       name=st.one_of(st.text(max_size=12), st.from_regex(r"\A[a-z0-9.\-]{1,12}\Z"), st.sampled_from(["yes", "1e3", "0o7", "on", "null"])))
+def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size, name):
     """Whatever lands in a preset, either the model refuses it or every object render makes is valid."""
+    import yaml
+
     from installer.plan import build_plan
     from installer.render import render
 
-    data = {"version": 1, "exposure": {"hosts": [host]}, "auth": {"mode": "ingress", "realm": realm, "bcrypt_cost": 4,
-                                                                   "users": [{"name": user}]},
+    data = {"version": 1, "exposure": {"hosts": [host], "ingress_class": name}, "target": {"namespace": name, "release": name},
+            "auth": {"mode": "ingress", "realm": realm, "bcrypt_cost": 4, "users": [{"name": user}]},
             "storage": {"filesystem": {"size": size}}}
     try:
         choices = Choices.model_validate(data)
     except ValidationError:
         return
-    assume(True)
     rendered = render(build_plan(choices))
     values = rendered.values
     assert all(_valid_ingress_host(h) for h in values["ingress"]["hosts"])
@@ -666,3 +668,7 @@ def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size)
         assert all(SECRET_KEY.match(key) for key in secret["data"])
     for value in values["ingress"]["annotations"].values():
         assert isinstance(value, str) and "\n" not in value and '"' not in value
+    # written unquoted by the chart: must stay text (PyYAML here; go-yaml's extra words and Go number forms too)
+    for bare in (values["ingress"]["className"], choices.target.namespace, choices.target.release):
+        assert isinstance(yaml.safe_load(bare), str) and bare not in ("y", "n") and not bare[:2].lower() in ("0o", "0x", "0b")
+        assert K8S_SUBDOMAIN.match(bare) and len(bare) <= 63
