@@ -73,6 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     uninstall_p.add_argument("--yes", "-y", action="store_true")
     uninstall_p.add_argument("--helm", default=DEFAULT_HELM)
 
+    status_p = sub.add_parser("status", help="health, disk usage, images and last garbage collection of the installed registry")
+    _add_target_flags(status_p)
+    status_p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    gc_p = sub.add_parser("gc", help="safe garbage collection: read-only, collect, writable again")
+    _add_target_flags(gc_p)
+    gc_p.add_argument("--dry-run", action="store_true", help="only list what would be deleted (the registry stays writable)")
+    gc_p.add_argument("--yes", "-y", action="store_true", help="do not ask before making the registry read-only")
+    gc_p.add_argument("--keep-untagged", action="store_true", help="keep manifests no tag points at (default: delete them)")
+    gc_p.add_argument("--timeout", default="10m", help="limit for each rollout and for the collection Job (default 10m)")
+    gc_p.add_argument("--helm", default=DEFAULT_HELM)
+
+    grow_p = sub.add_parser("grow", help="expand the data volume (when its StorageClass allows it)")
+    _add_target_flags(grow_p)
+    grow_p.add_argument("--size", required=True, help="the new size, larger than now, e.g. 200Gi")
+    grow_p.add_argument("--yes", "-y", action="store_true", help="do not ask (volumes cannot shrink back)")
+    grow_p.add_argument("--timeout", default="2m", help="how long to wait for the resize to finish (default 2m)")
+    grow_p.add_argument("--helm", default=DEFAULT_HELM)
+
     smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
     add_smoke_arguments(smoke_p)
 
@@ -365,6 +384,126 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
+def _confirm(args, question: str, flag_hint: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.rstrip('?')} needs a confirmation and no terminal is attached", flag_hint)
+    if input(f"{question} [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print("nothing changed")
+    return False
+
+
+def _check_duration(flag: str, value: str) -> None:
+    import re
+
+    if not re.match(GO_DURATION, value):
+        raise UsageError(f"{flag} {value!r} is not a duration", "write it like 10m, 600s or 1h30m")
+
+
+def cmd_status(args) -> int:
+    from installer.console import format_size
+    from installer.engine import connect
+    from installer.status import collect_status
+
+    namespace, release = _target_flags(args)
+    kube = connect(args.context, args.kubeconfig)
+    status = collect_status(kube, namespace, release)
+    if args.json:
+        print(status.to_json())
+        return 0 if status.installed else 1
+    if not status.installed:
+        print(f"release {release} is not installed in namespace {namespace}")
+        return 1
+    print(f"release:   {release} in {namespace}: revision {status.revision}, {status.release_status}, chart {status.chart} (app {status.app_version})")
+    print(f"pods:      {status.pods_ready}/{status.pods_total} ready, {status.restarts} restarts"
+          + (f" (node {', '.join(sorted({p['node'] for p in status.pods if p['node']}))})" if status.pods else ""))
+    print(f"address:   {', '.join(status.hosts) or '-'} -> ingress {', '.join(status.ingress_address) or '(no address yet)'}")
+    if status.tls_secret:
+        expiry = f"expires in {status.tls_days_left} days" if status.tls_days_left is not None else "certificate not readable"
+        print(f"tls:       Secret {status.tls_secret}, {expiry}" + (f"; cert-manager: {status.cert_manager}" if status.cert_manager else ""))
+    if status.storage == "s3":
+        print(f"storage:   S3 ({status.usage_note})")
+    elif status.claim:
+        print(f"volume:    PVC {status.claim} {status.claim_requested} ({status.claim_phase}, StorageClass {status.storage_class or '-'}"
+              f"{', expandable' if status.expandable else ', not expandable' if status.expandable is False else ''})")
+        if status.usage is not None:
+            u = status.usage
+            print(f"usage:     {format_size(u.used_bytes)} of {format_size(u.capacity_bytes)} ({u.fraction:.0%}), "
+                  f"{format_size(u.available_bytes)} free (kubelet, {u.time or 'now'})")
+        else:
+            print(f"usage:     unknown: {status.usage_note}")
+    if status.repositories is not None:
+        print(f"images:    {status.repositories} repositories, {status.tags} tags" + (f" ({status.catalog_note})" if status.catalog_note else ""))
+    else:
+        print(f"images:    {status.catalog_note}")
+    gc = status.last_gc
+    if gc:
+        freed = format_size(gc["freed_bytes"]) if gc.get("freed_bytes") is not None else "unknown"
+        print(f"last gc:   {gc['time']} {'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, freed {freed}, "
+              f"read-only {gc.get('readonly_seconds', 0):.0f} s")
+    else:
+        print("last gc:   never (by this installer)")
+    for warning in status.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+def cmd_gc(args) -> int:
+    from installer.console import format_size
+    from installer.engine import connect
+    from installer.helm import HelmRunner
+    from installer.maintenance import GCOptions, run_gc
+
+    _check_duration("--timeout", args.timeout)
+    namespace, release = _target_flags(args)
+    kube = connect(args.context, args.kubeconfig)
+    if not args.dry_run and not _confirm(args, f"Make registry {release} in {namespace} read-only (pushes refused) while it collects garbage?",
+                                         "pass --yes to run without asking, or --dry-run to only see what would be deleted"):
+        return 1
+    helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
+    options = GCOptions(dry_run=args.dry_run, delete_untagged=not args.keep_untagged, timeout=args.timeout)
+    result = run_gc(kube, helm, namespace, release, options, on_event=EventPrinter(), cancel=_cancel_on_signals())
+    if result.dry_run:
+        print(f"dry run: {result.blobs_deleted if result.blobs_deleted is not None else '?'} blobs and "
+              f"{result.manifests_deleted if result.manifests_deleted is not None else '?'} manifests would be deleted; nothing changed")
+        return 0
+    if result.freed_bytes is not None:
+        freed = f"freed {format_size(result.freed_bytes)} ({format_size(result.used_before)} -> {format_size(result.used_after)} used)"
+    elif result.used_before is None:
+        freed = "bytes freed not measured (the kubelet gives no usage for this volume: `registry-installer status` says why)"
+    else:
+        freed = "bytes freed not measured yet (the kubelet measures about once a minute: `registry-installer status` shows it later)"
+    print(f"garbage collected: {result.blobs_deleted} blobs and {result.manifests_deleted} manifests deleted; {freed}; "
+          f"the registry was read-only for {result.readonly_seconds:.0f} s and is writable again (revision {result.revision_after})")
+    return 0
+
+
+def cmd_grow(args) -> int:
+    from installer.engine import connect
+    from installer.helm import HelmRunner
+    from installer.maintenance import run_grow
+    from installer.model import quantity_bytes
+
+    _check_duration("--timeout", args.timeout)
+    try:
+        quantity_bytes(args.size)
+    except ValueError as exc:
+        raise UsageError(f"--size {args.size!r}: {exc}", "e.g. --size 200Gi") from None
+    namespace, release = _target_flags(args)
+    kube = connect(args.context, args.kubeconfig)
+    if not _confirm(args, f"Grow the data volume of {release} in {namespace} to {args.size} (volumes cannot shrink back)?",
+                    "pass --yes to grow without asking"):
+        return 1
+    from installer.maintenance import duration_seconds
+
+    helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
+    result = run_grow(kube, helm, namespace, release, args.size, on_event=EventPrinter(), wait_seconds=duration_seconds(args.timeout))
+    print(result.message)
+    return 0
+
+
 def cmd_smoke(args) -> int:
     from installer.smoke_cli import smoke_command
 
@@ -483,4 +622,4 @@ def _finish_wizard_install(session) -> None:
 
 COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,
             "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema, "ca": cmd_ca,
-            "push-disk": cmd_push_disk}
+            "push-disk": cmd_push_disk, "status": cmd_status, "gc": cmd_gc, "grow": cmd_grow}

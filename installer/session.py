@@ -210,6 +210,36 @@ class WizardSession:
                                     managed=existing.managed_objects if existing else ())
         return choices
 
+    # -- day two (issue 16): the Status view and its actions --------------------------------------
+
+    def status(self, namespace: str, release: str):
+        """Health, usage and last GC of the installed release (installer.status.RegistryStatus); never raises for missing parts."""
+        from installer.status import collect_status
+
+        return collect_status(self._connected(), namespace, release)
+
+    def gc(self, namespace: str, release: str, on_event: EventSink, cancel: threading.Event, dry_run: bool = False,
+           delete_untagged: bool = True):
+        """Safe garbage collection (read-only, collect, writable again); an installer.maintenance.GCResult.
+
+        Raises InstallerError on failure; the registry is writable again by then.
+        """
+        from installer.maintenance import GCOptions, run_gc
+
+        return run_gc(self._connected(), self.helm(), namespace, release, GCOptions(dry_run=dry_run, delete_untagged=delete_untagged),
+                      on_event, cancel)
+
+    def grow(self, namespace: str, release: str, size: str, on_event: EventSink = discard, wait_seconds: float = 120.0):
+        """Expand the data PVC to `size`; an installer.maintenance.GrowResult (its .message says what happened)."""
+        from installer.maintenance import run_grow
+
+        return run_grow(self._connected(), self.helm(), namespace, release, size, on_event, wait_seconds)
+
+    def _connected(self) -> KubeClient:
+        if self.kube is None:
+            raise InstallerError("no cluster is connected", "go back to the Cluster step and pick a reachable context")
+        return self.kube
+
     @staticmethod
     def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:
         """Parse, match, hosts-covered and expiry checks of a certificate and key, as the Plan does."""

@@ -1,0 +1,379 @@
+"""`registry-installer status`: is the registry healthy, how full is it, when was it last cleaned.
+
+Everything is read through the API server: the helm release Secret, pods, the Ingress, the TLS
+Secret, cert-manager's Certificate, the data PVC, the kubelet's stats summary through the node
+proxy (`/api/v1/nodes/NODE/proxy/stats/summary`: the registry pod's volume usage), the registry
+catalog through the service proxy, and the installer's own record of garbage collections.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from installer.errors import InstallerError
+from installer.kube import KubeClient, NotFound
+from installer.plan import SecretNames, chart_fullname
+from installer.render import MANAGED_BY
+
+log = logging.getLogger(__name__)
+USAGE_WARN = 0.80
+TLS_WARN_DAYS = 14
+CATALOG_LIMIT = 200
+GC_HISTORY = 10
+
+
+@dataclass(frozen=True)
+class VolumeUsage:
+    """The kubelet's view of the data volume (it refreshes volume stats about once a minute)."""
+
+    used_bytes: int
+    capacity_bytes: int
+    available_bytes: int
+    node: str
+    pod: str
+    time: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.used_bytes / self.capacity_bytes if self.capacity_bytes else 0.0
+
+
+@dataclass
+class RegistryStatus:
+    namespace: str
+    release: str
+    installed: bool = False
+    revision: int | None = None
+    release_status: str = ""
+    chart: str = ""
+    app_version: str = ""
+    pods_ready: int = 0
+    pods_total: int = 0
+    restarts: int = 0
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    ingress_address: list[str] = field(default_factory=list)
+    tls_secret: str | None = None
+    tls_days_left: int | None = None
+    tls_not_after: str | None = None
+    cert_manager: str | None = None  # None: not used; "ready" or "not ready: why"
+    storage: str = "filesystem"
+    claim: str | None = None
+    claim_owner: str | None = None
+    claim_requested: str | None = None
+    claim_capacity: str | None = None
+    claim_phase: str | None = None
+    claim_conditions: list[str] = field(default_factory=list)
+    storage_class: str | None = None
+    expandable: bool | None = None
+    usage: VolumeUsage | None = None
+    usage_note: str = ""
+    repositories: int | None = None
+    tags: int | None = None
+    catalog_note: str = ""
+    last_gc: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def usage_fraction(self) -> float | None:
+        return self.usage.fraction if self.usage is not None else None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["usage_fraction"] = round(self.usage_fraction, 4) if self.usage_fraction is not None else None
+        return json.dumps(data, indent=2, sort_keys=True)
+
+
+def collect_status(kube: KubeClient, namespace: str, release: str) -> RegistryStatus:
+    """Read everything status shows. Parts the identity may not read are said in words, not raised."""
+    from installer.probe import ClusterProbe
+
+    status = RegistryStatus(namespace=namespace, release=release)
+    info = ClusterProbe(kube, namespace, release)._release()
+    if info is None:
+        status.warnings.append(f"release {release} is not installed in namespace {namespace}")
+        return status
+    status.installed = True
+    status.revision, status.release_status, status.chart, status.app_version = info.revision, info.status, info.chart, info.app_version
+    if info.status != "deployed":
+        status.warnings.append(f"release status is {info.status}: re-run `registry-installer apply` to converge it")
+    values = info.values
+    _pods(kube, status)
+    _ingress(kube, status, values)
+    _volume(kube, status, values)
+    _catalog(kube, status, values)
+    status.last_gc = last_gc(kube, namespace, release)
+    return status
+
+
+def registry_pods(kube: KubeClient, namespace: str, release: str) -> list[Any]:
+    """The chart's registry pods (its selector: app=docker-registry, release=RELEASE)."""
+    return kube.call(f"list the registry pods in {namespace}", kube.core.list_namespaced_pod, namespace,
+                     label_selector=f"app=docker-registry,release={release}").items
+
+
+def _pods(kube: KubeClient, status: RegistryStatus) -> None:
+    pods = [p for p in registry_pods(kube, status.namespace, status.release) if p.metadata.deletion_timestamp is None]
+    status.pods_total = len(pods)
+    for pod in pods:
+        statuses = (pod.status.container_statuses or []) if pod.status else []
+        ready = bool(statuses) and all(c.ready for c in statuses)
+        restarts = sum(c.restart_count or 0 for c in statuses)
+        status.pods_ready += int(ready)
+        status.restarts += restarts
+        status.pods.append({"name": pod.metadata.name, "node": pod.spec.node_name, "phase": pod.status.phase if pod.status else None,
+                            "ready": ready, "restarts": restarts})
+    if status.pods_ready < max(status.pods_total, 1):
+        status.warnings.append(f"{status.pods_ready}/{status.pods_total} registry pods ready: "
+                               f"kubectl -n {status.namespace} describe pods -l app=docker-registry,release={status.release}")
+
+
+def _ingress(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
+    ingress_values = values.get("ingress") or {}
+    status.hosts = list(ingress_values.get("hosts") or [])
+    try:
+        ingress = kube.call("read the Ingress", kube.networking.read_namespaced_ingress, chart_fullname(status.release), status.namespace)
+    except NotFound:
+        status.warnings.append("the registry's Ingress is missing: re-run `registry-installer apply`")
+        return
+    lb = (ingress.status.load_balancer.ingress or []) if ingress.status and ingress.status.load_balancer else []
+    status.ingress_address = [a.ip or a.hostname for a in lb if a.ip or a.hostname]
+    if not status.ingress_address:
+        status.warnings.append("the Ingress has no address yet: is its ingress controller running?")
+    tls = ingress.spec.tls or []
+    status.tls_secret = tls[0].secret_name if tls else None
+    annotations = ingress.metadata.annotations or {}
+    uses_cert_manager = any(k.startswith("cert-manager.io/") for k in annotations)
+    if status.tls_secret:
+        _tls_expiry(kube, status)
+        if uses_cert_manager:
+            status.cert_manager = _certificate_ready(kube, status.namespace, status.tls_secret)
+            if status.cert_manager != "ready":
+                status.warnings.append(f"cert-manager certificate {status.tls_secret}: {status.cert_manager}")
+
+
+def _tls_expiry(kube: KubeClient, status: RegistryStatus) -> None:
+    from cryptography import x509
+
+    try:
+        secret = kube.call(f"read Secret {status.tls_secret}", kube.core.read_namespaced_secret, status.tls_secret, status.namespace)
+    except NotFound:
+        status.warnings.append(f"TLS Secret {status.tls_secret} does not exist: the ingress serves its default certificate")
+        return
+    pem = base64.b64decode((secret.data or {}).get("tls.crt", ""))
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        status.warnings.append(f"TLS Secret {status.tls_secret} holds no readable certificate")
+        return
+    not_after = cert.not_valid_after_utc
+    status.tls_not_after = not_after.isoformat()
+    status.tls_days_left = (not_after - dt.datetime.now(dt.timezone.utc)).days
+    if status.tls_days_left < TLS_WARN_DAYS:
+        status.warnings.append(f"the TLS certificate expires in {status.tls_days_left} days ({not_after:%Y-%m-%d}): renew it")
+
+
+def _certificate_ready(kube: KubeClient, namespace: str, name: str) -> str:
+    try:
+        cert = kube.get_json(f"read Certificate {name}", f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{name}")
+    except NotFound:
+        return "not ready: no Certificate yet (is cert-manager's ingress-shim running?)"
+    except InstallerError as exc:
+        return f"unknown ({exc.message})"
+    for cond in (cert.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return "ready" if cond.get("status") == "True" else f"not ready: {cond.get('message') or cond.get('reason') or 'pending'}"
+    return "not ready: no Ready condition yet"
+
+
+def _volume(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
+    from installer.state import claim_owner
+    from installer.volume import read_claim
+
+    persistence = values.get("persistence") or {}
+    if values.get("storage") == "s3":
+        status.storage = "s3"
+        status.usage_note = "S3 storage: the bucket's usage is the S3 service's to report"
+        return
+    if not persistence.get("enabled"):
+        status.usage_note = "no persistence: images live in the pod's emptyDir and are lost on restart"
+        status.warnings.append(status.usage_note)
+        return
+    status.claim = persistence.get("existingClaim") or chart_fullname(status.release)
+    pvc = read_claim(kube, status.namespace, status.claim)
+    if pvc is None:
+        status.warnings.append(f"the data PVC {status.claim} does not exist")
+        return
+    status.claim_owner = claim_owner(pvc.metadata, status.release)
+    status.claim_requested = (pvc.spec.resources.requests or {}).get("storage")
+    status.claim_capacity = ((pvc.status.capacity or {}).get("storage")) if pvc.status else None
+    status.claim_phase = pvc.status.phase if pvc.status else None
+    status.claim_conditions = [c.type for c in (pvc.status.conditions or []) if c.status == "True"] if pvc.status else []
+    status.storage_class = pvc.spec.storage_class_name
+    if status.storage_class:
+        try:
+            sc = kube.get_json(f"read StorageClass {status.storage_class}", f"/apis/storage.k8s.io/v1/storageclasses/{status.storage_class}")
+            status.expandable = bool(sc.get("allowVolumeExpansion"))
+        except InstallerError:
+            status.expandable = None
+    if status.claim_owner == "chart":
+        status.warnings.append(f"the data PVC {status.claim} belongs to the chart: `helm uninstall` would delete it; "
+                               "re-run `registry-installer apply` to make it the installer's own")
+    if "FileSystemResizePending" in status.claim_conditions:
+        status.warnings.append(f"PVC {status.claim} waits for its filesystem to grow: it happens when the registry pod restarts "
+                               f"(kubectl -n {status.namespace} rollout restart deployment/{chart_fullname(status.release)})")
+    why: list[str] = []
+    status.usage = volume_usage(kube, status.namespace, status.release, status.claim, why=why)
+    if status.usage is None:
+        status.usage_note = "; ".join(why) or "the kubelet has not measured the volume yet (about once a minute)"
+        return
+    warning = usage_warning(status.usage, status.claim_requested, status.storage_class, status.expandable)
+    if warning:
+        status.warnings.append(warning)
+
+
+def usage_warning(usage: VolumeUsage, requested: str | None, storage_class: str | None, expandable: bool | None) -> str | None:
+    """Above 80 %: say how full and the ways out (gc, grow when the class allows it, S3)."""
+    if usage.fraction <= USAGE_WARN:
+        return None
+    fixes = "reclaim space with `registry-installer gc`"
+    if expandable:
+        fixes += f", grow the volume with `registry-installer grow --size {_double(requested)}`"
+    else:
+        fixes += f" (StorageClass {storage_class or '(none)'} cannot expand: to grow, move the images to a larger claim)"
+    fixes += ", or move the images to S3 storage"
+    return f"the data volume is {usage.fraction:.0%} full ({usage.used_bytes} of {usage.capacity_bytes} bytes): {fixes}"
+
+
+def _double(size: str | None) -> str:
+    """Twice a quantity, in the same unit when it has one (100Gi -> 200Gi): a suggestion for `grow --size`."""
+    import re
+
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)", (size or "").strip())
+    if not match:
+        return "SIZE"
+    return f"{float(match[1]) * 2:g}{match[2]}"
+
+
+def volume_usage(kube: KubeClient, namespace: str, release: str, claim: str, pods: list[Any] | None = None,
+                 why: list[str] | None = None) -> VolumeUsage | None:
+    """The data volume's usage from the kubelet's stats summary of each node running a registry pod (newest wins).
+
+    `why`, when given, collects the reasons there is none (a kubelet that refused, a volume it does not measure).
+    """
+    found: list[VolumeUsage] = []
+    why = why if why is not None else []
+    pods = pods if pods is not None else [p for p in registry_pods(kube, namespace, release) if p.spec.node_name]
+    nodes = sorted({p.spec.node_name for p in pods if p.spec.node_name})
+    if not nodes:
+        why.append("no registry pod is running on a node")
+    for node in nodes:
+        try:
+            summary = kube.get_json(f"read the kubelet stats of node {node}", f"/api/v1/nodes/{node}/proxy/stats/summary")
+        except InstallerError as exc:
+            why.append(f"the kubelet of node {node} gave no stats ({exc.message})")
+            continue
+        usage = claim_usage(summary, namespace, claim, node)
+        if not usage:
+            why.append(f"the kubelet of node {node} does not measure volume {claim} (its volume plugin reports no usage, e.g. hostPath)")
+        found += usage
+    return max(found, key=lambda u: u.time) if found else None
+
+
+def claim_usage(summary: dict[str, Any], namespace: str, claim: str, node: str) -> list[VolumeUsage]:
+    """Every pod's stats of volume `claim` in a kubelet stats summary."""
+    out = []
+    for pod in summary.get("pods") or []:
+        ref = pod.get("podRef") or {}
+        if ref.get("namespace") != namespace:
+            continue
+        for volume in pod.get("volume") or []:
+            if (volume.get("pvcRef") or {}).get("name") == claim and volume.get("capacityBytes"):
+                out.append(VolumeUsage(int(volume.get("usedBytes") or 0), int(volume["capacityBytes"]), int(volume.get("availableBytes") or 0),
+                                       node, ref.get("name", ""), volume.get("time", "")))
+    return out
+
+
+def _catalog(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
+    """Repositories and tags through the API server's service proxy (the ingress and its auth are bypassed)."""
+    if status.pods_ready == 0:
+        status.catalog_note = "no ready registry pod to ask"
+        return
+    scheme = "https" if values.get("tlsSecretName") else "http"
+    base = f"/api/v1/namespaces/{status.namespace}/services/{scheme}:{chart_fullname(status.release)}:5000/proxy"
+    try:
+        repos = service_get(kube, base, "/v2/_catalog", {"n": str(CATALOG_LIMIT)}).get("repositories") or []
+        tags = 0
+        for repo in repos:
+            try:
+                tags += len(service_get(kube, base, f"/v2/{repo}/tags/list").get("tags") or [])
+            except NotFound:  # a repository whose last tag was deleted
+                continue
+    except CatalogRefused as exc:
+        status.catalog_note = str(exc)
+        return
+    except InstallerError as exc:
+        status.catalog_note = f"the catalog could not be read: {exc.message}"
+        return
+    status.repositories, status.tags = len(repos), tags
+    if len(repos) >= CATALOG_LIMIT:
+        status.catalog_note = f"counted the first {CATALOG_LIMIT} repositories only"
+
+
+class CatalogRefused(InstallerError):
+    """The registry wants credentials the API server's proxy cannot pass on."""
+
+
+def service_get(kube: KubeClient, base: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return kube.call(f"read {path} from the registry", kube._request_json, "GET", base + path, query, None)
+    except InstallerError as exc:
+        if "401" in exc.message or "rejected our credentials" in exc.message:
+            raise CatalogRefused("repositories: unknown (the registry checks passwords itself and the API server's proxy cannot pass one); "
+                                 "`docker search` or `curl -u USER https://HOST/v2/_catalog` lists them") from None
+        raise
+    except ApiException as exc:  # pragma: no cover - call() turns these into InstallerErrors
+        raise InstallerError(f"registry answered {exc.status}") from None
+
+
+# -- the installer's record of garbage collections ----------------------------------------------
+
+def gc_record_name(release: str) -> str:
+    return f"{SecretNames(release).state}-gc"
+
+
+def last_gc(kube: KubeClient, namespace: str, release: str) -> dict[str, Any] | None:
+    history = gc_history(kube, namespace, release)
+    return history[-1] if history else None
+
+
+def gc_history(kube: KubeClient, namespace: str, release: str) -> list[dict[str, Any]]:
+    try:
+        cm = kube.call("read the garbage collection record", kube.core.read_namespaced_config_map, gc_record_name(release), namespace)
+    except NotFound:
+        return []
+    try:
+        return json.loads((cm.data or {}).get("history.json", "[]"))
+    except ValueError:
+        return []
+
+
+def record_gc(kube: KubeClient, namespace: str, release: str, entry: dict[str, Any]) -> None:
+    """Append one run to the ConfigMap `<release>-installer-gc` (the last ten are kept)."""
+    history = (gc_history(kube, namespace, release) + [entry])[-GC_HISTORY:]
+    name = gc_record_name(release)
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, "app.kubernetes.io/instance": release}},
+            "data": {"history.json": json.dumps(history, indent=1)}}
+    try:
+        kube.call(f"read ConfigMap {name}", kube.core.read_namespaced_config_map, name, namespace)
+        kube.call(f"update ConfigMap {name}", kube.core.replace_namespaced_config_map, name, namespace, body)
+    except NotFound:
+        kube.call(f"create ConfigMap {name}", kube.core.create_namespaced_config_map, namespace, body)
