@@ -48,7 +48,7 @@ def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
 
     import yaml
 
-    from installer.files import FileProblem, read_user_text
+    from installer.files import FileProblem, read_user_file, read_user_text
 
     existing = []
     for path in [p for p in paths.split(os.pathsep) if p]:
@@ -72,16 +72,27 @@ def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
         if not isinstance(tree, dict):
             raise InstallerError(f"kubeconfig {path} is a YAML {type(tree).__name__}, not a kubeconfig (a mapping with clusters, users, contexts)",
                                  "point --kubeconfig or KUBECONFIG at a kubeconfig file")
-        for section, inner, keys in (("clusters", "cluster", ("certificate-authority-data",)),
-                                     ("users", "user", ("client-certificate-data", "client-key-data"))):
+        for section, inner, keys, file_keys in (("clusters", "cluster", ("certificate-authority-data",), ("certificate-authority",)),
+                                                ("users", "user", ("client-certificate-data", "client-key-data"),
+                                                 ("client-certificate", "client-key", "tokenFile"))):
             entries = tree.get(section) or []
             if not isinstance(entries, list):
                 raise InstallerError(f"kubeconfig {path}: '{section}' is not a list", "check the file with `kubectl config view`")
             for entry in entries:
-                body = entry.get(inner) if isinstance(entry, dict) else None
+                body = (entry.get(inner) or {}) if isinstance(entry, dict) else None  # `user:` left empty is allowed
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(body, dict):
                     raise InstallerError(f"kubeconfig {path}: an entry of '{section}' has no name or no {inner} mapping",
                                          "check the file with `kubectl config view`")
+                for key in file_keys:  # files it names are read by the client library: regular and small, or say so now
+                    named = body.get(key)
+                    if isinstance(named, str) and named:
+                        target = Path(os.path.expanduser(named))
+                        target = target if target.is_absolute() else Path(os.path.expanduser(path)).parent / target
+                        try:
+                            read_user_file(target, f"kubeconfig {path}: {section[:-1]} '{entry['name']}' {key}", "PEM file",
+                                           remember=False)
+                        except FileProblem as exc:
+                            raise InstallerError(exc.message, exc.hint) from None
                 for key in keys:
                     value = body.get(key)
                     if value is None:

@@ -403,12 +403,15 @@ def kubeconfig_files(folder: Path) -> dict[str, Path]:
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority-data: '!!not base64'}\n"
         "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n")
     (folder / "bad-entry.kubeconfig").write_text("apiVersion: v1\nclusters: [oops]\n")
+    (folder / "ca-device.kubeconfig").write_text("clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority: /dev/zero}\n")
+    (folder / "missing-cert.kubeconfig").write_text("users:\n- name: u\n  user: {client-certificate: nowhere.crt, client-key: nowhere.key}\n")
     (folder / "kube-dir").mkdir()
-    return {name: folder / f"{name}.kubeconfig" for name in ("list", "broken", "binary", "bad-ca", "bad-entry")} | {"dir": folder / "kube-dir"}
+    names = ("list", "broken", "binary", "bad-ca", "bad-entry", "ca-device", "missing-cert")
+    return {name: folder / f"{name}.kubeconfig" for name in names} | {"dir": folder / "kube-dir"}
 
 
 KUBECONFIG_WORDS = {"list": "is a YAML list", "broken": "not valid YAML", "binary": "not UTF-8", "bad-ca": "not base64",
-                    "bad-entry": "no name", "dir": "is a directory"}
+                    "bad-entry": "no name", "dir": "is a directory", "ca-device": "/dev/zero is a device", "missing-cert": "does not exist"}
 KUBECONFIG_COMMANDS = {"probe": ["probe"], "uninstall": ["uninstall", "--yes"], "ca": ["ca"],
                        "apply": ["apply", "--preset", str(PRESETS / "minimal.yaml"), "--dry-run"]}
 
