@@ -105,7 +105,8 @@ def _chart_yaml(path: Path) -> str:
     except FileProblem as exc:
         raise OSError(exc.reason) from None
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-        member = next((m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None)
+        # lazily, and only the first thousand entries: a crafted archive cannot make us decompress it all
+        member = next((m for _, m in zip(range(1000), tar) if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None)
         if member is None:
             raise KeyError("no Chart.yaml at the top of the archive")
         extracted = tar.extractfile(member)
