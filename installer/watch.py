@@ -92,12 +92,6 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
     if class_name is None:
         class_name = view.default_class
     size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
-    failed = _last_event(view, PVC, name, "ProvisioningFailed")
-    if failed is not None:
-        return [Finding(PVC, name, "Pending", problem=RolloutProblem(
-            PVC, name, "ProvisioningFailed", _one_line(failed.get("message")),
-            f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
-            "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)"))]
     if not class_name:
         binding = _last_event(view, PVC, name, "FailedBinding")
         if binding is not None:
@@ -122,6 +116,12 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
                 f"choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a PersistentVolume "
                 f"of class {class_name} with at least {size}", fatal=True))]
         return [Finding(PVC, name, "Pending", f"waiting for a pre-made PersistentVolume of class {class_name}")]
+    failed = _last_event(view, PVC, name, "ProvisioningFailed")
+    if failed is not None:
+        return [Finding(PVC, name, "Pending", problem=RolloutProblem(
+            PVC, name, "ProvisioningFailed", _one_line(failed.get("message")),
+            f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
+            "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)"))]
     if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and _last_event(view, PVC, name, "ExternalProvisioning", "Provisioning") is None:
         return [Finding(PVC, name, "WaitForFirstConsumer", f"class {class_name} binds when the registry pod is scheduled")]
     return [Finding(PVC, name, "Provisioning", f"waiting for {provisioner} to make a {size} volume of class {class_name}")]
@@ -157,6 +157,8 @@ def pod_findings(pod: dict[str, Any], view: ClusterView, pull_failing_for: Calla
     if scheduled.get("status") != "True":
         if scheduled.get("reason") == "Unschedulable" or _last_event(view, POD, name, "FailedScheduling"):
             message = _one_line(scheduled.get("message") or (_last_event(view, POD, name, "FailedScheduling") or {}).get("message"))
+            if "unbound immediate persistentvolumeclaims" in message.lower():
+                return [Finding(POD, name, "Pending", "waiting for its volume to be bound")]  # the PVC's own lines say why
             return [Finding(POD, name, "Pending", problem=RolloutProblem(POD, name, "Unschedulable", message, _unschedulable_fix(message)))]
         return [Finding(POD, name, "Pending", "waiting for the scheduler")]
     findings: list[Finding] = []
@@ -168,8 +170,11 @@ def pod_findings(pod: dict[str, Any], view: ClusterView, pull_failing_for: Calla
         message = _one_line(waiting.get("message"))
         if reason in ("ErrImagePull", "ImagePullBackOff"):
             image = _image_of(pod, container)
-            failed = _last_event(view, POD, name, "Failed")
-            node_error = _one_line(failed.get("message")) if failed and "pull" in (failed.get("message") or "").lower() else message
+            # the node's own error: ErrImagePull's message, else the kubelet's last "Failed to pull image" event
+            # (ImagePullBackOff only says "Back-off pulling image"; the "Error: ErrImagePull" events say nothing)
+            pulls = [e for e in _events_for(view, POD, name) if e.get("reason") == "Failed" and "failed to pull" in (e.get("message") or "").lower()]
+            failed = max(pulls, key=_event_time) if pulls else None
+            node_error = message if reason == "ErrImagePull" and message else _one_line(failed.get("message")) if failed else message
             seconds = pull_failing_for(f"{name}/{container}")
             definite = bool(DEFINITE_PULL.search(node_error)) or seconds >= pull_grace
             findings.append(Finding(POD, name, reason, problem=RolloutProblem(

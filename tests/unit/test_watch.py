@@ -53,8 +53,9 @@ def test_a_pull_error_waits_for_the_grace_unless_the_image_does_not_exist():
     missing = event("Pod", "docker-registry-7c9-abcde", "Failed",
                     'Failed to pull image "registry:nope": rpc error: code = NotFound desc = failed to pull and unpack image '
                     '"docker.io/library/registry:nope": failed to resolve reference: docker.io/library/registry:nope: not found')
-    [at_once] = findings(pod(waiting={"reason": "ErrImagePull", "message": "x"}), ClusterView(events=[missing]), seconds=0)
-    assert at_once.problem.fatal and "image.tag" in at_once.problem.fix
+    [at_once] = findings(pod(waiting={"reason": "ImagePullBackOff", "message": "Back-off"}),
+                         ClusterView(events=[missing, event("Pod", "docker-registry-7c9-abcde", "Failed", "Error: ImagePullBackOff")]), seconds=0)
+    assert at_once.problem.fatal and "image.tag" in at_once.problem.fix and "registry:nope: not found" in at_once.problem.message
 
 
 def test_a_crash_loop_is_fatal_and_carries_the_last_log_lines():
@@ -72,6 +73,13 @@ def test_unschedulable_gives_the_schedulers_reason():
     [f] = findings(p)
     assert f.problem.reason == "Unschedulable" and f.problem.message == reason and not f.problem.fatal
     assert "extras.resources" in f.problem.fix
+
+
+def test_a_pod_waiting_for_its_volume_is_no_problem_of_its_own():
+    p = pod(scheduled=False, conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                          "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found"}])
+    [f] = findings(p)
+    assert (f.state, f.problem) == ("Pending", None)
 
 
 def test_readiness_failing_and_ready():
