@@ -127,7 +127,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
             on_event(Note("volume", line))
         _exposure_objects(plan, rendered, kube, on_event)
     if options.smoke and options.wait:
-        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address)
+        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address, settle=ROUTE_SETTLE)
         result.ok = bool(getattr(result.smoke, "ok", False))
     else:
         if options.smoke:
@@ -319,8 +319,11 @@ def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerErro
     return InstallerError(f"{exc.message}{separator}{still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run")
 
 
-def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False):
-    """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA."""
+def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False, settle: float = 0.0):
+    """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA.
+
+    `settle`: seconds to wait first for the ingress to route to the registry (right after an install).
+    """
     from installer.smoke import SmokeTarget, run_smoke
 
     user = next((u for u in plan.users if u.password is not None), None)
@@ -332,7 +335,45 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str
     with ca_pem_file(plan.ca_pem) as ca_file:
         target = SmokeTarget(registry=address or plan.registry_host, username=user.name if user else None, password=user.password if user else None,
                              ca_file=ca_file, controller_family=plan.controller_family, blob_size=blob_size, keep=keep)
+        if settle:
+            wait_until_routed(target, on_event, settle)
         return run_smoke(target, on_event=on_event)
+
+
+ROUTE_SETTLE = 30.0  # seconds an ingress controller may take to load a new Ingress and its backends
+NOT_ROUTED_YET = (404, 502, 503, 504)
+
+
+def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
+    """Wait (up to `seconds`) while the address answers as an ingress that does not route to the registry yet.
+
+    Right after helm says the pods are ready, the ingress controller may still be loading the new
+    Ingress (its default backend answers 404) or its backends (502/503/504). The smoke test would
+    call that a broken install; waiting a little tells the two apart. Any other answer, good or
+    bad, is left to the smoke test to judge.
+    """
+    from installer.registry_client import RegistryClient, RegistryError
+
+    deadline = time.monotonic() + seconds
+    told = False
+    while True:
+        try:
+            client = RegistryClient(target.registry, username=target.username, password=target.password, ca_file=target.ca_file, timeout=10)
+        except ValueError:
+            return
+        try:
+            client.ping()
+            return
+        except RegistryError as error:
+            if error.status not in NOT_ROUTED_YET or time.monotonic() >= deadline:
+                return
+            if not told:
+                on_event(Note("smoke", f"{target.registry} answers HTTP {error.status}: the ingress does not route to the registry yet; "
+                                       f"waiting up to {seconds:.0f}s"))
+                told = True
+        finally:
+            client.close()
+        time.sleep(1.0)
 
 
 def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, keep_data: bool = True, on_event: EventSink = discard) -> list[str]:

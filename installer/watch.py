@@ -268,10 +268,15 @@ class RolloutWatcher:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._done.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if exc_type is None and self.failure is None and self._thread is not None and self._thread.name == "rollout-watcher":
+            try:
+                self.poll_once()  # helm is done waiting: show where things ended (Bound, Ready) even if it was quick
+            except Exception as error:
+                log.debug("last rollout poll failed: %s", error)
 
     def _run(self) -> None:
         next_poll = 0.0

@@ -129,7 +129,10 @@ def test_seed_preset_installs_with_wait_and_the_smoke_push_goes_through_the_ingr
     assert "rollout: PersistentVolumeClaim docker-registry: Bound" in proc.stdout
     assert "rollout: Pod docker-registry-" in proc.stdout and ": Ready  on ri-node" in proc.stdout
     deployment = get_json(kube_node, namespace, "deployment/docker-registry")
-    assert deployment["status"].get("availableReplicas") == 1, failed(proc, kube_node)
+    assert deployment["status"].get("readyReplicas") == 1, failed(proc, kube_node)
+    # available = ready for the chart's minReadySeconds (5); helm 3 does not wait for that part
+    kube_node.wait_for(lambda: get_json(kube_node, namespace, "deployment/docker-registry")["status"].get("availableReplicas") == 1,
+                       60, "the Deployment available")
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
     pvc = get_json(kube_node, namespace, "pvc/docker-registry")
     assert pvc["status"]["phase"] == "Bound" and pvc["spec"]["storageClassName"] == "rook-ceph-block"
