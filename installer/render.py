@@ -108,6 +108,8 @@ def render(plan: Plan) -> Rendered:
                          "or turn extras.garbage_collect off")
         elif storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
             notes.append("garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the registry's node")
+        notes.append("the chart's garbage-collection CronJob collects while the registry accepts pushes (a push in flight can lose "
+                     "blobs); `registry-installer gc --yes` from a cron job of yours makes the registry read-only first")
     if extras.metrics:
         values["metrics"] = {"enabled": True}
         values["configData"] = {"http": {"debug": {"prometheus": {"enabled": True}}}}

@@ -113,6 +113,7 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
             answers.append("down")  # the pod is recreated twice (Recreate strategy)
         time.sleep(0.3)
     output = gc.stdout.read()
+    print(output)  # the measured window and counts, shown with -s
     assert gc.returncode == 0, output + kube_node.diagnose()
     assert 405 in answers, f"no push was refused during the read-only window: {answers}"
     assert answers[0] == 202 and answers[-1] in (202, "down"), answers
