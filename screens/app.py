@@ -9,17 +9,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Grid
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
 
 from installer.model import Auth, Choices, Extras, Target
 from installer.session import WizardSession
 from screens.access import AccessScreen
 from screens.address import AddressScreen
-from screens.base import GoBack, GoTo
+from screens.base import Confirm, GoBack, GoTo
 from screens.cluster import ClusterChoice, ClusterScreen
 from screens.done import DoneScreen
 from screens.install import InstallScreen
@@ -71,23 +69,12 @@ STEPS = (
 )
 
 
-class ConfirmQuit(ModalScreen[bool]):
+class ConfirmQuit(Confirm):
     """Asked once before quitting while helm is running (Ctrl+Q, Ctrl+C, the command palette's Quit)."""
 
-    BINDINGS = [Binding("escape", "dismiss(False)", "Stay")]
-
-    def compose(self) -> ComposeResult:
-        with Grid(id="confirm"):
-            yield Label("An install is running. Quit anyway? helm is stopped and the release rolled back first; "
-                        "the wizard shows the rollback and quits when it is done.", id="confirm-text")
-            yield Button("Quit", id="quit", variant="error", compact=True)
-            yield Button("Stay", id="stay", variant="primary", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#stay").focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "quit")
+    def __init__(self) -> None:
+        super().__init__("An install is running. Quit anyway? helm is stopped and the release rolled back first; "
+                         "the wizard shows the rollback and quits when it is done.", "Quit")
 
 
 class WizardApp(App[int]):

@@ -10,8 +10,9 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.containers import Grid
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.preset import problems_from_validation
@@ -152,6 +153,29 @@ def error_problems(exc: Exception) -> list[Problem]:
     if isinstance(exc, InstallerError):
         return [Problem("", exc.message, exc.hint)]
     return [Problem("", str(exc))]
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; the safe answer ("Stay") has the focus, Esc is "Stay"."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Stay")]
+
+    def __init__(self, question: str, yes: str, no: str = "Stay") -> None:
+        super().__init__(classes="confirm")
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Grid(classes="confirm-box"):
+            yield Label(self.question, classes="confirm-text")
+            yield Button(self.yes, id="yes", variant="warning", compact=True)
+            yield Button(self.no, id="no", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#no").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
 
 
 class StepBar(Static):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -31,6 +32,7 @@ class ClusterScreen(StepScreen):
     heading = "Cluster: which Kubernetes cluster gets the registry?"
     next_label = "Use this cluster ▸"
     can_go_back = False
+    BINDINGS = [Binding("escape", "first_step_back", show=False)]
 
     @dataclass
     class Connected(Message):
@@ -67,6 +69,10 @@ class ClusterScreen(StepScreen):
     def on_mount(self) -> None:
         # paint first: loading the kubernetes client in the worker competes with the first frame
         self.call_after_refresh(lambda: self.connect(self.chosen_context()))
+
+    def action_first_step_back(self) -> None:
+        """Esc on the first step: say so instead of doing nothing."""
+        self.notify("This is the first step: there is nothing to go back to. Ctrl+Q quits.", timeout=4)
 
     def chosen_context(self) -> str | None:
         value = self.query_one("#context", Select).value

@@ -126,8 +126,18 @@ class InstallScreen(StepScreen):
         self.query_one("#next").focus()
 
     def on_install_screen_apply_failed(self, message: ApplyFailed) -> None:
-        self.failure = Problem("install", message.message, f"{message.hint} (Esc back to Review)")
+        self.failure = Problem("install", message.message, f"{message.hint} (Enter or Esc: back to Review)")
         self.finish()
+        if not self.app.quitting:
+            nxt = self.query_one("#next", Button)
+            nxt.label = "◂ Back to Review"
+            nxt.focus()
+
+    def action_next(self) -> None:
+        if self.failure is not None:  # nothing to continue to: Review is where the fix starts
+            self.action_back()
+            return
+        super().action_next()
 
     @on(Button.Pressed, "#cancel")
     def cancel_pressed(self, event: Button.Pressed) -> None:

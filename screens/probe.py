@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from installer.errors import Problem
 from installer.events import Event, StepFinished, StepStarted
-from screens.base import InvalidStep, StepScreen, failure_words
+from screens.base import InvalidStep, StepScreen, failure_words, hanging
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
@@ -74,6 +74,7 @@ class ProbeScreen(StepScreen):
         self.session, self.namespace, self.release = session, namespace, release
         self.result: ProbeResult | None = None
         self.failure: Problem | None = None
+        self.next_requested = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("Probing…", id="progress")
@@ -102,9 +103,22 @@ class ProbeScreen(StepScreen):
 
     def on_probe_screen_probe_completed(self, message: ProbeCompleted) -> None:
         self.result = message.result
-        self.query_one("#found", Static).update(probe_summary(message.result))
+        self.query_one("#found", Static).update(hanging(probe_summary(message.result)))
         self.check()
         self.query_one("#next").focus()
+        if self.next_requested:
+            if message.result.warnings():
+                self.notify("The probe found warnings: read them, then Ctrl+N.", severity="warning", timeout=6)
+            else:
+                self.action_next()
+
+    def action_next(self) -> None:
+        if self.result is None and self.failure is None:
+            # pressed before the probe finished: not dropped, remembered
+            self.next_requested = True
+            self.show_problems([Problem("", "the probe is still running", "the wizard goes on by itself when it is done")])
+            return
+        super().action_next()
 
     def on_probe_screen_probe_failed(self, message: ProbeFailed) -> None:
         self.failure = Problem("", message.message, message.hint)

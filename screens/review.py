@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from installer.errors import Problem
 from installer.model import Choices
-from screens.base import InvalidStep, StepScreen, error_problems
+from screens.base import Confirm, InvalidStep, StepScreen, error_problems
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -116,7 +116,8 @@ class ReviewScreen(StepScreen):
                 "[b]Changes against the installed release[/b] (secrets masked):\n" + (diff_markup(diff) if diff else "  no changes"))
         self.query_one("#values", Static).update("[b]values.yaml[/b] (no secrets in it):\n" + escape(prepared.rendered.values_yaml()))
         self.check()
-        self.query_one("#next").focus()
+        # read first: the focus is on the text (arrows scroll it); installing takes Ctrl+N or Tab to the button
+        self.query_one("#body").focus()
 
     def on_review_screen_prepare_failed(self, message: PrepareFailed) -> None:
         self.failure = message.problems
@@ -136,7 +137,15 @@ class ReviewScreen(StepScreen):
             self.app.bell()
             return
         if not self.session.offline:
-            self.dismiss(prepared)
+            release = prepared.probe.release if prepared.probe else None
+            if release is None:
+                self.dismiss(prepared)
+                return
+            changes = len([line for line in self.session.values_diff(prepared) if line[:1] in "+-" and line[:3] not in ("+++", "---")])
+            question = (f"Upgrade the installed release {release.name} (revision {release.revision}) in namespace "
+                        f"{prepared.plan.namespace}? {changes} changed value line{'s' if changes != 1 else ''}; the registry's pods "
+                        "restart if their settings changed.")
+            self.app.push_screen(Confirm(question, "Upgrade"), lambda yes: self.dismiss(prepared) if yes else None)
             return
         out_dir = self.query_one("#out-dir", Input).value.strip()
         try:

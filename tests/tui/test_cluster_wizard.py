@@ -10,7 +10,7 @@ import pytest
 from installer.apply import ApplyOptions
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, on_screen, replace_text, type_text, wait_until
+from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, on_screen, problems_text, replace_text, shown_text, type_text, wait_until
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 NAMESPACE = "wizard-e2e"
@@ -28,7 +28,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, NAMESPACE, RELEASE)
-        assert "rook-ceph-block" in str(app.screen.query_one("#found").render())
+        assert "rook-ceph-block" in shown_text(app.screen.query_one("#found"))
         await next_step(pilot, "AddressScreen")
         assert app.screen.query_one("#ingress-class").value == "nginx"  # the default, preselected
         await type_text(pilot, "registry.example.com")
@@ -62,7 +62,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, NAMESPACE, RELEASE)
-        assert "revision 1" in str(app.screen.query_one("#found").render())
+        assert "revision 1" in shown_text(app.screen.query_one("#found"))
         await next_step(pilot, "AddressScreen")
         assert app.screen.query_one("#hosts").value == "registry.example.com"
         assert app.screen.query_one("#secret-name").value == "registry-tls"
@@ -79,7 +79,13 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         assert not app.screen.failure, app.screen.failure
         diff = str(app.screen.query_one("#diff").render())
         assert "proxy-body-size: '0'" in diff and "proxy-body-size: 10g" in diff
-        await next_step(pilot, "InstallScreen")
+        await next_step(pilot, "Confirm")  # an upgrade of an installed release asks first (Stay has the focus)
+        assert "Upgrade the installed release registry (revision 1)" in str(app.screen.query_one(".confirm-text").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="Review again")
+        await next_step(pilot, "Confirm")
+        await pilot.press("shift+tab", "enter")
+        await wait_until(pilot, lambda: on_screen(app, "InstallScreen"), 120, what="the Install step")
         await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
         assert app.screen.failure is None, app.screen.failure
         await pilot.press("ctrl+q")
@@ -104,8 +110,15 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
     session.apply_options = ApplyOptions(wait=True, smoke=False, timeout="5m")
     app = make_app(session=session)
     async with app.run_test(size=(80, 24)) as pilot:
-        await connect_and_probe(pilot, "wizard-cancel")
-        await next_step(pilot, "AddressScreen")
+        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+        await replace_text(pilot, "#namespace", "wizard-cancel")
+        await pilot.press("ctrl+n", "ctrl+n")  # the second one arrives while the probe runs: remembered, not dropped
+        await wait_until(pilot, lambda: on_screen(app, "AddressScreen") or (on_screen(app, "ProbeScreen") and app.screen.result is not None),
+                         120, what="the probe")
+        if on_screen(app, "ProbeScreen"):  # warnings keep the user on the probe's findings
+            assert app.screen.result.warnings() and any("read them" in str(n.message) for n in app._notifications)
+            await next_step(pilot, "AddressScreen")
+        await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
         await type_text(pilot, "cancel.example.com")
         for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
@@ -120,6 +133,9 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
         await wait_until(pilot, lambda: app.screen.failure is not None, 180, what="the cancelled install to finish")
         assert "Nothing is left installed" in app.screen.failure.message
         assert app.installing is False
+        assert app.screen.check_action("cancel_install", ()) is False  # the footer stops offering ^x Cancel
+        await pilot.press("ctrl+n")  # Continue after a failure goes back to Review, where the fix starts
+        await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="Review after the failure")
         await pilot.press("ctrl+q")
     out = subprocess.run([str(helm_path("helm3")), "status", "docker-registry", "-n", "wizard-cancel", "--kubeconfig", str(kube_cluster.kubeconfig),
                           "--kube-context", kube_cluster.admin_context], capture_output=True, text=True)

@@ -394,3 +394,30 @@ async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_pat
         toml = (tmp_path / "hosts.toml").read_text()
         assert 'server = "https://registry.example.com"' in toml and 'ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"' in toml
         assert (tmp_path / "ca.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+async def test_esc_on_the_first_step_says_why_nothing_happens(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: any("first step" in str(n.message) for n in app._notifications), 10, what="a notice")
+        assert on_screen(app, "ClusterScreen")
+
+
+async def test_focus_is_clearly_visible_and_review_does_not_focus_the_action(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        focused, other = app.screen.query_one("#hosts"), app.screen.query_one("#secret-name")
+        assert app.focused is focused
+        a, b = focused.background_colors[1], other.background_colors[1]
+        assert max(abs(a.r - b.r), abs(a.g - b.g), abs(a.b - b.b)) >= 40, (a, b)  # was 234 vs 235 (one step of grey)
+        for step in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: on_screen(app, step), what=step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None)
+        await pilot.pause()
+        assert app.focused is not app.screen.query_one("#next")  # Enter does not write or install by accident
+        assert app.focused is app.screen.query_one("#body")

@@ -18,7 +18,7 @@ from installer.lock import LockHeld, ReleaseLock
 from installer.model import Chart, Choices
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.tui.conftest import CHART_DIR, cluster_session, connect_and_probe, next_step, wait_until
+from tests.tui.conftest import CHART_DIR, cluster_session, connect_and_probe, next_step, on_screen, shown_text, wait_until
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 RELEASE = "docker-registry"
@@ -57,7 +57,7 @@ async def test_wizard_says_what_pending_upgrade_means_and_recovers_it(kube_clust
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, namespace)
-        found = " ".join(str(app.screen.query_one("#found").render()).split())
+        found = " ".join(shown_text(app.screen.query_one("#found")).split())
         assert "pending-upgrade: an install was interrupted or is running now" in found
         assert "rolls the release back to its last good revision" in found
         await next_step(pilot, "AddressScreen")
@@ -67,7 +67,9 @@ async def test_wizard_says_what_pending_upgrade_means_and_recovers_it(kube_clust
             await next_step(pilot, screen)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure
-        await next_step(pilot, "InstallScreen")
+        await next_step(pilot, "Confirm")  # an upgrade asks first
+        await pilot.press("shift+tab", "enter")
+        await wait_until(pilot, lambda: on_screen(app, "InstallScreen"), 60, what="the Install step")
         await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="the install")
         assert app.screen.failure is None, app.screen.failure  # no "another operation in progress"
         steps = " ".join(app.screen.steps.values())
