@@ -138,3 +138,21 @@ def test_s3_keys_go_where_the_chart_reads_them(helm_binary, tmp_path, monkeypatc
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in _env_refs(dep["spec"]["template"]["spec"]) if "valueFrom" in e}
     assert refs["REGISTRY_STORAGE_S3_ACCESSKEY"] == {"name": "docker-registry-s3", "key": "s3AccessKey"}
     assert refs["REGISTRY_STORAGE_S3_SECRETKEY"] == {"name": "docker-registry-s3", "key": "s3SecretKey"}
+
+
+def test_metrics_and_garbage_collection_render_as_the_real_chart_wants(helm_binary, tmp_path):
+    """Metrics: the chart takes the port from configData.http.debug.addr (our partial configData must keep it);
+    GC: the CronJob mounts the same data claim as the registry, under the chart's uid 1000 security context."""
+    from installer.model import Choices
+
+    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "auth": {"bcrypt_cost": 4},
+                                      "extras": {"metrics": True, "garbage_collect": {"enabled": True}}})
+    objs = _manifests(_template(helm_binary, tmp_path, render(build_plan(choices))))
+    ports = {p["name"]: p for p in objs[("Service", "docker-registry")]["spec"]["ports"]}
+    assert ports["http-metrics"]["targetPort"] == 5001
+    pod = objs[("Deployment", "docker-registry")]["spec"]["template"]["spec"]
+    cron = objs[("CronJob", "docker-registry-garbage-collector")]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    claim = {v["name"]: v for v in pod["volumes"]}["data"]["persistentVolumeClaim"]["claimName"]
+    assert {v["name"]: v for v in cron["volumes"]}["data"]["persistentVolumeClaim"]["claimName"] == claim
+    assert cron["securityContext"]["runAsUser"] == pod["securityContext"]["runAsUser"] == 1000
+    assert cron["containers"][0]["command"][:2] == ["/bin/registry", "garbage-collect"]
