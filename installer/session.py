@@ -149,9 +149,27 @@ class WizardSession:
             cancel.set()
         return self._idle.wait(timeout)
 
-    def smoke(self, prepared: Prepared, on_event: EventSink = discard):
-        """Push a test image through the public address and read it back (a SmokeResult)."""
-        return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size)
+    def smoke(self, prepared: Prepared, on_event: EventSink = discard, address: str | None = None):
+        """Push a test image through the public address, or `address` (HOST[:PORT], the CLI's --smoke-address, for a
+        name that does not resolve yet), and read it back (a SmokeResult)."""
+        return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address or self.apply_options.smoke_address)
+
+    @staticmethod
+    def check_smoke_address(text: str) -> str | None:
+        """None when `text` is HOST or HOST:PORT (as --smoke-address takes it), else what is wrong."""
+        from installer.model import is_hostname
+
+        host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(host)
+            ok_host = True
+        except ValueError:
+            ok_host = is_hostname(host)
+        if not ok_host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+            return f"'{text}' is not HOST or HOST:PORT, e.g. 203.0.113.10 or 203.0.113.10:443"
+        return None
 
     def push_disk(self, prepared: Prepared, file: str, image: str, compress: str = "none",
                   on_event: EventSink = discard, cancel: threading.Event | None = None):
@@ -253,10 +271,15 @@ class WizardSession:
         return mask_secrets(values)
 
     @staticmethod
-    def save_preset(choices: Choices, path: str, secrets_dir: str | None = None) -> SavedPreset:
-        """Write the preset; typed-in passwords go to 0600 files in `secrets_dir` and are referenced as file:PATH."""
+    def save_preset(choices: Choices, path: str, secrets_dir: str | None = None, kept_as: str = "keep") -> SavedPreset:
+        """Write the preset; typed-in passwords go to 0600 files in `secrets_dir` and are referenced as file:PATH.
+
+        `kept_as`: "keep" leaves kept passwords as `keep` (replays only where the release is installed); "env"
+        writes env:REGISTRY_PASSWORD_<USER> for them, so the preset replays on any cluster."""
         target = Path(path).expanduser()
         choices, files = _store_typed_passwords(choices, Path(secrets_dir).expanduser() if secrets_dir else target.parent)
+        if kept_as == "env":
+            choices = _kept_as_env(choices)
         text = dump_preset(choices)
         target.parent.mkdir(parents=True, exist_ok=True)
         from installer.files import FileProblem, write_file
@@ -276,6 +299,23 @@ def _lb_addresses(obj: dict) -> str:
 def typed_password_users(choices: Choices) -> list[str]:
     """Users whose password was typed in the wizard (they need a file or env var before a preset)."""
     return [u.name for u in choices.auth.users if u.password.kind == "literal"]
+
+
+def kept_password_users(choices: Choices) -> list[str]:
+    """Users whose password is `keep` (the installed hash): a preset with them replays only on this cluster."""
+    return [u.name for u in choices.auth.users if u.password.kind == "keep"]
+
+
+def password_env_var(user: str) -> str:
+    import re
+
+    return "REGISTRY_PASSWORD_" + re.sub(r"[^A-Za-z0-9]", "_", user).upper()
+
+
+def _kept_as_env(choices: Choices) -> Choices:
+    users = [User(name=u.name, password=SecretSpec("env", password_env_var(u.name))) if u.password.kind == "keep" else u
+             for u in choices.auth.users]
+    return choices.model_copy(update={"auth": choices.auth.model_copy(update={"users": users})})
 
 
 def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices, list[Path]]:

@@ -10,12 +10,12 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from installer.model import Choices
-from installer.session import (containerd_hosts_toml, data_claim_words, default_preset_path, password_command,
-                               typed_password_users, write_ca)
-from screens.base import StepScreen, hanging
+from installer.session import (containerd_hosts_toml, data_claim_words, default_preset_path, kept_password_users, password_command,
+                               password_env_var, typed_password_users, write_ca)
+from screens.base import Confirm, StepScreen, hanging
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -109,6 +109,13 @@ class DoneScreen(StepScreen):
             yield Static(f"Typed-in passwords ({escape(', '.join(typed))}) never go into a preset: they are written to 0600 files "
                          "in this directory and referenced as file:PATH (or edit the preset to use env:VAR).", classes="hint")
             yield Input(str(Path.cwd()), id="secrets-dir")
+        kept = kept_password_users(self.choices)
+        if kept:
+            yield Static(f"Kept passwords ({escape(', '.join(kept))}) are `keep` in a preset: it replays only on this cluster, where "
+                         "the installed hash is. To replay elsewhere, save them as environment variables instead.", classes="hint")
+            yield Select([("keep (replays on this cluster only)", "keep"),
+                          (f"env: {password_env_var(kept[0])}{', …' if len(kept) > 1 else ''} (set it before replaying)", "env")],
+                         value="keep", allow_blank=False, id="kept-as")
         yield Button("Save preset", id="save-preset", compact=True)
         yield Static("", id="saved")
 
@@ -161,11 +168,17 @@ class DoneScreen(StepScreen):
         event.stop()
         self.save_preset_now()
 
-    def save_preset_now(self) -> None:
+    def save_preset_now(self, overwrite: bool = False) -> None:
+        path = self.query_one("#preset-path", Input).value.strip()
+        if not overwrite and Path(path).expanduser().exists():
+            self.app.push_screen(Confirm(f"{path} exists. Replace it?", "Replace"),
+                                 lambda yes: self.save_preset_now(overwrite=True) if yes else None)
+            return
         secrets_dir = self.query("#secrets-dir")
+        kept_as = self.query("#kept-as")
         try:
-            saved = self.session.save_preset(self.choices, self.query_one("#preset-path", Input).value.strip(),
-                                             secrets_dir.first(Input).value.strip() if secrets_dir else None)
+            saved = self.session.save_preset(self.choices, path, secrets_dir.first(Input).value.strip() if secrets_dir else None,
+                                             str(kept_as.first(Select).value) if kept_as else "keep")
         except (OSError, ValueError) as exc:
             self.query_one("#saved", Static).update(f"[red]✗ not saved:[/] {escape(str(exc))}")
             return

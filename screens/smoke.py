@@ -1,4 +1,4 @@
-"""Step 9, Smoke test: push a test image through the public address, read it back, explain failures."""
+"""Step 9, Smoke test: push a test image through the public address, read it back, explain failures, retry."""
 
 from __future__ import annotations
 
@@ -8,17 +8,21 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Label, Static
 
 from installer.errors import Problem
 from installer.events import Event, Progress, StepFinished, StepStarted
-from screens.base import GoTo, InvalidStep, StepScreen
+from screens.base import GoTo, InvalidStep, StepScreen, hanging
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
 
 FIX_STEPS = {"uploads": "uploads", "access": "access", "address": "address", "tls": "address"}
+# failures no wizard step can fix: DNS, load balancers, firewalls, pods that are not ready yet
+OUTSIDE_THE_WIZARD = ("does not resolve", "connection refused", "within", "could not get an answer")
 SKIPPED = ("Skipped: the install did not wait for the registry pods, so the registry may not be up yet.\n"
            "Run `registry-installer smoke` later to push a test image.")
 
@@ -28,10 +32,18 @@ class SmokeSkipped:
     reason: str
 
 
+def fixing_step(diagnosis: Any) -> str | None:
+    """The wizard step whose settings cause this failure, or None when the fix is outside the wizard."""
+    if diagnosis is None or any(words in diagnosis.cause for words in OUTSIDE_THE_WIZARD):
+        return None
+    return FIX_STEPS.get(diagnosis.fix_screen or "")
+
+
 class SmokeScreen(StepScreen):
     step_key = "smoke"
     heading = "Smoke test: push an image and read it back"
     next_label = "Finish ▸"
+    BINDINGS = [Binding("ctrl+r", "retry", "Retry")]
 
     @dataclass
     class EventReported(Message):
@@ -41,28 +53,63 @@ class SmokeScreen(StepScreen):
     class SmokeFinished(Message):
         result: Any
 
+    @dataclass
+    class DnsTargetFound(Message):
+        target: str | None
+
     def __init__(self, session, prepared: Prepared) -> None:
         super().__init__()
         self.session, self.prepared = session, prepared
         self.result: Any = None
         self.running = session.smoke_enabled
+        self.dns_target: str | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"Pushing to [b]{escape(self.prepared.plan.registry_host)}[/b]…" if self.running else SKIPPED, id="smoke-progress")
         yield Static("", id="smoke-result")
-        yield Button("Go to the step that fixes it", id="fix", classes="hidden", compact=True)
+        yield Static("", id="dns-target")
+        with Horizontal(id="override", classes="file-row hidden"):
+            yield Label("Push through (HOST[:PORT])")
+            yield Input(placeholder="(the ingress address)", id="smoke-address")
+        with Horizontal(classes="file-row"):
+            yield Button("Retry (Ctrl+R)", id="retry", classes="hidden", compact=True)
+            yield Button("Go to the step that fixes it", id="fix", classes="hidden", compact=True)
 
     def on_mount(self) -> None:
+        super().on_mount()
         if self.running:
-            self.smoke_worker()
+            self.smoke_worker(None)
+            self.find_dns_target()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry":
+            return not self.running and self.session.smoke_enabled
+        return super().check_action(action, parameters)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def smoke_worker(self) -> None:
+    def smoke_worker(self, address: str | None) -> None:
         try:
-            result = self.session.smoke(self.prepared, lambda e: self.post_message(self.EventReported(e)))
+            result = self.session.smoke(self.prepared, lambda e: self.post_message(self.EventReported(e)), address)
         except Exception as exc:  # the smoke test explains its own failures; anything else is shown as it is
             result = exc
         self.post_message(self.SmokeFinished(result))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dns")
+    def find_dns_target(self) -> None:
+        try:
+            target = self.session.dns_target(self.prepared)
+        except Exception:
+            target = None
+        self.post_message(self.DnsTargetFound(target))
+
+    def on_smoke_screen_dns_target_found(self, message: DnsTargetFound) -> None:
+        self.dns_target = message.target
+        hosts = ", ".join(self.prepared.plan.choices.exposure.hosts)
+        where = escape(message.target) if message.target else "the ingress controller's external address (the cluster shows none yet)"
+        self.query_one("#dns-target", Static).update(hanging(f"[b]DNS[/b]: {escape(hosts)} must point at {where}"))
+        field = self.query_one("#smoke-address", Input)
+        if message.target and not field.value:
+            field.value = message.target.split(",")[0].split(" ")[0]
 
     def on_smoke_screen_event_reported(self, message: EventReported) -> None:
         event, progress = message.event, self.query_one("#smoke-progress", Static)
@@ -76,25 +123,69 @@ class SmokeScreen(StepScreen):
 
     def on_smoke_screen_smoke_finished(self, message: SmokeFinished) -> None:
         self.running = False
+        self.refresh_bindings()
         self.result = result = message.result
         out = self.query_one("#smoke-result", Static)
+        self.query_one("#retry").remove_class("hidden")
         if isinstance(result, Exception):
-            out.update(f"[red]✗ the smoke test could not run:[/] {escape(str(result))}")
+            out.update(hanging(f"[red]✗ the smoke test could not run:[/] {escape(str(result))}"))
         elif result.ok:
             out.update(f"[green]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} MiB/s")
+            self.query_one("#retry").add_class("hidden")
+            self.query_one("#fix").add_class("hidden")
         else:
             diagnosis = result.diagnosis
-            out.update(f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  [dim]{escape(diagnosis.detail)}[/]")
-            if FIX_STEPS.get(diagnosis.fix_screen or ""):
-                self.query_one("#fix").remove_class("hidden")
+            out.update(hanging(f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  [dim]{escape(diagnosis.detail)}[/]"))
+            if "does not resolve" in diagnosis.cause:
+                self.query_one("#override").remove_class("hidden")
+                self.query_one("#smoke-address").focus()
+                return
+            self.query_one("#fix").set_class(fixing_step(diagnosis) is None, "hidden")
+            if fixing_step(diagnosis):
                 self.query_one("#fix").focus()
                 return
-        self.query_one("#next").focus()
+        self.query_one("#retry" if not self.query_one("#retry").has_class("hidden") else "#next").focus()
+
+    def action_retry(self) -> None:
+        if self.running or not self.session.smoke_enabled:
+            return
+        address = None
+        if not self.query_one("#override").has_class("hidden"):
+            address = self.query_one("#smoke-address", Input).value.strip() or None
+            wrong = self.session.check_smoke_address(address) if address else None
+            if wrong:
+                self.show_problems([Problem("Push through", wrong, "the ingress controller's external IP or name, optionally :443")])
+                return
+        self.show_problems([])
+        self.running = True
+        self.refresh_bindings()
+        self.result = None
+        self.query_one("#smoke-result", Static).update("")
+        self.query_one("#fix").add_class("hidden")
+        self.query_one("#smoke-progress", Static).update(f"Pushing to [b]{escape(address or self.prepared.plan.registry_host)}[/b]…")
+        self.smoke_worker(address)
+
+    @on(Button.Pressed, "#retry")
+    def retry_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_retry()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "smoke-address":
+            self.action_retry()
+        else:
+            self.action_next()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        pass  # the address override is checked when Retry runs
 
     @on(Button.Pressed, "#fix")
     def fix_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(GoTo(FIX_STEPS[self.result.diagnosis.fix_screen]))
+        step = fixing_step(getattr(self.result, "diagnosis", None))
+        if step:
+            self.dismiss(GoTo(step))
 
     def build_section(self):
         if self.running:

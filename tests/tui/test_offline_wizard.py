@@ -257,7 +257,7 @@ class FailingSmokeSession:
     smoke_enabled = True
     offline = False
 
-    def smoke(self, prepared, on_event):
+    def smoke(self, prepared, on_event, address=None):
         from installer.smoke import Diagnosis, SmokeResult
 
         return SmokeResult(ok=False, digest=None, bytes=0, seconds=0.1, throughput_mib_s=0.0,
@@ -277,7 +277,7 @@ async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
         app.step_index = app.index_of("smoke")
         app.push_screen(SmokeScreen(FailingSmokeSession(), prepared), app.step_finished)
         await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result")
-        assert "413" in str(app.screen.query_one("#smoke-result").render())
+        assert "413" in shown_text(app.screen.query_one("#smoke-result"))
         assert app.focused is app.screen.query_one("#fix")
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
@@ -421,3 +421,98 @@ async def test_focus_is_clearly_visible_and_review_does_not_focus_the_action(clo
         await pilot.pause()
         assert app.focused is not app.screen.query_one("#next")  # Enter does not write or install by accident
         assert app.focused is app.screen.query_one("#body")
+
+
+async def test_save_preset_asks_before_replacing_a_file(closed_kubeconfig, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    existing = tmp_path / "registry-preset.yaml"
+    existing.write_text("# someone's preset\n")
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_storage(pilot)
+        for step in ("UploadsScreen", "ReviewScreen"):
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: on_screen(app, step), what=step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+        app.screen.query_one("#save-preset").press()
+        await wait_until(pilot, lambda: on_screen(app, "Confirm"), 10, what="the replace question")
+        assert "registry-preset.yaml exists. Replace it?" in str(app.screen.query_one(".confirm-text").render())
+        await pilot.press("escape")  # Stay: the file is untouched
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+        assert existing.read_text() == "# someone's preset\n"
+        app.screen.query_one("#save-preset").press()
+        await wait_until(pilot, lambda: on_screen(app, "Confirm"), 10, what="the replace question")
+        await pilot.press("shift+tab", "enter")  # Replace
+        await wait_until(pilot, lambda: "version: 1" in existing.read_text(), 10, what="the preset")
+
+
+def test_a_preset_with_kept_passwords_can_replay_elsewhere(tmp_path, monkeypatch):
+    from installer.model import Choices
+    from installer.preset import load_preset
+    from installer.session import WizardSession
+
+    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]},
+                                      "auth": {"users": [{"name": "admin", "password": "keep"}, {"name": "ci@corp", "password": "keep"}]}})
+    saved = WizardSession.save_preset(choices, str(tmp_path / "p.yaml"), kept_as="env")
+    text = saved.path.read_text()
+    assert "keep" not in text and "env:REGISTRY_PASSWORD_ADMIN" in text and "env:REGISTRY_PASSWORD_CI_CORP" in text
+    monkeypatch.setenv("REGISTRY_PASSWORD_ADMIN", "pw-admin-123")
+    monkeypatch.setenv("REGISTRY_PASSWORD_CI_CORP", "pw-ci-123")
+    replayed = load_preset(str(saved.path))
+    assert [u.password.kind for u in replayed.auth.users] == ["env", "env"]
+
+
+class UnresolvedNameSession:
+    """Stands in for the session's smoke push and ingress lookup only (the push itself is tested in test_smoke): the
+    registry's name does not resolve; through the ingress address 203.0.113.7 the push succeeds."""
+
+    smoke_enabled = True
+    offline = False
+    check_smoke_address = staticmethod(__import__("installer.session", fromlist=["WizardSession"]).WizardSession.check_smoke_address)
+
+    def __init__(self) -> None:
+        self.addresses = []
+
+    def dns_target(self, prepared):
+        return "203.0.113.7"
+
+    def smoke(self, prepared, on_event, address=None):
+        from installer.smoke import Diagnosis, SmokeResult
+
+        self.addresses.append(address)
+        if address == "203.0.113.7":
+            return SmokeResult(ok=True, digest="sha256:" + "0" * 64, bytes=2**20, seconds=0.5, throughput_mib_s=2.0, diagnosis=None)
+        return SmokeResult(ok=False, digest=None, bytes=0, seconds=0.1, throughput_mib_s=0.0,
+                           diagnosis=Diagnosis("The name registry.example.com does not resolve (DNS lookup failed).",
+                                               "Create a DNS record for registry.example.com pointing at the ingress controller's "
+                                               "external address", "address", "GET https://registry.example.com/v2/: dns"))
+
+
+async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(closed_kubeconfig):
+    from installer.model import Choices, Exposure
+    from screens.smoke import SmokeScreen
+
+    session = UnresolvedNameSession()
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
+        app.pop_screen()
+        app.step_index = app.index_of("smoke")
+        app.results["install"] = object()
+        app.prepared, app.sections["exposure"] = prepared, prepared.plan.choices.exposure
+        app.push_screen(SmokeScreen(session, prepared), app.step_finished)
+        await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result")
+        screen = app.screen
+        assert screen.query_one("#fix").has_class("hidden")  # no wizard step fixes DNS
+        await wait_until(pilot, lambda: "203.0.113.7" in shown_text(screen.query_one("#dns-target")), what="the DNS target")
+        assert "registry.example.com must point at 203.0.113.7" in shown_text(screen.query_one("#dns-target"))
+        assert app.focused is screen.query_one("#smoke-address") and screen.query_one("#smoke-address").value == "203.0.113.7"
+        await pilot.press("enter")  # Retry through the ingress address
+        await wait_until(pilot, lambda: not screen.running and screen.result is not None and screen.result.ok, what="the retried push")
+        assert session.addresses == [None, "203.0.113.7"]
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")
+        assert "Installed and verified" in shown_text(app.screen.query_one("#done-summary"))
