@@ -33,6 +33,8 @@ class ApplyOptions:
     smoke_blob_size: int = 1024 * 1024
     smoke_address: str | None = None  # host[:port] to push through instead of the first host (DNS not ready yet)
     pull_grace: float = 60.0  # seconds an image may fail to pull before the wait ends (not found/denied ends it at once)
+    pull_check: bool = True  # after the smoke push, a pod pulls the pushed image (clients.pull_check and a namespace needed too)
+    pull_check_timeout: float = 90.0
 
 
 @dataclass
@@ -43,6 +45,8 @@ class ApplyResult:
     helm_output: str = ""
     smoke: Any = None
     seconds: float = 0.0
+    clients: Any = None  # installer.clients.ClientsResult
+    pull_check: Any = None  # installer.clients.PullCheck
 
 
 class Cancelled(InstallerError):
@@ -126,9 +130,19 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
         for line in finish_claim(kube, plan, rendered):
             on_event(Note("volume", line))
         _exposure_objects(plan, rendered, kube, on_event)
+        result.clients = _clients(plan, kube, on_event)
     if options.smoke and options.wait:
-        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address, settle=ROUTE_SETTLE)
+        check = options.pull_check and pull_check_namespace(plan) is not None
+        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address, keep=check,
+                                     settle=ROUTE_SETTLE)
         result.ok = bool(getattr(result.smoke, "ok", False))
+        if check and result.ok:
+            try:
+                result.pull_check = plan_pull_check(plan, kube, result.smoke.digest, on_event, options.pull_check_timeout,
+                                                    tuple(getattr(result.clients, "nodes", ())))
+            finally:  # the image was kept only for this step
+                delete_smoke_image(plan, result.smoke.digest, options.smoke_address, on_event)
+            result.ok = result.pull_check.ok
     else:
         if options.smoke:
             on_event(Note("smoke", "smoke push skipped: without waiting for the pods the registry may not be up yet; run `registry-installer smoke` later"))
@@ -231,6 +245,52 @@ def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event
                                  exc.hint or "fix the cause and re-run the same command: it converges") from None
         step.result = "; ".join(p for p in (f"applied {', '.join(applied)}" if applied else "",
                                             f"removed {', '.join(removed)}" if removed else "") if p) or "nothing to change"
+
+
+def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
+    from installer.clients import apply_clients
+
+    try:
+        return apply_clients(kube, plan, on_event)
+    except InstallerError as exc:
+        raise InstallerError(f"the registry is installed (helm succeeded), but {exc.message}",
+                             exc.hint or "fix the cause and re-run the same command: it converges") from None
+
+
+def pull_check_namespace(plan: Plan) -> str | None:
+    """Where the in-cluster pull check runs: the first client namespace (it has the pull Secret); the release's own
+    namespace when the registry has no auth; None when it cannot run."""
+    clients = plan.choices.clients
+    if not clients.pull_check:
+        return None
+    if clients.namespaces:
+        return clients.namespaces[0]
+    return plan.namespace if plan.choices.auth.mode == "none" else None
+
+
+def plan_pull_check(plan: Plan, kube: KubeClient, digest: str, on_event: EventSink, timeout: float = 90.0, nodes=(),
+                    pull_secret: str | None | bool = True, repository: str = "registry-installer/smoke", namespace: str | None = None):
+    """The kubelet pulls the smoke image (by digest, through clients.pull_address) in the pull-check namespace (or `namespace`)."""
+    from installer.clients import pull_secret_name, run_pull_check
+
+    namespace = namespace or pull_check_namespace(plan) or plan.namespace
+    secret = pull_secret_name(plan.release) if pull_secret is True and plan.pull_user is not None else (pull_secret or None)
+    return run_pull_check(kube, namespace, f"{plan.pull_address}/{repository}@{digest}", secret, plan.release, on_event,
+                          timeout, nodes)
+
+
+def delete_smoke_image(plan: Plan, digest: str, address: str | None, on_event: EventSink,
+                       repository: str = "registry-installer/smoke") -> None:
+    """Delete the smoke image kept for the pull check (a failure is a note: the image is 1 MiB)."""
+    from installer.registry_client import RegistryClient, RegistryError, ca_pem_file
+
+    user = next((u for u in plan.users if u.password is not None), None)
+    try:
+        with ca_pem_file(plan.ca_pem) as ca_file, RegistryClient(address or plan.registry_host, username=user.name if user else None,
+                                                                 password=user.password if user else None, ca_file=ca_file) as client:
+            client.delete_manifest(repository, digest)
+    except (RegistryError, OSError, ValueError) as exc:
+        on_event(Note("pull check", f"could not delete the smoke image {repository}@{digest}: {exc}", "warning"))
 
 
 def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
@@ -414,6 +474,11 @@ def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, 
         with Step(on_event, "exposure", "removing the installer's HTTPRoute and policies") as step:
             removed = [f"removed {words}" for words in remove_managed(kube, namespace, release)]
             step.result = ", ".join(removed) or "none"
+        from types import SimpleNamespace
+
+        from installer.clients import remove_clients
+
+        removed += remove_clients(kube, SimpleNamespace(namespace=namespace, release=release), on_event)
         with Step(on_event, "helm", f"helm uninstall {release}"):
             helm.uninstall(release, namespace)
     if pvc is None:

@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_flags(ca_p)
     ca_p.add_argument("--out", help="write the CA certificate to this file")
 
+    clients_p = sub.add_parser("clients", help="print what docker, podman, containerd, Pods and KubeVirt need to pull (no cluster needed)")
+    clients_p.add_argument("--preset", required=True)
+    clients_p.add_argument("--image", default="vms/fedora:40", metavar="REPOSITORY:TAG", help="the image the snippets name")
+
     schema_p = sub.add_parser("schema", help="print the preset JSON Schema")
     schema_p.add_argument("--out", help="write it to this file instead")
     return parser
@@ -240,6 +244,11 @@ def cmd_probe(args) -> int:
                 certs = f"; certificates {', '.join(listener.certificate_refs)}" if listener.certificate_refs else ""
                 print(f"    listener {listener.words()}; routes from {listener.allowed_from}{certs}")
     print(f"cert-manager: {'installed' if result.cert_manager else 'not found'}")
+    print(f"KubeVirt: {'installed' if result.kubevirt else 'not found'}; CDI: {'installed' if result.cdi else 'not found'}")
+    if result.node_runtimes:
+        print("nodes:")
+        for node, runtime in result.node_runtimes:
+            print(f"  {node:<24} {runtime or 'runtime unknown'}")
     for issuer in result.issuers:
         print(f"  {issuer.kind}/{issuer.name}{' (' + issuer.namespace + ')' if issuer.namespace else ''}")
     if result.release is not None:
@@ -332,6 +341,16 @@ def cmd_apply(args) -> int:
         print(f"release {plan.release} is installed (revision {result.revision}), but the registry failed the smoke test:", file=sys.stderr)
         print_result(result.smoke, sys.stderr)
         return 1
+    check = result.pull_check
+    if check is not None and not check.ok:
+        print(f"release {plan.release} is installed (revision {result.revision}) and the smoke push passed, but the in-cluster "
+              f"pull check FAILED in namespace {check.namespace}{f' on node {check.node}' if check.node else ''}:", file=sys.stderr)
+        print(f"  cause:  {check.cause}\n  fix:    {check.fix}\n  detail: {check.detail}", file=sys.stderr)
+        for verdict in check.nodes:
+            print(f"  node:   {verdict.words()}", file=sys.stderr)
+        return 1
+    if check is not None:
+        print(f"in-cluster pull check passed: node {check.node} pulled {check.image}")
     print(f"installed: release {plan.release} revision {result.revision} in namespace {plan.namespace}; "
           f"registry at https://{plan.registry_host}" if plan.tls_secret_name else f"http://{plan.registry_host}")
     if plan.ca_pem:
@@ -557,6 +576,22 @@ def cmd_ca(args) -> int:
     return 0
 
 
+def cmd_clients(args) -> int:
+    from installer.checks import IMAGE_TAG, REPOSITORY_PATH
+    from installer.clients import client_snippets
+    from installer.plan import build_plan
+
+    repository, _, tag = args.image.rpartition(":")
+    if not repository or not REPOSITORY_PATH.fullmatch(repository) or not IMAGE_TAG.fullmatch(tag):
+        raise UsageError(f"--image {args.image!r} is not REPOSITORY:TAG, e.g. vms/fedora:40")
+    plan = build_plan(_load_choices(args))
+    for title, text in client_snippets(plan, args.image):
+        print(f"# --- {title}")
+        print(text.rstrip("\n"))
+        print()
+    return 0
+
+
 def cmd_schema(args) -> int:
     from installer.preset import schema_text
 
@@ -622,4 +657,4 @@ def _finish_wizard_install(session) -> None:
 
 COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,
             "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema, "ca": cmd_ca,
-            "push-disk": cmd_push_disk, "status": cmd_status, "gc": cmd_gc, "grow": cmd_grow}
+            "push-disk": cmd_push_disk, "status": cmd_status, "gc": cmd_gc, "grow": cmd_grow, "clients": cmd_clients}

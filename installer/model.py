@@ -443,6 +443,79 @@ class Extras(Section):
     resources: Resources = Resources()
 
 
+DEFAULT_NODE_TRUST_IMAGE = "docker.io/library/busybox:1.36"
+DEFAULT_CONTAINERD_CERTS_D = "/etc/containerd/certs.d"
+
+
+class Clients(Section):
+    """Who pulls from the registry inside the cluster: pull Secrets, node trust, the in-cluster pull check."""
+
+    namespaces: list[str] = Field(default_factory=list, description="namespaces whose pods pull from the registry: each gets a "
+                                  "kubernetes.io/dockerconfigjson Secret of the pull user")
+    pull_user: str = Field("puller", description="the dedicated pull user (generated password, kept across re-runs)")
+    service_account: bool = Field(False, description="also add the pull Secret to each namespace's default ServiceAccount "
+                                  "imagePullSecrets (merged, never replacing)")
+    node_trust: bool = Field(False, description="a DaemonSet writes the registry's CA into every node's certs.d folders "
+                             "(containerd, CRI-O/podman, Docker)")
+    node_trust_image: str = Field(DEFAULT_NODE_TRUST_IMAGE, description="a busybox-like image (sh, mkdir, cp, cat) for the node-trust DaemonSet")
+    containerd_certs_d: str = Field(DEFAULT_CONTAINERD_CERTS_D, description="the nodes' containerd config_path folder")
+    containerd_config: str = Field("/etc/containerd/config.toml", description="the nodes' containerd config file (read to check config_path)")
+    crio_certs_d: str = Field("/etc/containers/certs.d", description="the nodes' CRI-O/podman certs.d folder")
+    docker_certs_d: str = Field("/etc/docker/certs.d", description="the nodes' Docker certs.d folder")
+    pull_address: str | None = Field(None, description="HOST[:PORT] the nodes pull from; the first exposure host when unset "
+                                     "(give the port when the ingress is not on 443)")
+    pull_check: bool = Field(True, description="after the smoke push, a short-lived Pod pulls the pushed image (needs a namespace)")
+    cdi: bool = Field(False, description="also write the CDI forms: a ConfigMap with the CA (certConfigMap) and a Secret with "
+                      "accessKeyId/secretKey (secretRef) in each namespace")
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _namespaces(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value
+        out: list[str] = []
+        for name in value:
+            name = checks.dns_label(checks.require_text(name, "clients.namespaces"), "namespace name in clients.namespaces", "apps")
+            if name in out:
+                raise ValueError(f"clients.namespaces lists '{name}' twice")
+            out.append(name)
+        return out
+
+    @field_validator("pull_user", mode="before")
+    @classmethod
+    def _pull_user(cls, value: Any) -> str:
+        return checks.user_name(value)
+
+    @field_validator("node_trust_image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        name, _, tag = value.partition("@")[0].rpartition(":") if ":" in value.split("/")[-1] else (value, "", "")
+        if (not checks.IMAGE_REPOSITORY.fullmatch(name or value) or (tag and not checks.IMAGE_TAG.fullmatch(tag))
+                or checks.CONTROL.search(value)):
+            raise ValueError(f"clients.node_trust_image {value!r} is not an image reference, e.g. {DEFAULT_NODE_TRUST_IMAGE} "
+                             "(a mirror for offline clusters: mirror.example.com/library/busybox:1.36)")
+        return value
+
+    @field_validator("containerd_certs_d", "containerd_config", "crio_certs_d", "docker_certs_d")
+    @classmethod
+    def _host_path(cls, value: str, info: ValidationInfo) -> str:
+        if (not value.startswith("/") or checks.CONTROL.search(value) or any(c.isspace() or c in "\"'$`" for c in value)
+                or "/../" in value + "/" or value.rstrip("/") in ("", "/etc", "/var", "/usr")):
+            raise ValueError(f"clients.{info.field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or '..', "
+                             f"e.g. {DEFAULT_CONTAINERD_CERTS_D if info.field_name == 'containerd_certs_d' else '/etc/containerd/config.toml'}")
+        return value.rstrip("/")
+
+    @field_validator("pull_address")
+    @classmethod
+    def _pull_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
+        if not is_hostname(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+            raise ValueError(f"clients.pull_address {value!r} is not HOST[:PORT], e.g. registry.example.com:30443")
+        return value
+
+
 class Choices(Section):
     """Everything the user decides; a preset file is exactly this, with `version: 1`."""
 
@@ -454,6 +527,7 @@ class Choices(Section):
     storage: Storage = Storage()
     uploads: Uploads = Uploads()
     extras: Extras = Extras()
+    clients: Clients = Clients()
 
     @model_validator(mode="after")
     def _cross(self) -> "Choices":
@@ -468,6 +542,9 @@ class Choices(Section):
                 f"{self.storage.filesystem.access_mode}: replicas cannot share that volume. "
                 "Use replicas: 1, access_mode: ReadWriteMany, or S3 storage"
             )
+        if self.clients.namespaces and self.auth.mode != "none" and self.clients.pull_user in [u.name for u in self.auth.users]:
+            raise ValueError(f"clients.pull_user {self.clients.pull_user!r} is also in auth.users: the pull user is the installer's own "
+                             "(its password is generated); choose another name, e.g. puller")
         release = self.target.release
         fullname = checks.chart_fullname(release)
         if self.extras.garbage_collect.enabled and len(fullname + checks.GC_SUFFIX) > checks.CRONJOB_NAME_MAX:

@@ -174,6 +174,12 @@ class Plan:
     notes: tuple[str, ...] = ()
     claim: DataClaim | None = None  # None on S3 storage
     gateway: GatewayTarget | None = None  # exposure through a Gateway (an HTTPRoute) instead of an Ingress
+    pull_user: ResolvedUser | None = field(default=None, repr=False)  # clients.pull_user, when namespaces pull
+
+    @property
+    def pull_address(self) -> str:
+        """HOST[:PORT] the cluster's nodes pull from (clients.pull_address, else the first host)."""
+        return self.choices.clients.pull_address or self.registry_host
 
     @property
     def names(self) -> SecretNames:
@@ -216,6 +222,10 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         notes.append(f"warning: storage.filesystem.existing_claim {fs.existing_claim} was not found in namespace {choices.target.namespace}: "
                      f"the registry pod stays Pending until it exists (kubectl -n {choices.target.namespace} get pvc)")
     users = _users(choices, existing, problems)
+    pull_user = None
+    if choices.clients.namespaces and choices.auth.mode != "none":
+        name = choices.clients.pull_user
+        pull_user = ResolvedUser(name, existing.passwords.get(name) or SecretStr(generate_password(32)), "generated for pulls")
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if gateway is not None:
         _listener_tls(choices, gateway, tls_secret, probe, existing.listener_certs, problems, notes)
@@ -225,7 +235,8 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     if choices.auth.mode != "none":
         old = existing.registry_htpasswd if choices.auth.mode == "registry" else existing.ingress_htpasswd
         kept = {u.name: u.kept_hash for u in users if u.kept_hash}
-        htpasswd = SecretStr(build_htpasswd({u.name: u.password for u in users if u.password is not None}, choices.auth.bcrypt_cost,
+        htpasswd = SecretStr(build_htpasswd({u.name: u.password for u in [*users, *([pull_user] if pull_user else [])]
+                                             if u.password is not None}, choices.auth.bcrypt_cost,
                                             old, kept=kept))
     s3_keys = None
     if choices.storage.kind == "s3" and choices.storage.s3 is not None and choices.storage.s3.access_key is not None:
@@ -241,6 +252,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         ha_shared_secret=existing.ha_shared_secret or SecretStr(generate_password(40)), s3_keys=s3_keys, notes=tuple(notes),
         claim=claim,
         gateway=gateway,
+        pull_user=pull_user,
     )
 
 

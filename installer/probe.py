@@ -109,6 +109,9 @@ class ProbeResult:
     gateway_policy_crds: tuple[str, ...] = ()  # policy CRDs of the families (e.g. clientsettingspolicies.gateway.nginx.org)
     namespace_labels: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    node_runtimes: tuple[tuple[str, str], ...] = ()  # (node, containerRuntimeVersion), e.g. ("n1", "containerd://1.7.24")
+    kubevirt: bool = False  # the KubeVirt CRD (virtualmachines.kubevirt.io) is there
+    cdi: bool = False  # the CDI CRD (datavolumes.cdi.kubevirt.io) is there: offer the CDI forms
 
     def default_storage_class(self) -> StorageClassInfo | None:
         defaults = [sc for sc in self.storage_classes if sc.is_default]
@@ -238,9 +241,26 @@ class ClusterProbe:
         )
         cert_manager, issuers = self._guard(forbidden, "read cert-manager issuers", self._cert_manager, (False, ()))
         gateway = self._guard(forbidden, "list Gateway API objects", self._gateway_api, {})
+        # optional facts for the clients step: a namespaced identity may not read them, and needs not to
+        unread: list[str] = []
+        result["node_runtimes"] = self._guard(unread, "list nodes", self._node_runtimes, ())
+        result["kubevirt"] = self._guard(unread, "read the KubeVirt CRD", lambda: self._crd("virtualmachines.kubevirt.io"), False)
+        result["cdi"] = self._guard(unread, "read the CDI CRD", lambda: self._crd("datavolumes.cdi.kubevirt.io"), False)
         labels = result.pop("namespace_labels")
         return ProbeResult(**result, namespace_exists=labels is not None, namespace_labels=labels or {}, cert_manager=cert_manager,
                            issuers=issuers, forbidden=tuple(forbidden), **gateway, seconds=time.monotonic() - started)
+
+    def _node_runtimes(self) -> tuple[tuple[str, str], ...]:
+        nodes = self.kube.get_json("list nodes", "/api/v1/nodes").get("items", [])
+        return tuple(sorted((n["metadata"]["name"], ((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion", ""))
+                            for n in nodes))
+
+    def _crd(self, name: str) -> bool:
+        try:
+            self.kube.get_json(f"read CRD {name}", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+            return True
+        except NotFound:
+            return False
 
     @staticmethod
     def _guard(forbidden: list[str], what: str, fn, default):

@@ -369,6 +369,8 @@ def _secrets(plan: Plan) -> list[dict[str, Any]]:
             out.append(_secret(plan, plan.names.ca, {"tls.crt": plan.tls.ca_pem, "tls.key": plan.tls.ca_key_pem.get_secret_value()}, "kubernetes.io/tls"))
     generated = {secret_key_for_user(u.name): u.password.get_secret_value() for u, spec in _user_specs(plan)
                  if spec.kind == "generate" and u.password is not None}
+    if plan.pull_user is not None and plan.pull_user.password is not None:
+        generated[secret_key_for_user(plan.pull_user.name)] = plan.pull_user.password.get_secret_value()
     if generated:
         out.append(_secret(plan, plan.names.state, generated))
     if plan.s3_keys is not None:

@@ -223,6 +223,21 @@ PRESET_CASES = [
     ("cert-dev-zero", tls("mode: files, cert_file: /dev/zero, key_file: '{d}/nul.txt'"), "exposure.tls.cert_file", "a device"),
     ("cert-link-to-dev-zero", tls("mode: files, cert_file: '{d}/zero-link', key_file: '{d}/nul.txt'"), "exposure.tls.cert_file", "a device"),
     ("key-directory", tls("mode: files, cert_file: '{d}/nul.txt', key_file: '{d}'"), "exposure.tls.key_file", "is a directory"),
+    # clients (issue 14): namespaces, the pull user, node trust's image and host paths, the pull address
+    ("clients-namespace-upper", HOST + "clients: {namespaces: [Apps]}\n", "clients.namespaces", "not a valid namespace name"),
+    ("clients-namespace-twice", HOST + "clients: {namespaces: [apps, apps]}\n", "clients.namespaces", "twice"),
+    ("clients-namespace-number", HOST + "clients: {namespaces: [12]}\n", "clients.namespaces", "text"),
+    ("clients-pull-user-colon", HOST + "clients: {namespaces: [apps], pull_user: 'a:b'}\n", "clients.pull_user", "contains ':'"),
+    ("clients-pull-user-is-admin", HOST + "clients: {namespaces: [apps], pull_user: admin}\n", "clients.pull_user", "also in auth.users"),
+    ("clients-image-space", HOST + "clients: {node_trust_image: 'busy box'}\n", "clients.node_trust_image", "not an image reference"),
+    ("clients-certs-d-relative", HOST + "clients: {containerd_certs_d: etc/containerd}\n", "clients.containerd_certs_d", "absolute path"),
+    ("clients-certs-d-dotdot", HOST + "clients: {containerd_certs_d: /etc/../root}\n", "clients.containerd_certs_d", "'..'"),
+    ("clients-certs-d-etc", HOST + "clients: {docker_certs_d: /etc}\n", "clients.docker_certs_d", "absolute path"),
+    ("clients-config-quote", HOST + "clients: {containerd_config: '/etc/c\"x'}\n", "clients.containerd_config", "quotes"),
+    ("clients-pull-address-port", HOST + "clients: {pull_address: 'r.example.com:99999'}\n", "clients.pull_address", "HOST[:PORT]"),
+    ("clients-pull-address-url", HOST + "clients: {pull_address: 'https://r.example.com'}\n", "clients.pull_address", "HOST[:PORT]"),
+    ("clients-node-trust-yes-text", HOST + "clients: {node_trust: maybe}\n", "clients.node_trust", "bool"),
+    ("clients-unknown-key", HOST + "clients: {namespace: apps}\n", "clients.namespace", ""),
 ]
 
 

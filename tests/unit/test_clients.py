@@ -1,0 +1,185 @@
+"""Pull credentials, node trust manifests, per-node verdicts and pull-error diagnoses (issue 14), without a cluster."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import pytest
+from pydantic import SecretStr
+
+from installer import clients as cl
+from installer.checks import secret_key_for_user
+from installer.htpasswd import matches, parse_htpasswd
+from installer.model import Choices
+from installer.plan import ExistingState, build_plan
+from installer.render import render
+
+HOST = "registry.example.com"
+
+
+def _choices(**clients) -> Choices:
+    return Choices.model_validate({"exposure": {"hosts": [HOST, "alias.example.com"]}, "clients": clients})
+
+
+def _plan(existing: ExistingState | None = None, **clients):
+    return build_plan(_choices(**clients), None, existing)
+
+
+def test_pull_user_is_in_the_htpasswd_and_its_password_kept_in_the_state_secret():
+    plan = _plan(namespaces=["apps", "vms"])
+    assert plan.pull_user is not None and plan.pull_user.name == "puller"
+    htpasswd = parse_htpasswd(plan.htpasswd.get_secret_value())
+    assert set(htpasswd) == {"admin", "puller"}
+    assert matches(plan.pull_user.password, htpasswd["puller"])
+    state = next(s for s in render(plan).secrets if s["metadata"]["name"] == plan.names.state)
+    kept = base64.b64decode(state["data"][secret_key_for_user("puller")]).decode()
+    assert kept == plan.pull_user.password.get_secret_value()
+    again = _plan(ExistingState(passwords={"puller": SecretStr(kept)}), namespaces=["apps", "vms"])
+    assert again.pull_user.password.get_secret_value() == kept  # a re-run keeps it
+
+
+def test_no_namespaces_no_pull_user():
+    plan = _plan()
+    assert plan.pull_user is None
+    assert set(parse_htpasswd(plan.htpasswd.get_secret_value())) == {"admin"}
+    assert cl.client_secrets(plan) == []
+
+
+def test_pull_secret_per_namespace_is_dockerconfigjson_for_every_host():
+    plan = _plan(namespaces=["apps", "vms"], pull_address=f"{HOST}:30443")
+    secrets = cl.client_secrets(plan)
+    assert [(s["metadata"]["namespace"], s["metadata"]["name"], s["type"]) for s in secrets] == [
+        ("apps", "docker-registry-pull", "kubernetes.io/dockerconfigjson"),
+        ("vms", "docker-registry-pull", "kubernetes.io/dockerconfigjson")]
+    config = json.loads(base64.b64decode(secrets[0]["data"][".dockerconfigjson"]))
+    assert set(config["auths"]) == {HOST, "alias.example.com", f"{HOST}:30443"}
+    entry = config["auths"][HOST]
+    assert entry["username"] == "puller"
+    assert base64.b64decode(entry["auth"]).decode() == f"puller:{plan.pull_user.password.get_secret_value()}"
+    assert secrets[0]["metadata"]["labels"][cl.REGISTRY_LABEL] == "docker-registry.docker-registry"
+
+
+def test_cdi_forms_hold_the_ca_and_the_pull_login():
+    plan = _plan(namespaces=["vms"], cdi=True)
+    secret = next(s for s in cl.client_secrets(plan) if s["metadata"]["name"] == "docker-registry-cdi")
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "accessKeyId": "puller", "secretKey": plan.pull_user.password.get_secret_value()}
+    (config_map,) = cl.client_config_maps(plan)
+    assert config_map["data"] == {"ca.crt": plan.ca_pem} and config_map["metadata"]["namespace"] == "vms"
+
+
+def test_node_trust_manifests_are_small_unprivileged_and_limited_to_certs_d():
+    plan = _plan(namespaces=["apps"], node_trust=True, node_trust_image="docker.io/library/busybox:1.35",
+                 containerd_certs_d="/var/lib/ri/certs.d", pull_address=f"{HOST}:30443")
+    config_map, daemon_set = cl.node_trust_objects(plan)
+    assert config_map["data"] == {"ca.crt": plan.ca_pem}  # the CA only: never a key
+    assert "PRIVATE KEY" not in json.dumps([config_map, daemon_set])
+    pod = daemon_set["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    (container,) = pod["containers"]
+    assert container["image"] == "docker.io/library/busybox:1.35"
+    assert container["securityContext"]["privileged"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["requests"] == {"cpu": "5m", "memory": "8Mi"}
+    host_paths = {v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+    assert host_paths == {"/var/lib/ri/certs.d", "/etc/containers/certs.d", "/etc/docker/certs.d", "/etc/containerd"}
+    config_mount = next(m for m in container["volumeMounts"] if m["name"] == "containerd-config")
+    assert config_mount["readOnly"] is True
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["HOSTS"].split() == [HOST, "alias.example.com", f"{HOST}:30443"]
+    assert daemon_set["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "registry-installer"
+    assert _plan(node_trust=False).choices.clients.node_trust is False and cl.node_trust_objects(_plan()) == []
+
+
+def test_a_new_ca_rolls_the_daemon_set():
+    plan = _plan(node_trust=True)
+    other = build_plan(_choices(node_trust=True), None, None)  # a fresh CA
+    checksum = lambda p: cl.node_trust_objects(p)[1]["spec"]["template"]["metadata"]["annotations"]
+    assert checksum(plan) != checksum(other)
+    assert checksum(plan) == checksum(plan)
+
+
+def test_node_script_writes_hosts_toml_and_removes_only_its_files(tmp_path):
+    """The DaemonSet's script, run by the local sh against folders standing in for the node's."""
+    for d in ("trust", "certs/containerd", "certs/containers", "certs/docker", "containerd-config", "run"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "trust/ca.crt").write_text("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n")
+    (tmp_path / "containerd-config/config.toml").write_text('[plugins."io.containerd.grpc.v1.cri".registry]\n'
+                                                            '  config_path = "/etc/containerd/certs.d"\n')
+    (tmp_path / "certs/containerd/other.example.com").mkdir()  # someone else's: must stay
+    script = cl.NODE_SCRIPT.replace("/trust/", f"{tmp_path}/trust/").replace("/certs/", f"{tmp_path}/certs/") \
+        .replace("/containerd-config/", f"{tmp_path}/containerd-config/").replace("/run/ri", f"{tmp_path}/run/ri") \
+        .replace("while :; do sleep 3600 & wait $!; done", "")
+    env = {"PATH": "/usr/bin:/bin", "HOSTS": f"{HOST} {HOST}:30443", "CERTS_D": "/etc/containerd/certs.d", "CONFIG_FILE": "config.toml"}
+    done = subprocess.run(["sh", "-c", script], env={**env, "MODE": "write"}, capture_output=True, text=True, check=True)
+    assert "config=set" in done.stdout
+    hosts_toml = (tmp_path / f"certs/containerd/{HOST}:30443/hosts.toml").read_text()
+    assert f'server = "https://{HOST}:30443"' in hosts_toml
+    assert f'ca = "/etc/containerd/certs.d/{HOST}:30443/ca.crt"' in hosts_toml
+    for folder in ("containerd", "containers", "docker"):
+        assert (tmp_path / f"certs/{folder}/{HOST}/ca.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    subprocess.run(["sh", "-c", script], env={**env, "MODE": "remove"}, capture_output=True, text=True, check=True)
+    assert sorted(p.name for p in (tmp_path / "certs/containerd").iterdir()) == ["other.example.com"]
+    assert list((tmp_path / "certs/docker").iterdir()) == []
+    (tmp_path / "containerd-config/config.toml").write_text("version = 2\n")
+    done = subprocess.run(["sh", "-c", script], env={**env, "MODE": "write"}, capture_output=True, text=True, check=True)
+    assert "config=unset" in done.stdout
+
+
+@pytest.mark.parametrize("runtime,report,state,words", [
+    ("containerd://1.7.24", "x: mode=write config=set line=config_path = \"/etc/containerd/certs.d\"", "trusted", "reads"),
+    ("containerd://1.7.24", "x: mode=write config=unset line=", "needs-config-path", 'plugins."io.containerd.grpc.v1.cri".registry'),
+    ("containerd://2.0.1", "x: mode=write config=unset line=", "trusted", "by default"),
+    ("containerd://1.6.2", "x: mode=write config=other line=config_path = \"/etc/other\"", "needs-config-path", "/etc/other"),
+    ("cri-o://1.30.0", "x: mode=write config=none line=", "trusted", "/etc/containers/certs.d"),
+    ("docker://24.0.7", "x: mode=write config=none line=", "trusted", "/etc/docker/certs.d"),
+    ("rkt://1.0", "x: mode=write config=none line=", "unknown-runtime", "by hand"),
+    ("containerd://1.7.24", None, "not-written", "did not report"),
+])
+def test_node_verdicts(runtime, report, state, words):
+    verdict = cl.node_verdict("n1", runtime, report, "/etc/containerd/certs.d")
+    assert verdict.state == state and words in verdict.detail, verdict
+
+
+@pytest.mark.parametrize("message,kind,words", [
+    ('failed to pull and unpack image "r.example:443/x@sha256:1": failed to resolve reference: failed to do request: Head '
+     '"https://r.example:443/v2/x/manifests/sha256:1": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+     "x509", "node trust"),
+    ('failed to resolve reference "r.example/x@sha256:1": pulling from host r.example failed with status code [manifests sha256:1]: '
+     '401 Unauthorized', "auth", "imagePullSecrets"),
+    ('failed to do request: Head "https://r.example/v2/": dial tcp: lookup r.example on 10.0.0.10:53: no such host', "dns", "r.example"),
+    ('failed to do request: Head "https://r.example/v2/": dial tcp 10.1.2.3:443: connect: connection refused', "connection", "10.1.2.3:443"),
+])
+def test_pull_errors_are_diagnosed(message, kind, words):
+    found, cause, fix = cl.classify_pull_error(message, "r.example/x@sha256:1")
+    assert found == kind
+    assert words in cause + fix
+
+
+def test_pull_check_pod_never_needs_to_run():
+    pod = cl.pull_check_pod("p", "apps", "r.example/x@sha256:1", "docker-registry-pull", {})
+    (container,) = pod["spec"]["containers"]
+    assert container["imagePullPolicy"] == "Always" and container["command"] == ["/registry-installer-pull-check"]
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "docker-registry-pull"}]
+    assert "imagePullSecrets" not in cl.pull_check_pod("p", "apps", "i", None, {})["spec"]
+
+
+def test_clients_command_prints_every_snippet_offline(tmp_path, capsys):
+    from installer.cli import main
+
+    preset = tmp_path / "p.yaml"
+    preset.write_text("version: 1\nexposure: {hosts: [registry.example.com]}\n"
+                      "clients: {namespaces: [vms], cdi: true, pull_address: 'registry.example.com:30443'}\n")
+    assert main(["clients", "--preset", str(preset), "--image", "vms/fedora:40"]) == 0
+    out = capsys.readouterr().out
+    host = "registry.example.com:30443"
+    assert f"/etc/docker/certs.d/{host}/ca.crt" in out and f"/etc/containers/certs.d/{host}/ca.crt" in out
+    assert f'server = "https://{host}"' in out
+    assert "get secret docker-registry-installer -o jsonpath='{.data.password\\.puller}'" in out
+    assert f"image: {host}/vms/fedora:40\n          imagePullSecret: docker-registry-pull" in out
+    assert f'url: "docker://{host}/vms/fedora:40"' in out
+    assert "secretRef: docker-registry-cdi" in out and "certConfigMap: docker-registry-ca" in out
+    assert main(["clients", "--preset", str(preset), "--image", "no-tag"]) == 2
+    assert "--image" in capsys.readouterr().err
