@@ -258,14 +258,10 @@ def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
 
 
 def pull_check_namespace(plan: Plan) -> str | None:
-    """Where the in-cluster pull check runs: the first client namespace (it has the pull Secret); the release's own
-    namespace when the registry has no auth; None when it cannot run."""
+    """Where the in-cluster pull check runs: the first client namespace (it has the pull Secret); None (no check)
+    when no namespace pulls or clients.pull_check is off."""
     clients = plan.choices.clients
-    if not clients.pull_check:
-        return None
-    if clients.namespaces:
-        return clients.namespaces[0]
-    return plan.namespace if plan.choices.auth.mode == "none" else None
+    return clients.namespaces[0] if clients.pull_check and clients.namespaces else None
 
 
 def plan_pull_check(plan: Plan, kube: KubeClient, digest: str, on_event: EventSink, timeout: float = 90.0, nodes=(),
