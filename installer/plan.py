@@ -229,6 +229,11 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if gateway is not None:
         _listener_tls(choices, gateway, tls_secret, probe, existing.listener_certs, problems, notes)
+    if choices.clients.node_trust and choices.exposure.tls.mode != "self-signed":
+        problems.append(Problem("clients.node_trust", f"node trust writes the installer's own CA, and with tls.mode {choices.exposure.tls.mode} "
+                                                      "the installer has none",
+                                "use tls.mode self-signed, or set clients.node_trust: false and put your CA on the nodes "
+                                "(registry-installer clients shows where)"))
     if problems:
         raise ValidationFailed(problems, "settings")
     htpasswd = None

@@ -259,6 +259,20 @@ class WizardSession:
         return self.kube
 
     @staticmethod
+    def client_snippets(prepared: Prepared, image: str = "vms/fedora:40") -> list[tuple[str, str]]:
+        """Clients step / Done: (title, text) for docker, podman, containerd, a Pod, a KubeVirt VM and a CDI DataVolume."""
+        from installer.clients import client_snippets
+
+        return client_snippets(prepared.plan, image)
+
+    @staticmethod
+    def node_trust_offered(choices: Choices) -> bool:
+        """Whether the Clients step should offer node trust (the CA may not be publicly trusted)."""
+        from installer.clients import node_trust_offered
+
+        return node_trust_offered(choices)
+
+    @staticmethod
     def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:
         """Parse, match, hosts-covered and expiry checks of a certificate and key, as the Plan does."""
         from installer.tlsfiles import check_cert_and_key

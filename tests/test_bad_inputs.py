@@ -237,6 +237,8 @@ PRESET_CASES = [
     ("clients-pull-address-port", HOST + "clients: {pull_address: 'r.example.com:99999'}\n", "clients.pull_address", "HOST[:PORT]"),
     ("clients-pull-address-url", HOST + "clients: {pull_address: 'https://r.example.com'}\n", "clients.pull_address", "HOST[:PORT]"),
     ("clients-node-trust-yes-text", HOST + "clients: {node_trust: maybe}\n", "clients.node_trust", "bool"),
+    ("clients-node-trust-own-ca", "version: 1\nexposure: {hosts: [r.example.com], tls: {mode: none}}\nclients: {node_trust: true}\n",
+     "clients.node_trust", "tls.mode self-signed"),
     ("clients-unknown-key", HOST + "clients: {namespace: apps}\n", "clients.namespace", ""),
 ]
 
