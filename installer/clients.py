@@ -690,3 +690,50 @@ DEFAULT_CERTS_D = "/etc/containerd/certs.d"
 def node_trust_offered(choices) -> bool:
     """Offer node trust when the CA is the installer's own (self-signed): the one CA it knows and that no node trusts yet."""
     return choices.exposure.tls.mode == "self-signed"
+
+
+def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: list[str]) -> dict[str, Any] | None:
+    """The installed `clients` section, read back from the installer's own objects (for reconfigure): None when there are none.
+
+    Without it a reconfigure from the wizard would take the pull Secrets and node trust away."""
+    from types import SimpleNamespace
+
+    where = SimpleNamespace(namespace=namespace, release=release)
+    secrets = _listed(kube, where, "secrets")
+    pulls = sorted(s["metadata"]["namespace"] for s in secrets if (s["metadata"].get("labels") or {}).get(COMPONENT) == "pull-secret")
+    out: dict[str, Any] = {}
+    if pulls:
+        out["namespaces"] = pulls
+        out["cdi"] = any((s["metadata"].get("labels") or {}).get(COMPONENT) == "cdi" for s in secrets)
+        try:
+            config = json.loads(base64.b64decode(next(s for s in secrets if s["metadata"]["namespace"] == pulls[0]
+                                                      and (s["metadata"].get("labels") or {}).get(COMPONENT) == "pull-secret")
+                                                 ["data"][".dockerconfigjson"]))
+            out["pull_user"] = next(iter(config["auths"].values()))["username"]
+        except (KeyError, ValueError, StopIteration, TypeError):
+            pass
+        try:
+            account = kube.get_json("read the default ServiceAccount", f"/api/v1/namespaces/{pulls[0]}/serviceaccounts/default")
+            out["service_account"] = {"name": pull_secret_name(release)} in (account.get("imagePullSecrets") or [])
+        except (NotFound, Forbidden):
+            pass
+    try:
+        ds = kube.get_json("read the node-trust DaemonSet", f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{node_trust_name(release)}")
+    except (NotFound, Forbidden):
+        ds = None
+    if ds is not None:
+        pod = ds["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
+        paths = {v["name"]: v["hostPath"]["path"] for v in pod.get("volumes", []) if "hostPath" in v}
+        out.update(node_trust=True, node_trust_image=container["image"], containerd_certs_d=env.get("CERTS_D", DEFAULT_CERTS_D))
+        if "crio-certs" in paths:
+            out["crio_certs_d"] = paths["crio-certs"]
+        if "docker-certs" in paths:
+            out["docker_certs_d"] = paths["docker-certs"]
+        if "containerd-config" in paths and env.get("CONFIG_FILE"):
+            out["containerd_config"] = f"{paths['containerd-config'].rstrip('/')}/{env['CONFIG_FILE']}"
+        extra = [h for h in env.get("HOSTS", "").split() if h not in hosts]
+        if extra:
+            out["pull_address"] = extra[0]
+    return out or None

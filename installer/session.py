@@ -226,6 +226,14 @@ class WizardSession:
         choices = choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
                                     user_names=ingress_users, secrets_present=present,
                                     managed=existing.managed_objects if existing else ())
+        if self.kube is not None:  # the pull Secrets and node trust live beside the release, not in its values
+            from installer.clients import clients_from_cluster
+
+            clients = clients_from_cluster(self.kube, target.namespace, target.release, list(choices.exposure.hosts))
+            if clients:
+                from installer.model import Clients
+
+                choices = choices.model_copy(update={"clients": Clients.model_validate(clients)})
         return choices
 
     # -- day two (issue 16): the Status view and its actions --------------------------------------

@@ -96,6 +96,12 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
         assert not _json(kube_node, apps, "pods")["items"]
         assert any(getattr(e, "step", "") == "pull check" for e in events)
 
+        # reconfigure reads the clients section back from the installer's own objects
+        from installer.clients import clients_from_cluster
+
+        read_back = clients_from_cluster(kube, namespace, "docker-registry", [host, "localhost"])
+        assert read_back == {k: v for k, v in choices.clients.model_dump().items() if k not in ("pull_check",)}, read_back
+
         # 401: the same pull without the pull Secret (in the release's namespace: the client namespace's default
         # ServiceAccount now brings the Secret by itself)
         smoke = run_plan_smoke(plan, lambda e: None, 64 * 1024, ingress.address("localhost"), keep=True)
