@@ -209,6 +209,13 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
         with Step(on_event, "exposure", "server-side dry run of the installer's own objects") as step:
             applied, _ = apply_managed(kube, rendered.objects, plan.namespace, plan.release, dry_run=True)
             step.result = f"would apply {', '.join(applied)}"
+    from installer.clients import client_config_maps, client_secrets, node_trust_objects
+
+    planned = [f"{o['kind']} {o['metadata']['namespace']}/{o['metadata']['name']}"
+               for o in client_secrets(plan) + client_config_maps(plan) + node_trust_objects(plan)]
+    if planned:
+        on_event(Note("clients", f"a real apply also applies {', '.join(planned)}"
+                                 + (" and runs the in-cluster pull check" if pull_check_namespace(plan) else "")))
     result.ok = True
     result.seconds = time.monotonic() - started
     return result

@@ -320,6 +320,13 @@ def cmd_apply(args) -> int:
             print("exposure objects:")
             for line in changes:
                 print(f"  {line}")
+        from installer.clients import clients_changes, installed_clients
+
+        client_lines = clients_changes(installed_clients(kube, plan), plan.choices.clients)
+        if client_lines:
+            print("clients:")
+            for line in client_lines:
+                print(f"  {line}")
     if not args.dry_run and not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("apply changes the cluster and no terminal is attached to confirm", "pass --yes to apply without asking, or --dry-run to only check")

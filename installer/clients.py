@@ -737,3 +737,30 @@ def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: 
         if extra:
             out["pull_address"] = extra[0]
     return out or None
+
+
+def installed_clients(kube: KubeClient, plan) -> dict[str, Any] | None:
+    """clients_from_cluster for the Plan's release; None when it cannot be read (a diff is no reason to fail)."""
+    try:
+        return clients_from_cluster(kube, plan.namespace, plan.release, list(plan.choices.exposure.hosts))
+    except InstallerError as exc:
+        log.debug("clients not read back: %s", exc)
+        return None
+
+
+def clients_changes(before: dict[str, Any] | None, clients) -> list[str]:
+    """What a reconfigure changes in the clients section, one line each (`before`: clients_from_cluster's answer)."""
+    before = before or {}
+    old_ns, new_ns = set(before.get("namespaces", [])), set(clients.namespaces)
+    lines = [f"+ pull Secret in namespace {ns} (created)" for ns in sorted(new_ns - old_ns)]
+    lines += [f"- pull Secret in namespace {ns} (removed)" for ns in sorted(old_ns - new_ns)]
+    if bool(before.get("node_trust")) != clients.node_trust:
+        lines.append("+ node trust DaemonSet (writes the CA on every node)" if clients.node_trust
+                     else "- node trust DaemonSet (removed, with the CA files it wrote on every node)")
+    for key, words in (("service_account", "default ServiceAccount imagePullSecrets"), ("cdi", "CDI forms"),
+                       ("node_trust_image", "node trust image"), ("containerd_certs_d", "containerd certs.d folder"),
+                       ("pull_address", "pull address")):
+        if key in before and before[key] != getattr(clients, key) and (key not in ("node_trust_image", "containerd_certs_d")
+                                                                          or clients.node_trust):
+            lines.append(f"~ {words}: {before[key]} -> {getattr(clients, key)}")
+    return lines

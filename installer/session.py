@@ -122,8 +122,13 @@ class WizardSession:
         from installer.managed import object_changes
 
         new = merged_values(prepared.rendered.values, prepared.rendered.secret_values)
-        return values_diff(prepared.probe.release.values, new) + object_changes(
+        lines = values_diff(prepared.probe.release.values, new) + object_changes(
             prepared.existing.managed_objects, prepared.rendered.objects, prepared.probe.release.values, prepared.rendered.values)
+        if self.kube is not None:  # pull Secrets and node trust (issue 14) live beside the release
+            from installer.clients import clients_changes, installed_clients
+
+            lines += clients_changes(installed_clients(self.kube, prepared.plan), prepared.plan.choices.clients)
+        return lines
 
     def apply(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
         """Install (in a worker thread); `stop_install()` from any thread stops helm and waits for the rollback."""

@@ -183,3 +183,15 @@ def test_clients_command_prints_every_snippet_offline(tmp_path, capsys):
     assert "secretRef: docker-registry-cdi" in out and "certConfigMap: docker-registry-ca" in out
     assert main(["clients", "--preset", str(preset), "--image", "no-tag"]) == 2
     assert "--image" in capsys.readouterr().err
+
+
+def test_reconfigure_lines_for_the_clients_section():
+    from installer.model import Clients
+
+    before = {"namespaces": ["apps", "old"], "node_trust": True, "service_account": False, "node_trust_image": "busybox:1.35"}
+    lines = cl.clients_changes(before, Clients(namespaces=["apps", "vms"], service_account=True))
+    assert lines == ["+ pull Secret in namespace vms (created)", "- pull Secret in namespace old (removed)",
+                     "- node trust DaemonSet (removed, with the CA files it wrote on every node)",
+                     "~ default ServiceAccount imagePullSecrets: False -> True"]
+    assert cl.clients_changes(None, Clients()) == []
+    assert cl.clients_changes(None, Clients(node_trust=True)) == ["+ node trust DaemonSet (writes the CA on every node)"]
