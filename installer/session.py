@@ -160,6 +160,15 @@ class WizardSession:
         return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address or self.apply_options.smoke_address)
 
     @staticmethod
+    def is_duration(text: str) -> bool:
+        """A helm --timeout: Go's duration syntax (10m, 600s, 1h30m)."""
+        import re
+
+        from installer.cli import GO_DURATION
+
+        return re.fullmatch(GO_DURATION, text) is not None
+
+    @staticmethod
     def check_smoke_address(text: str) -> str | None:
         """None when `text` is HOST or HOST:PORT (as --smoke-address takes it), else what is wrong."""
         from installer.model import is_hostname

@@ -12,10 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Button, Log, Static
+from rich.text import Text
+from textual.widgets import Button, RichLog, Static
 
 from installer.errors import Problem
-from installer.events import Event, HelmLine, Note, StepFinished, StepStarted
+from installer.events import Event, HelmLine, Note, RolloutProblem, RolloutStatus, StepFinished, StepStarted
 from screens.base import GoBack, InvalidStep, StepScreen, failure_words
 
 if TYPE_CHECKING:
@@ -51,19 +52,25 @@ class InstallScreen(StepScreen):
         self.result: Any = None
         self.failure: Problem | None = None
         self.steps: dict[str, str] = {}
+        self.log_lines: list[str] = []  # what the log shows, as plain text
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="install-status")
         yield Static("", id="steps")
         yield Button("Cancel install (Ctrl+X)", id="cancel", variant="error", compact=True)
         yield Static(CANCEL_MEANS, id="cancel-means", classes="hint")
-        yield Log(id="helm-log", max_lines=2000)
+        yield RichLog(id="helm-log", max_lines=2000, wrap=True, markup=False)
 
     def on_mount(self) -> None:
         self.app.installing = True
         self.timer = self.set_interval(1, self.show_elapsed)
         self.show_elapsed()
         self.apply_worker()
+
+    def write_log(self, line: str, style: str = "") -> None:
+        """One line in the log; long lines wrap (and keep the screen's width)."""
+        self.log_lines.append(line)
+        self.query_one("#helm-log", RichLog).write(Text(line, style=style))
 
     def show_elapsed(self) -> None:
         state = "running" if self.result is None and self.failure is None else ("done" if self.failure is None else "failed")
@@ -84,7 +91,18 @@ class InstallScreen(StepScreen):
     def on_install_screen_event_reported(self, message: EventReported) -> None:
         event = message.event
         if isinstance(event, HelmLine):
-            self.query_one("#helm-log", Log).write_line(event.line)
+            self.write_log(event.line)
+            return
+        if isinstance(event, RolloutStatus):  # while helm waits: what the cluster is doing
+            self.write_log(f"rollout: {event.kind} {event.name}: {event.state}" + (f" ({event.detail})" if event.detail else ""), "dim")
+            return
+        if isinstance(event, RolloutProblem):
+            first, *rest = event.message.splitlines() or [""]
+            self.write_log(f"{'stopping: ' if event.fatal else 'problem: '}{event.kind} {event.name}: {event.reason}: {first}",
+                     "bold red" if event.fatal else "yellow")
+            for line in rest:
+                self.write_log(f"    {line}", "dim")
+            self.write_log(f"    fix: {event.fix}", "red" if event.fatal else "yellow")
             return
         if isinstance(event, StepStarted):
             self.steps[event.step] = f"… {escape(event.step)}: {escape(event.detail)}"
@@ -92,7 +110,7 @@ class InstallScreen(StepScreen):
             mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
             self.steps[event.step] = f"{mark} {escape(event.step)} ({event.seconds:.1f}s) {escape(event.detail)}"
         elif isinstance(event, Note):
-            self.query_one("#helm-log", Log).write_line(f"note: {event.text}")
+            self.write_log(f"note: {event.text}", "yellow" if event.level == "warning" else "")
         self.query_one("#steps", Static).update("\n".join(self.steps.values()))
 
     def finish(self) -> None:
@@ -118,7 +136,7 @@ class InstallScreen(StepScreen):
         self.refresh_bindings()
         self.query_one("#cancel").display = False
         self.query_one("#cancel-means").update(f"Quitting ({reason}): stopping helm and rolling back; the wizard quits when that is done.")
-        self.query_one("#helm-log", Log).write_line(f"quit requested ({reason}): stopping helm and rolling back…")
+        self.write_log(f"quit requested ({reason}): stopping helm and rolling back…", "bold")
 
     def on_install_screen_apply_finished(self, message: ApplyFinished) -> None:
         self.result = message.result
@@ -149,7 +167,7 @@ class InstallScreen(StepScreen):
             return
         self.cancel.set()
         self.refresh_bindings()
-        self.query_one("#helm-log", Log).write_line("cancel requested: stopping helm and rolling back…")
+        self.write_log("cancel requested: stopping helm and rolling back…", "bold")
 
     def build_section(self):
         if self.failure is not None:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import Input, Label, Static
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static, Switch
 
 from installer.errors import Problem
 from installer.model import Choices
-from screens.base import Confirm, InvalidStep, StepScreen, error_problems
+from screens.base import Confirm, InvalidStep, StepScreen, error_problems, hanging
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -70,9 +71,18 @@ class ReviewScreen(StepScreen):
         self.session, self.choices = session, choices
         self.prepared: Prepared | None = None
         self.failure: list[Problem] = []
+        self.options_problem: Problem | None = None
         self.next_label = "Write files ▸" if session.offline else "Install ▸"
 
     def compose_body(self) -> ComposeResult:
+        if not self.session.offline:
+            options = self.session.apply_options
+            with Horizontal(classes="switch-row"):
+                yield Switch(options.wait, id="wait")
+                yield Label("Wait until the registry is ready (then the smoke test pushes an image)")
+            with Horizontal(classes="file-row", id="timeout-row"):
+                yield Label("Give up after (e.g. 10m, 1h)", id="timeout-label")
+                yield Input(options.timeout, id="timeout")
         yield Static("Checking the choices against the cluster…", id="summary")
         if self.session.offline:
             yield Label("Write the files to this directory")
@@ -92,8 +102,42 @@ class ReviewScreen(StepScreen):
             return
         self.post_message(self.PrepareCompleted(prepared))
 
+    @on(Switch.Changed, "#wait")
+    def wait_changed(self, event: Switch.Changed) -> None:
+        self.query_one("#timeout-row").display = event.value
+        self.options_changed()
+
+    def options_changed(self) -> None:
+        """Wait and timeout go to the session's apply options; the helm command shown follows them."""
+        wait = self.query_one("#wait", Switch).value
+        timeout = self.query_one("#timeout", Input).value.strip()
+        if not self.session.is_duration(timeout):
+            self.options_problem = Problem("Give up after", f"'{timeout}' is not a duration", "write it like 10m, 600s or 1h30m")
+        else:
+            self.options_problem = None
+            self.session.apply_options = replace(self.session.apply_options, wait=wait, timeout=timeout)
+        if self.prepared is not None:
+            self.show_summary(self.prepared)
+        self.check()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "timeout":
+            self.options_changed()
+
     def on_review_screen_prepare_completed(self, message: PrepareCompleted) -> None:
         self.prepared = prepared = message.prepared
+        self.show_summary(prepared)
+        release = prepared.probe.release if prepared.probe else None
+        if release is not None:
+            diff = self.session.values_diff(prepared)
+            self.query_one("#diff", Static).update(
+                "[b]Changes against the installed release[/b] (secrets masked):\n" + (diff_markup(diff) if diff else "  no changes"))
+        self.query_one("#values", Static).update("[b]values.yaml[/b] (no secrets in it):\n" + escape(prepared.rendered.values_yaml()))
+        self.check()
+        # read first: the focus is on the text (arrows scroll it); installing takes Ctrl+N or Tab to the button
+        self.query_one("#body").focus()
+
+    def show_summary(self, prepared: Prepared) -> None:
         lines = []
         release = prepared.probe.release if prepared.probe else None
         if release is not None:
@@ -109,15 +153,9 @@ class ReviewScreen(StepScreen):
         if prepared.rendered.notes:
             lines.append("[b]Notes[/b]:")
             lines += [f"  [yellow]![/yellow] {escape(n)}" for n in prepared.rendered.notes]
-        self.query_one("#summary", Static).update("\n".join(lines))
-        if release is not None:
-            diff = self.session.values_diff(prepared)
-            self.query_one("#diff", Static).update(
-                "[b]Changes against the installed release[/b] (secrets masked):\n" + (diff_markup(diff) if diff else "  no changes"))
-        self.query_one("#values", Static).update("[b]values.yaml[/b] (no secrets in it):\n" + escape(prepared.rendered.values_yaml()))
-        self.check()
-        # read first: the focus is on the text (arrows scroll it); installing takes Ctrl+N or Tab to the button
-        self.query_one("#body").focus()
+        if not self.session.offline and not self.session.apply_options.wait:
+            lines.append("  [yellow]![/yellow] without waiting, the smoke test is skipped: run `registry-installer smoke` when the pods are up")
+        self.query_one("#summary", Static).update(hanging("\n".join(lines)))
 
     def on_review_screen_prepare_failed(self, message: PrepareFailed) -> None:
         self.failure = message.problems
@@ -125,6 +163,8 @@ class ReviewScreen(StepScreen):
         self.check()
 
     def build_section(self):
+        if self.options_problem is not None:
+            raise InvalidStep([self.options_problem])
         if self.failure:
             raise InvalidStep(self.failure)
         if self.prepared is None:

@@ -47,7 +47,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await next_step(pilot, "ReviewScreen")
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure
-        assert "upgrade --install registry" in str(app.screen.query_one("#summary").render())
+        assert "upgrade --install registry" in shown_text(app.screen.query_one("#summary"))
         await next_step(pilot, "InstallScreen")
         await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
         assert app.screen.failure is None, app.screen.failure
@@ -140,3 +140,42 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
     out = subprocess.run([str(helm_path("helm3")), "status", "docker-registry", "-n", "wizard-cancel", "--kubeconfig", str(kube_cluster.kubeconfig),
                           "--kube-context", kube_cluster.admin_context], capture_output=True, text=True)
     assert out.returncode != 0 and "not found" in out.stderr
+
+
+async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(kube_cluster):  # noqa: F811
+    from installer.events import RolloutProblem, RolloutStatus
+    from screens.install import InstallScreen
+
+    app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="10m"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect_and_probe(pilot, "wizard-wait")
+        await next_step(pilot, "AddressScreen")
+        await type_text(pilot, "wait.example.com")
+        for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await next_step(pilot, screen)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        summary = lambda: " ".join(shown_text(app.screen.query_one("#summary")).split())  # noqa: E731
+        assert "--timeout 10m" in summary() and "--atomic" in summary()
+        await replace_text(pilot, "#timeout", "soon")
+        assert "'soon' is not a duration" in problems_text(app)
+        await replace_text(pilot, "#timeout", "3m")
+        assert problems_text(app) == "" and "--timeout 3m" in summary()
+        app.screen.query_one("#wait").focus()
+        await pilot.press("space")  # keyboard: waiting off
+        await wait_until(pilot, lambda: "--atomic" not in summary(), 10, what="the helm command without waiting")
+        assert "--wait" not in summary() and "smoke test is skipped" in summary()
+        assert not app.screen.query_one("#timeout-row").display
+        await next_step(pilot, "InstallScreen")
+        assert app.session.apply_options.wait is False and app.session.apply_options.timeout == "3m"
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="the install")
+        assert app.screen.failure is None, app.screen.failure
+        # what the engine's rollout watch emits while helm waits, as the Install step shows it
+        screen = app.screen
+        for event in (RolloutStatus("Pod", "registry-abc", "ContainerCreating"),
+                      RolloutProblem("PersistentVolumeClaim", "docker-registry", "NoProvisioner", "no provisioner for class standard-noexpand",
+                                     "choose a StorageClass with a provisioner", fatal=True)):
+            screen.post_message(InstallScreen.EventReported(event))
+        await wait_until(pilot, lambda: any("fix: choose a StorageClass" in line for line in screen.log_lines), 10, what="the problem")
+        assert "rollout: Pod registry-abc: ContainerCreating" in screen.log_lines
+        assert any(line.startswith("stopping: PersistentVolumeClaim docker-registry: NoProvisioner") for line in screen.log_lines)
+        await pilot.press("ctrl+q")
