@@ -2,7 +2,7 @@
 the smoke push goes through the ingress stand-in to the registry pod, and the rollout watcher ends hopeless waits early.
 
 Each test installs into a namespace of its own; the ingress-nginx stand-in (tests/fixtures/ingress.py) serves
-the node cluster's `nginx` class on 127.0.0.1 for the whole module.
+the node cluster's `nginx` class on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from tests.conftest import CHART, PRESETS, ROOT, helm_path
-from tests.fixtures.ingress import start_ingress_stand_in
 from tests.fixtures.registry import make_ca
 
 pytestmark = pytest.mark.node
@@ -30,13 +29,10 @@ SEED = (PRESETS / "rook-ceph-nginx.yaml").read_text()
 SEED_LOCAL = SEED.replace("    - registry.example.com\n", "    - registry.example.com\n    - localhost\n", 1)
 
 
-@pytest.fixture(scope="module")
-def ingress(kube_node, tmp_path_factory):
-    stand_in = start_ingress_stand_in(kube_node.kubeconfig, kube_node.admin_context, tmp_path_factory.mktemp("node-ingress"))
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
+@pytest.fixture
+def ingress(node_ingress):
+    """The ingress-nginx stand-in on the node (tests/fixtures/ingress.py `node_ingress`), one per test."""
+    return node_ingress
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +200,7 @@ def test_the_kubelet_pulls_the_smoke_image_from_the_registry(kube_node, ingress,
 
     kube_node.wait_for(pulled, 90, f"the kubelet pulling {image}")
     assert image in kube_node.images()
-    assert f'"GET /v2/kept/in-cluster/manifests/v1 HTTP/1.1" 200' in ingress.access_log()
+    assert '"GET /v2/kept/in-cluster/manifests/v1 HTTP/1.1" 200' in ingress.access_log()
 
 
 def _early_failure(node, namespace, proc, reasons, *words):
@@ -270,3 +266,4 @@ def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespa
     assert len(fatal) == 1 and fatal[0].reason == "CreateContainerConfigError"
     assert seconds < 120, seconds
     assert "AKIA-node-test" not in str(err.value)
+
