@@ -70,8 +70,9 @@ class StorageScreen(StepScreen):
         with Horizontal(classes="switch-row"):
             yield Switch(gc.enabled, id="gc-enabled")
             yield Label("Garbage-collect deleted and untagged images (a CronJob)")
-        yield Label("Garbage collection schedule (cron)")
-        yield Input(gc.schedule, id="gc-schedule")
+        with Vertical(id="gc-schedule-box", classes="kind-fields"):
+            yield Label("Garbage collection schedule (cron)")
+            yield Input(gc.schedule, id="gc-schedule")
         yield Static("", id="storage-warnings", classes="warnings")
 
     @staticmethod
@@ -89,6 +90,7 @@ class StorageScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.show_kind_fields()
+        self.show_gc_schedule()
         self.check()
 
     @on(Select.Changed)
@@ -125,8 +127,13 @@ class StorageScreen(StepScreen):
         return validated(Extras, data, "extras")
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
+        self.show_gc_schedule()
         if self._armed:
             self.check()
+
+    def show_gc_schedule(self) -> None:
+        """The schedule matters only while garbage collection is on."""
+        self.query_one("#gc-schedule-box").display = self.query_one("#gc-enabled", Switch).value
 
     def build_storage(self) -> Storage:
         kind = self.value_of("#kind")

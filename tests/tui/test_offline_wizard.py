@@ -516,3 +516,21 @@ async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(clo
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")
         assert "Installed and verified" in shown_text(app.screen.query_one("#done-summary"))
+
+
+async def test_switches_sit_on_their_labels_line_and_the_gc_schedule_shows_only_when_on(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_storage(pilot)
+        switch = app.screen.query_one("#gc-enabled")
+        label = switch.parent.query_one("Label")
+        assert switch.region.y == label.region.y or switch.virtual_region.y == label.virtual_region.y
+        box = app.screen.query_one("#gc-schedule-box")
+        assert box.display is switch.value
+        switch.focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert box.display is switch.value
+        await pilot.press("space")
+        await pilot.pause()
+        assert box.display is switch.value
