@@ -129,6 +129,7 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
             raise _explain_failure(exc, previous) from None
         for line in finish_claim(kube, plan, rendered):
             on_event(Note("volume", line))
+        _remove_unused_secrets(plan, kube, rendered, on_event)
         _exposure_objects(plan, rendered, kube, on_event)
         result.clients = _clients(plan, kube, on_event)
     if options.smoke and options.wait:
@@ -152,6 +153,26 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
 
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+def _remove_unused_secrets(plan, kube, rendered, on_event) -> None:
+    """After a successful upgrade, delete the installer's own Secrets that an earlier choice needed and the release no
+    longer uses (the ingress basic-auth Secret after switching to registry auth or none). Only ones labelled as ours."""
+    from installer.kube import NotFound
+
+    wanted = {s["metadata"]["name"] for s in rendered.secrets}
+    for name in (plan.names.basic_auth,):
+        if name in wanted:
+            continue
+        try:
+            secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, plan.namespace)
+        except NotFound:
+            continue
+        if (secret.metadata.labels or {}).get("app.kubernetes.io/managed-by") != "registry-installer":
+            continue
+        with Step(on_event, "cleanup", f"Secret {name}: no longer used") as step:
+            kube.call(f"delete Secret {name}", kube.core.delete_namespaced_secret, name, plan.namespace)
+            step.result = "deleted"
 
 
 def _release_status(helm: HelmRunner, plan: Plan) -> str | None:
