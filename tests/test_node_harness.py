@@ -37,7 +37,18 @@ def namespace(kube_node: NodeHandle):
     kube_node.wait_for(lambda: kube_node.kubectl("-n", name, "get", "serviceaccount", "default", check=False)
                        .returncode == 0, 30, f"the default ServiceAccount in {name}")
     yield name
-    kube_node.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    forget_namespace(kube_node, name)
+
+
+def forget_namespace(node: NodeHandle, name: str) -> None:
+    """Delete a test's namespace without waiting for it, but its Ingresses at once.
+
+    Tests reuse hosts such as `localhost`: an Ingress left in a namespace that is still
+    terminating would be served by the next test's ingress stand-in beside its own (with
+    another test's certificate and passwords).
+    """
+    node.kubectl("-n", name, "delete", "ingress", "--all", "--wait=true", "--timeout=60s", check=False)
+    node.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def apply(node: NodeHandle, namespace: str, *docs: dict) -> None:

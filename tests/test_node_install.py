@@ -21,6 +21,7 @@ import yaml
 
 from tests.conftest import CHART, PRESETS, ROOT, helm_path
 from tests.fixtures.registry import make_ca
+from tests.test_node_harness import forget_namespace
 
 pytestmark = pytest.mark.node
 PASSWORD = "node-Test-pw-42"
@@ -45,7 +46,7 @@ def test_ca(tmp_path_factory):
 def namespace(kube_node):
     name = f"ri-{uuid.uuid4().hex[:8]}"
     yield name
-    kube_node.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    forget_namespace(kube_node, name)
 
 
 def cli(node, *args, helm="helm4", env=None, timeout=420):
