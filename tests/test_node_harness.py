@@ -213,7 +213,7 @@ def test_claims_bind_on_the_served_classes_and_not_on_the_unserved_one(kube_node
     # both served claims are bound; the provisioner has long seen the unserved one
     assert jsonpath(kube_node, namespace, "pvc/none", "{.status.phase}") == "Pending"
     late_pv = jsonpath(kube_node, namespace, "pvc/late", "{.spec.volumeName}")
-    path = Path(kube_node.kubectl("get", "pv", late_pv, "-o", "jsonpath={.spec.hostPath.path}").stdout)
+    path = kube_node.node_path(kube_node.kubectl("get", "pv", late_pv, "-o", "jsonpath={.spec.local.path}").stdout)
     assert (path / "file").read_text() == "data\n"
     assert path.stat().st_uid == 1000
 
@@ -235,6 +235,49 @@ def test_a_claim_on_the_expandable_class_grows(kube_node: NodeHandle, namespace:
                        30, "pvc grow at 3Gi")
     pv = jsonpath(kube_node, namespace, "pvc/grow", "{.spec.volumeName}")
     assert kube_node.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.capacity.storage}").stdout == "3Gi"
+
+
+def volume_stats(node: NodeHandle, namespace: str, claim: str) -> dict:
+    """The kubelet's stats for the pod volume backed by `claim` (KeyError while it has none)."""
+    for pod in node.stats_summary()["pods"]:
+        for volume in pod.get("volume", []):
+            if volume.get("pvcRef") == {"name": claim, "namespace": namespace}:
+                return volume
+    raise KeyError(claim)
+
+
+def test_the_kubelet_reports_a_claims_usage_and_capacity_in_its_stats_summary(kube_node: NodeHandle, namespace: str):
+    """Each provisioned volume is its own filesystem: bytes written through a pod show in the
+    summary's usedBytes, and growing the claim grows capacityBytes."""
+    summary = kube_node.stats_summary()
+    assert summary["node"]["nodeName"] == kube_node.node_name
+    assert summary["node"]["fs"]["capacityBytes"] > 0, summary["node"]
+    apply(kube_node, namespace, pvc("usage", kube_node.storage_classes["expandable"], "64Mi"))
+    holder = busybox_pod("holder", "exec sleep 3600", securityContext={"runAsUser": 1000, "runAsGroup": 1000})
+    holder["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    holder["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "usage"}}]
+    apply(kube_node, namespace, holder)
+    wait_pod_phase(kube_node, namespace, "holder", "Running")
+    mib = 1024 * 1024
+    kube_node.wait_for(lambda: volume_stats(kube_node, namespace, "usage")["capacityBytes"] == 64 * mib, 30,
+                       "the claim's volume in the stats summary")
+    before = volume_stats(kube_node, namespace, "usage")["usedBytes"]
+    written = 20 * mib
+    kube_node.kubectl("-n", namespace, "exec", "holder", "--", "dd", "if=/dev/zero", "of=/data/blob",
+                      "bs=1048576", "count=20")
+    kube_node.wait_for(lambda: volume_stats(kube_node, namespace, "usage")["usedBytes"] >= before + written, 30,
+                       f"usedBytes grown by {written} from {before}")
+    after = volume_stats(kube_node, namespace, "usage")
+    assert before + written <= after["usedBytes"] <= before + written + mib, after
+    assert after["availableBytes"] <= 64 * mib - written, after
+
+    kube_node.kubectl("-n", namespace, "patch", "pvc", "usage", "--type=merge",
+                      "-p", '{"spec":{"resources":{"requests":{"storage":"128Mi"}}}}')
+    kube_node.wait_for(lambda: volume_stats(kube_node, namespace, "usage")["capacityBytes"] == 128 * mib, 30,
+                       "capacityBytes at 128Mi after the claim grew")
+    assert jsonpath(kube_node, namespace, "pvc/usage", "{.status.capacity.storage}") == "128Mi"
+    assert volume_stats(kube_node, namespace, "usage")["usedBytes"] >= before + written  # the data stayed
+    kube_node.kubectl("-n", namespace, "delete", "pod", "holder", "--wait=true")
 
 
 def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_node: NodeHandle, namespace: str):
