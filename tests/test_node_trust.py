@@ -41,7 +41,7 @@ def _json(node, namespace, what):
 def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missing_piece_is_diagnosed(
         kube_node, ingress, tmp_path, monkeypatch):
     from installer.apply import plan_pull_check, run_plan_smoke, uninstall
-    from installer.clients import node_report, remove_node_trust
+    from installer.clients import node_report, remove_node_trust, run_pull_check
     from installer.engine import connect, prepare
     from installer.helm import HelmRunner
     from installer.model import Choices
@@ -124,6 +124,13 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
         untrusted = plan_pull_check(plan, kube, smoke.digest, lambda e: None)
         assert not untrusted.ok and untrusted.kind == "x509", untrusted
         assert "x509" in untrusted.detail and "clients.node_trust" in untrusted.fix
+
+        # a name the node cannot resolve: the diagnosis names the host the node tried
+        nowhere = f"nowhere-{tag}.ri.test:5000"
+        unresolved = run_pull_check(kube, apps, f"{nowhere}/x@sha256:{'0' * 64}", None, "docker-registry")
+        assert not unresolved.ok and unresolved.kind == "dns", unresolved
+        assert f"nowhere-{tag}.ri.test" in unresolved.cause and "resolve" in unresolved.fix
+        assert not _json(kube_node, apps, "pods")["items"]
 
         lines = uninstall(helm, kube, namespace, "docker-registry", keep_data=False)
         assert any("docker-registry-pull" in line for line in lines), lines
