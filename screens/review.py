@@ -12,11 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.containers import Horizontal
-from textual.widgets import Input, Label, Static, Switch
+from textual.widgets import Button, Input, Label, Static, Switch
 
 from installer.errors import Problem
 from installer.model import Choices
-from screens.base import Confirm, InvalidStep, StepScreen, error_problems, hanging
+from screens.base import Confirm, GoTo, InvalidStep, StepScreen, error_problems, hanging
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -37,8 +37,13 @@ def with_step_names(problems: list[Problem]) -> list[Problem]:
     out = []
     for p in problems:
         step = STEP_OF_PATH.get(p.path.split(".")[0])
-        out.append(Problem(p.path, p.message, f"{p.fix} (Esc back to the {step} step)" if step else p.fix))
+        out.append(Problem(p.path, p.message, f"{p.fix} (the {step} step: Go to step)" if step else p.fix))
     return out
+
+
+def owning_step(problems: list[Problem]) -> str | None:
+    """The step whose settings the first problem is about (its label), or None."""
+    return next((STEP_OF_PATH[p.path.split(".")[0]] for p in problems if p.path.split(".")[0] in STEP_OF_PATH), None)
 
 
 def diff_markup(lines: list[str]) -> str:
@@ -87,6 +92,7 @@ class ReviewScreen(StepScreen):
         if self.session.offline:
             yield Label("Write the files to this directory")
             yield Input(str(Path.cwd() / f"{self.choices.target.release}-rendered"), id="out-dir")
+        yield Button("Go to step", id="goto", classes="hidden", compact=True)
         yield Static("", id="diff")
         yield Static("", id="values")
 
@@ -161,6 +167,19 @@ class ReviewScreen(StepScreen):
         self.failure = message.problems
         self.query_one("#summary", Static).update("[red]These settings cannot be applied yet:[/red]")
         self.check()
+        step = owning_step(self.failure)
+        if step:
+            goto = self.query_one("#goto", Button)
+            goto.label = f"Go to the {step} step"
+            goto.remove_class("hidden")
+            goto.focus()
+
+    @on(Button.Pressed, "#goto")
+    def goto_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        step = owning_step(self.failure)
+        if step:
+            self.dismiss(GoTo(step.lower()))
 
     def build_section(self):
         if self.options_problem is not None:

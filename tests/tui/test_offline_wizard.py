@@ -534,3 +534,29 @@ async def test_switches_sit_on_their_labels_line_and_the_gc_schedule_shows_only_
         await pilot.press("space")
         await pilot.pause()
         assert box.display is switch.value
+
+
+async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubeconfig):
+    from installer.model import Auth
+
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_offline(pilot)
+        await type_text(pilot, "registry.example.com")
+        ingress = app.screen.query_one("#ingress-class")
+        ingress.focus()
+        await pilot.press("ctrl+u", "ctrl+k")
+        await type_text(pilot, "traefik")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="Access")
+        app.sections["auth"] = Auth(mode="ingress")
+        app.screen.query_one("#auth-mode").value = "ingress"
+        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: on_screen(app, step), what=step)
+        await wait_until(pilot, lambda: app.screen.failure, what="the review's refusal")
+        goto = app.screen.query_one("#goto")
+        assert not goto.has_class("hidden") and str(goto.label) == "Go to the Access step" and app.focused is goto
+        assert "ingress basic auth is not supported" in problems_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
