@@ -138,6 +138,9 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
             s["metadata"]["name"] != "docker-registry-pull" for s in _json(kube_node, apps, "secrets")["items"])
         assert {"name": "docker-registry-pull"} not in _json(kube_node, apps, "serviceaccount/default").get("imagePullSecrets", [])
     finally:
+        # the Ingress (for localhost too) goes before the namespace: a terminating namespace's Ingress would be
+        # served beside the next test's
+        kube_node.kubectl("-n", namespace, "delete", "ingress", "--all", "--wait=true", check=False)
         for ns in (namespace, apps):
             kube_node.kubectl("delete", "namespace", ns, "--wait=false", check=False)
         shutil.rmtree(kube_node.certs_d / pull_address, ignore_errors=True)
