@@ -268,3 +268,30 @@ def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespa
     assert seconds < 120, seconds
     assert "AKIA-node-test" not in str(err.value)
 
+
+@pytest.mark.s3
+def test_s3_ha_preset_runs_two_replicas_that_write_the_push_into_the_bucket(kube_node, ingress, node_s3, namespace, tmp_path):
+    """presets/s3-ha.yaml on the S3 server: keys under the names the chart reads, two pods Ready, the pushed blobs in the bucket."""
+    preset = yaml.safe_load((PRESETS / "s3-ha.yaml").read_text())
+    preset["exposure"]["hosts"].append("localhost")
+    preset["storage"] = node_s3.preset_storage()
+    # cert-manager is not running here: the stand-in serves its fake certificate (localhost), as ingress-nginx does
+    proc = cli(kube_node, "apply", "--preset", str(write_preset(tmp_path, yaml.safe_dump(preset))), "--namespace", namespace,
+               "--chart", str(CHART), "--yes", "--smoke-address", ingress.address("localhost"), "--timeout", "4m",
+               env={**node_s3.env(), "SSL_CERT_FILE": str(ingress.default_ca.ca_file)})
+    assert proc.returncode == 0, failed(proc, kube_node)
+    deployment = get_json(kube_node, namespace, "deployment/docker-registry")
+    assert deployment["spec"]["replicas"] == 2 and deployment["status"].get("readyReplicas") == 2, failed(proc, kube_node)
+    assert "strategy" not in deployment["spec"] or deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert set(get_json(kube_node, namespace, "secret/docker-registry-s3")["data"]) == {"s3AccessKey", "s3SecretKey"}
+    manifest = next(line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("[ ok ] smoke: push manifest"))
+    assert node_s3.has_blob(manifest), (manifest, node_s3.list_keys())
+    # an image kept after the smoke: every blob of it is an object in the bucket
+    password = base64.b64decode(get_json(kube_node, namespace, "secret/docker-registry-installer")["data"]["password.admin"]).decode()
+    ca = ingress.default_ca
+    proc = cli(kube_node, "smoke", "--registry", ingress.address("localhost"), "--username", "admin", "--password-env", "ADMIN_PASSWORD",
+               "--ca-file", str(ca.ca_file), "--repository", "kept/on-s3", "--tag", "v1", "--keep", helm=None, env={"ADMIN_PASSWORD": password})
+    assert proc.returncode == 0, failed(proc, kube_node)
+    kept = next(line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("[ ok ] smoke: push manifest"))
+    assert node_s3.has_blob(kept)
+    assert any(key.endswith("/kept/on-s3/_manifests/tags/v1/current/link") for key in node_s3.list_keys("docker/registry/v2/repositories/"))
