@@ -1,4 +1,4 @@
-"""Step 3, Address: the registry's hostnames, ingress class and TLS, checked as you type."""
+"""Step 3, Address: the registry's hostnames, Ingress or Gateway, and TLS, checked as you type."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ TLS_MODES = [
 TLS_INPUTS = {"secret-name", "cert-file", "key-file", "issuer-name"}
 TLS_LABELS = {"TLS certificate", "Secret name", "Certificate file", "Private key file", "cert-manager issuer"}
 TLS_FIELDS = {"existing-secret": ["secret"], "files": ["files"], "cert-manager": ["issuer"]}
+LISTENER_TLS = ("listener: the Gateway listener's own certificate", "listener")
+EXPOSURES = [("Ingress: the chart's Ingress on an IngressClass", "ingress"),
+             ("Gateway: an HTTPRoute on a Gateway (Gateway API)", "gateway")]
 
 
 def split_hosts(text: str) -> list[str]:
@@ -49,10 +52,25 @@ class AddressScreen(StepScreen):
         tls = exposure.tls if exposure else None
         yield Label("Hostnames (comma separated), e.g. registry.example.com")
         yield Input(", ".join(exposure.hosts) if exposure else "", placeholder="(type the registry's hostname)", id="hosts")
-        yield Label("Ingress class")
-        yield from self.compose_ingress_class(exposure.ingress_class if exposure else None)
+        gateways = self.gateway_options()
+        if gateways:  # the cluster has Gateways: offer the choice (and say so when ingress-nginx is the retired one)
+            retired = [w for w in self.probe.warnings() if w.startswith("ingress-nginx") and "retired" in w]
+            if retired:
+                yield Label(retired[0].split(";")[0] + ": a Gateway is the maintained choice", id="retired", classes="hint")
+            yield Label("Expose through")
+            yield Select(EXPOSURES, value=self.default_exposure(), allow_blank=False, id="exposure-kind")
+            with Vertical(id="gateway-fields", classes="exposure-fields"):
+                yield Label("Gateway and listener (the HTTPRoute attaches there)")
+                yield Select(gateways, value=self.default_gateway(gateways), allow_blank=False, id="gateway-listener")
+            with Vertical(id="ingress-fields", classes="exposure-fields"):
+                yield Label("Ingress class")
+                yield from self.compose_ingress_class(exposure.ingress_class if exposure else None)
+        else:  # no Gateway in the cluster (or offline): an Ingress, as before
+            yield Label("Ingress class")
+            yield from self.compose_ingress_class(exposure.ingress_class if exposure else None)
         yield Label("TLS certificate")
-        yield Select(TLS_MODES, value=tls.mode if tls else "self-signed", allow_blank=False, id="tls-mode")
+        modes = TLS_MODES[:-1] + [LISTENER_TLS, TLS_MODES[-1]] if gateways else TLS_MODES
+        yield Select(modes, value=tls.mode if tls else "self-signed", allow_blank=False, id="tls-mode")
         with Vertical(id="secret", classes="tls-fields"):
             yield Label("Secret name (kubernetes.io/tls, in the release namespace)")
             yield Input(tls.secret_name or "" if tls else "", placeholder="registry-tls", id="secret-name")
@@ -68,6 +86,29 @@ class AddressScreen(StepScreen):
         with Vertical(id="issuer", classes="tls-fields"):
             yield Label("cert-manager issuer")
             yield from self.compose_issuer(tls)
+
+    def gateway_options(self) -> list[tuple[str, str]]:
+        """(label, "namespace/name/listener") for every HTTP(S) listener of the Gateways the probe found."""
+        if self.probe is None:
+            return []
+        return [(f"{g.ref} ({g.family}): {li.words()}", f"{g.ref}/{li.name}") for g in self.probe.gateways
+                for li in g.listeners if li.protocol in ("HTTP", "HTTPS")]
+
+    def default_exposure(self) -> str:
+        if self.exposure is not None:
+            return "gateway" if self.exposure.gateway is not None else "ingress"
+        classes = self.probe.ingress_classes if self.probe else ()
+        return "gateway" if classes and all(ic.family == "ingress-nginx" for ic in classes) else "ingress"
+
+    def default_gateway(self, options: list[tuple[str, str]]) -> str:
+        values = [value for _label, value in options]
+        ref = self.exposure.gateway if self.exposure is not None else None
+        if ref is not None:
+            wanted = f"{ref.namespace}/{ref.name}/{ref.listener}"
+            if wanted in values:
+                return wanted
+        https = [value for label, value in options if "HTTPS" in label]
+        return (https or values)[0]
 
     def compose_ingress_class(self, chosen: str | None) -> ComposeResult:
         probe = self.probe
@@ -86,6 +127,19 @@ class AddressScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.show_tls_fields()
+        self.show_exposure_fields()
+
+    @on(Select.Changed, "#exposure-kind")
+    def exposure_kind_changed(self, event: Select.Changed) -> None:
+        self.show_exposure_fields()
+        if self._armed:
+            self.check()
+
+    def show_exposure_fields(self) -> None:
+        gateway = bool(self.query("#exposure-kind")) and self.value_of("#exposure-kind") == "gateway"
+        for box in self.query(".exposure-fields"):
+            box.styles.height = "auto"
+            box.display = (box.id == "gateway-fields") == gateway
 
     @on(Select.Changed, "#tls-mode")
     def tls_mode_changed(self, event: Select.Changed) -> None:
@@ -156,8 +210,13 @@ class AddressScreen(StepScreen):
             kind, _, name = self.value_of("#issuer-name").rpartition("/")
             tls["issuer"] = name or None
             tls["issuer_kind"] = kind or "ClusterIssuer"
-        exposure = validated(Exposure, {"hosts": split_hosts(self.value_of("#hosts")),
-                                        "ingress_class": self.value_of("#ingress-class") or None, "tls": tls}, "exposure")
+        data = {"hosts": split_hosts(self.value_of("#hosts")), "tls": tls}
+        if self.query("#exposure-kind") and self.value_of("#exposure-kind") == "gateway":
+            namespace, name, listener = self.value_of("#gateway-listener").split("/", 2)
+            data["gateway"] = {"name": name, "namespace": namespace, "listener": listener}
+        else:
+            data["ingress_class"] = self.value_of("#ingress-class") or None
+        exposure = validated(Exposure, data, "exposure")
         if mode == "files":
             problems = self.session.check_tls_files(exposure.tls.cert_file, exposure.tls.key_file, exposure.hosts)
             if problems:

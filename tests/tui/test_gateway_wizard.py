@@ -1,0 +1,44 @@
+"""The wizard's Gateway path on the real test cluster: Address offers Ingress or Gateway from the probe, the install
+creates the HTTPRoute on the chosen listener."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from screens.app import make_app
+from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, type_text, wait_until
+
+pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
+NAMESPACE = "wizard-gateway"
+
+
+async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_cluster):
+    app = make_app(session=cluster_session(kube_cluster))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect_and_probe(pilot, NAMESPACE)
+        await next_step(pilot, "AddressScreen")
+        screen = app.screen
+        assert screen.query_one("#exposure-kind").value == "ingress"  # Traefik is there too: Ingress stays the default
+        assert "retired" in str(screen.query_one("#retired").render())
+        await type_text(pilot, "registry.example.com")
+        await choose(pilot, "#exposure-kind", 1)
+        assert screen.query_one("#gateway-fields").display and not screen.query_one("#ingress-fields").display
+        assert screen.query_one("#gateway-listener").value == "envoy-gateway-system/eg/https"
+        await choose(pilot, "#gateway-listener", 2)  # nginx-gateway/shared, listener https
+        assert screen.query_one("#gateway-listener").value == "nginx-gateway/shared/https"
+        for step in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await next_step(pilot, step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        review = app.screen.prepared.rendered.review
+        assert any("ClientSettingsPolicy" in line for line in review)
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        assert app.screen.failure is None, app.screen.failure
+        await pilot.press("ctrl+q")
+    route = json.loads(kube_cluster.kubectl("get", "httproute", "docker-registry", "-n", NAMESPACE, "-o", "json").stdout)
+    assert route["spec"]["parentRefs"][0]["name"] == "shared" and route["spec"]["parentRefs"][0]["sectionName"] == "https"
+    assert route["spec"]["hostnames"] == ["registry.example.com"]
+    assert kube_cluster.kubectl("get", "ingress", "-n", NAMESPACE, "-o", "name").stdout.strip() == ""
