@@ -18,6 +18,8 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, NAMESPACE)
+        found = str(app.screen.query_one("#found").render())
+        assert "ingress-nginx (IngressClass nginx) was retired" in found and "March 2026" in found  # the probe's notice
         await next_step(pilot, "AddressScreen")
         screen = app.screen
         assert screen.query_one("#exposure-kind").value == "ingress"  # Traefik is there too: Ingress stays the default
