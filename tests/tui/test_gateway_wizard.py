@@ -8,7 +8,7 @@ import json
 import pytest
 
 from screens.app import make_app
-from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, type_text, wait_until
+from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, shown_text, type_text, wait_until
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 NAMESPACE = "wizard-gateway"
@@ -18,12 +18,12 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, NAMESPACE)
-        found = str(app.screen.query_one("#found").render())
+        found = " ".join(shown_text(app.screen.query_one("#found"), 400).split())
         assert "ingress-nginx (IngressClass nginx) was retired" in found and "March 2026" in found  # the probe's notice
         await next_step(pilot, "AddressScreen")
         screen = app.screen
         assert screen.query_one("#exposure-kind").value == "ingress"  # Traefik is there too: Ingress stays the default
-        assert "retired" in str(screen.query_one("#retired").render())
+        assert "retired" in shown_text(screen.query_one("#retired"))
         await type_text(pilot, "registry.example.com")
         await choose(pilot, "#exposure-kind", 1)
         assert screen.query_one("#gateway-fields").display and not screen.query_one("#ingress-fields").display
