@@ -153,6 +153,9 @@ class ReviewScreen(StepScreen):
                          + (" (offline: files only)" if self.session.offline else ""))
         lines.append("[b]Secrets[/b] (created beside the release; values never shown):")
         lines += [f"  • {escape(s)}" for s in prepared.rendered.secret_summary()] or ["  none"]
+        if prepared.rendered.review:
+            lines.append("[b]Gateway[/b] (the installer's HTTPRoute and what limits large uploads):")
+            lines += [f"  • {escape(line)}" for line in prepared.rendered.review]
         if not self.session.offline:
             lines.append("[b]Helm command[/b]:")
             lines.append(f"  {escape(self.session.helm_command(prepared))}")

@@ -36,6 +36,8 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
         assert not app.screen.failure, app.screen.failure
         review = app.screen.prepared.rendered.review
         assert any("ClientSettingsPolicy" in line for line in review)
+        summary = " ".join(shown_text(app.screen.query_one("#summary"), 400).split())
+        assert "Gateway" in summary and "ClientSettingsPolicy" in summary  # shown on the step, not only computed
         await next_step(pilot, "InstallScreen")
         await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
         assert app.screen.failure is None, app.screen.failure
