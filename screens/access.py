@@ -28,14 +28,18 @@ class AccessScreen(StepScreen):
         Binding("ctrl+g", "generate", "Generate"),
     ]
 
-    def __init__(self, auth: Auth | None) -> None:
+    def __init__(self, auth: Auth | None, gateway: bool = False) -> None:
         super().__init__()
         self.auth = auth or Auth()
+        # Gateway API has no standard basic auth: through a Gateway only the registry can check passwords
+        self.modes = [m for m in AUTH_MODES if not (gateway and m[1] == "ingress")]
+        if gateway and self.auth.mode == "ingress":
+            self.auth = self.auth.model_copy(update={"mode": "registry"})
         self.users: list[User] = list(self.auth.users)
 
     def compose_body(self) -> ComposeResult:
         yield Label("Who checks the passwords")
-        yield Select(AUTH_MODES, value=self.auth.mode, allow_blank=False, id="auth-mode")
+        yield Select(self.modes, value=self.auth.mode, allow_blank=False, id="auth-mode")
         yield Label("Realm (the name in the login prompt; ingress mode)")
         yield Input(self.auth.realm, id="realm")
         yield Label("Users (select a row to change or remove it)")

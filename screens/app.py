@@ -177,12 +177,16 @@ class WizardApp(App[int]):
         step = self.steps[index]
         self.push_screen(self.screen_for(step.key), self.step_finished)
 
+    def exposure_via_gateway(self) -> bool:
+        exposure = self.sections.get("exposure")
+        return exposure is not None and exposure.gateway is not None
+
     def screen_for(self, key: str):
         builders: dict[str, Callable[[], Any]] = {
             "cluster": lambda: ClusterScreen(self.session, self.sections["target"], self.session.offline),
             "probe": lambda: ProbeScreen(self.session, self.sections["target"].namespace, self.sections["target"].release),
             "address": lambda: AddressScreen(self.session, self.sections.get("exposure"), self.probe_result),
-            "access": lambda: AccessScreen(self.sections.get("auth")),
+            "access": lambda: AccessScreen(self.sections.get("auth"), gateway=self.exposure_via_gateway()),
             "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"]),
             "uploads": lambda: UploadsScreen(self.sections.get("uploads")),
             "review": lambda: ReviewScreen(self.session, self.choices()),

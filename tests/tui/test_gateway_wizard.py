@@ -30,7 +30,10 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
         assert screen.query_one("#gateway-listener").value == "envoy-gateway-system/eg/https"
         await choose(pilot, "#gateway-listener", 2)  # nginx-gateway/shared, listener https
         assert screen.query_one("#gateway-listener").value == "nginx-gateway/shared/https"
-        for step in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        await next_step(pilot, "AccessScreen")
+        modes = [value for _label, value in app.screen.modes]
+        assert "ingress" not in modes and app.screen.query_one("#auth-mode").value != "ingress"  # no basic auth at a Gateway
+        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure
