@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from installer import engine
-from installer.apply import ApplyOptions, ApplyResult, helm_command_text, run_plan_smoke
+from installer.apply import ROUTE_SETTLE, ApplyOptions, ApplyResult, helm_command_text, run_plan_smoke
 from installer.apply import apply as apply_plan
 from installer.diff import mask_secrets, merged_values, values_diff
 from installer.engine import Prepared
@@ -60,6 +60,7 @@ class WizardSession:
         self.offline = False
         self._cancel: threading.Event | None = None  # the running install's, while one runs
         self._idle = threading.Event()
+        self._just_installed = False
         self._idle.set()
 
     @property
@@ -137,7 +138,9 @@ class WizardSession:
         self._cancel = cancel
         self._idle.clear()
         try:
-            return apply_plan(prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel)
+            result = apply_plan(prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel)
+            self._just_installed = True  # the next smoke waits for the ingress to load the new route, as apply's does
+            return result
         finally:
             self._cancel = None
             self._idle.set()
@@ -157,7 +160,9 @@ class WizardSession:
     def smoke(self, prepared: Prepared, on_event: EventSink = discard, address: str | None = None):
         """Push a test image through the public address, or `address` (HOST[:PORT], the CLI's --smoke-address, for a
         name that does not resolve yet), and read it back (a SmokeResult)."""
-        return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address or self.apply_options.smoke_address)
+        settle, self._just_installed = (ROUTE_SETTLE if self._just_installed else 0.0), False
+        return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address or self.apply_options.smoke_address,
+                              settle=settle)
 
     @staticmethod
     def is_duration(text: str) -> bool:
