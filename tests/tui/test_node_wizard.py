@@ -1,0 +1,61 @@
+"""The wizard by keyboard on the real node: Install waits for the registry's pod for real, Smoke pushes through the
+ingress stand-in (tests/fixtures/ingress.py) and reads the image back, Done follows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from installer.apply import ApplyOptions
+from installer.model import Chart
+from installer.session import WizardSession
+from screens.app import make_app
+from tests.conftest import helm_path
+from tests.test_node_install import namespace, test_ca, tls_secret  # noqa: F401 (fixtures)
+from tests.tui.conftest import CHART_DIR, choose, connect_and_probe, next_step, replace_text, shown_text, type_text, wait_until
+
+pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
+PASSWORD = "wizard-node-Pw-4821"
+
+
+async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(kube_node, node_ingress, test_ca, namespace,  # noqa: F811
+                                                                           monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))  # the smoke push trusts the test CA (the stand-in serves its cert)
+    tls_secret(kube_node, namespace, test_ca)
+    options = ApplyOptions(wait=True, smoke=True, timeout="4m", smoke_address=node_ingress.address("localhost"))
+    session = WizardSession(context=kube_node.admin_context, kubeconfig=str(kube_node.kubeconfig),
+                            helm_binary=str(helm_path("helm4")), chart=Chart(path=str(CHART_DIR)), apply_options=options)
+    app = make_app(session=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect_and_probe(pilot, namespace)
+        await next_step(pilot, "AddressScreen")
+        await type_text(pilot, "localhost")
+        await choose(pilot, "#tls-mode", 1)  # existing Secret
+        await replace_text(pilot, "#secret-name", "registry-tls")
+        await next_step(pilot, "AccessScreen")
+        await choose(pilot, "#auth-mode", 1)  # ingress basic auth, as the seed
+        await replace_text(pilot, "#user-name", "admin")
+        await pilot.press("tab")
+        await type_text(pilot, PASSWORD)
+        await pilot.press("enter")
+        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await next_step(pilot, step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm --wait")
+        assert app.screen.failure is None, f"{app.screen.failure}\n{kube_node.diagnose()}"
+        deployment = json.loads(kube_node.kubectl("-n", namespace, "get", "deployment", "docker-registry", "-o", "json").stdout)
+        assert deployment["status"].get("readyReplicas") == 1, "Install returned before the registry's pod was ready"
+        await next_step(pilot, "SmokeScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None, 180, what="the smoke push")
+        result = app.screen.result
+        assert result.ok, f"{result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
+        assert PASSWORD not in shown_text(app.screen.query_one("#smoke-result"))
+        await next_step(pilot, "DoneScreen")
+        done = " ".join(shown_text(app.screen.query_one("#done-summary"), 400).split())
+        assert "docker login localhost -u admin" in done and "not verified" not in done, done
+        assert PASSWORD not in done
+    claim = json.loads(kube_node.kubectl("-n", namespace, "get", "pvc", "docker-registry", "-o", "json").stdout)
+    assert claim["status"]["phase"] == "Bound" and claim["spec"]["storageClassName"] == "rook-ceph-block"
