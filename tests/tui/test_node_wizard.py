@@ -59,3 +59,41 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(kube
         assert PASSWORD not in done
     claim = json.loads(kube_node.kubectl("-n", namespace, "get", "pvc", "docker-registry", "-o", "json").stdout)
     assert claim["status"]["phase"] == "Bound" and claim["spec"]["storageClassName"] == "rook-ceph-block"
+
+
+async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_address_override_passes(
+        kube_node, node_ingress, test_ca, namespace, monkeypatch):  # noqa: F811
+    """Issue 12's end-to-end case: install, a failed smoke (the name has no DNS yet), Retry through the address the
+    operator types, Done says verified."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))
+    tls_secret(kube_node, namespace, test_ca)
+    options = ApplyOptions(wait=True, smoke=True, timeout="4m")  # no smoke address: the first push goes to the name
+    session = WizardSession(context=kube_node.admin_context, kubeconfig=str(kube_node.kubeconfig),
+                            helm_binary=str(helm_path("helm3")), chart=Chart(path=str(CHART_DIR)), apply_options=options)
+    app = make_app(session=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect_and_probe(pilot, namespace)
+        await next_step(pilot, "AddressScreen")
+        await type_text(pilot, "registry.example.test, localhost")  # .test never resolves
+        await choose(pilot, "#tls-mode", 1)
+        await replace_text(pilot, "#secret-name", "registry-tls")
+        for step in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+            await next_step(pilot, step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm --wait")
+        assert app.screen.failure is None, f"{app.screen.failure}\n{kube_node.diagnose()}"
+        await next_step(pilot, "SmokeScreen")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.result is not None, 180, what="the first smoke push")
+        assert not screen.result.ok and "does not resolve" in screen.result.diagnosis.cause
+        assert not screen.query_one("#override").has_class("hidden") and screen.query_one("#smoke-address").has_focus
+        await replace_text(pilot, "#smoke-address", node_ingress.address("localhost"))
+        first = screen.result
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.result is not first and screen.result is not None, 180, what="the retried push")
+        assert screen.result.ok, f"{screen.result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
+        await next_step(pilot, "DoneScreen")
+        done = " ".join(shown_text(app.screen.query_one("#done-summary"), 400).split())
+        assert "not verified" not in done and "docker login registry.example.test" in done, done
