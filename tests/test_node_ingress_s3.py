@@ -12,6 +12,8 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from installer.apply import ROUTE_SETTLE, wait_until_routed
+from installer.events import discard
 from installer.smoke import SmokeTarget, run_smoke
 from tests.conftest import CHART, helm_path
 from tests.fixtures.registry import make_ca, write_htpasswd
@@ -109,9 +111,12 @@ def test_two_chart_replicas_on_s3_write_the_pushed_blobs_into_the_bucket(kube_no
     assert ready.split() == ["True", "True"]
     node_ingress.wait_served(namespace, "reg-docker-registry")
 
-    result = run_smoke(SmokeTarget(registry=node_ingress.address("localhost"), username=USER,
-                                   password=SecretStr(password), ca_file=ca.ca_file, controller_family="ingress-nginx",
-                                   blob_size=8 * MiB, keep=True, timeout=30.0))
+    target = SmokeTarget(registry=node_ingress.address("localhost"), username=USER,
+                         password=SecretStr(password), ca_file=ca.ca_file, controller_family="ingress-nginx",
+                         blob_size=8 * MiB, keep=True, timeout=30.0)
+    # as apply does after an install: kube-proxy may not route to pods that just became Ready (502) for a moment
+    wait_until_routed(target, discard, ROUTE_SETTLE)
+    result = run_smoke(target)
     assert result.ok, f"{result.diagnosis}\n{kube_node.diagnose()}"
     assert node_s3.has_blob(result.digest), node_s3.list_keys()
     layers = [key for key in node_s3.list_keys("docker/registry/v2/blobs/") if key.endswith("/data")]
