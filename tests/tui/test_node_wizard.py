@@ -19,14 +19,19 @@ pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
 PASSWORD = "wizard-node-Pw-4821"
 
 
-async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(kube_node, node_ingress, test_ca, namespace,  # noqa: F811
-                                                                           monkeypatch):
+def node_app(kube_node, test_ca, namespace, monkeypatch, helm: str, **options):
+    """The wizard on the real node, waiting and smoke-testing; the TLS Secret `registry-tls` from the test CA."""
     monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))  # the smoke push trusts the test CA (the stand-in serves its cert)
     tls_secret(kube_node, namespace, test_ca)
-    options = ApplyOptions(wait=True, smoke=True, timeout="4m", smoke_address=node_ingress.address("localhost"))
+    apply_options = ApplyOptions(wait=True, smoke=True, timeout="4m", **options)
     session = WizardSession(context=kube_node.admin_context, kubeconfig=str(kube_node.kubeconfig),
-                            helm_binary=str(helm_path("helm4")), chart=Chart(path=str(CHART_DIR)), apply_options=options)
-    app = make_app(session=session)
+                            helm_binary=str(helm_path(helm)), chart=Chart(path=str(CHART_DIR)), apply_options=apply_options)
+    return make_app(session=session)
+
+
+async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(kube_node, node_ingress, test_ca, namespace,  # noqa: F811
+                                                                           monkeypatch):
+    app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm4", smoke_address=node_ingress.address("localhost"))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, namespace)
         await next_step(pilot, "AddressScreen")
@@ -65,12 +70,7 @@ async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_ad
         kube_node, node_ingress, test_ca, namespace, monkeypatch):  # noqa: F811
     """Issue 12's end-to-end case: install, a failed smoke (the name has no DNS yet), Retry through the address the
     operator types, Done says verified."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))
-    tls_secret(kube_node, namespace, test_ca)
-    options = ApplyOptions(wait=True, smoke=True, timeout="4m")  # no smoke address: the first push goes to the name
-    session = WizardSession(context=kube_node.admin_context, kubeconfig=str(kube_node.kubeconfig),
-                            helm_binary=str(helm_path("helm3")), chart=Chart(path=str(CHART_DIR)), apply_options=options)
-    app = make_app(session=session)
+    app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm3")  # no smoke address: the first push goes to the name
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, namespace)
         await next_step(pilot, "AddressScreen")
