@@ -132,6 +132,13 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
                "kubelet usage after gc below the usage before by the deleted layer")
 
 
+def accepts_upload(base: str) -> bool:
+    try:
+        return requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=10).status_code == 202
+    except requests.ConnectionError:
+        return False
+
+
 def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
     from kubernetes import client
 
@@ -153,7 +160,8 @@ def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "jobs are not allowed here" in proc.stderr and "The registry is writable again" in proc.stderr
         assert "Traceback" not in proc.stderr and "[ ok ] writable" in proc.stdout
-        assert requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=10).status_code == 202
+        # kube-proxy may take a moment to route the Service to the rolled-back pod: refused until then
+        kube_node.wait_for(lambda: accepts_upload(base), 30, "the registry accepts an upload after the failed gc")
         config = kube_node.kubectl("-n", namespace, "get", "configmap", "docker-registry-config", "-o", "jsonpath={.data.config\\.yml}").stdout
         assert "readonly" not in config
         record = status(kube_node, namespace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,10 @@ def test_step_snapshot(step, size, snap_compare, monkeypatch):
     kubeconfig = write_kubeconfig(SNAPSHOT_DIR / "closed.kubeconfig", "https://127.0.0.1:1")
     # the Done step shows the helm command with the chart's path: one that is the same on every machine
     chart = SNAPSHOT_DIR / CHART_DIR.name
-    if not chart.exists():
-        chart.symlink_to(CHART_DIR)
+    if not (chart.is_symlink() and chart.resolve() == CHART_DIR.resolve()):
+        # an earlier run from another checkout may have left a link to its own (maybe gone) chart
+        staged = SNAPSHOT_DIR / f".{CHART_DIR.name}.{os.getpid()}"
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(CHART_DIR)
+        os.replace(staged, chart)
     assert snap_compare(offline_app_with_chart(kubeconfig, chart), terminal_size=size, run_before=STEPS[step])
