@@ -52,7 +52,9 @@ def push_image(address: str, ca_file: Path, password: str) -> tuple[float, int]:
         from installer.registry_client import Descriptor
 
         config = client.push_blob("bench/auth", image_config(layers[0][0].diff_id), OCI_CONFIG)
-        client.put_manifest("bench/auth", "latest", manifest_json(config, [Descriptor(OCI_LAYER_GZIP, d, s) for _, d, s in layers]))
+        client.put_manifest(
+            "bench/auth", "latest", manifest_json(config, [Descriptor(OCI_LAYER_GZIP, d, s) for _, d, s in layers])
+        )
         return time.perf_counter() - started, requests_made
 
 
@@ -69,7 +71,9 @@ def main() -> int:
             for cost in COSTS:
                 password = secrets.token_urlsafe(16)
                 htpasswd = write_htpasswd(root / f"htpasswd-{cost}", "bench", password, rounds=cost)
-                nginx = start_nginx(root / f"nginx-{cost}", upstream=f"127.0.0.1:{registry.port}", ca=ca, htpasswd=htpasswd)
+                nginx = start_nginx(
+                    root / f"nginx-{cost}", upstream=f"127.0.0.1:{registry.port}", ca=ca, htpasswd=htpasswd
+                )
                 try:
                     runs = [push_image(f"127.0.0.1:{nginx.port}", ca.ca_file, password) for _ in range(args.runs)]
                 finally:
@@ -80,8 +84,13 @@ def main() -> int:
     base = results[COSTS[0]][0]
     for cost in COSTS:
         seconds, count = results[cost]
-        line(f"push of a {LAYERS}-layer image at bcrypt cost {cost} ({count} requests, {seconds / count * 1000:.1f} ms each), median of {args.runs}",
-             seconds, "s", f"cost {COSTS[0]}", base)
+        line(
+            f"push of a {LAYERS}-layer image at bcrypt cost {cost} ({count} requests, {seconds / count * 1000:.1f} ms each), median of {args.runs}",
+            seconds,
+            "s",
+            f"cost {COSTS[0]}",
+            base,
+        )
     return 0
 
 

@@ -51,9 +51,18 @@ def our_push(stack: RegistryStack, disk: Path, state: Path, **options) -> tuple[
     """push-disk end to end (connect, layer, config, manifest); (seconds, peak RSS growth, result)."""
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM so the peak is this push's
     rss_before = status_kib("VmRSS")
-    target = PushDiskTarget(disk=inspect_disk(disk), registry=options.pop("registry", stack.address),
-                            repository=REPO, tag="bench", username=stack.username, password=stack.password,
-                            ca_file=stack.ca_file, timeout=600.0, state_dir=state, **options)
+    target = PushDiskTarget(
+        disk=inspect_disk(disk),
+        registry=options.pop("registry", stack.address),
+        repository=REPO,
+        tag="bench",
+        username=stack.username,
+        password=stack.password,
+        ca_file=stack.ca_file,
+        timeout=600.0,
+        state_dir=state,
+        **options,
+    )
     started = time.monotonic()
     result = run_push_disk(target)
     seconds = time.monotonic() - started
@@ -73,21 +82,53 @@ def peer_pipeline(stack: RegistryStack, disk: Path, work: Path) -> float:
     blobs = layout / "blobs" / "sha256"
     blobs.mkdir(parents=True)
     layer = blobs / "layer.tar"
-    subprocess.run(["tar", "--numeric-owner", "--owner=107", "--group=107", "--mode=a-w", "-cf", str(layer),
-                    "-C", str(source), "disk"], check=True)
-    hexdigest = subprocess.run(["sha256sum", str(layer)], check=True, capture_output=True,
-                               text=True).stdout.split()[0]
+    subprocess.run(
+        [
+            "tar",
+            "--numeric-owner",
+            "--owner=107",
+            "--group=107",
+            "--mode=a-w",
+            "-cf",
+            str(layer),
+            "-C",
+            str(source),
+            "disk",
+        ],
+        check=True,
+    )
+    hexdigest = subprocess.run(["sha256sum", str(layer)], check=True, capture_output=True, text=True).stdout.split()[0]
     size = layer.stat().st_size
     layer.rename(blobs / hexdigest)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hexdigest}"]}}).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hexdigest}"]},
+        }
+    ).encode()
     (blobs / sha256_digest(config).split(":")[1]).write_bytes(config)
-    manifest = manifest_json(Descriptor(OCI_CONFIG, sha256_digest(config), len(config)),
-                             [Descriptor("application/vnd.oci.image.layer.v1.tar", f"sha256:{hexdigest}", size)])
+    manifest = manifest_json(
+        Descriptor(OCI_CONFIG, sha256_digest(config), len(config)),
+        [Descriptor("application/vnd.oci.image.layer.v1.tar", f"sha256:{hexdigest}", size)],
+    )
     (blobs / sha256_digest(manifest).split(":")[1]).write_bytes(manifest)
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": OCI_MANIFEST, "digest": sha256_digest(manifest), "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}))
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": OCI_MANIFEST,
+                        "digest": sha256_digest(manifest),
+                        "size": len(manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": "bench"},
+                    }
+                ],
+            }
+        )
+    )
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     skopeo_push(stack, layout)
     seconds = time.monotonic() - started
@@ -96,8 +137,18 @@ def peer_pipeline(stack: RegistryStack, disk: Path, work: Path) -> float:
 
 
 def with_stack(root: Path, name: str, once, **options):
-    stack = start_stack(Path(tempfile.mkdtemp(prefix=name + "-", dir=root)), auth="ingress", body_limit="0",
-                        read_timeout="600s", send_timeout="600s", **options) if options else fresh_stack(root, name)
+    stack = (
+        start_stack(
+            Path(tempfile.mkdtemp(prefix=name + "-", dir=root)),
+            auth="ingress",
+            body_limit="0",
+            read_timeout="600s",
+            send_timeout="600s",
+            **options,
+        )
+        if options
+        else fresh_stack(root, name)
+    )
     try:
         return once(stack)
     finally:
@@ -106,14 +157,23 @@ def with_stack(root: Path, name: str, once, **options):
 
 
 def bench_disk(root: Path, disk: Path, label: str, runs: int) -> float:
-    ours = [with_stack(root, "ours", lambda s: our_push(s, disk, Path(tempfile.mkdtemp(dir=root)))[0])
-            for _ in range(runs)]
-    theirs = [with_stack(root, "peer", lambda s: peer_pipeline(s, disk, Path(tempfile.mkdtemp(dir=root))))
-              for _ in range(runs)]
+    ours = [
+        with_stack(root, "ours", lambda s: our_push(s, disk, Path(tempfile.mkdtemp(dir=root)))[0]) for _ in range(runs)
+    ]
+    theirs = [
+        with_stack(root, "peer", lambda s: peer_pipeline(s, disk, Path(tempfile.mkdtemp(dir=root))))
+        for _ in range(runs)
+    ]
     size = disk.stat().st_size / MiB
     ours_rate, their_rate = size / statistics.median(ours), size / statistics.median(theirs)
-    line(f"push-disk {label} end to end, median of {runs}", ours_rate, "MiB/s",
-         "tar + sha256sum + OCI layout + skopeo copy", their_rate, digits=1)
+    line(
+        f"push-disk {label} end to end, median of {runs}",
+        ours_rate,
+        "MiB/s",
+        "tar + sha256sum + OCI layout + skopeo copy",
+        their_rate,
+        digits=1,
+    )
     return ours_rate
 
 
@@ -121,18 +181,31 @@ def bench_memory(root: Path, small: Path, large: Path) -> None:
     growth = {}
     for disk in (small, large):
         growth[disk] = with_stack(root, "rss", lambda s: our_push(s, disk, Path(tempfile.mkdtemp(dir=root)))[1])
-    line(f"push-disk peak RSS growth, {format_size(large.stat().st_size)} disk", growth[large] / MiB, "MiB",
-         f"{format_size(small.stat().st_size)} disk", growth[small] / MiB, digits=1)
+    line(
+        f"push-disk peak RSS growth, {format_size(large.stat().st_size)} disk",
+        growth[large] / MiB,
+        "MiB",
+        f"{format_size(small.stat().st_size)} disk",
+        growth[small] / MiB,
+        digits=1,
+    )
 
 
 def bench_ceiling(root: Path, disk: Path, ours_rate: float) -> None:
     seconds = with_stack(root, "ceiling", lambda s: ceiling_curl(s, disk))
-    line(f"push-disk {format_size(disk.stat().st_size)} against the loopback ceiling", ours_rate, "MiB/s",
-         "curl -T of the same file to nginx discarding the body", disk.stat().st_size / MiB / seconds, digits=1)
+    line(
+        f"push-disk {format_size(disk.stat().st_size)} against the loopback ceiling",
+        ours_rate,
+        "MiB/s",
+        "curl -T of the same file to nginx discarding the body",
+        disk.stat().st_size / MiB / seconds,
+        digits=1,
+    )
 
 
 def resend_after_cut(root: Path, disk: Path, buffering: bool) -> float:
     """Cut the connection once at half the file; the share of the file sent more than once."""
+
     def once(stack: RegistryStack) -> float:
         proxy = CutProxy(stack.nginx.port, cut_at=disk.stat().st_size // 2)
         try:
@@ -148,15 +221,25 @@ def resend_after_cut(root: Path, disk: Path, buffering: bool) -> float:
 
 def resend_after_stop(root: Path, disk: Path) -> float:
     """Stop (Ctrl+C) at half the file, run again; the share of the file sent twice."""
+
     def once(stack: RegistryStack) -> float:
         state = Path(tempfile.mkdtemp(dir=root))
         stop = threading.Event()
         half = disk.stat().st_size // 2
-        target = PushDiskTarget(disk=inspect_disk(disk), registry=stack.address, repository=REPO, tag="bench",
-                                username=stack.username, password=stack.password, ca_file=stack.ca_file,
-                                timeout=600.0, state_dir=state)
-        first = run_push_disk(target, on_event=lambda e: stop.set() if getattr(e, "done", 0) >= half else None,
-                              stop=stop)
+        target = PushDiskTarget(
+            disk=inspect_disk(disk),
+            registry=stack.address,
+            repository=REPO,
+            tag="bench",
+            username=stack.username,
+            password=stack.password,
+            ca_file=stack.ca_file,
+            timeout=600.0,
+            state_dir=state,
+        )
+        first = run_push_disk(
+            target, on_event=lambda e: stop.set() if getattr(e, "done", 0) >= half else None, stop=stop
+        )
         second = run_push_disk(target)
         if not (first.interrupted and second.ok):
             raise RuntimeError(f"stop and resume failed: {first}, {second}")
@@ -186,12 +269,23 @@ def main() -> int:
         bench_memory(root, small, large)
         buffered = resend_after_cut(root, large, buffering=True)
         unbuffered = resend_after_cut(root, large, buffering=False)
-        line(f"push-disk {label}: share re-sent after a cut at 50 % (nginx buffering requests, 64 MiB PATCHes)",
-             buffered, "%", "the same cut, nginx passing bodies through (docker-distribution cancels the upload)",
-             unbuffered, digits=2)
+        line(
+            f"push-disk {label}: share re-sent after a cut at 50 % (nginx buffering requests, 64 MiB PATCHes)",
+            buffered,
+            "%",
+            "the same cut, nginx passing bodies through (docker-distribution cancels the upload)",
+            unbuffered,
+            digits=2,
+        )
         stopped = resend_after_stop(root, large)
-        line(f"push-disk {label}: share re-sent after Ctrl+C at 50 % and a second run", stopped, "%",
-             "a cut with a buffering proxy", buffered, digits=2)
+        line(
+            f"push-disk {label}: share re-sent after Ctrl+C at 50 % and a second run",
+            stopped,
+            "%",
+            "a cut with a buffering proxy",
+            buffered,
+            digits=2,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"bench time: {time.monotonic() - started:.0f} s", flush=True)

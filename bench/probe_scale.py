@@ -26,13 +26,18 @@ def kubectl_calls(kubeconfig: Path) -> list[list[str]]:
     """What the probe asks, as a person would ask it with kubectl."""
     base = [str(KUBECTL), "--kubeconfig", str(kubeconfig), "--context", "admin"]
     ns = ["-n", "docker-registry"]
-    calls = [base + ["version", "-o", "json"], base + ["auth", "whoami", "-o", "json"],
-             base + ["get", "storageclasses", "-o", "json"], base + ["get", "ingressclasses", "-o", "json"],
-             base + ["get", "configmap", "ingress-nginx-controller", "-n", "ingress-nginx", "-o", "json"],
-             base + ["get", "namespace", "docker-registry", "--ignore-not-found", "-o", "json"],
-             base + ["get", "secrets", *ns, "-l", "owner=helm,name=docker-registry", "-o", "json"],
-             base + ["get", "crd", "clusterissuers.cert-manager.io", "-o", "json"],
-             base + ["get", "clusterissuers", "-o", "json"], base + ["get", "issuers", *ns, "-o", "json"]]
+    calls = [
+        base + ["version", "-o", "json"],
+        base + ["auth", "whoami", "-o", "json"],
+        base + ["get", "storageclasses", "-o", "json"],
+        base + ["get", "ingressclasses", "-o", "json"],
+        base + ["get", "configmap", "ingress-nginx-controller", "-n", "ingress-nginx", "-o", "json"],
+        base + ["get", "namespace", "docker-registry", "--ignore-not-found", "-o", "json"],
+        base + ["get", "secrets", *ns, "-l", "owner=helm,name=docker-registry", "-o", "json"],
+        base + ["get", "crd", "clusterissuers.cert-manager.io", "-o", "json"],
+        base + ["get", "clusterissuers", "-o", "json"],
+        base + ["get", "issuers", *ns, "-o", "json"],
+    ]
     for need in NEEDED_PERMISSIONS:
         resource = f"{need.resource}.{need.group}" if need.group else need.resource
         calls.append(base + ["auth", "can-i", need.verb, resource, *(ns if need.namespaced else [])])
@@ -56,19 +61,40 @@ def main() -> int:
             started = time.monotonic()
             counts = seed_scale(cluster)
             print(f"seeded the API server in {time.monotonic() - started:.1f} s: {counts}", flush=True)
-            ours_argv = [sys.executable, "-m", "installer", "probe", "--json", "--kubeconfig", str(cluster.kubeconfig), "--context", "admin"]
+            ours_argv = [
+                sys.executable,
+                "-m",
+                "installer",
+                "probe",
+                "--json",
+                "--kubeconfig",
+                str(cluster.kubeconfig),
+                "--context",
+                "admin",
+            ]
             run_quiet(ours_argv, cwd=ROOT)
             ours = median_seconds(lambda: run_quiet(ours_argv, cwd=ROOT), args.runs)
             calls = kubectl_calls(cluster.kubeconfig)
             theirs = median_seconds(lambda: run_kubectl(calls), args.runs)
-            line(f"probe of a cluster with 2000 namespaces, 50 StorageClasses, 10 IngressClasses, 500 Deployments, median of {args.runs}",
-                 ours, "s", f"the same {len(calls)} kubectl calls one after another", theirs)
+            line(
+                f"probe of a cluster with 2000 namespaces, 50 StorageClasses, 10 IngressClasses, 500 Deployments, median of {args.runs}",
+                ours,
+                "s",
+                f"the same {len(calls)} kubectl calls one after another",
+                theirs,
+            )
             from installer.engine import connect, run_probe
 
             kube = connect("admin", str(cluster.kubeconfig))
             run_probe(kube, "docker-registry", "docker-registry")
             in_process = median_seconds(lambda: run_probe(kube, "docker-registry", "docker-registry"), args.runs)
-            line("probe API time in a running wizard (no interpreter start-up)", in_process, "s", "registry-installer probe process", ours)
+            line(
+                "probe API time in a running wizard (no interpreter start-up)",
+                in_process,
+                "s",
+                "registry-installer probe process",
+                ours,
+            )
         finally:
             cluster.stop()
     return 0

@@ -23,7 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from installer.registry_client import (  # noqa: E402
-    OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, RegistryClient, manifest_json, sha256_digest,
+    OCI_CONFIG,
+    OCI_LAYER_GZIP,
+    OCI_MANIFEST,
+    Descriptor,
+    RegistryClient,
+    manifest_json,
+    sha256_digest,
 )
 from installer.smoke import SmokeLayer, format_size, image_config, parse_size  # noqa: E402
 from tests.fixtures.registry import RegistryStack, start_stack  # noqa: E402
@@ -44,8 +50,9 @@ def our_push(stack: RegistryStack, size: int) -> tuple[float, int, int]:
     """Push a fresh one-layer image of `size`; returns (seconds, layer bytes, peak RSS growth in bytes)."""
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM so the peak is this push's
     rss_before = status_kib("VmRSS")
-    with RegistryClient(stack.address, username=stack.username, password=stack.password, ca_file=stack.ca_file,
-                        timeout=120.0) as client:
+    with RegistryClient(
+        stack.address, username=stack.username, password=stack.password, ca_file=stack.ca_file, timeout=120.0
+    ) as client:
         started = time.monotonic()
         client.ping()
         layer = SmokeLayer(size)
@@ -72,12 +79,21 @@ def write_oci_layout(directory: Path, size: int) -> int:
     partial.rename(blobs / hasher.hexdigest())
     config = image_config(layer.diff_id)
     (blobs / sha256_digest(config).split(":")[1]).write_bytes(config)
-    manifest = manifest_json(Descriptor(OCI_CONFIG, sha256_digest(config), len(config)),
-                             [Descriptor(OCI_LAYER_GZIP, layer_digest, written)])
+    manifest = manifest_json(
+        Descriptor(OCI_CONFIG, sha256_digest(config), len(config)), [Descriptor(OCI_LAYER_GZIP, layer_digest, written)]
+    )
     (blobs / sha256_digest(manifest).split(":")[1]).write_bytes(manifest)
-    index = {"schemaVersion": 2, "manifests": [{
-        "mediaType": OCI_MANIFEST, "digest": sha256_digest(manifest), "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": sha256_digest(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": "bench"},
+            }
+        ],
+    }
     (directory / "index.json").write_text(json.dumps(index))
     (directory / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     return written
@@ -86,8 +102,17 @@ def write_oci_layout(directory: Path, size: int) -> int:
 def skopeo_push(stack: RegistryStack, layout: Path) -> tuple[float, int]:
     """skopeo copy oci:layout to the registry; returns (seconds, skopeo's max RSS in bytes)."""
     creds = f"{stack.username}:{stack.password.get_secret_value()}"
-    argv = ["skopeo", "copy", "--quiet", "--dest-cert-dir", str(stack.ca.cert_dir), "--dest-creds", creds,
-            f"oci:{layout}:bench", f"docker://{stack.address}/{REPO}:bench"]
+    argv = [
+        "skopeo",
+        "copy",
+        "--quiet",
+        "--dest-cert-dir",
+        str(stack.ca.cert_dir),
+        "--dest-creds",
+        creds,
+        f"oci:{layout}:bench",
+        f"docker://{stack.address}/{REPO}:bench",
+    ]
     started = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -120,15 +145,33 @@ def ceiling_python(stack: RegistryStack, size: int) -> float:
 
 def ceiling_curl(stack: RegistryStack, source: Path) -> float:
     started = time.monotonic()
-    subprocess.run(["curl", "-sS", "--fail", "--cacert", str(stack.ca_file), "-o", "/dev/null", "-T", str(source),
-                    f"https://{stack.address}/discard"], check=True)
+    subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--fail",
+            "--cacert",
+            str(stack.ca_file),
+            "-o",
+            "/dev/null",
+            "-T",
+            str(source),
+            f"https://{stack.address}/discard",
+        ],
+        check=True,
+    )
     return time.monotonic() - started
 
 
 def fresh_stack(root: Path, name: str) -> RegistryStack:
     """A new registry (empty storage) per run, so no blob is ever skipped or mounted."""
-    return start_stack(Path(tempfile.mkdtemp(prefix=name + "-", dir=root)), auth="ingress", body_limit="0",
-                       read_timeout="600s", send_timeout="600s")
+    return start_stack(
+        Path(tempfile.mkdtemp(prefix=name + "-", dir=root)),
+        auth="ingress",
+        body_limit="0",
+        read_timeout="600s",
+        send_timeout="600s",
+    )
 
 
 def repeat(runs: int, root: Path, name: str, once: Callable[[RegistryStack], tuple]) -> list[tuple]:
@@ -165,13 +208,20 @@ def bench_size(root: Path, size: int, runs: int) -> dict:
 
 
 def bench_ceiling(root: Path, size: int, runs: int) -> None:
-    stacks = repeat(1, root, "ceiling", lambda stack: (
-        [ceiling_python(stack, size) for _ in range(runs)],
-        _curl_runs(stack, root, size, runs)))
+    stacks = repeat(
+        1,
+        root,
+        "ceiling",
+        lambda stack: ([ceiling_python(stack, size) for _ in range(runs)], _curl_runs(stack, root, size, runs)),
+    )
     python_seconds, curl_seconds = stacks[0]
-    line(f"loopback ceiling, {format_size(size)} POST to nginx discarding the body (python requests), median of "
-         f"{runs}", size / MiB / statistics.median(python_seconds), "MiB/s", "curl",
-         size / MiB / statistics.median(curl_seconds))
+    line(
+        f"loopback ceiling, {format_size(size)} POST to nginx discarding the body (python requests), median of {runs}",
+        size / MiB / statistics.median(python_seconds),
+        "MiB/s",
+        "curl",
+        size / MiB / statistics.median(curl_seconds),
+    )
 
 
 def _curl_runs(stack: RegistryStack, root: Path, size: int, runs: int) -> list[float]:
@@ -196,8 +246,13 @@ def main() -> int:
         results = {size: bench_size(root, size, args.runs) for size in sizes}
         if len(sizes) >= 2:
             small, large = sizes[0], sizes[-1]
-            line(f"peak RSS growth pushing {format_size(large)} vs {format_size(small)}", results[large]["rss"], "MiB",
-                 format_size(small), results[small]["rss"])
+            line(
+                f"peak RSS growth pushing {format_size(large)} vs {format_size(small)}",
+                results[large]["rss"],
+                "MiB",
+                format_size(small),
+                results[small]["rss"],
+            )
         bench_ceiling(root, max(sizes), args.runs)
     finally:
         shutil.rmtree(root, ignore_errors=True)

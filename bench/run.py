@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURE = re.compile(r"^(?P<name>.+?): (?P<value>[-0-9.]+) (?P<unit>\S+) \((?P<peer>.+): (?P<peer_value>[-0-9.na]+), ratio: (?P<ratio>[-0-9.na]+)\)$")
+FIGURE = re.compile(
+    r"^(?P<name>.+?): (?P<value>[-0-9.]+) (?P<unit>\S+) \((?P<peer>.+): (?P<peer_value>[-0-9.na]+), ratio: (?P<ratio>[-0-9.na]+)\)$"
+)
 
 
 def scripts(quick: bool) -> list[list[str]]:
@@ -48,8 +50,20 @@ def main() -> int:
             failed.append(argv[0])
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     out = args.json or ROOT / "bench" / "results" / f"{stamp}{'-quick' if args.quick else ''}.json"
-    out.write_text(json.dumps({"when": stamp, "machine": platform.platform(), "cpus": __import__("os").cpu_count(),
-                               "quick": args.quick, "figures": figures, "failed": failed}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "when": stamp,
+                "machine": platform.platform(),
+                "cpus": __import__("os").cpu_count(),
+                "quick": args.quick,
+                "figures": figures,
+                "failed": failed,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"{len(figures)} figures written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

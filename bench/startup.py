@@ -46,14 +46,21 @@ app.run(headless=True, auto_pilot=pilot, size=(80, 24))
 
 
 def render_once(out: Path) -> None:
-    run_quiet([sys.executable, "-m", "installer", "render", "--preset", str(SEED), "--out", str(out)], cwd=ROOT,
-              env={**os.environ, "REGISTRY_PASSWORD": "bench-password"})
+    run_quiet(
+        [sys.executable, "-m", "installer", "render", "--preset", str(SEED), "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "REGISTRY_PASSWORD": "bench-password"},
+    )
 
 
 def render_imports(out: Path) -> set[str]:
-    code = ("import sys, runpy; sys.argv=['registry-installer','render','--preset',sys.argv[1],'--out',sys.argv[2]]\n"
-            "from installer.cli import main\nmain()\nprint('MODULES', ' '.join(sorted(sys.modules)))")
-    proc = run_quiet([sys.executable, "-c", code, str(SEED), str(out)], cwd=ROOT, env={**os.environ, "REGISTRY_PASSWORD": "x"})
+    code = (
+        "import sys, runpy; sys.argv=['registry-installer','render','--preset',sys.argv[1],'--out',sys.argv[2]]\n"
+        "from installer.cli import main\nmain()\nprint('MODULES', ' '.join(sorted(sys.modules)))"
+    )
+    proc = run_quiet(
+        [sys.executable, "-c", code, str(SEED), str(out)], cwd=ROOT, env={**os.environ, "REGISTRY_PASSWORD": "x"}
+    )
     return set(proc.stdout.split("MODULES", 1)[1].split())
 
 
@@ -74,18 +81,34 @@ def main() -> int:
         render_once(tmp / "warm")  # page cache and .pyc files
         ours = median_seconds(lambda: render_once(tmp / "out"), args.runs)
         files = ["-f", str(tmp / "out" / "values.yaml"), "-f", str(tmp / "out" / "secret-values.yaml")]
-        helm = median_seconds(lambda: run_quiet([str(HELM), "template", "docker-registry", str(CHART), *files]), args.runs)
-        line(f"render wall time (seed preset), median of {args.runs}", ours, "s", "helm template of the same values", helm)
+        helm = median_seconds(
+            lambda: run_quiet([str(HELM), "template", "docker-registry", str(CHART), *files]), args.runs
+        )
+        line(
+            f"render wall time (seed preset), median of {args.runs}",
+            ours,
+            "s",
+            "helm template of the same values",
+            helm,
+        )
         loaded = render_imports(tmp / "imports")
         heavy = sorted(m for m in ("kubernetes", "textual") if m in loaded)
         print(f"render imports kubernetes or textual: {', '.join(heavy) if heavy else 'no'}", flush=True)
         kubeconfig = tmp / "kubeconfig"
-        kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-                              "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n")
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+        )
         first_screen_seconds("ours", kubeconfig)
         ours_ui = statistics.median(first_screen_seconds("ours", kubeconfig) for _ in range(args.runs))
         bare_ui = statistics.median(first_screen_seconds("bare", kubeconfig) for _ in range(args.runs))
-        line(f"wizard launch to first interactive screen, median of {args.runs}", ours_ui, "s", "bare Textual app", bare_ui)
+        line(
+            f"wizard launch to first interactive screen, median of {args.runs}",
+            ours_ui,
+            "s",
+            "bare Textual app",
+            bare_ui,
+        )
     return 0
 
 

@@ -32,8 +32,12 @@ class ApplyOptions:
     smoke: bool = True
     smoke_blob_size: int = 1024 * 1024
     smoke_address: str | None = None  # host[:port] to push through instead of the first host (DNS not ready yet)
-    pull_grace: float = 60.0  # seconds an image may fail to pull before the wait ends (not found/denied ends it at once)
-    pull_check: bool = True  # after the smoke push, a pod pulls the pushed image (clients.pull_check and a namespace needed too)
+    pull_grace: float = (
+        60.0  # seconds an image may fail to pull before the wait ends (not found/denied ends it at once)
+    )
+    pull_check: bool = (
+        True  # after the smoke push, a pod pulls the pushed image (clients.pull_check and a namespace needed too)
+    )
     pull_check_timeout: float = 90.0
 
 
@@ -72,7 +76,9 @@ class Step:
         if exc is None:
             self.on_event(StepFinished(self.name, True, seconds, self.result))
         else:
-            self.on_event(StepFinished(self.name, False, seconds, str(exc).splitlines()[0] if str(exc) else exc_type.__name__))
+            self.on_event(
+                StepFinished(self.name, False, seconds, str(exc).splitlines()[0] if str(exc) else exc_type.__name__)
+            )
 
 
 def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
@@ -89,13 +95,28 @@ def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
 
 def helm_command_text(plan: Plan, helm: HelmRunner, options: ApplyOptions) -> str:
     """The helm command the install runs, for the review screen (file names, no secret content)."""
-    args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, ["values.yaml", "secret-values.yaml"],
-                             wait=options.wait, timeout=options.timeout, rollback=True, dry_run=options.dry_run)
+    args = helm.upgrade_args(
+        plan.release,
+        plan.chart,
+        plan.namespace,
+        ["values.yaml", "secret-values.yaml"],
+        wait=options.wait,
+        timeout=options.timeout,
+        rollback=True,
+        dry_run=options.dry_run,
+    )
     return "helm " + " ".join(args)
 
 
-def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, options: ApplyOptions = ApplyOptions(),
-          on_event: EventSink = discard, cancel: threading.Event | None = None) -> ApplyResult:
+def apply(
+    plan: Plan,
+    rendered: Rendered,
+    helm: HelmRunner,
+    kube: KubeClient,
+    options: ApplyOptions = ApplyOptions(),
+    on_event: EventSink = discard,
+    cancel: threading.Event | None = None,
+) -> ApplyResult:
     """Install or upgrade. On a helm failure the release is rolled back and the Secrets restored.
 
     Raises:
@@ -134,19 +155,31 @@ def apply(plan: Plan, rendered: Rendered, helm: HelmRunner, kube: KubeClient, op
         result.clients = _clients(plan, kube, on_event)
     if options.smoke and options.wait:
         check = options.pull_check and pull_check_namespace(plan) is not None
-        result.smoke = run_plan_smoke(plan, on_event, options.smoke_blob_size, options.smoke_address, keep=check,
-                                     settle=ROUTE_SETTLE)
+        result.smoke = run_plan_smoke(
+            plan, on_event, options.smoke_blob_size, options.smoke_address, keep=check, settle=ROUTE_SETTLE
+        )
         result.ok = bool(getattr(result.smoke, "ok", False))
         if check and result.ok:
             try:
-                result.pull_check = plan_pull_check(plan, kube, result.smoke.digest, on_event, options.pull_check_timeout,
-                                                    tuple(getattr(result.clients, "nodes", ())))
+                result.pull_check = plan_pull_check(
+                    plan,
+                    kube,
+                    result.smoke.digest,
+                    on_event,
+                    options.pull_check_timeout,
+                    tuple(getattr(result.clients, "nodes", ())),
+                )
             finally:  # the image was kept only for this step
                 delete_smoke_image(plan, result.smoke.digest, options.smoke_address, on_event)
             result.ok = result.pull_check.ok
     else:
         if options.smoke:
-            on_event(Note("smoke", "smoke push skipped: without waiting for the pods the registry may not be up yet; run `registry-installer smoke` later"))
+            on_event(
+                Note(
+                    "smoke",
+                    "smoke push skipped: without waiting for the pods the registry may not be up yet; run `registry-installer smoke` later",
+                )
+            )
         result.ok = True
     result.seconds = time.monotonic() - started
     return result
@@ -199,8 +232,11 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
     if status in PENDING:
         previous = _deployed_revision(helm, plan)
         with Step(on_event, "recover", f"release {plan.release} is {status}: an earlier run was interrupted") as step:
-            step.result = (f"a real apply rolls it back to revision {previous} first, then upgrades" if previous
-                           else "a real apply removes the unfinished first install first, then installs")
+            step.result = (
+                f"a real apply rolls it back to revision {previous} first, then upgrades"
+                if previous
+                else "a real apply removes the unfinished first install first, then installs"
+            )
         result.ok = True
         result.seconds = time.monotonic() - started
         return result
@@ -210,15 +246,30 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
             step.result = f"would create {', '.join(names) or 'none'}"
         else:
             snapshot = snapshot_secrets(kube, plan.namespace, names)
-            step.result = f"would change: {', '.join(apply_secrets(kube, rendered.secrets, snapshot, dry_run=True)) or 'nothing'}"
+            step.result = (
+                f"would change: {', '.join(apply_secrets(kube, rendered.secrets, snapshot, dry_run=True)) or 'nothing'}"
+            )
     if plan.claim is not None:
         with Step(on_event, "volume", "server-side dry run") as step:
-            step.result = f"would create PVC {plan.claim.name}" if namespace_missing else prepare_claim(kube, plan, rendered, dry_run=True)[1]
+            step.result = (
+                f"would create PVC {plan.claim.name}"
+                if namespace_missing
+                else prepare_claim(kube, plan, rendered, dry_run=True)[1]
+            )
     with Step(on_event, "helm", "helm upgrade --install --dry-run=server") as step:
         workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
         try:
-            args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, helm_values_files(rendered, workdir), wait=False,
-                                     timeout=options.timeout, rollback=False, dry_run=True, create_namespace=namespace_missing)
+            args = helm.upgrade_args(
+                plan.release,
+                plan.chart,
+                plan.namespace,
+                helm_values_files(rendered, workdir),
+                wait=False,
+                timeout=options.timeout,
+                rollback=False,
+                dry_run=True,
+                create_namespace=namespace_missing,
+            )
             # the dry run's output contains the rendered Secrets: keep it out of the event stream
             helm.upgrade_install(args, on_line=lambda _line: None)
         finally:
@@ -232,11 +283,18 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
             step.result = f"would apply {', '.join(applied)}"
     from installer.clients import client_config_maps, client_secrets, node_trust_objects
 
-    planned = [f"{o['kind']} {o['metadata']['namespace']}/{o['metadata']['name']}"
-               for o in client_secrets(plan) + client_config_maps(plan) + node_trust_objects(plan)]
+    planned = [
+        f"{o['kind']} {o['metadata']['namespace']}/{o['metadata']['name']}"
+        for o in client_secrets(plan) + client_config_maps(plan) + node_trust_objects(plan)
+    ]
     if planned:
-        on_event(Note("clients", f"a real apply also applies {', '.join(planned)}"
-                                 + (" and runs the in-cluster pull check" if pull_check_namespace(plan) else "")))
+        on_event(
+            Note(
+                "clients",
+                f"a real apply also applies {', '.join(planned)}"
+                + (" and runs the in-cluster pull check" if pull_check_namespace(plan) else ""),
+            )
+        )
     result.ok = True
     result.seconds = time.monotonic() - started
     return result
@@ -264,15 +322,28 @@ def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event
 
     if not rendered.objects and not list_managed(kube, plan.namespace, plan.release):
         return
-    detail = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in rendered.objects) or "removing the Gateway exposure"
+    detail = (
+        ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in rendered.objects) or "removing the Gateway exposure"
+    )
     with Step(on_event, "exposure", detail) as step:
         try:
             applied, removed = apply_managed(kube, rendered.objects, plan.namespace, plan.release)
         except InstallerError as exc:
-            raise InstallerError(f"the registry is installed (helm succeeded), but {exc.message}",
-                                 exc.hint or "fix the cause and re-run the same command: it converges") from None
-        step.result = "; ".join(p for p in (f"applied {', '.join(applied)}" if applied else "",
-                                            f"removed {', '.join(removed)}" if removed else "") if p) or "nothing to change"
+            raise InstallerError(
+                f"the registry is installed (helm succeeded), but {exc.message}",
+                exc.hint or "fix the cause and re-run the same command: it converges",
+            ) from None
+        step.result = (
+            "; ".join(
+                p
+                for p in (
+                    f"applied {', '.join(applied)}" if applied else "",
+                    f"removed {', '.join(removed)}" if removed else "",
+                )
+                if p
+            )
+            or "nothing to change"
+        )
 
 
 def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
@@ -281,8 +352,10 @@ def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
     try:
         return apply_clients(kube, plan, on_event)
     except InstallerError as exc:
-        raise InstallerError(f"the registry is installed (helm succeeded), but {exc.message}",
-                             exc.hint or "fix the cause and re-run the same command: it converges") from None
+        raise InstallerError(
+            f"the registry is installed (helm succeeded), but {exc.message}",
+            exc.hint or "fix the cause and re-run the same command: it converges",
+        ) from None
 
 
 def pull_check_namespace(plan: Plan) -> str | None:
@@ -292,26 +365,46 @@ def pull_check_namespace(plan: Plan) -> str | None:
     return clients.namespaces[0] if clients.pull_check and clients.namespaces else None
 
 
-def plan_pull_check(plan: Plan, kube: KubeClient, digest: str, on_event: EventSink, timeout: float = 90.0, nodes=(),
-                    pull_secret: str | None | bool = True, repository: str = "registry-installer/smoke", namespace: str | None = None):
+def plan_pull_check(
+    plan: Plan,
+    kube: KubeClient,
+    digest: str,
+    on_event: EventSink,
+    timeout: float = 90.0,
+    nodes=(),
+    pull_secret: str | None | bool = True,
+    repository: str = "registry-installer/smoke",
+    namespace: str | None = None,
+):
     """The kubelet pulls the smoke image (by digest, through clients.pull_address) in the pull-check namespace (or `namespace`)."""
     from installer.clients import pull_secret_name, run_pull_check
 
     namespace = namespace or pull_check_namespace(plan) or plan.namespace
-    secret = pull_secret_name(plan.release) if pull_secret is True and plan.pull_user is not None else (pull_secret or None)
-    return run_pull_check(kube, namespace, f"{plan.pull_address}/{repository}@{digest}", secret, plan.release, on_event,
-                          timeout, nodes)
+    secret = (
+        pull_secret_name(plan.release) if pull_secret is True and plan.pull_user is not None else (pull_secret or None)
+    )
+    return run_pull_check(
+        kube, namespace, f"{plan.pull_address}/{repository}@{digest}", secret, plan.release, on_event, timeout, nodes
+    )
 
 
-def delete_smoke_image(plan: Plan, digest: str, address: str | None, on_event: EventSink,
-                       repository: str = "registry-installer/smoke") -> None:
+def delete_smoke_image(
+    plan: Plan, digest: str, address: str | None, on_event: EventSink, repository: str = "registry-installer/smoke"
+) -> None:
     """Delete the smoke image kept for the pull check (a failure is a note: the image is 1 MiB)."""
     from installer.registry_client import RegistryClient, RegistryError, ca_pem_file
 
     user = next((u for u in plan.users if u.password is not None), None)
     try:
-        with ca_pem_file(plan.ca_pem) as ca_file, RegistryClient(address or plan.registry_host, username=user.name if user else None,
-                                                                 password=user.password if user else None, ca_file=ca_file) as client:
+        with (
+            ca_pem_file(plan.ca_pem) as ca_file,
+            RegistryClient(
+                address or plan.registry_host,
+                username=user.name if user else None,
+                password=user.password if user else None,
+                ca_file=ca_file,
+            ) as client,
+        ):
             client.delete_manifest(repository, digest)
     except (RegistryError, OSError, ValueError) as exc:
         on_event(Note("pull check", f"could not delete the smoke image {repository}@{digest}: {exc}", "warning"))
@@ -329,8 +422,16 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[st
 
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
     try:
-        args = helm.upgrade_args(plan.release, plan.chart, plan.namespace, helm_values_files(rendered, workdir),
-                                 wait=options.wait, timeout=options.timeout, rollback=True, dry_run=False)
+        args = helm.upgrade_args(
+            plan.release,
+            plan.chart,
+            plan.namespace,
+            helm_values_files(rendered, workdir),
+            wait=options.wait,
+            timeout=options.timeout,
+            rollback=True,
+            dry_run=False,
+        )
         with Step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as step:
             if not options.wait:
                 output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
@@ -338,8 +439,16 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[st
                 # the watcher explains the wait as it goes and, on a failure no waiting cures, stops helm
                 # through `stop` as the user's cancel does (it passes the user's cancel on to `stop` too)
                 stop = threading.Event()
-                with RolloutWatcher(kube, plan.namespace, plan.release, data_claims(plan, rendered), on_event, stop, cancel,
-                                    pull_grace=options.pull_grace) as watcher:
+                with RolloutWatcher(
+                    kube,
+                    plan.namespace,
+                    plan.release,
+                    data_claims(plan, rendered),
+                    on_event,
+                    stop,
+                    cancel,
+                    pull_grace=options.pull_grace,
+                ) as watcher:
                     try:
                         output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=stop)
                     except HelmFailed:
@@ -377,7 +486,9 @@ class RolloutFailed(InstallerError):
 
 
 def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed, claim_created=False) -> None:
-    with Step(on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install") as step:
+    with Step(
+        on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install"
+    ) as step:
         status = (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
         try:
             if previous is not None and status not in (None, "deployed"):
@@ -398,12 +509,18 @@ def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed, c
 
 
 def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerError:
-    still = f"The previous registry (revision {previous}) is still running." if previous else "Nothing is left installed."
+    still = (
+        f"The previous registry (revision {previous}) is still running." if previous else "Nothing is left installed."
+    )
     separator = "\n" if "\n" in exc.message else ". "
-    return InstallerError(f"{exc.message}{separator}{still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run")
+    return InstallerError(
+        f"{exc.message}{separator}{still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run"
+    )
 
 
-def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False, settle: float = 0.0):
+def run_plan_smoke(
+    plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False, settle: float = 0.0
+):
     """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA.
 
     `settle`: seconds to wait first for the ingress to route to the registry (right after an install).
@@ -412,13 +529,26 @@ def run_plan_smoke(plan: Plan, on_event: EventSink, blob_size: int, address: str
 
     user = next((u for u in plan.users if u.password is not None), None)
     if plan.users and user is None:
-        on_event(Note("smoke", "no user's password is known to the installer (all kept from the release): the smoke push goes without "
-                               "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to test a login", "warning"))
+        on_event(
+            Note(
+                "smoke",
+                "no user's password is known to the installer (all kept from the release): the smoke push goes without "
+                "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to test a login",
+                "warning",
+            )
+        )
     from installer.registry_client import ca_pem_file
 
     with ca_pem_file(plan.ca_pem) as ca_file:
-        target = SmokeTarget(registry=address or plan.registry_host, username=user.name if user else None, password=user.password if user else None,
-                             ca_file=ca_file, controller_family=plan.controller_family, blob_size=blob_size, keep=keep)
+        target = SmokeTarget(
+            registry=address or plan.registry_host,
+            username=user.name if user else None,
+            password=user.password if user else None,
+            ca_file=ca_file,
+            controller_family=plan.controller_family,
+            blob_size=blob_size,
+            keep=keep,
+        )
         if settle:
             wait_until_routed(target, on_event, settle)
         return run_smoke(target, on_event=on_event)
@@ -442,7 +572,9 @@ def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
     told = False
     while True:
         try:
-            client = RegistryClient(target.registry, username=target.username, password=target.password, ca_file=target.ca_file, timeout=10)
+            client = RegistryClient(
+                target.registry, username=target.username, password=target.password, ca_file=target.ca_file, timeout=10
+            )
         except ValueError:
             return
         try:
@@ -452,15 +584,27 @@ def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
             if error.status not in NOT_ROUTED_YET or time.monotonic() >= deadline:
                 return
             if not told:
-                on_event(Note("smoke", f"{target.registry} answers HTTP {error.status}: the ingress does not route to the registry yet; "
-                                       f"waiting up to {seconds:.0f}s"))
+                on_event(
+                    Note(
+                        "smoke",
+                        f"{target.registry} answers HTTP {error.status}: the ingress does not route to the registry yet; "
+                        f"waiting up to {seconds:.0f}s",
+                    )
+                )
                 told = True
         finally:
             client.close()
         time.sleep(1.0)
 
 
-def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, keep_data: bool = True, on_event: EventSink = discard) -> list[str]:
+def uninstall(
+    helm: HelmRunner,
+    kube: KubeClient,
+    namespace: str,
+    release: str,
+    keep_data: bool = True,
+    on_event: EventSink = discard,
+) -> list[str]:
     """helm uninstall; the data PVC survives unless keep_data is False. Returns lines to tell the user.
 
     A release whose chart still owns its PVC is migrated first (the PVC becomes the installer's
@@ -482,10 +626,15 @@ def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, 
         if owner == "installer" and not keep_data:
             with Step(on_event, "volume", f"deleting {where}"):
                 delete_claim(kube, namespace, name)
-            return [f"release {release} was already uninstalled; deleted the data volume {where} ({size}): the images are gone"]
+            return [
+                f"release {release} was already uninstalled; deleted the data volume {where} ({size}): the images are gone"
+            ]
         kept = f"; its data is kept in {where} ({size})" if owner == "installer" else ""
-        raise InstallerError(f"release {release} is not installed in namespace {namespace}{kept}",
-                             "check --release and --namespace (helm list -A)" + ("; `registry-installer uninstall --delete-data` deletes the kept data" if kept else ""))
+        raise InstallerError(
+            f"release {release} is not installed in namespace {namespace}{kept}",
+            "check --release and --namespace (helm list -A)"
+            + ("; `registry-installer uninstall --delete-data` deletes the kept data" if kept else ""),
+        )
     with ReleaseLock(kube, namespace, release):
         if owner == "chart" and keep_data:
             keep_claim(kube, namespace, name)
@@ -508,18 +657,28 @@ def uninstall(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, 
     if pvc is None:
         return removed
     if owner == "other":
-        return removed + [f"{where} is not the installer's (it was given as storage.filesystem.existing_claim): left as it is"
-                + (f"; delete it yourself if you mean it: kubectl -n {namespace} delete pvc {name}" if not keep_data else "")]
+        return removed + [
+            f"{where} is not the installer's (it was given as storage.filesystem.existing_claim): left as it is"
+            + (
+                f"; delete it yourself if you mean it: kubectl -n {namespace} delete pvc {name}"
+                if not keep_data
+                else ""
+            )
+        ]
     if keep_data:
-        return removed + [f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace {namespace} "
-                f"reuses it by itself; `registry-installer uninstall --delete-data` deletes it"]
+        return removed + [
+            f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace {namespace} "
+            f"reuses it by itself; `registry-installer uninstall --delete-data` deletes it"
+        ]
     if read_claim(kube, namespace, name) is not None:
         with Step(on_event, "volume", f"deleting {where}"):
             delete_claim(kube, namespace, name)
     return removed + [f"deleted the data volume {where} ({size}): the images are gone"]
 
 
-def _detach_claim(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, claim: str, on_event: EventSink) -> None:
+def _detach_claim(
+    helm: HelmRunner, kube: KubeClient, namespace: str, release: str, claim: str, on_event: EventSink
+) -> None:
     """Take the chart-made PVC out of the release, so `helm uninstall` cannot delete the images.
 
     helm uninstall deletes everything in the release's manifest; an upgrade that no longer
@@ -527,12 +686,31 @@ def _detach_claim(helm: HelmRunner, kube: KubeClient, namespace: str, release: s
     The upgrade uses the release's own chart and values with `persistence.existingClaim` set to
     the same name, so the Deployment does not change.
     """
-    upgrade_stored_chart(helm, kube, namespace, release, ["--set-string", f"persistence.existingClaim={claim}"], on_event,
-                         "keep-data", f"detaching PVC {claim} from the release")
+    upgrade_stored_chart(
+        helm,
+        kube,
+        namespace,
+        release,
+        ["--set-string", f"persistence.existingClaim={claim}"],
+        on_event,
+        "keep-data",
+        f"detaching PVC {claim} from the release",
+    )
 
 
-def upgrade_stored_chart(helm: HelmRunner, kube: KubeClient, namespace: str, release: str, set_args: list[str], on_event: EventSink,
-                         step: str, detail: str, wait: bool = False, timeout: str = "10m", cancel: threading.Event | None = None) -> None:
+def upgrade_stored_chart(
+    helm: HelmRunner,
+    kube: KubeClient,
+    namespace: str,
+    release: str,
+    set_args: list[str],
+    on_event: EventSink,
+    step: str,
+    detail: str,
+    wait: bool = False,
+    timeout: str = "10m",
+    cancel: threading.Event | None = None,
+) -> None:
     """`helm upgrade --reuse-values` plus `set_args` with the chart stored in the release (no download, same version).
 
     With `wait`, helm waits for the rollout and rolls back by itself when it fails.
@@ -544,8 +722,16 @@ def upgrade_stored_chart(helm: HelmRunner, kube: KubeClient, namespace: str, rel
     try:
         chart_dir = release_chart_dir(kube, namespace, release, workdir / "chart")
         with Step(on_event, step, detail, cancel):
-            args = helm.upgrade_args(release, ChartRef(str(chart_dir), None, None), namespace, [], wait=wait, timeout=timeout,
-                                     rollback=wait, dry_run=False)
+            args = helm.upgrade_args(
+                release,
+                ChartRef(str(chart_dir), None, None),
+                namespace,
+                [],
+                wait=wait,
+                timeout=timeout,
+                rollback=wait,
+                dry_run=False,
+            )
             args += ["--reuse-values", *set_args]
             helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
     finally:

@@ -55,20 +55,28 @@ def read_chart(path: str | os.PathLike[str]) -> ChartInfo:
     """
     path = Path(path)
     if not path.exists():
-        raise InstallerError(f"{path}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz")
+        raise InstallerError(
+            f"{path}: no such chart directory or .tgz", "give the path of an unpacked chart or a chart .tgz"
+        )
     try:
         text = _chart_yaml(path)
         meta = yaml.safe_load(text) or {}
     except tarfile.TarError:
-        raise InstallerError(f"{path} is neither a chart directory nor a chart .tgz (not a readable archive)",
-                             f"give a chart directory holding Chart.yaml or a .tgz made by `helm package`/`helm pull {CHART_NAME}`") from None
+        raise InstallerError(
+            f"{path} is neither a chart directory nor a chart .tgz (not a readable archive)",
+            f"give a chart directory holding Chart.yaml or a .tgz made by `helm package`/`helm pull {CHART_NAME}`",
+        ) from None
     except (OSError, yaml.YAMLError, KeyError) as exc:
-        raise InstallerError(f"{path} is not a readable helm chart ({str(exc).splitlines()[0]})",
-                             f"give a chart directory holding Chart.yaml or a .tgz made by `helm package`/`helm pull {CHART_NAME}`") from None
+        raise InstallerError(
+            f"{path} is not a readable helm chart ({str(exc).splitlines()[0]})",
+            f"give a chart directory holding Chart.yaml or a .tgz made by `helm package`/`helm pull {CHART_NAME}`",
+        ) from None
     info = ChartInfo(path, str(meta.get("name", "")), str(meta.get("version", "")), str(meta.get("appVersion", "")))
     if info.name != CHART_NAME:
-        raise InstallerError(f"{path} is the chart '{info.name or '(no name)'}', not the {CHART_NAME} chart",
-                             f"use the {CHART_NAME} chart {CHART_VERSION} from {CHART_REPO}")
+        raise InstallerError(
+            f"{path} is the chart '{info.name or '(no name)'}', not the {CHART_NAME} chart",
+            f"use the {CHART_NAME} chart {CHART_VERSION} from {CHART_REPO}",
+        )
     if info.version != CHART_VERSION:
         log.warning("chart %s is version %s; the installer is made for %s", path, info.version, CHART_VERSION)
     return info
@@ -106,7 +114,9 @@ def _chart_yaml(path: Path) -> str:
         raise OSError(exc.reason) from None
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         # lazily, and only the first thousand entries: a crafted archive cannot make us decompress it all
-        member = next((m for _, m in zip(range(1000), tar) if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None)
+        member = next(
+            (m for _, m in zip(range(1000), tar) if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None
+        )
         if member is None:
             raise KeyError("no Chart.yaml at the top of the archive")
         extracted = tar.extractfile(member)
@@ -114,7 +124,9 @@ def _chart_yaml(path: Path) -> str:
         return io.TextIOWrapper(extracted, encoding="utf-8").read()
 
 
-def local_chart(explicit: str | os.PathLike[str] | None = None, helm: str | None = None, pull: bool = True) -> ChartInfo:
+def local_chart(
+    explicit: str | os.PathLike[str] | None = None, helm: str | None = None, pull: bool = True
+) -> ChartInfo:
     """The local docker-registry chart, found as the module docstring says.
 
     Args:
@@ -147,8 +159,22 @@ def local_chart(explicit: str | os.PathLike[str] | None = None, helm: str | None
 def _helm_pull(helm: str) -> Path | None:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     try:
-        proc = subprocess.run([helm, "pull", CHART_NAME, "--repo", CHART_REPO, "--version", CHART_VERSION, "--destination", str(CACHE_DIR)],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                helm,
+                "pull",
+                CHART_NAME,
+                "--repo",
+                CHART_REPO,
+                "--version",
+                CHART_VERSION,
+                "--destination",
+                str(CACHE_DIR),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.info("helm pull failed: %s", exc)
         return None

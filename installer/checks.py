@@ -18,11 +18,27 @@ DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 LABEL_MAX, SUBDOMAIN_MAX, HELM_RELEASE_MAX, CRONJOB_NAME_MAX = 63, 253, 53, 52
 # resource.Quantity's grammar: sign, digits, optional fraction, then a binary/decimal suffix or an exponent
-QUANTITY = re.compile(r"(?P<num>[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
-QUANTITY_FACTORS = {"": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-                    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
-                    "P": Decimal(10) ** 15, "E": Decimal(10) ** 18, "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20,
-                    "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60}
+QUANTITY = re.compile(
+    r"(?P<num>[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
+)
+QUANTITY_FACTORS = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
 # docker's reference grammar (distribution/reference): a repository and a tag
 REPO_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPO_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
@@ -49,16 +65,20 @@ def dns_label(value: str, what: str = "name", example: str = "docker-registry", 
     pattern = DNS1035_LABEL if start_letter else DNS_LABEL
     if not isinstance(value, str) or len(value) > LABEL_MAX or not pattern.fullmatch(value):
         first = "a letter" if start_letter else "a letter or digit"
-        raise ValueError(f"{repr(value)} is not a valid {what}: lowercase letters, digits and '-', starting with {first} "
-                         f"and ending with a letter or digit, at most {LABEL_MAX} characters, e.g. {example}")
+        raise ValueError(
+            f"{repr(value)} is not a valid {what}: lowercase letters, digits and '-', starting with {first} "
+            f"and ending with a letter or digit, at most {LABEL_MAX} characters, e.g. {example}"
+        )
     return value
 
 
 def dns_subdomain(value: str, what: str = "name", example: str = "registry-tls", limit: int = SUBDOMAIN_MAX) -> str:
     """A DNS-1123 subdomain (most object names): lowercase letters, digits, '-' and '.', at most 253 characters."""
     if not isinstance(value, str) or len(value) > limit or not DNS_SUBDOMAIN.fullmatch(value):
-        raise ValueError(f"{repr(value)} is not a valid {what}: lowercase letters, digits, '-' and '.', starting and ending "
-                         f"with a letter or digit, at most {limit} characters, e.g. {example}")
+        raise ValueError(
+            f"{repr(value)} is not a valid {what}: lowercase letters, digits, '-' and '.', starting and ending "
+            f"with a letter or digit, at most {limit} characters, e.g. {example}"
+        )
     return value
 
 
@@ -72,17 +92,29 @@ def hostname(value: object) -> str:
     except ValueError:
         pass
     else:
-        raise ValueError(f"{text!r} is an IP address; an Ingress rule needs a DNS name: give a hostname that resolves to "
-                         f"the ingress (e.g. registry.example.com, or 10-0-0-5.sslip.io for a lab)")
+        raise ValueError(
+            f"{text!r} is an IP address; an Ingress rule needs a DNS name: give a hostname that resolves to "
+            f"the ingress (e.g. registry.example.com, or 10-0-0-5.sslip.io for a lab)"
+        )
     labels = host.split(".")
     too_long = next((label for label in labels if len(label) > LABEL_MAX), None)
     if too_long is not None:
-        raise ValueError(f"this is not a valid hostname: its label '{too_long[:12]}…' is {len(too_long)} characters, and a DNS label "
-                         f"(the part between dots) has at most {LABEL_MAX}")
+        raise ValueError(
+            f"this is not a valid hostname: its label '{too_long[:12]}…' is {len(too_long)} characters, and a DNS label "
+            f"(the part between dots) has at most {LABEL_MAX}"
+        )
     if len(host) > SUBDOMAIN_MAX:
-        raise ValueError(f"this is not a valid hostname: it is {len(host)} characters, and a DNS name has at most {SUBDOMAIN_MAX}")
-    if len(host) > SUBDOMAIN_MAX or not DNS_SUBDOMAIN.fullmatch(host) or any(len(label) > LABEL_MAX for label in labels):
-        raise ValueError(f"{text!r} is not a valid hostname (RFC 1123): lowercase letters, digits, '-' and dots, {hint}")
+        raise ValueError(
+            f"this is not a valid hostname: it is {len(host)} characters, and a DNS name has at most {SUBDOMAIN_MAX}"
+        )
+    if (
+        len(host) > SUBDOMAIN_MAX
+        or not DNS_SUBDOMAIN.fullmatch(host)
+        or any(len(label) > LABEL_MAX for label in labels)
+    ):
+        raise ValueError(
+            f"{text!r} is not a valid hostname (RFC 1123): lowercase letters, digits, '-' and dots, {hint}"
+        )
     if labels[-1].isdigit():
         raise ValueError(f"{text!r} is not a valid hostname: the last label cannot be all digits, {hint}")
     return host
@@ -94,8 +126,10 @@ def user_name(value: object) -> str:
         raise ValueError(f"the user name must be text, not a {type(value).__name__} (quote it)")
     if not USER_NAME.fullmatch(value):
         # never echo the name: a password typed into the wrong field must not appear on screen or in a log
-        raise ValueError(f"the user name is invalid ({_user_name_fault(value)}): use letters, digits, '.', '_', '@', '-', "
-                         "at most 64 characters, e.g. admin or ci@example.com")
+        raise ValueError(
+            f"the user name is invalid ({_user_name_fault(value)}): use letters, digits, '.', '_', '@', '-', "
+            "at most 64 characters, e.g. admin or ci@example.com"
+        )
     return value
 
 
@@ -116,8 +150,10 @@ def realm(value: object) -> str:
     """The basic-auth realm nginx shows in the login prompt: printable, no quotes, backslashes or line breaks."""
     text = require_text(value, "auth.realm")
     if not REALM.fullmatch(text):
-        raise ValueError(f"realm {text!r} is not allowed: 1 to 64 letters, digits, spaces and . , : ( ) @ / _ + - "
-                         "(no quotes, backslashes, '$', ';' or line breaks), e.g. Registry Realm")
+        raise ValueError(
+            f"realm {text!r} is not allowed: 1 to 64 letters, digits, spaces and . , : ( ) @ / _ + - "
+            "(no quotes, backslashes, '$', ';' or line breaks), e.g. Registry Realm"
+        )
     return text
 
 
@@ -128,8 +164,10 @@ def quantity(value: object, what: str = "size", example: str = "100Gi", allow_mi
     text = str(value).strip()
     match = QUANTITY.fullmatch(text)
     if not match:
-        raise ValueError(f"{text!r} is not a {what}: write a Kubernetes quantity such as {example}"
-                         f"{', 1 or 2.5' if allow_milli else ', 500Mi or 1Ti'}")
+        raise ValueError(
+            f"{text!r} is not a {what}: write a Kubernetes quantity such as {example}"
+            f"{', 1 or 2.5' if allow_milli else ', 500Mi or 1Ti'}"
+        )
     if quantity_value(text) <= 0:
         raise ValueError(f"{what} {text!r} must be larger than zero; e.g. {example}")
     if not allow_milli and quantity_value(text) != int(quantity_value(text)):
@@ -157,9 +195,13 @@ def quantity_value(text: str) -> Decimal:
 
 # robfig/cron's standard parser, which Kubernetes uses for CronJob.spec.schedule: five fields, each
 # `*`, `?` (day fields), N, N-M, with /STEP, comma lists; month and weekday names; @descriptors.
-CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
-               ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
-               ("day of week", 0, 6, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}))
+CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
+    ("day of week", 0, 6, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+)
 CRON_DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 
@@ -179,12 +221,16 @@ def cron_schedule(value: object) -> str:
         raise ValueError(f"cron schedule {text!r}: Kubernetes does not accept a time zone in the schedule; {example}")
     fields = text.split()
     if len(fields) != 5:
-        raise ValueError(f"{text!r} is not a cron schedule of five fields (minute hour day-of-month month day-of-week); {example}")
+        raise ValueError(
+            f"{text!r} is not a cron schedule of five fields (minute hour day-of-month month day-of-week); {example}"
+        )
     for field_text, (name, low, high, names) in zip(fields, CRON_FIELDS):
         for part in field_text.split(","):
             if not _cron_part(part, low, high, names, allow_question=name.startswith("day")):
-                raise ValueError(f"cron schedule {text!r}: the {name} field {field_text!r} is not valid "
-                                 f"(numbers {low}-{high}, *, ranges a-b, steps */n, lists a,b); {example}")
+                raise ValueError(
+                    f"cron schedule {text!r}: the {name} field {field_text!r} is not valid "
+                    f"(numbers {low}-{high}, *, ranges a-b, steps */n, lists a,b); {example}"
+                )
     return text
 
 
@@ -228,20 +274,27 @@ def http_url(value: object, what: str, example: str, secret_hint: str = "") -> s
         raise ValueError(f"{what} {text!r} is not a URL ({exc}); give a URL such as {example}") from None
     if parts.username is not None or parts.password is not None:
         # never echo the URL: it holds a secret
-        raise ValueError(f"{what} holds credentials (user:password@); never put them in a URL, it is written to values.yaml. "
-                         f"{secret_hint or 'Remove them from the URL'}")
+        raise ValueError(
+            f"{what} holds credentials (user:password@); never put them in a URL, it is written to values.yaml. "
+            f"{secret_hint or 'Remove them from the URL'}"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{what} {text!r} is not an http:// or https:// URL with a host; give a URL such as {example}")
     if parts.query or parts.fragment or "#" in text or "?" in text:
-        raise ValueError(f"{what} {text!r} has a query or fragment; give just the scheme, host, port and path, e.g. {example}")
+        raise ValueError(
+            f"{what} {text!r} has a query or fragment; give just the scheme, host, port and path, e.g. {example}"
+        )
     if port == 0:
         raise ValueError(f"{what} {text!r}: port 0 is not a port; e.g. {example}")
     return text
 
 
 # The YAML 1.1 words helm's YAML parser (go-yaml v2, through sigs.k8s.io/yaml) reads as booleans or null.
-YAML_WORDS = {w for word in ("y", "yes", "n", "no", "true", "false", "on", "off", "null")
-              for w in (word, word.capitalize(), word.upper())} | {"~"}
+YAML_WORDS = {
+    w
+    for word in ("y", "yes", "n", "no", "true", "false", "on", "off", "null")
+    for w in (word, word.capitalize(), word.upper())
+} | {"~"}
 
 
 def reads_as_text(value: str) -> bool:
@@ -265,8 +318,10 @@ def reads_as_text(value: str) -> bool:
 def chart_text(value: str, what: str, example: str) -> str:
     """A name the chart writes unquoted (namespace, release label, Ingress host and class, claim name) must stay text."""
     if not reads_as_text(value):
-        raise ValueError(f"{what} {value!r} would reach Kubernetes as a number or boolean, not text (the chart writes it "
-                         f"without quotes); choose a name with a letter in it, e.g. {example}")
+        raise ValueError(
+            f"{what} {value!r} would reach Kubernetes as a number or boolean, not text (the chart writes it "
+            f"without quotes); choose a name with a letter in it, e.g. {example}"
+        )
     return value
 
 

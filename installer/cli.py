@@ -9,8 +9,8 @@ import sys
 import threading
 from typing import Sequence
 
-from installer.errors import InstallerError, UsageError
 from installer.console import EventPrinter
+from installer.errors import InstallerError, UsageError
 from installer.events import Note
 
 log = logging.getLogger("installer")
@@ -29,10 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     from installer.disk_cli import add_push_disk_arguments
     from installer.smoke_cli import add_smoke_arguments
 
-    parser = argparse.ArgumentParser(prog="registry-installer", description="Install a private Docker registry on Kubernetes with Helm, then prove it works.")
+    parser = argparse.ArgumentParser(
+        prog="registry-installer",
+        description="Install a private Docker registry on Kubernetes with Helm, then prove it works.",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging on stderr (never secrets)")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="debug logging on stderr (never secrets)")
+    common.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logging on stderr (never secrets)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     real_add_parser = sub.add_parser
     sub.add_parser = lambda name, **kw: real_add_parser(name, parents=[common], **kw)  # --verbose after the command too
@@ -41,48 +50,74 @@ def build_parser() -> argparse.ArgumentParser:
     wizard.add_argument("--context")
     wizard.add_argument("--kubeconfig")
     wizard.add_argument("--helm", default=DEFAULT_HELM)
-    wizard.add_argument("--chart", help="a local chart directory or .tgz instead of the chart repository (air-gapped clusters)")
+    wizard.add_argument(
+        "--chart", help="a local chart directory or .tgz instead of the chart repository (air-gapped clusters)"
+    )
 
     apply_p = sub.add_parser("apply", help="install or upgrade from a preset, headless")
     apply_p.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
     apply_p.add_argument("--dry-run", action="store_true", help="change nothing: server-side dry run of every object")
     apply_p.add_argument("--yes", "-y", action="store_true", help="do not ask before changing the cluster")
     apply_p.add_argument("--timeout", default="10m", help="helm timeout, e.g. 10m or 600s (default 10m)")
-    apply_p.add_argument("--no-wait", action="store_true", help="do not wait for the registry pods (also skips the smoke push)")
+    apply_p.add_argument(
+        "--no-wait", action="store_true", help="do not wait for the registry pods (also skips the smoke push)"
+    )
     apply_p.add_argument("--skip-smoke", action="store_true", help="do not push a test image after installing")
-    apply_p.add_argument("--smoke-address", metavar="HOST[:PORT]", help="push the test image through this address (e.g. before DNS points at the ingress)")
+    apply_p.add_argument(
+        "--smoke-address",
+        metavar="HOST[:PORT]",
+        help="push the test image through this address (e.g. before DNS points at the ingress)",
+    )
     apply_p.add_argument("--helm", default=DEFAULT_HELM, help="helm binary (default: helm on PATH)")
-    apply_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart (air-gapped clusters)")
+    apply_p.add_argument(
+        "--chart", help="a local chart directory or .tgz instead of the preset's chart (air-gapped clusters)"
+    )
     _add_target_flags(apply_p)
 
     render_p = sub.add_parser("render", help="write values.yaml and Secret manifests, no cluster needed")
     render_p.add_argument("--preset", required=True)
     render_p.add_argument("--out", required=True, help="directory for values.yaml, secrets.yaml, secret-values.yaml")
     render_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart")
-    render_p.add_argument("--state", metavar="FILE", help="keep the generated secrets (haSharedSecret, CA, certificate, passwords) in this "
-                          "0600 file and reuse them on the next render (default: read back --out's previous secrets.yaml)")
+    render_p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the generated secrets (haSharedSecret, CA, certificate, passwords) in this "
+        "0600 file and reuse them on the next render (default: read back --out's previous secrets.yaml)",
+    )
 
     probe_p = sub.add_parser("probe", help="show what the cluster offers")
     probe_p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_target_flags(probe_p)
 
-    uninstall_p = sub.add_parser("uninstall", help="remove the release (the data volume is kept; --delete-data deletes it)")
+    uninstall_p = sub.add_parser(
+        "uninstall", help="remove the release (the data volume is kept; --delete-data deletes it)"
+    )
     _add_target_flags(uninstall_p)
-    uninstall_p.add_argument("--delete-data", action="store_true", help="also delete the data volume (the images are lost)")
+    uninstall_p.add_argument(
+        "--delete-data", action="store_true", help="also delete the data volume (the images are lost)"
+    )
     uninstall_p.add_argument("--keep-data", action="store_true", help="keep the data volume (the default)")
     uninstall_p.add_argument("--yes", "-y", action="store_true")
     uninstall_p.add_argument("--helm", default=DEFAULT_HELM)
 
-    status_p = sub.add_parser("status", help="health, disk usage, images and last garbage collection of the installed registry")
+    status_p = sub.add_parser(
+        "status", help="health, disk usage, images and last garbage collection of the installed registry"
+    )
     _add_target_flags(status_p)
     status_p.add_argument("--json", action="store_true", help="machine-readable output")
 
     gc_p = sub.add_parser("gc", help="safe garbage collection: read-only, collect, writable again")
     _add_target_flags(gc_p)
-    gc_p.add_argument("--dry-run", action="store_true", help="only list what would be deleted (the registry stays writable)")
+    gc_p.add_argument(
+        "--dry-run", action="store_true", help="only list what would be deleted (the registry stays writable)"
+    )
     gc_p.add_argument("--yes", "-y", action="store_true", help="do not ask before making the registry read-only")
-    gc_p.add_argument("--keep-untagged", action="store_true", help="keep manifests no tag points at (default: delete them)")
-    gc_p.add_argument("--timeout", default="10m", help="limit for each rollout and for the collection Job (default 10m)")
+    gc_p.add_argument(
+        "--keep-untagged", action="store_true", help="keep manifests no tag points at (default: delete them)"
+    )
+    gc_p.add_argument(
+        "--timeout", default="10m", help="limit for each rollout and for the collection Job (default 10m)"
+    )
     gc_p.add_argument("--helm", default=DEFAULT_HELM)
 
     grow_p = sub.add_parser("grow", help="expand the data volume (when its StorageClass allows it)")
@@ -95,16 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
     add_smoke_arguments(smoke_p)
 
-    push_disk_p = sub.add_parser("push-disk", help="push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable")
+    push_disk_p = sub.add_parser(
+        "push-disk", help="push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable"
+    )
     add_push_disk_arguments(push_disk_p)
 
     ca_p = sub.add_parser("ca", help="print the installer's CA (self-signed TLS) and where clients must put it")
     _add_target_flags(ca_p)
     ca_p.add_argument("--out", help="write the CA certificate to this file")
 
-    clients_p = sub.add_parser("clients", help="print what docker, podman, containerd, Pods and KubeVirt need to pull (no cluster needed)")
+    clients_p = sub.add_parser(
+        "clients", help="print what docker, podman, containerd, Pods and KubeVirt need to pull (no cluster needed)"
+    )
     clients_p.add_argument("--preset", required=True)
-    clients_p.add_argument("--image", default="vms/fedora:40", metavar="REPOSITORY:TAG", help="the image the snippets name")
+    clients_p.add_argument(
+        "--image", default="vms/fedora:40", metavar="REPOSITORY:TAG", help="the image the snippets name"
+    )
 
     schema_p = sub.add_parser("schema", help="print the preset JSON Schema")
     schema_p.add_argument("--out", help="write it to this file instead")
@@ -120,8 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     command = args.command or "wizard"
@@ -157,8 +201,10 @@ def _load_choices(args):
         if chart:
             data["chart"].update({"path": chart, "oci": None})
         from pydantic import ValidationError
+
         from installer.errors import ValidationFailed
         from installer.preset import problems_from_validation
+
         try:
             choices = Choices.model_validate(data)
         except ValidationError as exc:
@@ -172,12 +218,15 @@ def cmd_render(args) -> int:
 
     choices = _load_choices(args)
     tls = choices.exposure.tls
-    existing, kept_from = read_previous_render(args.out, args.state, choices.target.release,
-                                               tls.secret_name if tls.mode in ("self-signed", "files") else None)
+    existing, kept_from = read_previous_render(
+        args.out, args.state, choices.target.release, tls.secret_name if tls.mode in ("self-signed", "files") else None
+    )
     prepared = prepare(choices, kube=None, existing=existing)
     written = write_rendered(prepared.rendered, args.out, state_file=args.state)
     if existing is not None:
-        print(f"kept the secrets of {kept_from} (haSharedSecret, CA, certificate, generated passwords); delete it to rotate them")
+        print(
+            f"kept the secrets of {kept_from} (haSharedSecret, CA, certificate, generated passwords); delete it to rotate them"
+        )
     for path in written:
         mode = oct(path.stat().st_mode & 0o777)[2:]
         print(f"wrote {path} (mode {mode})")
@@ -224,7 +273,15 @@ def cmd_probe(args) -> int:
     print(f"identity:  {result.user or 'unknown'}")
     print("storage classes:")
     for sc in result.storage_classes:
-        flags = ", ".join(f for f in ("default" if sc.is_default else "", "expandable" if sc.allow_expansion else "not expandable", sc.binding_mode) if f)
+        flags = ", ".join(
+            f
+            for f in (
+                "default" if sc.is_default else "",
+                "expandable" if sc.allow_expansion else "not expandable",
+                sc.binding_mode,
+            )
+            if f
+        )
         print(f"  {sc.name:<24} {sc.provisioner}  ({flags})")
     print("ingress classes:")
     for ic in result.ingress_classes:
@@ -244,7 +301,9 @@ def cmd_probe(args) -> int:
                 certs = f"; certificates {', '.join(listener.certificate_refs)}" if listener.certificate_refs else ""
                 print(f"    listener {listener.words()}; routes from {listener.allowed_from}{certs}")
     print(f"cert-manager: {'installed' if result.cert_manager else 'not found'}")
-    print(f"KubeVirt: {'installed' if result.kubevirt else 'not found'}; CDI: {'installed' if result.cdi else 'not found'}")
+    print(
+        f"KubeVirt: {'installed' if result.kubevirt else 'not found'}; CDI: {'installed' if result.cdi else 'not found'}"
+    )
     if result.node_runtimes:
         print("nodes:")
         for node, runtime in result.node_runtimes:
@@ -271,12 +330,19 @@ def _check_apply_flags(args) -> None:
         raise UsageError(f"--timeout {args.timeout!r} is not a duration", "write it like 10m, 600s or 1h30m")
     if args.smoke_address and "@" in args.smoke_address:
         # never echo it: user:password@host would print the password
-        raise UsageError("--smoke-address holds credentials (user:password@); give only HOST[:PORT]",
-                         "the smoke push logs in with the preset's users; e.g. --smoke-address 10.0.0.5:443")
+        raise UsageError(
+            "--smoke-address holds credentials (user:password@); give only HOST[:PORT]",
+            "the smoke push logs in with the preset's users; e.g. --smoke-address 10.0.0.5:443",
+        )
     if args.smoke_address:
-        host, _, port = args.smoke_address.rpartition(":") if ":" in args.smoke_address else (args.smoke_address, "", "")
+        host, _, port = (
+            args.smoke_address.rpartition(":") if ":" in args.smoke_address else (args.smoke_address, "", "")
+        )
         if not _address_host(host) or (port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)):
-            raise UsageError(f"--smoke-address {args.smoke_address!r} is not HOST or HOST:PORT", "e.g. --smoke-address 10.0.0.5:443 or registry.internal")
+            raise UsageError(
+                f"--smoke-address {args.smoke_address!r} is not HOST or HOST:PORT",
+                "e.g. --smoke-address 10.0.0.5:443 or registry.internal",
+            )
 
 
 def _address_host(host: str) -> bool:
@@ -312,10 +378,16 @@ def cmd_apply(args) -> int:
         from installer.managed import object_changes
 
         diff = values_diff(prepared.existing.values, merged_values(rendered.values, rendered.secret_values))
-        print(f"changes to release {plan.release} (revision {prepared.existing.revision}):" if diff else f"release {plan.release}: no value changes")
+        print(
+            f"changes to release {plan.release} (revision {prepared.existing.revision}):"
+            if diff
+            else f"release {plan.release}: no value changes"
+        )
         for line in diff:
             print(f"  {line}")
-        changes = object_changes(prepared.existing.managed_objects, rendered.objects, prepared.existing.values, rendered.values)
+        changes = object_changes(
+            prepared.existing.managed_objects, rendered.objects, prepared.existing.values, rendered.values
+        )
         if changes:
             print("exposure objects:")
             for line in changes:
@@ -329,14 +401,22 @@ def cmd_apply(args) -> int:
                 print(f"  {line}")
     if not args.dry_run and not args.yes:
         if not sys.stdin.isatty():
-            raise UsageError("apply changes the cluster and no terminal is attached to confirm", "pass --yes to apply without asking, or --dry-run to only check")
+            raise UsageError(
+                "apply changes the cluster and no terminal is attached to confirm",
+                "pass --yes to apply without asking, or --dry-run to only check",
+            )
         answer = input(f"Apply to {kube.server} (context {kube.context}), namespace {plan.namespace}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=choices.target.context)
-    options = ApplyOptions(dry_run=args.dry_run, wait=not args.no_wait, timeout=args.timeout, smoke=not args.skip_smoke,
-                           smoke_address=args.smoke_address)
+    options = ApplyOptions(
+        dry_run=args.dry_run,
+        wait=not args.no_wait,
+        timeout=args.timeout,
+        smoke=not args.skip_smoke,
+        smoke_address=args.smoke_address,
+    )
     # from here on a signal stops helm cleanly (and we roll back) instead of killing us mid-change
     result = apply(plan, rendered, helm, kube, options, on_event=printer, cancel=_cancel_on_signals())
     if args.dry_run:
@@ -345,23 +425,35 @@ def cmd_apply(args) -> int:
     if result.smoke is not None and not result.smoke.ok:
         from installer.smoke_cli import print_result
 
-        print(f"release {plan.release} is installed (revision {result.revision}), but the registry failed the smoke test:", file=sys.stderr)
+        print(
+            f"release {plan.release} is installed (revision {result.revision}), but the registry failed the smoke test:",
+            file=sys.stderr,
+        )
         print_result(result.smoke, sys.stderr)
         return 1
     check = result.pull_check
     if check is not None and not check.ok:
-        print(f"release {plan.release} is installed (revision {result.revision}) and the smoke push passed, but the in-cluster "
-              f"pull check FAILED in namespace {check.namespace}{f' on node {check.node}' if check.node else ''}:", file=sys.stderr)
+        print(
+            f"release {plan.release} is installed (revision {result.revision}) and the smoke push passed, but the in-cluster "
+            f"pull check FAILED in namespace {check.namespace}{f' on node {check.node}' if check.node else ''}:",
+            file=sys.stderr,
+        )
         print(f"  cause:  {check.cause}\n  fix:    {check.fix}\n  detail: {check.detail}", file=sys.stderr)
         for verdict in check.nodes:
             print(f"  node:   {verdict.words()}", file=sys.stderr)
         return 1
     if check is not None:
         print(f"in-cluster pull check passed: node {check.node} pulled {check.image}")
-    print(f"installed: release {plan.release} revision {result.revision} in namespace {plan.namespace}; "
-          f"registry at https://{plan.registry_host}" if plan.tls_secret_name else f"http://{plan.registry_host}")
+    print(
+        f"installed: release {plan.release} revision {result.revision} in namespace {plan.namespace}; "
+        f"registry at https://{plan.registry_host}"
+        if plan.tls_secret_name
+        else f"http://{plan.registry_host}"
+    )
     if plan.ca_pem:
-        print(f"clients must trust the installer's CA: kubectl -n {plan.namespace} get secret {plan.names.ca} -o jsonpath='{{.data.tls\\.crt}}' | base64 -d > ca.crt")
+        print(
+            f"clients must trust the installer's CA: kubectl -n {plan.namespace} get secret {plan.names.ca} -o jsonpath='{{.data.tls\\.crt}}' | base64 -d > ca.crt"
+        )
     return 0
 
 
@@ -371,9 +463,11 @@ def _cancel_on_signals() -> threading.Event:
 
     cancel = threading.Event()
     if threading.current_thread() is threading.main_thread():
+
         def handler(signum, frame):
             cancel.set()
             print(f"signal {signum}: stopping helm cleanly (it rolls back)...", file=sys.stderr)
+
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
     return cancel
@@ -388,20 +482,26 @@ def cmd_uninstall(args) -> int:
         raise UsageError("--delete-data and --keep-data contradict each other", "pass one of them")
     namespace, release = _target_flags(args)
     if args.delete_data and not args.yes and not sys.stdin.isatty():
-        raise UsageError("--delete-data deletes the registry's images and no terminal is attached to confirm",
-                         "pass --yes with --delete-data to delete them without asking")
+        raise UsageError(
+            "--delete-data deletes the registry's images and no terminal is attached to confirm",
+            "pass --yes with --delete-data to delete them without asking",
+        )
     kube = connect(args.context, args.kubeconfig)
     if args.delete_data and not args.yes:
         from installer.plan import chart_fullname
 
         claim = chart_fullname(release)
-        answer = input(f"Uninstall release {release} from namespace {namespace} AND delete its data volume (PVC {claim}): every image is lost. "
-                       f"Type the PVC name to confirm: ")
+        answer = input(
+            f"Uninstall release {release} from namespace {namespace} AND delete its data volume (PVC {claim}): every image is lost. "
+            f"Type the PVC name to confirm: "
+        )
         if answer.strip() != claim:
             print("nothing changed")
             return 1
     elif not args.yes and sys.stdin.isatty():
-        if input(f"Uninstall release {release} from namespace {namespace} (the data volume is kept)? [y/N] ").strip().lower() not in ("y", "yes"):
+        if input(
+            f"Uninstall release {release} from namespace {namespace} (the data volume is kept)? [y/N] "
+        ).strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
@@ -442,33 +542,55 @@ def cmd_status(args) -> int:
     if not status.installed:
         print(f"release {release} is not installed in namespace {namespace}")
         return 1
-    print(f"release:   {release} in {namespace}: revision {status.revision}, {status.release_status}, chart {status.chart} (app {status.app_version})")
-    print(f"pods:      {status.pods_ready}/{status.pods_total} ready, {status.restarts} restarts"
-          + (f" (node {', '.join(sorted({p['node'] for p in status.pods if p['node']}))})" if status.pods else ""))
-    print(f"address:   {', '.join(status.hosts) or '-'} -> ingress {', '.join(status.ingress_address) or '(no address yet)'}")
+    print(
+        f"release:   {release} in {namespace}: revision {status.revision}, {status.release_status}, chart {status.chart} (app {status.app_version})"
+    )
+    print(
+        f"pods:      {status.pods_ready}/{status.pods_total} ready, {status.restarts} restarts"
+        + (f" (node {', '.join(sorted({p['node'] for p in status.pods if p['node']}))})" if status.pods else "")
+    )
+    print(
+        f"address:   {', '.join(status.hosts) or '-'} -> ingress {', '.join(status.ingress_address) or '(no address yet)'}"
+    )
     if status.tls_secret:
-        expiry = f"expires in {status.tls_days_left} days" if status.tls_days_left is not None else "certificate not readable"
-        print(f"tls:       Secret {status.tls_secret}, {expiry}" + (f"; cert-manager: {status.cert_manager}" if status.cert_manager else ""))
+        expiry = (
+            f"expires in {status.tls_days_left} days"
+            if status.tls_days_left is not None
+            else "certificate not readable"
+        )
+        print(
+            f"tls:       Secret {status.tls_secret}, {expiry}"
+            + (f"; cert-manager: {status.cert_manager}" if status.cert_manager else "")
+        )
     if status.storage == "s3":
         print(f"storage:   S3 ({status.usage_note})")
     elif status.claim:
-        print(f"volume:    PVC {status.claim} {status.claim_requested} ({status.claim_phase}, StorageClass {status.storage_class or '-'}"
-              f"{', expandable' if status.expandable else ', not expandable' if status.expandable is False else ''})")
+        print(
+            f"volume:    PVC {status.claim} {status.claim_requested} ({status.claim_phase}, StorageClass {status.storage_class or '-'}"
+            f"{', expandable' if status.expandable else ', not expandable' if status.expandable is False else ''})"
+        )
         if status.usage is not None:
             u = status.usage
-            print(f"usage:     {format_size(u.used_bytes)} of {format_size(u.capacity_bytes)} ({u.fraction:.0%}), "
-                  f"{format_size(u.available_bytes)} free (kubelet, {u.time or 'now'})")
+            print(
+                f"usage:     {format_size(u.used_bytes)} of {format_size(u.capacity_bytes)} ({u.fraction:.0%}), "
+                f"{format_size(u.available_bytes)} free (kubelet, {u.time or 'now'})"
+            )
         else:
             print(f"usage:     unknown: {status.usage_note}")
     if status.repositories is not None:
-        print(f"images:    {status.repositories} repositories, {status.tags} tags" + (f" ({status.catalog_note})" if status.catalog_note else ""))
+        print(
+            f"images:    {status.repositories} repositories, {status.tags} tags"
+            + (f" ({status.catalog_note})" if status.catalog_note else "")
+        )
     else:
         print(f"images:    {status.catalog_note}")
     gc = status.last_gc
     if gc:
         freed = format_size(gc["freed_bytes"]) if gc.get("freed_bytes") is not None else "unknown"
-        print(f"last gc:   {gc['time']} {'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, freed {freed}, "
-              f"read-only {gc.get('readonly_seconds', 0):.0f} s")
+        print(
+            f"last gc:   {gc['time']} {'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, freed {freed}, "
+            f"read-only {gc.get('readonly_seconds', 0):.0f} s"
+        )
     else:
         print("last gc:   never (by this installer)")
     for warning in status.warnings:
@@ -485,15 +607,20 @@ def cmd_gc(args) -> int:
     _check_duration("--timeout", args.timeout)
     namespace, release = _target_flags(args)
     kube = connect(args.context, args.kubeconfig)
-    if not args.dry_run and not _confirm(args, f"Make registry {release} in {namespace} read-only (pushes refused) while it collects garbage?",
-                                         "pass --yes to run without asking, or --dry-run to only see what would be deleted"):
+    if not args.dry_run and not _confirm(
+        args,
+        f"Make registry {release} in {namespace} read-only (pushes refused) while it collects garbage?",
+        "pass --yes to run without asking, or --dry-run to only see what would be deleted",
+    ):
         return 1
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
     options = GCOptions(dry_run=args.dry_run, delete_untagged=not args.keep_untagged, timeout=args.timeout)
     result = run_gc(kube, helm, namespace, release, options, on_event=EventPrinter(), cancel=_cancel_on_signals())
     if result.dry_run:
-        print(f"dry run: {result.blobs_deleted if result.blobs_deleted is not None else '?'} blobs and "
-              f"{result.manifests_deleted if result.manifests_deleted is not None else '?'} manifests would be deleted; nothing changed")
+        print(
+            f"dry run: {result.blobs_deleted if result.blobs_deleted is not None else '?'} blobs and "
+            f"{result.manifests_deleted if result.manifests_deleted is not None else '?'} manifests would be deleted; nothing changed"
+        )
         return 0
     if result.freed_bytes is not None:
         freed = f"freed {format_size(result.freed_bytes)} ({format_size(result.used_before)} -> {format_size(result.used_after)} used)"
@@ -501,8 +628,10 @@ def cmd_gc(args) -> int:
         freed = "bytes freed not measured (the kubelet gives no usage for this volume: `registry-installer status` says why)"
     else:
         freed = "bytes freed not measured yet (the kubelet measures about once a minute: `registry-installer status` shows it later)"
-    print(f"garbage collected: {result.blobs_deleted} blobs and {result.manifests_deleted} manifests deleted; {freed}; "
-          f"the registry was read-only for {result.readonly_seconds:.0f} s and is writable again (revision {result.revision_after})")
+    print(
+        f"garbage collected: {result.blobs_deleted} blobs and {result.manifests_deleted} manifests deleted; {freed}; "
+        f"the registry was read-only for {result.readonly_seconds:.0f} s and is writable again (revision {result.revision_after})"
+    )
     return 0
 
 
@@ -519,13 +648,18 @@ def cmd_grow(args) -> int:
         raise UsageError(f"--size {args.size!r}: {exc}", "e.g. --size 200Gi") from None
     namespace, release = _target_flags(args)
     kube = connect(args.context, args.kubeconfig)
-    if not _confirm(args, f"Grow the data volume of {release} in {namespace} to {args.size} (volumes cannot shrink back)?",
-                    "pass --yes to grow without asking"):
+    if not _confirm(
+        args,
+        f"Grow the data volume of {release} in {namespace} to {args.size} (volumes cannot shrink back)?",
+        "pass --yes to grow without asking",
+    ):
         return 1
     from installer.maintenance import duration_seconds
 
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
-    result = run_grow(kube, helm, namespace, release, args.size, on_event=EventPrinter(), wait_seconds=duration_seconds(args.timeout))
+    result = run_grow(
+        kube, helm, namespace, release, args.size, on_event=EventPrinter(), wait_seconds=duration_seconds(args.timeout)
+    )
     print(result.message)
     return 0
 
@@ -555,13 +689,17 @@ def cmd_ca(args) -> int:
     try:
         secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
     except NotFound:
-        raise InstallerError(f"no installer CA in namespace {namespace} (Secret {name} is missing)",
-                             "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates") from None
+        raise InstallerError(
+            f"no installer CA in namespace {namespace} (Secret {name} is missing)",
+            "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates",
+        ) from None
     try:
         pem = base64.b64decode((secret.data or {})["tls.crt"]).decode("ascii")
     except (KeyError, ValueError):
-        raise InstallerError(f"Secret {name} in namespace {namespace} holds no readable tls.crt",
-                             "re-run apply to write the installer's CA again") from None
+        raise InstallerError(
+            f"Secret {name} in namespace {namespace} holds no readable tls.crt",
+            "re-run apply to write the installer's CA again",
+        ) from None
     ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
     hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host]
     if not hosts:  # exposed through a Gateway: the installer's HTTPRoute names them
@@ -615,14 +753,15 @@ def cmd_wizard(args) -> int:
     try:
         from screens.app import make_app
     except ImportError:
-        print("The wizard is not built yet. Until it lands, run headless:\n"
-              "  registry-installer probe\n  registry-installer apply --preset presets/minimal.yaml\n"
-              "It will walk you through: cluster, probe, address and TLS, access, storage, large uploads, review, install, smoke test.")
+        print(
+            "The wizard is not built yet. Until it lands, run headless:\n"
+            "  registry-installer probe\n  registry-installer apply --preset presets/minimal.yaml\n"
+            "It will walk you through: cluster, probe, address and TLS, access, storage, large uploads, review, install, smoke test."
+        )
         return 0
+    from installer.chart import chart_option
     from installer.model import Chart
     from installer.session import WizardSession
-
-    from installer.chart import chart_option
 
     chart = chart_option(args.chart)
     session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart) if chart else None)
@@ -662,6 +801,18 @@ def _finish_wizard_install(session) -> None:
             signal.signal(number, handler)
 
 
-COMMANDS = {"wizard": cmd_wizard, "apply": cmd_apply, "render": cmd_render, "probe": cmd_probe,
-            "uninstall": cmd_uninstall, "smoke": cmd_smoke, "schema": cmd_schema, "ca": cmd_ca,
-            "push-disk": cmd_push_disk, "status": cmd_status, "gc": cmd_gc, "grow": cmd_grow, "clients": cmd_clients}
+COMMANDS = {
+    "wizard": cmd_wizard,
+    "apply": cmd_apply,
+    "render": cmd_render,
+    "probe": cmd_probe,
+    "uninstall": cmd_uninstall,
+    "smoke": cmd_smoke,
+    "schema": cmd_schema,
+    "ca": cmd_ca,
+    "push-disk": cmd_push_disk,
+    "status": cmd_status,
+    "gc": cmd_gc,
+    "grow": cmd_grow,
+    "clients": cmd_clients,
+}

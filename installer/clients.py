@@ -49,7 +49,12 @@ def registry_label(plan) -> str:
 
 
 def _labels(plan, component: str) -> dict[str, str]:
-    return {**MANAGED_BY, "app.kubernetes.io/instance": plan.release, COMPONENT: component, REGISTRY_LABEL: registry_label(plan)}
+    return {
+        **MANAGED_BY,
+        "app.kubernetes.io/instance": plan.release,
+        COMPONENT: component,
+        REGISTRY_LABEL: registry_label(plan),
+    }
 
 
 def _b64(text: str) -> str:
@@ -59,8 +64,11 @@ def _b64(text: str) -> str:
 def dockerconfigjson(hosts: list[str], user: str, password: str) -> str:
     """The .dockerconfigjson of a kubernetes.io/dockerconfigjson Secret: the same login for every host."""
     auth = _b64(f"{user}:{password}")
-    return json.dumps({"auths": {h: {"username": user, "password": password, "auth": auth} for h in hosts}},
-                      sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {"auths": {h: {"username": user, "password": password, "auth": auth} for h in hosts}},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 def trust_hosts(plan) -> list[str]:
@@ -80,14 +88,33 @@ def client_secrets(plan) -> list[dict[str, Any]]:
     password = user.password.get_secret_value()
     out = []
     for namespace in clients.namespaces:
-        out.append({"apiVersion": "v1", "kind": "Secret",
-                    "metadata": {"name": pull_secret_name(plan.release), "namespace": namespace, "labels": _labels(plan, "pull-secret")},
-                    "type": "kubernetes.io/dockerconfigjson",
-                    "data": {".dockerconfigjson": _b64(dockerconfigjson(trust_hosts(plan), user.name, password))}})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": pull_secret_name(plan.release),
+                    "namespace": namespace,
+                    "labels": _labels(plan, "pull-secret"),
+                },
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": {".dockerconfigjson": _b64(dockerconfigjson(trust_hosts(plan), user.name, password))},
+            }
+        )
         if clients.cdi:
-            out.append({"apiVersion": "v1", "kind": "Secret",
-                        "metadata": {"name": cdi_names(plan.release)[1], "namespace": namespace, "labels": _labels(plan, "cdi")},
-                        "type": "Opaque", "data": {"accessKeyId": _b64(user.name), "secretKey": _b64(password)}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": cdi_names(plan.release)[1],
+                        "namespace": namespace,
+                        "labels": _labels(plan, "cdi"),
+                    },
+                    "type": "Opaque",
+                    "data": {"accessKeyId": _b64(user.name), "secretKey": _b64(password)},
+                }
+            )
     return out
 
 
@@ -95,14 +122,20 @@ def client_config_maps(plan) -> list[dict[str, Any]]:
     """CDI's certConfigMap (key ca.crt) in each client namespace, when clients.cdi and the CA is private."""
     if not plan.choices.clients.cdi or not plan.ca_pem:
         return []
-    return [{"apiVersion": "v1", "kind": "ConfigMap",
-             "metadata": {"name": cdi_names(plan.release)[0], "namespace": ns, "labels": _labels(plan, "cdi")},
-             "data": {"ca.crt": plan.ca_pem}} for ns in plan.choices.clients.namespaces]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": cdi_names(plan.release)[0], "namespace": ns, "labels": _labels(plan, "cdi")},
+            "data": {"ca.crt": plan.ca_pem},
+        }
+        for ns in plan.choices.clients.namespaces
+    ]
 
 
 # -- node trust ----------------------------------------------------------------------------------
 
-NODE_SCRIPT = r'''set -eu
+NODE_SCRIPT = r"""set -eu
 write() { # file content: write atomically, so a runtime never reads half a file
   printf '%s' "$2" > "$1.tmp" && mv "$1.tmp" "$1"
 }
@@ -142,7 +175,7 @@ echo "registry-installer-node-trust: mode=$MODE config=$cfg line=$line"
 mkdir -p /run/ri && touch /run/ri/done
 trap 'exit 0' TERM INT
 while :; do sleep 3600 & wait $!; done
-'''
+"""
 
 
 def node_trust_objects(plan) -> list[dict[str, Any]]:
@@ -160,22 +193,33 @@ def node_trust_manifests(plan, ca_pem: str, hosts: list[str], mode: str) -> list
     selector = {"app.kubernetes.io/instance": plan.release, COMPONENT: NODE_TRUST}
     config_dir, _, config_file = clients.containerd_config.rpartition("/")
     checksum = hashlib.sha256(json.dumps([ca_pem, hosts, mode, clients.containerd_certs_d]).encode()).hexdigest()[:16]
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap",
-                  "metadata": {"name": name, "namespace": plan.namespace, "labels": labels}, "data": {"ca.crt": ca_pem}}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": plan.namespace, "labels": labels},
+        "data": {"ca.crt": ca_pem},
+    }
 
     def host_dir(volume: str, path: str) -> dict[str, Any]:
         return {"name": volume, "hostPath": {"path": path, "type": "DirectoryOrCreate"}}
 
     env = {"HOSTS": " ".join(hosts), "MODE": mode, "CERTS_D": clients.containerd_certs_d, "CONFIG_FILE": config_file}
     container = {
-        "name": "write-ca", "image": clients.node_trust_image, "imagePullPolicy": "IfNotPresent",
+        "name": "write-ca",
+        "image": clients.node_trust_image,
+        "imagePullPolicy": "IfNotPresent",
         "command": ["sh", "-c", NODE_SCRIPT],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"cpu": "50m", "memory": "32Mi"}},
         # root to write root-owned folders; no capability is needed for that, and no runtime needs privileged mode:
         # containerd reads hosts.toml at each pull, CRI-O and Docker read certs.d at each pull
-        "securityContext": {"runAsUser": 0, "privileged": False, "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "runAsUser": 0,
+            "privileged": False,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         "readinessProbe": {"exec": {"command": ["cat", "/run/ri/done"]}, "periodSeconds": 2},
         "volumeMounts": [
             {"name": "ca", "mountPath": "/trust", "readOnly": True},
@@ -187,7 +231,8 @@ def node_trust_manifests(plan, ca_pem: str, hosts: list[str], mode: str) -> list
         ],
     }
     daemon_set = {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
         "metadata": {"name": name, "namespace": plan.namespace, "labels": labels},
         "spec": {
             "selector": {"matchLabels": selector},
@@ -224,13 +269,19 @@ class NodeTrust:
     detail: str = ""
 
     def words(self) -> str:
-        return f"{self.node} ({self.runtime or 'runtime unknown'}): {self.state}" + (f": {self.detail}" if self.detail else "")
+        return f"{self.node} ({self.runtime or 'runtime unknown'}): {self.state}" + (
+            f": {self.detail}" if self.detail else ""
+        )
 
 
 def config_path_line(runtime: str, certs_d: str) -> str:
     """The lines containerd needs to read hosts.toml files from `certs_d` (containerd 2 moved the CRI image plugin)."""
     major = _major(runtime)
-    section = 'plugins."io.containerd.cri.v1.images".registry' if major >= 2 else 'plugins."io.containerd.grpc.v1.cri".registry'
+    section = (
+        'plugins."io.containerd.cri.v1.images".registry'
+        if major >= 2
+        else 'plugins."io.containerd.grpc.v1.cri".registry'
+    )
     return f'[{section}] config_path = "{certs_d}" (in /etc/containerd/config.toml, then restart containerd)'
 
 
@@ -243,8 +294,12 @@ def node_verdict(node: str, runtime: str, report: str | None, certs_d: str, prob
     """Judge one node from its runtime and the DaemonSet pod's report line (None when the pod did not report)."""
     kind = runtime.split("://", 1)[0]
     if kind not in ("containerd", "cri-o", "docker"):
-        return NodeTrust(node, runtime, "unknown-runtime", "the CA files are written, but this runtime's trust settings are unknown: "
-                                                           "configure it by hand")
+        return NodeTrust(
+            node,
+            runtime,
+            "unknown-runtime",
+            "the CA files are written, but this runtime's trust settings are unknown: configure it by hand",
+        )
     if report is None:
         return NodeTrust(node, runtime, "not-written", problem or "the node-trust pod did not report on this node")
     if kind != "containerd":
@@ -264,14 +319,20 @@ def node_verdict(node: str, runtime: str, report: str | None, certs_d: str, prob
 def node_report(kube: KubeClient, plan) -> list[NodeTrust]:
     """Per node: the runtime (Node.status.nodeInfo) and what the node-trust pod on it found in containerd's config."""
     nodes = kube.call("list Nodes", kube.core.list_node).items
-    pods = kube.call(f"list the node-trust pods in {plan.namespace}", kube.core.list_namespaced_pod, plan.namespace,
-                     label_selector=f"app.kubernetes.io/instance={plan.release},{COMPONENT}={NODE_TRUST}").items
+    pods = kube.call(
+        f"list the node-trust pods in {plan.namespace}",
+        kube.core.list_namespaced_pod,
+        plan.namespace,
+        label_selector=f"app.kubernetes.io/instance={plan.release},{COMPONENT}={NODE_TRUST}",
+    ).items
     by_node = {p.spec.node_name: p for p in pods if p.spec.node_name and not p.metadata.deletion_timestamp}
     out = []
     certs_d = plan.choices.clients.containerd_certs_d
     for node in nodes:
         name = node.metadata.name
-        runtime = (node.status.node_info.container_runtime_version if node.status and node.status.node_info else "") or ""
+        runtime = (
+            node.status.node_info.container_runtime_version if node.status and node.status.node_info else ""
+        ) or ""
         pod = by_node.get(name)
         report, problem = None, ""
         if pod is None:
@@ -323,17 +384,30 @@ def wait_node_trust(kube: KubeClient, plan, timeout: float = 120.0, sleep: Calla
         ds = kube.get_json(f"read DaemonSet {name}", f"/apis/apps/v1/namespaces/{plan.namespace}/daemonsets/{name}")
         status = ds.get("status") or {}
         want = status.get("desiredNumberScheduled", 0)
-        if (status.get("observedGeneration", 0) >= ds["metadata"].get("generation", 1) and want > 0
-                and status.get("updatedNumberScheduled", 0) == want and status.get("numberReady", 0) == want):
+        if (
+            status.get("observedGeneration", 0) >= ds["metadata"].get("generation", 1)
+            and want > 0
+            and status.get("updatedNumberScheduled", 0) == want
+            and status.get("numberReady", 0) == want
+        ):
             return f"{want} node(s) ready"
         if time.monotonic() > deadline:
-            pods = kube.call("list node-trust pods", kube.core.list_namespaced_pod, plan.namespace,
-                             label_selector=f"app.kubernetes.io/instance={plan.release},{COMPONENT}={NODE_TRUST}").items
-            why = "; ".join(f"{p.spec.node_name or p.metadata.name}: {_waiting(p) or p.status.phase}" for p in pods) or "no pods"
-            raise InstallerError(f"the node-trust DaemonSet {plan.namespace}/{name} is not ready on every node after {timeout:g}s "
-                                 f"({status.get('numberReady', 0)}/{status.get('desiredNumberScheduled', 0)} ready: {why})",
-                                 "when the image cannot be pulled, set clients.node_trust_image to a busybox-like image the nodes "
-                                 "have (or a mirror); re-run, it converges")
+            pods = kube.call(
+                "list node-trust pods",
+                kube.core.list_namespaced_pod,
+                plan.namespace,
+                label_selector=f"app.kubernetes.io/instance={plan.release},{COMPONENT}={NODE_TRUST}",
+            ).items
+            why = (
+                "; ".join(f"{p.spec.node_name or p.metadata.name}: {_waiting(p) or p.status.phase}" for p in pods)
+                or "no pods"
+            )
+            raise InstallerError(
+                f"the node-trust DaemonSet {plan.namespace}/{name} is not ready on every node after {timeout:g}s "
+                f"({status.get('numberReady', 0)}/{status.get('desiredNumberScheduled', 0)} ready: {why})",
+                "when the image cannot be pulled, set clients.node_trust_image to a busybox-like image the nodes "
+                "have (or a mirror); re-run, it converges",
+            )
         sleep(1.0)
 
 
@@ -364,7 +438,9 @@ def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout
             for obj in wanted:
                 _apply(kube, obj)
                 result.applied.append(f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}")
-            removed = _remove_unwanted(kube, plan, {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in wanted})
+            removed = _remove_unwanted(
+                kube, plan, {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in wanted}
+            )
             if clients.service_account and plan.pull_user is not None:
                 for namespace in clients.namespaces:
                     if merge_pull_secret(kube, namespace, "default", pull_secret_name(plan.release)):
@@ -372,14 +448,22 @@ def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout
         except InstallerError as exc:
             on_event(StepFinished(STEP_CLIENTS, False, time.monotonic() - started, exc.message.splitlines()[0]))
             raise
-        words = [f"applied {len(result.applied)}"] + ([f"removed {', '.join(removed)}"] if removed else []) + \
-                ([f"imagePullSecrets of {', '.join(result.service_accounts)}"] if result.service_accounts else [])
+        words = (
+            [f"applied {len(result.applied)}"]
+            + ([f"removed {', '.join(removed)}"] if removed else [])
+            + ([f"imagePullSecrets of {', '.join(result.service_accounts)}"] if result.service_accounts else [])
+        )
         on_event(StepFinished(STEP_CLIENTS, True, time.monotonic() - started, "; ".join(words)))
     objects = node_trust_objects(plan)
     if objects:
         started = time.monotonic()
-        on_event(StepStarted(STEP_NODE_TRUST, f"DaemonSet {plan.namespace}/{node_trust_name(plan.release)} writes the CA for "
-                                              f"{', '.join(trust_hosts(plan))}"))
+        on_event(
+            StepStarted(
+                STEP_NODE_TRUST,
+                f"DaemonSet {plan.namespace}/{node_trust_name(plan.release)} writes the CA for "
+                f"{', '.join(trust_hosts(plan))}",
+            )
+        )
         try:
             for obj in objects:
                 _apply(kube, obj)
@@ -390,8 +474,14 @@ def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout
             raise
         for verdict in result.nodes:
             on_event(Note(STEP_NODE_TRUST, verdict.words(), "info" if verdict.state == "trusted" else "warning"))
-        on_event(StepFinished(STEP_NODE_TRUST, True, time.monotonic() - started,
-                              f"{ready}; {sum(v.state == 'trusted' for v in result.nodes)}/{len(result.nodes)} trusted"))
+        on_event(
+            StepFinished(
+                STEP_NODE_TRUST,
+                True,
+                time.monotonic() - started,
+                f"{ready}; {sum(v.state == 'trusted' for v in result.nodes)}/{len(result.nodes)} trusted",
+            )
+        )
     elif not clients.node_trust and _node_trust_present(kube, plan):
         remove_node_trust(kube, plan, on_event, timeout)
     return result
@@ -399,8 +489,11 @@ def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout
 
 def _listed(kube: KubeClient, plan, plural: str) -> list[dict[str, Any]]:
     try:
-        return kube.get_json(f"list the installer's {plural}", f"/api/v1/{plural}",
-                             {"labelSelector": f"{REGISTRY_LABEL}={registry_label(plan)}"}).get("items", [])
+        return kube.get_json(
+            f"list the installer's {plural}",
+            f"/api/v1/{plural}",
+            {"labelSelector": f"{REGISTRY_LABEL}={registry_label(plan)}"},
+        ).get("items", [])
     except (Forbidden, NotFound):
         return []
 
@@ -410,10 +503,17 @@ def _remove_unwanted(kube: KubeClient, plan, keep: set[tuple[str, str, str]]) ->
     for plural, kind in (("secrets", "Secret"), ("configmaps", "ConfigMap")):
         for item in _listed(kube, plan, plural):
             meta = item["metadata"]
-            if (meta.get("labels") or {}).get(COMPONENT) == NODE_TRUST or (kind, meta["namespace"], meta["name"]) in keep:
+            if (meta.get("labels") or {}).get(COMPONENT) == NODE_TRUST or (
+                kind,
+                meta["namespace"],
+                meta["name"],
+            ) in keep:
                 continue
             try:
-                kube.delete_json(f"delete {kind} {meta['namespace']}/{meta['name']}", f"/api/v1/namespaces/{meta['namespace']}/{plural}/{meta['name']}")
+                kube.delete_json(
+                    f"delete {kind} {meta['namespace']}/{meta['name']}",
+                    f"/api/v1/namespaces/{meta['namespace']}/{plural}/{meta['name']}",
+                )
             except NotFound:
                 continue
             removed.append(f"{kind} {meta['namespace']}/{meta['name']}")
@@ -434,15 +534,26 @@ def merge_pull_secret(kube: KubeClient, namespace: str, account: str, secret: st
             break
         except NotFound:
             if time.monotonic() > deadline:
-                raise InstallerError(f"ServiceAccount {namespace}/{account} does not exist (waited {timeout:g}s)",
-                                     f"create it, or set clients.service_account: false and name the Secret "
-                                     f"{secret} in the pods' imagePullSecrets") from None
+                raise InstallerError(
+                    f"ServiceAccount {namespace}/{account} does not exist (waited {timeout:g}s)",
+                    f"create it, or set clients.service_account: false and name the Secret "
+                    f"{secret} in the pods' imagePullSecrets",
+                ) from None
             time.sleep(0.5)
     current = sa.get("imagePullSecrets") or []
     if any(ref.get("name") == secret for ref in current):
         return False
-    body = {"metadata": {"resourceVersion": sa["metadata"]["resourceVersion"]}, "imagePullSecrets": [*current, {"name": secret}]}
-    kube.call(f"add {secret} to ServiceAccount {namespace}/{account}", kube.core.patch_namespaced_service_account, account, namespace, body)
+    body = {
+        "metadata": {"resourceVersion": sa["metadata"]["resourceVersion"]},
+        "imagePullSecrets": [*current, {"name": secret}],
+    }
+    kube.call(
+        f"add {secret} to ServiceAccount {namespace}/{account}",
+        kube.core.patch_namespaced_service_account,
+        account,
+        namespace,
+        body,
+    )
     return True
 
 
@@ -456,13 +567,21 @@ def unmerge_pull_secret(kube: KubeClient, namespace: str, account: str, secret: 
     current = sa.get("imagePullSecrets") or []
     kept = [ref for ref in current if ref.get("name") != secret]
     if len(kept) != len(current):
-        kube.call(f"remove {secret} from ServiceAccount {namespace}/{account}", kube.core.replace_namespaced_service_account,
-                  account, namespace, {**sa, "imagePullSecrets": kept})
+        kube.call(
+            f"remove {secret} from ServiceAccount {namespace}/{account}",
+            kube.core.replace_namespaced_service_account,
+            account,
+            namespace,
+            {**sa, "imagePullSecrets": kept},
+        )
 
 
 def _node_trust_present(kube: KubeClient, plan) -> bool:
     try:
-        kube.get_json("read the node-trust DaemonSet", f"/apis/apps/v1/namespaces/{plan.namespace}/daemonsets/{node_trust_name(plan.release)}")
+        kube.get_json(
+            "read the node-trust DaemonSet",
+            f"/apis/apps/v1/namespaces/{plan.namespace}/daemonsets/{node_trust_name(plan.release)}",
+        )
         return True
     except (NotFound, Forbidden):
         return False
@@ -483,17 +602,25 @@ def remove_node_trust(kube: KubeClient, plan, on_event: EventSink = discard, tim
             if env["name"] == "MODE":
                 env["value"] = "remove"
         template["metadata"].setdefault("annotations", {})["registry-installer.io/ca-checksum"] = "remove"
-        kube.call(f"switch DaemonSet {name} to remove mode", kube.apps.replace_namespaced_daemon_set, name, plan.namespace, ds)
+        kube.call(
+            f"switch DaemonSet {name} to remove mode", kube.apps.replace_namespaced_daemon_set, name, plan.namespace, ds
+        )
         wait_node_trust(kube, plan, timeout)
         for kind, prefix in (("DaemonSet", "/apis/apps/v1"), ("ConfigMap", "/api/v1")):
             try:
-                kube.delete_json(f"delete {kind} {name}", f"{prefix}/namespaces/{plan.namespace}/{kind.lower()}s/{name}")
+                kube.delete_json(
+                    f"delete {kind} {name}", f"{prefix}/namespaces/{plan.namespace}/{kind.lower()}s/{name}"
+                )
             except NotFound:
                 pass
     except InstallerError as exc:
         on_event(StepFinished(STEP_NODE_TRUST, False, time.monotonic() - started, exc.message.splitlines()[0]))
         raise
-    on_event(StepFinished(STEP_NODE_TRUST, True, time.monotonic() - started, "CA files removed from every node; DaemonSet deleted"))
+    on_event(
+        StepFinished(
+            STEP_NODE_TRUST, True, time.monotonic() - started, "CA files removed from every node; DaemonSet deleted"
+        )
+    )
 
 
 def remove_clients(kube: KubeClient, plan, on_event: EventSink = discard) -> list[str]:
@@ -506,7 +633,13 @@ def remove_clients(kube: KubeClient, plan, on_event: EventSink = discard) -> lis
 # -- the in-cluster pull check --------------------------------------------------------------------
 
 PULL_FAILED = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
-NOT_PULL = ("CreateContainerError", "RunContainerError", "StartError", "ContainerCannotRun", "CreateContainerConfigError")
+NOT_PULL = (
+    "CreateContainerError",
+    "RunContainerError",
+    "StartError",
+    "ContainerCannotRun",
+    "CreateContainerConfigError",
+)
 
 
 @dataclass(frozen=True)
@@ -529,52 +662,101 @@ def classify_pull_error(message: str, image: str, trust_words: str = "") -> tupl
     host = image.split("/", 1)[0]
     text = message.lower()
     if "x509" in text or "certificate signed by unknown authority" in text or "failed to verify certificate" in text:
-        return ("x509", f"the node does not trust the registry's certificate (x509) for {host}",
-                f"turn on node trust (clients.node_trust: true, the installer writes the CA into each node's certs.d), or put the CA "
-                f"on every node by hand (registry-installer ca shows where).{(' Nodes: ' + trust_words) if trust_words else ''}")
-    if "401" in text or "unauthorized" in text or "authorization failed" in text or "no basic auth credentials" in text \
-            or "may require authorization" in text:
-        return ("auth", f"the registry refused the pull without valid credentials (401) for {host}",
-                "give the pod the pull Secret: name the namespace in clients.namespaces (the installer writes the Secret) and add it "
-                "to the pod's imagePullSecrets, or set clients.service_account: true to add it to the default ServiceAccount")
+        return (
+            "x509",
+            f"the node does not trust the registry's certificate (x509) for {host}",
+            f"turn on node trust (clients.node_trust: true, the installer writes the CA into each node's certs.d), or put the CA "
+            f"on every node by hand (registry-installer ca shows where).{(' Nodes: ' + trust_words) if trust_words else ''}",
+        )
+    if (
+        "401" in text
+        or "unauthorized" in text
+        or "authorization failed" in text
+        or "no basic auth credentials" in text
+        or "may require authorization" in text
+    ):
+        return (
+            "auth",
+            f"the registry refused the pull without valid credentials (401) for {host}",
+            "give the pod the pull Secret: name the namespace in clients.namespaces (the installer writes the Secret) and add it "
+            "to the pod's imagePullSecrets, or set clients.service_account: true to add it to the default ServiceAccount",
+        )
     lookup = re.search(r"lookup ([^\s:]+)", message)
     if lookup or "no such host" in text or "server misbehaving" in text:
         name = lookup.group(1) if lookup else host
-        return ("dns", f"the node cannot resolve {name} (the name the node tried for {host})",
-                f"make {name} resolve from the nodes (DNS record, or /etc/hosts on each node) to the ingress address, or set "
-                "clients.pull_address to a name the nodes resolve")
+        return (
+            "dns",
+            f"the node cannot resolve {name} (the name the node tried for {host})",
+            f"make {name} resolve from the nodes (DNS record, or /etc/hosts on each node) to the ingress address, or set "
+            "clients.pull_address to a name the nodes resolve",
+        )
     if "connection refused" in text or "i/o timeout" in text or "no route to host" in text or "dial tcp" in text:
         dial = re.search(r"dial tcp ([^\s:]+:\d+)", message)
-        return ("connection", f"the node cannot connect to the registry at {dial.group(1) if dial else host}",
-                "check that the nodes reach the ingress address and port (firewall, NodePort), or set clients.pull_address")
+        return (
+            "connection",
+            f"the node cannot connect to the registry at {dial.group(1) if dial else host}",
+            "check that the nodes reach the ingress address and port (firewall, NodePort), or set clients.pull_address",
+        )
     if "not found" in text or "manifest unknown" in text:
-        return ("not-found", f"the registry has no image {image}", "the smoke image was deleted before the pod pulled it: re-run")
+        return (
+            "not-found",
+            f"the registry has no image {image}",
+            "the smoke image was deleted before the pod pulled it: re-run",
+        )
     return ("other", "the node could not pull the image", "read the kubelet's words below (kubectl describe pod)")
 
 
-def pull_check_pod(name: str, namespace: str, image: str, pull_secret: str | None, labels: dict[str, str]) -> dict[str, Any]:
+def pull_check_pod(
+    name: str, namespace: str, image: str, pull_secret: str | None, labels: dict[str, str]
+) -> dict[str, Any]:
     """A Pod that only needs its image pulled: its command does not exist, so it never runs a program."""
     spec: dict[str, Any] = {
-        "restartPolicy": "Never", "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 0,
-        "containers": [{"name": "pull", "image": image, "imagePullPolicy": "Always", "command": ["/registry-installer-pull-check"],
-                        "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}, "limits": {"memory": "16Mi"}}}],
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 0,
+        "containers": [
+            {
+                "name": "pull",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["/registry-installer-pull-check"],
+                "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}, "limits": {"memory": "16Mi"}},
+            }
+        ],
         "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
     }
     if pull_secret:
         spec["imagePullSecrets"] = [{"name": pull_secret}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels}, "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": spec,
+    }
 
 
-def run_pull_check(kube: KubeClient, namespace: str, image: str, pull_secret: str | None, release: str = "registry",
-                   on_event: EventSink = discard, timeout: float = 90.0, nodes: tuple[NodeTrust, ...] = ()) -> PullCheck:
+def run_pull_check(
+    kube: KubeClient,
+    namespace: str,
+    image: str,
+    pull_secret: str | None,
+    release: str = "registry",
+    on_event: EventSink = discard,
+    timeout: float = 90.0,
+    nodes: tuple[NodeTrust, ...] = (),
+) -> PullCheck:
     """Create the pull-check Pod, wait for the kubelet's verdict (Pod status and events), delete the Pod."""
     name = f"{release}-pull-check-{_random.token_hex(3)}"[:63]
     labels = {**MANAGED_BY, "app.kubernetes.io/instance": release, COMPONENT: "pull-check"}
     started = time.monotonic()
     on_event(StepStarted(STEP_PULL_CHECK, f"pod {namespace}/{name} pulls {image}"))
     try:
-        kube.call(f"create the pull-check pod in {namespace}", kube.core.create_namespaced_pod, namespace,
-                  pull_check_pod(name, namespace, image, pull_secret, labels))
+        kube.call(
+            f"create the pull-check pod in {namespace}",
+            kube.core.create_namespaced_pod,
+            namespace,
+            pull_check_pod(name, namespace, image, pull_secret, labels),
+        )
     except InstallerError as exc:
         on_event(StepFinished(STEP_PULL_CHECK, False, time.monotonic() - started, exc.message.splitlines()[0]))
         raise
@@ -585,23 +767,30 @@ def run_pull_check(kube: KubeClient, namespace: str, image: str, pull_secret: st
             kube.call(f"delete pod {name}", kube.core.delete_namespaced_pod, name, namespace, grace_period_seconds=0)
         except InstallerError as exc:
             log.warning("could not delete the pull-check pod %s/%s: %s", namespace, name, exc)
-    detail = (f"pulled on {result.node}" if result.ok else f"{result.cause}: {result.detail}")
+    detail = f"pulled on {result.node}" if result.ok else f"{result.cause}: {result.detail}"
     if not result.ok:
         on_event(Note(STEP_PULL_CHECK, f"{result.cause} -> {result.fix}", "warning"))
-    on_event(StepFinished(STEP_PULL_CHECK, result.ok, time.monotonic() - started, detail.splitlines()[0] if detail else ""))
+    on_event(
+        StepFinished(STEP_PULL_CHECK, result.ok, time.monotonic() - started, detail.splitlines()[0] if detail else "")
+    )
     return result
 
 
 def _events(kube: KubeClient, namespace: str, name: str) -> list[Any]:
     try:
-        return kube.call("list the pull-check pod's events", kube.core.list_namespaced_event, namespace,
-                         field_selector=f"involvedObject.name={name}").items
+        return kube.call(
+            "list the pull-check pod's events",
+            kube.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.name={name}",
+        ).items
     except InstallerError:
         return []
 
 
-def _await_verdict(kube: KubeClient, namespace: str, name: str, image: str, timeout: float,
-                   nodes: tuple[NodeTrust, ...]) -> PullCheck:
+def _await_verdict(
+    kube: KubeClient, namespace: str, name: str, image: str, timeout: float, nodes: tuple[NodeTrust, ...]
+) -> PullCheck:
     deadline = time.monotonic() + timeout
     trust_words = "; ".join(n.words() for n in nodes)
     last = ""
@@ -613,14 +802,21 @@ def _await_verdict(kube: KubeClient, namespace: str, name: str, image: str, time
             return PullCheck(True, image, namespace, node, kind="pulled", nodes=nodes)
         for status in pod.status.container_statuses or []:
             waiting = status.state.waiting if status.state else None
-            if status.image_id or (status.state and (status.state.running or status.state.terminated)) \
-                    or (waiting is not None and waiting.reason in NOT_PULL):
+            if (
+                status.image_id
+                or (status.state and (status.state.running or status.state.terminated))
+                or (waiting is not None and waiting.reason in NOT_PULL)
+            ):
                 # the image is there: a container that cannot start still proves the pull
                 return PullCheck(True, image, namespace, node, kind="pulled", nodes=nodes)
             if waiting is not None and waiting.reason in PULL_FAILED:
                 # the kubelet's own words: its "Failed to pull image ..." event, else the waiting message (the
                 # "Error: ErrImagePull" / "Error: ImagePullBackOff" events only repeat the reason)
-                failed = [e.message for e in events if e.reason == "Failed" and (e.message or "").startswith("Failed to pull image")]
+                failed = [
+                    e.message
+                    for e in events
+                    if e.reason == "Failed" and (e.message or "").startswith("Failed to pull image")
+                ]
                 message = failed[-1] if failed else (waiting.message or "")
                 if not message:
                     break  # the event is not there yet: ask again
@@ -631,10 +827,28 @@ def _await_verdict(kube: KubeClient, namespace: str, name: str, image: str, time
                 last = condition.message or "unschedulable"
         if time.monotonic() > deadline:
             if last:
-                return PullCheck(False, image, namespace, None, "the pull-check pod could not be scheduled",
-                                 "make room on a node (or allow pods without tolerations)", "unschedulable", last, nodes)
-            return PullCheck(False, image, namespace, node, f"no verdict from the kubelet within {timeout:g}s",
-                             "check the node (kubectl describe pod)", "timeout", _waiting(pod) or str(pod.status.phase), nodes)
+                return PullCheck(
+                    False,
+                    image,
+                    namespace,
+                    None,
+                    "the pull-check pod could not be scheduled",
+                    "make room on a node (or allow pods without tolerations)",
+                    "unschedulable",
+                    last,
+                    nodes,
+                )
+            return PullCheck(
+                False,
+                image,
+                namespace,
+                node,
+                f"no verdict from the kubelet within {timeout:g}s",
+                "check the node (kubectl describe pod)",
+                "timeout",
+                _waiting(pod) or str(pod.status.phase),
+                nodes,
+            )
         time.sleep(0.5)
 
 
@@ -658,29 +872,60 @@ def client_snippets(plan, image: str = "vms/fedora:40") -> list[tuple[str, str]]
         from installer.checks import secret_key_for_user
 
         key = secret_key_for_user(plan.pull_user.name).replace(".", "\\.")
-        out.append(("the pull user's password (generated, kept across re-runs)",
-                    f"kubectl -n {plan.namespace} get secret {plan.names.state} -o jsonpath='{{.data.{key}}}' | base64 -d > password.txt\n"))
-    docker = (f"sudo mkdir -p /etc/docker/certs.d/{host} && sudo cp ca.crt /etc/docker/certs.d/{host}/ca.crt\n" if ca else "")
+        out.append(
+            (
+                "the pull user's password (generated, kept across re-runs)",
+                f"kubectl -n {plan.namespace} get secret {plan.names.state} -o jsonpath='{{.data.{key}}}' | base64 -d > password.txt\n",
+            )
+        )
+    docker = (
+        f"sudo mkdir -p /etc/docker/certs.d/{host} && sudo cp ca.crt /etc/docker/certs.d/{host}/ca.crt\n" if ca else ""
+    )
     out.append(("docker", docker + (f"docker login {host} {login}\n" if user else "") + f"docker pull {reference}\n"))
-    podman = (f"sudo mkdir -p /etc/containers/certs.d/{host} && sudo cp ca.crt /etc/containers/certs.d/{host}/ca.crt\n" if ca else "")
+    podman = (
+        f"sudo mkdir -p /etc/containers/certs.d/{host} && sudo cp ca.crt /etc/containers/certs.d/{host}/ca.crt\n"
+        if ca
+        else ""
+    )
     out.append(("podman", podman + (f"podman login {host} {login}\n" if user else "") + f"podman pull {reference}\n"))
     if ca:
-        out.append(("containerd (each node; clients.node_trust does this for you)",
-                    f"# {DEFAULT_CERTS_D}/{host}/hosts.toml, with the CA beside it as ca.crt\n"
-                    f'server = "https://{host}"\nca = "{DEFAULT_CERTS_D}/{host}/ca.crt"\n\n[host."https://{host}"]\n'
-                    f'  capabilities = ["pull", "resolve"]\n  ca = "{DEFAULT_CERTS_D}/{host}/ca.crt"\n'
-                    f"# and in /etc/containerd/config.toml (containerd 1.x; 2.x reads this folder by default):\n"
-                    f'# [plugins."io.containerd.grpc.v1.cri".registry]\n#   config_path = "{DEFAULT_CERTS_D}"\n'))
+        out.append(
+            (
+                "containerd (each node; clients.node_trust does this for you)",
+                f"# {DEFAULT_CERTS_D}/{host}/hosts.toml, with the CA beside it as ca.crt\n"
+                f'server = "https://{host}"\nca = "{DEFAULT_CERTS_D}/{host}/ca.crt"\n\n[host."https://{host}"]\n'
+                f'  capabilities = ["pull", "resolve"]\n  ca = "{DEFAULT_CERTS_D}/{host}/ca.crt"\n'
+                f"# and in /etc/containerd/config.toml (containerd 1.x; 2.x reads this folder by default):\n"
+                f'# [plugins."io.containerd.grpc.v1.cri".registry]\n#   config_path = "{DEFAULT_CERTS_D}"\n',
+            )
+        )
     secret = pull_secret_name(plan.release) if plan.pull_user is not None else None
     where = ", ".join(clients.namespaces) or "your namespace"
-    pod_secret = f"\n  imagePullSecrets:\n  - name: {secret}      # in {where}" if secret and not clients.service_account else ""
-    out.append(("Pod", f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:{pod_secret}\n  containers:\n  - name: app\n"
-                       f"    image: {reference}\n"))
+    pod_secret = (
+        f"\n  imagePullSecrets:\n  - name: {secret}      # in {where}" if secret and not clients.service_account else ""
+    )
+    out.append(
+        (
+            "Pod",
+            f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:{pod_secret}\n  containers:\n  - name: app\n"
+            f"    image: {reference}\n",
+        )
+    )
     disk = SimpleNamespace(format="qcow2", virtual_size=10 * 2**30)
     out.append(("KubeVirt VirtualMachine (containerDisk)", vm_snippet(reference, disk, image.split(":")[0], secret)))
     cm_name, cdi_secret = cdi_names(plan.release)
-    out.append(("CDI DataVolume", datavolume_snippet(reference, disk, image.split(":")[0], cdi_secret if clients.cdi and secret else None,
-                                                     cm_name if clients.cdi and ca else None)))
+    out.append(
+        (
+            "CDI DataVolume",
+            datavolume_snippet(
+                reference,
+                disk,
+                image.split(":")[0],
+                cdi_secret if clients.cdi and secret else None,
+                cm_name if clients.cdi and ca else None,
+            ),
+        )
+    )
     return out
 
 
@@ -700,25 +945,41 @@ def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: 
 
     where = SimpleNamespace(namespace=namespace, release=release)
     secrets = _listed(kube, where, "secrets")
-    pulls = sorted(s["metadata"]["namespace"] for s in secrets if (s["metadata"].get("labels") or {}).get(COMPONENT) == "pull-secret")
+    pulls = sorted(
+        s["metadata"]["namespace"]
+        for s in secrets
+        if (s["metadata"].get("labels") or {}).get(COMPONENT) == "pull-secret"
+    )
     out: dict[str, Any] = {}
     if pulls:
         out["namespaces"] = pulls
         out["cdi"] = any((s["metadata"].get("labels") or {}).get(COMPONENT) == "cdi" for s in secrets)
         try:
-            config = json.loads(base64.b64decode(next(s for s in secrets if s["metadata"]["namespace"] == pulls[0]
-                                                      and (s["metadata"].get("labels") or {}).get(COMPONENT) == "pull-secret")
-                                                 ["data"][".dockerconfigjson"]))
+            config = json.loads(
+                base64.b64decode(
+                    next(
+                        s
+                        for s in secrets
+                        if s["metadata"]["namespace"] == pulls[0]
+                        and (s["metadata"].get("labels") or {}).get(COMPONENT) == "pull-secret"
+                    )["data"][".dockerconfigjson"]
+                )
+            )
             out["pull_user"] = next(iter(config["auths"].values()))["username"]
         except (KeyError, ValueError, StopIteration, TypeError):
             pass
         try:
-            account = kube.get_json("read the default ServiceAccount", f"/api/v1/namespaces/{pulls[0]}/serviceaccounts/default")
+            account = kube.get_json(
+                "read the default ServiceAccount", f"/api/v1/namespaces/{pulls[0]}/serviceaccounts/default"
+            )
             out["service_account"] = {"name": pull_secret_name(release)} in (account.get("imagePullSecrets") or [])
         except (NotFound, Forbidden):
             pass
     try:
-        ds = kube.get_json("read the node-trust DaemonSet", f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{node_trust_name(release)}")
+        ds = kube.get_json(
+            "read the node-trust DaemonSet",
+            f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{node_trust_name(release)}",
+        )
     except (NotFound, Forbidden):
         ds = None
     if ds is not None:
@@ -726,7 +987,9 @@ def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: 
         container = pod["containers"][0]
         env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
         paths = {v["name"]: v["hostPath"]["path"] for v in pod.get("volumes", []) if "hostPath" in v}
-        out.update(node_trust=True, node_trust_image=container["image"], containerd_certs_d=env.get("CERTS_D", DEFAULT_CERTS_D))
+        out.update(
+            node_trust=True, node_trust_image=container["image"], containerd_certs_d=env.get("CERTS_D", DEFAULT_CERTS_D)
+        )
         if "crio-certs" in paths:
             out["crio_certs_d"] = paths["crio-certs"]
         if "docker-certs" in paths:
@@ -755,12 +1018,22 @@ def clients_changes(before: dict[str, Any] | None, clients) -> list[str]:
     lines = [f"+ pull Secret in namespace {ns} (created)" for ns in sorted(new_ns - old_ns)]
     lines += [f"- pull Secret in namespace {ns} (removed)" for ns in sorted(old_ns - new_ns)]
     if bool(before.get("node_trust")) != clients.node_trust:
-        lines.append("+ node trust DaemonSet (writes the CA on every node)" if clients.node_trust
-                     else "- node trust DaemonSet (removed, with the CA files it wrote on every node)")
-    for key, words in (("service_account", "default ServiceAccount imagePullSecrets"), ("cdi", "CDI forms"),
-                       ("node_trust_image", "node trust image"), ("containerd_certs_d", "containerd certs.d folder"),
-                       ("pull_address", "pull address")):
-        if key in before and before[key] != getattr(clients, key) and (key not in ("node_trust_image", "containerd_certs_d")
-                                                                          or clients.node_trust):
+        lines.append(
+            "+ node trust DaemonSet (writes the CA on every node)"
+            if clients.node_trust
+            else "- node trust DaemonSet (removed, with the CA files it wrote on every node)"
+        )
+    for key, words in (
+        ("service_account", "default ServiceAccount imagePullSecrets"),
+        ("cdi", "CDI forms"),
+        ("node_trust_image", "node trust image"),
+        ("containerd_certs_d", "containerd certs.d folder"),
+        ("pull_address", "pull address"),
+    ):
+        if (
+            key in before
+            and before[key] != getattr(clients, key)
+            and (key not in ("node_trust_image", "containerd_certs_d") or clients.node_trust)
+        ):
             lines.append(f"~ {words}: {before[key]} -> {getattr(clients, key)}")
     return lines

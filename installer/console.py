@@ -37,10 +37,14 @@ class EventPrinter:
         elif isinstance(event, HelmLine) and event.line.strip():
             self._line(f"       helm: {event.line}")
         elif isinstance(event, RolloutStatus):
-            self._line(f"       rollout: {event.kind} {event.name}: {event.state}{'  ' + event.detail if event.detail else ''}")
+            self._line(
+                f"       rollout: {event.kind} {event.name}: {event.state}{'  ' + event.detail if event.detail else ''}"
+            )
         elif isinstance(event, RolloutProblem):
             first, *rest = event.message.splitlines() or [""]
-            self._line(f"       {'STOP' if event.fatal else 'problem'}: {event.kind} {event.name}: {event.reason}: {first}")
+            self._line(
+                f"       {'STOP' if event.fatal else 'problem'}: {event.kind} {event.name}: {event.reason}: {first}"
+            )
             for line in rest:
                 self._line(f"         | {line}")
             self._line(f"         fix: {event.fix}")

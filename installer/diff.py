@@ -7,14 +7,26 @@ from typing import Any
 
 import yaml
 
-SECRET_KEYS = {"haSharedSecret", "htpasswd", "accessKey", "secretKey", "s3AccessKey", "s3SecretKey", "password", "accountKey"}
+SECRET_KEYS = {
+    "haSharedSecret",
+    "htpasswd",
+    "accessKey",
+    "secretKey",
+    "s3AccessKey",
+    "s3SecretKey",
+    "password",
+    "accountKey",
+}
 MASK = "********"
 
 
 def mask_secrets(values: Any) -> Any:
     """A copy of `values` with every secret-bearing key's value replaced by a mask."""
     if isinstance(values, dict):
-        return {k: (MASK if k in SECRET_KEYS and v not in (None, "", {}) and not isinstance(v, dict) else mask_secrets(v)) for k, v in values.items()}
+        return {
+            k: (MASK if k in SECRET_KEYS and v not in (None, "", {}) and not isinstance(v, dict) else mask_secrets(v))
+            for k, v in values.items()
+        }
     if isinstance(values, list):
         return [mask_secrets(v) for v in values]
     return values

@@ -99,8 +99,10 @@ def inspect_disk(path: str | Path, format: str = "auto", name: str | None = None
     if stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{path} is a directory", "give the disk image file inside it (a .qcow2, .img/.raw or .iso)")
     if stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode):
-        raise UsageError(f"{path} is a device, not a disk image file",
-                         f"copy it to a file first, e.g. qemu-img convert -O qcow2 {path} disk.qcow2")
+        raise UsageError(
+            f"{path} is a device, not a disk image file",
+            f"copy it to a file first, e.g. qemu-img convert -O qcow2 {path} disk.qcow2",
+        )
     if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"{path} is not a regular file (a pipe or socket)", "give a disk image file")
     if st.st_size == 0:
@@ -115,10 +117,11 @@ def inspect_disk(path: str | Path, format: str = "auto", name: str | None = None
         _refuse_known(path, head)
     if format == "auto":
         if detected is None:
-            raise UsageError(f"{path}: not a qcow2, raw or ISO disk image (no partition table, filesystem or "
-                             f"qcow2/ISO signature in its first bytes)",
-                             "check it with `qemu-img info`; if it is a raw disk without a partition table, "
-                             "pass --format raw")
+            raise UsageError(
+                f"{path}: not a qcow2, raw or ISO disk image (no partition table, filesystem or "
+                f"qcow2/ISO signature in its first bytes)",
+                "check it with `qemu-img info`; if it is a raw disk without a partition table, pass --format raw",
+            )
         format = detected
     elif format not in FORMATS:
         raise UsageError(f"--format {format!r} is not one of auto, {', '.join(FORMATS)}", "pick one of them")
@@ -128,19 +131,31 @@ def inspect_disk(path: str | Path, format: str = "auto", name: str | None = None
     if not disk_name or "/" in disk_name or disk_name in (".", ".."):
         raise UsageError(f"--name {disk_name!r} is not a file name", "give a plain name like disk.qcow2")
     virtual = _qcow2_virtual_size(head) if format == "qcow2" else st.st_size
-    return DiskFile(path=path, name=disk_name, format=format, size=st.st_size, mtime=int(st.st_mtime),
-                    virtual_size=virtual, identity=_identity(st))
+    return DiskFile(
+        path=path,
+        name=disk_name,
+        format=format,
+        size=st.st_size,
+        mtime=int(st.st_mtime),
+        virtual_size=virtual,
+        identity=_identity(st),
+    )
 
 
 def _refuse_known(path: Path, head: bytes) -> None:
     for magic, kind, command in _COMPRESSED:
         if head.startswith(magic):
-            raise UsageError(f"{path} is {kind}-compressed", f"decompress it first: {command.format(file=path)}, "
-                             f"then push the result (qcow2 images can stay compressed inside: qemu-img convert -c)")
+            raise UsageError(
+                f"{path} is {kind}-compressed",
+                f"decompress it first: {command.format(file=path)}, "
+                f"then push the result (qcow2 images can stay compressed inside: qemu-img convert -c)",
+            )
     for offset, magic, kind in _OTHER_DISKS:
-        if head[offset:offset + len(magic)] == magic:
-            raise UsageError(f"{path} is a {kind} image; KubeVirt boots qcow2 or raw",
-                             f"convert it: qemu-img convert -O qcow2 {path} {path.with_suffix('.qcow2').name}")
+        if head[offset : offset + len(magic)] == magic:
+            raise UsageError(
+                f"{path} is a {kind} image; KubeVirt boots qcow2 or raw",
+                f"convert it: qemu-img convert -O qcow2 {path} {path.with_suffix('.qcow2').name}",
+            )
 
 
 # -- the layer ------------------------------------------------------------------------------------
@@ -162,8 +177,10 @@ class DiskLayer:
 
     def headers(self) -> bytes:
         entries = []
-        for name, kind, mode, size in (("disk", tarfile.DIRTYPE, DISK_DIR_MODE, 0),
-                                       (f"disk/{self.disk.name}", tarfile.REGTYPE, DISK_FILE_MODE, self.disk.size)):
+        for name, kind, mode, size in (
+            ("disk", tarfile.DIRTYPE, DISK_DIR_MODE, 0),
+            (f"disk/{self.disk.name}", tarfile.REGTYPE, DISK_FILE_MODE, self.disk.size),
+        ):
             info = tarfile.TarInfo(name)
             info.type, info.mode, info.size, info.mtime = kind, mode, size, self.disk.mtime
             info.uid, info.gid, info.uname, info.gname = QEMU_UID, QEMU_GID, "qemu", "qemu"
@@ -201,7 +218,9 @@ class LayerStream:
         self.out_pos = 0  # layer bytes produced
         self._tar_hash = hashlib.sha256()
         self._out_hash = hashlib.sha256() if layer.compress == "gzip" else self._tar_hash
-        self._zip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if layer.compress == "gzip" else None
+        self._zip = (
+            zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if layer.compress == "gzip" else None
+        )
         self._pending = b""
         self._flushed = self._zip is None
 
@@ -212,7 +231,7 @@ class LayerStream:
     def _tar_bytes(self, want: int) -> bytes:
         pos = self.tar_pos
         if pos < len(self._head):
-            return self._head[pos:pos + want]
+            return self._head[pos : pos + want]
         if pos < self._file_end:
             offset = pos - len(self._head)
             data = os.pread(self._fd, min(want, self._file_end - pos), offset)
@@ -220,7 +239,7 @@ class LayerStream:
                 raise FileChanged(f"{self.layer.disk.path} is shorter than when the push started")
             return data
         start = pos - self._file_end
-        return self._tail[start:start + want]
+        return self._tail[start : start + want]
 
     def _refill(self) -> None:
         if self.tar_pos < self.tar_size:
@@ -248,13 +267,21 @@ class LayerStream:
         """Advance to layer byte `offset` without sending: the bytes are read and hashed locally."""
         while self.out_pos < offset:
             if not self.read(min(BLOCK, offset - self.out_pos)):
-                raise FileChanged(f"the registry holds {offset} bytes of a layer of {self.out_pos}: "
-                                  f"{self.layer.disk.path} changed since the upload started")
+                raise FileChanged(
+                    f"the registry holds {offset} bytes of a layer of {self.out_pos}: "
+                    f"{self.layer.disk.path} changed since the upload started"
+                )
 
     def snapshot(self) -> tuple:
-        return (self.tar_pos, self.out_pos, self._tar_hash.copy(),
-                self._out_hash.copy() if self._zip is not None else None,
-                self._zip.copy() if self._zip is not None else None, self._pending, self._flushed)
+        return (
+            self.tar_pos,
+            self.out_pos,
+            self._tar_hash.copy(),
+            self._out_hash.copy() if self._zip is not None else None,
+            self._zip.copy() if self._zip is not None else None,
+            self._pending,
+            self._flushed,
+        )
 
     def restore(self, saved: tuple) -> None:
         self.tar_pos, self.out_pos, tar_hash, out_hash, zip_, self._pending, self._flushed = saved
@@ -281,8 +308,13 @@ def disk_config(disk: DiskFile, diff_id: str, architecture: str) -> bytes:
         "created": created,
         "config": {},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": created, "created_by": "registry-installer push-disk",
-                     "comment": f"{disk.format} disk {disk.name} as a KubeVirt containerDisk"}],
+        "history": [
+            {
+                "created": created,
+                "created_by": "registry-installer push-disk",
+                "comment": f"{disk.format} disk {disk.name} as a KubeVirt containerDisk",
+            }
+        ],
     }
     return json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
 
@@ -325,7 +357,9 @@ spec:
 """
 
 
-def datavolume_snippet(image: str, disk: DiskFile, repository: str, secret: str | None, ca_config_map: str | None) -> str:
+def datavolume_snippet(
+    image: str, disk: DiskFile, repository: str, secret: str | None, ca_config_map: str | None
+) -> str:
     name = k8s_name(repository)
     extra = ""
     if secret:

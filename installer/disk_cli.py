@@ -15,44 +15,78 @@ from typing import TYPE_CHECKING, TextIO
 from installer.console import EventPrinter, format_size
 from installer.errors import InstallerError, UsageError
 from installer.events import Event, Progress, StepFinished
-from installer.smoke_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _ca_file, _password, _timeout, add_connection_arguments
+from installer.smoke_cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    _ca_file,
+    _password,
+    _timeout,
+    add_connection_arguments,
+)
 
 if TYPE_CHECKING:
     from installer.push_disk import PushDiskResult, PushDiskTarget
 
 EXIT_INTERRUPTED = 130
-IMAGE_RE = re.compile(r"^(?P<repo>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-                      r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$")
+IMAGE_RE = re.compile(
+    r"^(?P<repo>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$"
+)
 
 
 def add_push_disk_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the VM disk: qcow2, raw or ISO")
-    parser.add_argument("--image", required=True, metavar="REPOSITORY:TAG",
-                        help="where the containerDisk goes in the registry, e.g. vms/fedora:40")
-    parser.add_argument("--compress", choices=("none", "gzip"), default="none",
-                        help="layer compression (default none: qcow2 is compressed already and raw disks push "
-                             "fastest as they are; gzip level 1 for sparse raw disks)")
-    parser.add_argument("--format", choices=("auto", "qcow2", "raw", "iso"), default="auto",
-                        help="disk format (default: detected from the file's first bytes)")
+    parser.add_argument(
+        "--image",
+        required=True,
+        metavar="REPOSITORY:TAG",
+        help="where the containerDisk goes in the registry, e.g. vms/fedora:40",
+    )
+    parser.add_argument(
+        "--compress",
+        choices=("none", "gzip"),
+        default="none",
+        help="layer compression (default none: qcow2 is compressed already and raw disks push "
+        "fastest as they are; gzip level 1 for sparse raw disks)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("auto", "qcow2", "raw", "iso"),
+        default="auto",
+        help="disk format (default: detected from the file's first bytes)",
+    )
     parser.add_argument("--name", metavar="NAME", help="file name inside the image, under disk/ (default: FILE's name)")
-    parser.add_argument("--arch", default=None, metavar="ARCH",
-                        help="architecture of the nodes that will pull it (default: this machine's, e.g. amd64)")
-    parser.add_argument("--chunk-size", default="64Mi", metavar="SIZE",
-                        help="bytes per PATCH request; a connection cut loses at most one (default 64Mi)")
+    parser.add_argument(
+        "--arch",
+        default=None,
+        metavar="ARCH",
+        help="architecture of the nodes that will pull it (default: this machine's, e.g. amd64)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        default="64Mi",
+        metavar="SIZE",
+        help="bytes per PATCH request; a connection cut loses at most one (default 64Mi)",
+    )
     add_connection_arguments(parser, registry_required=False, timeout="60")
     group = parser.add_argument_group("without --registry: the installed release's address, user and CA")
     group.add_argument("--context", help="kube context (default: the current one)")
     group.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    group.add_argument("--namespace", default="docker-registry", help="namespace of the release (default docker-registry)")
+    group.add_argument(
+        "--namespace", default="docker-registry", help="namespace of the release (default docker-registry)"
+    )
     group.add_argument("--release", default="docker-registry", help="helm release name (default docker-registry)")
 
 
 def parse_image(value: str) -> tuple[str, str]:
     match = IMAGE_RE.match(value or "")
     if not match:
-        raise UsageError(f"--image {value!r} is not REPOSITORY:TAG",
-                         "write it like vms/fedora:40 (lower-case repository path, then a tag; no registry host: "
-                         "that is --registry)")
+        raise UsageError(
+            f"--image {value!r} is not REPOSITORY:TAG",
+            "write it like vms/fedora:40 (lower-case repository path, then a tag; no registry host: "
+            "that is --registry)",
+        )
     return match.group("repo"), match.group("tag")
 
 
@@ -90,10 +124,18 @@ def target_from_args(args: argparse.Namespace, environ=os.environ, workdir: Path
         for key, value in installed.items():
             if options.get(key) is None:
                 options[key] = value
-    return PushDiskTarget(disk=disk, registry=registry, repository=repository, tag=tag,
-                          compress=args.compress, architecture=args.arch or go_architecture(),
-                          timeout=_timeout(args.timeout), chunk_size=_chunk_size(args.chunk_size),
-                          controller_family=args.controller_family, **options)
+    return PushDiskTarget(
+        disk=disk,
+        registry=registry,
+        repository=repository,
+        tag=tag,
+        compress=args.compress,
+        architecture=args.arch or go_architecture(),
+        timeout=_timeout(args.timeout),
+        chunk_size=_chunk_size(args.chunk_size),
+        controller_family=args.controller_family,
+        **options,
+    )
 
 
 def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, dict]:
@@ -105,11 +147,15 @@ def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, 
         kube = connect(args.context, args.kubeconfig)
         probe = run_probe(kube, args.namespace, args.release)
     except InstallerError as error:
-        raise UsageError(f"no --registry given and the cluster could not tell the installed one: {error.message}",
-                         "pass --registry HOST[:PORT] (and --username/--password-env, --ca-file)") from None
+        raise UsageError(
+            f"no --registry given and the cluster could not tell the installed one: {error.message}",
+            "pass --registry HOST[:PORT] (and --username/--password-env, --ca-file)",
+        ) from None
     if probe.release is None:
-        raise UsageError(f"no --registry given and release {args.release} is not installed in namespace "
-                         f"{args.namespace}", "pass --registry HOST[:PORT], or --release/--namespace of the install")
+        raise UsageError(
+            f"no --registry given and release {args.release} is not installed in namespace {args.namespace}",
+            "pass --registry HOST[:PORT], or --release/--namespace of the install",
+        )
     existing = load_existing(kube, probe, args.namespace, args.release)
     from installer.managed import release_hosts
 
@@ -122,8 +168,11 @@ def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, 
         found["username"] = users[0]
         found["password"] = existing.passwords.get(users[0])
         if found["password"] is None:
-            raise UsageError(f"the registry wants a password for {users[0]} and the installer does not keep it "
-                             f"(it was typed, not generated)", "pass --username and --password-env VAR")
+            raise UsageError(
+                f"the registry wants a password for {users[0]} and the installer does not keep it "
+                f"(it was typed, not generated)",
+                "pass --username and --password-env VAR",
+            )
     if existing.tls is not None and existing.tls.ca_pem:
         ca_file = workdir / "ca.crt"
         ca_file.write_text(existing.tls.ca_pem, encoding="utf-8")
@@ -160,13 +209,27 @@ class ProgressPrinter:
 
     def _show(self, event: Progress) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress as Bar, TextColumn, TimeRemainingColumn, \
-            TransferSpeedColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import (
+            Progress as Bar,
+        )
 
         if self._bar is None:
-            self._bar = Bar(TextColumn("       {task.description}"), BarColumn(), DownloadColumn(binary_units=True),
-                            TransferSpeedColumn(), TimeRemainingColumn(), console=Console(file=self.out),
-                            transient=True)
+            self._bar = Bar(
+                TextColumn("       {task.description}"),
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.out),
+                transient=True,
+            )
             self._bar.start()
             self._offset = event.done  # a resumed upload: rate and ETA count what moves now
             self._task = self._bar.add_task(event.step, total=event.total or None, completed=event.done)
@@ -180,8 +243,10 @@ class ProgressPrinter:
 
 def print_result(result: "PushDiskResult", out: TextIO) -> None:
     if result.interrupted:
-        out.write(f"push-disk stopped: the registry keeps {format_size(result.resumed_from + result.sent)} of the "
-                  f"upload; run the same command again to resume\n")
+        out.write(
+            f"push-disk stopped: the registry keeps {format_size(result.resumed_from + result.sent)} of the "
+            f"upload; run the same command again to resume\n"
+        )
         return
     if not result.ok:
         out.write("push-disk FAILED\n")
@@ -190,13 +255,19 @@ def print_result(result: "PushDiskResult", out: TextIO) -> None:
             out.write(f"  cause:  {d.cause}\n  fix:    {d.fix}\n  detail: {d.detail}\n")
         out.write("  the upload state is kept: the same command resumes once the cause is fixed\n")
         return
-    how = ("the registry had the layer already: nothing sent" if result.skipped else
-           f"{format_size(result.sent)} sent" + (f" (resumed at {format_size(result.resumed_from)})"
-                                                 if result.resumed_from else ""))
-    out.write(f"pushed {result.pinned}\n  layer {result.layer_digest} ({format_size(result.layer_size)}), {how}, "
-              f"{result.seconds:.1f}s\n\n")
-    out.write("# VirtualMachine booting from it (containerDisk; the imagePullSecret only when the registry "
-              "wants a login):\n")
+    how = (
+        "the registry had the layer already: nothing sent"
+        if result.skipped
+        else f"{format_size(result.sent)} sent"
+        + (f" (resumed at {format_size(result.resumed_from)})" if result.resumed_from else "")
+    )
+    out.write(
+        f"pushed {result.pinned}\n  layer {result.layer_digest} ({format_size(result.layer_size)}), {how}, "
+        f"{result.seconds:.1f}s\n\n"
+    )
+    out.write(
+        "# VirtualMachine booting from it (containerDisk; the imagePullSecret only when the registry wants a login):\n"
+    )
     out.write(result.vm_snippet)
     out.write("---\n# or import it once into a PVC with CDI:\n")
     out.write(result.datavolume_snippet)
@@ -215,8 +286,10 @@ def push_disk_command(args: argparse.Namespace, out: TextIO | None = None, err: 
             return EXIT_USAGE
         from installer.push_disk import run_push_disk
 
-        out.write(f"push-disk: {target.disk.format} {target.disk.path} ({format_size(target.disk.size)}) to "
-                  f"{target.reference} as a containerDisk (disk/{target.disk.name}, {target.compress})\n")
+        out.write(
+            f"push-disk: {target.disk.format} {target.disk.path} ({format_size(target.disk.size)}) to "
+            f"{target.reference} as a containerDisk (disk/{target.disk.name}, {target.compress})\n"
+        )
         out.flush()
         printer = ProgressPrinter(out)
         stop = threading.Event()
@@ -248,8 +321,10 @@ class _stop_on_signals:
             if self.stop.is_set():  # a second Ctrl+C: stop now
                 raise KeyboardInterrupt
             self.stop.set()
-            self.err.write(f"\nsignal {signum}: finishing the current request so the upload can resume "
-                           f"(Ctrl+C again to quit at once)\n")
+            self.err.write(
+                f"\nsignal {signum}: finishing the current request so the upload can resume "
+                f"(Ctrl+C again to quit at once)\n"
+            )
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._saved[signum] = signal.signal(signum, handler)

@@ -45,8 +45,9 @@ def run_probe(kube: KubeClient, namespace: str, release: str, on_event: EventSin
     return result
 
 
-def prepare(choices: "Choices", kube: KubeClient | None, on_event: EventSink = discard,
-            existing: "ExistingState | None" = None) -> Prepared:
+def prepare(
+    choices: "Choices", kube: KubeClient | None, on_event: EventSink = discard, existing: "ExistingState | None" = None
+) -> Prepared:
     """Probe (when a cluster is given), read what is installed, build and render the Plan.
 
     Offline, `existing` is what an earlier render left (so a re-render keeps its secrets)."""
@@ -73,12 +74,20 @@ def prepare(choices: "Choices", kube: KubeClient | None, on_event: EventSink = d
             if gateway is not None:
                 existing = replace(existing, listener_certs=listener_certificates(kube, gateway))
     started = time.monotonic()
-    on_event(StepStarted("validate", "checking the choices against the cluster" if probe else "checking the choices (offline)"))
+    on_event(
+        StepStarted(
+            "validate", "checking the choices against the cluster" if probe else "checking the choices (offline)"
+        )
+    )
     try:
         plan = build_plan(choices, probe, existing)
     except Exception as exc:
         on_event(StepFinished("validate", False, time.monotonic() - started, str(exc).splitlines()[0]))
         raise
     rendered = render(plan)
-    on_event(StepFinished("validate", True, time.monotonic() - started, f"{len(rendered.secrets)} Secrets, chart {plan.chart.ref}"))
+    on_event(
+        StepFinished(
+            "validate", True, time.monotonic() - started, f"{len(rendered.secrets)} Secrets, chart {plan.chart.ref}"
+        )
+    )
     return Prepared(probe, existing, plan, rendered)

@@ -42,8 +42,9 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_user_file(path: str | os.PathLike[str], setting: str, what: str = "file", limit: int = DEFAULT_LIMIT,
-                   remember: bool = True) -> bytes:
+def read_user_file(
+    path: str | os.PathLike[str], setting: str, what: str = "file", limit: int = DEFAULT_LIMIT, remember: bool = True
+) -> bytes:
     """The bytes of a regular file of at most `limit` bytes, or FileProblem saying what is wrong.
 
     Args:
@@ -61,16 +62,25 @@ def read_user_file(path: str | os.PathLike[str], setting: str, what: str = "file
     except FileNotFoundError:
         raise FileProblem(setting, f"{what} {shown} does not exist", "check the path") from None
     except IsADirectoryError:
-        raise FileProblem(setting, f"{shown} is a directory, not a {what}", "give the path of the file itself") from None
+        raise FileProblem(
+            setting, f"{shown} is a directory, not a {what}", "give the path of the file itself"
+        ) from None
     except OSError as exc:
-        raise FileProblem(setting, f"cannot read {what} {shown}: {exc.strerror or exc}", "check the path and its permissions") from None
+        raise FileProblem(
+            setting, f"cannot read {what} {shown}: {exc.strerror or exc}", "check the path and its permissions"
+        ) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise FileProblem(setting, f"{shown} is {_kind(info.st_mode)}, not a {what}", f"give the path of a regular {what}")
+            raise FileProblem(
+                setting, f"{shown} is {_kind(info.st_mode)}, not a {what}", f"give the path of a regular {what}"
+            )
         if info.st_size > limit:
-            raise FileProblem(setting, f"{shown} is {info.st_size} bytes; a {what} is at most {_size(limit)}",
-                              f"check that {shown} is the right {what}")
+            raise FileProblem(
+                setting,
+                f"{shown} is {info.st_size} bytes; a {what} is at most {_size(limit)}",
+                f"check that {shown} is the right {what}",
+            )
         os.set_blocking(fd, True)
         chunks, total = [], 0
         while True:
@@ -80,7 +90,11 @@ def read_user_file(path: str | os.PathLike[str], setting: str, what: str = "file
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:  # it grew while we read it
-                raise FileProblem(setting, f"{shown} is larger than {_size(limit)}; not a {what}", f"check that {shown} is the right {what}")
+                raise FileProblem(
+                    setting,
+                    f"{shown} is larger than {_size(limit)}; not a {what}",
+                    f"check that {shown} is the right {what}",
+                )
         if remember:
             _inputs.add((info.st_dev, info.st_ino))
         return b"".join(chunks)
@@ -90,18 +104,24 @@ def read_user_file(path: str | os.PathLike[str], setting: str, what: str = "file
         os.close(fd)
 
 
-def read_user_text(path: str | os.PathLike[str], setting: str, what: str = "file", limit: int = DEFAULT_LIMIT,
-                   remember: bool = True) -> str:
+def read_user_text(
+    path: str | os.PathLike[str], setting: str, what: str = "file", limit: int = DEFAULT_LIMIT, remember: bool = True
+) -> str:
     """`read_user_file` decoded as UTF-8 text without NUL bytes."""
     data = read_user_file(path, setting, what, limit, remember)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise FileProblem(setting, f"{path} is not UTF-8 text (bad byte on line {line})", f"save the {what} as UTF-8 text") from None
+        raise FileProblem(
+            setting, f"{path} is not UTF-8 text (bad byte on line {line})", f"save the {what} as UTF-8 text"
+        ) from None
     if "\x00" in text:
-        raise FileProblem(setting, f"{path} holds a NUL byte (line {text[: text.index(chr(0))].count(chr(10)) + 1}); not a {what}",
-                          f"give a text {what}")
+        raise FileProblem(
+            setting,
+            f"{path} holds a NUL byte (line {text[: text.index(chr(0))].count(chr(10)) + 1}); not a {what}",
+            f"give a text {what}",
+        )
     return text
 
 
@@ -121,26 +141,38 @@ def check_target(path: Path, setting: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISLNK(info.st_mode):
-        raise FileProblem(setting, f"{path} is a symbolic link; the installer never writes through a link",
-                          f"remove the link ({path}) or choose another folder")
+        raise FileProblem(
+            setting,
+            f"{path} is a symbolic link; the installer never writes through a link",
+            f"remove the link ({path}) or choose another folder",
+        )
     if not stat.S_ISREG(info.st_mode):
         raise FileProblem(setting, f"{path} is {_kind(info.st_mode)}; cannot write a file there", "choose another path")
     if (info.st_dev, info.st_ino) in _inputs:
-        raise FileProblem(setting, f"{path} is one of this run's input files; writing it would destroy the input",
-                          "write the output somewhere else (another --out folder)")
+        raise FileProblem(
+            setting,
+            f"{path} is one of this run's input files; writing it would destroy the input",
+            "write the output somewhere else (another --out folder)",
+        )
 
 
 def prepare_dir(directory: str | os.PathLike[str], setting: str) -> Path:
     """Make the output folder (and its parents); a file in its place is a clear error."""
     out = Path(directory).expanduser()
     if out.exists() and not out.is_dir():
-        raise FileProblem(setting, f"{out} is a file, not a folder", "give a folder for the output (it is made when missing)")
+        raise FileProblem(
+            setting, f"{out} is a file, not a folder", "give a folder for the output (it is made when missing)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise FileProblem(setting, f"cannot make the folder {out}: part of the path is a file", "give a folder path") from None
+        raise FileProblem(
+            setting, f"cannot make the folder {out}: part of the path is a file", "give a folder path"
+        ) from None
     except OSError as exc:
-        raise FileProblem(setting, f"cannot make the folder {out}: {exc.strerror}", "check the path and its permissions") from None
+        raise FileProblem(
+            setting, f"cannot make the folder {out}: {exc.strerror}", "check the path and its permissions"
+        ) from None
     return out
 
 
@@ -172,12 +204,14 @@ def _write_one(path: Path, content: str | bytes, mode: int, setting: str) -> Pat
         os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)
         _unlink(temp)
-        raise FileProblem(setting, f"cannot write {path}: {exc.strerror}", "check the free space and permissions") from None
+        raise FileProblem(
+            setting, f"cannot write {path}: {exc.strerror}", "check the free space and permissions"
+        ) from None
     os.close(fd)
     try:
         check_target(path, setting)  # still not a link or an input (it may have appeared meanwhile)

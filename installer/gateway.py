@@ -56,46 +56,58 @@ class GatewayFamily:
 # THE table: one row per family; looked up with `search` in the projects' own docs (November 2026).
 GATEWAY_FAMILIES: tuple[GatewayFamily, ...] = (
     GatewayFamily(
-        "nginx-gateway-fabric", ("gateway.nginx.org/",),
+        "nginx-gateway-fabric",
+        ("gateway.nginx.org/",),
         bodies="nginx's client_max_body_size: 1m unless a ClientSettingsPolicy sets spec.body.maxSize "
-               "(the same 413 on large layers as ingress-nginx's default)",
+        "(the same 413 on large layers as ingress-nginx's default)",
         timeouts="nginx's 60s client_body_timeout (ClientSettingsPolicy spec.body.timeout) and 60s "
-                 "proxy_read/send_timeout (ProxySettingsPolicy in NGF 2.x)",
+        "proxy_read/send_timeout (ProxySettingsPolicy in NGF 2.x)",
         lift='ClientSettingsPolicy (gateway.nginx.org/v1alpha1) targeting the HTTPRoute with spec.body.maxSize: "0" '
-             "(no limit) and spec.body.timeout; the installer creates it",
-        policy=CLIENT_SETTINGS_POLICY),
+        "(no limit) and spec.body.timeout; the installer creates it",
+        policy=CLIENT_SETTINGS_POLICY,
+    ),
     GatewayFamily(
-        "envoy-gateway", ("gateway.envoyproxy.io/",),
+        "envoy-gateway",
+        ("gateway.envoyproxy.io/",),
         bodies="no limit: Envoy streams request bodies; only a BackendTrafficPolicy with spec.requestBuffer "
-               "buffers them and answers 413 above requestBuffer.limit",
+        "buffers them and answers 413 above requestBuffer.limit",
         timeouts="Envoy's 15s route timeout unless the HTTPRoute sets timeouts.request (the installer sets it)",
         lift="the HTTPRoute's timeouts (set by the installer); for a 413, remove or raise spec.requestBuffer.limit "
-             "of the BackendTrafficPolicy (gateway.envoyproxy.io/v1alpha1) that targets this HTTPRoute or its Gateway"),
+        "of the BackendTrafficPolicy (gateway.envoyproxy.io/v1alpha1) that targets this HTTPRoute or its Gateway",
+    ),
     GatewayFamily(
-        "traefik", ("traefik.io/gateway-controller",),
+        "traefik",
+        ("traefik.io/gateway-controller",),
         bodies="no limit unless a Buffering middleware (maxRequestBodyBytes) is attached to the route as an ExtensionRef filter",
         timeouts="the entry point's transport.respondingTimeouts.readTimeout (60s since Traefik 2.11.2 and 3.x): "
-                 "static configuration, not an object the installer can create",
+        "static configuration, not an object the installer can create",
         lift="raise entryPoints.<name>.transport.respondingTimeouts.readTimeout (0 disables it) in Traefik's static "
-             "configuration; for a 413, raise or remove the Buffering middleware's maxRequestBodyBytes"),
+        "configuration; for a 413, raise or remove the Buffering middleware's maxRequestBodyBytes",
+    ),
     GatewayFamily(
-        "istio", ("istio.io/gateway-controller",),
+        "istio",
+        ("istio.io/gateway-controller",),
         bodies="no limit: Envoy streams request bodies (an EnvoyFilter adding a buffer filter would limit them)",
         timeouts="no route timeout by default; the HTTPRoute's timeouts apply",
         lift="the HTTPRoute's timeouts (set by the installer); for a 413, the EnvoyFilter that adds a buffer filter "
-             "(max_request_bytes) to this gateway"),
+        "(max_request_bytes) to this gateway",
+    ),
     GatewayFamily(
-        "cilium", ("io.cilium/gateway-controller",),
+        "cilium",
+        ("io.cilium/gateway-controller",),
         bodies="no limit: Cilium's Envoy streams request bodies",
         timeouts="the HTTPRoute's timeouts; Envoy's default route timeout otherwise",
-        lift="the HTTPRoute's timeouts (set by the installer); for a 413, a CiliumEnvoyConfig that adds a buffer filter"),
+        lift="the HTTPRoute's timeouts (set by the installer); for a 413, a CiliumEnvoyConfig that adds a buffer filter",
+    ),
     GatewayFamily(
-        "kgateway", ("kgateway.dev/",),
+        "kgateway",
+        ("kgateway.dev/",),
         bodies="no limit unless a TrafficPolicy (gateway.kgateway.dev/v1alpha1) sets spec.buffer.maxRequestSize, "
-               "which buffers and answers 413 above it",
+        "which buffers and answers 413 above it",
         timeouts="the HTTPRoute's timeouts (or TrafficPolicy spec.timeouts)",
         lift="the HTTPRoute's timeouts (set by the installer); for a 413, remove or raise spec.buffer.maxRequestSize "
-             "of the TrafficPolicy that targets this route or its Gateway"),
+        "of the TrafficPolicy that targets this route or its Gateway",
+    ),
 )
 GATEWAY_FAMILY_NAMES = tuple(f.name for f in GATEWAY_FAMILIES)
 ALTERNATIVES = "Envoy Gateway, NGINX Gateway Fabric, Traefik, Istio, Cilium or kgateway"
@@ -180,7 +192,9 @@ def read_gateway_api(crd: dict[str, Any]) -> GatewayAPIInfo:
 
 def read_gateway_class(obj: dict[str, Any]) -> GatewayClassInfo:
     controller = (obj.get("spec") or {}).get("controllerName", "")
-    return GatewayClassInfo(obj["metadata"]["name"], controller, gateway_family(controller), _condition(obj, "Accepted"))
+    return GatewayClassInfo(
+        obj["metadata"]["name"], controller, gateway_family(controller), _condition(obj, "Accepted")
+    )
 
 
 def read_gateway(obj: dict[str, Any], families: dict[str, str]) -> GatewayInfo:
@@ -191,17 +205,33 @@ def read_gateway(obj: dict[str, Any], families: dict[str, str]) -> GatewayInfo:
         tls = item.get("tls") or {}
         allowed = item.get("allowedRoutes") or {}
         namespaces = allowed.get("namespaces") or {}
-        refs = tuple(f"{ref.get('namespace') or namespace}/{ref['name']}" for ref in tls.get("certificateRefs") or []
-                     if (ref.get("kind") or "Secret") == "Secret")
-        listeners.append(ListenerInfo(
-            name=item["name"], port=int(item.get("port", 0)), protocol=item.get("protocol", ""), hostname=item.get("hostname"),
-            tls_mode=(tls.get("mode") or "Terminate") if item.get("protocol") in ("HTTPS", "TLS") else None,
-            certificate_refs=refs, allowed_from=namespaces.get("from") or "Same",
-            allowed_selector=dict(((namespaces.get("selector") or {}).get("matchLabels") or {})),
-            allowed_kinds=tuple(k.get("kind", "") for k in allowed.get("kinds") or [])))
+        refs = tuple(
+            f"{ref.get('namespace') or namespace}/{ref['name']}"
+            for ref in tls.get("certificateRefs") or []
+            if (ref.get("kind") or "Secret") == "Secret"
+        )
+        listeners.append(
+            ListenerInfo(
+                name=item["name"],
+                port=int(item.get("port", 0)),
+                protocol=item.get("protocol", ""),
+                hostname=item.get("hostname"),
+                tls_mode=(tls.get("mode") or "Terminate") if item.get("protocol") in ("HTTPS", "TLS") else None,
+                certificate_refs=refs,
+                allowed_from=namespaces.get("from") or "Same",
+                allowed_selector=dict(((namespaces.get("selector") or {}).get("matchLabels") or {})),
+                allowed_kinds=tuple(k.get("kind", "") for k in allowed.get("kinds") or []),
+            )
+        )
     class_name = spec.get("gatewayClassName", "")
-    return GatewayInfo(namespace, obj["metadata"]["name"], class_name, families.get(class_name, "other"), tuple(listeners),
-                       _condition(obj, "Programmed"))
+    return GatewayInfo(
+        namespace,
+        obj["metadata"]["name"],
+        class_name,
+        families.get(class_name, "other"),
+        tuple(listeners),
+        _condition(obj, "Programmed"),
+    )
 
 
 def _condition(obj: dict[str, Any], kind: str) -> bool | None:
@@ -221,11 +251,19 @@ def host_matches(listener_hostname: str | None, host: str) -> bool:
     return listener_hostname == host
 
 
-def why_not(listener: ListenerInfo, gateway: GatewayInfo, hosts: Iterable[str], namespace: str,
-            namespace_labels: dict[str, str] | None, want_tls: bool) -> str | None:
+def why_not(
+    listener: ListenerInfo,
+    gateway: GatewayInfo,
+    hosts: Iterable[str],
+    namespace: str,
+    namespace_labels: dict[str, str] | None,
+    want_tls: bool,
+) -> str | None:
     """Why `listener` cannot carry the registry's hosts from `namespace` (None when it can)."""
     if want_tls and listener.protocol != "HTTPS":
-        return f"it speaks {listener.protocol}, not HTTPS" + (" (TLS passthrough cannot carry an HTTPRoute)" if listener.protocol == "TLS" else "")
+        return f"it speaks {listener.protocol}, not HTTPS" + (
+            " (TLS passthrough cannot carry an HTTPRoute)" if listener.protocol == "TLS" else ""
+        )
     if not want_tls and listener.protocol != "HTTP":
         return f"it speaks {listener.protocol}, and tls.mode none needs an HTTP listener"
     if listener.tls_mode == "Passthrough":
@@ -265,8 +303,12 @@ class ManagedKind:
 HTTPROUTE = ManagedKind(f"{GATEWAY_GROUP}/v1", "HTTPRoute", "httproutes")
 REFERENCE_GRANT = ManagedKind(f"{GATEWAY_GROUP}/v1beta1", "ReferenceGrant", "referencegrants")
 CERTIFICATE = ManagedKind("cert-manager.io/v1", "Certificate", "certificates")
-MANAGED_KINDS = (HTTPROUTE, REFERENCE_GRANT, CERTIFICATE,
-                 ManagedKind(CLIENT_SETTINGS_POLICY.api_version, CLIENT_SETTINGS_POLICY.kind, CLIENT_SETTINGS_POLICY.plural))
+MANAGED_KINDS = (
+    HTTPROUTE,
+    REFERENCE_GRANT,
+    CERTIFICATE,
+    ManagedKind(CLIENT_SETTINGS_POLICY.api_version, CLIENT_SETTINGS_POLICY.kind, CLIENT_SETTINGS_POLICY.plural),
+)
 
 
 def managed_kind(obj: dict[str, Any]) -> ManagedKind:

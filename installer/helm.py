@@ -41,7 +41,10 @@ class HelmFailed(InstallerError):
 def parse_version(text: str) -> HelmVersion:
     match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
     if not match:
-        raise InstallerError(f"cannot read helm's version from {text.strip()!r}", "install helm 3.8 or newer (https://helm.sh/docs/intro/install/)")
+        raise InstallerError(
+            f"cannot read helm's version from {text.strip()!r}",
+            "install helm 3.8 or newer (https://helm.sh/docs/intro/install/)",
+        )
     major, minor, patch = (int(g) for g in match.groups())
     return HelmVersion(major, minor, patch, match.group(0))
 
@@ -58,8 +61,10 @@ class HelmRunner:
     def path(self) -> str:
         found = shutil.which(self.binary)
         if not found:
-            raise InstallerError(f"the helm binary '{self.binary}' was not found on PATH",
-                                 "install helm 3.8 or newer (https://helm.sh/docs/intro/install/) or pass --helm /path/to/helm")
+            raise InstallerError(
+                f"the helm binary '{self.binary}' was not found on PATH",
+                "install helm 3.8 or newer (https://helm.sh/docs/intro/install/) or pass --helm /path/to/helm",
+            )
         return found
 
     @cached_property
@@ -67,8 +72,10 @@ class HelmRunner:
         out = self._run(["version", "--short"], cluster=False).stdout
         version = parse_version(out)
         if (version.major, version.minor) < MIN_VERSION:
-            raise InstallerError(f"helm {version.text} is too old: the installer needs helm 3.8 or newer",
-                                 "upgrade helm (https://helm.sh/docs/intro/install/)")
+            raise InstallerError(
+                f"helm {version.text} is too old: the installer needs helm 3.8 or newer",
+                "upgrade helm (https://helm.sh/docs/intro/install/)",
+            )
         return version
 
     def _global_args(self) -> list[str]:
@@ -79,16 +86,39 @@ class HelmRunner:
             args += ["--kube-context", self.context]
         return args
 
-    def _run(self, args: Sequence[str], cluster: bool = True, check: bool = True, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    def _run(
+        self,
+        args: Sequence[str],
+        cluster: bool = True,
+        check: bool = True,
+        stdin: str | None = None,
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess:
         argv = [self.path, *args, *(self._global_args() if cluster else [])]
         log.debug("running %s", " ".join(args[:2]))
         proc = subprocess.run(argv, capture_output=True, text=True, input=stdin, timeout=timeout)
         if check and proc.returncode != 0:
-            raise HelmFailed(f"helm {args[0]} failed: {_last_error(proc.stderr)}", _hint(proc.stderr), proc.stderr[-4000:], proc.returncode)
+            raise HelmFailed(
+                f"helm {args[0]} failed: {_last_error(proc.stderr)}",
+                _hint(proc.stderr),
+                proc.stderr[-4000:],
+                proc.returncode,
+            )
         return proc
 
-    def upgrade_args(self, release: str, chart: ChartRef, namespace: str, values_files: Sequence[str], *, wait: bool, timeout: str,
-                     rollback: bool, dry_run: bool, create_namespace: bool = False) -> list[str]:
+    def upgrade_args(
+        self,
+        release: str,
+        chart: ChartRef,
+        namespace: str,
+        values_files: Sequence[str],
+        *,
+        wait: bool,
+        timeout: str,
+        rollback: bool,
+        dry_run: bool,
+        create_namespace: bool = False,
+    ) -> list[str]:
         """The argv (after the binary) of `helm upgrade --install`, right for this helm's major version."""
         args = ["upgrade", "--install", release, *chart.args(), "--namespace", namespace, "--timeout", timeout]
         for path in values_files:
@@ -108,14 +138,18 @@ class HelmRunner:
                 args.append("--atomic")  # helm 3 spelling; it implies --wait
         return args
 
-    def upgrade_install(self, args: Sequence[str], on_line: Callable[[str], None], cancel: threading.Event | None = None) -> str:
+    def upgrade_install(
+        self, args: Sequence[str], on_line: Callable[[str], None], cancel: threading.Event | None = None
+    ) -> str:
         """Run `helm upgrade --install` (argv from upgrade_args), streaming each output line; returns the output.
 
         Raises:
             HelmFailed: helm exited non-zero (also after a cancel).
         """
         argv = [self.path, *args, *self._global_args()]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True
+        )
         watcher = None
         if cancel is not None:
             watcher = threading.Thread(target=_interrupt_on, args=(cancel, proc), daemon=True)
@@ -131,7 +165,9 @@ class HelmRunner:
         if proc.returncode != 0:
             if cancel is not None and cancel.is_set():
                 raise HelmFailed("helm was cancelled", "re-run the same command to converge", output, proc.returncode)
-            raise HelmFailed(f"helm upgrade failed: {_last_error(output)}", _hint(output), output[-4000:], proc.returncode)
+            raise HelmFailed(
+                f"helm upgrade failed: {_last_error(output)}", _hint(output), output[-4000:], proc.returncode
+            )
         return output
 
     def template(self, release: str, chart: ChartRef, namespace: str, values_files: Sequence[str]) -> str:
@@ -145,7 +181,9 @@ class HelmRunner:
         if proc.returncode != 0:
             if "not found" in proc.stderr:
                 return None
-            raise HelmFailed(f"helm status failed: {_last_error(proc.stderr)}", _hint(proc.stderr), proc.stderr, proc.returncode)
+            raise HelmFailed(
+                f"helm status failed: {_last_error(proc.stderr)}", _hint(proc.stderr), proc.stderr, proc.returncode
+            )
         return json.loads(proc.stdout)
 
     def history(self, release: str, namespace: str) -> list[dict]:
@@ -187,7 +225,7 @@ def _last_error(text: str) -> str:
         rest = [l.strip() for l in lines if l.strip()]
         return rest[-1] if rest else "no output"
     message = [lines[starts[-1]].strip()]
-    for line in lines[starts[-1] + 1:]:
+    for line in lines[starts[-1] + 1 :]:
         if not line.strip() or not line[:1].isspace():
             break
         message.append(line.strip())
@@ -197,8 +235,10 @@ def _last_error(text: str) -> str:
 def _hint(text: str) -> str:
     lowered = text.lower()
     if "another operation" in lowered and "in progress" in lowered:
-        return ("another helm operation is running on this release, or one was interrupted: if another installer or helm command "
-                "is running, wait for it; if a run died, re-run registry-installer, which rolls the release back to its last good revision first")
+        return (
+            "another helm operation is running on this release, or one was interrupted: if another installer or helm command "
+            "is running, wait for it; if a run died, re-run registry-installer, which rolls the release back to its last good revision first"
+        )
     if "forbidden" in lowered:
         return "the kube identity lacks a permission named above: ask a cluster admin or use another context"
     if "connection refused" in lowered or "no such host" in lowered or "i/o timeout" in lowered:

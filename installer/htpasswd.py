@@ -32,8 +32,9 @@ def matches(password: SecretStr, digest: str) -> bool:
         return False
 
 
-def build_htpasswd(users: dict[str, SecretStr], cost: int, existing: dict[str, str] | None = None,
-                   kept: dict[str, str] | None = None) -> str:
+def build_htpasswd(
+    users: dict[str, SecretStr], cost: int, existing: dict[str, str] | None = None, kept: dict[str, str] | None = None
+) -> str:
     """htpasswd content for `users` (then the `kept` users, whose installed hash is copied as is); an
     existing hash is kept when the password still matches it and its cost is the requested one, so
     re-runs produce the same bytes and restart nothing."""

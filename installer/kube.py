@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from installer.errors import InstallerError
@@ -63,34 +63,54 @@ def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark else ""
-            raise InstallerError(f"kubeconfig {path} is not valid YAML{where}: {getattr(exc, 'problem', None) or 'parse error'}",
-                                 "fetch a fresh kubeconfig for the cluster, or check the file with `kubectl config view`") from None
+            raise InstallerError(
+                f"kubeconfig {path} is not valid YAML{where}: {getattr(exc, 'problem', None) or 'parse error'}",
+                "fetch a fresh kubeconfig for the cluster, or check the file with `kubectl config view`",
+            ) from None
         except (ValueError, RecursionError):
-            raise InstallerError(f"kubeconfig {path} holds a value YAML cannot read", "check the file with `kubectl config view`") from None
+            raise InstallerError(
+                f"kubeconfig {path} holds a value YAML cannot read", "check the file with `kubectl config view`"
+            ) from None
         if tree is None:
             continue  # an empty file: kubectl ignores it too
         if not isinstance(tree, dict):
-            raise InstallerError(f"kubeconfig {path} is a YAML {type(tree).__name__}, not a kubeconfig (a mapping with clusters, users, contexts)",
-                                 "point --kubeconfig or KUBECONFIG at a kubeconfig file")
-        for section, inner, keys, file_keys in (("clusters", "cluster", ("certificate-authority-data",), ("certificate-authority",)),
-                                                ("users", "user", ("client-certificate-data", "client-key-data"),
-                                                 ("client-certificate", "client-key", "tokenFile"))):
+            raise InstallerError(
+                f"kubeconfig {path} is a YAML {type(tree).__name__}, not a kubeconfig (a mapping with clusters, users, contexts)",
+                "point --kubeconfig or KUBECONFIG at a kubeconfig file",
+            )
+        for section, inner, keys, file_keys in (
+            ("clusters", "cluster", ("certificate-authority-data",), ("certificate-authority",)),
+            (
+                "users",
+                "user",
+                ("client-certificate-data", "client-key-data"),
+                ("client-certificate", "client-key", "tokenFile"),
+            ),
+        ):
             entries = tree.get(section) or []
             if not isinstance(entries, list):
-                raise InstallerError(f"kubeconfig {path}: '{section}' is not a list", "check the file with `kubectl config view`")
+                raise InstallerError(
+                    f"kubeconfig {path}: '{section}' is not a list", "check the file with `kubectl config view`"
+                )
             for entry in entries:
                 body = (entry.get(inner) or {}) if isinstance(entry, dict) else None  # `user:` left empty is allowed
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(body, dict):
-                    raise InstallerError(f"kubeconfig {path}: an entry of '{section}' has no name or no {inner} mapping",
-                                         "check the file with `kubectl config view`")
+                    raise InstallerError(
+                        f"kubeconfig {path}: an entry of '{section}' has no name or no {inner} mapping",
+                        "check the file with `kubectl config view`",
+                    )
                 for key in file_keys:  # files it names are read by the client library: regular and small, or say so now
                     named = body.get(key)
                     if isinstance(named, str) and named:
                         target = Path(os.path.expanduser(named))
                         target = target if target.is_absolute() else Path(os.path.expanduser(path)).parent / target
                         try:
-                            read_user_file(target, f"kubeconfig {path}: {section[:-1]} '{entry['name']}' {key}", "PEM file",
-                                           remember=False)
+                            read_user_file(
+                                target,
+                                f"kubeconfig {path}: {section[:-1]} '{entry['name']}' {key}",
+                                "PEM file",
+                                remember=False,
+                            )
                         except FileProblem as exc:
                             raise InstallerError(exc.message, exc.hint) from None
                 for key in keys:
@@ -100,12 +120,16 @@ def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
                     try:
                         decoded = base64.b64decode(str(value), validate=True)
                     except (binascii.Error, ValueError):
-                        raise InstallerError(f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not base64",
-                                             "fetch a fresh kubeconfig; the certificate data must be base64 PEM") from None
+                        raise InstallerError(
+                            f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not base64",
+                            "fetch a fresh kubeconfig; the certificate data must be base64 PEM",
+                        ) from None
                     if b"-----BEGIN " not in decoded:
-                        raise InstallerError(f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not PEM "
-                                             "(no -----BEGIN line once decoded)",
-                                             "fetch a fresh kubeconfig; the certificate data must be base64 PEM")
+                        raise InstallerError(
+                            f"kubeconfig {path}: {section[:-1]} '{entry['name']}' has {key} that is not PEM "
+                            "(no -----BEGIN line once decoded)",
+                            "fetch a fresh kubeconfig; the certificate data must be base64 PEM",
+                        )
         existing.append(path)
     return existing
 
@@ -118,12 +142,20 @@ class KubeClient:
 
         self.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
         configuration = client.Configuration()
-        files = check_kubeconfig(self.kubeconfig, "--kubeconfig" if kubeconfig else ("KUBECONFIG" if os.environ.get("KUBECONFIG") else "kubeconfig"))
+        files = check_kubeconfig(
+            self.kubeconfig,
+            "--kubeconfig" if kubeconfig else ("KUBECONFIG" if os.environ.get("KUBECONFIG") else "kubeconfig"),
+        )
         try:
             if files:
                 # like kubectl: missing files in a KUBECONFIG list are skipped, the others merged in order
                 self.kubeconfig = os.pathsep.join(files)
-                config.load_kube_config(config_file=self.kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+                config.load_kube_config(
+                    config_file=self.kubeconfig,
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
             elif os.environ.get("KUBERNETES_SERVICE_HOST"):
                 config.load_incluster_config(client_configuration=configuration)
             else:
@@ -139,11 +171,15 @@ class KubeClient:
                     f"kube context '{context}' is not in {self.kubeconfig}",
                     f"use one of: {', '.join(names) or '(none)'} (kubectl config get-contexts)",
                 ) from None
-            raise InstallerError(f"cannot load kubeconfig {self.kubeconfig}: {text}", "check the file with `kubectl config view`") from None
+            raise InstallerError(
+                f"cannot load kubeconfig {self.kubeconfig}: {text}", "check the file with `kubectl config view`"
+            ) from None
         except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
             # the client library's own parsing of a malformed entry (bad base64, a wrong type, an unreadable file it names)
-            raise InstallerError(f"cannot load kubeconfig {self.kubeconfig}: {exc.__class__.__name__}: {str(exc)[:200]}",
-                                 "check the file with `kubectl config view`; fetch a fresh kubeconfig for the cluster") from None
+            raise InstallerError(
+                f"cannot load kubeconfig {self.kubeconfig}: {exc.__class__.__name__}: {str(exc)[:200]}",
+                "check the file with `kubectl config view`; fetch a fresh kubeconfig for the cluster",
+            ) from None
         configuration.retries = 0
         self.context = context or list_contexts(self.kubeconfig)[1]
         self.server = configuration.host
@@ -154,26 +190,31 @@ class KubeClient:
     @cached_property
     def core(self):
         from kubernetes.client import CoreV1Api
+
         return CoreV1Api(self.api)
 
     @cached_property
     def networking(self):
         from kubernetes.client import NetworkingV1Api
+
         return NetworkingV1Api(self.api)
 
     @cached_property
     def apps(self):
         from kubernetes.client import AppsV1Api
+
         return AppsV1Api(self.api)
 
     @cached_property
     def batch(self):
         from kubernetes.client import BatchV1Api
+
         return BatchV1Api(self.api)
 
     @cached_property
     def coordination(self):
         from kubernetes.client import CoordinationV1Api
+
         return CoordinationV1Api(self.api)
 
     def get_json(self, what: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
@@ -188,13 +229,22 @@ class KubeClient:
         import json
 
         query = {"fieldManager": "registry-installer", "force": "true", **({"dryRun": "All"} if dry_run else {})}
-        return self.call(what, self._request_json, "PATCH", path, query, json.dumps(body), "application/apply-patch+yaml")
+        return self.call(
+            what, self._request_json, "PATCH", path, query, json.dumps(body), "application/apply-patch+yaml"
+        )
 
     def delete_json(self, what: str, path: str) -> dict[str, Any]:
         return self.call(what, self._request_json, "DELETE", path, None, None)
 
-    def _request_json(self, method: str, path: str, query: dict[str, str] | None, body: dict[str, Any] | str | None,
-                      content_type: str = "application/json", _request_timeout=REQUEST_TIMEOUT) -> dict[str, Any]:
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        body: dict[str, Any] | str | None,
+        content_type: str = "application/json",
+        _request_timeout=REQUEST_TIMEOUT,
+    ) -> dict[str, Any]:
         import json
 
         from kubernetes.client.exceptions import ApiException
@@ -203,8 +253,13 @@ class KubeClient:
         if body is not None:
             headers["Content-Type"] = content_type
         method, url, headers, body, post = self.api.param_serialize(
-            method, path, query_params=list((query or {}).items()) or None, header_params=headers, body=body,
-            auth_settings=["BearerToken"])
+            method,
+            path,
+            query_params=list((query or {}).items()) or None,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
         response = self.api.call_api(method, url, headers, body, post, _request_timeout=_request_timeout)
         response.read()
         if response.status >= 400:
@@ -235,12 +290,20 @@ class KubeClient:
     def _raise_api(self, exc: Any, what: str) -> None:
         """An ApiException in words: forbidden, not found, unauthorized, or the server's own message."""
         if exc.status == 403:
-            raise Forbidden(f"not allowed to {what} ({self._who()})", "ask a cluster admin for this permission (RBAC), or use a context that has it") from None
+            raise Forbidden(
+                f"not allowed to {what} ({self._who()})",
+                "ask a cluster admin for this permission (RBAC), or use a context that has it",
+            ) from None
         if exc.status == 404:
             raise NotFound(f"{what}: not found") from None
         if exc.status == 401:
-            raise InstallerError(f"the API server at {self.server} rejected our credentials while trying to {what}", "refresh the kubeconfig's credentials (token expired?)") from None
-        raise InstallerError(f"the API server refused to {what}: {_api_message(exc)}", "see the message above; fix the setting it names") from None
+            raise InstallerError(
+                f"the API server at {self.server} rejected our credentials while trying to {what}",
+                "refresh the kubeconfig's credentials (token expired?)",
+            ) from None
+        raise InstallerError(
+            f"the API server refused to {what}: {_api_message(exc)}", "see the message above; fix the setting it names"
+        ) from None
 
     def _who(self) -> str:
         return f"context {self.context}" if self.context else "current identity"
@@ -250,7 +313,7 @@ def _retry_after(exc: Any, attempt: int) -> float:
     try:
         return min(float((exc.headers or {}).get("Retry-After", "")), 2.0)
     except (TypeError, ValueError):
-        return 0.25 * (2 ** attempt)
+        return 0.25 * (2**attempt)
 
 
 def _api_message(exc: Any) -> str:
@@ -271,17 +334,29 @@ def connection_error(server: str | None, what: str, exc: BaseException) -> Insta
             "the kubeconfig's certificate-authority-data does not match this server: fetch a fresh kubeconfig for this cluster",
         )
     if "Connection refused" in text or "ConnectionRefused" in text or "NewConnectionError" in text:
-        return InstallerError(f"cannot reach the Kubernetes API server at {server} (connection refused)", "is the cluster up? check the context (kubectl config current-context) and `kubectl cluster-info`")
+        return InstallerError(
+            f"cannot reach the Kubernetes API server at {server} (connection refused)",
+            "is the cluster up? check the context (kubectl config current-context) and `kubectl cluster-info`",
+        )
     if "Name or service not known" in text or "NameResolution" in text or "nodename nor servname" in text:
-        return InstallerError(f"cannot resolve the API server's name in {server}", "check the server address in your kubeconfig and your DNS/VPN")
+        return InstallerError(
+            f"cannot resolve the API server's name in {server}",
+            "check the server address in your kubeconfig and your DNS/VPN",
+        )
     if "timed out" in text.lower() or "Timeout" in text:
-        return InstallerError(f"the Kubernetes API server at {server} did not answer in time while trying to {what}", "check the network path to the cluster (VPN, firewall) and retry")
-    return InstallerError(f"cannot talk to the Kubernetes API server at {server} while trying to {what}: {exc.__class__.__name__}", "check that the cluster is reachable (`kubectl cluster-info`)")
+        return InstallerError(
+            f"the Kubernetes API server at {server} did not answer in time while trying to {what}",
+            "check the network path to the cluster (VPN, firewall) and retry",
+        )
+    return InstallerError(
+        f"cannot talk to the Kubernetes API server at {server} while trying to {what}: {exc.__class__.__name__}",
+        "check that the cluster is reachable (`kubectl cluster-info`)",
+    )
 
 
 def _short_ssl(text: str) -> str:
     for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED"):
         if marker in text:
             start = text.find(marker)
-            return text[start:start + 80].split("'")[0].split(")")[0]
+            return text[start : start + 80].split("'")[0].split(")")[0]
     return "handshake failed"

@@ -55,14 +55,24 @@ class ReleaseLock:
         from kubernetes import client
 
         now = _now()
-        meta = client.V1ObjectMeta(name=self.name, namespace=self.namespace, labels={"app.kubernetes.io/managed-by": "registry-installer"},
-                                   resource_version=resource_version)
-        return client.V1Lease(metadata=meta, spec=client.V1LeaseSpec(holder_identity=self.holder, lease_duration_seconds=self.seconds,
-                                                                      acquire_time=now, renew_time=now))
+        meta = client.V1ObjectMeta(
+            name=self.name,
+            namespace=self.namespace,
+            labels={"app.kubernetes.io/managed-by": "registry-installer"},
+            resource_version=resource_version,
+        )
+        return client.V1Lease(
+            metadata=meta,
+            spec=client.V1LeaseSpec(
+                holder_identity=self.holder, lease_duration_seconds=self.seconds, acquire_time=now, renew_time=now
+            ),
+        )
 
     def _read(self):
         try:
-            return self.kube.call(f"read Lease {self.name}", self.kube.coordination.read_namespaced_lease, self.name, self.namespace)
+            return self.kube.call(
+                f"read Lease {self.name}", self.kube.coordination.read_namespaced_lease, self.name, self.namespace
+            )
         except NotFound:
             return None
 
@@ -91,13 +101,21 @@ class ReleaseLock:
                 self.kube.call(f"create Lease {self.name}", api.create_namespaced_lease, self.namespace, self._body())
             except InstallerError as exc:
                 if "already exists" in exc.message:
-                    raise LockHeld(f"another registry-installer just started on release {self.release}", "wait for it to finish, then re-run") from None
+                    raise LockHeld(
+                        f"another registry-installer just started on release {self.release}",
+                        "wait for it to finish, then re-run",
+                    ) from None
                 raise
         else:
             self._refuse_live(current)
             # expired or released: take it over (resourceVersion makes a racing taker fail)
-            self.kube.call(f"take over Lease {self.name}", api.replace_namespaced_lease, self.name, self.namespace,
-                           self._body(current.metadata.resource_version))
+            self.kube.call(
+                f"take over Lease {self.name}",
+                api.replace_namespaced_lease,
+                self.name,
+                self.namespace,
+                self._body(current.metadata.resource_version),
+            )
         self._renewer = threading.Thread(target=self._renew, daemon=True, name="lease-renew")
         self._renewer.start()
 
@@ -115,7 +133,9 @@ class ReleaseLock:
     def release_lock(self) -> None:
         self._stop.set()
         try:
-            self.kube.call(f"delete Lease {self.name}", self.kube.coordination.delete_namespaced_lease, self.name, self.namespace)
+            self.kube.call(
+                f"delete Lease {self.name}", self.kube.coordination.delete_namespaced_lease, self.name, self.namespace
+            )
         except Exception as exc:  # it expires by itself
             log.debug("lease release failed: %s", exc)
 

@@ -40,7 +40,9 @@ class GCOptions:
     dry_run: bool = False
     delete_untagged: bool = True
     timeout: str = "10m"  # each rollout and the Job
-    usage_wait: float = 150.0  # seconds to wait for the kubelet's next volume measurement (it measures about once a minute)
+    usage_wait: float = (
+        150.0  # seconds to wait for the kubelet's next volume measurement (it measures about once a minute)
+    )
 
 
 @dataclass
@@ -81,15 +83,22 @@ class Target:
 
     @property
     def filesystem(self) -> bool:
-        return self.values.get("storage", "filesystem") != "s3" and bool((self.values.get("persistence") or {}).get("enabled"))
+        return self.values.get("storage", "filesystem") != "s3" and bool(
+            (self.values.get("persistence") or {}).get("enabled")
+        )
 
     @property
     def claim(self) -> str | None:
-        return ((self.values.get("persistence") or {}).get("existingClaim") or self.fullname) if self.filesystem else None
+        return (
+            ((self.values.get("persistence") or {}).get("existingClaim") or self.fullname) if self.filesystem else None
+        )
 
     @property
     def rwo(self) -> bool:
-        return self.filesystem and (self.values.get("persistence") or {}).get("accessMode", "ReadWriteOnce") != "ReadWriteMany"
+        return (
+            self.filesystem
+            and (self.values.get("persistence") or {}).get("accessMode", "ReadWriteOnce") != "ReadWriteMany"
+        )
 
 
 def load_target(kube: KubeClient, namespace: str, release: str) -> Target:
@@ -98,13 +107,23 @@ def load_target(kube: KubeClient, namespace: str, release: str) -> Target:
 
     info = ClusterProbe(kube, namespace, release)._release()
     if info is None:
-        raise InstallerError(f"release {release} is not installed in namespace {namespace}", "check --release and --namespace (helm list -A)")
+        raise InstallerError(
+            f"release {release} is not installed in namespace {namespace}",
+            "check --release and --namespace (helm list -A)",
+        )
     if info.status != "deployed":
-        raise InstallerError(f"release {release} is {info.status}, not deployed", "re-run `registry-installer apply` to converge it first")
+        raise InstallerError(
+            f"release {release} is {info.status}, not deployed",
+            "re-run `registry-installer apply` to converge it first",
+        )
     try:
-        deployment = kube.call("read the registry Deployment", kube.apps.read_namespaced_deployment, chart_fullname(release), namespace)
+        deployment = kube.call(
+            "read the registry Deployment", kube.apps.read_namespaced_deployment, chart_fullname(release), namespace
+        )
     except NotFound:
-        raise InstallerError(f"the registry Deployment {chart_fullname(release)} is missing", "re-run `registry-installer apply`") from None
+        raise InstallerError(
+            f"the registry Deployment {chart_fullname(release)} is missing", "re-run `registry-installer apply`"
+        ) from None
     return Target(namespace, release, info.revision, info.values, deployment)
 
 
@@ -119,8 +138,16 @@ def _ready_pods(kube: KubeClient, target: Target) -> list[Any]:
 
 # -- garbage collection ---------------------------------------------------------------------------
 
-def run_gc(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, options: GCOptions = GCOptions(),
-           on_event: EventSink = discard, cancel: threading.Event | None = None) -> GCResult:
+
+def run_gc(
+    kube: KubeClient,
+    helm: HelmRunner,
+    namespace: str,
+    release: str,
+    options: GCOptions = GCOptions(),
+    on_event: EventSink = discard,
+    cancel: threading.Event | None = None,
+) -> GCResult:
     """Read-only, collect, writable again; returns what was freed and how long pushes were refused.
 
     Raises:
@@ -132,8 +159,10 @@ def run_gc(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, opt
     target = load_target(kube, namespace, release)
     pods = _ready_pods(kube, target)
     if not pods:
-        raise InstallerError(f"no registry pod of release {release} is ready: garbage collection needs the running registry's volume",
-                             f"kubectl -n {namespace} get pods -l app=docker-registry,release={release}; fix the registry first")
+        raise InstallerError(
+            f"no registry pod of release {release} is ready: garbage collection needs the running registry's volume",
+            f"kubectl -n {namespace} get pods -l app=docker-registry,release={release}; fix the registry first",
+        )
     _check_job_permission(kube, namespace, release)
     node = pods[0].spec.node_name if target.rwo else None
     result = GCResult(dry_run=options.dry_run, node=node)
@@ -147,8 +176,19 @@ def run_gc(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, opt
         started = time.monotonic()
         failure: BaseException | None = None
         try:
-            upgrade_stored_chart(helm, kube, namespace, release, ["--set", f"{READONLY_KEY}=true"], on_event, "read-only",
-                                 "registry read-only (pushes get 405) and rolled out", wait=True, timeout=options.timeout, cancel=cancel)
+            upgrade_stored_chart(
+                helm,
+                kube,
+                namespace,
+                release,
+                ["--set", f"{READONLY_KEY}=true"],
+                on_event,
+                "read-only",
+                "registry read-only (pushes get 405) and rolled out",
+                wait=True,
+                timeout=options.timeout,
+                cancel=cancel,
+            )
             _collect(kube, target, node, options, result, on_event, cancel)
         except BaseException as exc:  # KeyboardInterrupt too: the registry must end writable
             failure = exc
@@ -159,10 +199,18 @@ def run_gc(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, opt
             on_event(Note("gc", f"the registry was read-only for {result.readonly_seconds:.0f} s"))
         result.revision_after = (helm.status(release, namespace) or {}).get("version")
         if failure is not None:
-            _record(kube, target, result, ok=False, error=str(failure).splitlines()[0] if str(failure) else type(failure).__name__)
+            _record(
+                kube,
+                target,
+                result,
+                ok=False,
+                error=str(failure).splitlines()[0] if str(failure) else type(failure).__name__,
+            )
             if isinstance(failure, InstallerError):
-                raise InstallerError(f"{failure.message}. The registry is writable again (revision {result.revision_after}).",
-                                     failure.hint or "see the Job's log above") from None
+                raise InstallerError(
+                    f"{failure.message}. The registry is writable again (revision {result.revision_after}).",
+                    failure.hint or "see the Job's log above",
+                ) from None
             raise failure
         if target.claim and before is not None:  # a kubelet that gave no usage before gives none after
             after = _usage_after(kube, target, before, options.usage_wait, on_event)
@@ -179,14 +227,24 @@ def _check_job_permission(kube: KubeClient, namespace: str, release: str) -> Non
     check = ClusterProbe(kube, namespace, release).can(NeededPermission("create", "jobs", "batch"))
     if not check.allowed:
         who = f"context {kube.context}" if kube.context else "the current identity"
-        raise InstallerError(f"{who} may not {check.words()}: garbage collection runs in a Job. Nothing was changed.",
-                             "ask a cluster admin for this permission (RBAC), or use a context that has it (--context)")
+        raise InstallerError(
+            f"{who} may not {check.words()}: garbage collection runs in a Job. Nothing was changed.",
+            "ask a cluster admin for this permission (RBAC), or use a context that has it (--context)",
+        )
 
 
 def _record(kube: KubeClient, target: Target, result: GCResult, ok: bool, error: str = "") -> None:
-    entry = {"time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "ok": ok, "readonly_seconds": round(result.readonly_seconds or 0, 1),
-             "blobs_deleted": result.blobs_deleted, "manifests_deleted": result.manifests_deleted, "used_before": result.used_before,
-             "used_after": result.used_after, "freed_bytes": result.freed_bytes, "job": result.job}
+    entry = {
+        "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ok": ok,
+        "readonly_seconds": round(result.readonly_seconds or 0, 1),
+        "blobs_deleted": result.blobs_deleted,
+        "manifests_deleted": result.manifests_deleted,
+        "used_before": result.used_before,
+        "used_after": result.used_after,
+        "freed_bytes": result.freed_bytes,
+        "job": result.job,
+    }
     if error:
         entry["error"] = error
     try:
@@ -208,10 +266,27 @@ def gc_job(target: Target, node: str | None, options: GCOptions, name: str) -> d
         args.append("--delete-untagged")
     if options.dry_run:
         args.append("--dry-run")
-    container = {k: v for k, v in registry.items() if k in ("image", "imagePullPolicy", "env", "envFrom", "volumeMounts", "securityContext", "resources")}
+    container = {
+        k: v
+        for k, v in registry.items()
+        if k in ("image", "imagePullPolicy", "env", "envFrom", "volumeMounts", "securityContext", "resources")
+    }
     container.update({"name": "garbage-collect", "command": [*args, config]})
-    spec = {k: v for k, v in pod_spec.items() if k in ("volumes", "securityContext", "serviceAccountName", "imagePullSecrets", "tolerations",
-                                                       "priorityClassName", "nodeSelector", "affinity")}
+    spec = {
+        k: v
+        for k, v in pod_spec.items()
+        if k
+        in (
+            "volumes",
+            "securityContext",
+            "serviceAccountName",
+            "imagePullSecrets",
+            "tolerations",
+            "priorityClassName",
+            "nodeSelector",
+            "affinity",
+        )
+    }
     spec.update({"containers": [container], "restartPolicy": "Never"})
     if node:
         # ReadWriteOnce: only pods on the node that has the volume attached can mount it
@@ -219,10 +294,17 @@ def gc_job(target: Target, node: str | None, options: GCOptions, name: str) -> d
         spec.pop("affinity", None)
         spec["nodeName"] = node
     labels = {**JOB_LABELS, "app.kubernetes.io/instance": target.release}
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": target.namespace, "labels": labels},
-            "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 86400, "activeDeadlineSeconds": duration_seconds(options.timeout),
-                     "template": {"metadata": {"labels": labels}, "spec": spec}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": target.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": 86400,
+            "activeDeadlineSeconds": duration_seconds(options.timeout),
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    }
 
 
 def duration_seconds(duration: str) -> int:
@@ -233,15 +315,31 @@ def duration_seconds(duration: str) -> int:
     return int(total) or 600
 
 
-def _collect(kube: KubeClient, target: Target, node: str | None, options: GCOptions, result: GCResult, on_event: EventSink,
-             cancel: threading.Event | None) -> None:
+def _collect(
+    kube: KubeClient,
+    target: Target,
+    node: str | None,
+    options: GCOptions,
+    result: GCResult,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+) -> None:
     from installer.apply import Step
 
     name = f"{target.fullname}-gc-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}"
     result.job = name
-    detail = f"Job {name}" + (f" on node {node}" if node else "") + (" (dry run: deletes nothing)" if options.dry_run else "")
+    detail = (
+        f"Job {name}"
+        + (f" on node {node}" if node else "")
+        + (" (dry run: deletes nothing)" if options.dry_run else "")
+    )
     with Step(on_event, "collect", detail, cancel) as step:
-        kube.call(f"create Job {name}", kube.batch.create_namespaced_job, target.namespace, gc_job(target, node, options, name))
+        kube.call(
+            f"create Job {name}",
+            kube.batch.create_namespaced_job,
+            target.namespace,
+            gc_job(target, node, options, name),
+        )
         ok, why = _wait_job(kube, target.namespace, name, duration_seconds(options.timeout), cancel)
         lines = _job_log(kube, target.namespace, name)
         result.log_tail = lines[-20:]
@@ -252,14 +350,21 @@ def _collect(kube: KubeClient, target: Target, node: str | None, options: GCOpti
         if not ok:
             for line in result.log_tail[-5:]:
                 on_event(Note("collect", f"job: {line}", "warning"))
-            raise InstallerError(f"the garbage collection Job {name} failed: {why}",
-                                 f"kubectl -n {target.namespace} logs job/{name} shows its output")
+            raise InstallerError(
+                f"the garbage collection Job {name} failed: {why}",
+                f"kubectl -n {target.namespace} logs job/{name} shows its output",
+            )
         verb = "eligible" if options.dry_run else "deleted"
-        step.result = (f"{result.blobs_deleted} blobs and {result.manifests_deleted} manifests {verb}"
-                       if result.blobs_deleted is not None else "done (no summary line in its log)")
+        step.result = (
+            f"{result.blobs_deleted} blobs and {result.manifests_deleted} manifests {verb}"
+            if result.blobs_deleted is not None
+            else "done (no summary line in its log)"
+        )
 
 
-def _wait_job(kube: KubeClient, namespace: str, name: str, timeout: float, cancel: threading.Event | None) -> tuple[bool, str]:
+def _wait_job(
+    kube: KubeClient, namespace: str, name: str, timeout: float, cancel: threading.Event | None
+) -> tuple[bool, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = kube.call(f"read Job {name}", kube.batch.read_namespaced_job, name, namespace)
@@ -283,16 +388,22 @@ def _wait_job(kube: KubeClient, namespace: str, name: str, timeout: float, cance
 
 def _job_log(kube: KubeClient, namespace: str, name: str) -> list[str]:
     try:
-        pods = kube.call("list the Job's pods", kube.core.list_namespaced_pod, namespace, label_selector=f"job-name={name}").items
+        pods = kube.call(
+            "list the Job's pods", kube.core.list_namespaced_pod, namespace, label_selector=f"job-name={name}"
+        ).items
         if not pods:
             return []
-        text = kube.call("read the Job's log", kube.core.read_namespaced_pod_log, pods[-1].metadata.name, namespace, tail_lines=2000)
+        text = kube.call(
+            "read the Job's log", kube.core.read_namespaced_pod_log, pods[-1].metadata.name, namespace, tail_lines=2000
+        )
     except InstallerError as exc:
         return [f"(no log: {exc.message})"]
     return [line for line in (text or "").splitlines() if line.strip()]
 
 
-def _usage_after(kube: KubeClient, target: Target, before: VolumeUsage | None, wait: float, on_event: EventSink) -> VolumeUsage | None:
+def _usage_after(
+    kube: KubeClient, target: Target, before: VolumeUsage | None, wait: float, on_event: EventSink
+) -> VolumeUsage | None:
     """The kubelet's first volume measurement taken after the collection (it measures about once a minute)."""
     from installer.apply import Step
 
@@ -312,6 +423,7 @@ def _usage_after(kube: KubeClient, target: Target, before: VolumeUsage | None, w
 
 # -- growing the volume ---------------------------------------------------------------------------
 
+
 @dataclass
 class GrowResult:
     claim: str
@@ -322,8 +434,15 @@ class GrowResult:
     message: str = ""
 
 
-def run_grow(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, size: str, on_event: EventSink = discard,
-             wait_seconds: float = 120.0) -> GrowResult:
+def run_grow(
+    kube: KubeClient,
+    helm: HelmRunner,
+    namespace: str,
+    release: str,
+    size: str,
+    on_event: EventSink = discard,
+    wait_seconds: float = 120.0,
+) -> GrowResult:
     """Expand the installer's data PVC to `size`, record it in the release's values, and wait for the resize.
 
     Raises:
@@ -342,32 +461,52 @@ def run_grow(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, s
     _ = helm.version
     target = load_target(kube, namespace, release)
     if not target.filesystem:
-        raise InstallerError("the registry stores its images in S3 (or keeps no volume): there is no volume to grow",
-                             "S3 buckets grow by themselves; nothing to do")
+        raise InstallerError(
+            "the registry stores its images in S3 (or keeps no volume): there is no volume to grow",
+            "S3 buckets grow by themselves; nothing to do",
+        )
     claim = target.claim or ""
     pvc = read_claim(kube, namespace, claim)
     if pvc is None:
         raise InstallerError(f"the data PVC {claim} does not exist", "re-run `registry-installer apply`")
     owner = claim_owner(pvc.metadata, release)
     current = (pvc.spec.resources.requests or {}).get("storage", "0")
-    alternatives = ("reclaim space with `registry-installer gc`; or install a new release on a larger claim and copy the images "
-                    "(e.g. `skopeo sync`); or move to S3 storage")
+    alternatives = (
+        "reclaim space with `registry-installer gc`; or install a new release on a larger claim and copy the images "
+        "(e.g. `skopeo sync`); or move to S3 storage"
+    )
     if owner == "other":
-        raise InstallerError(f"PVC {claim} is yours (storage.filesystem.existing_claim): the installer does not resize it",
-                             f"kubectl -n {namespace} patch pvc {claim} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{size}\"}}}}}}}}'")
+        raise InstallerError(
+            f"PVC {claim} is yours (storage.filesystem.existing_claim): the installer does not resize it",
+            f'kubectl -n {namespace} patch pvc {claim} -p \'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}\'',
+        )
     if wanted < quantity_bytes(current):
-        raise InstallerError(f"--size {size} is smaller than the volume ({current}): Kubernetes volumes cannot shrink", alternatives)
+        raise InstallerError(
+            f"--size {size} is smaller than the volume ({current}): Kubernetes volumes cannot shrink", alternatives
+        )
     if wanted == quantity_bytes(current):
         raise InstallerError(f"PVC {claim} is already {current}", "give a larger --size")
     sc_name = pvc.spec.storage_class_name
-    sc = kube.get_json(f"read StorageClass {sc_name}", f"/apis/storage.k8s.io/v1/storageclasses/{sc_name}") if sc_name else {}
+    sc = (
+        kube.get_json(f"read StorageClass {sc_name}", f"/apis/storage.k8s.io/v1/storageclasses/{sc_name}")
+        if sc_name
+        else {}
+    )
     if not sc.get("allowVolumeExpansion"):
-        what = f"StorageClass {sc_name} does not allow volume expansion" if sc_name else "the volume has no StorageClass, so it cannot expand"
-        raise InstallerError(f"{what}: PVC {claim} stays {current}",
-                             f"a cluster admin may set allowVolumeExpansion: true on the class if its driver can expand volumes; otherwise {alternatives}")
+        what = (
+            f"StorageClass {sc_name} does not allow volume expansion"
+            if sc_name
+            else "the volume has no StorageClass, so it cannot expand"
+        )
+        raise InstallerError(
+            f"{what}: PVC {claim} stays {current}",
+            f"a cluster admin may set allowVolumeExpansion: true on the class if its driver can expand volumes; otherwise {alternatives}",
+        )
     if (pvc.status.phase if pvc.status else None) != "Bound":
-        raise InstallerError(f"PVC {claim} is {pvc.status.phase if pvc.status else 'Pending'}, not Bound: only bound volumes can grow",
-                             f"kubectl -n {namespace} describe pvc {claim}")
+        raise InstallerError(
+            f"PVC {claim} is {pvc.status.phase if pvc.status else 'Pending'}, not Bound: only bound volumes can grow",
+            f"kubectl -n {namespace} describe pvc {claim}",
+        )
     with ReleaseLock(kube, namespace, release):
         if owner == "chart":
             with Step(on_event, "volume", f"making PVC {claim} the installer's own"):
@@ -378,15 +517,25 @@ def run_grow(kube: KubeClient, helm: HelmRunner, namespace: str, release: str, s
         with Step(on_event, "grow", f"PVC {claim} {current} -> {size}"):
             request_size(kube, namespace, claim, size)
         # the chart renders nothing from persistence.size here: a new revision that changes no object, so reconfigure sees the size
-        upgrade_stored_chart(helm, kube, namespace, release, ["--set-string", f"persistence.size={size}"], on_event, "record",
-                             f"persistence.size={size} in the release's values")
+        upgrade_stored_chart(
+            helm,
+            kube,
+            namespace,
+            release,
+            ["--set-string", f"persistence.size={size}"],
+            on_event,
+            "record",
+            f"persistence.size={size} in the release's values",
+        )
         with Step(on_event, "resize", "waiting for the storage driver") as step:
             result = _wait_resize(kube, namespace, claim, current, size, wanted, wait_seconds)
             step.result = result.message
     return result
 
 
-def _wait_resize(kube: KubeClient, namespace: str, claim: str, old: str, size: str, wanted: int, wait_seconds: float) -> GrowResult:
+def _wait_resize(
+    kube: KubeClient, namespace: str, claim: str, old: str, size: str, wanted: int, wait_seconds: float
+) -> GrowResult:
     from installer.model import quantity_bytes
     from installer.volume import read_claim
 
@@ -395,24 +544,48 @@ def _wait_resize(kube: KubeClient, namespace: str, claim: str, old: str, size: s
     while True:
         pvc = read_claim(kube, namespace, claim)
         capacity = ((pvc.status.capacity or {}).get("storage")) if pvc is not None and pvc.status else None
-        conditions = {c.type: c for c in ((pvc.status.conditions or []) if pvc is not None and pvc.status else [])
-                      if c.type in RESIZE_CONDITIONS and c.status == "True"}
+        conditions = {
+            c.type: c
+            for c in ((pvc.status.conditions or []) if pvc is not None and pvc.status else [])
+            if c.type in RESIZE_CONDITIONS and c.status == "True"
+        }
         if capacity and quantity_bytes(capacity) >= wanted and not conditions:
             return GrowResult(claim, old, size, "done", capacity, f"PVC {claim} is {capacity}")
         failed = [c for t, c in conditions.items() if t.endswith("ResizeError")]
         if failed:
-            return GrowResult(claim, old, size, "failed", capacity,
-                              f"the storage driver could not grow PVC {claim}: {failed[0].message or failed[0].reason or failed[0].type}; "
-                              f"it stays {capacity or old} (kubectl -n {namespace} describe pvc {claim})")
+            return GrowResult(
+                claim,
+                old,
+                size,
+                "failed",
+                capacity,
+                f"the storage driver could not grow PVC {claim}: {failed[0].message or failed[0].reason or failed[0].type}; "
+                f"it stays {capacity or old} (kubectl -n {namespace} describe pvc {claim})",
+            )
         if "FileSystemResizePending" in conditions:
-            return GrowResult(claim, old, size, "filesystem-resize-pending", capacity,
-                              f"the volume is {size}; its filesystem grows when the registry pod next starts "
-                              f"(kubectl -n {namespace} rollout restart deployment/{deployment}), until then it shows {capacity or old}")
+            return GrowResult(
+                claim,
+                old,
+                size,
+                "filesystem-resize-pending",
+                capacity,
+                f"the volume is {size}; its filesystem grows when the registry pod next starts "
+                f"(kubectl -n {namespace} rollout restart deployment/{deployment}), until then it shows {capacity or old}",
+            )
         if time.monotonic() >= deadline:
-            state = ", ".join(f"{t}: {c.message or c.reason or c.status}" for t, c in conditions.items()) or "no resize condition yet"
-            return GrowResult(claim, old, size, "resizing", capacity,
-                              f"asked for {size}; the storage driver has not finished ({state}); "
-                              f"`registry-installer status` or kubectl -n {namespace} describe pvc {claim} shows when it has")
+            state = (
+                ", ".join(f"{t}: {c.message or c.reason or c.status}" for t, c in conditions.items())
+                or "no resize condition yet"
+            )
+            return GrowResult(
+                claim,
+                old,
+                size,
+                "resizing",
+                capacity,
+                f"asked for {size}; the storage driver has not finished ({state}); "
+                f"`registry-installer status` or kubectl -n {namespace} describe pvc {claim} shows when it has",
+            )
         time.sleep(2.0)
 
 
@@ -424,4 +597,9 @@ def chart_fullname_for_claim(claim: str) -> str:
 def pods_on_volume(kube: KubeClient, namespace: str, claim: str) -> list[str]:
     """Pods in the namespace that mount `claim` (for messages)."""
     pods = kube.call("list pods", kube.core.list_namespaced_pod, namespace).items
-    return [p.metadata.name for p in pods for v in (p.spec.volumes or []) if v.persistent_volume_claim and v.persistent_volume_claim.claim_name == claim]
+    return [
+        p.metadata.name
+        for p in pods
+        for v in (p.spec.volumes or [])
+        if v.persistent_volume_claim and v.persistent_volume_claim.claim_name == claim
+    ]

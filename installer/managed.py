@@ -21,7 +21,9 @@ def list_managed(kube: KubeClient, namespace: str, release: str) -> list[dict[st
     found = []
     for kind in MANAGED_KINDS:
         try:
-            items = kube.get_json(f"list {kind.kind}s in {namespace}", kind.collection(namespace), {"labelSelector": _selector(release)})
+            items = kube.get_json(
+                f"list {kind.kind}s in {namespace}", kind.collection(namespace), {"labelSelector": _selector(release)}
+            )
         except (NotFound, Forbidden):
             continue
         for item in items.get("items", []):
@@ -35,8 +37,9 @@ def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
     return obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
 
 
-def apply_managed(kube: KubeClient, objects: Iterable[dict[str, Any]], namespace: str, release: str,
-                  dry_run: bool = False) -> tuple[list[str], list[str]]:
+def apply_managed(
+    kube: KubeClient, objects: Iterable[dict[str, Any]], namespace: str, release: str, dry_run: bool = False
+) -> tuple[list[str], list[str]]:
     """Apply `objects` and delete the release's managed objects that are no longer wanted. Returns (applied, removed) in words."""
     wanted = list(objects)
     applied = []
@@ -49,7 +52,9 @@ def apply_managed(kube: KubeClient, objects: Iterable[dict[str, Any]], namespace
     return applied, removed
 
 
-def remove_managed(kube: KubeClient, namespace: str, release: str, keep: set[tuple[str, str, str]] = frozenset()) -> list[str]:
+def remove_managed(
+    kube: KubeClient, namespace: str, release: str, keep: set[tuple[str, str, str]] = frozenset()
+) -> list[str]:
     """Delete the release's managed objects not in `keep`; returns what went, in words."""
     removed = []
     for obj in list_managed(kube, namespace, release):
@@ -64,8 +69,12 @@ def remove_managed(kube: KubeClient, namespace: str, release: str, keep: set[tup
     return removed
 
 
-def object_changes(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]], old_values: dict[str, Any] | None,
-                   new_values: dict[str, Any]) -> list[str]:
+def object_changes(
+    before: Iterable[dict[str, Any]],
+    after: Iterable[dict[str, Any]],
+    old_values: dict[str, Any] | None,
+    new_values: dict[str, Any],
+) -> list[str]:
     """The exposure objects that appear or go away, for the reconfigure diff (the chart's Ingress included)."""
     old = {_key(o): object_words(o) for o in before}
     new = {_key(o): object_words(o) for o in after}

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.functional_serializers import PlainSerializer
 from pydantic.functional_validators import BeforeValidator
-from pydantic import ValidationInfo
 
 from installer import checks
 from installer.secretref import REFERENCE_SYNTAX, SecretSpec
@@ -32,9 +31,13 @@ def is_hostname(text: str) -> bool:
 def _whole_number(value: Any) -> Any:
     """Whole numbers only: `yes` (a YAML boolean) or 1.5 is not a count of seconds or replicas."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a whole number, got the boolean {value!r} (YAML reads yes, no, on and off as booleans); "
-                         "write a number such as 3600")
-    if isinstance(value, float) or (isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit())):
+        raise ValueError(
+            f"expected a whole number, got the boolean {value!r} (YAML reads yes, no, on and off as booleans); "
+            "write a number such as 3600"
+        )
+    if isinstance(value, float) or (
+        isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit())
+    ):
         raise ValueError(f"expected a whole number such as 3600, got {value!r}")
     if isinstance(value, str):
         return int(value.strip())
@@ -92,7 +95,9 @@ class Target(Section):
         # helm refuses release names over 53 characters; the chart's Service (named after the release) must start with a letter
         checks.dns_label(value, "release name", start_letter=True)
         if len(value) > checks.HELM_RELEASE_MAX:
-            raise ValueError(f"release name {value!r} is {len(value)} characters; helm allows at most {checks.HELM_RELEASE_MAX}, e.g. docker-registry")
+            raise ValueError(
+                f"release name {value!r} is {len(value)} characters; helm allows at most {checks.HELM_RELEASE_MAX}, e.g. docker-registry"
+            )
         return checks.chart_text(value, "target.release", "docker-registry")
 
 
@@ -106,15 +111,21 @@ class Chart(Section):
     @field_validator("repo")
     @classmethod
     def _repo(cls, value: str) -> str:
-        return checks.http_url(value, "chart.repo", "https://helm.twun.io",
-                               "use a repository URL without credentials (helm repo add --username for private ones)")
+        return checks.http_url(
+            value,
+            "chart.repo",
+            "https://helm.twun.io",
+            "use a repository URL without credentials (helm repo add --username for private ones)",
+        )
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         if not checks.CHART_NAME.fullmatch(value):
-            raise ValueError(f"chart.name {value!r} is not a chart name: lowercase letters, digits, '.', '_', '-', "
-                             "starting with a letter or digit, e.g. docker-registry")
+            raise ValueError(
+                f"chart.name {value!r} is not a chart name: lowercase letters, digits, '.', '_', '-', "
+                "starting with a letter or digit, e.g. docker-registry"
+            )
         return value
 
     @field_validator("version")
@@ -127,7 +138,15 @@ class Chart(Section):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str | None) -> str | None:
-        return None if value is None else checks.no_option(value, "chart.path", "./charts/docker-registry-3.0.0.tgz (write ./-name for a name that starts with '-')")
+        return (
+            None
+            if value is None
+            else checks.no_option(
+                value,
+                "chart.path",
+                "./charts/docker-registry-3.0.0.tgz (write ./-name for a name that starts with '-')",
+            )
+        )
 
     @model_validator(mode="after")
     def _one_source(self) -> "Chart":
@@ -136,14 +155,17 @@ class Chart(Section):
         if self.oci is not None:
             rest = self.oci.removeprefix("oci://")
             if not self.oci.startswith("oci://") or not checks.IMAGE_REPOSITORY.fullmatch(rest) or "/" not in rest:
-                raise ValueError(f"chart.oci {self.oci!r} is not an oci:// chart reference, e.g. oci://ghcr.io/example/charts/docker-registry "
-                                 "(no credentials: log in with helm registry login)")
+                raise ValueError(
+                    f"chart.oci {self.oci!r} is not an oci:// chart reference, e.g. oci://ghcr.io/example/charts/docker-registry "
+                    "(no credentials: log in with helm registry login)"
+                )
         return self
 
 
 class TLS(Section):
     mode: Literal["existing-secret", "files", "cert-manager", "self-signed", "listener", "none"] = Field(
-        "self-signed", description="listener: the Gateway listener's own certificateRefs (exposure.gateway only)")
+        "self-signed", description="listener: the Gateway listener's own certificateRefs (exposure.gateway only)"
+    )
     secret_name: str | None = Field(None, description="TLS Secret name (existing-secret; optional otherwise)")
     cert_file: str | None = Field(None, description="PEM certificate chain (files)")
     key_file: str | None = Field(None, description="PEM private key (files)")
@@ -153,7 +175,9 @@ class TLS(Section):
     @model_validator(mode="after")
     def _mode_fields(self) -> "TLS":
         if self.mode == "existing-secret" and not self.secret_name:
-            raise ValueError("tls.mode existing-secret needs tls.secret_name: the name of a kubernetes.io/tls Secret in the namespace")
+            raise ValueError(
+                "tls.mode existing-secret needs tls.secret_name: the name of a kubernetes.io/tls Secret in the namespace"
+            )
         if self.mode == "files" and not (self.cert_file and self.key_file):
             raise ValueError("tls.mode files needs both tls.cert_file and tls.key_file (PEM files)")
         if self.mode == "cert-manager" and not self.issuer:
@@ -170,7 +194,9 @@ class GatewayRef(Section):
 
     name: str = Field(..., description="the Gateway's name")
     namespace: str | None = Field(None, description="the Gateway's namespace; the release namespace when unset")
-    listener: str | None = Field(None, description="the listener's name (sectionName); the one that can carry the hosts when unset")
+    listener: str | None = Field(
+        None, description="the listener's name (sectionName); the one that can carry the hosts when unset"
+    )
 
     @field_validator("name")
     @classmethod
@@ -191,17 +217,23 @@ class GatewayRef(Section):
 class Exposure(Section):
     hosts: list[str] = Field(..., min_length=1, description="public hostnames of the registry")
     ingress_class: str | None = Field(None, description="IngressClass; the cluster's default when unset")
-    gateway: GatewayRef | None = Field(None, description="expose through this Gateway (an HTTPRoute the installer manages) instead of an Ingress")
+    gateway: GatewayRef | None = Field(
+        None, description="expose through this Gateway (an HTTPRoute the installer manages) instead of an Ingress"
+    )
     path: str = "/"
     tls: TLS = TLS()
 
     @model_validator(mode="after")
     def _ingress_or_gateway(self) -> "Exposure":
         if self.gateway is not None and self.ingress_class:
-            raise ValueError("give exposure.ingress_class (an Ingress) or exposure.gateway (an HTTPRoute on a Gateway), not both")
+            raise ValueError(
+                "give exposure.ingress_class (an Ingress) or exposure.gateway (an HTTPRoute on a Gateway), not both"
+            )
         if self.gateway is None and self.tls.mode == "listener":
-            raise ValueError("tls.mode listener uses a Gateway listener's certificate: it needs exposure.gateway "
-                             "(with an Ingress use existing-secret, files, cert-manager or self-signed)")
+            raise ValueError(
+                "tls.mode listener uses a Gateway listener's certificate: it needs exposure.gateway "
+                "(with an Ingress use existing-secret, files, cert-manager or self-signed)"
+            )
         return self
 
     @field_validator("hosts", mode="before")
@@ -223,15 +255,19 @@ class Exposure(Section):
     def _ingress_class(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return checks.chart_text(checks.dns_subdomain(value, "IngressClass name", "nginx"), "exposure.ingress_class", "nginx")
+        return checks.chart_text(
+            checks.dns_subdomain(value, "IngressClass name", "nginx"), "exposure.ingress_class", "nginx"
+        )
 
     @field_validator("path")
     @classmethod
     def _path(cls, path: str) -> str:
         if path != "/":
             # docker, containerd and podman call /v2/ at the root of the host; a registry under a prefix is unreachable
-            raise ValueError(f"exposure.path {path!r} is not supported: container clients only call /v2/ at the root of the host, "
-                             "so the registry must be served at path \"/\"; give it its own hostname instead of a path")
+            raise ValueError(
+                f"exposure.path {path!r} is not supported: container clients only call /v2/ at the root of the host, "
+                'so the registry must be served at path "/"; give it its own hostname instead of a path'
+            )
         return path
 
 
@@ -247,11 +283,14 @@ class User(Section):
 
 class Auth(Section):
     mode: Literal["registry", "ingress", "none"] = Field(
-        "registry", description="registry: the registry checks htpasswd itself; ingress: the ingress controller checks basic auth"
+        "registry",
+        description="registry: the registry checks htpasswd itself; ingress: the ingress controller checks basic auth",
     )
     realm: str = "Registry Realm"
     users: list[User] = Field(default_factory=lambda: [User(name="admin")])
-    bcrypt_cost: WholeNumber = Field(8, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)")
+    bcrypt_cost: WholeNumber = Field(
+        8, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)"
+    )
 
     @field_validator("realm", mode="before")
     @classmethod
@@ -290,8 +329,11 @@ class FilesystemStorage(Section):
     def _existing_claim(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return checks.chart_text(checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data"),
-                                 "storage.filesystem.existing_claim", "registry-data")
+        return checks.chart_text(
+            checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data"),
+            "storage.filesystem.existing_claim",
+            "registry-data",
+        )
 
 
 class S3Storage(Section):
@@ -303,22 +345,28 @@ class S3Storage(Section):
     force_path_style: bool = True
     skip_verify: bool = False
     encrypt: bool = False
-    access_key: SecretField | None = Field(None, description="access key reference; unset for instance-role credentials")
+    access_key: SecretField | None = Field(
+        None, description="access key reference; unset for instance-role credentials"
+    )
     secret_key: SecretField | None = None
 
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
         if value and not checks.S3_BUCKET.fullmatch(value) or ".." in value:
-            raise ValueError(f"s3.bucket {value!r} is not a bucket name: at most 63 lowercase letters, digits, '.' and '-', "
-                             "starting and ending with a letter or digit, e.g. registry")
+            raise ValueError(
+                f"s3.bucket {value!r} is not a bucket name: at most 63 lowercase letters, digits, '.' and '-', "
+                "starting and ending with a letter or digit, e.g. registry"
+            )
         return value  # a bucket YAML would read as a number (12345) is quoted for the chart by render.chart_bare
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
         if value and not checks.S3_REGION.fullmatch(value):
-            raise ValueError(f"s3.region {value!r} is not a region name: lowercase letters, digits and '-', e.g. us-east-1")
+            raise ValueError(
+                f"s3.region {value!r} is not a region name: lowercase letters, digits and '-', e.g. us-east-1"
+            )
         return value
 
     @field_validator("endpoint")
@@ -326,22 +374,30 @@ class S3Storage(Section):
     def _endpoint(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return checks.http_url(value, "s3.endpoint", "https://s3.example.com",
-                               f"give the keys as s3.access_key and s3.secret_key references ({REFERENCE_SYNTAX}), "
-                               "e.g. access_key: env:S3_ACCESS_KEY")
+        return checks.http_url(
+            value,
+            "s3.endpoint",
+            "https://s3.example.com",
+            f"give the keys as s3.access_key and s3.secret_key references ({REFERENCE_SYNTAX}), "
+            "e.g. access_key: env:S3_ACCESS_KEY",
+        )
 
     @field_validator("root_directory")
     @classmethod
     def _root(cls, value: str | None) -> str | None:
         if value is not None and (checks.CONTROL.search(value) or not value.startswith("/") or "//" in value):
-            raise ValueError(f"s3.root_directory {value!r} must be a path starting with '/', without line breaks, e.g. /registry")
+            raise ValueError(
+                f"s3.root_directory {value!r} must be a path starting with '/', without line breaks, e.g. /registry"
+            )
         return value
 
     @model_validator(mode="after")
     def _complete(self) -> "S3Storage":
         missing = [name for name in ("bucket", "region") if not getattr(self, name)]
         if missing:
-            raise ValueError(f"S3 storage needs {' and '.join('s3.' + m for m in missing)} (e.g. bucket: registry, region: us-east-1)")
+            raise ValueError(
+                f"S3 storage needs {' and '.join('s3.' + m for m in missing)} (e.g. bucket: registry, region: us-east-1)"
+            )
         if (self.access_key is None) != (self.secret_key is None):
             raise ValueError("give both s3.access_key and s3.secret_key, or neither (instance-role credentials)")
         return self
@@ -361,21 +417,31 @@ class Storage(Section):
 
 
 class Uploads(Section):
-    max_body_size: str = Field("0", description='largest request body the ingress accepts; "0" is unlimited (VM images)')
-    read_timeout: WholeNumber = Field(3600, ge=1, le=86400, description="seconds the ingress waits for the registry to answer")
-    send_timeout: WholeNumber = Field(3600, ge=1, le=86400, description="seconds the ingress waits while sending to the registry")
+    max_body_size: str = Field(
+        "0", description='largest request body the ingress accepts; "0" is unlimited (VM images)'
+    )
+    read_timeout: WholeNumber = Field(
+        3600, ge=1, le=86400, description="seconds the ingress waits for the registry to answer"
+    )
+    send_timeout: WholeNumber = Field(
+        3600, ge=1, le=86400, description="seconds the ingress waits while sending to the registry"
+    )
     request_buffering: bool = Field(False, description="buffer whole uploads at the ingress (off streams them)")
 
     @field_validator("max_body_size", mode="before")
     @classmethod
     def _body(cls, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ValueError(f"{value!r} is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g")
+            raise ValueError(
+                f'{value!r} is not an nginx size: use "0" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g'
+            )
         text = str(value).strip()
         if text == "0" or text.lower() in ("unlimited", "none", "off"):
             return "0"
         if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
-            raise ValueError(f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g")
+            raise ValueError(
+                f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g"
+            )
         return text
 
 
@@ -398,14 +464,18 @@ class Image(Section):
     @classmethod
     def _repository(cls, value: str | None) -> str | None:
         if value is not None and not checks.IMAGE_REPOSITORY.fullmatch(value):
-            raise ValueError(f"extras.image.repository {value!r} is not an image repository: e.g. mirror.example.com:5000/library/registry")
+            raise ValueError(
+                f"extras.image.repository {value!r} is not an image repository: e.g. mirror.example.com:5000/library/registry"
+            )
         return value
 
     @field_validator("tag", mode="before")
     @classmethod
     def _tag(cls, value: Any) -> str | None:
         if value is not None and (not isinstance(value, str) or not checks.IMAGE_TAG.fullmatch(value)):
-            raise ValueError(f"extras.image.tag {value!r} is not an image tag: letters, digits, '_', '.', '-', at most 128, e.g. 2.8.3 (quote it)")
+            raise ValueError(
+                f"extras.image.tag {value!r} is not an image tag: letters, digits, '_', '.', '-', at most 128, e.g. 2.8.3 (quote it)"
+            )
         return value
 
 
@@ -430,8 +500,10 @@ class Resources(Section):
         for kind in ("cpu", "memory"):
             request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
             if request and limit and checks.quantity_value(request) > checks.quantity_value(limit):
-                raise ValueError(f"extras.resources.{kind}_request {request} is more than {kind}_limit {limit}; "
-                                 "Kubernetes refuses a request above its limit: raise the limit or lower the request")
+                raise ValueError(
+                    f"extras.resources.{kind}_request {request} is more than {kind}_limit {limit}; "
+                    "Kubernetes refuses a request above its limit: raise the limit or lower the request"
+                )
         return self
 
 
@@ -450,23 +522,44 @@ DEFAULT_CONTAINERD_CERTS_D = "/etc/containerd/certs.d"
 class Clients(Section):
     """Who pulls from the registry inside the cluster: pull Secrets, node trust, the in-cluster pull check."""
 
-    namespaces: list[str] = Field(default_factory=list, description="namespaces whose pods pull from the registry: each gets a "
-                                  "kubernetes.io/dockerconfigjson Secret of the pull user")
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="namespaces whose pods pull from the registry: each gets a "
+        "kubernetes.io/dockerconfigjson Secret of the pull user",
+    )
     pull_user: str = Field("puller", description="the dedicated pull user (generated password, kept across re-runs)")
-    service_account: bool = Field(False, description="also add the pull Secret to each namespace's default ServiceAccount "
-                                  "imagePullSecrets (merged, never replacing)")
-    node_trust: bool = Field(False, description="a DaemonSet writes the registry's CA into every node's certs.d folders "
-                             "(containerd, CRI-O/podman, Docker)")
-    node_trust_image: str = Field(DEFAULT_NODE_TRUST_IMAGE, description="a busybox-like image (sh, mkdir, cp, cat) for the node-trust DaemonSet")
+    service_account: bool = Field(
+        False,
+        description="also add the pull Secret to each namespace's default ServiceAccount "
+        "imagePullSecrets (merged, never replacing)",
+    )
+    node_trust: bool = Field(
+        False,
+        description="a DaemonSet writes the registry's CA into every node's certs.d folders "
+        "(containerd, CRI-O/podman, Docker)",
+    )
+    node_trust_image: str = Field(
+        DEFAULT_NODE_TRUST_IMAGE, description="a busybox-like image (sh, mkdir, cp, cat) for the node-trust DaemonSet"
+    )
     containerd_certs_d: str = Field(DEFAULT_CONTAINERD_CERTS_D, description="the nodes' containerd config_path folder")
-    containerd_config: str = Field("/etc/containerd/config.toml", description="the nodes' containerd config file (read to check config_path)")
+    containerd_config: str = Field(
+        "/etc/containerd/config.toml", description="the nodes' containerd config file (read to check config_path)"
+    )
     crio_certs_d: str = Field("/etc/containers/certs.d", description="the nodes' CRI-O/podman certs.d folder")
     docker_certs_d: str = Field("/etc/docker/certs.d", description="the nodes' Docker certs.d folder")
-    pull_address: str | None = Field(None, description="HOST[:PORT] the nodes pull from; the first exposure host when unset "
-                                     "(give the port when the ingress is not on 443)")
-    pull_check: bool = Field(True, description="after the smoke push, a short-lived Pod pulls the pushed image (needs a namespace)")
-    cdi: bool = Field(False, description="also write the CDI forms: a ConfigMap with the CA (certConfigMap) and a Secret with "
-                      "accessKeyId/secretKey (secretRef) in each namespace")
+    pull_address: str | None = Field(
+        None,
+        description="HOST[:PORT] the nodes pull from; the first exposure host when unset "
+        "(give the port when the ingress is not on 443)",
+    )
+    pull_check: bool = Field(
+        True, description="after the smoke push, a short-lived Pod pulls the pushed image (needs a namespace)"
+    )
+    cdi: bool = Field(
+        False,
+        description="also write the CDI forms: a ConfigMap with the CA (certConfigMap) and a Secret with "
+        "accessKeyId/secretKey (secretRef) in each namespace",
+    )
 
     @field_validator("namespaces", mode="before")
     @classmethod
@@ -475,7 +568,9 @@ class Clients(Section):
             return value
         out: list[str] = []
         for name in value:
-            name = checks.dns_label(checks.require_text(name, "clients.namespaces"), "namespace name in clients.namespaces", "apps")
+            name = checks.dns_label(
+                checks.require_text(name, "clients.namespaces"), "namespace name in clients.namespaces", "apps"
+            )
             if name in out:
                 raise ValueError(f"clients.namespaces lists '{name}' twice")
             out.append(name)
@@ -490,19 +585,31 @@ class Clients(Section):
     @classmethod
     def _image(cls, value: str) -> str:
         name, _, tag = value.partition("@")[0].rpartition(":") if ":" in value.split("/")[-1] else (value, "", "")
-        if (not checks.IMAGE_REPOSITORY.fullmatch(name or value) or (tag and not checks.IMAGE_TAG.fullmatch(tag))
-                or checks.CONTROL.search(value)):
-            raise ValueError(f"clients.node_trust_image {value!r} is not an image reference, e.g. {DEFAULT_NODE_TRUST_IMAGE} "
-                             "(a mirror for offline clusters: mirror.example.com/library/busybox:1.36)")
+        if (
+            not checks.IMAGE_REPOSITORY.fullmatch(name or value)
+            or (tag and not checks.IMAGE_TAG.fullmatch(tag))
+            or checks.CONTROL.search(value)
+        ):
+            raise ValueError(
+                f"clients.node_trust_image {value!r} is not an image reference, e.g. {DEFAULT_NODE_TRUST_IMAGE} "
+                "(a mirror for offline clusters: mirror.example.com/library/busybox:1.36)"
+            )
         return value
 
     @field_validator("containerd_certs_d", "containerd_config", "crio_certs_d", "docker_certs_d")
     @classmethod
     def _host_path(cls, value: str, info: ValidationInfo) -> str:
-        if (not value.startswith("/") or checks.CONTROL.search(value) or any(c.isspace() or c in "\"'$`" for c in value)
-                or "/../" in value + "/" or value.rstrip("/") in ("", "/etc", "/var", "/usr")):
-            raise ValueError(f"clients.{info.field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or '..', "
-                             f"e.g. {DEFAULT_CONTAINERD_CERTS_D if info.field_name == 'containerd_certs_d' else '/etc/containerd/config.toml'}")
+        if (
+            not value.startswith("/")
+            or checks.CONTROL.search(value)
+            or any(c.isspace() or c in "\"'$`" for c in value)
+            or "/../" in value + "/"
+            or value.rstrip("/") in ("", "/etc", "/var", "/usr")
+        ):
+            raise ValueError(
+                f"clients.{info.field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or '..', "
+                f"e.g. {DEFAULT_CONTAINERD_CERTS_D if info.field_name == 'containerd_certs_d' else '/etc/containerd/config.toml'}"
+            )
         return value.rstrip("/")
 
     @field_validator("pull_address")
@@ -535,28 +642,43 @@ class Choices(Section):
             raise ValueError(
                 "auth.mode is ingress but exposure.gateway is set: Gateway API has no standard basic auth (each implementation "
                 "has its own filter or policy, and most have none), so the registry would be open. "
-                "Use auth.mode: registry (the registry checks the htpasswd itself, through any Gateway)")
-        if self.storage.kind == "filesystem" and self.extras.replicas > 1 and self.storage.filesystem.access_mode != "ReadWriteMany":
+                "Use auth.mode: registry (the registry checks the htpasswd itself, through any Gateway)"
+            )
+        if (
+            self.storage.kind == "filesystem"
+            and self.extras.replicas > 1
+            and self.storage.filesystem.access_mode != "ReadWriteMany"
+        ):
             raise ValueError(
                 f"extras.replicas is {self.extras.replicas} but storage.filesystem.access_mode is "
                 f"{self.storage.filesystem.access_mode}: replicas cannot share that volume. "
                 "Use replicas: 1, access_mode: ReadWriteMany, or S3 storage"
             )
-        if self.clients.namespaces and self.auth.mode != "none" and self.clients.pull_user in [u.name for u in self.auth.users]:
-            raise ValueError(f"clients.pull_user {self.clients.pull_user!r} is also in auth.users: the pull user is the installer's own "
-                             "(its password is generated); choose another name, e.g. puller")
+        if (
+            self.clients.namespaces
+            and self.auth.mode != "none"
+            and self.clients.pull_user in [u.name for u in self.auth.users]
+        ):
+            raise ValueError(
+                f"clients.pull_user {self.clients.pull_user!r} is also in auth.users: the pull user is the installer's own "
+                "(its password is generated); choose another name, e.g. puller"
+            )
         release = self.target.release
         fullname = checks.chart_fullname(release)
         if self.extras.garbage_collect.enabled and len(fullname + checks.GC_SUFFIX) > checks.CRONJOB_NAME_MAX:
             limit = checks.CRONJOB_NAME_MAX - len(checks.GC_SUFFIX)
-            raise ValueError(f"target.release {release!r}: with extras.garbage_collect the chart names its CronJob "
-                             f"{fullname + checks.GC_SUFFIX!r} ({len(fullname + checks.GC_SUFFIX)} characters) and Kubernetes allows "
-                             f"{checks.CRONJOB_NAME_MAX}; use a release name of at most {limit - len(checks.CHART_SUFFIX)} characters, "
-                             f"or one containing 'docker-registry' of at most {limit}")
+            raise ValueError(
+                f"target.release {release!r}: with extras.garbage_collect the chart names its CronJob "
+                f"{fullname + checks.GC_SUFFIX!r} ({len(fullname + checks.GC_SUFFIX)} characters) and Kubernetes allows "
+                f"{checks.CRONJOB_NAME_MAX}; use a release name of at most {limit - len(checks.CHART_SUFFIX)} characters, "
+                f"or one containing 'docker-registry' of at most {limit}"
+            )
         tls = self.exposure.tls
         if tls.secret_name is not None:
             owned = checks.installer_objects(release)
             if tls.secret_name in owned:
-                raise ValueError(f"exposure.tls.secret_name {tls.secret_name!r} is the name of {owned[tls.secret_name]}, which the "
-                                 f"installer writes itself: choose another name, e.g. {release}-tls or registry-tls")
+                raise ValueError(
+                    f"exposure.tls.secret_name {tls.secret_name!r} is the name of {owned[tls.secret_name]}, which the "
+                    f"installer writes itself: choose another name, e.g. {release}-tls or registry-tls"
+                )
         return self

@@ -78,7 +78,9 @@ class ExistingState:
     revision: int = 0
     claim: "ClaimInfo | None" = None
     existing_claim_found: bool | None = None  # storage.filesystem.existing_claim: found, missing, or not checked
-    managed_objects: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # HTTPRoute, policies, ... of this release
+    managed_objects: tuple[dict[str, Any], ...] = field(
+        default=(), repr=False
+    )  # HTTPRoute, policies, ... of this release
     # the chosen Gateway's listener certificates: "namespace/name" -> tls.crt PEM, "" when the Secret is missing, None when unreadable
     listener_certs: dict[str, str | None] = field(default_factory=dict, repr=False)
 
@@ -215,46 +217,79 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     _volume_change(choices, probe, existing.claim, problems)
     claim = _data_claim(choices, storage_class, existing.claim, problems, notes)
     if choices.auth.mode == "ingress" and family not in BASIC_AUTH_FAMILIES:
-        problems.append(Problem("auth.mode", f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
-                                "use auth.mode: registry (the registry checks passwords itself)"))
+        problems.append(
+            Problem(
+                "auth.mode",
+                f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
+                "use auth.mode: registry (the registry checks passwords itself)",
+            )
+        )
     fs = choices.storage.filesystem
     if choices.storage.kind == "filesystem" and fs.existing_claim and existing.existing_claim_found is False:
-        notes.append(f"warning: storage.filesystem.existing_claim {fs.existing_claim} was not found in namespace {choices.target.namespace}: "
-                     f"the registry pod stays Pending until it exists (kubectl -n {choices.target.namespace} get pvc)")
+        notes.append(
+            f"warning: storage.filesystem.existing_claim {fs.existing_claim} was not found in namespace {choices.target.namespace}: "
+            f"the registry pod stays Pending until it exists (kubectl -n {choices.target.namespace} get pvc)"
+        )
     users = _users(choices, existing, problems)
     pull_user = None
     if choices.clients.namespaces and choices.auth.mode != "none":
         name = choices.clients.pull_user
-        pull_user = ResolvedUser(name, existing.passwords.get(name) or SecretStr(generate_password(32)), "generated for pulls")
+        pull_user = ResolvedUser(
+            name, existing.passwords.get(name) or SecretStr(generate_password(32)), "generated for pulls"
+        )
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if gateway is not None:
         _listener_tls(choices, gateway, tls_secret, probe, existing.listener_certs, problems, notes)
     if choices.clients.node_trust and choices.exposure.tls.mode != "self-signed":
-        problems.append(Problem("clients.node_trust", f"node trust writes the installer's own CA, and with tls.mode {choices.exposure.tls.mode} "
-                                                      "the installer has none",
-                                "use tls.mode self-signed, or set clients.node_trust: false and put your CA on the nodes "
-                                "(registry-installer clients shows where)"))
+        problems.append(
+            Problem(
+                "clients.node_trust",
+                f"node trust writes the installer's own CA, and with tls.mode {choices.exposure.tls.mode} "
+                "the installer has none",
+                "use tls.mode self-signed, or set clients.node_trust: false and put your CA on the nodes "
+                "(registry-installer clients shows where)",
+            )
+        )
     if problems:
         raise ValidationFailed(problems, "settings")
     htpasswd = None
     if choices.auth.mode != "none":
         old = existing.registry_htpasswd if choices.auth.mode == "registry" else existing.ingress_htpasswd
         kept = {u.name: u.kept_hash for u in users if u.kept_hash}
-        htpasswd = SecretStr(build_htpasswd({u.name: u.password for u in [*users, *([pull_user] if pull_user else [])]
-                                             if u.password is not None}, choices.auth.bcrypt_cost,
-                                            old, kept=kept))
+        htpasswd = SecretStr(
+            build_htpasswd(
+                {u.name: u.password for u in [*users, *([pull_user] if pull_user else [])] if u.password is not None},
+                choices.auth.bcrypt_cost,
+                old,
+                kept=kept,
+            )
+        )
     s3_keys = None
     if choices.storage.kind == "s3" and choices.storage.s3 is not None and choices.storage.s3.access_key is not None:
         s3 = choices.storage.s3
         old_keys = existing.s3_keys or (None, None)
-        s3_keys = (s3.access_key.resolve("storage.s3.access_key", old_keys[0]), s3.secret_key.resolve("storage.s3.secret_key", old_keys[1]))
+        s3_keys = (
+            s3.access_key.resolve("storage.s3.access_key", old_keys[0]),
+            s3.secret_key.resolve("storage.s3.secret_key", old_keys[1]),
+        )
     if choices.auth.mode == "none":
         notes.append("auth.mode is none: anyone who can reach the registry can push and pull")
     return Plan(
-        choices=choices, context=choices.target.context, namespace=choices.target.namespace, release=choices.target.release,
-        chart=_chart_ref(choices), ingress_class=ingress_class, controller_family=family, storage_class=storage_class,
-        tls_secret_name=tls_secret, tls=tls, users=tuple(users), htpasswd=htpasswd,
-        ha_shared_secret=existing.ha_shared_secret or SecretStr(generate_password(40)), s3_keys=s3_keys, notes=tuple(notes),
+        choices=choices,
+        context=choices.target.context,
+        namespace=choices.target.namespace,
+        release=choices.target.release,
+        chart=_chart_ref(choices),
+        ingress_class=ingress_class,
+        controller_family=family,
+        storage_class=storage_class,
+        tls_secret_name=tls_secret,
+        tls=tls,
+        users=tuple(users),
+        htpasswd=htpasswd,
+        ha_shared_secret=existing.ha_shared_secret or SecretStr(generate_password(40)),
+        s3_keys=s3_keys,
+        notes=tuple(notes),
         claim=claim,
         gateway=gateway,
         pull_user=pull_user,
@@ -281,15 +316,25 @@ def _ingress(choices: Choices, probe: ProbeResult | None, problems: list[Problem
         info = probe.ingress_class(wanted)
         if info is None:
             available = ", ".join(ic.name for ic in probe.ingress_classes) or "none"
-            problems.append(Problem("exposure.ingress_class", f"IngressClass '{wanted}' does not exist in the cluster (available: {available})",
-                                    "choose one of the available classes, or install its controller first"))
+            problems.append(
+                Problem(
+                    "exposure.ingress_class",
+                    f"IngressClass '{wanted}' does not exist in the cluster (available: {available})",
+                    "choose one of the available classes, or install its controller first",
+                )
+            )
             return wanted, "other"
         return info.name, info.family
     default = probe.default_ingress_class()
     if default is None:
         available = ", ".join(ic.name for ic in probe.ingress_classes) or "none"
-        problems.append(Problem("exposure.ingress_class", f"no default IngressClass to fall back on (available: {available})",
-                                "set exposure.ingress_class to one of them"))
+        problems.append(
+            Problem(
+                "exposure.ingress_class",
+                f"no default IngressClass to fall back on (available: {available})",
+                "set exposure.ingress_class to one of them",
+            )
+        )
         return "", "other"
     return default.name, default.family
 
@@ -302,36 +347,70 @@ def _gateway(choices: Choices, probe: ProbeResult | None, problems: list[Problem
     hosts = choices.exposure.hosts
     want_tls = choices.exposure.tls.mode != "none"
     if probe is None or (probe.gateway_api is None and "list Gateway API objects" in probe.forbidden):
-        notes.append(f"Gateway {namespace}/{ref.name} not checked against a cluster: its implementation is unknown, so no "
-                     "body-size policy is created; make sure it accepts request bodies of several GB")
+        notes.append(
+            f"Gateway {namespace}/{ref.name} not checked against a cluster: its implementation is unknown, so no "
+            "body-size policy is created; make sure it accepts request bodies of several GB"
+        )
         return GatewayTarget(ref.name, namespace, ref.listener, "other")
     if probe.gateway_api is None:
-        problems.append(Problem("exposure.gateway", "the cluster has no Gateway API CRDs (gateways.gateway.networking.k8s.io)",
-                                f"install a Gateway API implementation ({ALTERNATIVES}), or remove exposure.gateway to use an Ingress"))
+        problems.append(
+            Problem(
+                "exposure.gateway",
+                "the cluster has no Gateway API CRDs (gateways.gateway.networking.k8s.io)",
+                f"install a Gateway API implementation ({ALTERNATIVES}), or remove exposure.gateway to use an Ingress",
+            )
+        )
         return GatewayTarget(ref.name, namespace, ref.listener, "other")
     gateway = probe.gateway(ref.name, namespace)
     if gateway is None:
         available = ", ".join(g.ref for g in probe.gateways) or "none"
-        problems.append(Problem("exposure.gateway.name", f"Gateway {namespace}/{ref.name} does not exist (available: {available})",
-                                "name an existing Gateway and its namespace (exposure.gateway.namespace)"))
+        problems.append(
+            Problem(
+                "exposure.gateway.name",
+                f"Gateway {namespace}/{ref.name} does not exist (available: {available})",
+                "name an existing Gateway and its namespace (exposure.gateway.namespace)",
+            )
+        )
         return GatewayTarget(ref.name, namespace, ref.listener, "other")
-    labels = probe.namespace_labels if probe.namespace_exists else {"app.kubernetes.io/managed-by": "registry-installer"}
-    reasons = {listener.name: why_not(listener, gateway, hosts, choices.target.namespace, labels, want_tls) for listener in gateway.listeners}
+    labels = (
+        probe.namespace_labels if probe.namespace_exists else {"app.kubernetes.io/managed-by": "registry-installer"}
+    )
+    reasons = {
+        listener.name: why_not(listener, gateway, hosts, choices.target.namespace, labels, want_tls)
+        for listener in gateway.listeners
+    }
     if ref.listener is not None:
         listener = gateway.listener(ref.listener)
         if listener is None:
-            problems.append(Problem("exposure.gateway.listener", f"Gateway {gateway.ref} has no listener '{ref.listener}' "
-                                    f"(listeners: {', '.join(li.words() for li in gateway.listeners) or 'none'})", "name one of its listeners"))
+            problems.append(
+                Problem(
+                    "exposure.gateway.listener",
+                    f"Gateway {gateway.ref} has no listener '{ref.listener}' "
+                    f"(listeners: {', '.join(li.words() for li in gateway.listeners) or 'none'})",
+                    "name one of its listeners",
+                )
+            )
             return GatewayTarget(gateway.name, gateway.namespace, ref.listener, gateway.family)
         if reasons[listener.name]:
-            problems.append(Problem("exposure.gateway.listener", f"listener {listener.name} of Gateway {gateway.ref} cannot carry "
-                                    f"{', '.join(hosts)}: {reasons[listener.name]}", _listener_fix(gateway, reasons)))
+            problems.append(
+                Problem(
+                    "exposure.gateway.listener",
+                    f"listener {listener.name} of Gateway {gateway.ref} cannot carry "
+                    f"{', '.join(hosts)}: {reasons[listener.name]}",
+                    _listener_fix(gateway, reasons),
+                )
+            )
     else:
         usable = [li for li in gateway.listeners if reasons[li.name] is None]
         if not usable:
             why = "; ".join(f"{name}: {reason}" for name, reason in reasons.items()) or "it has no listeners"
-            problems.append(Problem("exposure.gateway", f"no listener of Gateway {gateway.ref} can carry {', '.join(hosts)} ({why})",
-                                    _listener_fix(gateway, reasons)))
+            problems.append(
+                Problem(
+                    "exposure.gateway",
+                    f"no listener of Gateway {gateway.ref} can carry {', '.join(hosts)} ({why})",
+                    _listener_fix(gateway, reasons),
+                )
+            )
             return GatewayTarget(gateway.name, gateway.namespace, None, gateway.family)
         # a listener naming the host beats a catch-all one
         listener = sorted(usable, key=lambda li: (not li.hostname, li.name))[0]
@@ -341,22 +420,35 @@ def _gateway(choices: Choices, probe: ProbeResult | None, problems: list[Problem
     if info is None:
         gw_class = gateway.class_name
         controller = next((c.controller for c in probe.gateway_classes if c.name == gw_class), "unknown")
-        notes.append(f"GatewayClass {gw_class} (controller {controller}) is not an implementation the installer knows: it sets the "
-                     "HTTPRoute's timeouts; make sure the Gateway accepts request bodies of several GB and uploads of an hour")
+        notes.append(
+            f"GatewayClass {gw_class} (controller {controller}) is not an implementation the installer knows: it sets the "
+            "HTTPRoute's timeouts; make sure the Gateway accepts request bodies of several GB and uploads of an hour"
+        )
     elif info.policy is not None and policy is None:
-        problems.append(Problem("exposure.gateway", f"Gateway {gateway.ref} is served by {info.name}, whose {info.policy.kind} CRD "
-                                f"({info.policy.crd}) is not installed: bodies stay limited ({info.bodies})",
-                                f"install {info.name}'s CRDs (they come with its Helm chart), then re-run"))
-    return GatewayTarget(gateway.name, gateway.namespace, listener.name, gateway.family, listener.certificate_refs, policy)
+        problems.append(
+            Problem(
+                "exposure.gateway",
+                f"Gateway {gateway.ref} is served by {info.name}, whose {info.policy.kind} CRD "
+                f"({info.policy.crd}) is not installed: bodies stay limited ({info.bodies})",
+                f"install {info.name}'s CRDs (they come with its Helm chart), then re-run",
+            )
+        )
+    return GatewayTarget(
+        gateway.name, gateway.namespace, listener.name, gateway.family, listener.certificate_refs, policy
+    )
 
 
 def _listener_fix(gateway, reasons: dict[str, str | None]) -> str:
-    return (f"choose a listener that can carry the hosts, or ask the Gateway's owner to add one to {gateway.ref} "
-            "(protocol HTTPS, TLS mode Terminate, hostname matching the registry's host or empty, allowedRoutes "
-            "admitting the release namespace), or use an Ingress")
+    return (
+        f"choose a listener that can carry the hosts, or ask the Gateway's owner to add one to {gateway.ref} "
+        "(protocol HTTPS, TLS mode Terminate, hostname matching the registry's host or empty, allowedRoutes "
+        "admitting the release namespace), or use an Ingress"
+    )
 
 
-def _listener_coverage(gateway: GatewayTarget, hosts: list[str], certs: dict[str, str | None]) -> tuple[list[str], list[str], list[str]]:
+def _listener_coverage(
+    gateway: GatewayTarget, hosts: list[str], certs: dict[str, str | None]
+) -> tuple[list[str], list[str], list[str]]:
     """(refs whose certificate covers every host, refs read that do not, refs that could not be checked) of the listener."""
     from cryptography import x509
 
@@ -380,8 +472,15 @@ def _listener_coverage(gateway: GatewayTarget, hosts: list[str], certs: dict[str
     return covering, other, unknown
 
 
-def _listener_tls(choices: Choices, gateway: GatewayTarget, tls_secret: str | None, probe: ProbeResult | None,
-                  certs: dict[str, str | None], problems: list[Problem], notes: list[str]) -> None:
+def _listener_tls(
+    choices: Choices,
+    gateway: GatewayTarget,
+    tls_secret: str | None,
+    probe: ProbeResult | None,
+    certs: dict[str, str | None],
+    problems: list[Problem],
+    notes: list[str],
+) -> None:
     """Say when the listener's TLS cannot cover the registry's hosts, and what to change."""
     mode = choices.exposure.tls.mode
     hosts = ", ".join(choices.exposure.hosts)
@@ -391,31 +490,54 @@ def _listener_tls(choices: Choices, gateway: GatewayTarget, tls_secret: str | No
     covering, other, unknown = _listener_coverage(gateway, choices.exposure.hosts, certs)
     if mode == "listener":
         if not gateway.certificate_refs:
-            problems.append(Problem("exposure.tls.mode", f"{where} has no certificateRefs: it has no certificate for {hosts}",
-                                    "choose tls.mode self-signed or cert-manager (the installer makes the Secret and you add it to the "
-                                    "listener), or ask the Gateway's owner to add a certificate"))
+            problems.append(
+                Problem(
+                    "exposure.tls.mode",
+                    f"{where} has no certificateRefs: it has no certificate for {hosts}",
+                    "choose tls.mode self-signed or cert-manager (the installer makes the Secret and you add it to the "
+                    "listener), or ask the Gateway's owner to add a certificate",
+                )
+            )
         elif other and not covering and not unknown:
-            problems.append(Problem("exposure.tls.mode", f"{where} presents {', '.join(other)}: no certificate covers {hosts}",
-                                    f"add a certificate for {hosts} to the listener's tls.certificateRefs, or choose tls.mode "
-                                    "self-signed or cert-manager (the installer makes one for the host; add it to the listener)"))
+            problems.append(
+                Problem(
+                    "exposure.tls.mode",
+                    f"{where} presents {', '.join(other)}: no certificate covers {hosts}",
+                    f"add a certificate for {hosts} to the listener's tls.certificateRefs, or choose tls.mode "
+                    "self-signed or cert-manager (the installer makes one for the host; add it to the listener)",
+                )
+            )
         elif covering:
             notes.append(f"TLS terminates at {where} with {', '.join(covering)}, which covers {hosts}")
         else:
-            notes.append(f"TLS terminates at {where} with {', '.join(unknown + other)}: the installer could not check it covers {hosts}")
+            notes.append(
+                f"TLS terminates at {where} with {', '.join(unknown + other)}: the installer could not check it covers {hosts}"
+            )
         return
     if covering:
-        notes.append(f"{where} already presents {', '.join(covering)}, which covers {hosts}: tls.mode listener would use it "
-                     "without a Secret of the installer's")
+        notes.append(
+            f"{where} already presents {', '.join(covering)}, which covers {hosts}: tls.mode listener would use it "
+            "without a Secret of the installer's"
+        )
     if tls_secret is None:
         return
     ours = f"{choices.target.namespace}/{tls_secret}"
     if ours not in gateway.certificate_refs:
-        now = f"it presents {', '.join(gateway.certificate_refs)}" if gateway.certificate_refs else "it has no certificate"
-        grant = (f" (the installer creates the ReferenceGrant that lets Gateways in {gateway.namespace} use it)"
-                 if gateway.namespace != choices.target.namespace else "")
-        notes.append(f"TLS: {where} does not present the Secret {ours} made for {hosts}: {now}, which the installer cannot "
-                     f"check covers {hosts}. Add {{kind: Secret, name: {tls_secret}, namespace: {choices.target.namespace}}} to that "
-                     f"listener's tls.certificateRefs{grant}, or choose tls.mode listener to keep its certificate")
+        now = (
+            f"it presents {', '.join(gateway.certificate_refs)}"
+            if gateway.certificate_refs
+            else "it has no certificate"
+        )
+        grant = (
+            f" (the installer creates the ReferenceGrant that lets Gateways in {gateway.namespace} use it)"
+            if gateway.namespace != choices.target.namespace
+            else ""
+        )
+        notes.append(
+            f"TLS: {where} does not present the Secret {ours} made for {hosts}: {now}, which the installer cannot "
+            f"check covers {hosts}. Add {{kind: Secret, name: {tls_secret}, namespace: {choices.target.namespace}}} to that "
+            f"listener's tls.certificateRefs{grant}, or choose tls.mode listener to keep its certificate"
+        )
 
 
 def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> str | None:
@@ -429,42 +551,72 @@ def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem
         info = probe.storage_class(wanted)
         if info is None:
             available = ", ".join(sc.name for sc in probe.storage_classes) or "none"
-            problems.append(Problem("storage.filesystem.storage_class", f"StorageClass '{wanted}' does not exist in the cluster (available: {available})",
-                                    "choose one of the available classes"))
+            problems.append(
+                Problem(
+                    "storage.filesystem.storage_class",
+                    f"StorageClass '{wanted}' does not exist in the cluster (available: {available})",
+                    "choose one of the available classes",
+                )
+            )
             return wanted
     else:
         info = probe.default_storage_class()
         if info is None:
             available = ", ".join(sc.name for sc in probe.storage_classes) or "none"
-            problems.append(Problem("storage.filesystem.storage_class", f"no default StorageClass to fall back on (available: {available})",
-                                    "set storage.filesystem.storage_class, or use storage.filesystem.existing_claim"))
+            problems.append(
+                Problem(
+                    "storage.filesystem.storage_class",
+                    f"no default StorageClass to fall back on (available: {available})",
+                    "set storage.filesystem.storage_class, or use storage.filesystem.existing_claim",
+                )
+            )
             return None
     if not info.allow_expansion:
-        notes.append(f"StorageClass {info.name} does not allow volume expansion: size the volume for growth now ({storage.filesystem.size} asked)")
+        notes.append(
+            f"StorageClass {info.name} does not allow volume expansion: size the volume for growth now ({storage.filesystem.size} asked)"
+        )
     return info.name
 
 
-def _volume_change(choices: Choices, probe: ProbeResult | None, claim: ClaimInfo | None, problems: list[Problem]) -> None:
+def _volume_change(
+    choices: Choices, probe: ProbeResult | None, claim: ClaimInfo | None, problems: list[Problem]
+) -> None:
     """A data volume can grow only when bound on an expandable class, and never shrink."""
     fs = choices.storage.filesystem
     if claim is None or choices.storage.kind != "filesystem" or fs.existing_claim:
         return
     old, new = quantity_bytes(claim.size), quantity_bytes(fs.size)
     if new < old:
-        problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} is {claim.size}; Kubernetes volumes cannot shrink",
-                                f"keep size: {claim.size} or larger"))
+        problems.append(
+            Problem(
+                "storage.filesystem.size",
+                f"the data volume {claim.name} is {claim.size}; Kubernetes volumes cannot shrink",
+                f"keep size: {claim.size} or larger",
+            )
+        )
     elif new > old:
         info = probe.storage_class(claim.storage_class) if probe is not None and claim.storage_class else None
         if info is not None and not info.allow_expansion:
-            problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} ({claim.size}) is on StorageClass {info.name}, which does not allow expansion",
-                                    f"keep size: {claim.size}, or move the data to a new claim on an expandable class"))
+            problems.append(
+                Problem(
+                    "storage.filesystem.size",
+                    f"the data volume {claim.name} ({claim.size}) is on StorageClass {info.name}, which does not allow expansion",
+                    f"keep size: {claim.size}, or move the data to a new claim on an expandable class",
+                )
+            )
         elif claim.phase != "Bound":
-            problems.append(Problem("storage.filesystem.size", f"the data volume {claim.name} is {claim.phase}, not Bound: only bound volumes can grow",
-                                    f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} describe pvc {claim.name})"))
+            problems.append(
+                Problem(
+                    "storage.filesystem.size",
+                    f"the data volume {claim.name} is {claim.phase}, not Bound: only bound volumes can grow",
+                    f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} describe pvc {claim.name})",
+                )
+            )
 
 
-def _data_claim(choices: Choices, storage_class: str | None, claim: ClaimInfo | None, problems: list[Problem],
-                notes: list[str]) -> DataClaim | None:
+def _data_claim(
+    choices: Choices, storage_class: str | None, claim: ClaimInfo | None, problems: list[Problem], notes: list[str]
+) -> DataClaim | None:
     """The installer's own PVC (helm never owns it, so `helm uninstall` cannot delete the images), or the user's."""
     storage = choices.storage
     if storage.kind != "filesystem":
@@ -477,19 +629,38 @@ def _data_claim(choices: Choices, storage_class: str | None, claim: ClaimInfo | 
         return DataClaim(name, "create", fs.size, fs.access_mode, storage_class)
     path = "storage.filesystem"
     if claim.owner == "other":
-        problems.append(Problem(path, f"a PVC named {name} already exists in namespace {choices.target.namespace} and neither the installer "
-                                      "nor this release's chart made it",
-                                f"set storage.filesystem.existing_claim: {name} to keep its data, or choose another release name"))
+        problems.append(
+            Problem(
+                path,
+                f"a PVC named {name} already exists in namespace {choices.target.namespace} and neither the installer "
+                "nor this release's chart made it",
+                f"set storage.filesystem.existing_claim: {name} to keep its data, or choose another release name",
+            )
+        )
         return None
     if claim.access_modes and fs.access_mode not in claim.access_modes:
-        problems.append(Problem(f"{path}.access_mode", f"the data volume {name} is {', '.join(claim.access_modes)}; a PVC's access mode cannot change",
-                                f"keep access_mode: {claim.access_modes[0]}"))
+        problems.append(
+            Problem(
+                f"{path}.access_mode",
+                f"the data volume {name} is {', '.join(claim.access_modes)}; a PVC's access mode cannot change",
+                f"keep access_mode: {claim.access_modes[0]}",
+            )
+        )
     if fs.storage_class and claim.storage_class and fs.storage_class != claim.storage_class:
-        problems.append(Problem(f"{path}.storage_class", f"the data volume {name} is on StorageClass {claim.storage_class}; a PVC's class cannot change",
-                                f"keep storage_class: {claim.storage_class} (or leave it unset)"))
+        problems.append(
+            Problem(
+                f"{path}.storage_class",
+                f"the data volume {name} is on StorageClass {claim.storage_class}; a PVC's class cannot change",
+                f"keep storage_class: {claim.storage_class} (or leave it unset)",
+            )
+        )
     if claim.owner == "chart":
-        notes.append(f"the chart's PVC {name} becomes the installer's own (same volume, no copy): from now on `helm uninstall` keeps it")
-    return DataClaim(name, "reuse" if claim.owner == "installer" else "adopt", fs.size, fs.access_mode, claim.storage_class)
+        notes.append(
+            f"the chart's PVC {name} becomes the installer's own (same volume, no copy): from now on `helm uninstall` keeps it"
+        )
+    return DataClaim(
+        name, "reuse" if claim.owner == "installer" else "adopt", fs.size, fs.access_mode, claim.storage_class
+    )
 
 
 def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -> list[ResolvedUser]:
@@ -509,14 +680,21 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
             problems.append(Problem(path, exc.message, exc.hint))
             continue
         if len(password.get_secret_value().encode("utf-8")) > BCRYPT_MAX_BYTES:
-            problems.append(Problem(path, f"the password of user {user.name} is longer than {BCRYPT_MAX_BYTES} bytes; bcrypt ignores the rest",
-                                    f"use a password of at most {BCRYPT_MAX_BYTES} bytes (generate makes a 32-character one)"))
+            problems.append(
+                Problem(
+                    path,
+                    f"the password of user {user.name} is longer than {BCRYPT_MAX_BYTES} bytes; bcrypt ignores the rest",
+                    f"use a password of at most {BCRYPT_MAX_BYTES} bytes (generate makes a 32-character one)",
+                )
+            )
             continue
         users.append(ResolvedUser(user.name, password, user.password.describe()))
     return users
 
 
-def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, problems: list[Problem], notes: list[str]) -> tuple["TLSMaterial | None", str | None]:
+def _tls(
+    choices: Choices, probe: ProbeResult | None, existing: ExistingState, problems: list[Problem], notes: list[str]
+) -> tuple["TLSMaterial | None", str | None]:
     # cryptography is slow to import: load it only for the modes that need it
     from installer.tlsfiles import check_cert_and_key, self_signed
 
@@ -524,30 +702,49 @@ def _tls(choices: Choices, probe: ProbeResult | None, existing: ExistingState, p
     hosts = choices.exposure.hosts
     default_name = SecretNames(choices.target.release).tls
     if tls.mode == "none":
-        notes.append("TLS is off: docker refuses plain-HTTP registries unless every client lists it under insecure-registries")
+        notes.append(
+            "TLS is off: docker refuses plain-HTTP registries unless every client lists it under insecure-registries"
+        )
         return None, None
     if tls.mode == "listener":
         return None, None
     if tls.mode == "existing-secret":
         if probe is not None and tls.secret_name not in existing.secrets_present:
-            notes.append(f"TLS Secret {tls.secret_name} was not found in namespace {choices.target.namespace}: until it exists the ingress serves its default certificate; "
-                         f"create it (and the namespace, if it does not exist yet) with: kubectl create namespace {choices.target.namespace} "
-                         f"--dry-run=client -o yaml | kubectl apply -f - && kubectl -n {choices.target.namespace} create secret tls "
-                         f"{tls.secret_name} --cert=CERT --key=KEY; or choose TLS from certificate and key files and the installer creates it")
+            notes.append(
+                f"TLS Secret {tls.secret_name} was not found in namespace {choices.target.namespace}: until it exists the ingress serves its default certificate; "
+                f"create it (and the namespace, if it does not exist yet) with: kubectl create namespace {choices.target.namespace} "
+                f"--dry-run=client -o yaml | kubectl apply -f - && kubectl -n {choices.target.namespace} create secret tls "
+                f"{tls.secret_name} --cert=CERT --key=KEY; or choose TLS from certificate and key files and the installer creates it"
+            )
         return None, tls.secret_name
     if tls.mode == "cert-manager":
         if probe is not None:
             if not probe.cert_manager and "read cert-manager issuers" not in probe.forbidden:
-                problems.append(Problem("exposure.tls.mode", "cert-manager is not installed in the cluster (no cert-manager.io CRDs)",
-                                        "install cert-manager, or choose tls.mode files, existing-secret or self-signed"))
-            elif probe.cert_manager and not any(i.name == tls.issuer and i.kind == tls.issuer_kind for i in probe.issuers):
+                problems.append(
+                    Problem(
+                        "exposure.tls.mode",
+                        "cert-manager is not installed in the cluster (no cert-manager.io CRDs)",
+                        "install cert-manager, or choose tls.mode files, existing-secret or self-signed",
+                    )
+                )
+            elif probe.cert_manager and not any(
+                i.name == tls.issuer and i.kind == tls.issuer_kind for i in probe.issuers
+            ):
                 names = ", ".join(f"{i.kind}/{i.name}" for i in probe.issuers) or "none"
-                problems.append(Problem("exposure.tls.issuer", f"{tls.issuer_kind} '{tls.issuer}' does not exist (found: {names})", "name an existing issuer"))
+                problems.append(
+                    Problem(
+                        "exposure.tls.issuer",
+                        f"{tls.issuer_kind} '{tls.issuer}' does not exist (found: {names})",
+                        "name an existing issuer",
+                    )
+                )
         return None, tls.secret_name or default_name
     if tls.mode == "files":
         material, found = check_cert_and_key(tls.cert_file or "", tls.key_file or "", hosts)
         problems.extend(found)
         return material, tls.secret_name or default_name
     material = self_signed(hosts, existing.tls)
-    notes.append("self-signed TLS: every docker/containerd/podman host must trust the installer's CA (the Done screen and `registry-installer ca` say how)")
+    notes.append(
+        "self-signed TLS: every docker/containerd/podman host must trust the installer's CA (the Done screen and `registry-installer ca` say how)"
+    )
     return material, tls.secret_name or default_name

@@ -38,13 +38,43 @@ def parse_preset(data: bytes | str, source: str = "preset") -> Choices:
     """Validate preset text (bytes or str) into Choices."""
     tree, lines = _safe_yaml(data, source)
     if tree is None:
-        raise ValidationFailed([Problem("", "the preset is empty", "start from presets/minimal.yaml: version: 1 and exposure.hosts are required")], source)
+        raise ValidationFailed(
+            [
+                Problem(
+                    "",
+                    "the preset is empty",
+                    "start from presets/minimal.yaml: version: 1 and exposure.hosts are required",
+                )
+            ],
+            source,
+        )
     if not isinstance(tree, dict):
-        raise ValidationFailed([Problem("", f"the preset must be a mapping of sections, got a {_yaml_type(tree)}", "write keys such as version: 1, exposure:, auth:")], source)
+        raise ValidationFailed(
+            [
+                Problem(
+                    "",
+                    f"the preset must be a mapping of sections, got a {_yaml_type(tree)}",
+                    "write keys such as version: 1, exposure:, auth:",
+                )
+            ],
+            source,
+        )
     if "version" not in tree:
-        raise ValidationFailed([Problem("version", "missing", "add `version: 1` at the top of the preset", lines.get(()))], source)
+        raise ValidationFailed(
+            [Problem("version", "missing", "add `version: 1` at the top of the preset", lines.get(()))], source
+        )
     if type(tree.get("version")) is not int or tree.get("version") != 1:  # `version: true` equals 1 in Python
-        raise ValidationFailed([Problem("version", f"unsupported preset version {tree.get('version')!r}", "this installer reads version: 1", lines.get(("version",)))], source)
+        raise ValidationFailed(
+            [
+                Problem(
+                    "version",
+                    f"unsupported preset version {tree.get('version')!r}",
+                    "this installer reads version: 1",
+                    lines.get(("version",)),
+                )
+            ],
+            source,
+        )
     try:
         return Choices.model_validate(tree, context={"allow_literal_secrets": False})
     except ValidationError as exc:
@@ -91,12 +121,24 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
 def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
     if isinstance(data, bytes):
         if len(data) > MAX_PRESET_BYTES:
-            raise ValidationFailed([Problem("", f"the preset is larger than {MAX_PRESET_BYTES // 1024} KiB", "a preset is a short settings file; check you gave the right file")], source)
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "",
+                        f"the preset is larger than {MAX_PRESET_BYTES // 1024} KiB",
+                        "a preset is a short settings file; check you gave the right file",
+                    )
+                ],
+                source,
+            )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise ValidationFailed([Problem("", f"the preset is not UTF-8 text (bad byte at line {line})", "save the file as UTF-8")], source) from None
+            raise ValidationFailed(
+                [Problem("", f"the preset is not UTF-8 text (bad byte at line {line})", "save the file as UTF-8")],
+                source,
+            ) from None
     else:
         text = data
     try:
@@ -105,15 +147,38 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationFailed([Problem("", f"not valid YAML: {problem}", "fix the YAML syntax (indentation, quotes, colons)", line)], source) from None
+        raise ValidationFailed(
+            [Problem("", f"not valid YAML: {problem}", "fix the YAML syntax (indentation, quotes, colons)", line)],
+            source,
+        ) from None
     depth = 0
     for event in events:
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise ValidationFailed([Problem("", "YAML anchors and aliases (&, *) are not allowed in presets", "write every value out in full", event.start_mark.line + 1)], source)
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "",
+                        "YAML anchors and aliases (&, *) are not allowed in presets",
+                        "write every value out in full",
+                        event.start_mark.line + 1,
+                    )
+                ],
+                source,
+            )
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise ValidationFailed([Problem("", f"the preset nests deeper than {MAX_DEPTH} levels", "presets are at most a few levels deep; see presets/minimal.yaml", event.start_mark.line + 1)], source)
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            "",
+                            f"the preset nests deeper than {MAX_DEPTH} levels",
+                            "presets are at most a few levels deep; see presets/minimal.yaml",
+                            event.start_mark.line + 1,
+                        )
+                    ],
+                    source,
+                )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
     try:
@@ -122,7 +187,9 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         hint = "a preset is one YAML document: remove the extra ---" if "document" in problem else "fix the YAML syntax"
-        raise ValidationFailed([Problem("", f"not valid YAML: {problem}", hint, mark.line + 1 if mark else None)], source) from None
+        raise ValidationFailed(
+            [Problem("", f"not valid YAML: {problem}", hint, mark.line + 1 if mark else None)], source
+        ) from None
     if node is None:
         return None, {}
     lines: dict[tuple, int] = {}
@@ -130,8 +197,17 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
         tree = _construct(node, (), lines, source)
     except yaml.YAMLError as exc:  # e.g. an explicit tag (!!python/..., =) that safe loading refuses
         mark = getattr(exc, "problem_mark", None)
-        raise ValidationFailed([Problem("", f"unsupported YAML value: {getattr(exc, 'problem', None) or exc}",
-                                        "write plain strings, numbers, lists and mappings (no tags)", mark.line + 1 if mark else None)], source) from None
+        raise ValidationFailed(
+            [
+                Problem(
+                    "",
+                    f"unsupported YAML value: {getattr(exc, 'problem', None) or exc}",
+                    "write plain strings, numbers, lists and mappings (no tags)",
+                    mark.line + 1 if mark else None,
+                )
+            ],
+            source,
+        ) from None
     return tree, lines
 
 
@@ -141,21 +217,70 @@ PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", 
 def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: str) -> Any:
     lines[path] = node.start_mark.line + 1
     if node.tag not in PLAIN_TAGS:
-        raise ValidationFailed([Problem(".".join(map(str, path)), f"unsupported YAML value (tag {node.tag})",
-                                        "write plain strings, numbers, lists and mappings (no tags)", node.start_mark.line + 1)], source)
+        raise ValidationFailed(
+            [
+                Problem(
+                    ".".join(map(str, path)),
+                    f"unsupported YAML value (tag {node.tag})",
+                    "write plain strings, numbers, lists and mappings (no tags)",
+                    node.start_mark.line + 1,
+                )
+            ],
+            source,
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in PLAIN_TAGS:
-                raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source)
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            ".".join(map(str, path)),
+                            "keys must be plain names",
+                            "use key: value",
+                            key_node.start_mark.line + 1,
+                        )
+                    ],
+                    source,
+                )
             try:
                 key = _scalar(key_node)
             except (ValueError, KeyError, OverflowError, TypeError):
-                raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source) from None
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            ".".join(map(str, path)),
+                            "keys must be plain names",
+                            "use key: value",
+                            key_node.start_mark.line + 1,
+                        )
+                    ],
+                    source,
+                ) from None
             if not isinstance(key, (str, int)):
-                raise ValidationFailed([Problem(".".join(map(str, path)), "keys must be plain names", "use key: value", key_node.start_mark.line + 1)], source)
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            ".".join(map(str, path)),
+                            "keys must be plain names",
+                            "use key: value",
+                            key_node.start_mark.line + 1,
+                        )
+                    ],
+                    source,
+                )
             if key in result:
-                raise ValidationFailed([Problem(".".join(map(str, path + (key,))), "key given twice", "keep one of them", key_node.start_mark.line + 1)], source)
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            ".".join(map(str, path + (key,))),
+                            "key given twice",
+                            "keep one of them",
+                            key_node.start_mark.line + 1,
+                        )
+                    ],
+                    source,
+                )
             result[key] = _construct(value_node, path + (key,), lines, source)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return result
@@ -166,9 +291,17 @@ def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: st
     except (ValueError, KeyError, OverflowError, TypeError):
         # `!!int abc`, `!!bool maybe`, an integer of thousands of digits: the loader cannot make a value of it
         shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
-        raise ValidationFailed([Problem(".".join(map(str, path)), f"the value {shown!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}",
-                                        "write a plain value (a number of at most a few digits, true/false, or quoted text)",
-                                        node.start_mark.line + 1)], source) from None
+        raise ValidationFailed(
+            [
+                Problem(
+                    ".".join(map(str, path)),
+                    f"the value {shown!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}",
+                    "write a plain value (a number of at most a few digits, true/false, or quoted text)",
+                    node.start_mark.line + 1,
+                )
+            ],
+            source,
+        ) from None
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -180,7 +313,9 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 
 def _yaml_type(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def dump_preset(choices: Choices) -> str:
@@ -189,7 +324,9 @@ def dump_preset(choices: Choices) -> str:
     data = {"version": 1, **{k: v for k, v in data.items() if k != "version"}}
     for user in choices.auth.users:
         if user.password.kind == "literal":
-            raise ValueError(f"user {user.name}: a typed-in password cannot go into a preset; store it in a file or env var")
+            raise ValueError(
+                f"user {user.name}: a typed-in password cannot go into a preset; store it in a file or env var"
+            )
     header = "# registry-installer preset: replay with `registry-installer apply --preset THIS_FILE`\n"
     return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 

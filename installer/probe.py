@@ -12,14 +12,26 @@ from typing import Any
 
 from installer.errors import InstallerError
 from installer.gateway import (
-    ALTERNATIVES, GATEWAY_FAMILIES, GATEWAYS_CRD, INGRESS_NGINX_RETIRED, GatewayAPIInfo, GatewayClassInfo, GatewayInfo,
-    read_gateway, read_gateway_api, read_gateway_class, why_not,
+    ALTERNATIVES,
+    GATEWAY_FAMILIES,
+    GATEWAYS_CRD,
+    INGRESS_NGINX_RETIRED,
+    GatewayAPIInfo,
+    GatewayClassInfo,
+    GatewayInfo,
+    read_gateway,
+    read_gateway_api,
+    read_gateway_class,
+    why_not,
 )
 from installer.kube import Forbidden, KubeClient, NotFound
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SC_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
+DEFAULT_SC_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
 DEFAULT_IC_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 CONTROLLER_FAMILIES = (
     ("k8s.io/ingress-nginx", "ingress-nginx"),
@@ -106,10 +118,14 @@ class ProbeResult:
     gateway_api: GatewayAPIInfo | None = None
     gateway_classes: tuple[GatewayClassInfo, ...] = ()
     gateways: tuple[GatewayInfo, ...] = ()
-    gateway_policy_crds: tuple[str, ...] = ()  # policy CRDs of the families (e.g. clientsettingspolicies.gateway.nginx.org)
+    gateway_policy_crds: tuple[
+        str, ...
+    ] = ()  # policy CRDs of the families (e.g. clientsettingspolicies.gateway.nginx.org)
     namespace_labels: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
-    node_runtimes: tuple[tuple[str, str], ...] = ()  # (node, containerRuntimeVersion), e.g. ("n1", "containerd://1.7.24")
+    node_runtimes: tuple[
+        tuple[str, str], ...
+    ] = ()  # (node, containerRuntimeVersion), e.g. ("n1", "containerd://1.7.24")
     kubevirt: bool = False  # the KubeVirt CRD (virtualmachines.kubevirt.io) is there
     cdi: bool = False  # the CDI CRD (datavolumes.cdi.kubevirt.io) is there: offer the CDI forms
 
@@ -132,17 +148,29 @@ class ProbeResult:
     def gateway(self, name: str, namespace: str) -> GatewayInfo | None:
         return next((g for g in self.gateways if g.name == name and g.namespace == namespace), None)
 
-    def usable_listeners(self, hosts: list[str], namespace: str, want_tls: bool = True) -> list[tuple[GatewayInfo, str]]:
+    def usable_listeners(
+        self, hosts: list[str], namespace: str, want_tls: bool = True
+    ) -> list[tuple[GatewayInfo, str]]:
         """(Gateway, listener name) pairs that can carry `hosts` for a route in `namespace`."""
-        labels = self.namespace_labels if self.namespace_exists else {"app.kubernetes.io/managed-by": "registry-installer"}
-        return [(g, listener.name) for g in self.gateways for listener in g.listeners
-                if why_not(listener, g, hosts, namespace, labels, want_tls) is None]
+        labels = (
+            self.namespace_labels if self.namespace_exists else {"app.kubernetes.io/managed-by": "registry-installer"}
+        )
+        return [
+            (g, listener.name)
+            for g in self.gateways
+            for listener in g.listeners
+            if why_not(listener, g, hosts, namespace, labels, want_tls) is None
+        ]
 
     def exposure_offers(self) -> list[str]:
         """What this cluster offers to expose the registry, besides ingress-nginx, in words."""
-        offers = [f"Gateway {g.ref} ({g.family}; listeners {', '.join(listener.words() for listener in g.listeners) or 'none'})"
-                  for g in self.gateways]
-        offers += [f"IngressClass {ic.name} ({ic.family})" for ic in self.ingress_classes if ic.family != "ingress-nginx"]
+        offers = [
+            f"Gateway {g.ref} ({g.family}; listeners {', '.join(listener.words() for listener in g.listeners) or 'none'})"
+            for g in self.gateways
+        ]
+        offers += [
+            f"IngressClass {ic.name} ({ic.family})" for ic in self.ingress_classes if ic.family != "ingress-nginx"
+        ]
         return offers
 
     def missing_permissions(self) -> list[PermissionCheck]:
@@ -153,30 +181,47 @@ class ProbeResult:
         out = []
         defaults = [sc.name for sc in self.storage_classes if sc.is_default]
         if not self.storage_classes and "list storageclasses" not in self.forbidden:
-            out.append("no StorageClass exists: the data volume cannot be provisioned; use an existing claim or S3 storage")
+            out.append(
+                "no StorageClass exists: the data volume cannot be provisioned; use an existing claim or S3 storage"
+            )
         elif len(defaults) > 1:
             out.append(f"several StorageClasses are marked default ({', '.join(defaults)}): choose one explicitly")
         if not self.ingress_classes and not self.gateways and "list ingressclasses" not in self.forbidden:
-            out.append(f"no IngressClass and no Gateway exists: install a Gateway API implementation ({ALTERNATIVES}) "
-                       "or an ingress controller first")
+            out.append(
+                f"no IngressClass and no Gateway exists: install a Gateway API implementation ({ALTERNATIVES}) "
+                "or an ingress controller first"
+            )
         retired = [ic.name for ic in self.ingress_classes if ic.family == "ingress-nginx"]
         if retired:
             offers = self.exposure_offers()
-            instead = ("; this cluster offers instead: " + "; ".join(offers) + " (choose exposure.gateway for a Gateway)") if offers else \
-                f"; this cluster offers nothing else yet: install a Gateway API implementation ({ALTERNATIVES}) and expose the registry through a Gateway"
-            out.append(f"ingress-nginx (IngressClass {', '.join(retired)}) was retired by the Kubernetes project in {INGRESS_NGINX_RETIRED}: "
-                       f"no more releases or security fixes{instead}")
+            instead = (
+                ("; this cluster offers instead: " + "; ".join(offers) + " (choose exposure.gateway for a Gateway)")
+                if offers
+                else f"; this cluster offers nothing else yet: install a Gateway API implementation ({ALTERNATIVES}) and expose the registry through a Gateway"
+            )
+            out.append(
+                f"ingress-nginx (IngressClass {', '.join(retired)}) was retired by the Kubernetes project in {INGRESS_NGINX_RETIRED}: "
+                f"no more releases or security fixes{instead}"
+            )
         if self.gateway_api is not None and "v1" not in self.gateway_api.served:
-            out.append(f"the Gateway API CRDs ({self.gateway_api.version}) do not serve v1: upgrade them to v1.0 or later for HTTPRoute v1")
+            out.append(
+                f"the Gateway API CRDs ({self.gateway_api.version}) do not serve v1: upgrade them to v1.0 or later for HTTPRoute v1"
+            )
         if self.ingress_nginx_body_size not in (None, "0"):
-            out.append(f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an unlimited per-Ingress annotation")
+            out.append(
+                f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an unlimited per-Ingress annotation"
+            )
         if self.release is not None and self.release.status != "deployed":
             if self.release.status.startswith("pending-"):
-                out.append(f"release {self.release.name} is {self.release.status}: an install was interrupted or is running now; "
-                           "if another installer runs, Install says so and you wait; otherwise Install first rolls the release "
-                           "back to its last good revision")
+                out.append(
+                    f"release {self.release.name} is {self.release.status}: an install was interrupted or is running now; "
+                    "if another installer runs, Install says so and you wait; otherwise Install first rolls the release "
+                    "back to its last good revision"
+                )
             else:
-                out.append(f"release {self.release.name} is in status {self.release.status}: installing again replaces it")
+                out.append(
+                    f"release {self.release.name} is in status {self.release.status}: installing again replaces it"
+                )
         for check in self.missing_permissions():
             out.append(f"missing permission: {check.words()}")
         for what in self.forbidden:
@@ -234,7 +279,9 @@ class ClusterProbe:
             user=self.whoami(),
             storage_classes=self._guard(forbidden, "list storageclasses", self._storage_classes, ()),
             ingress_classes=self._guard(forbidden, "list ingressclasses", self._ingress_classes, ()),
-            ingress_nginx_body_size=self._guard(forbidden, "read the ingress-nginx ConfigMap", self._ingress_nginx_body_size, None),
+            ingress_nginx_body_size=self._guard(
+                forbidden, "read the ingress-nginx ConfigMap", self._ingress_nginx_body_size, None
+            ),
             namespace_labels=self._guard(forbidden, f"read namespace {self.namespace}", self._namespace_labels, None),
             release=self._guard(forbidden, f"list helm release secrets in {self.namespace}", self._release, None),
             permissions=self.permissions(),
@@ -244,16 +291,33 @@ class ClusterProbe:
         # optional facts for the clients step: a namespaced identity may not read them, and needs not to
         unread: list[str] = []
         result["node_runtimes"] = self._guard(unread, "list nodes", self._node_runtimes, ())
-        result["kubevirt"] = self._guard(unread, "read the KubeVirt CRD", lambda: self._crd("virtualmachines.kubevirt.io"), False)
+        result["kubevirt"] = self._guard(
+            unread, "read the KubeVirt CRD", lambda: self._crd("virtualmachines.kubevirt.io"), False
+        )
         result["cdi"] = self._guard(unread, "read the CDI CRD", lambda: self._crd("datavolumes.cdi.kubevirt.io"), False)
         labels = result.pop("namespace_labels")
-        return ProbeResult(**result, namespace_exists=labels is not None, namespace_labels=labels or {}, cert_manager=cert_manager,
-                           issuers=issuers, forbidden=tuple(forbidden), **gateway, seconds=time.monotonic() - started)
+        return ProbeResult(
+            **result,
+            namespace_exists=labels is not None,
+            namespace_labels=labels or {},
+            cert_manager=cert_manager,
+            issuers=issuers,
+            forbidden=tuple(forbidden),
+            **gateway,
+            seconds=time.monotonic() - started,
+        )
 
     def _node_runtimes(self) -> tuple[tuple[str, str], ...]:
         nodes = self.kube.get_json("list nodes", "/api/v1/nodes").get("items", [])
-        return tuple(sorted((n["metadata"]["name"], ((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion", ""))
-                            for n in nodes))
+        return tuple(
+            sorted(
+                (
+                    n["metadata"]["name"],
+                    ((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion", ""),
+                )
+                for n in nodes
+            )
+        )
 
     def _crd(self, name: str) -> bool:
         try:
@@ -281,29 +345,45 @@ class ClusterProbe:
 
     def _storage_classes(self) -> tuple[StorageClassInfo, ...]:
         items = self.kube.get_json("list storageclasses", "/apis/storage.k8s.io/v1/storageclasses").get("items", [])
-        return tuple(sorted((
-            StorageClassInfo(
-                name=sc["metadata"]["name"],
-                provisioner=sc.get("provisioner", ""),
-                is_default=any(_annotations(sc).get(a) == "true" for a in DEFAULT_SC_ANNOTATIONS),
-                binding_mode=sc.get("volumeBindingMode") or "Immediate",
-                allow_expansion=bool(sc.get("allowVolumeExpansion")),
-            ) for sc in items), key=lambda s: s.name))
+        return tuple(
+            sorted(
+                (
+                    StorageClassInfo(
+                        name=sc["metadata"]["name"],
+                        provisioner=sc.get("provisioner", ""),
+                        is_default=any(_annotations(sc).get(a) == "true" for a in DEFAULT_SC_ANNOTATIONS),
+                        binding_mode=sc.get("volumeBindingMode") or "Immediate",
+                        allow_expansion=bool(sc.get("allowVolumeExpansion")),
+                    )
+                    for sc in items
+                ),
+                key=lambda s: s.name,
+            )
+        )
 
     def _ingress_classes(self) -> tuple[IngressClassInfo, ...]:
         items = self.kube.get_json("list ingressclasses", "/apis/networking.k8s.io/v1/ingressclasses").get("items", [])
-        return tuple(sorted((
-            IngressClassInfo(
-                name=ic["metadata"]["name"],
-                controller=(ic.get("spec") or {}).get("controller", ""),
-                is_default=_annotations(ic).get(DEFAULT_IC_ANNOTATION) == "true",
-                family=controller_family((ic.get("spec") or {}).get("controller", "")),
-            ) for ic in items), key=lambda i: i.name))
+        return tuple(
+            sorted(
+                (
+                    IngressClassInfo(
+                        name=ic["metadata"]["name"],
+                        controller=(ic.get("spec") or {}).get("controller", ""),
+                        is_default=_annotations(ic).get(DEFAULT_IC_ANNOTATION) == "true",
+                        family=controller_family((ic.get("spec") or {}).get("controller", "")),
+                    )
+                    for ic in items
+                ),
+                key=lambda i: i.name,
+            )
+        )
 
     def _ingress_nginx_body_size(self) -> str | None:
         for namespace, name in INGRESS_NGINX_CONFIGMAPS:
             try:
-                cm = self.kube.get_json(f"read ConfigMap {namespace}/{name}", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+                cm = self.kube.get_json(
+                    f"read ConfigMap {namespace}/{name}", f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+                )
             except NotFound:
                 continue
             return (cm.get("data") or {}).get("proxy-body-size", "1m")
@@ -320,23 +400,42 @@ class ClusterProbe:
     def _gateway_api(self) -> dict[str, Any]:
         """The Gateway API CRDs, GatewayClasses, Gateways and listeners, and which families' policy CRDs exist."""
         try:
-            crd = self.kube.get_json("read the Gateway API CRD", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{GATEWAYS_CRD}")
+            crd = self.kube.get_json(
+                "read the Gateway API CRD", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{GATEWAYS_CRD}"
+            )
         except NotFound:
             return {}
         info = read_gateway_api(crd)
         version = "v1" if "v1" in info.served else (info.served[0] if info.served else "v1")
         base = f"/apis/gateway.networking.k8s.io/{version}"
-        classes = tuple(sorted((read_gateway_class(c) for c in self.kube.get_json("list gatewayclasses", f"{base}/gatewayclasses").get("items", [])),
-                               key=lambda c: c.name))
+        classes = tuple(
+            sorted(
+                (
+                    read_gateway_class(c)
+                    for c in self.kube.get_json("list gatewayclasses", f"{base}/gatewayclasses").get("items", [])
+                ),
+                key=lambda c: c.name,
+            )
+        )
         families = {c.name: c.family for c in classes}
-        gateways = tuple(sorted((read_gateway(g, families) for g in self.kube.get_json("list gateways", f"{base}/gateways").get("items", [])),
-                                key=lambda g: (g.namespace, g.name)))
+        gateways = tuple(
+            sorted(
+                (
+                    read_gateway(g, families)
+                    for g in self.kube.get_json("list gateways", f"{base}/gateways").get("items", [])
+                ),
+                key=lambda g: (g.namespace, g.name),
+            )
+        )
         policies = []
         for family in GATEWAY_FAMILIES:
             if family.policy is None:
                 continue
             try:
-                self.kube.get_json(f"read the {family.policy.kind} CRD", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{family.policy.crd}")
+                self.kube.get_json(
+                    f"read the {family.policy.kind} CRD",
+                    f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{family.policy.crd}",
+                )
                 policies.append(family.policy.crd)
             except NotFound:
                 pass
@@ -344,30 +443,46 @@ class ClusterProbe:
 
     def _cert_manager(self) -> tuple[bool, tuple[IssuerInfo, ...]]:
         try:
-            self.kube.get_json("read the cert-manager CRD", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterissuers.cert-manager.io")
+            self.kube.get_json(
+                "read the cert-manager CRD",
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterissuers.cert-manager.io",
+            )
         except NotFound:
             return False, ()
         cluster = self.kube.get_json("list clusterissuers", "/apis/cert-manager.io/v1/clusterissuers")
-        issuers = [IssuerInfo(i["metadata"]["name"], "ClusterIssuer", None, _ready(i)) for i in cluster.get("items", [])]
+        issuers = [
+            IssuerInfo(i["metadata"]["name"], "ClusterIssuer", None, _ready(i)) for i in cluster.get("items", [])
+        ]
         try:
-            namespaced = self.kube.get_json("list issuers", f"/apis/cert-manager.io/v1/namespaces/{self.namespace}/issuers")
-            issuers += [IssuerInfo(i["metadata"]["name"], "Issuer", self.namespace, _ready(i)) for i in namespaced.get("items", [])]
+            namespaced = self.kube.get_json(
+                "list issuers", f"/apis/cert-manager.io/v1/namespaces/{self.namespace}/issuers"
+            )
+            issuers += [
+                IssuerInfo(i["metadata"]["name"], "Issuer", self.namespace, _ready(i))
+                for i in namespaced.get("items", [])
+            ]
         except (NotFound, Forbidden):
             pass
         return True, tuple(sorted(issuers, key=lambda i: (i.kind, i.name)))
 
     def _release(self) -> ReleaseInfo | None:
-        secrets = self.kube.get_json(f"list helm release secrets in {self.namespace}", f"/api/v1/namespaces/{self.namespace}/secrets",
-                                     {"labelSelector": f"owner=helm,name={self.release_name}"}).get("items", [])
+        secrets = self.kube.get_json(
+            f"list helm release secrets in {self.namespace}",
+            f"/api/v1/namespaces/{self.namespace}/secrets",
+            {"labelSelector": f"owner=helm,name={self.release_name}"},
+        ).get("items", [])
         if not secrets:
             return None
         latest = max(secrets, key=lambda s: int((s["metadata"].get("labels") or {}).get("version", "0")))
         release = decode_helm_release(latest["data"]["release"])
         chart_meta = release.get("chart", {}).get("metadata", {})
         return ReleaseInfo(
-            name=release.get("name", self.release_name), namespace=self.namespace, revision=int(release.get("version", 0)),
+            name=release.get("name", self.release_name),
+            namespace=self.namespace,
+            revision=int(release.get("version", 0)),
             status=release.get("info", {}).get("status", "unknown"),
-            chart=f"{chart_meta.get('name', '?')}-{chart_meta.get('version', '?')}", app_version=chart_meta.get("appVersion", ""),
+            chart=f"{chart_meta.get('name', '?')}-{chart_meta.get('version', '?')}",
+            app_version=chart_meta.get("appVersion", ""),
             values=release.get("config") or {},
         )
 
@@ -380,10 +495,19 @@ class ClusterProbe:
         attributes = {"verb": need.verb, "resource": need.resource, "group": need.group}
         if namespace:
             attributes["namespace"] = namespace
-        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
-        answer = self.kube.post_json(f"check permission to {need.verb} {need.resource}",
-                                     "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
-        return PermissionCheck(need.verb, need.resource, namespace, bool(answer.get("status", {}).get("allowed")), need.group)
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        answer = self.kube.post_json(
+            f"check permission to {need.verb} {need.resource}",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            body,
+        )
+        return PermissionCheck(
+            need.verb, need.resource, namespace, bool(answer.get("status", {}).get("allowed")), need.group
+        )
 
 
 def _annotations(obj: dict) -> dict:

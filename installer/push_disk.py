@@ -17,8 +17,7 @@ from pydantic import SecretStr
 from installer.console import format_size
 from installer.disk import DiskFile, DiskLayer, FileChanged, LayerStream, datavolume_snippet, disk_config, vm_snippet
 from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
-from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, \
-    manifest_json
+from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, manifest_json
 from installer.smoke import Diagnosis, SmokeTarget, _as_registry_error, diagnose, go_architecture
 
 log = logging.getLogger(__name__)
@@ -110,8 +109,12 @@ class PushState:
         except (OSError, ValueError):
             self.data = {}
         if self.data.get("identity") != target.disk.identity:
-            self.data = {"file": str(target.disk.path.resolve()), "identity": target.disk.identity,
-                         "compress": target.compress, "uploads": {}}
+            self.data = {
+                "file": str(target.disk.path.resolve()),
+                "identity": target.disk.identity,
+                "compress": target.compress,
+                "uploads": {},
+            }
 
     @property
     def layer(self) -> Descriptor | None:
@@ -126,8 +129,11 @@ class PushState:
         return self.data.get("uploads", {}).get(self.upload_key)
 
     def save_upload(self, location: str, offset: int) -> None:
-        self.data.setdefault("uploads", {})[self.upload_key] = {"location": location, "offset": offset,
-                                                                 "updated": int(time.time())}
+        self.data.setdefault("uploads", {})[self.upload_key] = {
+            "location": location,
+            "offset": offset,
+            "updated": int(time.time()),
+        }
         self._write()
 
     def finished(self, layer: Descriptor, diff_id: str) -> None:
@@ -155,8 +161,9 @@ class PushState:
 class _Run:
     """One push: the client, the events, what was sent."""
 
-    def __init__(self, target: PushDiskTarget, client: RegistryClient, on_event: EventSink,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, target: PushDiskTarget, client: RegistryClient, on_event: EventSink, stop: threading.Event
+    ) -> None:
         self.target, self.client, self.on_event, self.stop = target, client, on_event, stop
         self.step = STEP_DISK_CONNECT
         self.started = 0.0
@@ -179,8 +186,9 @@ class _Run:
             self.on_event(Progress(self.step, done, total))
 
 
-def run_push_disk(target: PushDiskTarget, on_event: EventSink = discard,
-                  stop: threading.Event | None = None) -> PushDiskResult:
+def run_push_disk(
+    target: PushDiskTarget, on_event: EventSink = discard, stop: threading.Event | None = None
+) -> PushDiskResult:
     """Push `target.disk` as a one-layer containerDisk image; never raises for registry trouble.
 
     `stop` set while the layer streams ends the current PATCH cleanly; the result says
@@ -188,13 +196,25 @@ def run_push_disk(target: PushDiskTarget, on_event: EventSink = discard,
     """
     began = time.monotonic()
     stop = stop or threading.Event()
-    smoke_view = SmokeTarget(registry=target.registry, username=target.username, password=target.password,
-                             ca_file=target.ca_file, controller_family=target.controller_family,
-                             repository=target.repository, tag=target.tag, blob_size=target.disk.size,
-                             timeout=target.timeout)
+    smoke_view = SmokeTarget(
+        registry=target.registry,
+        username=target.username,
+        password=target.password,
+        ca_file=target.ca_file,
+        controller_family=target.controller_family,
+        repository=target.repository,
+        tag=target.tag,
+        blob_size=target.disk.size,
+        timeout=target.timeout,
+    )
     try:
-        client = RegistryClient(target.registry, username=target.username, password=target.password,
-                                ca_file=target.ca_file, timeout=target.timeout)
+        client = RegistryClient(
+            target.registry,
+            username=target.username,
+            password=target.password,
+            ca_file=target.ca_file,
+            timeout=target.timeout,
+        )
     except (ValueError, RegistryError) as error:
         error = error if isinstance(error, RegistryError) else RegistryError("protocol", str(error))
         return PushDiskResult(False, target.reference, diagnosis=diagnose(error, STEP_DISK_CONNECT, smoke_view))
@@ -205,30 +225,54 @@ def run_push_disk(target: PushDiskTarget, on_event: EventSink = discard,
             digest, layer = _push(run)
         except PushInterrupted:
             run.finish(False, "stopped; run the same command again to resume")
-            return PushDiskResult(False, target.reference, sent=run.sent, resumed_from=run.resumed_from,
-                                  seconds=time.monotonic() - began, interrupted=True)
+            return PushDiskResult(
+                False,
+                target.reference,
+                sent=run.sent,
+                resumed_from=run.resumed_from,
+                seconds=time.monotonic() - began,
+                interrupted=True,
+            )
         except FileChanged as error:
             run.finish(False, str(error))
-            diagnosis = Diagnosis(cause=str(error), fix="Push a disk file that nothing writes to (stop the VM or copy "
-                                  "the file first), then run the command again.", fix_screen=None, detail=str(error))
-            return PushDiskResult(False, target.reference, sent=run.sent, seconds=time.monotonic() - began,
-                                  diagnosis=diagnosis)
-        except (RegistryError, requests.exceptions.RequestException, OSError, ValueError, KeyError,
-                TypeError) as error:
+            diagnosis = Diagnosis(
+                cause=str(error),
+                fix="Push a disk file that nothing writes to (stop the VM or copy "
+                "the file first), then run the command again.",
+                fix_screen=None,
+                detail=str(error),
+            )
+            return PushDiskResult(
+                False, target.reference, sent=run.sent, seconds=time.monotonic() - began, diagnosis=diagnosis
+            )
+        except (RegistryError, requests.exceptions.RequestException, OSError, ValueError, KeyError, TypeError) as error:
             error = _as_registry_error(error)
             run.finish(False, str(error))
             log.info("push-disk failed in %s: %s", run.step, error)
-            return PushDiskResult(False, target.reference, sent=run.sent, resumed_from=run.resumed_from,
-                                  seconds=time.monotonic() - began,
-                                  diagnosis=diagnose(error, run.step, smoke_view))
+            return PushDiskResult(
+                False,
+                target.reference,
+                sent=run.sent,
+                resumed_from=run.resumed_from,
+                seconds=time.monotonic() - began,
+                diagnosis=diagnose(error, run.step, smoke_view),
+            )
     image = f"{target.registry}/{target.repository}@{digest}"
     secret = "registry-credentials" if target.username else None
     return PushDiskResult(
-        True, target.reference, digest=digest, layer_digest=layer.digest, layer_size=layer.size, sent=run.sent,
-        resumed_from=run.resumed_from, skipped=run.skipped, seconds=time.monotonic() - began,
+        True,
+        target.reference,
+        digest=digest,
+        layer_digest=layer.digest,
+        layer_size=layer.size,
+        sent=run.sent,
+        resumed_from=run.resumed_from,
+        skipped=run.skipped,
+        seconds=time.monotonic() - began,
         vm_snippet=vm_snippet(image, target.disk, target.repository, secret),
-        datavolume_snippet=datavolume_snippet(f"{target.reference}", target.disk, target.repository, secret,
-                                              "registry-ca" if target.ca_file else None),
+        datavolume_snippet=datavolume_snippet(
+            f"{target.reference}", target.disk, target.repository, secret, "registry-ca" if target.ca_file else None
+        ),
     )
 
 
@@ -289,8 +333,14 @@ def _upload_layer(run: _Run, state: PushState) -> tuple[Descriptor, str]:
                 if error.kind not in ("connection", "timeout") or cuts >= RECONNECTS:
                     raise
                 cuts += 1
-                run.on_event(Note(run.step, f"the connection dropped at {format_size(stream.out_pos)} ({error}); "
-                                            f"asking the registry how much it holds", "warning"))
+                run.on_event(
+                    Note(
+                        run.step,
+                        f"the connection dropped at {format_size(stream.out_pos)} ({error}); "
+                        f"asking the registry how much it holds",
+                        "warning",
+                    )
+                )
                 time.sleep(RETRY_PAUSE)
                 location, stream = _after_cut(run, state, layer, fd, location, acked)
                 continue
@@ -323,8 +373,13 @@ def _resume_or_start(run: _Run, state: PushState, stream: LayerStream) -> str:
         status = client.upload_status(repo, previous["location"])
         if status is not None:
             location, held = status
-            run.on_event(Note(run.step, f"resuming the upload a previous run left: the registry holds "
-                                        f"{format_size(held)}; reading the file up to there locally"))
+            run.on_event(
+                Note(
+                    run.step,
+                    f"resuming the upload a previous run left: the registry holds "
+                    f"{format_size(held)}; reading the file up to there locally",
+                )
+            )
             stream.skip_to(held)
             run.resumed_from = held
             return location
@@ -335,16 +390,23 @@ def _resume_or_start(run: _Run, state: PushState, stream: LayerStream) -> str:
     return location
 
 
-def _after_cut(run: _Run, state: PushState, layer: DiskLayer, fd: int, location: str,
-               acked: tuple) -> tuple[str, LayerStream]:
+def _after_cut(
+    run: _Run, state: PushState, layer: DiskLayer, fd: int, location: str, acked: tuple
+) -> tuple[str, LayerStream]:
     """After a dropped connection: continue from what the registry holds, or start a new upload."""
     client, repo = run.client, run.target.repository
     status = client.upload_status(repo, location)
     stream = LayerStream(layer, fd)
     if status is None:
-        run.on_event(Note(run.step, "the registry discarded the cut upload (docker-distribution cancels an upload "
-                                    "whose PATCH broke off mid-body unless a buffering proxy sits in front); "
-                                    "starting a new upload", "warning"))
+        run.on_event(
+            Note(
+                run.step,
+                "the registry discarded the cut upload (docker-distribution cancels an upload "
+                "whose PATCH broke off mid-body unless a buffering proxy sits in front); "
+                "starting a new upload",
+                "warning",
+            )
+        )
         location = client.start_upload(repo)
         state.save_upload(location, 0)
         return location, stream
@@ -370,9 +432,14 @@ def _chunk(run: _Run, stream: LayerStream) -> Iterator[bytes]:
         run.progress(stream.tar_pos, stream.tar_size)
 
 
-
-def push_disk_for_plan(plan, file: str, image: str, compress: str = "none", on_event: EventSink = discard,
-                       stop: threading.Event | None = None) -> PushDiskResult:
+def push_disk_for_plan(
+    plan,
+    file: str,
+    image: str,
+    compress: str = "none",
+    on_event: EventSink = discard,
+    stop: threading.Event | None = None,
+) -> PushDiskResult:
     """push-disk to the registry a Plan installed: its address, first user with a known password, its CA.
 
     Raises UsageError (message and fix) for a file or image name that cannot be pushed.
@@ -385,7 +452,15 @@ def push_disk_for_plan(plan, file: str, image: str, compress: str = "none", on_e
     disk = inspect_disk(Path(file).expanduser())
     user = next((u for u in plan.users if u.password is not None), None)
     with ca_pem_file(plan.ca_pem) as ca_file:
-        target = PushDiskTarget(disk=disk, registry=plan.registry_host, repository=repository, tag=tag,
-                                username=user.name if user else None, password=user.password if user else None,
-                                ca_file=ca_file, compress=compress, controller_family=plan.controller_family)
+        target = PushDiskTarget(
+            disk=disk,
+            registry=plan.registry_host,
+            repository=repository,
+            tag=tag,
+            username=user.name if user else None,
+            password=user.password if user else None,
+            ca_file=ca_file,
+            compress=compress,
+            controller_family=plan.controller_family,
+        )
         return run_push_disk(target, on_event, stop)

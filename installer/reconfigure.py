@@ -6,8 +6,22 @@ import re
 from typing import Any, Iterable
 
 from installer.model import (
-    TLS, Auth, Chart, Choices, Exposure, Extras, FilesystemStorage, GarbageCollect, GatewayRef, Image, Resources, S3Storage,
-    Storage, Target, Uploads, User,
+    TLS,
+    Auth,
+    Chart,
+    Choices,
+    Exposure,
+    Extras,
+    FilesystemStorage,
+    GarbageCollect,
+    GatewayRef,
+    Image,
+    Resources,
+    S3Storage,
+    Storage,
+    Target,
+    Uploads,
+    User,
 )
 from installer.plan import SecretNames, chart_fullname
 from installer.render import NGINX, NGINX_INC, UPLOAD_ANNOTATIONS, chart_unbare
@@ -19,9 +33,17 @@ CM_ISSUER = "cert-manager.io/issuer"
 BCRYPT_COST_RE = re.compile(r"^\$2[abxy]?\$(\d{2})\$")
 
 
-def choices_from_release(values: dict[str, Any], namespace: str, release: str, *, context: str | None = None,
-                         chart: Chart | None = None, user_names: Iterable[str] | None = None,
-                         secrets_present: Iterable[str] | None = None, managed: Iterable[dict[str, Any]] = ()) -> Choices:
+def choices_from_release(
+    values: dict[str, Any],
+    namespace: str,
+    release: str,
+    *,
+    context: str | None = None,
+    chart: Chart | None = None,
+    user_names: Iterable[str] | None = None,
+    secrets_present: Iterable[str] | None = None,
+    managed: Iterable[dict[str, Any]] = (),
+) -> Choices:
     """The Choices an installed release was made from, passwords `keep` (never read back).
 
     Args:
@@ -39,7 +61,9 @@ def choices_from_release(values: dict[str, Any], namespace: str, release: str, *
     return Choices(
         target=Target(context=context, namespace=namespace, release=release),
         chart=chart or Chart(),
-        exposure=_gateway_exposure(route, by_kind, names, secrets_present) if gateway else _exposure(ingress, annotations, names, secrets_present),
+        exposure=_gateway_exposure(route, by_kind, names, secrets_present)
+        if gateway
+        else _exposure(ingress, annotations, names, secrets_present),
         auth=_auth(values, annotations, user_names),
         storage=_storage(values, release),
         uploads=_route_uploads(route, by_kind.get("ClientSettingsPolicy")) if gateway else _uploads(annotations),
@@ -47,7 +71,9 @@ def choices_from_release(values: dict[str, Any], namespace: str, release: str, *
     )
 
 
-def _gateway_exposure(route: dict, by_kind: dict[str, dict], names: SecretNames, secrets_present: Iterable[str] | None) -> Exposure:
+def _gateway_exposure(
+    route: dict, by_kind: dict[str, dict], names: SecretNames, secrets_present: Iterable[str] | None
+) -> Exposure:
     spec = route.get("spec") or {}
     parent = (spec.get("parentRefs") or [{}])[0]
     rule = (spec.get("rules") or [{}])[0]
@@ -57,30 +83,42 @@ def _gateway_exposure(route: dict, by_kind: dict[str, dict], names: SecretNames,
     if certificate is not None:
         issuer = certificate["spec"].get("issuerRef") or {}
         own = certificate["spec"].get("secretName")
-        tls = TLS(mode="cert-manager", issuer=issuer.get("name"), issuer_kind=issuer.get("kind") or "ClusterIssuer",
-                  secret_name=None if own == names.tls else own)
+        tls = TLS(
+            mode="cert-manager",
+            issuer=issuer.get("name"),
+            issuer_kind=issuer.get("kind") or "ClusterIssuer",
+            secret_name=None if own == names.tls else own,
+        )
     elif secrets_present is not None and names.ca in set(secrets_present):
         tls = TLS(mode="self-signed")
     elif granted and granted != names.tls:
         tls = TLS(mode="existing-secret", secret_name=granted)
     else:
         tls = TLS(mode="listener")
-    gateway = GatewayRef(name=parent.get("name", ""), namespace=parent.get("namespace"), listener=parent.get("sectionName"))
+    gateway = GatewayRef(
+        name=parent.get("name", ""), namespace=parent.get("namespace"), listener=parent.get("sectionName")
+    )
     return Exposure(hosts=list(spec.get("hostnames") or []), gateway=gateway, path=path, tls=tls)
 
 
 def _route_uploads(route: dict, policy: dict | None) -> Uploads:
     defaults = Uploads()
-    timeouts = (((route.get("spec") or {}).get("rules") or [{}])[0].get("timeouts") or {})
+    timeouts = ((route.get("spec") or {}).get("rules") or [{}])[0].get("timeouts") or {}
     seconds = _seconds(timeouts.get("request"), defaults.read_timeout)
     body = ((policy or {}).get("spec") or {}).get("body") or {}
-    return Uploads(max_body_size=body.get("maxSize") or defaults.max_body_size, read_timeout=seconds, send_timeout=seconds)
+    return Uploads(
+        max_body_size=body.get("maxSize") or defaults.max_body_size, read_timeout=seconds, send_timeout=seconds
+    )
 
 
 def _exposure(ingress: dict, annotations: dict, names: SecretNames, secrets_present: Iterable[str] | None) -> Exposure:
     hosts = list(ingress.get("hosts") or [])
-    return Exposure(hosts=hosts, ingress_class=ingress.get("className") or None, path=ingress.get("path") or "/",
-                    tls=_tls(ingress, annotations, names, secrets_present))
+    return Exposure(
+        hosts=hosts,
+        ingress_class=ingress.get("className") or None,
+        path=ingress.get("path") or "/",
+        tls=_tls(ingress, annotations, names, secrets_present),
+    )
 
 
 def _tls(ingress: dict, annotations: dict, names: SecretNames, secrets_present: Iterable[str] | None) -> TLS:
@@ -108,7 +146,9 @@ def _auth(values: dict, annotations: dict, user_names: Iterable[str] | None) -> 
         return Auth(mode="ingress", realm=realm, users=[User(name=n, password=KEEP) for n in names or ["admin"]])
     if lines:
         names = list(user_names) if user_names is not None else [line.split(":", 1)[0] for line in lines]
-        return Auth(mode="registry", users=[User(name=n, password=KEEP) for n in names], bcrypt_cost=_bcrypt_cost(lines))
+        return Auth(
+            mode="registry", users=[User(name=n, password=KEEP) for n in names], bcrypt_cost=_bcrypt_cost(lines)
+        )
     return Auth(mode="none", users=[])
 
 
@@ -123,15 +163,29 @@ def _storage(values: dict, release: str) -> Storage:
     if values.get("storage") == "s3":
         s3 = values.get("s3") or {}
         has_keys = bool(((values.get("secrets") or {}).get("s3") or {}).get("secretRef"))
-        return Storage(kind="s3", delete_enabled=delete_enabled, s3=S3Storage(
-            bucket=chart_unbare(s3.get("bucket", "")), region=chart_unbare(s3.get("region", "")), endpoint=chart_unbare(s3.get("regionEndpoint")),
-            root_directory=s3.get("rootdirectory"), secure=s3.get("secure", True), force_path_style=s3.get("forcepathstyle", True),
-            skip_verify=s3.get("skipverify", False), encrypt=s3.get("encrypt", False),
-            access_key=KEEP if has_keys else None, secret_key=KEEP if has_keys else None))
+        return Storage(
+            kind="s3",
+            delete_enabled=delete_enabled,
+            s3=S3Storage(
+                bucket=chart_unbare(s3.get("bucket", "")),
+                region=chart_unbare(s3.get("region", "")),
+                endpoint=chart_unbare(s3.get("regionEndpoint")),
+                root_directory=s3.get("rootdirectory"),
+                secure=s3.get("secure", True),
+                force_path_style=s3.get("forcepathstyle", True),
+                skip_verify=s3.get("skipverify", False),
+                encrypt=s3.get("encrypt", False),
+                access_key=KEEP if has_keys else None,
+                secret_key=KEEP if has_keys else None,
+            ),
+        )
     defaults = FilesystemStorage()
     filesystem = FilesystemStorage(
-        storage_class=persistence.get("storageClass"), size=str(persistence.get("size") or defaults.size),
-        access_mode=persistence.get("accessMode") or defaults.access_mode, existing_claim=_user_claim(persistence, release))
+        storage_class=persistence.get("storageClass"),
+        size=str(persistence.get("size") or defaults.size),
+        access_mode=persistence.get("accessMode") or defaults.access_mode,
+        existing_claim=_user_claim(persistence, release),
+    )
     return Storage(kind="filesystem", filesystem=filesystem, delete_enabled=delete_enabled)
 
 
@@ -149,7 +203,8 @@ def _uploads(annotations: dict) -> Uploads:
                 max_body_size=annotations[keys.body],
                 read_timeout=_seconds(annotations.get(keys.read_timeout), defaults.read_timeout),
                 send_timeout=_seconds(annotations.get(keys.send_timeout), defaults.send_timeout),
-                request_buffering=annotations.get(keys.buffering) == keys.buffering_on)
+                request_buffering=annotations.get(keys.buffering) == keys.buffering_on,
+            )
     return defaults
 
 
@@ -168,10 +223,17 @@ def _extras(values: dict) -> Extras:
     gc_defaults = GarbageCollect()
     return Extras(
         replicas=int(values.get("replicaCount", 1)),
-        garbage_collect=GarbageCollect(enabled=bool(gc.get("enabled", False)), schedule=gc.get("schedule", gc_defaults.schedule),
-                                       delete_untagged=bool(gc.get("deleteUntagged", gc_defaults.delete_untagged))),
+        garbage_collect=GarbageCollect(
+            enabled=bool(gc.get("enabled", False)),
+            schedule=gc.get("schedule", gc_defaults.schedule),
+            delete_untagged=bool(gc.get("deleteUntagged", gc_defaults.delete_untagged)),
+        ),
         metrics=bool((values.get("metrics") or {}).get("enabled", False)),
         image=Image(repository=image.get("repository"), tag=image.get("tag")),
-        resources=Resources(cpu_request=requests.get("cpu"), memory_request=requests.get("memory"),
-                            cpu_limit=limits.get("cpu"), memory_limit=limits.get("memory")),
+        resources=Resources(
+            cpu_request=requests.get("cpu"),
+            memory_request=requests.get("memory"),
+            cpu_limit=limits.get("cpu"),
+            memory_limit=limits.get("memory"),
+        ),
     )

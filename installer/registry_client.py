@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import shutil
-import tempfile
 import json
 import logging
 import re
+import shutil
 import socket
 import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -43,8 +43,17 @@ class RegistryError(Exception):
     """
 
     def __init__(
-        self, kind: str, message: str, *, method: str = "", url: str = "", status: int | None = None,
-        codes: tuple[str, ...] = (), challenge: str = "", reason: str = "", server: str = "",
+        self,
+        kind: str,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        codes: tuple[str, ...] = (),
+        challenge: str = "",
+        reason: str = "",
+        server: str = "",
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -113,8 +122,10 @@ def registry_base_url(registry: str) -> str:
     match = re.fullmatch(r"\s*(?:(https?)://)?([^/\s]*)(?:/v2)?/*\s*", registry)
     host = urlsplit(f"//{match.group(2)}").hostname if match else None
     if not match or not host:
-        raise ValueError(f"registry address {registry!r} is not HOST[:PORT]; give e.g. registry.example.com "
-                         f"or registry.example.com:8443")
+        raise ValueError(
+            f"registry address {registry!r} is not HOST[:PORT]; give e.g. registry.example.com "
+            f"or registry.example.com:8443"
+        )
     return f"{match.group(1) or 'https'}://{match.group(2)}"
 
 
@@ -185,8 +196,12 @@ def _tls_reason(text: str) -> str:
         return "hostname"
     if "expired" in lowered:
         return "expired"
-    if "certificate_verify_failed" in lowered or "unable to get local issuer" in lowered or "self-signed" in lowered \
-            or "self signed" in lowered:
+    if (
+        "certificate_verify_failed" in lowered
+        or "unable to get local issuer" in lowered
+        or "self-signed" in lowered
+        or "self signed" in lowered
+    ):
         return "unknown_authority"
     return "other"
 
@@ -235,8 +250,13 @@ class RegistryClient:
     """
 
     def __init__(
-        self, registry: str, *, username: str | None = None, password: SecretStr | None = None,
-        ca_file: Path | None = None, timeout: float = 30.0,
+        self,
+        registry: str,
+        *,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        ca_file: Path | None = None,
+        timeout: float = 30.0,
     ) -> None:
         self.base_url = registry_base_url(registry)
         self.username = username
@@ -276,8 +296,14 @@ class RegistryClient:
         proxies = requests.utils.get_environ_proxies(url)
         try:
             return self.session.request(
-                method, url, headers=headers, proxies=proxies, verify=self.verify,
-                timeout=(self.timeout, self.timeout), allow_redirects=False, **kwargs,
+                method,
+                url,
+                headers=headers,
+                proxies=proxies,
+                verify=self.verify,
+                timeout=(self.timeout, self.timeout),
+                allow_redirects=False,
+                **kwargs,
             )
         except requests.exceptions.RequestException as exc:
             raise classify_transport_error(exc, method, url) from None
@@ -296,8 +322,9 @@ class RegistryClient:
     def _secret(self) -> str:
         return self._password.get_secret_value() if self._password is not None else ""
 
-    def _request(self, method: str, url: str, *, scope: str = "", ok: tuple[int, ...] = (200,),
-                 retry_auth: bool = True, **kwargs) -> requests.Response:
+    def _request(
+        self, method: str, url: str, *, scope: str = "", ok: tuple[int, ...] = (200,), retry_auth: bool = True, **kwargs
+    ) -> requests.Response:
         """Send, answer one auth challenge (token scope upgrades) if allowed, check the status."""
         response = self._send(method, url, scope=scope, **kwargs)
         if response.status_code == 401 and retry_auth:
@@ -323,8 +350,13 @@ class RegistryClient:
             message += f": {body}"
         response.close()
         return RegistryError(
-            "http", message, method=request.method or "", url=request.url or "", status=response.status_code,
-            codes=codes, challenge=response.headers.get("WWW-Authenticate", ""),
+            "http",
+            message,
+            method=request.method or "",
+            url=request.url or "",
+            status=response.status_code,
+            codes=codes,
+            challenge=response.headers.get("WWW-Authenticate", ""),
             server=response.headers.get("Server", ""),
         )
 
@@ -336,21 +368,25 @@ class RegistryClient:
         self._challenge = challenge
         if challenge.scheme == "basic":
             if self.username is None:
-                raise RegistryError("auth", "the registry asks for a user name and password; none were given",
-                                    challenge=challenge.raw)
+                raise RegistryError(
+                    "auth", "the registry asks for a user name and password; none were given", challenge=challenge.raw
+                )
             return previous is None or previous.scheme != "basic"
         if challenge.scheme == "bearer":
             wanted = challenge.params.get("scope", "") or scope
             token = self._fetch_token(challenge, wanted)
             self._bearer[scope] = token
             return True
-        raise RegistryError("protocol", f"unsupported auth scheme in WWW-Authenticate: {challenge.raw}",
-                            challenge=challenge.raw)
+        raise RegistryError(
+            "protocol", f"unsupported auth scheme in WWW-Authenticate: {challenge.raw}", challenge=challenge.raw
+        )
 
     def _fetch_token(self, challenge: Challenge, scope: str) -> str:
         realm = challenge.params.get("realm")
         if not realm:
-            raise RegistryError("protocol", f"Bearer challenge without a realm: {challenge.raw}", challenge=challenge.raw)
+            raise RegistryError(
+                "protocol", f"Bearer challenge without a realm: {challenge.raw}", challenge=challenge.raw
+            )
         params = {"service": challenge.params.get("service", "")}
         if scope:
             params["scope"] = scope
@@ -358,7 +394,11 @@ class RegistryClient:
         log.debug("fetching a token from %s for scope %r", realm, scope)
         try:
             response = self.session.get(
-                realm, params=params, auth=auth, verify=self.verify, timeout=(self.timeout, self.timeout),
+                realm,
+                params=params,
+                auth=auth,
+                verify=self.verify,
+                timeout=(self.timeout, self.timeout),
                 proxies=requests.utils.get_environ_proxies(realm),
             )
         except requests.exceptions.RequestException as exc:
@@ -371,8 +411,9 @@ class RegistryClient:
             payload = response.json()
             return str(payload.get("token") or payload["access_token"])
         except (ValueError, KeyError, AttributeError):
-            raise RegistryError("protocol", f"token server {realm} did not answer with a token",
-                                method="GET", url=realm) from None
+            raise RegistryError(
+                "protocol", f"token server {realm} did not answer with a token", method="GET", url=realm
+            ) from None
 
     def ping(self, scope: str = "") -> str:
         """GET /v2/ and log in; returns the auth scheme in use ("none", "basic" or "bearer")."""
@@ -384,8 +425,9 @@ class RegistryClient:
     # -- blobs -----------------------------------------------------------------------------------
 
     def blob_exists(self, repository: str, digest: str) -> bool:
-        response = self._request("HEAD", self.url(f"/v2/{repository}/blobs/{digest}"), scope=_push(repository),
-                                 ok=(200, 404))
+        response = self._request(
+            "HEAD", self.url(f"/v2/{repository}/blobs/{digest}"), scope=_push(repository), ok=(200, 404)
+        )
         response.close()
         return response.status_code == 200
 
@@ -399,20 +441,26 @@ class RegistryClient:
         return descriptor
 
     def start_upload(self, repository: str) -> str:
-        response = self._request("POST", self.url(f"/v2/{repository}/blobs/uploads/"), scope=_push(repository),
-                                 ok=(202,))
+        response = self._request(
+            "POST", self.url(f"/v2/{repository}/blobs/uploads/"), scope=_push(repository), ok=(202,)
+        )
         response.close()
         return self._location(response)
 
     def _location(self, response: requests.Response) -> str:
         location = response.headers.get("Location")
         if not location:
-            raise RegistryError("protocol", f"no Location header in the {response.status_code} answer",
-                                method=response.request.method or "", url=response.request.url or "")
+            raise RegistryError(
+                "protocol",
+                f"no Location header in the {response.status_code} answer",
+                method=response.request.method or "",
+                url=response.request.url or "",
+            )
         return urljoin(response.url, location)
 
-    def upload_blob(self, repository: str, chunks: Iterable[bytes],
-                    on_progress: ProgressCallback | None = None) -> tuple[str, int]:
+    def upload_blob(
+        self, repository: str, chunks: Iterable[bytes], on_progress: ProgressCallback | None = None
+    ) -> tuple[str, int]:
         """Upload a blob as ONE chunked PATCH streamed from `chunks`, then PUT ?digest=.
 
         The digest is computed while streaming, so memory stays flat whatever the size. One
@@ -434,8 +482,15 @@ class RegistryClient:
         self.finish_upload(repository, location, digest)
         return digest, sent
 
-    def patch_upload(self, repository: str, location: str, chunks: Iterable[bytes], *, offset: int = 0,
-                     on_progress: ProgressCallback | None = None) -> tuple[str, int]:
+    def patch_upload(
+        self,
+        repository: str,
+        location: str,
+        chunks: Iterable[bytes],
+        *,
+        offset: int = 0,
+        on_progress: ProgressCallback | None = None,
+    ) -> tuple[str, int]:
         """Append `chunks` to an upload as one streamed (chunked) PATCH.
 
         Args:
@@ -456,21 +511,36 @@ class RegistryClient:
                 if on_progress is not None:
                     on_progress(sent)
 
-        response = self._request("PATCH", location, scope=_push(repository), ok=(202, 204), retry_auth=False,
-                                 data=body(), headers={"Content-Type": "application/octet-stream"})
+        response = self._request(
+            "PATCH",
+            location,
+            scope=_push(repository),
+            ok=(202, 204),
+            retry_auth=False,
+            data=body(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
         response.close()
         self._check_range(response, sent)
         return self._location(response), sent
 
     def finish_upload(self, repository: str, location: str, digest: str) -> None:
         """PUT ?digest= on an upload: the registry checks the digest and stores the blob."""
-        put = self._request("PUT", location, scope=_push(repository), ok=(201,), retry_auth=False,
-                            params={"digest": digest}, headers={"Content-Length": "0"})
+        put = self._request(
+            "PUT",
+            location,
+            scope=_push(repository),
+            ok=(201,),
+            retry_auth=False,
+            params={"digest": digest},
+            headers={"Content-Length": "0"},
+        )
         put.close()
         stored = put.headers.get("Docker-Content-Digest")
         if stored and stored != digest:
-            raise RegistryError("digest", f"registry stored the blob as {stored}, we sent {digest}",
-                                method="PUT", url=put.url)
+            raise RegistryError(
+                "digest", f"registry stored the blob as {stored}, we sent {digest}", method="PUT", url=put.url
+            )
 
     def upload_status(self, repository: str, location: str) -> tuple[str, int] | None:
         """Ask the registry how much of an upload it holds (GET on its location, `Range` answer).
@@ -483,26 +553,40 @@ class RegistryClient:
         response = self._request("GET", location, scope=_push(repository), ok=(204, 200, 404))
         response.close()
         if response.status_code == 404:
-            log.info("registry no longer has the upload %s: %s", _without_query(location),
-                     ", ".join(_error_codes(response)) or response.status_code)
+            log.info(
+                "registry no longer has the upload %s: %s",
+                _without_query(location),
+                ", ".join(_error_codes(response)) or response.status_code,
+            )
             return None
         match = re.match(r"^(?:bytes=)?(\d+)-(\d+)$", response.headers.get("Range", ""))
         end = int(match.group(2)) if match else -1
         # distribution answers "0-0" for an empty upload too; one held byte is not worth the ambiguity
         held = end + 1 if end > 0 else 0
-        next_location = urljoin(response.url, response.headers["Location"]) if response.headers.get("Location") \
-            else location
+        next_location = (
+            urljoin(response.url, response.headers["Location"]) if response.headers.get("Location") else location
+        )
         return next_location, held
 
     @staticmethod
     def _check_range(response: requests.Response, sent: int) -> None:
         match = re.match(r"^(\d+)-(\d+)$", response.headers.get("Range", ""))
         if match and sent and int(match.group(2)) + 1 != sent:
-            raise RegistryError("protocol", f"registry received {int(match.group(2)) + 1} bytes of {sent}",
-                                method="PATCH", url=response.url)
+            raise RegistryError(
+                "protocol",
+                f"registry received {int(match.group(2)) + 1} bytes of {sent}",
+                method="PATCH",
+                url=response.url,
+            )
 
-    def read_blob(self, repository: str, digest: str, *, on_chunk: Callable[[bytes], None] | None = None,
-                  on_progress: ProgressCallback | None = None) -> int:
+    def read_blob(
+        self,
+        repository: str,
+        digest: str,
+        *,
+        on_chunk: Callable[[bytes], None] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> int:
         """GET a blob and verify its digest while streaming; returns its size."""
         response = self._get_following(self.url(f"/v2/{repository}/blobs/{digest}"), _pull(repository))
         algorithm, _, expected = digest.partition(":")
@@ -521,8 +605,12 @@ class RegistryClient:
         finally:
             response.close()
         if hasher.hexdigest() != expected:
-            raise RegistryError("digest", f"blob read back as {algorithm}:{hasher.hexdigest()}, expected {digest}",
-                                method="GET", url=response.url)
+            raise RegistryError(
+                "digest",
+                f"blob read back as {algorithm}:{hasher.hexdigest()}, expected {digest}",
+                method="GET",
+                url=response.url,
+            )
         return size
 
     def _get_following(self, url: str, scope: str, hops: int = 5) -> requests.Response:
@@ -532,9 +620,13 @@ class RegistryClient:
             target = urljoin(response.url, response.headers["Location"])
             response.close()
             try:
-                response = self.session.get(target, stream=True, verify=self.verify,
-                                            timeout=(self.timeout, self.timeout),
-                                            proxies=requests.utils.get_environ_proxies(target))
+                response = self.session.get(
+                    target,
+                    stream=True,
+                    verify=self.verify,
+                    timeout=(self.timeout, self.timeout),
+                    proxies=requests.utils.get_environ_proxies(target),
+                )
             except requests.exceptions.RequestException as exc:
                 raise classify_transport_error(exc, "GET", target) from None
             hops -= 1
@@ -547,19 +639,29 @@ class RegistryClient:
     def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str = OCI_MANIFEST) -> str:
         """PUT a manifest under a tag (or digest); returns its digest."""
         digest = sha256_digest(body)
-        response = self._request("PUT", self.url(f"/v2/{repository}/manifests/{reference}"),
-                                 scope=_push(repository), ok=(201,), data=body,
-                                 headers={"Content-Type": media_type})
+        response = self._request(
+            "PUT",
+            self.url(f"/v2/{repository}/manifests/{reference}"),
+            scope=_push(repository),
+            ok=(201,),
+            data=body,
+            headers={"Content-Type": media_type},
+        )
         response.close()
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != digest:
-            raise RegistryError("digest", f"registry stored the manifest as {stored}, we sent {digest}",
-                                method="PUT", url=response.url)
+            raise RegistryError(
+                "digest", f"registry stored the manifest as {stored}, we sent {digest}", method="PUT", url=response.url
+            )
         return digest
 
     def get_manifest(self, repository: str, reference: str) -> ManifestResponse:
-        response = self._request("GET", self.url(f"/v2/{repository}/manifests/{reference}"),
-                                 scope=_pull(repository), headers={"Accept": MANIFEST_ACCEPT})
+        response = self._request(
+            "GET",
+            self.url(f"/v2/{repository}/manifests/{reference}"),
+            scope=_pull(repository),
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
         body = response.content
         response.close()
         return ManifestResponse(body, response.headers.get("Content-Type", ""), sha256_digest(body))
@@ -567,8 +669,12 @@ class RegistryClient:
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """DELETE a manifest by digest; False when the registry has deletion disabled (405/UNSUPPORTED)."""
         try:
-            response = self._request("DELETE", self.url(f"/v2/{repository}/manifests/{digest}"),
-                                     scope=_delete(repository), ok=(202, 200, 204))
+            response = self._request(
+                "DELETE",
+                self.url(f"/v2/{repository}/manifests/{digest}"),
+                scope=_delete(repository),
+                ok=(202, 200, 204),
+            )
         except RegistryError as error:
             if error.status == 405 or "UNSUPPORTED" in error.codes:
                 log.info("registry has deletion disabled; %s stays", digest)

@@ -14,7 +14,14 @@ import yaml
 
 from installer.checks import secret_key_for_user
 from installer.gateway import (
-    CERTIFICATE, GATEWAY_GROUP, HTTPROUTE, REFERENCE_GRANT, family_info, gateway_duration, nginx_duration, object_words,
+    CERTIFICATE,
+    GATEWAY_GROUP,
+    HTTPROUTE,
+    REFERENCE_GRANT,
+    family_info,
+    gateway_duration,
+    nginx_duration,
+    object_words,
 )
 from installer.plan import ExistingState, Plan, chart_fullname
 
@@ -41,11 +48,24 @@ class UploadAnnotations:
 
 
 UPLOAD_ANNOTATIONS = {
-    "ingress-nginx": UploadAnnotations(NGINX + "proxy-body-size", NGINX + "proxy-read-timeout", NGINX + "proxy-send-timeout",
-                                       NGINX + "proxy-request-buffering", "on", "off"),
+    "ingress-nginx": UploadAnnotations(
+        NGINX + "proxy-body-size",
+        NGINX + "proxy-read-timeout",
+        NGINX + "proxy-send-timeout",
+        NGINX + "proxy-request-buffering",
+        "on",
+        "off",
+    ),
     # NGINX Inc's controller has no request-buffering knob; proxy-buffering is the closest it offers
-    "nginx-inc": UploadAnnotations(NGINX_INC + "client-max-body-size", NGINX_INC + "proxy-read-timeout", NGINX_INC + "proxy-send-timeout",
-                                   NGINX_INC + "proxy-buffering", "true", "false", "s"),
+    "nginx-inc": UploadAnnotations(
+        NGINX_INC + "client-max-body-size",
+        NGINX_INC + "proxy-read-timeout",
+        NGINX_INC + "proxy-send-timeout",
+        NGINX_INC + "proxy-buffering",
+        "true",
+        "false",
+        "s",
+    ),
 }
 
 
@@ -61,7 +81,10 @@ class Rendered:
 
     def claim_yaml(self) -> str:
         return to_yaml(self.claim) if self.claim is not None else ""
-    objects: tuple[dict[str, Any], ...] = ()  # the installer's own non-secret objects: HTTPRoute, policy, Certificate, ReferenceGrant
+
+    objects: tuple[
+        dict[str, Any], ...
+    ] = ()  # the installer's own non-secret objects: HTTPRoute, policy, Certificate, ReferenceGrant
     review: tuple[str, ...] = ()  # Gateway exposure in words for the Review step: route, TLS, what limits large uploads
 
     def objects_yaml(self) -> str:
@@ -103,13 +126,19 @@ def render(plan: Plan) -> Rendered:
         gc = extras.garbage_collect
         values["garbageCollect"] = {"enabled": True, "deleteUntagged": gc.delete_untagged, "schedule": gc.schedule}
         if storage.kind == "filesystem" and storage.filesystem.access_mode == "ReadWriteOncePod":
-            notes.append("warning: storage.filesystem.access_mode ReadWriteOncePod lets only the registry's pod mount the volume, so the "
-                         "garbage-collection CronJob can never start while the registry runs; use ReadWriteOnce (or ReadWriteMany), "
-                         "or turn extras.garbage_collect off")
+            notes.append(
+                "warning: storage.filesystem.access_mode ReadWriteOncePod lets only the registry's pod mount the volume, so the "
+                "garbage-collection CronJob can never start while the registry runs; use ReadWriteOnce (or ReadWriteMany), "
+                "or turn extras.garbage_collect off"
+            )
         elif storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
-            notes.append("garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the registry's node")
-        notes.append("the chart's garbage-collection CronJob collects while the registry accepts pushes (a push in flight can lose "
-                     "blobs); `registry-installer gc --yes` from a cron job of yours makes the registry read-only first")
+            notes.append(
+                "garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the registry's node"
+            )
+        notes.append(
+            "the chart's garbage-collection CronJob collects while the registry accepts pushes (a push in flight can lose "
+            "blobs); `registry-installer gc --yes` from a cron job of yours makes the registry read-only first"
+        )
     if extras.metrics:
         values["metrics"] = {"enabled": True}
         values["configData"] = {"http": {"debug": {"prometheus": {"enabled": True}}}}
@@ -120,8 +149,15 @@ def render(plan: Plan) -> Rendered:
     if plan.choices.auth.mode == "registry" and plan.htpasswd is not None:
         secret_values["secrets"]["htpasswd"] = plan.htpasswd.get_secret_value()
     objects = tuple(gateway_objects(plan))
-    return Rendered(values=values, secret_values=secret_values, secrets=tuple(_secrets(plan)), notes=tuple(plan.notes) + tuple(notes),
-                    claim=_claim(plan), objects=objects, review=tuple(gateway_review(plan, objects)))
+    return Rendered(
+        values=values,
+        secret_values=secret_values,
+        secrets=tuple(_secrets(plan)),
+        notes=tuple(plan.notes) + tuple(notes),
+        claim=_claim(plan),
+        objects=objects,
+        review=tuple(gateway_review(plan, objects)),
+    )
 
 
 def _labels(plan: Plan) -> dict[str, str]:
@@ -135,45 +171,76 @@ def gateway_objects(plan: Plan) -> list[dict[str, Any]]:
         return []
     exposure, uploads = plan.choices.exposure, plan.choices.uploads
     meta = {"namespace": plan.namespace, "labels": _labels(plan)}
-    parent: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", "name": gateway.name, "namespace": gateway.namespace}
+    parent: dict[str, Any] = {
+        "group": GATEWAY_GROUP,
+        "kind": "Gateway",
+        "name": gateway.name,
+        "namespace": gateway.namespace,
+    }
     if gateway.listener:
         parent["sectionName"] = gateway.listener
     timeout = gateway_duration(max(uploads.read_timeout, uploads.send_timeout))
     route = {
-        "apiVersion": HTTPROUTE.api_version, "kind": HTTPROUTE.kind, "metadata": {"name": plan.release, **meta},
+        "apiVersion": HTTPROUTE.api_version,
+        "kind": HTTPROUTE.kind,
+        "metadata": {"name": plan.release, **meta},
         "spec": {
             "parentRefs": [parent],
             "hostnames": list(exposure.hosts),
-            "rules": [{
-                "matches": [{"path": {"type": "PathPrefix", "value": exposure.path}}],
-                "backendRefs": [{"group": "", "kind": "Service", "name": chart_fullname(plan.release), "port": 5000}],
-                # long layer uploads: the whole request and the backend's answer may take this long
-                "timeouts": {"request": timeout, "backendRequest": timeout},
-            }],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": exposure.path}}],
+                    "backendRefs": [
+                        {"group": "", "kind": "Service", "name": chart_fullname(plan.release), "port": 5000}
+                    ],
+                    # long layer uploads: the whole request and the backend's answer may take this long
+                    "timeouts": {"request": timeout, "backendRequest": timeout},
+                }
+            ],
         },
     }
     out = [route]
     if gateway.policy is not None:
-        out.append({
-            "apiVersion": gateway.policy.api_version, "kind": gateway.policy.kind, "metadata": {"name": f"{plan.release}-uploads", **meta},
-            "spec": {
-                "targetRef": {"group": GATEWAY_GROUP, "kind": HTTPROUTE.kind, "name": plan.release},
-                "body": {"maxSize": nginx_size(uploads.max_body_size), "timeout": nginx_duration(uploads.send_timeout)},
-            },
-        })
+        out.append(
+            {
+                "apiVersion": gateway.policy.api_version,
+                "kind": gateway.policy.kind,
+                "metadata": {"name": f"{plan.release}-uploads", **meta},
+                "spec": {
+                    "targetRef": {"group": GATEWAY_GROUP, "kind": HTTPROUTE.kind, "name": plan.release},
+                    "body": {
+                        "maxSize": nginx_size(uploads.max_body_size),
+                        "timeout": nginx_duration(uploads.send_timeout),
+                    },
+                },
+            }
+        )
     tls = exposure.tls
     if tls.mode == "cert-manager" and plan.tls_secret_name:
-        out.append({
-            "apiVersion": CERTIFICATE.api_version, "kind": CERTIFICATE.kind, "metadata": {"name": plan.tls_secret_name, **meta},
-            "spec": {"secretName": plan.tls_secret_name, "dnsNames": list(exposure.hosts),
-                     "issuerRef": {"group": "cert-manager.io", "kind": tls.issuer_kind, "name": tls.issuer}},
-        })
+        out.append(
+            {
+                "apiVersion": CERTIFICATE.api_version,
+                "kind": CERTIFICATE.kind,
+                "metadata": {"name": plan.tls_secret_name, **meta},
+                "spec": {
+                    "secretName": plan.tls_secret_name,
+                    "dnsNames": list(exposure.hosts),
+                    "issuerRef": {"group": "cert-manager.io", "kind": tls.issuer_kind, "name": tls.issuer},
+                },
+            }
+        )
     if plan.tls_secret_name and gateway.namespace != plan.namespace:
-        out.append({
-            "apiVersion": REFERENCE_GRANT.api_version, "kind": REFERENCE_GRANT.kind, "metadata": {"name": f"{plan.release}-gateway-tls", **meta},
-            "spec": {"from": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gateway.namespace}],
-                     "to": [{"group": "", "kind": "Secret", "name": plan.tls_secret_name}]},
-        })
+        out.append(
+            {
+                "apiVersion": REFERENCE_GRANT.api_version,
+                "kind": REFERENCE_GRANT.kind,
+                "metadata": {"name": f"{plan.release}-gateway-tls", **meta},
+                "spec": {
+                    "from": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gateway.namespace}],
+                    "to": [{"group": "", "kind": "Secret", "name": plan.tls_secret_name}],
+                },
+            }
+        )
     return out
 
 
@@ -195,21 +262,32 @@ def gateway_review(plan: Plan, objects: tuple[dict[str, Any], ...]) -> list[str]
         return []
     hosts = ", ".join(plan.choices.exposure.hosts)
     listener = f", listener {gateway.listener}" if gateway.listener else ""
-    lines = [f"HTTPRoute {plan.namespace}/{plan.release}: {hosts} on Gateway {gateway.ref}{listener} -> Service "
-             f"{chart_fullname(plan.release)}:5000 (the chart's Ingress is off)"]
+    lines = [
+        f"HTTPRoute {plan.namespace}/{plan.release}: {hosts} on Gateway {gateway.ref}{listener} -> Service "
+        f"{chart_fullname(plan.release)}:5000 (the chart's Ingress is off)"
+    ]
     lines += [f"creates {object_words(obj)}" for obj in objects if obj["kind"] != HTTPROUTE.kind]
     info = family_info(gateway.family)
     if info is None:
-        lines.append(f"large uploads: the implementation behind {gateway.ref} is not one the installer knows; the HTTPRoute sets "
-                     "timeouts, but no body-size policy is known: make sure it accepts bodies of several GB")
+        lines.append(
+            f"large uploads: the implementation behind {gateway.ref} is not one the installer knows; the HTTPRoute sets "
+            "timeouts, but no body-size policy is known: make sure it accepts bodies of several GB"
+        )
     else:
         lines.append(f"large uploads on {info.name}: bodies: {info.bodies}; timeouts: {info.timeouts}")
         if gateway.policy is not None:
-            lines.append(f"the installer creates {gateway.policy.kind} {plan.release}-uploads for the HTTPRoute (no body limit, long body timeout)")
+            lines.append(
+                f"the installer creates {gateway.policy.kind} {plan.release}-uploads for the HTTPRoute (no body limit, long body timeout)"
+            )
         else:
-            lines.append(f"no policy object is needed on {info.name}: the HTTPRoute's timeouts cover long uploads; if a push still fails: {info.lift}")
-    lines.append("auth: the registry checks htpasswd itself (Gateway API has no standard basic auth)" if plan.choices.auth.mode == "registry"
-                 else "auth: none: anyone who reaches the Gateway can push and pull")
+            lines.append(
+                f"no policy object is needed on {info.name}: the HTTPRoute's timeouts cover long uploads; if a push still fails: {info.lift}"
+            )
+    lines.append(
+        "auth: the registry checks htpasswd itself (Gateway API has no standard basic auth)"
+        if plan.choices.auth.mode == "registry"
+        else "auth: none: anyone who reaches the Gateway can push and pull"
+    )
     return lines
 
 
@@ -250,11 +328,15 @@ def _annotations(plan: Plan, notes: list[str]) -> dict[str, str]:
         out[NGINX_INC + "basic-auth-secret"] = plan.names.basic_auth
         out[NGINX_INC + "basic-auth-realm"] = auth.realm
     if family == "traefik":
-        notes.append("Traefik has no request body limit by default; its read/write timeouts are entrypoint settings "
-                     "(entryPoints.websecure.transport.respondingTimeouts): raise them there for multi-GB layers")
+        notes.append(
+            "Traefik has no request body limit by default; its read/write timeouts are entrypoint settings "
+            "(entryPoints.websecure.transport.respondingTimeouts): raise them there for multi-GB layers"
+        )
     elif keys is None:
-        notes.append(f"the {family} ingress controller has no per-Ingress body-size or timeout setting the installer knows: "
-                     "make sure it accepts request bodies of several GB and long uploads")
+        notes.append(
+            f"the {family} ingress controller has no per-Ingress body-size or timeout setting the installer knows: "
+            "make sure it accepts request bodies of several GB and long uploads"
+        )
     return out
 
 
@@ -262,25 +344,42 @@ def _storage(plan: Plan) -> dict[str, Any]:
     storage = plan.choices.storage
     if storage.kind == "s3" and storage.s3 is not None:
         s3 = storage.s3
-        s3_values: dict[str, Any] = {"bucket": chart_bare(s3.bucket), "region": chart_bare(s3.region), "secure": s3.secure,
-                                     "forcepathstyle": s3.force_path_style, "skipverify": s3.skip_verify, "encrypt": s3.encrypt}
+        s3_values: dict[str, Any] = {
+            "bucket": chart_bare(s3.bucket),
+            "region": chart_bare(s3.region),
+            "secure": s3.secure,
+            "forcepathstyle": s3.force_path_style,
+            "skipverify": s3.skip_verify,
+            "encrypt": s3.encrypt,
+        }
         if s3.endpoint:
             s3_values["regionEndpoint"] = chart_bare(s3.endpoint)
         if s3.root_directory:
             s3_values["rootdirectory"] = s3.root_directory
         # The chart dereferences secrets.s3 for every s3 render: an empty map means instance-role credentials.
         secrets_s3 = {"secretRef": plan.names.s3} if plan.s3_keys else {}
-        out: dict[str, Any] = {"storage": "s3", "s3": s3_values, "secrets": {"s3": secrets_s3},
-                               "persistence": {"enabled": False, "deleteEnabled": storage.delete_enabled}}
+        out: dict[str, Any] = {
+            "storage": "s3",
+            "s3": s3_values,
+            "secrets": {"s3": secrets_s3},
+            "persistence": {"enabled": False, "deleteEnabled": storage.delete_enabled},
+        }
         if not s3.secure:
             # the chart writes REGISTRY_STORAGE_S3_SECURE only when true; the registry's default is true
             out["extraEnvVars"] = [{"name": "REGISTRY_STORAGE_S3_SECURE", "value": "false"}]
         return out
     fs = storage.filesystem
-    persistence: dict[str, Any] = {"enabled": True, "accessMode": fs.access_mode, "size": fs.size, "deleteEnabled": storage.delete_enabled}
+    persistence: dict[str, Any] = {
+        "enabled": True,
+        "accessMode": fs.access_mode,
+        "size": fs.size,
+        "deleteEnabled": storage.delete_enabled,
+    }
     claim = plan.claim
     if claim is not None and claim.installer_owned and claim.storage_class:
-        persistence["storageClass"] = claim.storage_class  # unused by the chart with existingClaim; kept for reconfigure
+        persistence["storageClass"] = (
+            claim.storage_class
+        )  # unused by the chart with existingClaim; kept for reconfigure
     if claim is not None:
         # the chart never makes the PVC: helm cannot delete it, so `helm uninstall` keeps the images
         persistence["existingClaim"] = claim.name
@@ -288,7 +387,9 @@ def _storage(plan: Plan) -> dict[str, Any]:
 
 
 # goyaml (helm) reads these plain scalars as numbers or bools; PyYAML misses some of its spellings (1_000, 0o17, y, n)
-_GO_YAML_SCALAR = re.compile(r"^([yYnN]|[-+]?(0[xob][0-9a-fA-F_]+|[0-9_]*\.?[0-9_]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN)))$")
+_GO_YAML_SCALAR = re.compile(
+    r"^([yYnN]|[-+]?(0[xob][0-9a-fA-F_]+|[0-9_]*\.?[0-9_]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN)))$"
+)
 
 
 def chart_bare(value: str) -> str:
@@ -327,8 +428,12 @@ def _claim(plan: Plan) -> dict[str, Any] | None:
     if claim.storage_class:
         spec["storageClassName"] = claim.storage_class
     labels = {**MANAGED_BY, "app.kubernetes.io/instance": plan.release, "app.kubernetes.io/component": "registry-data"}
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim.name, "namespace": plan.namespace, "labels": labels}, "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": claim.name, "namespace": plan.namespace, "labels": labels},
+        "spec": spec,
+    }
 
 
 def _resources(plan: Plan) -> dict[str, Any]:
@@ -346,7 +451,8 @@ def _resources(plan: Plan) -> dict[str, Any]:
 def _secret(plan: Plan, name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict[str, Any]:
     labels = {**MANAGED_BY, "app.kubernetes.io/instance": plan.release}
     return {
-        "apiVersion": "v1", "kind": "Secret",
+        "apiVersion": "v1",
+        "kind": "Secret",
         "metadata": {"name": name, "namespace": plan.namespace, "labels": labels},
         "type": secret_type,
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
@@ -357,7 +463,11 @@ def _secrets(plan: Plan) -> list[dict[str, Any]]:
     out = []
     if plan.choices.auth.mode == "ingress" and plan.htpasswd is not None:
         if plan.controller_family == "nginx-inc":
-            out.append(_secret(plan, plan.names.basic_auth, {"htpasswd": plan.htpasswd.get_secret_value()}, "nginx.org/htpasswd"))
+            out.append(
+                _secret(
+                    plan, plan.names.basic_auth, {"htpasswd": plan.htpasswd.get_secret_value()}, "nginx.org/htpasswd"
+                )
+            )
         else:
             out.append(_secret(plan, plan.names.basic_auth, {"auth": plan.htpasswd.get_secret_value()}))
     if plan.tls is not None and plan.tls_secret_name:
@@ -366,15 +476,31 @@ def _secrets(plan: Plan) -> list[dict[str, Any]]:
             data["ca.crt"] = plan.tls.ca_pem
         out.append(_secret(plan, plan.tls_secret_name, data, "kubernetes.io/tls"))
         if plan.tls.ca_key_pem is not None and plan.tls.ca_pem:
-            out.append(_secret(plan, plan.names.ca, {"tls.crt": plan.tls.ca_pem, "tls.key": plan.tls.ca_key_pem.get_secret_value()}, "kubernetes.io/tls"))
-    generated = {secret_key_for_user(u.name): u.password.get_secret_value() for u, spec in _user_specs(plan)
-                 if spec.kind == "generate" and u.password is not None}
+            out.append(
+                _secret(
+                    plan,
+                    plan.names.ca,
+                    {"tls.crt": plan.tls.ca_pem, "tls.key": plan.tls.ca_key_pem.get_secret_value()},
+                    "kubernetes.io/tls",
+                )
+            )
+    generated = {
+        secret_key_for_user(u.name): u.password.get_secret_value()
+        for u, spec in _user_specs(plan)
+        if spec.kind == "generate" and u.password is not None
+    }
     if plan.pull_user is not None and plan.pull_user.password is not None:
         generated[secret_key_for_user(plan.pull_user.name)] = plan.pull_user.password.get_secret_value()
     if generated:
         out.append(_secret(plan, plan.names.state, generated))
     if plan.s3_keys is not None:
-        out.append(_secret(plan, plan.names.s3, {S3_ACCESS_KEY: plan.s3_keys[0].get_secret_value(), S3_SECRET_KEY: plan.s3_keys[1].get_secret_value()}))
+        out.append(
+            _secret(
+                plan,
+                plan.names.s3,
+                {S3_ACCESS_KEY: plan.s3_keys[0].get_secret_value(), S3_SECRET_KEY: plan.s3_keys[1].get_secret_value()},
+            )
+        )
     return out
 
 
@@ -393,8 +519,12 @@ def write_private(path: Path, text: str) -> None:
 STATE_KIND = "registry-installer-render-state"
 
 
-def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting: str = "--out",
-                   state_file: str | os.PathLike[str] | None = None) -> list[Path]:
+def write_rendered(
+    rendered: Rendered,
+    out_dir: str | os.PathLike[str],
+    setting: str = "--out",
+    state_file: str | os.PathLike[str] | None = None,
+) -> list[Path]:
     """values.yaml and pvc.yaml (0644), secrets.yaml and secret-values.yaml (0600), and the --state file (0600) when
     asked; returns the paths written. Every target is checked (no links, no input files) before the first
     one is written."""
@@ -416,8 +546,12 @@ def write_rendered(rendered: Rendered, out_dir: str | os.PathLike[str], setting:
     return write_files(files, setting)
 
 
-def read_previous_render(out_dir: str | os.PathLike[str], state_file: str | os.PathLike[str] | None,
-                         release: str, tls_secret_name: str | None = None) -> tuple["ExistingState | None", str]:
+def read_previous_render(
+    out_dir: str | os.PathLike[str],
+    state_file: str | os.PathLike[str] | None,
+    release: str,
+    tls_secret_name: str | None = None,
+) -> tuple["ExistingState | None", str]:
     """The secrets an earlier offline render left (the --state file, else --out's secrets.yaml and
     secret-values.yaml), so a re-render writes the same haSharedSecret, CA, certificate and passwords.
 
@@ -435,8 +569,10 @@ def read_previous_render(out_dir: str | os.PathLike[str], state_file: str | os.P
         except FileProblem as exc:
             raise InstallerError(exc.message, f"{exc.hint}; or delete it to render new secrets") from None
         except (yaml.YAMLError, ValueError, RecursionError):
-            raise InstallerError(f"{setting}: {path} is not the YAML a render wrote, so its secrets cannot be kept",
-                                 "restore it, or delete it to render new secrets (every secret changes)") from None
+            raise InstallerError(
+                f"{setting}: {path} is not the YAML a render wrote, so its secrets cannot be kept",
+                "restore it, or delete it to render new secrets (every secret changes)",
+            ) from None
 
     if state_file is not None:
         path = Path(state_file).expanduser()
@@ -444,10 +580,18 @@ def read_previous_render(out_dir: str | os.PathLike[str], state_file: str | os.P
             return None, ""
         docs = load(path, "--state")
         state = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else {}
-        if state.get("kind") != STATE_KIND or not isinstance(state.get("secrets"), list) or not isinstance(state.get("secret_values"), dict):
-            raise InstallerError(f"--state: {path} is not a state file written by render --state",
-                                 "give the file an earlier `render --state` wrote, or a path that does not exist yet")
-        return existing_from_rendered(state["secrets"], state["secret_values"], release, tls_secret_name), f"the state file {path}"
+        if (
+            state.get("kind") != STATE_KIND
+            or not isinstance(state.get("secrets"), list)
+            or not isinstance(state.get("secret_values"), dict)
+        ):
+            raise InstallerError(
+                f"--state: {path} is not a state file written by render --state",
+                "give the file an earlier `render --state` wrote, or a path that does not exist yet",
+            )
+        return existing_from_rendered(
+            state["secrets"], state["secret_values"], release, tls_secret_name
+        ), f"the state file {path}"
     out = Path(out_dir).expanduser()
     secrets_path, values_path = out / "secrets.yaml", out / "secret-values.yaml"
     if not (os.path.lexists(secrets_path) or os.path.lexists(values_path)):

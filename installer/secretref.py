@@ -42,9 +42,11 @@ class SecretSpec:
             return cls(stripped)
         for prefix in ("env:", "file:"):
             if stripped.startswith(prefix):
-                ref = stripped[len(prefix):].strip()
+                ref = stripped[len(prefix) :].strip()
                 if not ref:
-                    raise ValueError(f"'{prefix}' needs a name after the colon, e.g. {prefix}{'REGISTRY_PASSWORD' if prefix == 'env:' else '/run/secrets/registry-password'}")
+                    raise ValueError(
+                        f"'{prefix}' needs a name after the colon, e.g. {prefix}{'REGISTRY_PASSWORD' if prefix == 'env:' else '/run/secrets/registry-password'}"
+                    )
                 return cls(prefix[:-1], ref)
         if allow_literal:
             return cls("literal", value=SecretStr(text))
@@ -88,7 +90,9 @@ class SecretSpec:
                 )
             value = os.environ[self.ref]
             if not value:
-                raise InstallerError(f"{what}: environment variable {self.ref} is empty", f"set {self.ref} to the secret value")
+                raise InstallerError(
+                    f"{what}: environment variable {self.ref} is empty", f"set {self.ref} to the secret value"
+                )
             return SecretStr(value)
         if self.kind == "file":
             return SecretStr(_read_secret_file(Path(self.ref).expanduser(), what))
@@ -119,7 +123,9 @@ def _read_secret_file(path: Path, what: str) -> str:
         raise InstallerError(exc.message, hint) from None
     value = text.rstrip("\r\n")
     if "\n" in value or "\r" in value:
-        raise InstallerError(f"{what}: secret file {path} holds more than one line", "write the secret alone on the first line")
+        raise InstallerError(
+            f"{what}: secret file {path} holds more than one line", "write the secret alone on the first line"
+        )
     if not value:
         raise InstallerError(f"{what}: secret file {path} is empty", "write the secret into the file")
     return value

@@ -48,8 +48,14 @@ class SavedPreset:
 class WizardSession:
     """One wizard run: the kubeconfig, the chosen context and its client, the helm binary."""
 
-    def __init__(self, context: str | None = None, kubeconfig: str | None = None, helm_binary: str = "helm",
-                 chart: Chart | None = None, apply_options: ApplyOptions | None = None) -> None:
+    def __init__(
+        self,
+        context: str | None = None,
+        kubeconfig: str | None = None,
+        helm_binary: str = "helm",
+        chart: Chart | None = None,
+        apply_options: ApplyOptions | None = None,
+    ) -> None:
         self.context = context
         self.kubeconfig = kubeconfig
         self.helm_binary = helm_binary
@@ -111,7 +117,17 @@ class WizardSession:
         import shlex
 
         plan = prepared.plan
-        args = ["helm", "upgrade", "--install", plan.release, *plan.chart.args(), "--namespace", plan.namespace, "-f", "values.yaml"]
+        args = [
+            "helm",
+            "upgrade",
+            "--install",
+            plan.release,
+            *plan.chart.args(),
+            "--namespace",
+            plan.namespace,
+            "-f",
+            "values.yaml",
+        ]
         if prepared.rendered.secret_values:
             args += ["-f", "secret-values.yaml"]
         return " ".join(shlex.quote(a) for a in args)
@@ -124,7 +140,11 @@ class WizardSession:
 
         new = merged_values(prepared.rendered.values, prepared.rendered.secret_values)
         lines = values_diff(prepared.probe.release.values, new) + object_changes(
-            prepared.existing.managed_objects, prepared.rendered.objects, prepared.probe.release.values, prepared.rendered.values)
+            prepared.existing.managed_objects,
+            prepared.rendered.objects,
+            prepared.probe.release.values,
+            prepared.rendered.values,
+        )
         if self.kube is not None:  # pull Secrets and node trust (issue 14) live beside the release
             from installer.clients import clients_changes, installed_clients
 
@@ -138,7 +158,9 @@ class WizardSession:
         self._cancel = cancel
         self._idle.clear()
         try:
-            result = apply_plan(prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel)
+            result = apply_plan(
+                prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel
+            )
             self._just_installed = True  # the next smoke waits for the ingress to load the new route, as apply's does
             return result
         finally:
@@ -161,8 +183,13 @@ class WizardSession:
         """Push a test image through the public address, or `address` (HOST[:PORT], the CLI's --smoke-address, for a
         name that does not resolve yet), and read it back (a SmokeResult)."""
         settle, self._just_installed = (ROUTE_SETTLE if self._just_installed else 0.0), False
-        return run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address or self.apply_options.smoke_address,
-                              settle=settle)
+        return run_plan_smoke(
+            prepared.plan,
+            on_event,
+            self.apply_options.smoke_blob_size,
+            address or self.apply_options.smoke_address,
+            settle=settle,
+        )
 
     @staticmethod
     def is_duration(text: str) -> bool:
@@ -190,8 +217,15 @@ class WizardSession:
             return f"'{text}' is not HOST or HOST:PORT, e.g. 203.0.113.10 or 203.0.113.10:443"
         return None
 
-    def push_disk(self, prepared: Prepared, file: str, image: str, compress: str = "none",
-                  on_event: EventSink = discard, cancel: threading.Event | None = None):
+    def push_disk(
+        self,
+        prepared: Prepared,
+        file: str,
+        image: str,
+        compress: str = "none",
+        on_event: EventSink = discard,
+        cancel: threading.Event | None = None,
+    ):
         """Done step, "Push a VM disk now": FILE to the installed registry as a KubeVirt containerDisk.
 
         Returns a PushDiskResult (its `vm_snippet` and `datavolume_snippet` to show); progress comes as
@@ -215,7 +249,10 @@ class WizardSession:
 
         plan = prepared.plan
         try:
-            ingress = self.kube.get_json("read the Ingress", f"/apis/networking.k8s.io/v1/namespaces/{plan.namespace}/ingresses/{chart_fullname(plan.release)}")
+            ingress = self.kube.get_json(
+                "read the Ingress",
+                f"/apis/networking.k8s.io/v1/namespaces/{plan.namespace}/ingresses/{chart_fullname(plan.release)}",
+            )
             found = _lb_addresses(ingress)
             if found:
                 return found
@@ -226,7 +263,9 @@ class WizardSession:
         family = plan.controller_family.split("-")[0] if plan.controller_family not in ("", "other") else ""
         for item in services.get("items", []):
             labels = " ".join(f"{k}={v}" for k, v in (item.get("metadata", {}).get("labels") or {}).items())
-            if item.get("spec", {}).get("type") == "LoadBalancer" and (not family or family in labels or family in item["metadata"]["name"]):
+            if item.get("spec", {}).get("type") == "LoadBalancer" and (
+                not family or family in labels or family in item["metadata"]["name"]
+            ):
                 found = _lb_addresses(item)
                 if found:
                     return f"{found} (Service {item['metadata']['namespace']}/{item['metadata']['name']})"
@@ -242,9 +281,16 @@ class WizardSession:
         values = probe.release.values
         ingress_users = sorted(existing.ingress_htpasswd) if existing and existing.ingress_htpasswd else None
         present = existing.secrets_present if existing else None
-        choices = choices_from_release(values, target.namespace, target.release, context=target.context, chart=self.chart,
-                                    user_names=ingress_users, secrets_present=present,
-                                    managed=existing.managed_objects if existing else ())
+        choices = choices_from_release(
+            values,
+            target.namespace,
+            target.release,
+            context=target.context,
+            chart=self.chart,
+            user_names=ingress_users,
+            secrets_present=present,
+            managed=existing.managed_objects if existing else (),
+        )
         if self.kube is not None:  # the pull Secrets and node trust live beside the release, not in its values
             from installer.clients import clients_from_cluster
 
@@ -263,16 +309,30 @@ class WizardSession:
 
         return collect_status(self._connected(), namespace, release)
 
-    def gc(self, namespace: str, release: str, on_event: EventSink, cancel: threading.Event, dry_run: bool = False,
-           delete_untagged: bool = True):
+    def gc(
+        self,
+        namespace: str,
+        release: str,
+        on_event: EventSink,
+        cancel: threading.Event,
+        dry_run: bool = False,
+        delete_untagged: bool = True,
+    ):
         """Safe garbage collection (read-only, collect, writable again); an installer.maintenance.GCResult.
 
         Raises InstallerError on failure; the registry is writable again by then.
         """
         from installer.maintenance import GCOptions, run_gc
 
-        return run_gc(self._connected(), self.helm(), namespace, release, GCOptions(dry_run=dry_run, delete_untagged=delete_untagged),
-                      on_event, cancel)
+        return run_gc(
+            self._connected(),
+            self.helm(),
+            namespace,
+            release,
+            GCOptions(dry_run=dry_run, delete_untagged=delete_untagged),
+            on_event,
+            cancel,
+        )
 
     def grow(self, namespace: str, release: str, size: str, on_event: EventSink = discard, wait_seconds: float = 120.0):
         """Expand the data PVC to `size`; an installer.maintenance.GrowResult (its .message says what happened)."""
@@ -318,7 +378,9 @@ class WizardSession:
         `kept_as`: "keep" leaves kept passwords as `keep` (replays only where the release is installed); "env"
         writes env:REGISTRY_PASSWORD_<USER> for them, so the preset replays on any cluster."""
         target = Path(path).expanduser()
-        choices, files = _store_typed_passwords(choices, Path(secrets_dir).expanduser() if secrets_dir else target.parent)
+        choices, files = _store_typed_passwords(
+            choices, Path(secrets_dir).expanduser() if secrets_dir else target.parent
+        )
         if kept_as == "env":
             choices = _kept_as_env(choices)
         text = dump_preset(choices)
@@ -354,8 +416,10 @@ def password_env_var(user: str) -> str:
 
 
 def _kept_as_env(choices: Choices) -> Choices:
-    users = [User(name=u.name, password=SecretSpec("env", password_env_var(u.name))) if u.password.kind == "keep" else u
-             for u in choices.auth.users]
+    users = [
+        User(name=u.name, password=SecretSpec("env", password_env_var(u.name))) if u.password.kind == "keep" else u
+        for u in choices.auth.users
+    ]
     return choices.model_copy(update={"auth": choices.auth.model_copy(update={"users": users})})
 
 
@@ -388,10 +452,12 @@ def ca_instructions(host: str) -> str:
 
 def containerd_hosts_toml(host: str) -> str:
     """containerd's per-registry file: /etc/containerd/certs.d/HOST/hosts.toml, with ca.crt beside it."""
-    return (f'# /etc/containerd/certs.d/{host}/hosts.toml  (put the CA beside it as ca.crt;\n'
-            f'# containerd reads certs.d when its CRI registry config_path = "/etc/containerd/certs.d")\n'
-            f'server = "https://{host}"\n\n[host."https://{host}"]\n  capabilities = ["pull", "resolve", "push"]\n'
-            f'  ca = "/etc/containerd/certs.d/{host}/ca.crt"\n')
+    return (
+        f"# /etc/containerd/certs.d/{host}/hosts.toml  (put the CA beside it as ca.crt;\n"
+        f'# containerd reads certs.d when its CRI registry config_path = "/etc/containerd/certs.d")\n'
+        f'server = "https://{host}"\n\n[host."https://{host}"]\n  capabilities = ["pull", "resolve", "push"]\n'
+        f'  ca = "/etc/containerd/certs.d/{host}/ca.crt"\n'
+    )
 
 
 def password_command(namespace: str, state_secret: str, user: str) -> str:
@@ -408,20 +474,29 @@ def data_claim_words(plan) -> tuple[str | None, str]:
 
     storage = plan.choices.storage
     if storage.kind == "s3" and storage.s3 is not None:
-        return None, f"S3 bucket {storage.s3.bucket} ({storage.s3.endpoint or 'AWS'}, {storage.s3.region}); uninstalling never touches it"
+        return (
+            None,
+            f"S3 bucket {storage.s3.bucket} ({storage.s3.endpoint or 'AWS'}, {storage.s3.region}); uninstalling never touches it",
+        )
     fs = storage.filesystem
     if fs.existing_claim:
-        return fs.existing_claim, (f"your PVC {plan.namespace}/{fs.existing_claim}: the installer never changes or deletes it")
+        return fs.existing_claim, (
+            f"your PVC {plan.namespace}/{fs.existing_claim}: the installer never changes or deletes it"
+        )
     claim = getattr(plan, "claim", None)
     name = getattr(claim, "name", None) or chart_fullname(plan.release)
     size = getattr(claim, "size", None) or fs.size
     storage_class = getattr(claim, "storage_class", None) or plan.storage_class or "default"
     where = f"images live in PVC {plan.namespace}/{name} ({size}, StorageClass {storage_class})"
     if claim is not None and getattr(claim, "installer_owned", False):
-        return name, (f"{where}. `registry-installer uninstall` keeps it, and so does a plain `helm uninstall`; only "
-                      "`registry-installer uninstall --delete-data` (or deleting the PVC or the namespace) deletes the images")
-    return name, (f"{where}. `registry-installer uninstall` keeps it (it detaches the PVC first); "
-                  "`registry-installer uninstall --delete-data` deletes it; a plain `helm uninstall` deletes it too")
+        return name, (
+            f"{where}. `registry-installer uninstall` keeps it, and so does a plain `helm uninstall`; only "
+            "`registry-installer uninstall --delete-data` (or deleting the PVC or the namespace) deletes the images"
+        )
+    return name, (
+        f"{where}. `registry-installer uninstall` keeps it (it detaches the PVC first); "
+        "`registry-installer uninstall --delete-data` deletes it; a plain `helm uninstall` deletes it too"
+    )
 
 
 def write_ca(ca_pem: str, path: str) -> Path:

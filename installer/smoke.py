@@ -21,11 +21,18 @@ import requests
 from pydantic import SecretStr
 
 from installer.console import format_size  # noqa: F401  (re-exported: smoke callers format sizes)
-from installer.probe import FAMILY_NAMES
 from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
+from installer.probe import FAMILY_NAMES
 from installer.registry_client import (
-    OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, classify_transport_error,
-    manifest_json, registry_base_url,
+    OCI_CONFIG,
+    OCI_LAYER_GZIP,
+    OCI_MANIFEST,
+    Descriptor,
+    RegistryClient,
+    RegistryError,
+    classify_transport_error,
+    manifest_json,
+    registry_base_url,
 )
 
 log = logging.getLogger(__name__)
@@ -84,11 +91,24 @@ class SmokeResult:
 # -- sizes -------------------------------------------------------------------------------------
 
 _UNITS = {
-    "": 1, "b": 1,
-    "k": 10**3, "kb": 10**3, "ki": 2**10, "kib": 2**10,
-    "m": 10**6, "mb": 10**6, "mi": 2**20, "mib": 2**20,
-    "g": 10**9, "gb": 10**9, "gi": 2**30, "gib": 2**30,
-    "t": 10**12, "tb": 10**12, "ti": 2**40, "tib": 2**40,
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "ki": 2**10,
+    "kib": 2**10,
+    "m": 10**6,
+    "mb": 10**6,
+    "mi": 2**20,
+    "mib": 2**20,
+    "g": 10**9,
+    "gb": 10**9,
+    "gi": 2**30,
+    "gib": 2**30,
+    "t": 10**12,
+    "tb": 10**12,
+    "ti": 2**40,
+    "tib": 2**40,
 }
 
 
@@ -161,8 +181,16 @@ class SmokeLayer:
 
 def go_architecture() -> str:
     machine = platform.machine().lower()
-    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
-            "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}.get(machine, "amd64")
+    return {
+        "x86_64": "amd64",
+        "amd64": "amd64",
+        "aarch64": "arm64",
+        "arm64": "arm64",
+        "armv7l": "arm",
+        "ppc64le": "ppc64le",
+        "s390x": "s390x",
+        "riscv64": "riscv64",
+    }.get(machine, "amd64")
 
 
 def image_config(diff_id: str) -> bytes:
@@ -181,25 +209,25 @@ def image_config(diff_id: str) -> bytes:
 
 BODY_LIMIT_FIXES = {
     "ingress-nginx": 'Set the Ingress annotation nginx.ingress.kubernetes.io/proxy-body-size: "0" (no limit; '
-                     'ingress-nginx allows 1m by default). For multi-GB layers also set '
-                     'nginx.ingress.kubernetes.io/proxy-request-buffering: "off".',
+    "ingress-nginx allows 1m by default). For multi-GB layers also set "
+    'nginx.ingress.kubernetes.io/proxy-request-buffering: "off".',
     "nginx-inc": 'Set the Ingress annotation nginx.org/client-max-body-size: "0" (no limit; NGINX Inc\'s '
-                 'controller allows 1m by default).',
+    "controller allows 1m by default).",
     "traefik": "Traefik sets no body limit by default: look for a Buffering middleware with maxRequestBodyBytes "
-               "on this router, or for a proxy or load balancer in front of Traefik that limits bodies.",
-    "haproxy": 'HAProxy controllers set no body limit by default: remove haproxy.org/client-max-body-size '
-               '(HAProxy Technologies) or haproxy-ingress.github.io/proxy-body-size (haproxy-ingress), or set '
-               'it above your largest layer.',
+    "on this router, or for a proxy or load balancer in front of Traefik that limits bodies.",
+    "haproxy": "HAProxy controllers set no body limit by default: remove haproxy.org/client-max-body-size "
+    "(HAProxy Technologies) or haproxy-ingress.github.io/proxy-body-size (haproxy-ingress), or set "
+    "it above your largest layer.",
 }
 
 TIMEOUT_FIXES = {
     "ingress-nginx": 'nginx.ingress.kubernetes.io/proxy-read-timeout: "3600" and '
-                     'nginx.ingress.kubernetes.io/proxy-send-timeout: "3600"',
+    'nginx.ingress.kubernetes.io/proxy-send-timeout: "3600"',
     "nginx-inc": 'nginx.org/proxy-read-timeout: "3600s" and nginx.org/proxy-send-timeout: "3600s"',
     "traefik": "the entry point's transport.respondingTimeouts.readTimeout (60s by default since Traefik v3; "
-               "0 disables it)",
+    "0 disables it)",
     "haproxy": "timeout-server and timeout-client (haproxy.org/timeout-server, or the haproxy-ingress "
-               "timeout-server/timeout-client keys)",
+    "timeout-server/timeout-client keys)",
 }
 
 
@@ -207,9 +235,13 @@ def _gateway_fixes() -> None:
     """Gateway API families: the 413 and timeout fixes come from the one table in installer/gateway.py."""
     from installer.gateway import GATEWAY_FAMILIES
 
-    for family in GATEWAY_FAMILIES:  # Traefik's row exists already: the same proxy whether it reads Ingresses or HTTPRoutes
-        BODY_LIMIT_FIXES.setdefault(family.name, f"The Gateway is served by {family.name}; its body limit: {family.bodies}. "
-                                                 f"Lift it with the {family.lift}.")
+    for (
+        family
+    ) in GATEWAY_FAMILIES:  # Traefik's row exists already: the same proxy whether it reads Ingresses or HTTPRoutes
+        BODY_LIMIT_FIXES.setdefault(
+            family.name,
+            f"The Gateway is served by {family.name}; its body limit: {family.bodies}. Lift it with the {family.lift}.",
+        )
         TIMEOUT_FIXES.setdefault(family.name, f"{family.timeouts} (on {family.name}: {family.lift})")
 
 
@@ -225,15 +257,19 @@ def _for_family(table: dict[str, str], family: str | None, joiner: str) -> str:
 def body_limit_fix(family: str | None) -> str:
     if family in BODY_LIMIT_FIXES:
         return BODY_LIMIT_FIXES[family]
-    return ("The ingress controller was not identified; the setting per controller is -- "
-            + _for_family(BODY_LIMIT_FIXES, None, " | "))
+    return "The ingress controller was not identified; the setting per controller is -- " + _for_family(
+        BODY_LIMIT_FIXES, None, " | "
+    )
 
 
 def timeout_fix(family: str | None) -> str:
     if family in TIMEOUT_FIXES:
         return f"Raise the proxy timeouts for large layers: {TIMEOUT_FIXES[family]}."
-    return ("Raise the proxy timeouts for large layers (proxy-read-timeout / proxy-send-timeout); per controller -- "
-            + _for_family(TIMEOUT_FIXES, None, " | ") + ".")
+    return (
+        "Raise the proxy timeouts for large layers (proxy-read-timeout / proxy-send-timeout); per controller -- "
+        + _for_family(TIMEOUT_FIXES, None, " | ")
+        + "."
+    )
 
 
 def ca_placement(host: str, for_check: bool = True) -> str:
@@ -277,7 +313,8 @@ def diagnose(error: RegistryError, step: str, target: SmokeTarget) -> Diagnosis:
     return Diagnosis(
         cause=f"The registry gave an unexpected answer during '{step}'.",
         fix="Read the detail below and the registry's log (kubectl logs) for the same time.",
-        fix_screen=None, detail=_detail(error),
+        fix_screen=None,
+        detail=_detail(error),
     )
 
 
@@ -287,33 +324,46 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
         return Diagnosis(
             cause=f"The name {host} does not resolve (DNS lookup failed).",
             fix=f"Create a DNS record for {host} pointing at the ingress controller's external address "
-                f"(or an /etc/hosts entry for a test), or correct the registry host name.",
-            fix_screen="address", detail=_detail(error))
+            f"(or an /etc/hosts entry for a test), or correct the registry host name.",
+            fix_screen="address",
+            detail=_detail(error),
+        )
     if error.kind == "refused":
         return Diagnosis(
             cause=f"Nothing accepts connections on {netloc} (connection refused).",
             fix="Check the port (443 for an Ingress with TLS) and that the ingress controller's Service is "
-                "exposed there (LoadBalancer or NodePort), and that the address points at it.",
-            fix_screen="address", detail=_detail(error))
+            "exposed there (LoadBalancer or NodePort), and that the address points at it.",
+            fix_screen="address",
+            detail=_detail(error),
+        )
     if error.kind == "timeout":
         if error.reason == "connect":
             return Diagnosis(
                 cause=f"No connection to {netloc} within {target.timeout:g}s (timed out).",
                 fix="A firewall drops the traffic or the address points at nothing: check the DNS record, the "
-                    "load balancer and security groups for port 443.",
-                fix_screen="address", detail=_detail(error))
+                "load balancer and security groups for port 443.",
+                fix_screen="address",
+                detail=_detail(error),
+            )
         return Diagnosis(
             cause=f"The registry stopped answering for {target.timeout:g}s during '{step}' (timed out).",
             fix=f"Check the registry pod and its storage; for big layers raise --timeout. {timeout_fix(target.controller_family)}",
-            fix_screen="uploads" if step in UPLOAD_STEPS else "address", detail=_detail(error))
+            fix_screen="uploads" if step in UPLOAD_STEPS else "address",
+            detail=_detail(error),
+        )
     if error.kind == "connection":
         during_upload = step in UPLOAD_STEPS
         return Diagnosis(
             cause=f"The connection to {netloc} was closed during '{step}'."
-                  + (" A proxy cut the upload short: a body-size limit or a proxy timeout." if during_upload else ""),
-            fix=(f"{body_limit_fix(target.controller_family)} {timeout_fix(target.controller_family)}"
-                 if during_upload else "Check that the address reaches the ingress controller and the registry."),
-            fix_screen="uploads" if during_upload else "address", detail=_detail(error))
+            + (" A proxy cut the upload short: a body-size limit or a proxy timeout." if during_upload else ""),
+            fix=(
+                f"{body_limit_fix(target.controller_family)} {timeout_fix(target.controller_family)}"
+                if during_upload
+                else "Check that the address reaches the ingress controller and the registry."
+            ),
+            fix_screen="uploads" if during_upload else "address",
+            detail=_detail(error),
+        )
     return None
 
 
@@ -322,26 +372,40 @@ def _diagnose_tls(error: RegistryError, step: str, target: SmokeTarget) -> Diagn
         return None
     host, netloc = _host_port(target.registry)
     if error.reason == "hostname":
-        cause, fix = (f"The registry's certificate is not valid for the name {host}.",
-                      f"Issue the certificate (the Ingress TLS secret) with {host} in its subjectAltName, "
-                      f"or use the name the certificate was issued for.")
+        cause, fix = (
+            f"The registry's certificate is not valid for the name {host}.",
+            f"Issue the certificate (the Ingress TLS secret) with {host} in its subjectAltName, "
+            f"or use the name the certificate was issued for.",
+        )
     elif error.reason == "expired":
-        cause, fix = ("The registry's certificate has expired (or is not valid yet: check the clock).",
-                      "Renew the certificate in the Ingress TLS secret.")
+        cause, fix = (
+            "The registry's certificate has expired (or is not valid yet: check the clock).",
+            "Renew the certificate in the Ingress TLS secret.",
+        )
     elif error.reason == "ca_file":
-        cause, fix = (f"{error.message}.", "Give the PEM file of the CA that signed the registry's certificate "
-                                           "(the installer's ca.crt in self-signed mode).")
+        cause, fix = (
+            f"{error.message}.",
+            "Give the PEM file of the CA that signed the registry's certificate "
+            "(the installer's ca.crt in self-signed mode).",
+        )
     elif error.reason == "not_tls":
-        cause, fix = (f"{netloc} does not speak HTTPS (the TLS handshake got a plain HTTP answer).",
-                      "Enable TLS on the Ingress (ingress.tls with a secret), or use the HTTPS port.")
+        cause, fix = (
+            f"{netloc} does not speak HTTPS (the TLS handshake got a plain HTTP answer).",
+            "Enable TLS on the Ingress (ingress.tls with a secret), or use the HTTPS port.",
+        )
     elif target.ca_file is not None:
-        cause, fix = (f"x509: certificate signed by unknown authority: the CA in {target.ca_file} did not sign "
-                      f"the certificate {netloc} presents.",
-                      "Pass the CA that signed the Ingress TLS certificate (the installer's ca.crt in self-signed "
-                      "mode). " + ca_placement(netloc))
+        cause, fix = (
+            f"x509: certificate signed by unknown authority: the CA in {target.ca_file} did not sign "
+            f"the certificate {netloc} presents.",
+            "Pass the CA that signed the Ingress TLS certificate (the installer's ca.crt in self-signed "
+            "mode). " + ca_placement(netloc),
+        )
     else:
-        cause, fix = (f"x509: certificate signed by unknown authority: {netloc} presents a certificate this "
-                      f"machine does not trust (self-signed or a private CA).", ca_placement(netloc))
+        cause, fix = (
+            f"x509: certificate signed by unknown authority: {netloc} presents a certificate this "
+            f"machine does not trust (self-signed or a private CA).",
+            ca_placement(netloc),
+        )
     return Diagnosis(cause=cause, fix=fix, fix_screen="tls", detail=_detail(error))
 
 
@@ -350,25 +414,34 @@ def _diagnose_auth(error: RegistryError, step: str, target: SmokeTarget) -> Diag
         return Diagnosis(
             cause="The registry requires a user name and password, and none were given.",
             fix="Pass --username and --password-env VAR (the variable holding the password), or set the user "
-                "on the access screen.",
-            fix_screen="access", detail=_detail(error))
+            "on the access screen.",
+            fix_screen="access",
+            detail=_detail(error),
+        )
     if error.status == 401:
         realm = re.search(r'realm="([^"]*)"', error.challenge or "")
         where = f' (the challenge came from realm "{realm.group(1)}")' if realm else ""
         token = "token server" in error.message
         return Diagnosis(
-            cause=("The token server rejected the user name and password (401)." if token else
-                   f"The registry or the ingress in front of it rejected the user name and password (401){where}."),
+            cause=(
+                "The token server rejected the user name and password (401)."
+                if token
+                else f"The registry or the ingress in front of it rejected the user name and password (401){where}."
+            ),
             fix="Check the user and password. If both ingress basic auth (nginx.ingress.kubernetes.io/auth-type, "
-                "auth-secret) and the registry's own htpasswd are on, the same user and password must be in both "
-                "Secrets (they disagree now); better keep only one of them. The registry accepts bcrypt "
-                "htpasswd entries only.",
-            fix_screen="access", detail=_detail(error))
+            "auth-secret) and the registry's own htpasswd are on, the same user and password must be in both "
+            "Secrets (they disagree now); better keep only one of them. The registry accepts bcrypt "
+            "htpasswd entries only.",
+            fix_screen="access",
+            detail=_detail(error),
+        )
     if error.status == 403:
         return Diagnosis(
             cause="The credentials were accepted but the user may not push to this repository (403 Forbidden).",
             fix=f"Grant push (and delete) on {target.repository} to the user, or use another --repository.",
-            fix_screen="access", detail=_detail(error))
+            fix_screen="access",
+            detail=_detail(error),
+        )
     return None
 
 
@@ -378,31 +451,40 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
     if status == 413:
         return Diagnosis(
             cause=f"The proxy in front of the registry refused the layer upload as too large (413 Request Entity "
-                  f"Too Large): its body-size limit is below the {format_size(target.blob_size)} layer. A docker "
-                  f"push of any bigger layer fails the same way.",
-            fix=body_limit_fix(family), fix_screen="uploads", detail=_detail(error))
+            f"Too Large): its body-size limit is below the {format_size(target.blob_size)} layer. A docker "
+            f"push of any bigger layer fails the same way.",
+            fix=body_limit_fix(family),
+            fix_screen="uploads",
+            detail=_detail(error),
+        )
     if status == 404 and step in CONNECT_STEPS:
         return Diagnosis(
             cause=f"{error.url} answered 404: the address reaches a web server, but not the registry's API.",
             fix="Route the path / (pathType Prefix), or at least /v2/, of this host to the registry Service on port "
-                "5000: check the Ingress host name, ingress.path and the IngressClass, and that no other Ingress "
-                "claims this host.",
-            fix_screen="address", detail=_detail(error))
+            "5000: check the Ingress host name, ingress.path and the IngressClass, and that no other Ingress "
+            "claims this host.",
+            fix_screen="address",
+            detail=_detail(error),
+        )
     if status in (502, 503):
         return Diagnosis(
             cause=f"The proxy could not get an answer from the registry ({status}): the registry pod is not ready, "
-                  f"or the Ingress points at a wrong Service or port"
-                  + (", or the registry dropped the upload." if step in UPLOAD_STEPS else "."),
+            f"or the Ingress points at a wrong Service or port"
+            + (", or the registry dropped the upload." if step in UPLOAD_STEPS else "."),
             fix="Check the registry pod and its endpoints (kubectl get pods,endpoints in the release namespace) "
-                "and wait for it to be Ready; the Ingress backend must be the registry Service, port 5000. "
-                + (timeout_fix(family) if step in UPLOAD_STEPS else ""),
-            fix_screen="address", detail=_detail(error))
+            "and wait for it to be Ready; the Ingress backend must be the registry Service, port 5000. "
+            + (timeout_fix(family) if step in UPLOAD_STEPS else ""),
+            fix_screen="address",
+            detail=_detail(error),
+        )
     if status == 504:
         return Diagnosis(
             cause=f"The proxy timed out waiting for the registry during '{step}' (504 Gateway Timeout): the "
-                  f"registry is hung or slow, or the proxy timeouts are too short for large layers.",
+            f"registry is hung or slow, or the proxy timeouts are too short for large layers.",
             fix=f"{timeout_fix(family)} Also check the registry pod and its storage.",
-            fix_screen="uploads", detail=_detail(error))
+            fix_screen="uploads",
+            detail=_detail(error),
+        )
     return None
 
 
@@ -411,10 +493,12 @@ def _diagnose_digest(error: RegistryError, step: str, target: SmokeTarget) -> Di
         return None
     return Diagnosis(
         cause="The image read back does not match what was pushed (digest mismatch): something between this "
-              "machine and the registry's storage alters or truncates data.",
+        "machine and the registry's storage alters or truncates data.",
         fix="Check the registry's storage (a full or failing volume, an S3-compatible store that changes objects) "
-            "and any proxy that rewrites bodies; run again with --keep and inspect the blob.",
-        fix_screen=None, detail=_detail(error))
+        "and any proxy that rewrites bodies; run again with --keep and inspect the blob.",
+        fix_screen=None,
+        detail=_detail(error),
+    )
 
 
 # -- running it ----------------------------------------------------------------------------------
@@ -474,27 +558,40 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
     steps = _Steps(on_event)
     pushed = _Pushed()
     try:
-        client = RegistryClient(target.registry, username=target.username, password=target.password,
-                                ca_file=target.ca_file, timeout=target.timeout)
+        client = RegistryClient(
+            target.registry,
+            username=target.username,
+            password=target.password,
+            ca_file=target.ca_file,
+            timeout=target.timeout,
+        )
     except ValueError as error:
-        diagnosis = Diagnosis(cause=str(error), fix="Give the registry as HOST[:PORT].", fix_screen="address",
-                              detail=str(error))
+        diagnosis = Diagnosis(
+            cause=str(error), fix="Give the registry as HOST[:PORT].", fix_screen="address", detail=str(error)
+        )
         return SmokeResult(False, None, 0, 0.0, 0.0, diagnosis)
     except RegistryError as error:  # an unusable CA file
         return SmokeResult(False, None, 0, 0.0, 0.0, diagnose(error, STEP_CONNECT, target))
     with client:
         try:
             deleted = _run_steps(client, target, steps, pushed)
-        except (RegistryError, requests.exceptions.RequestException, OSError, ValueError, KeyError, TypeError,
-                IndexError) as error:
+        except (
+            RegistryError,
+            requests.exceptions.RequestException,
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+        ) as error:
             error = _as_registry_error(error)
             steps.finish(False, str(error))
             diagnosis = diagnose(error, steps.current, target)
             log.info("smoke test failed in %s: %s", steps.current, error)
-            return SmokeResult(False, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput,
-                               diagnosis)
-    return SmokeResult(True, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput, None,
-                       deleted)
+            return SmokeResult(
+                False, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput, diagnosis
+            )
+    return SmokeResult(True, pushed.digest, pushed.bytes, time.monotonic() - started, pushed.throughput, None, deleted)
 
 
 def _as_registry_error(error: Exception) -> RegistryError:
@@ -515,8 +612,9 @@ def _run_steps(client: RegistryClient, target: SmokeTarget, steps: _Steps, pushe
 
     layer = SmokeLayer(target.blob_size)
     steps.start(STEP_LAYER, f"{format_size(target.blob_size)} to {repo}")
-    digest, size = client.upload_blob(repo, layer.chunks(),
-                                      on_progress=_progress(steps.on_event, STEP_LAYER, target.blob_size))
+    digest, size = client.upload_blob(
+        repo, layer.chunks(), on_progress=_progress(steps.on_event, STEP_LAYER, target.blob_size)
+    )
     seconds = steps.elapsed()
     pushed.bytes, pushed.throughput = size, _mib_s(size, seconds)
     steps.finish(detail=f"{format_size(size)} in {seconds:.2f}s, {pushed.throughput:.1f} MiB/s")
@@ -546,8 +644,9 @@ def _verify(client: RegistryClient, target: SmokeTarget, manifest_digest: str, d
     repo = target.repository
     got = client.get_manifest(repo, target.tag)
     if got.digest != manifest_digest:
-        raise RegistryError("digest", f"manifest {repo}:{target.tag} read back as {got.digest}, "
-                                      f"pushed {manifest_digest}", method="GET")
+        raise RegistryError(
+            "digest", f"manifest {repo}:{target.tag} read back as {got.digest}, pushed {manifest_digest}", method="GET"
+        )
     manifest = json.loads(got.body)
     config_digest = manifest["config"]["digest"]
     config = bytearray()
@@ -561,9 +660,12 @@ def _verify(client: RegistryClient, target: SmokeTarget, manifest_digest: str, d
     size = client.read_blob(repo, layer["digest"], on_chunk=unpacked.feed)
     seconds = time.monotonic() - started
     if size != layer["size"] or unpacked.diff_id() != diff_id:
-        raise RegistryError("digest", f"layer {layer['digest']} read back as {size} bytes with diff_id "
-                                      f"{unpacked.diff_id()}, pushed {layer['size']} bytes with {diff_id}",
-                            method="GET")
+        raise RegistryError(
+            "digest",
+            f"layer {layer['digest']} read back as {size} bytes with diff_id "
+            f"{unpacked.diff_id()}, pushed {layer['size']} bytes with {diff_id}",
+            method="GET",
+        )
     return seconds
 
 
@@ -595,7 +697,13 @@ def _delete(client: RegistryClient, target: SmokeTarget, steps: _Steps, digest: 
         steps.on_event(Note(STEP_DELETE, f"could not delete the test tag: {error}", "warning"))
         return False
     if not deleted:
-        steps.on_event(Note(STEP_DELETE, "the registry has deletion disabled (persistence.deleteEnabled / "
-                                         "REGISTRY_STORAGE_DELETE_ENABLED), so the test image stays; "
-                                         "that is not an error.", "info"))
+        steps.on_event(
+            Note(
+                STEP_DELETE,
+                "the registry has deletion disabled (persistence.deleteEnabled / "
+                "REGISTRY_STORAGE_DELETE_ENABLED), so the test image stays; "
+                "that is not an error.",
+                "info",
+            )
+        )
     return deleted

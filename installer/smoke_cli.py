@@ -24,24 +24,34 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser, *, registry_required: bool = True,
-                             timeout: str = "30") -> None:
+def add_connection_arguments(
+    parser: argparse.ArgumentParser, *, registry_required: bool = True, timeout: str = "30"
+) -> None:
     """The flags every command that talks to the registry shares (smoke, push-disk)."""
-    parser.add_argument("--registry", required=registry_required, metavar="HOST[:PORT]",
-                        help="the registry's public address (HTTPS), e.g. registry.example.com")
+    parser.add_argument(
+        "--registry",
+        required=registry_required,
+        metavar="HOST[:PORT]",
+        help="the registry's public address (HTTPS), e.g. registry.example.com",
+    )
     parser.add_argument("--username", help="registry user (with --password-env)")
     parser.add_argument("--password-env", metavar="VAR", help="name of the environment variable holding the password")
     parser.add_argument("--ca-file", metavar="FILE", help="PEM CA to trust instead of the system store")
-    parser.add_argument("--timeout", default=timeout, metavar="S",
-                        help=f"seconds to wait for each answer (default {timeout})")
-    parser.add_argument("--controller-family", choices=FAMILY_NAMES,
-                        help="ingress controller in front of the registry, to name its exact settings on failure")
+    parser.add_argument(
+        "--timeout", default=timeout, metavar="S", help=f"seconds to wait for each answer (default {timeout})"
+    )
+    parser.add_argument(
+        "--controller-family",
+        choices=FAMILY_NAMES,
+        help="ingress controller in front of the registry, to name its exact settings on failure",
+    )
 
 
 def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
-    parser.add_argument("--blob-size", default="1Mi", metavar="SIZE",
-                        help="layer size to push, e.g. 8Mi, 1GiB, 512MB (default 1Mi)")
+    parser.add_argument(
+        "--blob-size", default="1Mi", metavar="SIZE", help="layer size to push, e.g. 8Mi, 1GiB, 512MB (default 1Mi)"
+    )
     parser.add_argument("--repository", default="registry-installer/smoke", metavar="NAME")
     parser.add_argument("--tag", default="smoke")
     parser.add_argument("--keep", action="store_true", help="keep the test image instead of deleting it")
@@ -54,8 +64,10 @@ def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Env
 
     if "@" in args.registry:
         # never echo the value: it may hold a password
-        raise UsageError("--registry holds credentials (user:password@host); give the user with --username and the password "
-                         "in an environment variable named by --password-env")
+        raise UsageError(
+            "--registry holds credentials (user:password@host); give the user with --username and the password "
+            "in an environment variable named by --password-env"
+        )
     try:
         registry_base_url(args.registry)
     except ValueError as error:
@@ -64,9 +76,15 @@ def target_from_args(args: argparse.Namespace, environ: dict[str, str] | os._Env
     _repository(args.repository)
     _tag(args.tag)
     return SmokeTarget(
-        registry=args.registry, username=args.username, password=_password(args, environ),
-        ca_file=_ca_file(args.ca_file), controller_family=args.controller_family,
-        repository=args.repository, tag=args.tag, blob_size=_blob_size(args.blob_size), keep=args.keep,
+        registry=args.registry,
+        username=args.username,
+        password=_password(args, environ),
+        ca_file=_ca_file(args.ca_file),
+        controller_family=args.controller_family,
+        repository=args.repository,
+        tag=args.tag,
+        blob_size=_blob_size(args.blob_size),
+        keep=args.keep,
         timeout=_timeout(args.timeout),
     )
 
@@ -84,40 +102,54 @@ def _registry(value: str) -> None:
     parts = urlsplit(value if "://" in value else f"//{value}")
     if "@" in parts.netloc:
         # never echo the value: it holds a password
-        raise UsageError("--registry holds credentials (user:password@host); give the user with --username and the password "
-                         "in an environment variable named by --password-env")
+        raise UsageError(
+            "--registry holds credentials (user:password@host); give the user with --username and the password "
+            "in an environment variable named by --password-env"
+        )
     if "://" in value and parts.scheme not in ("http", "https"):
         raise UsageError(f"--registry {value!r}: only https:// (or http://) addresses; e.g. registry.example.com")
     try:
         port = parts.port
     except ValueError:
-        raise UsageError(f"--registry {value!r}: the port must be a number from 1 to 65535, e.g. registry.example.com:8443") from None
+        raise UsageError(
+            f"--registry {value!r}: the port must be a number from 1 to 65535, e.g. registry.example.com:8443"
+        ) from None
     if port == 0:
-        raise UsageError(f"--registry {value!r}: the port must be a number from 1 to 65535, e.g. registry.example.com:8443")
+        raise UsageError(
+            f"--registry {value!r}: the port must be a number from 1 to 65535, e.g. registry.example.com:8443"
+        )
     host = parts.hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost" and not is_hostname(host.lower()):
-            raise UsageError(f"--registry {value!r}: {host!r} is not a hostname or IP address; e.g. registry.example.com") from None
+            raise UsageError(
+                f"--registry {value!r}: {host!r} is not a hostname or IP address; e.g. registry.example.com"
+            ) from None
     if parts.path.strip("/") not in ("", "v2") or parts.query or parts.fragment:
-        raise UsageError(f"--registry {value!r}: give the address without a path; the registry answers at /v2/ of the host")
+        raise UsageError(
+            f"--registry {value!r}: give the address without a path; the registry answers at /v2/ of the host"
+        )
 
 
 def _repository(value: str) -> None:
     from installer.checks import REPOSITORY_PATH
 
     if not value or len(value) > 255 or not REPOSITORY_PATH.fullmatch(value):
-        raise UsageError(f"--repository {value!r} is not a repository name: lowercase letters, digits, '.', '_', '-' "
-                         "in parts separated by '/', e.g. registry-installer/smoke")
+        raise UsageError(
+            f"--repository {value!r} is not a repository name: lowercase letters, digits, '.', '_', '-' "
+            "in parts separated by '/', e.g. registry-installer/smoke"
+        )
 
 
 def _tag(value: str) -> None:
     from installer.checks import IMAGE_TAG
 
     if not IMAGE_TAG.fullmatch(value):
-        raise UsageError(f"--tag {value!r} is not a tag: letters, digits, '_', '.', '-', starting with a letter, digit or '_', "
-                         "at most 128 characters, e.g. smoke")
+        raise UsageError(
+            f"--tag {value!r} is not a tag: letters, digits, '_', '.', '-', starting with a letter, digit or '_', "
+            "at most 128 characters, e.g. smoke"
+        )
 
 
 def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -> "SecretStr | None":
@@ -134,11 +166,15 @@ def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -
     except ValueError as error:
         raise UsageError(f"--username: {error}") from None
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.password_env):
-        raise UsageError(f"--password-env {args.password_env!r} is not an environment variable name; e.g. --password-env REGISTRY_PASSWORD")
+        raise UsageError(
+            f"--password-env {args.password_env!r} is not an environment variable name; e.g. --password-env REGISTRY_PASSWORD"
+        )
     value = environ.get(args.password_env)
     if value is None:
-        raise UsageError(f"environment variable {args.password_env} is not set; export it with the password, "
-                         f"or name another variable with --password-env")
+        raise UsageError(
+            f"environment variable {args.password_env} is not set; export it with the password, "
+            f"or name another variable with --password-env"
+        )
     from pydantic import SecretStr
 
     return SecretStr(value)
@@ -157,8 +193,9 @@ def _ca_file(value: str | None) -> Path | None:
     except FileProblem as error:
         raise UsageError(f"--ca-file: cannot read the CA file {path}: {error.reason}", error.hint) from None
     except ValueError:
-        raise UsageError(f"--ca-file: {path} holds no PEM certificate; give the CA certificate (-----BEGIN CERTIFICATE-----)") \
-            from None
+        raise UsageError(
+            f"--ca-file: {path} holds no PEM certificate; give the CA certificate (-----BEGIN CERTIFICATE-----)"
+        ) from None
     if not certificates:
         raise UsageError(f"--ca-file: {path} holds no certificate")
     return path
@@ -184,15 +221,19 @@ def _timeout(value: str) -> float:
     except ValueError:
         raise UsageError(f"--timeout {value!r} is not a number of seconds; e.g. --timeout 30") from None
     if not math.isfinite(seconds) or seconds <= 0 or seconds > 86400:
-        raise UsageError(f"--timeout {value!r} must be a number of seconds from more than 0 to 86400; e.g. --timeout 30")
+        raise UsageError(
+            f"--timeout {value!r} must be a number of seconds from more than 0 to 86400; e.g. --timeout 30"
+        )
     return seconds
 
 
 def print_result(result: "SmokeResult", out: TextIO) -> None:
 
     if result.ok:
-        out.write(f"smoke test passed: {format_size(result.bytes)} layer pushed at {result.throughput_mib_s:.1f} MiB/s, "
-                  f"image {result.digest} read back and verified, {result.seconds:.2f}s in all\n")
+        out.write(
+            f"smoke test passed: {format_size(result.bytes)} layer pushed at {result.throughput_mib_s:.1f} MiB/s, "
+            f"image {result.digest} read back and verified, {result.seconds:.2f}s in all\n"
+        )
         return
     diagnosis = result.diagnosis
     out.write("smoke test FAILED\n")
@@ -211,8 +252,10 @@ def smoke_command(args: argparse.Namespace, out: TextIO | None = None, err: Text
         return EXIT_USAGE
     from installer.smoke import run_smoke
 
-    out.write(f"smoke test: pushing a {format_size(target.blob_size)} layer to {target.registry}/"
-              f"{target.repository}:{target.tag}\n")
+    out.write(
+        f"smoke test: pushing a {format_size(target.blob_size)} layer to {target.registry}/"
+        f"{target.repository}:{target.tag}\n"
+    )
     result = run_smoke(target, on_event=EventPrinter(out, show_started=False))
     print_result(result, out)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -37,16 +37,26 @@ def _decode(secret: Any, key: str) -> str | None:
         return None
 
 
-def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release: str, extra_secret: str | None = None,
-                  wanted_claim: str | None = None) -> ExistingState:
+def load_existing(
+    kube: KubeClient,
+    probe: ProbeResult,
+    namespace: str,
+    release: str,
+    extra_secret: str | None = None,
+    wanted_claim: str | None = None,
+) -> ExistingState:
     """Everything a re-run must keep: haSharedSecret, password hashes, generated passwords, the CA.
 
     `wanted_claim` (storage.filesystem.existing_claim) is looked up too: found, missing, or None when not allowed to look."""
     if not probe.namespace_exists:
         return ExistingState(existing_claim_found=False if wanted_claim else None)
     names = SecretNames(release)
-    listed = kube.call(f"list the installer's Secrets in {namespace}", kube.core.list_namespaced_secret, namespace,
-                       label_selector=f"{MANAGED_SELECTOR},app.kubernetes.io/instance={release}").items
+    listed = kube.call(
+        f"list the installer's Secrets in {namespace}",
+        kube.core.list_namespaced_secret,
+        namespace,
+        label_selector=f"{MANAGED_SELECTOR},app.kubernetes.io/instance={release}",
+    ).items
     by_name = {s.metadata.name: s for s in listed}
     present = set(by_name)
     if extra_secret and extra_secret not in present:
@@ -61,7 +71,11 @@ def load_existing(kube: KubeClient, probe: ProbeResult, namespace: str, release:
     s3 = by_name.get(names.s3)
     s3_keys = _s3_keys(s3) if s3 is not None else None
     ingress_auth = by_name.get(names.basic_auth)
-    ingress_htpasswd = parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or "")) if ingress_auth else {}
+    ingress_htpasswd = (
+        parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or ""))
+        if ingress_auth
+        else {}
+    )
     return ExistingState(
         ha_shared_secret=SecretStr(chart_secrets["haSharedSecret"]) if chart_secrets.get("haSharedSecret") else None,
         registry_htpasswd=parse_htpasswd(chart_secrets.get("htpasswd") or ""),
@@ -97,21 +111,29 @@ def _claim_found(kube: KubeClient, namespace: str, name: str) -> bool | None:
         return None
 
 
-def existing_from_rendered(secrets: list[dict[str, Any]], secret_values: dict[str, Any], release: str,
-                           tls_secret_name: str | None = None) -> ExistingState:
+def existing_from_rendered(
+    secrets: list[dict[str, Any]], secret_values: dict[str, Any], release: str, tls_secret_name: str | None = None
+) -> ExistingState:
     """What an earlier offline render wrote (its Secrets and secret values), as the state a re-render keeps:
     the same haSharedSecret, CA, serving certificate, generated passwords and password hashes."""
     from types import SimpleNamespace
 
     names = SecretNames(release)
-    by_name = {s["metadata"]["name"]: SimpleNamespace(data=s.get("data") or {}) for s in secrets
-               if isinstance(s, dict) and isinstance(s.get("metadata"), dict) and isinstance(s.get("data") or {}, dict)}
+    by_name = {
+        s["metadata"]["name"]: SimpleNamespace(data=s.get("data") or {})
+        for s in secrets
+        if isinstance(s, dict) and isinstance(s.get("metadata"), dict) and isinstance(s.get("data") or {}, dict)
+    }
     chart_secrets = (secret_values or {}).get("secrets") or {}
     ingress_auth = by_name.get(names.basic_auth)
     return ExistingState(
-        ha_shared_secret=SecretStr(str(chart_secrets["haSharedSecret"])) if chart_secrets.get("haSharedSecret") else None,
+        ha_shared_secret=SecretStr(str(chart_secrets["haSharedSecret"]))
+        if chart_secrets.get("haSharedSecret")
+        else None,
         registry_htpasswd=parse_htpasswd(str(chart_secrets.get("htpasswd") or "")),
-        ingress_htpasswd=parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or "")) if ingress_auth else {},
+        ingress_htpasswd=parse_htpasswd((_decode(ingress_auth, "auth") or _decode(ingress_auth, "htpasswd") or ""))
+        if ingress_auth
+        else {},
         passwords=_generated_passwords(by_name.get(names.state)),
         s3_keys=_s3_keys(by_name[names.s3]) if names.s3 in by_name else None,
         tls=_self_signed_tls(by_name.get(tls_secret_name or names.tls), by_name.get(names.ca)),
@@ -121,7 +143,7 @@ def existing_from_rendered(secrets: list[dict[str, Any]], secret_values: dict[st
 def _generated_passwords(state_secret: Any) -> dict[str, SecretStr]:
     """user -> generated password, from the installer's state Secret (keys made by secret_key_for_user)."""
     passwords = {}
-    for key in ((state_secret.data or {}) if state_secret is not None else {}):
+    for key in (state_secret.data or {}) if state_secret is not None else {}:
         user = user_from_secret_key(key)
         if user is not None:
             passwords[user] = SecretStr(_decode(state_secret, key) or "")
@@ -135,18 +157,25 @@ def _claim(kube: KubeClient, namespace: str, release: str, values: dict) -> Clai
         pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
     except NotFound:
         return None
-    return ClaimInfo(name=name, size=(pvc.spec.resources.requests or {}).get("storage", "0"), phase=pvc.status.phase or "Pending",
-                     storage_class=pvc.spec.storage_class_name, owner=claim_owner(pvc.metadata, release),
-                     access_modes=tuple(pvc.spec.access_modes or ()))
+    return ClaimInfo(
+        name=name,
+        size=(pvc.spec.resources.requests or {}).get("storage", "0"),
+        phase=pvc.status.phase or "Pending",
+        storage_class=pvc.spec.storage_class_name,
+        owner=claim_owner(pvc.metadata, release),
+        access_modes=tuple(pvc.spec.access_modes or ()),
+    )
 
 
 def claim_owner(metadata: Any, release: str) -> str:
-    """"installer" (labelled the installer's own for `release`), "chart" (the release's chart made it) or "other"."""
+    """ "installer" (labelled the installer's own for `release`), "chart" (the release's chart made it) or "other"."""
     labels = metadata.labels or {}
     annotations = metadata.annotations or {}
     if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and labels.get(INSTANCE_LABEL) == release:
         return "installer"
-    if annotations.get("meta.helm.sh/release-name") == release or (labels.get("release") == release and labels.get("heritage") == "Helm"):
+    if annotations.get("meta.helm.sh/release-name") == release or (
+        labels.get("release") == release and labels.get("heritage") == "Helm"
+    ):
         return "chart"
     return "other"
 
@@ -156,7 +185,12 @@ def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> "TLSMaterial | None":
 
     if tls_secret is None or ca_secret is None:
         return None
-    cert, key, ca, ca_key = _decode(tls_secret, "tls.crt"), _decode(tls_secret, "tls.key"), _decode(ca_secret, "tls.crt"), _decode(ca_secret, "tls.key")
+    cert, key, ca, ca_key = (
+        _decode(tls_secret, "tls.crt"),
+        _decode(tls_secret, "tls.key"),
+        _decode(ca_secret, "tls.crt"),
+        _decode(ca_secret, "tls.key"),
+    )
     if not (cert and key and ca and ca_key):
         return None
     return TLSMaterial(cert_pem=cert, key_pem=SecretStr(key), ca_pem=ca, ca_key_pem=SecretStr(ca_key))
@@ -187,27 +221,54 @@ def snapshot_secrets(kube: KubeClient, namespace: str, names: list[str]) -> dict
     return snapshot
 
 
-def apply_secrets(kube: KubeClient, manifests: tuple[dict[str, Any], ...], snapshot: dict[str, Any], dry_run: bool = False) -> list[str]:
+def apply_secrets(
+    kube: KubeClient, manifests: tuple[dict[str, Any], ...], snapshot: dict[str, Any], dry_run: bool = False
+) -> list[str]:
     """Create or replace each Secret; skip those whose data and type already match. Returns what changed."""
     changed = []
     for manifest in manifests:
         name = manifest["metadata"]["name"]
         namespace = manifest["metadata"]["namespace"]
         current = snapshot.get(name)
-        if current is not None and (current.data or {}) == manifest["data"] and current.type == manifest["type"] \
-                and all((current.metadata.labels or {}).get(k) == v for k, v in manifest["metadata"]["labels"].items()):
+        if (
+            current is not None
+            and (current.data or {}) == manifest["data"]
+            and current.type == manifest["type"]
+            and all((current.metadata.labels or {}).get(k) == v for k, v in manifest["metadata"]["labels"].items())
+        ):
             continue
         kwargs = {"dry_run": "All"} if dry_run else {}
         if current is None:
-            kube.call(f"create Secret {name} in {namespace}", kube.core.create_namespaced_secret, namespace, manifest, **kwargs)
+            kube.call(
+                f"create Secret {name} in {namespace}",
+                kube.core.create_namespaced_secret,
+                namespace,
+                manifest,
+                **kwargs,
+            )
         elif current.type != manifest["type"]:
             # type is immutable: replace by delete + create
-            kube.call(f"delete Secret {name} in {namespace}", kube.core.delete_namespaced_secret, name, namespace, **kwargs)
-            kube.call(f"create Secret {name} in {namespace}", kube.core.create_namespaced_secret, namespace, manifest, **kwargs)
+            kube.call(
+                f"delete Secret {name} in {namespace}", kube.core.delete_namespaced_secret, name, namespace, **kwargs
+            )
+            kube.call(
+                f"create Secret {name} in {namespace}",
+                kube.core.create_namespaced_secret,
+                namespace,
+                manifest,
+                **kwargs,
+            )
         else:
             body = dict(manifest)
             body["metadata"] = {**manifest["metadata"], "resourceVersion": current.metadata.resource_version}
-            kube.call(f"update Secret {name} in {namespace}", kube.core.replace_namespaced_secret, name, namespace, body, **kwargs)
+            kube.call(
+                f"update Secret {name} in {namespace}",
+                kube.core.replace_namespaced_secret,
+                name,
+                namespace,
+                body,
+                **kwargs,
+            )
         changed.append(name)
     return changed
 
@@ -220,8 +281,18 @@ def restore_secrets(kube: KubeClient, namespace: str, snapshot: dict[str, Any], 
             if old is None:
                 kube.call(f"delete Secret {name}", kube.core.delete_namespaced_secret, name, namespace)
             else:
-                body = {"apiVersion": "v1", "kind": "Secret", "type": old.type, "data": old.data,
-                        "metadata": {"name": name, "namespace": namespace, "labels": old.metadata.labels, "annotations": old.metadata.annotations}}
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": old.type,
+                    "data": old.data,
+                    "metadata": {
+                        "name": name,
+                        "namespace": namespace,
+                        "labels": old.metadata.labels,
+                        "annotations": old.metadata.annotations,
+                    },
+                }
                 try:
                     current = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
                     body["metadata"]["resourceVersion"] = current.metadata.resource_version
@@ -241,8 +312,13 @@ def keep_claim(kube: KubeClient, namespace: str, name: str) -> str | None:
         pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
     except NotFound:
         return None
-    kube.call(f"annotate PVC {name}", kube.core.patch_namespaced_persistent_volume_claim, name, namespace,
-              {"metadata": {"annotations": KEEP_ANNOTATION}})
+    kube.call(
+        f"annotate PVC {name}",
+        kube.core.patch_namespaced_persistent_volume_claim,
+        name,
+        namespace,
+        {"metadata": {"annotations": KEEP_ANNOTATION}},
+    )
     return (pvc.spec.resources.requests or {}).get("storage", "?")
 
 
@@ -252,8 +328,12 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
 
     from installer.probe import decode_helm_release
 
-    secrets = kube.call(f"read helm release {release}", kube.core.list_namespaced_secret, namespace,
-                        label_selector=f"owner=helm,name={release}").items
+    secrets = kube.call(
+        f"read helm release {release}",
+        kube.core.list_namespaced_secret,
+        namespace,
+        label_selector=f"owner=helm,name={release}",
+    ).items
     latest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))
     chart = decode_helm_release(latest.data["release"])["chart"]
     dest = Path(dest)
@@ -264,8 +344,10 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
     for item in (chart.get("templates") or []) + (chart.get("files") or []):
         path = dest / item["name"]
         if not path.resolve().is_relative_to(root):  # a name like ../../x in a tampered release stays inside dest
-            raise InstallerError(f"the stored chart of release {release} names a file outside the chart ({item['name']!r})",
-                                 "reinstall the chart from its repository (helm upgrade with --chart)")
+            raise InstallerError(
+                f"the stored chart of release {release} names a file outside the chart ({item['name']!r})",
+                "reinstall the chart from its repository (helm upgrade with --chart)",
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(item["data"]))
     return dest

@@ -99,7 +99,12 @@ def collect_status(kube: KubeClient, namespace: str, release: str) -> RegistrySt
         status.warnings.append(f"release {release} is not installed in namespace {namespace}")
         return status
     status.installed = True
-    status.revision, status.release_status, status.chart, status.app_version = info.revision, info.status, info.chart, info.app_version
+    status.revision, status.release_status, status.chart, status.app_version = (
+        info.revision,
+        info.status,
+        info.chart,
+        info.app_version,
+    )
     if info.status != "deployed":
         status.warnings.append(f"release status is {info.status}: re-run `registry-installer apply` to converge it")
     values = info.values
@@ -113,8 +118,12 @@ def collect_status(kube: KubeClient, namespace: str, release: str) -> RegistrySt
 
 def registry_pods(kube: KubeClient, namespace: str, release: str) -> list[Any]:
     """The chart's registry pods (its selector: app=docker-registry, release=RELEASE)."""
-    return kube.call(f"list the registry pods in {namespace}", kube.core.list_namespaced_pod, namespace,
-                     label_selector=f"app=docker-registry,release={release}").items
+    return kube.call(
+        f"list the registry pods in {namespace}",
+        kube.core.list_namespaced_pod,
+        namespace,
+        label_selector=f"app=docker-registry,release={release}",
+    ).items
 
 
 def _pods(kube: KubeClient, status: RegistryStatus) -> None:
@@ -126,18 +135,32 @@ def _pods(kube: KubeClient, status: RegistryStatus) -> None:
         restarts = sum(c.restart_count or 0 for c in statuses)
         status.pods_ready += int(ready)
         status.restarts += restarts
-        status.pods.append({"name": pod.metadata.name, "node": pod.spec.node_name, "phase": pod.status.phase if pod.status else None,
-                            "ready": ready, "restarts": restarts})
+        status.pods.append(
+            {
+                "name": pod.metadata.name,
+                "node": pod.spec.node_name,
+                "phase": pod.status.phase if pod.status else None,
+                "ready": ready,
+                "restarts": restarts,
+            }
+        )
     if status.pods_ready < max(status.pods_total, 1):
-        status.warnings.append(f"{status.pods_ready}/{status.pods_total} registry pods ready: "
-                               f"kubectl -n {status.namespace} describe pods -l app=docker-registry,release={status.release}")
+        status.warnings.append(
+            f"{status.pods_ready}/{status.pods_total} registry pods ready: "
+            f"kubectl -n {status.namespace} describe pods -l app=docker-registry,release={status.release}"
+        )
 
 
 def _ingress(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
     ingress_values = values.get("ingress") or {}
     status.hosts = list(ingress_values.get("hosts") or [])
     try:
-        ingress = kube.call("read the Ingress", kube.networking.read_namespaced_ingress, chart_fullname(status.release), status.namespace)
+        ingress = kube.call(
+            "read the Ingress",
+            kube.networking.read_namespaced_ingress,
+            chart_fullname(status.release),
+            status.namespace,
+        )
     except NotFound:
         status.warnings.append("the registry's Ingress is missing: re-run `registry-installer apply`")
         return
@@ -161,9 +184,13 @@ def _tls_expiry(kube: KubeClient, status: RegistryStatus) -> None:
     from cryptography import x509
 
     try:
-        secret = kube.call(f"read Secret {status.tls_secret}", kube.core.read_namespaced_secret, status.tls_secret, status.namespace)
+        secret = kube.call(
+            f"read Secret {status.tls_secret}", kube.core.read_namespaced_secret, status.tls_secret, status.namespace
+        )
     except NotFound:
-        status.warnings.append(f"TLS Secret {status.tls_secret} does not exist: the ingress serves its default certificate")
+        status.warnings.append(
+            f"TLS Secret {status.tls_secret} does not exist: the ingress serves its default certificate"
+        )
         return
     pem = base64.b64decode((secret.data or {}).get("tls.crt", ""))
     try:
@@ -175,19 +202,27 @@ def _tls_expiry(kube: KubeClient, status: RegistryStatus) -> None:
     status.tls_not_after = not_after.isoformat()
     status.tls_days_left = (not_after - dt.datetime.now(dt.timezone.utc)).days
     if status.tls_days_left < TLS_WARN_DAYS:
-        status.warnings.append(f"the TLS certificate expires in {status.tls_days_left} days ({not_after:%Y-%m-%d}): renew it")
+        status.warnings.append(
+            f"the TLS certificate expires in {status.tls_days_left} days ({not_after:%Y-%m-%d}): renew it"
+        )
 
 
 def _certificate_ready(kube: KubeClient, namespace: str, name: str) -> str:
     try:
-        cert = kube.get_json(f"read Certificate {name}", f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{name}")
+        cert = kube.get_json(
+            f"read Certificate {name}", f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{name}"
+        )
     except NotFound:
         return "not ready: no Certificate yet (is cert-manager's ingress-shim running?)"
     except InstallerError as exc:
         return f"unknown ({exc.message})"
     for cond in (cert.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return "ready" if cond.get("status") == "True" else f"not ready: {cond.get('message') or cond.get('reason') or 'pending'}"
+            return (
+                "ready"
+                if cond.get("status") == "True"
+                else f"not ready: {cond.get('message') or cond.get('reason') or 'pending'}"
+            )
     return "not ready: no Ready condition yet"
 
 
@@ -213,20 +248,29 @@ def _volume(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
     status.claim_requested = (pvc.spec.resources.requests or {}).get("storage")
     status.claim_capacity = ((pvc.status.capacity or {}).get("storage")) if pvc.status else None
     status.claim_phase = pvc.status.phase if pvc.status else None
-    status.claim_conditions = [c.type for c in (pvc.status.conditions or []) if c.status == "True"] if pvc.status else []
+    status.claim_conditions = (
+        [c.type for c in (pvc.status.conditions or []) if c.status == "True"] if pvc.status else []
+    )
     status.storage_class = pvc.spec.storage_class_name
     if status.storage_class:
         try:
-            sc = kube.get_json(f"read StorageClass {status.storage_class}", f"/apis/storage.k8s.io/v1/storageclasses/{status.storage_class}")
+            sc = kube.get_json(
+                f"read StorageClass {status.storage_class}",
+                f"/apis/storage.k8s.io/v1/storageclasses/{status.storage_class}",
+            )
             status.expandable = bool(sc.get("allowVolumeExpansion"))
         except InstallerError:
             status.expandable = None
     if status.claim_owner == "chart":
-        status.warnings.append(f"the data PVC {status.claim} belongs to the chart: `helm uninstall` would delete it; "
-                               "re-run `registry-installer apply` to make it the installer's own")
+        status.warnings.append(
+            f"the data PVC {status.claim} belongs to the chart: `helm uninstall` would delete it; "
+            "re-run `registry-installer apply` to make it the installer's own"
+        )
     if "FileSystemResizePending" in status.claim_conditions:
-        status.warnings.append(f"PVC {status.claim} waits for its filesystem to grow: it happens when the registry pod restarts "
-                               f"(kubectl -n {status.namespace} rollout restart deployment/{chart_fullname(status.release)})")
+        status.warnings.append(
+            f"PVC {status.claim} waits for its filesystem to grow: it happens when the registry pod restarts "
+            f"(kubectl -n {status.namespace} rollout restart deployment/{chart_fullname(status.release)})"
+        )
     why: list[str] = []
     status.usage = volume_usage(kube, status.namespace, status.release, status.claim, why=why)
     if status.usage is None:
@@ -237,7 +281,9 @@ def _volume(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
         status.warnings.append(warning)
 
 
-def usage_warning(usage: VolumeUsage, requested: str | None, storage_class: str | None, expandable: bool | None) -> str | None:
+def usage_warning(
+    usage: VolumeUsage, requested: str | None, storage_class: str | None, expandable: bool | None
+) -> str | None:
     """Above 80 %: say how full and the ways out (gc, grow when the class allows it, S3)."""
     if usage.fraction <= USAGE_WARN:
         return None
@@ -245,7 +291,9 @@ def usage_warning(usage: VolumeUsage, requested: str | None, storage_class: str 
     if expandable:
         fixes += f", grow the volume with `registry-installer grow --size {_double(requested)}`"
     else:
-        fixes += f" (StorageClass {storage_class or '(none)'} cannot expand: to grow, move the images to a larger claim)"
+        fixes += (
+            f" (StorageClass {storage_class or '(none)'} cannot expand: to grow, move the images to a larger claim)"
+        )
     fixes += ", or move the images to S3 storage"
     return f"the data volume is {usage.fraction:.0%} full ({usage.used_bytes} of {usage.capacity_bytes} bytes): {fixes}"
 
@@ -260,8 +308,14 @@ def _double(size: str | None) -> str:
     return f"{float(match[1]) * 2:g}{match[2]}"
 
 
-def volume_usage(kube: KubeClient, namespace: str, release: str, claim: str, pods: list[Any] | None = None,
-                 why: list[str] | None = None) -> VolumeUsage | None:
+def volume_usage(
+    kube: KubeClient,
+    namespace: str,
+    release: str,
+    claim: str,
+    pods: list[Any] | None = None,
+    why: list[str] | None = None,
+) -> VolumeUsage | None:
     """The data volume's usage from the kubelet's stats summary of each node running a registry pod (newest wins).
 
     `why`, when given, collects the reasons there is none (a kubelet that refused, a volume it does not measure).
@@ -274,13 +328,17 @@ def volume_usage(kube: KubeClient, namespace: str, release: str, claim: str, pod
         why.append("no registry pod is running on a node")
     for node in nodes:
         try:
-            summary = kube.get_json(f"read the kubelet stats of node {node}", f"/api/v1/nodes/{node}/proxy/stats/summary")
+            summary = kube.get_json(
+                f"read the kubelet stats of node {node}", f"/api/v1/nodes/{node}/proxy/stats/summary"
+            )
         except InstallerError as exc:
             why.append(f"the kubelet of node {node} gave no stats ({exc.message})")
             continue
         usage = claim_usage(summary, namespace, claim, node)
         if not usage:
-            why.append(f"the kubelet of node {node} does not measure volume {claim} (its volume plugin reports no usage, e.g. hostPath)")
+            why.append(
+                f"the kubelet of node {node} does not measure volume {claim} (its volume plugin reports no usage, e.g. hostPath)"
+            )
         found += usage
     return max(found, key=lambda u: u.time) if found else None
 
@@ -294,8 +352,16 @@ def claim_usage(summary: dict[str, Any], namespace: str, claim: str, node: str) 
             continue
         for volume in pod.get("volume") or []:
             if (volume.get("pvcRef") or {}).get("name") == claim and volume.get("capacityBytes"):
-                out.append(VolumeUsage(int(volume.get("usedBytes") or 0), int(volume["capacityBytes"]), int(volume.get("availableBytes") or 0),
-                                       node, ref.get("name", ""), volume.get("time", "")))
+                out.append(
+                    VolumeUsage(
+                        int(volume.get("usedBytes") or 0),
+                        int(volume["capacityBytes"]),
+                        int(volume.get("availableBytes") or 0),
+                        node,
+                        ref.get("name", ""),
+                        volume.get("time", ""),
+                    )
+                )
     return out
 
 
@@ -336,14 +402,17 @@ def service_get(kube: KubeClient, base: str, path: str, query: dict[str, str] | 
         return kube.call(f"read {path} from the registry", kube._request_json, "GET", base + path, query, None)
     except InstallerError as exc:
         if "401" in exc.message or "rejected our credentials" in exc.message:
-            raise CatalogRefused("repositories: unknown (the registry checks passwords itself and the API server's proxy cannot pass one); "
-                                 "`docker search` or `curl -u USER https://HOST/v2/_catalog` lists them") from None
+            raise CatalogRefused(
+                "repositories: unknown (the registry checks passwords itself and the API server's proxy cannot pass one); "
+                "`docker search` or `curl -u USER https://HOST/v2/_catalog` lists them"
+            ) from None
         raise
     except ApiException as exc:  # pragma: no cover - call() turns these into InstallerErrors
         raise InstallerError(f"registry answered {exc.status}") from None
 
 
 # -- the installer's record of garbage collections ----------------------------------------------
+
 
 def gc_record_name(release: str) -> str:
     return f"{SecretNames(release).state}-gc"
@@ -356,7 +425,12 @@ def last_gc(kube: KubeClient, namespace: str, release: str) -> dict[str, Any] | 
 
 def gc_history(kube: KubeClient, namespace: str, release: str) -> list[dict[str, Any]]:
     try:
-        cm = kube.call("read the garbage collection record", kube.core.read_namespaced_config_map, gc_record_name(release), namespace)
+        cm = kube.call(
+            "read the garbage collection record",
+            kube.core.read_namespaced_config_map,
+            gc_record_name(release),
+            namespace,
+        )
     except NotFound:
         return []
     try:
@@ -369,9 +443,16 @@ def record_gc(kube: KubeClient, namespace: str, release: str, entry: dict[str, A
     """Append one run to the ConfigMap `<release>-installer-gc` (the last ten are kept)."""
     history = (gc_history(kube, namespace, release) + [entry])[-GC_HISTORY:]
     name = gc_record_name(release)
-    body = {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, "app.kubernetes.io/instance": release}},
-            "data": {"history.json": json.dumps(history, indent=1)}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**MANAGED_BY, "app.kubernetes.io/instance": release},
+        },
+        "data": {"history.json": json.dumps(history, indent=1)},
+    }
     try:
         kube.call(f"read ConfigMap {name}", kube.core.read_namespaced_config_map, name, namespace)
         kube.call(f"update ConfigMap {name}", kube.core.replace_namespaced_config_map, name, namespace, body)

@@ -29,7 +29,9 @@ class TLSMaterial:
     ca_key_pem: SecretStr | None = field(default=None, repr=False)
 
 
-def check_cert_and_key(cert_file: str, key_file: str, hosts: list[str], now: dt.datetime | None = None) -> tuple[TLSMaterial | None, list[Problem]]:
+def check_cert_and_key(
+    cert_file: str, key_file: str, hosts: list[str], now: dt.datetime | None = None
+) -> tuple[TLSMaterial | None, list[Problem]]:
     """Parse, match, cover-hosts and expiry checks; returns the material or the problems found."""
     problems: list[Problem] = []
     cert_bytes = _read_pem(cert_file, "exposure.tls.cert_file", "certificate", problems)
@@ -39,23 +41,57 @@ def check_cert_and_key(cert_file: str, key_file: str, hosts: list[str], now: dt.
     try:
         chain = x509.load_pem_x509_certificates(cert_bytes)
     except ValueError:
-        return None, [Problem("exposure.tls.cert_file", f"{cert_file} holds no PEM certificate", "give the PEM file that starts with -----BEGIN CERTIFICATE-----")]
+        return None, [
+            Problem(
+                "exposure.tls.cert_file",
+                f"{cert_file} holds no PEM certificate",
+                "give the PEM file that starts with -----BEGIN CERTIFICATE-----",
+            )
+        ]
     try:
         key = serialization.load_pem_private_key(key_bytes, password=None)
     except (ValueError, TypeError) as exc:
-        hint = "decrypt it first (openssl pkey -in KEY -out KEY.plain)" if "encrypted" in str(exc).lower() or isinstance(exc, TypeError) else "give the PEM file that starts with -----BEGIN PRIVATE KEY-----"
+        hint = (
+            "decrypt it first (openssl pkey -in KEY -out KEY.plain)"
+            if "encrypted" in str(exc).lower() or isinstance(exc, TypeError)
+            else "give the PEM file that starts with -----BEGIN PRIVATE KEY-----"
+        )
         return None, [Problem("exposure.tls.key_file", f"{key_file} holds no usable unencrypted PEM private key", hint)]
     leaf = chain[0]
     if _public_bytes(leaf.public_key()) != _public_bytes(key.public_key()):
-        problems.append(Problem("exposure.tls.key_file", f"the key in {key_file} does not belong to the certificate in {cert_file}", "give the key that was generated with this certificate"))
+        problems.append(
+            Problem(
+                "exposure.tls.key_file",
+                f"the key in {key_file} does not belong to the certificate in {cert_file}",
+                "give the key that was generated with this certificate",
+            )
+        )
     now = now or dt.datetime.now(dt.timezone.utc)
     if leaf.not_valid_after_utc <= now:
-        problems.append(Problem("exposure.tls.cert_file", f"the certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}", "renew it, or use tls.mode cert-manager or self-signed"))
+        problems.append(
+            Problem(
+                "exposure.tls.cert_file",
+                f"the certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
+                "renew it, or use tls.mode cert-manager or self-signed",
+            )
+        )
     elif leaf.not_valid_before_utc > now:
-        problems.append(Problem("exposure.tls.cert_file", f"the certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC", "check the clock, or issue a certificate valid now"))
+        problems.append(
+            Problem(
+                "exposure.tls.cert_file",
+                f"the certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+                "check the clock, or issue a certificate valid now",
+            )
+        )
     uncovered = [h for h in hosts if not cert_covers(leaf, h)]
     if uncovered:
-        problems.append(Problem("exposure.tls.cert_file", f"the certificate does not cover {', '.join(uncovered)} (it names {', '.join(cert_names(leaf)) or 'no DNS names'})", "issue a certificate whose subjectAltName lists every registry host"))
+        problems.append(
+            Problem(
+                "exposure.tls.cert_file",
+                f"the certificate does not cover {', '.join(uncovered)} (it names {', '.join(cert_names(leaf)) or 'no DNS names'})",
+                "issue a certificate whose subjectAltName lists every registry host",
+            )
+        )
     if problems:
         return None, problems
     key_pem = key_bytes.decode("ascii", errors="replace")
@@ -101,13 +137,28 @@ def generate_ca(common_name: str = "registry-installer CA") -> tuple[str, Secret
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -129,8 +180,11 @@ def issue_serving_cert(hosts: list[str], ca_pem: str, ca_key_pem: SecretStr) -> 
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(hosts[0]))]))
-        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=SERVING_DAYS))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=SERVING_DAYS))
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -165,4 +219,6 @@ def _pem_cert(cert: x509.Certificate) -> str:
 
 
 def _pem_key(key) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

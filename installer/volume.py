@@ -32,17 +32,35 @@ def prepare_claim(kube: KubeClient, plan: Plan, rendered: Rendered, dry_run: boo
     """Before helm runs: create the installer's PVC, or mark the chart's PVC to be kept. Returns (created, words)."""
     claim = plan.claim
     if claim is None or rendered.claim is None:
-        return False, f"the existing PVC {claim.name} (yours: never changed or deleted)" if claim is not None else "S3 storage: no volume"
+        return (
+            False,
+            f"the existing PVC {claim.name} (yours: never changed or deleted)"
+            if claim is not None
+            else "S3 storage: no volume",
+        )
     current = read_claim(kube, plan.namespace, claim.name)
     kwargs = {"dry_run": "All"} if dry_run else {}
     if current is None:
-        kube.call(f"create PVC {claim.name}", kube.core.create_namespaced_persistent_volume_claim, plan.namespace, rendered.claim, **kwargs)
+        kube.call(
+            f"create PVC {claim.name}",
+            kube.core.create_namespaced_persistent_volume_claim,
+            plan.namespace,
+            rendered.claim,
+            **kwargs,
+        )
         return True, f"{'would create' if dry_run else 'created'} PVC {claim.name} ({claim.size}, the installer's own)"
     owner = claim_owner(current.metadata, plan.release)
     if owner == "chart":
         # the upgrade below stops rendering it; helm skips deleting a live object that says keep
-        kube.call(f"annotate PVC {claim.name}", kube.core.patch_namespaced_persistent_volume_claim, claim.name, plan.namespace,
-                  {"metadata": {"annotations": KEEP_ANNOTATION}}, **kwargs, **MERGE_PATCH)
+        kube.call(
+            f"annotate PVC {claim.name}",
+            kube.core.patch_namespaced_persistent_volume_claim,
+            claim.name,
+            plan.namespace,
+            {"metadata": {"annotations": KEEP_ANNOTATION}},
+            **kwargs,
+            **MERGE_PATCH,
+        )
         return False, f"PVC {claim.name} made by the chart: kept through the upgrade, then the installer's own"
     return False, f"PVC {claim.name} ({_requested(current)}, the installer's own) reused"
 
@@ -68,15 +86,33 @@ def finish_claim(kube: KubeClient, plan: Plan, rendered: Rendered) -> list[str]:
 
 def adopt_claim(kube: KubeClient, namespace: str, release: str, name: str) -> None:
     """Label the PVC the installer's own and drop helm's ownership: `helm uninstall` and `helm rollback` leave it alone."""
-    labels: dict[str, Any] = {**MANAGED_BY, INSTANCE_LABEL: release, "app.kubernetes.io/component": "registry-data", "heritage": None, "chart": None}
+    labels: dict[str, Any] = {
+        **MANAGED_BY,
+        INSTANCE_LABEL: release,
+        "app.kubernetes.io/component": "registry-data",
+        "heritage": None,
+        "chart": None,
+    }
     annotations: dict[str, Any] = {**KEEP_ANNOTATION, **{key: None for key in HELM_OWNERSHIP}}
-    kube.call(f"label PVC {name} as the installer's", kube.core.patch_namespaced_persistent_volume_claim, name, namespace,
-              {"metadata": {"labels": labels, "annotations": annotations}}, **MERGE_PATCH)
+    kube.call(
+        f"label PVC {name} as the installer's",
+        kube.core.patch_namespaced_persistent_volume_claim,
+        name,
+        namespace,
+        {"metadata": {"labels": labels, "annotations": annotations}},
+        **MERGE_PATCH,
+    )
 
 
 def request_size(kube: KubeClient, namespace: str, name: str, size: str) -> None:
-    kube.call(f"resize PVC {name}", kube.core.patch_namespaced_persistent_volume_claim, name, namespace,
-              {"spec": {"resources": {"requests": {"storage": size}}}}, **MERGE_PATCH)
+    kube.call(
+        f"resize PVC {name}",
+        kube.core.patch_namespaced_persistent_volume_claim,
+        name,
+        namespace,
+        {"spec": {"resources": {"requests": {"storage": size}}}},
+        **MERGE_PATCH,
+    )
 
 
 def delete_claim(kube: KubeClient, namespace: str, name: str) -> None:

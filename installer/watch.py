@@ -31,8 +31,11 @@ NO_PROVISIONER = "kubernetes.io/no-provisioner"
 PULL_GRACE = 60.0  # seconds an image may fail to pull (network hiccups) before the wait ends
 LOG_LINES = 10
 # pull errors no retry cures: the image or tag does not exist, or the node may not read it
-DEFINITE_PULL = re.compile(r"not found|manifest unknown|repository does not exist|pull access denied|unauthorized|"
-                           r"authentication required|invalid reference format|InvalidImageName", re.IGNORECASE)
+DEFINITE_PULL = re.compile(
+    r"not found|manifest unknown|repository does not exist|pull access denied|unauthorized|"
+    r"authentication required|invalid reference format|InvalidImageName",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,11 @@ class ClusterView:
 
 
 def _events_for(view: ClusterView, kind: str, name: str) -> list[dict[str, Any]]:
-    return [e for e in view.events if (e.get("involvedObject") or {}).get("kind") == kind and (e.get("involvedObject") or {}).get("name") == name]
+    return [
+        e
+        for e in view.events
+        if (e.get("involvedObject") or {}).get("kind") == kind and (e.get("involvedObject") or {}).get("name") == name
+    ]
 
 
 def _last_event(view: ClusterView, kind: str, name: str, *reasons: str) -> dict[str, Any] | None:
@@ -68,7 +75,12 @@ def _last_event(view: ClusterView, kind: str, name: str, *reasons: str) -> dict[
 
 
 def _event_time(event: dict[str, Any]) -> str:
-    return event.get("lastTimestamp") or event.get("eventTime") or (event.get("metadata") or {}).get("creationTimestamp") or ""
+    return (
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
 
 
 def _one_line(text: str | None) -> str:
@@ -85,9 +97,21 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
         size = (status.get("capacity") or {}).get("storage", "")
         return [Finding(PVC, name, "Bound", f"volume {spec.get('volumeName', '?')}{', ' + size if size else ''}")]
     if phase == "Lost":
-        return [Finding(PVC, name, "Lost", problem=RolloutProblem(
-            PVC, name, "ClaimLost", f"the volume {spec.get('volumeName', '?')} behind PVC {name} is gone",
-            "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost one are gone)", fatal=True))]
+        return [
+            Finding(
+                PVC,
+                name,
+                "Lost",
+                problem=RolloutProblem(
+                    PVC,
+                    name,
+                    "ClaimLost",
+                    f"the volume {spec.get('volumeName', '?')} behind PVC {name} is gone",
+                    "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost one are gone)",
+                    fatal=True,
+                ),
+            )
+        ]
     class_name = spec.get("storageClassName")
     if class_name is None:
         class_name = view.default_class
@@ -95,36 +119,89 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
     if not class_name:
         binding = _last_event(view, PVC, name, "FailedBinding")
         if binding is not None:
-            return [Finding(PVC, name, "Pending", problem=RolloutProblem(
-                PVC, name, "NoStorageClass", _one_line(binding.get("message")),
-                "the cluster has no default StorageClass: name one in storage.filesystem.storage_class", fatal=True))]
+            return [
+                Finding(
+                    PVC,
+                    name,
+                    "Pending",
+                    problem=RolloutProblem(
+                        PVC,
+                        name,
+                        "NoStorageClass",
+                        _one_line(binding.get("message")),
+                        "the cluster has no default StorageClass: name one in storage.filesystem.storage_class",
+                        fatal=True,
+                    ),
+                )
+            ]
         return [Finding(PVC, name, "Pending", "no StorageClass; waiting for a matching PersistentVolume")]
     sc = view.classes.get(class_name, {})
     if sc is None:
-        return [Finding(PVC, name, "Pending", problem=RolloutProblem(
-            PVC, name, "NoStorageClass", f"PVC {name} asks for StorageClass {class_name}, which does not exist",
-            "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)", fatal=True))]
+        return [
+            Finding(
+                PVC,
+                name,
+                "Pending",
+                problem=RolloutProblem(
+                    PVC,
+                    name,
+                    "NoStorageClass",
+                    f"PVC {name} asks for StorageClass {class_name}, which does not exist",
+                    "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)",
+                    fatal=True,
+                ),
+            )
+        ]
     provisioner = sc.get("provisioner", "")
     if provisioner == NO_PROVISIONER:
         free = (view.free_volumes or {}).get(class_name, 0)
         binding = _last_event(view, PVC, name, "FailedBinding")
         if (view.free_volumes is not None and free == 0) or binding is not None:
-            return [Finding(PVC, name, "Pending", problem=RolloutProblem(
-                PVC, name, "NoProvisioner",
-                f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume of that class: "
-                f"PVC {name} ({size}) can never bind",
-                f"choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a PersistentVolume "
-                f"of class {class_name} with at least {size}", fatal=True))]
+            return [
+                Finding(
+                    PVC,
+                    name,
+                    "Pending",
+                    problem=RolloutProblem(
+                        PVC,
+                        name,
+                        "NoProvisioner",
+                        f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume of that class: "
+                        f"PVC {name} ({size}) can never bind",
+                        f"choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a PersistentVolume "
+                        f"of class {class_name} with at least {size}",
+                        fatal=True,
+                    ),
+                )
+            ]
         return [Finding(PVC, name, "Pending", f"waiting for a pre-made PersistentVolume of class {class_name}")]
     failed = _last_event(view, PVC, name, "ProvisioningFailed")
     if failed is not None:
-        return [Finding(PVC, name, "Pending", problem=RolloutProblem(
-            PVC, name, "ProvisioningFailed", _one_line(failed.get("message")),
-            f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
-            "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)"))]
-    if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and _last_event(view, PVC, name, "ExternalProvisioning", "Provisioning") is None:
-        return [Finding(PVC, name, "WaitForFirstConsumer", f"class {class_name} binds when the registry pod is scheduled")]
-    return [Finding(PVC, name, "Provisioning", f"waiting for {provisioner} to make a {size} volume of class {class_name}")]
+        return [
+            Finding(
+                PVC,
+                name,
+                "Pending",
+                problem=RolloutProblem(
+                    PVC,
+                    name,
+                    "ProvisioningFailed",
+                    _one_line(failed.get("message")),
+                    f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
+                    "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)",
+                ),
+            )
+        ]
+    if (
+        sc.get("volumeBindingMode") == "WaitForFirstConsumer"
+        and _last_event(view, PVC, name, "ExternalProvisioning", "Provisioning") is None
+    ):
+        return [
+            Finding(PVC, name, "WaitForFirstConsumer", f"class {class_name} binds when the registry pod is scheduled")
+        ]
+    return [
+        Finding(PVC, name, "Provisioning", f"waiting for {provisioner} to make a {size} volume of class {class_name}")
+    ]
 
 
 def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,8 +217,13 @@ def _image_of(pod: dict[str, Any], container: str) -> str:
     return "?"
 
 
-def pod_findings(pod: dict[str, Any], view: ClusterView, pull_failing_for: Callable[[str], float],
-                 last_logs: Callable[[str, str], str], pull_grace: float = PULL_GRACE) -> list[Finding]:
+def pod_findings(
+    pod: dict[str, Any],
+    view: ClusterView,
+    pull_failing_for: Callable[[str], float],
+    last_logs: Callable[[str, str], str],
+    pull_grace: float = PULL_GRACE,
+) -> list[Finding]:
     """What one registry pod is doing, and what stands in its way.
 
     Args:
@@ -156,10 +238,21 @@ def pod_findings(pod: dict[str, Any], view: ClusterView, pull_failing_for: Calla
     scheduled = conditions.get("PodScheduled") or {}
     if scheduled.get("status") != "True":
         if scheduled.get("reason") == "Unschedulable" or _last_event(view, POD, name, "FailedScheduling"):
-            message = _one_line(scheduled.get("message") or (_last_event(view, POD, name, "FailedScheduling") or {}).get("message"))
+            message = _one_line(
+                scheduled.get("message") or (_last_event(view, POD, name, "FailedScheduling") or {}).get("message")
+            )
             if "unbound immediate persistentvolumeclaims" in message.lower():
-                return [Finding(POD, name, "Pending", "waiting for its volume to be bound")]  # the PVC's own lines say why
-            return [Finding(POD, name, "Pending", problem=RolloutProblem(POD, name, "Unschedulable", message, _unschedulable_fix(message)))]
+                return [
+                    Finding(POD, name, "Pending", "waiting for its volume to be bound")
+                ]  # the PVC's own lines say why
+            return [
+                Finding(
+                    POD,
+                    name,
+                    "Pending",
+                    problem=RolloutProblem(POD, name, "Unschedulable", message, _unschedulable_fix(message)),
+                )
+            ]
         return [Finding(POD, name, "Pending", "waiting for the scheduler")]
     findings: list[Finding] = []
     for cs in _container_statuses(pod):
@@ -172,46 +265,124 @@ def pod_findings(pod: dict[str, Any], view: ClusterView, pull_failing_for: Calla
             image = _image_of(pod, container)
             # the node's own error: ErrImagePull's message, else the kubelet's last "Failed to pull image" event
             # (ImagePullBackOff only says "Back-off pulling image"; the "Error: ErrImagePull" events say nothing)
-            pulls = [e for e in _events_for(view, POD, name) if e.get("reason") == "Failed" and "failed to pull" in (e.get("message") or "").lower()]
+            pulls = [
+                e
+                for e in _events_for(view, POD, name)
+                if e.get("reason") == "Failed" and "failed to pull" in (e.get("message") or "").lower()
+            ]
             failed = max(pulls, key=_event_time) if pulls else None
-            node_error = message if reason == "ErrImagePull" and message else _one_line(failed.get("message")) if failed else message
+            node_error = (
+                message
+                if reason == "ErrImagePull" and message
+                else _one_line(failed.get("message"))
+                if failed
+                else message
+            )
             seconds = pull_failing_for(f"{name}/{container}")
             definite = bool(DEFINITE_PULL.search(node_error)) or seconds >= pull_grace
-            findings.append(Finding(POD, name, reason, problem=RolloutProblem(
-                POD, name, reason, f"image {image} cannot be pulled: {node_error or reason}",
-                f"check image.repository/image.tag ({image}) and that every node can reach that registry "
-                "(mirror it for clusters without internet access)", fatal=definite)))
+            findings.append(
+                Finding(
+                    POD,
+                    name,
+                    reason,
+                    problem=RolloutProblem(
+                        POD,
+                        name,
+                        reason,
+                        f"image {image} cannot be pulled: {node_error or reason}",
+                        f"check image.repository/image.tag ({image}) and that every node can reach that registry "
+                        "(mirror it for clusters without internet access)",
+                        fatal=definite,
+                    ),
+                )
+            )
         elif reason == "CreateContainerConfigError":
-            findings.append(Finding(POD, name, reason, problem=RolloutProblem(
-                POD, name, reason, message or "the container's configuration refers to something missing", _config_fix(message), fatal=True)))
+            findings.append(
+                Finding(
+                    POD,
+                    name,
+                    reason,
+                    problem=RolloutProblem(
+                        POD,
+                        name,
+                        reason,
+                        message or "the container's configuration refers to something missing",
+                        _config_fix(message),
+                        fatal=True,
+                    ),
+                )
+            )
         elif reason in ("CrashLoopBackOff", "RunContainerError", "CreateContainerError"):
             last = (cs.get("lastState") or {}).get("terminated") or {}
-            exit_words = f" (exit code {last['exitCode']}{', ' + last['reason'] if last.get('reason') else ''})" if "exitCode" in last else ""
+            exit_words = (
+                f" (exit code {last['exitCode']}{', ' + last['reason'] if last.get('reason') else ''})"
+                if "exitCode" in last
+                else ""
+            )
             logs = last_logs(name, container) if reason == "CrashLoopBackOff" else ""
-            text = f"container {container} keeps failing{exit_words}: {message}" if reason == "CrashLoopBackOff" else f"container {container}: {message}"
+            text = (
+                f"container {container} keeps failing{exit_words}: {message}"
+                if reason == "CrashLoopBackOff"
+                else f"container {container}: {message}"
+            )
             if logs:
                 text += "\nlast log lines:\n" + logs
-            findings.append(Finding(POD, name, reason, problem=RolloutProblem(
-                POD, name, reason, text, "read the log lines above: usually a storage setting (S3 endpoint, bucket, keys) "
-                "or a volume the registry (uid 1000) cannot write", fatal=reason == "CrashLoopBackOff")))
+            findings.append(
+                Finding(
+                    POD,
+                    name,
+                    reason,
+                    problem=RolloutProblem(
+                        POD,
+                        name,
+                        reason,
+                        text,
+                        "read the log lines above: usually a storage setting (S3 endpoint, bucket, keys) "
+                        "or a volume the registry (uid 1000) cannot write",
+                        fatal=reason == "CrashLoopBackOff",
+                    ),
+                )
+            )
         elif reason:
             findings.append(Finding(POD, name, reason, message))
     if findings:
         return findings
     mount = _last_event(view, POD, name, "FailedMount", "FailedAttachVolume")
     if status.get("phase") == "Pending" and mount is not None:
-        return [Finding(POD, name, "ContainerCreating", problem=RolloutProblem(
-            POD, name, mount.get("reason", "FailedMount"), _one_line(mount.get("message")),
-            "a volume the pod needs is not there yet: check the Secret or PVC the message names"))]
+        return [
+            Finding(
+                POD,
+                name,
+                "ContainerCreating",
+                problem=RolloutProblem(
+                    POD,
+                    name,
+                    mount.get("reason", "FailedMount"),
+                    _one_line(mount.get("message")),
+                    "a volume the pod needs is not there yet: check the Secret or PVC the message names",
+                ),
+            )
+        ]
     ready = (conditions.get("Ready") or {}).get("status") == "True"
     if ready:
         return [Finding(POD, name, "Ready", f"on {(pod.get('spec') or {}).get('nodeName', '?')}")]
     if status.get("phase") == "Running":
         unhealthy = _last_event(view, POD, name, "Unhealthy")
         if unhealthy is not None and "readiness" in (unhealthy.get("message") or "").lower():
-            return [Finding(POD, name, "Running", problem=RolloutProblem(
-                POD, name, "ReadinessFailed", _one_line(unhealthy.get("message")),
-                "the registry answers its readiness probe (GET / on port 5000) badly: check its storage settings and logs"))]
+            return [
+                Finding(
+                    POD,
+                    name,
+                    "Running",
+                    problem=RolloutProblem(
+                        POD,
+                        name,
+                        "ReadinessFailed",
+                        _one_line(unhealthy.get("message")),
+                        "the registry answers its readiness probe (GET / on port 5000) badly: check its storage settings and logs",
+                    ),
+                )
+            ]
         return [Finding(POD, name, "Running", "waiting for the readiness probe")]
     return [Finding(POD, name, "ContainerCreating", f"on {(pod.get('spec') or {}).get('nodeName', '?')}")]
 
@@ -241,11 +412,27 @@ def _config_fix(message: str) -> str:
 class RolloutWatcher:
     """Polls one release's rollout on a thread while helm waits; see the module docstring."""
 
-    def __init__(self, kube: KubeClient, namespace: str, release: str, claims: tuple[str, ...], on_event: EventSink,
-                 stop: threading.Event, cancel: threading.Event | None = None, interval: float = 1.0,
-                 pull_grace: float = PULL_GRACE, app: str = "docker-registry") -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        namespace: str,
+        release: str,
+        claims: tuple[str, ...],
+        on_event: EventSink,
+        stop: threading.Event,
+        cancel: threading.Event | None = None,
+        interval: float = 1.0,
+        pull_grace: float = PULL_GRACE,
+        app: str = "docker-registry",
+    ) -> None:
         self.kube, self.namespace, self.release, self.claims = kube, namespace, release, claims
-        self.on_event, self.stop, self.cancel, self.interval, self.pull_grace = on_event, stop, cancel, interval, pull_grace
+        self.on_event, self.stop, self.cancel, self.interval, self.pull_grace = (
+            on_event,
+            stop,
+            cancel,
+            interval,
+            pull_grace,
+        )
         self.selector = f"app={app},release={release}"
         self.failure: RolloutProblem | None = None
         self._done = threading.Event()
@@ -272,7 +459,12 @@ class RolloutWatcher:
         self._done.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        if exc_type is None and self.failure is None and self._thread is not None and self._thread.name == "rollout-watcher":
+        if (
+            exc_type is None
+            and self.failure is None
+            and self._thread is not None
+            and self._thread.name == "rollout-watcher"
+        ):
             try:
                 self.poll_once()  # helm is done waiting: show where things ended (Bound, Ready) even if it was quick
             except Exception as error:
@@ -303,7 +495,9 @@ class RolloutWatcher:
     @staticmethod
     def _event_key(event: dict[str, Any]) -> tuple[str, Any]:
         meta = event.get("metadata") or {}
-        return meta.get("uid", ""), event.get("count") or (event.get("series") or {}).get("count") or meta.get("resourceVersion")
+        return meta.get("uid", ""), event.get("count") or (event.get("series") or {}).get("count") or meta.get(
+            "resourceVersion"
+        )
 
     def _list_events(self) -> list[dict[str, Any]]:
         return self.kube.get_json("list events", f"/api/v1/namespaces/{self.namespace}/events").get("items") or []
@@ -312,7 +506,12 @@ class RolloutWatcher:
         """One look at the cluster: the release's pods and claims, new events, and the storage classes involved."""
         ns = self.namespace
         view = ClusterView()
-        view.pods = self.kube.get_json("list the registry's pods", f"/api/v1/namespaces/{ns}/pods", {"labelSelector": self.selector}).get("items") or []
+        view.pods = (
+            self.kube.get_json(
+                "list the registry's pods", f"/api/v1/namespaces/{ns}/pods", {"labelSelector": self.selector}
+            ).get("items")
+            or []
+        )
         view.events = [e for e in self._list_events() if self._event_key(e) not in self._old_events]
         if not self.claims:
             return view
@@ -328,11 +527,22 @@ class RolloutWatcher:
         from installer.kube import NotFound
 
         if not self._classes:
-            listed = self.kube.get_json("list storage classes", "/apis/storage.k8s.io/v1/storageclasses").get("items") or []
+            listed = (
+                self.kube.get_json("list storage classes", "/apis/storage.k8s.io/v1/storageclasses").get("items") or []
+            )
             self._classes = {sc["metadata"]["name"]: sc for sc in listed}
         view.classes = dict(self._classes)
-        view.default_class = next((n for n, sc in self._classes.items()
-                                   if ((sc.get("metadata") or {}).get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"), None)
+        view.default_class = next(
+            (
+                n
+                for n, sc in self._classes.items()
+                if ((sc.get("metadata") or {}).get("annotations") or {}).get(
+                    "storageclass.kubernetes.io/is-default-class"
+                )
+                == "true"
+            ),
+            None,
+        )
         for pvc in pending:
             name = (pvc.get("spec") or {}).get("storageClassName")
             if name and name not in view.classes:
@@ -391,8 +601,15 @@ class RolloutWatcher:
         key = f"{pod}/{container}"
         if key not in self._logs:
             try:
-                text = self.kube.call(f"read the logs of {pod}", self.kube.core.read_namespaced_pod_log, pod, self.namespace,
-                                      container=container, previous=True, tail_lines=LOG_LINES)
+                text = self.kube.call(
+                    f"read the logs of {pod}",
+                    self.kube.core.read_namespaced_pod_log,
+                    pod,
+                    self.namespace,
+                    container=container,
+                    previous=True,
+                    tail_lines=LOG_LINES,
+                )
                 self._logs[key] = "\n".join(line for line in (text or "").splitlines()[-LOG_LINES:])
             except Exception as exc:  # logs need the kubelet; say what we could not read and go on
                 log.debug("no logs for %s: %s", key, exc)

@@ -74,20 +74,34 @@ class AccessScreen(StepScreen):
         existing = next((u for u in self.users if u.name == name), None)
         password = SecretSpec.literal(typed) if typed else (existing.password if existing else SecretSpec("generate"))
         if typed and len(typed.encode("utf-8")) > BCRYPT_MAX_BYTES:
-            raise InvalidStep([Problem("password", f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first {BCRYPT_MAX_BYTES}",
-                                       f"use at most {BCRYPT_MAX_BYTES} bytes, or leave it empty to generate one")])
+            raise InvalidStep(
+                [
+                    Problem(
+                        "password",
+                        f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first {BCRYPT_MAX_BYTES}",
+                        f"use at most {BCRYPT_MAX_BYTES} bytes, or leave it empty to generate one",
+                    )
+                ]
+            )
         return validated(User, {"name": name, "password": password}, "auth.users")
 
     def users_with_pending(self) -> list[User]:
         pending = self.pending_user()
         if pending is None:
             return list(self.users)
-        return [pending if u.name == pending.name else u for u in self.users] + ([] if any(u.name == pending.name for u in self.users) else [pending])
+        return [pending if u.name == pending.name else u for u in self.users] + (
+            [] if any(u.name == pending.name for u in self.users) else [pending]
+        )
 
     def build_section(self) -> Auth:
         mode = self.query_one("#auth-mode", Select).value
         users = self.users_with_pending() if mode != "none" else []
-        data = {"mode": mode, "realm": self.query_one("#realm", Input).value.strip() or self.auth.realm, "users": users, "bcrypt_cost": self.auth.bcrypt_cost}
+        data = {
+            "mode": mode,
+            "realm": self.query_one("#realm", Input).value.strip() or self.auth.realm,
+            "users": users,
+            "bcrypt_cost": self.auth.bcrypt_cost,
+        }
         return validated(Auth, data, "auth")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -30,8 +29,10 @@ TLS_INPUTS = {"secret-name", "cert-file", "key-file", "issuer-name"}
 TLS_LABELS = {"TLS certificate", "Secret name", "Certificate file", "Private key file", "cert-manager issuer"}
 TLS_FIELDS = {"existing-secret": ["secret"], "files": ["files"], "cert-manager": ["issuer"]}
 LISTENER_TLS = ("listener: the Gateway listener's own certificate", "listener")
-EXPOSURES = [("Ingress: the chart's Ingress on an IngressClass", "ingress"),
-             ("Gateway: an HTTPRoute on a Gateway (Gateway API)", "gateway")]
+EXPOSURES = [
+    ("Ingress: the chart's Ingress on an IngressClass", "ingress"),
+    ("Gateway: an HTTPRoute on a Gateway (Gateway API)", "gateway"),
+]
 
 
 def split_hosts(text: str) -> list[str]:
@@ -51,12 +52,16 @@ class AddressScreen(StepScreen):
         exposure = self.exposure
         tls = exposure.tls if exposure else None
         yield Label("Hostnames (comma separated), e.g. registry.example.com")
-        yield Input(", ".join(exposure.hosts) if exposure else "", placeholder="(type the registry's hostname)", id="hosts")
+        yield Input(
+            ", ".join(exposure.hosts) if exposure else "", placeholder="(type the registry's hostname)", id="hosts"
+        )
         gateways = self.gateway_options()
         if gateways:  # the cluster has Gateways: offer the choice (and say so when ingress-nginx is the retired one)
             retired = [w for w in self.probe.warnings() if w.startswith("ingress-nginx") and "retired" in w]
             if retired:
-                yield Label(retired[0].split(";")[0] + ": a Gateway is the maintained choice", id="retired", classes="hint")
+                yield Label(
+                    retired[0].split(";")[0] + ": a Gateway is the maintained choice", id="retired", classes="hint"
+                )
             yield Label("Expose through")
             yield Select(EXPOSURES, value=self.default_exposure(), allow_blank=False, id="exposure-kind")
             with Vertical(id="gateway-fields", classes="exposure-fields"):
@@ -91,8 +96,12 @@ class AddressScreen(StepScreen):
         """(label, "namespace/name/listener") for every HTTP(S) listener of the Gateways the probe found."""
         if self.probe is None:
             return []
-        return [(f"{g.ref} ({g.family}): {li.words()}", f"{g.ref}/{li.name}") for g in self.probe.gateways
-                for li in g.listeners if li.protocol in ("HTTP", "HTTPS")]
+        return [
+            (f"{g.ref} ({g.family}): {li.words()}", f"{g.ref}/{li.name}")
+            for g in self.probe.gateways
+            for li in g.listeners
+            if li.protocol in ("HTTP", "HTTPS")
+        ]
 
     def default_exposure(self) -> str:
         if self.exposure is not None:
@@ -112,8 +121,16 @@ class AddressScreen(StepScreen):
 
     def compose_ingress_class(self, chosen: str | None) -> ComposeResult:
         probe = self.probe
-        yield from class_choice("ingress-class", probe.ingress_classes if probe else (), probe.default_ingress_class() if probe else None,
-                                chosen, "controller", "choose an ingress class", fallback="nginx", placeholder="nginx")
+        yield from class_choice(
+            "ingress-class",
+            probe.ingress_classes if probe else (),
+            probe.default_ingress_class() if probe else None,
+            chosen,
+            "controller",
+            "choose an ingress class",
+            fallback="nginx",
+            placeholder="nginx",
+        )
 
     def compose_issuer(self, tls) -> ComposeResult:
         issuers = self.probe.issuers if self.probe else ()

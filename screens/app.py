@@ -73,8 +73,11 @@ class ConfirmQuit(Confirm):
     """Asked once before quitting while helm is running (Ctrl+Q, Ctrl+C, the command palette's Quit)."""
 
     def __init__(self) -> None:
-        super().__init__("An install is running. Quit anyway? helm is stopped and the release rolled back first; "
-                         "the wizard shows the rollback and quits when it is done.", "Quit")
+        super().__init__(
+            "An install is running. Quit anyway? helm is stopped and the release rolled back first; "
+            "the wizard shows the rollback and quits when it is done.",
+            "Quit",
+        )
 
 
 class WizardApp(App[int]):
@@ -184,7 +187,9 @@ class WizardApp(App[int]):
     def screen_for(self, key: str):
         builders: dict[str, Callable[[], Any]] = {
             "cluster": lambda: ClusterScreen(self.session, self.sections["target"], self.session.offline),
-            "probe": lambda: ProbeScreen(self.session, self.sections["target"].namespace, self.sections["target"].release),
+            "probe": lambda: ProbeScreen(
+                self.session, self.sections["target"].namespace, self.sections["target"].release
+            ),
             "address": lambda: AddressScreen(self.session, self.sections.get("exposure"), self.probe_result),
             "access": lambda: AccessScreen(self.sections.get("auth"), gateway=self.exposure_via_gateway()),
             "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"]),
@@ -192,8 +197,14 @@ class WizardApp(App[int]):
             "review": lambda: ReviewScreen(self.session, self.choices()),
             "install": lambda: InstallScreen(self.session, self.prepared),
             "smoke": lambda: SmokeScreen(self.session, self.prepared),
-            "done": lambda: DoneScreen(self.session, self.prepared, self.choices(), self.written, self.results.get("install"),
-                                       self.results.get("smoke")),
+            "done": lambda: DoneScreen(
+                self.session,
+                self.prepared,
+                self.choices(),
+                self.written,
+                self.results.get("install"),
+                self.results.get("smoke"),
+            ),
         }
         return builders[key]()
 
@@ -248,16 +259,25 @@ class WizardApp(App[int]):
             existing = self.session.existing_setup(probe, target)
         except Exception as exc:  # a release we cannot read back is installed over like a first install
             log.warning("cannot read the installed release's settings: %s", exc)
-            self.notify(f"The installed release's settings could not be read back ({exc}); starting from defaults.", severity="warning")
+            self.notify(
+                f"The installed release's settings could not be read back ({exc}); starting from defaults.",
+                severity="warning",
+            )
             return
         self.reconfiguring = True
         for name in ("exposure", "auth", "storage", "uploads", "extras"):
             self.sections[name] = getattr(existing, name)
 
     def choices(self) -> Choices:
-        return Choices(target=self.sections["target"], chart=self.session.chart, exposure=self.sections["exposure"],
-                       auth=self.sections.get("auth") or Auth(), storage=self.sections.get("storage") or Choices.model_fields["storage"].default,
-                       uploads=self.sections.get("uploads") or Choices.model_fields["uploads"].default, extras=self.sections["extras"])
+        return Choices(
+            target=self.sections["target"],
+            chart=self.session.chart,
+            exposure=self.sections["exposure"],
+            auth=self.sections.get("auth") or Auth(),
+            storage=self.sections.get("storage") or Choices.model_fields["storage"].default,
+            uploads=self.sections.get("uploads") or Choices.model_fields["uploads"].default,
+            extras=self.sections["extras"],
+        )
 
     # -- quitting -----------------------------------------------------------------------------
 
@@ -301,7 +321,9 @@ class WizardApp(App[int]):
             install.stop_for_quit(reason)
         else:  # no Install step to show the rollback on: wait for the engine here
             self.session.stop_install()
-            self.install_ended(self.sections["target"].release, self.sections["target"].namespace, None, "The install was stopped.")
+            self.install_ended(
+                self.sections["target"].release, self.sections["target"].namespace, None, "The install was stopped."
+            )
 
     def install_ended(self, release: str, namespace: str, result: Any, failure: str | None) -> None:
         """The Install step's worker finished; when a quit was waiting for it, quit now with a summary."""
@@ -309,14 +331,18 @@ class WizardApp(App[int]):
         if not self.quitting:
             return
         if failure is not None:
-            self.summary = (f"Quit during the install ({self.quitting}): helm was stopped and the release rolled back. "
-                            f"{failure} The installer's lock on release {release} in namespace {namespace} is released "
-                            "and no helm process is left running. Run registry-installer again to install.")
+            self.summary = (
+                f"Quit during the install ({self.quitting}): helm was stopped and the release rolled back. "
+                f"{failure} The installer's lock on release {release} in namespace {namespace} is released "
+                "and no helm process is left running. Run registry-installer again to install."
+            )
             self.exit_code = 1
         else:
-            self.summary = (f"Quit ({self.quitting}), but the install had already finished: release {release} is at revision "
-                            f"{getattr(result, 'revision', '?')} in namespace {namespace}; the smoke test did not run "
-                            "(`registry-installer smoke` runs it).")
+            self.summary = (
+                f"Quit ({self.quitting}), but the install had already finished: release {release} is at revision "
+                f"{getattr(result, 'revision', '?')} in namespace {namespace}; the smoke test did not run "
+                "(`registry-installer smoke` runs it)."
+            )
         self.exit(self.exit_code, return_code=self.exit_code)
 
     def summary_after_done(self) -> str:
@@ -334,18 +360,25 @@ class WizardApp(App[int]):
         else:
             verified = "not verified: the smoke test did not run (`registry-installer smoke` runs it)"
         scheme = "https" if plan.tls_secret_name else "http"
-        return (f"Installed release {plan.release} (revision {getattr(install, 'revision', '?')}) in namespace {plan.namespace}; "
-                f"the registry is at {scheme}://{plan.registry_host}; {verified}.")
+        return (
+            f"Installed release {plan.release} (revision {getattr(install, 'revision', '?')}) in namespace {plan.namespace}; "
+            f"the registry is at {scheme}://{plan.registry_host}; {verified}."
+        )
 
     def summary_before_install(self) -> str:
         if self.results.get("install") is not None or self.summary:
             return self.summary
         if self.written:
-            return "Nothing was changed on any cluster; the files are written: " + ", ".join(str(p) for p in self.written) + "."
+            return (
+                "Nothing was changed on any cluster; the files are written: "
+                + ", ".join(str(p) for p in self.written)
+                + "."
+            )
         return "Nothing was changed on the cluster."
 
 
-def make_app(context: str | None = None, kubeconfig: str | None = None, helm: str = "helm",
-             session: WizardSession | None = None) -> WizardApp:
+def make_app(
+    context: str | None = None, kubeconfig: str | None = None, helm: str = "helm", session: WizardSession | None = None
+) -> WizardApp:
     """The wizard, for the entry point and the tests alike."""
     return WizardApp(session or WizardSession(context, kubeconfig, helm))

@@ -9,8 +9,7 @@ from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.containers import Grid
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
@@ -42,21 +41,44 @@ class InvalidStep(Exception):
 
 # what a screen calls a preset setting, and the preset words that mean nothing on a screen
 FIELD_WORDS = {
-    "exposure.hosts": "Hostnames", "exposure.ingress_class": "Ingress class", "exposure.tls.secret_name": "Secret name",
-    "exposure.tls.cert_file": "Certificate file", "exposure.tls.key_file": "Private key file", "exposure.tls.issuer": "cert-manager issuer",
-    "exposure.tls.mode": "TLS certificate", "exposure.tls": "TLS certificate",
-    "auth.users": "Users", "auth.users.name": "User name", "auth.realm": "Realm", "auth.mode": "Who checks the passwords",
-    "storage.filesystem.size": "Size", "storage.filesystem.storage_class": "Storage class", "storage.filesystem.access_mode": "Access mode",
-    "storage.s3.bucket": "Bucket", "storage.s3.region": "Region", "storage.s3.endpoint": "Endpoint",
-    "uploads.max_body_size": "Largest request body", "uploads.read_timeout": "Read timeout", "uploads.send_timeout": "Send timeout",
-    "target.namespace": "Namespace", "target.release": "Helm release name",
+    "exposure.hosts": "Hostnames",
+    "exposure.ingress_class": "Ingress class",
+    "exposure.tls.secret_name": "Secret name",
+    "exposure.tls.cert_file": "Certificate file",
+    "exposure.tls.key_file": "Private key file",
+    "exposure.tls.issuer": "cert-manager issuer",
+    "exposure.tls.mode": "TLS certificate",
+    "exposure.tls": "TLS certificate",
+    "auth.users": "Users",
+    "auth.users.name": "User name",
+    "auth.realm": "Realm",
+    "auth.mode": "Who checks the passwords",
+    "storage.filesystem.size": "Size",
+    "storage.filesystem.storage_class": "Storage class",
+    "storage.filesystem.access_mode": "Access mode",
+    "storage.s3.bucket": "Bucket",
+    "storage.s3.region": "Region",
+    "storage.s3.endpoint": "Endpoint",
+    "uploads.max_body_size": "Largest request body",
+    "uploads.read_timeout": "Read timeout",
+    "uploads.send_timeout": "Send timeout",
+    "target.namespace": "Namespace",
+    "target.release": "Helm release name",
 }
 SCREEN_MESSAGES = [
     # (path prefix, preset words, screen words)
     ("exposure.hosts", "List should have at least 1 item", "enter at least one hostname"),
     ("auth.users", "List should have at least 1 item", "add at least one user (or choose 'none')"),
-    ("exposure.tls", "tls.mode existing-secret needs tls.secret_name", "enter the name of the kubernetes.io/tls Secret"),
-    ("exposure.tls", "tls.mode files needs both tls.cert_file and tls.key_file", "choose both the certificate and the private key file (Ctrl+O)"),
+    (
+        "exposure.tls",
+        "tls.mode existing-secret needs tls.secret_name",
+        "enter the name of the kubernetes.io/tls Secret",
+    ),
+    (
+        "exposure.tls",
+        "tls.mode files needs both tls.cert_file and tls.key_file",
+        "choose both the certificate and the private key file (Ctrl+O)",
+    ),
     ("", "Field required", "required"),
     ("", "Input should be a valid integer", "enter a whole number"),
 ]
@@ -83,12 +105,22 @@ def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str =
         for p in problems_from_validation(exc):
             path = f"{prefix}.{p.path}".strip(".") if p.path else prefix
             label, message = in_screen_words(path, p.message)
-            problems.append(Problem(label, message, "" if p.fix.startswith("add ") or "value's type" in p.fix else p.fix))
+            problems.append(
+                Problem(label, message, "" if p.fix.startswith("add ") or "value's type" in p.fix else p.fix)
+            )
         raise InvalidStep(problems) from None
 
 
-def class_choice(field_id: str, found: Iterable[Any], default: Any, chosen: str | None, detail: str, prompt: str,
-                 fallback: str = "", placeholder: str = "") -> ComposeResult:
+def class_choice(
+    field_id: str,
+    found: Iterable[Any],
+    default: Any,
+    chosen: str | None,
+    detail: str,
+    prompt: str,
+    fallback: str = "",
+    placeholder: str = "",
+) -> ComposeResult:
     """A Select of the classes the probe found (the default preselected), or a free Input without a probe.
 
     Args:
@@ -100,7 +132,9 @@ def class_choice(field_id: str, found: Iterable[Any], default: Any, chosen: str 
         yield Input(chosen or fallback, placeholder=placeholder, id=field_id)
         return
     names = [item.name for item in found]
-    options = [(f"{item.name} ({getattr(item, detail)}){' default' if item.is_default else ''}", item.name) for item in found]
+    options = [
+        (f"{item.name} ({getattr(item, detail)}){' default' if item.is_default else ''}", item.name) for item in found
+    ]
     value = chosen if chosen in names else (default.name if default else Select.NULL)
     yield Select(options, value=value, allow_blank=value is Select.NULL, prompt=prompt, id=field_id)
 
@@ -121,11 +155,15 @@ def hanging(markup: str) -> Any:
                 grid = Table.grid(padding=0)
                 grid.add_column(width=indent + len(mark), no_wrap=True)
                 grid.add_column(ratio=1)
-                grid.add_row(" " * indent + mark, Text.from_markup(stripped[len(mark):], overflow="fold"))
+                grid.add_row(" " * indent + mark, Text.from_markup(stripped[len(mark) :], overflow="fold"))
                 rows.append(grid)
                 break
         else:
-            rows.append(Padding(Text.from_markup(stripped, overflow="fold"), (0, 0, 0, indent)) if indent else Text.from_markup(line, overflow="fold"))
+            rows.append(
+                Padding(Text.from_markup(stripped, overflow="fold"), (0, 0, 0, indent))
+                if indent
+                else Text.from_markup(line, overflow="fold")
+            )
     return Group(*rows)
 
 
@@ -245,7 +283,11 @@ class StepScreen(Screen[Any]):
         self.focus_first_field()
 
     def focus_first_field(self) -> None:
-        fields = [w for w in self.query_one("#body").query("Input, Select, Button, DataTable, Switch") if w.focusable and w.display]
+        fields = [
+            w
+            for w in self.query_one("#body").query("Input, Select, Button, DataTable, Switch")
+            if w.focusable and w.display
+        ]
         (fields[0] if fields else self.query_one("#next")).focus()
 
     def _arm(self) -> None:

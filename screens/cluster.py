@@ -56,8 +56,13 @@ class ClusterScreen(StepScreen):
         options = [(name, name) for name in self.contexts]
         chosen = self.target.context or self.session.context or self.current
         yield Label("Kube context")
-        yield Select(options, value=chosen if chosen in self.contexts else Select.NULL, prompt=NO_CONTEXT,
-                     allow_blank=not self.contexts or chosen not in self.contexts, id="context")
+        yield Select(
+            options,
+            value=chosen if chosen in self.contexts else Select.NULL,
+            prompt=NO_CONTEXT,
+            allow_blank=not self.contexts or chosen not in self.contexts,
+            id="context",
+        )
         yield Static("Connecting…", id="identity")
         yield Button("Continue offline (render files for GitOps) ▸", id="offline", classes="hidden", compact=True)
         yield Button("Retry", id="retry", classes="hidden", compact=True)
@@ -85,7 +90,9 @@ class ClusterScreen(StepScreen):
 
     def connect(self, context: str | None) -> None:
         self.identity = None
-        self.query_one("#identity", Static).update(f"Connecting to context [b]{escape(context or self.current or NO_CONTEXT)}[/b]…")
+        self.query_one("#identity", Static).update(
+            f"Connecting to context [b]{escape(context or self.current or NO_CONTEXT)}[/b]…"
+        )
         self.connect_worker(context)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect")
@@ -93,7 +100,11 @@ class ClusterScreen(StepScreen):
         try:
             identity = self.session.connect(context)
         except Exception as exc:
-            self.post_message(self.ConnectFailed(context, *failure_words(exc, "cannot connect", "check the kubeconfig (kubectl cluster-info)")))
+            self.post_message(
+                self.ConnectFailed(
+                    context, *failure_words(exc, "cannot connect", "check the kubeconfig (kubectl cluster-info)")
+                )
+            )
             return
         self.post_message(self.Connected(identity))
 
@@ -103,7 +114,8 @@ class ClusterScreen(StepScreen):
         self.query_one("#identity", Static).update(
             f"[green]✓ connected[/] to [b]{escape(who.server or '?')}[/b]\n"
             f"  Kubernetes {escape(who.server_version)}, you are [b]{escape(who.user or 'unknown')}[/b]\n"
-            "  This is the cluster the registry will be installed on.")
+            "  This is the cluster the registry will be installed on."
+        )
         self.query_one("#offline").add_class("hidden")
         self.query_one("#retry").add_class("hidden")
         self.check()
@@ -113,7 +125,8 @@ class ClusterScreen(StepScreen):
             f"[red]✗ No cluster is reachable[/]{self.context_words(message.context)}.\n"
             f"  Tried: {escape(message.message)}\n"
             f"  Fix: {escape(message.hint)}\n"
-            "  You can retry, or continue offline and render files to apply later.")
+            "  You can retry, or continue offline and render files to apply later."
+        )
         self.query_one("#offline").remove_class("hidden")
         self.query_one("#retry").remove_class("hidden")
         self.query_one("#offline", Button).focus()
@@ -135,11 +148,23 @@ class ClusterScreen(StepScreen):
         self.connect(self.chosen_context())
 
     def build_section(self) -> ClusterChoice:
-        target = validated(Target, {
-            "context": self.chosen_context(),
-            "namespace": self.query_one("#namespace", Input).value.strip(),
-            "release": self.query_one("#release", Input).value.strip(),
-        }, "target")
+        target = validated(
+            Target,
+            {
+                "context": self.chosen_context(),
+                "namespace": self.query_one("#namespace", Input).value.strip(),
+                "release": self.query_one("#release", Input).value.strip(),
+            },
+            "target",
+        )
         if self.identity is None and not self.offline:
-            raise InvalidStep([Problem("", "not connected to a cluster yet", "wait for the connection, pick another context, or continue offline")])
+            raise InvalidStep(
+                [
+                    Problem(
+                        "",
+                        "not connected to a cluster yet",
+                        "wait for the connection, pick another context, or continue offline",
+                    )
+                ]
+            )
         return ClusterChoice(target, self.offline)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on, work
@@ -13,8 +12,16 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from installer.model import Choices
-from installer.session import (containerd_hosts_toml, data_claim_words, default_preset_path, kept_password_users, password_command,
-                               password_env_var, typed_password_users, write_ca)
+from installer.session import (
+    containerd_hosts_toml,
+    data_claim_words,
+    default_preset_path,
+    kept_password_users,
+    password_command,
+    password_env_var,
+    typed_password_users,
+    write_ca,
+)
 from screens.base import Confirm, StepScreen, hanging
 
 if TYPE_CHECKING:
@@ -47,8 +54,15 @@ class DoneScreen(StepScreen):
             super().__init__()
             self.target = target
 
-    def __init__(self, session, prepared: Prepared, choices: Choices, written: tuple[Path, ...] = (), install: Any = None,
-                 smoke: Any = None) -> None:
+    def __init__(
+        self,
+        session,
+        prepared: Prepared,
+        choices: Choices,
+        written: tuple[Path, ...] = (),
+        install: Any = None,
+        smoke: Any = None,
+    ) -> None:
         super().__init__()
         self.session, self.prepared, self.choices, self.written = session, prepared, choices, written
         self.install, self.smoke = install, smoke
@@ -69,7 +83,9 @@ class DoneScreen(StepScreen):
             if any(p.name == "pvc.yaml" for p in self.written):
                 lines.append(f"  kubectl -n {ns} apply -f pvc.yaml")
             lines.append(f"  {escape(self.session.offline_helm_command(self.prepared))}")
-        lines.append("[b]Log in[/b]" + (" (every user on every host)" if len(hosts) > 1 or len(plan.users) > 1 else "") + ":")
+        lines.append(
+            "[b]Log in[/b]" + (" (every user on every host)" if len(hosts) > 1 or len(plan.users) > 1 else "") + ":"
+        )
         users = [u.name for u in plan.users] or [None]
         for host in hosts:
             for user in users:
@@ -77,12 +93,16 @@ class DoneScreen(StepScreen):
         generated = [u.name for u in plan.choices.auth.users if u.password.kind == "generate"]
         if generated and plan.choices.auth.mode != "none":
             lines.append("[b]Generated passwords[/b] (kept in Secret " + escape(plan.names.state) + "):")
-            lines += [f"  {escape(u)}: {escape(password_command(plan.namespace, plan.names.state, u))}" for u in generated]
+            lines += [
+                f"  {escape(u)}: {escape(password_command(plan.namespace, plan.names.state, u))}" for u in generated
+            ]
         if plan.users and plan.choices.auth.mode != "none":
             user = plan.users[0].name
             lines.append("[b]Pull Secret[/b] for pods in namespace APP_NS (replace APP_NS and the password):")
-            lines.append(f"  kubectl -n APP_NS create secret docker-registry regcred --docker-server={escape(hosts[0])} "
-                         f"--docker-username={escape(user)} --docker-password='PASSWORD'")
+            lines.append(
+                f"  kubectl -n APP_NS create secret docker-registry regcred --docker-server={escape(hosts[0])} "
+                f"--docker-username={escape(user)} --docker-password='PASSWORD'"
+            )
             lines.append("  then imagePullSecrets: [{name: regcred}] in the pod spec")
         if not self.session.offline:
             lines.append(f"[b]DNS[/b]: point {escape(', '.join(hosts))} at the ingress address (looking it up…)")
@@ -92,13 +112,17 @@ class DoneScreen(StepScreen):
         if plan.ca_pem:
             host = hosts[0]
             h = escape(host)
-            yield Static(hanging(
-                "[b]Trust the CA[/b] (self-signed) on every machine that pushes or pulls, and on every node:\n"
-                f"  • containerd (nodes): ca.crt and hosts.toml (saved below) into /etc/containerd/certs.d/{h}/\n"
-                f"  • docker: ca.crt into /etc/docker/certs.d/{h}/\n"
-                f"  • podman, CRI-O: ca.crt into /etc/containers/certs.d/{h}/\n"
-                "  • system store: /usr/local/share/ca-certificates/ + update-ca-certificates (Debian, Ubuntu); "
-                "/etc/pki/ca-trust/source/anchors/ + update-ca-trust (RHEL, Fedora)"), classes="hint")
+            yield Static(
+                hanging(
+                    "[b]Trust the CA[/b] (self-signed) on every machine that pushes or pulls, and on every node:\n"
+                    f"  • containerd (nodes): ca.crt and hosts.toml (saved below) into /etc/containerd/certs.d/{h}/\n"
+                    f"  • docker: ca.crt into /etc/docker/certs.d/{h}/\n"
+                    f"  • podman, CRI-O: ca.crt into /etc/containers/certs.d/{h}/\n"
+                    "  • system store: /usr/local/share/ca-certificates/ + update-ca-certificates (Debian, Ubuntu); "
+                    "/etc/pki/ca-trust/source/anchors/ + update-ca-trust (RHEL, Fedora)"
+                ),
+                classes="hint",
+            )
             yield Label("Save the CA certificate and containerd's hosts.toml to this folder")
             yield Input(str(Path.cwd()), id="ca-dir")
             yield Button("Save ca.crt and hosts.toml", id="save-ca", compact=True)
@@ -106,16 +130,31 @@ class DoneScreen(StepScreen):
         yield Input(default_preset_path(), id="preset-path")
         typed = typed_password_users(self.choices)
         if typed:
-            yield Static(f"Typed-in passwords ({escape(', '.join(typed))}) never go into a preset: they are written to 0600 files "
-                         "in this directory and referenced as file:PATH (or edit the preset to use env:VAR).", classes="hint")
+            yield Static(
+                f"Typed-in passwords ({escape(', '.join(typed))}) never go into a preset: they are written to 0600 files "
+                "in this directory and referenced as file:PATH (or edit the preset to use env:VAR).",
+                classes="hint",
+            )
             yield Input(str(Path.cwd()), id="secrets-dir")
         kept = kept_password_users(self.choices)
         if kept:
-            yield Static(f"Kept passwords ({escape(', '.join(kept))}) are `keep` in a preset: it replays only on this cluster, where "
-                         "the installed hash is. To replay elsewhere, save them as environment variables instead.", classes="hint")
-            yield Select([("keep (replays on this cluster only)", "keep"),
-                          (f"env: {password_env_var(kept[0])}{', …' if len(kept) > 1 else ''} (set it before replaying)", "env")],
-                         value="keep", allow_blank=False, id="kept-as")
+            yield Static(
+                f"Kept passwords ({escape(', '.join(kept))}) are `keep` in a preset: it replays only on this cluster, where "
+                "the installed hash is. To replay elsewhere, save them as environment variables instead.",
+                classes="hint",
+            )
+            yield Select(
+                [
+                    ("keep (replays on this cluster only)", "keep"),
+                    (
+                        f"env: {password_env_var(kept[0])}{', …' if len(kept) > 1 else ''} (set it before replaying)",
+                        "env",
+                    ),
+                ],
+                value="keep",
+                allow_blank=False,
+                id="kept-as",
+            )
         yield Button("Save preset", id="save-preset", compact=True)
         yield Static("", id="saved")
 
@@ -136,10 +175,14 @@ class DoneScreen(StepScreen):
         hosts = ", ".join(self.prepared.plan.choices.exposure.hosts)
         old = f"[b]DNS[/b]: point {escape(hosts)} at the ingress address (looking it up…)"
         if message.target:
-            new = f"[b]DNS[/b]: point {escape(hosts)} at {escape(message.target)} (A record for an IP, CNAME for a name)"
+            new = (
+                f"[b]DNS[/b]: point {escape(hosts)} at {escape(message.target)} (A record for an IP, CNAME for a name)"
+            )
         else:
-            new = (f"[b]DNS[/b]: point {escape(hosts)} at your ingress controller's external address; the cluster shows none yet "
-                   "(kubectl get ingress -A; kubectl get svc -A | grep LoadBalancer)")
+            new = (
+                f"[b]DNS[/b]: point {escape(hosts)} at your ingress controller's external address; the cluster shows none yet "
+                "(kubectl get ingress -A; kubectl get svc -A | grep LoadBalancer)"
+            )
         self.lines = [new if line == old else line for line in self.lines]
         self.query_one("#done-summary", Static).update(hanging("\n".join(self.lines)))
 
@@ -161,7 +204,8 @@ class DoneScreen(StepScreen):
             return
         self.query_one("#saved", Static).update(
             f"[green]✓[/] {escape(str(ca))} and {escape(str(toml))} written: copy both to /etc/containerd/certs.d/{escape(host)}/ "
-            f"on every node (docker: ca.crt to /etc/docker/certs.d/{escape(host)}/)")
+            f"on every node (docker: ca.crt to /etc/docker/certs.d/{escape(host)}/)"
+        )
 
     @on(Button.Pressed, "#save-preset")
     def save_preset(self, event: Button.Pressed) -> None:
@@ -171,14 +215,20 @@ class DoneScreen(StepScreen):
     def save_preset_now(self, overwrite: bool = False) -> None:
         path = self.query_one("#preset-path", Input).value.strip()
         if not overwrite and Path(path).expanduser().exists():
-            self.app.push_screen(Confirm(f"{path} exists. Replace it?", "Replace"),
-                                 lambda yes: self.save_preset_now(overwrite=True) if yes else None)
+            self.app.push_screen(
+                Confirm(f"{path} exists. Replace it?", "Replace"),
+                lambda yes: self.save_preset_now(overwrite=True) if yes else None,
+            )
             return
         secrets_dir = self.query("#secrets-dir")
         kept_as = self.query("#kept-as")
         try:
-            saved = self.session.save_preset(self.choices, path, secrets_dir.first(Input).value.strip() if secrets_dir else None,
-                                             str(kept_as.first(Select).value) if kept_as else "keep")
+            saved = self.session.save_preset(
+                self.choices,
+                path,
+                secrets_dir.first(Input).value.strip() if secrets_dir else None,
+                str(kept_as.first(Select).value) if kept_as else "keep",
+            )
         except (OSError, ValueError) as exc:
             self.query_one("#saved", Static).update(f"[red]✗ not saved:[/] {escape(str(exc))}")
             return

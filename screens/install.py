@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from rich.text import Text
 from textual.widgets import Button, RichLog, Static
 
 from installer.errors import Problem
@@ -73,7 +73,11 @@ class InstallScreen(StepScreen):
         self.query_one("#helm-log", RichLog).write(Text(line, style=style))
 
     def show_elapsed(self) -> None:
-        state = "running" if self.result is None and self.failure is None else ("done" if self.failure is None else "failed")
+        state = (
+            "running"
+            if self.result is None and self.failure is None
+            else ("done" if self.failure is None else "failed")
+        )
         if state == "running" and self.cancel.is_set():
             state = "stopping helm and rolling back"
         self.query_one("#install-status", Static).update(f"{state} — {time.monotonic() - self.started:.0f}s elapsed")
@@ -94,12 +98,17 @@ class InstallScreen(StepScreen):
             self.write_log(event.line)
             return
         if isinstance(event, RolloutStatus):  # while helm waits: what the cluster is doing
-            self.write_log(f"rollout: {event.kind} {event.name}: {event.state}" + (f" ({event.detail})" if event.detail else ""), "dim")
+            self.write_log(
+                f"rollout: {event.kind} {event.name}: {event.state}" + (f" ({event.detail})" if event.detail else ""),
+                "dim",
+            )
             return
         if isinstance(event, RolloutProblem):
             first, *rest = event.message.splitlines() or [""]
-            self.write_log(f"{'stopping: ' if event.fatal else 'problem: '}{event.kind} {event.name}: {event.reason}: {first}",
-                     "bold red" if event.fatal else "yellow")
+            self.write_log(
+                f"{'stopping: ' if event.fatal else 'problem: '}{event.kind} {event.name}: {event.reason}: {first}",
+                "bold red" if event.fatal else "yellow",
+            )
             for line in rest:
                 self.write_log(f"    {line}", "dim")
             self.write_log(f"    fix: {event.fix}", "red" if event.fatal else "yellow")
@@ -121,7 +130,9 @@ class InstallScreen(StepScreen):
         self.refresh_bindings()  # the footer no longer offers Cancel
         self.check()
         plan = self.prepared.plan
-        self.app.install_ended(plan.release, plan.namespace, self.result, self.failure.message if self.failure else None)
+        self.app.install_ended(
+            plan.release, plan.namespace, self.result, self.failure.message if self.failure else None
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_install":
@@ -135,7 +146,9 @@ class InstallScreen(StepScreen):
         self.cancel.set()
         self.refresh_bindings()
         self.query_one("#cancel").display = False
-        self.query_one("#cancel-means").update(f"Quitting ({reason}): stopping helm and rolling back; the wizard quits when that is done.")
+        self.query_one("#cancel-means").update(
+            f"Quitting ({reason}): stopping helm and rolling back; the wizard quits when that is done."
+        )
         self.write_log(f"quit requested ({reason}): stopping helm and rolling back…", "bold")
 
     def on_install_screen_apply_finished(self, message: ApplyFinished) -> None:

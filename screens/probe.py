@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import work
@@ -22,10 +21,16 @@ if TYPE_CHECKING:
 
 def probe_summary(result: ProbeResult) -> str:
     """Rich markup describing what the probe found."""
-    lines = [f"Kubernetes [b]{escape(result.server_version)}[/b] at {escape(result.server or '?')}, as {escape(result.user or 'unknown')}"]
+    lines = [
+        f"Kubernetes [b]{escape(result.server_version)}[/b] at {escape(result.server or '?')}, as {escape(result.user or 'unknown')}"
+    ]
     lines.append("[b]Storage classes[/b]")
     for sc in result.storage_classes:
-        flags = ", ".join(f for f in ("default" if sc.is_default else "", "expandable" if sc.allow_expansion else "not expandable") if f)
+        flags = ", ".join(
+            f
+            for f in ("default" if sc.is_default else "", "expandable" if sc.allow_expansion else "not expandable")
+            if f
+        )
         lines.append(f"  • {escape(sc.name)} ({escape(sc.provisioner)}; {flags})")
     if not result.storage_classes:
         lines.append("  none")
@@ -41,8 +46,10 @@ def probe_summary(result: ProbeResult) -> str:
         lines.append("[b]cert-manager[/b]: not installed")
     if result.release is not None:
         rel = result.release
-        lines.append(f"[b]Installed release[/b]: {escape(rel.name)} revision {rel.revision} ({escape(rel.status)}, {escape(rel.chart)})"
-                     " — the next steps show its settings; change what you need")
+        lines.append(
+            f"[b]Installed release[/b]: {escape(rel.name)} revision {rel.revision} ({escape(rel.status)}, {escape(rel.chart)})"
+            " — the next steps show its settings; change what you need"
+        )
     else:
         lines.append("[b]Installed release[/b]: none (first install)")
     warnings = result.warnings()
@@ -86,9 +93,15 @@ class ProbeScreen(StepScreen):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def run_probe(self) -> None:
         try:
-            result = self.session.probe(self.namespace, self.release, lambda e: self.post_message(self.EventReported(e)))
+            result = self.session.probe(
+                self.namespace, self.release, lambda e: self.post_message(self.EventReported(e))
+            )
         except Exception as exc:
-            self.post_message(self.ProbeFailed(*failure_words(exc, "the probe failed", "retry with Esc then Next, or check `kubectl cluster-info`")))
+            self.post_message(
+                self.ProbeFailed(
+                    *failure_words(exc, "the probe failed", "retry with Esc then Next, or check `kubectl cluster-info`")
+                )
+            )
             return
         self.post_message(self.ProbeCompleted(result))
 
@@ -116,7 +129,9 @@ class ProbeScreen(StepScreen):
         if self.result is None and self.failure is None:
             # pressed before the probe finished: not dropped, remembered
             self.next_requested = True
-            self.show_problems([Problem("", "the probe is still running", "the wizard goes on by itself when it is done")])
+            self.show_problems(
+                [Problem("", "the probe is still running", "the wizard goes on by itself when it is done")]
+            )
             return
         super().action_next()
 

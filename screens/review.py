@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Button, Input, Label, Static, Switch
 
 from installer.errors import Problem
@@ -21,7 +20,13 @@ from screens.base import Confirm, GoTo, InvalidStep, StepScreen, error_problems,
 if TYPE_CHECKING:
     from installer.engine import Prepared
 
-STEP_OF_PATH = {"exposure": "Address", "auth": "Access", "storage": "Storage", "uploads": "Uploads", "target": "Cluster"}
+STEP_OF_PATH = {
+    "exposure": "Address",
+    "auth": "Access",
+    "storage": "Storage",
+    "uploads": "Uploads",
+    "target": "Cluster",
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,9 @@ class ReviewScreen(StepScreen):
         wait = self.query_one("#wait", Switch).value
         timeout = self.query_one("#timeout", Input).value.strip()
         if not self.session.is_duration(timeout):
-            self.options_problem = Problem("Give up after", f"'{timeout}' is not a duration", "write it like 10m, 600s or 1h30m")
+            self.options_problem = Problem(
+                "Give up after", f"'{timeout}' is not a duration", "write it like 10m, 600s or 1h30m"
+            )
         else:
             self.options_problem = None
             self.session.apply_options = replace(self.session.apply_options, wait=wait, timeout=timeout)
@@ -137,8 +144,12 @@ class ReviewScreen(StepScreen):
         if release is not None:
             diff = self.session.values_diff(prepared)
             self.query_one("#diff", Static).update(
-                "[b]Changes against the installed release[/b] (secrets masked):\n" + (diff_markup(diff) if diff else "  no changes"))
-        self.query_one("#values", Static).update("[b]values.yaml[/b] (no secrets in it):\n" + escape(prepared.rendered.values_yaml()))
+                "[b]Changes against the installed release[/b] (secrets masked):\n"
+                + (diff_markup(diff) if diff else "  no changes")
+            )
+        self.query_one("#values", Static).update(
+            "[b]values.yaml[/b] (no secrets in it):\n" + escape(prepared.rendered.values_yaml())
+        )
         self.check()
         # read first: the focus is on the text (arrows scroll it); installing takes Ctrl+N or Tab to the button
         self.query_one("#body").focus()
@@ -147,10 +158,14 @@ class ReviewScreen(StepScreen):
         lines = []
         release = prepared.probe.release if prepared.probe else None
         if release is not None:
-            lines.append(f"Upgrading [b]{escape(release.name)}[/b] (revision {release.revision}) in {escape(prepared.plan.namespace)}")
+            lines.append(
+                f"Upgrading [b]{escape(release.name)}[/b] (revision {release.revision}) in {escape(prepared.plan.namespace)}"
+            )
         else:
-            lines.append(f"Installing [b]{escape(prepared.plan.release)}[/b] in namespace {escape(prepared.plan.namespace)}"
-                         + (" (offline: files only)" if self.session.offline else ""))
+            lines.append(
+                f"Installing [b]{escape(prepared.plan.release)}[/b] in namespace {escape(prepared.plan.namespace)}"
+                + (" (offline: files only)" if self.session.offline else "")
+            )
         lines.append("[b]Secrets[/b] (created beside the release; values never shown):")
         lines += [f"  • {escape(s)}" for s in prepared.rendered.secret_summary()] or ["  none"]
         if prepared.rendered.review:
@@ -163,7 +178,9 @@ class ReviewScreen(StepScreen):
             lines.append("[b]Notes[/b]:")
             lines += [f"  [yellow]![/yellow] {escape(n)}" for n in prepared.rendered.notes]
         if not self.session.offline and not self.session.apply_options.wait:
-            lines.append("  [yellow]![/yellow] without waiting, the smoke test is skipped: run `registry-installer smoke` when the pods are up")
+            lines.append(
+                "  [yellow]![/yellow] without waiting, the smoke test is skipped: run `registry-installer smoke` when the pods are up"
+            )
         self.query_one("#summary", Static).update(hanging("\n".join(lines)))
 
     def on_review_screen_prepare_failed(self, message: PrepareFailed) -> None:
@@ -203,16 +220,26 @@ class ReviewScreen(StepScreen):
             if release is None:
                 self.dismiss(prepared)
                 return
-            changes = len([line for line in self.session.values_diff(prepared) if line[:1] in "+-" and line[:3] not in ("+++", "---")])
-            question = (f"Upgrade the installed release {release.name} (revision {release.revision}) in namespace "
-                        f"{prepared.plan.namespace}? {changes} changed value line{'s' if changes != 1 else ''}; the registry's pods "
-                        "restart if their settings changed.")
+            changes = len(
+                [
+                    line
+                    for line in self.session.values_diff(prepared)
+                    if line[:1] in "+-" and line[:3] not in ("+++", "---")
+                ]
+            )
+            question = (
+                f"Upgrade the installed release {release.name} (revision {release.revision}) in namespace "
+                f"{prepared.plan.namespace}? {changes} changed value line{'s' if changes != 1 else ''}; the registry's pods "
+                "restart if their settings changed."
+            )
             self.app.push_screen(Confirm(question, "Upgrade"), lambda yes: self.dismiss(prepared) if yes else None)
             return
         out_dir = self.query_one("#out-dir", Input).value.strip()
         try:
             paths = self.session.render_files(prepared, out_dir)
         except OSError as exc:
-            self.show_problems([Problem("directory", f"cannot write to {out_dir}: {exc.strerror}", "choose a writable directory")])
+            self.show_problems(
+                [Problem("directory", f"cannot write to {out_dir}: {exc.strerror}", "choose a writable directory")]
+            )
             return
         self.dismiss(RenderedFiles(prepared, tuple(paths)))

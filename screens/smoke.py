@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 FIX_STEPS = {"uploads": "uploads", "access": "access", "address": "address", "tls": "address"}
 # failures no wizard step can fix: DNS, load balancers, firewalls, pods that are not ready yet
 OUTSIDE_THE_WIZARD = ("does not resolve", "connection refused", "within", "could not get an answer")
-SKIPPED = ("Skipped: the install did not wait for the registry pods, so the registry may not be up yet.\n"
-           "Run `registry-installer smoke` later to push a test image.")
+SKIPPED = (
+    "Skipped: the install did not wait for the registry pods, so the registry may not be up yet.\n"
+    "Run `registry-installer smoke` later to push a test image."
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,10 @@ class SmokeScreen(StepScreen):
         self.dns_target: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"Pushing to [b]{escape(self.prepared.plan.registry_host)}[/b]…" if self.running else SKIPPED, id="smoke-progress")
+        yield Static(
+            f"Pushing to [b]{escape(self.prepared.plan.registry_host)}[/b]…" if self.running else SKIPPED,
+            id="smoke-progress",
+        )
         yield Static("", id="smoke-result")
         yield Static("", id="dns-target")
         with Horizontal(id="override", classes="file-row hidden"):
@@ -105,7 +110,11 @@ class SmokeScreen(StepScreen):
     def on_smoke_screen_dns_target_found(self, message: DnsTargetFound) -> None:
         self.dns_target = message.target
         hosts = ", ".join(self.prepared.plan.choices.exposure.hosts)
-        where = escape(message.target) if message.target else "the ingress controller's external address (the cluster shows none yet)"
+        where = (
+            escape(message.target)
+            if message.target
+            else "the ingress controller's external address (the cluster shows none yet)"
+        )
         self.query_one("#dns-target", Static).update(hanging(f"[b]DNS[/b]: {escape(hosts)} must point at {where}"))
         field = self.query_one("#smoke-address", Input)
         if message.target and not field.value:
@@ -130,12 +139,18 @@ class SmokeScreen(StepScreen):
         if isinstance(result, Exception):
             out.update(hanging(f"[red]✗ the smoke test could not run:[/] {escape(str(result))}"))
         elif result.ok:
-            out.update(f"[green]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} MiB/s")
+            out.update(
+                f"[green]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} MiB/s"
+            )
             self.query_one("#retry").add_class("hidden")
             self.query_one("#fix").add_class("hidden")
         else:
             diagnosis = result.diagnosis
-            out.update(hanging(f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  [dim]{escape(diagnosis.detail)}[/]"))
+            out.update(
+                hanging(
+                    f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  [dim]{escape(diagnosis.detail)}[/]"
+                )
+            )
             if "does not resolve" in diagnosis.cause:
                 self.query_one("#override").remove_class("hidden")
                 self.query_one("#smoke-address").focus()
@@ -154,7 +169,9 @@ class SmokeScreen(StepScreen):
             address = self.query_one("#smoke-address", Input).value.strip() or None
             wrong = self.session.check_smoke_address(address) if address else None
             if wrong:
-                self.show_problems([Problem("Push through", wrong, "the ingress controller's external IP or name, optionally :443")])
+                self.show_problems(
+                    [Problem("Push through", wrong, "the ingress controller's external IP or name, optionally :443")]
+                )
                 return
         self.show_problems([])
         self.running = True
@@ -162,7 +179,9 @@ class SmokeScreen(StepScreen):
         self.result = None
         self.query_one("#smoke-result", Static).update("")
         self.query_one("#fix").add_class("hidden")
-        self.query_one("#smoke-progress", Static).update(f"Pushing to [b]{escape(address or self.prepared.plan.registry_host)}[/b]…")
+        self.query_one("#smoke-progress", Static).update(
+            f"Pushing to [b]{escape(address or self.prepared.plan.registry_host)}[/b]…"
+        )
         self.smoke_worker(address)
 
     @on(Button.Pressed, "#retry")

@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from installer.probe import ProbeResult
 
 KINDS = [("a volume (PersistentVolumeClaim)", "filesystem"), ("S3-compatible object storage", "s3")]
-ACCESS_MODES = [("ReadWriteOnce (one node)", "ReadWriteOnce"), ("ReadWriteMany (shared, for replicas)", "ReadWriteMany"),
-                ("ReadWriteOncePod (one pod)", "ReadWriteOncePod")]
+ACCESS_MODES = [
+    ("ReadWriteOnce (one node)", "ReadWriteOnce"),
+    ("ReadWriteMany (shared, for replicas)", "ReadWriteMany"),
+    ("ReadWriteOncePod (one pod)", "ReadWriteOncePod"),
+]
 SIZE_HINT = "VM images are large (often 5-50 GiB each): 100Gi holds a handful; plan for growth."
 
 
@@ -85,8 +88,15 @@ class StorageScreen(StepScreen):
 
     def compose_storage_class(self, chosen: str | None) -> ComposeResult:
         probe = self.probe
-        yield from class_choice("storage-class", probe.storage_classes if probe else (), probe.default_storage_class() if probe else None,
-                                chosen, "provisioner", "choose a storage class", placeholder="the cluster's default")
+        yield from class_choice(
+            "storage-class",
+            probe.storage_classes if probe else (),
+            probe.default_storage_class() if probe else None,
+            chosen,
+            "provisioner",
+            "choose a storage class",
+            placeholder="the cluster's default",
+        )
 
     def on_mount(self) -> None:
         self.show_kind_fields()
@@ -112,18 +122,30 @@ class StorageScreen(StepScreen):
         storage = self.build_storage()
         extras = self.build_extras()
         if storage.kind == "filesystem" and extras.replicas > 1 and storage.filesystem.access_mode != "ReadWriteMany":
-            raise InvalidStep([Problem("extras.replicas", f"{extras.replicas} replicas cannot share a {storage.filesystem.access_mode} volume",
-                                       "use 1 replica, ReadWriteMany, or S3 storage")])
+            raise InvalidStep(
+                [
+                    Problem(
+                        "extras.replicas",
+                        f"{extras.replicas} replicas cannot share a {storage.filesystem.access_mode} volume",
+                        "use 1 replica, ReadWriteMany, or S3 storage",
+                    )
+                ]
+            )
         return StorageChoice(storage, extras)
 
     def build_extras(self) -> Extras:
         text = self.value_of("#replicas")
         if not text.isdigit():
-            raise InvalidStep([Problem("extras.replicas", f"'{text}' is not a number of replicas", "write a whole number, e.g. 1")])
+            raise InvalidStep(
+                [Problem("extras.replicas", f"'{text}' is not a number of replicas", "write a whole number, e.g. 1")]
+            )
         data = self.extras.model_dump()
         data["replicas"] = int(text)
-        data["garbage_collect"] = {**data["garbage_collect"], "enabled": self.query_one("#gc-enabled", Switch).value,
-                                   "schedule": self.value_of("#gc-schedule")}
+        data["garbage_collect"] = {
+            **data["garbage_collect"],
+            "enabled": self.query_one("#gc-enabled", Switch).value,
+            "schedule": self.value_of("#gc-schedule"),
+        }
         return validated(Extras, data, "extras")
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
@@ -139,12 +161,24 @@ class StorageScreen(StepScreen):
         kind = self.value_of("#kind")
         data: dict = {"kind": kind, "delete_enabled": self.storage.delete_enabled}
         if kind == "filesystem":
-            data["filesystem"] = {"storage_class": self.value_of("#storage-class") or None, "size": self.value_of("#size"),
-                                  "access_mode": self.value_of("#access-mode"), "existing_claim": self.value_of("#existing-claim") or None}
+            data["filesystem"] = {
+                "storage_class": self.value_of("#storage-class") or None,
+                "size": self.value_of("#size"),
+                "access_mode": self.value_of("#access-mode"),
+                "existing_claim": self.value_of("#existing-claim") or None,
+            }
         else:
-            access, secret = self.query_one("#s3-access-key", Input).value, self.query_one("#s3-secret-key", Input).value
-            data["s3"] = {"bucket": self.value_of("#s3-bucket"), "region": self.value_of("#s3-region"),
-                          "endpoint": self.value_of("#s3-endpoint") or None, "access_key": access or None, "secret_key": secret or None}
+            access, secret = (
+                self.query_one("#s3-access-key", Input).value,
+                self.query_one("#s3-secret-key", Input).value,
+            )
+            data["s3"] = {
+                "bucket": self.value_of("#s3-bucket"),
+                "region": self.value_of("#s3-region"),
+                "endpoint": self.value_of("#s3-endpoint") or None,
+                "access_key": access or None,
+                "secret_key": secret or None,
+            }
         storage = validated(Storage, data, "storage")
         self.show_warnings(storage)
         return storage

@@ -9,8 +9,10 @@ from textual.widgets import Input, Label, Static, Switch
 from installer.model import Uploads
 from screens.base import StepScreen, validated
 
-WHY = ("Ingress controllers refuse large request bodies by default (nginx: 1 MiB), so pushing a VM image "
-       "fails with [b]413 Request Entity Too Large[/b]; \"0\" removes the limit.")
+WHY = (
+    "Ingress controllers refuse large request bodies by default (nginx: 1 MiB), so pushing a VM image "
+    'fails with [b]413 Request Entity Too Large[/b]; "0" removes the limit.'
+)
 
 
 class UploadsScreen(StepScreen):
@@ -35,9 +37,13 @@ class UploadsScreen(StepScreen):
             yield Label("Buffer whole uploads at the ingress (off streams them: better for big layers)")
 
     def build_section(self) -> Uploads:
-        return validated(Uploads, {
-            "max_body_size": self.query_one("#max-body-size", Input).value.strip(),
-            "read_timeout": self.query_one("#read-timeout", Input).value.strip() or None,
-            "send_timeout": self.query_one("#send-timeout", Input).value.strip() or None,
-            "request_buffering": self.query_one("#request-buffering", Switch).value,
-        }, "uploads")
+        return validated(
+            Uploads,
+            {
+                "max_body_size": self.query_one("#max-body-size", Input).value.strip(),
+                "read_timeout": self.query_one("#read-timeout", Input).value.strip() or None,
+                "send_timeout": self.query_one("#send-timeout", Input).value.strip() or None,
+                "request_buffering": self.query_one("#request-buffering", Switch).value,
+            },
+            "uploads",
+        )

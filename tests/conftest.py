@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -12,8 +11,13 @@ from tests.fixtures.procs import TOOLS_CACHE
 
 # the real-component fixtures (kube_cluster, fresh_cluster, registry_stack, ingress_stand_in, kube_node,
 # s3_server), registered once for every test
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.registry", "tests.fixtures.ingress", "tests.fixtures.node",
-                  "tests.fixtures.s3"]
+pytest_plugins = [
+    "tests.fixtures.cluster",
+    "tests.fixtures.registry",
+    "tests.fixtures.ingress",
+    "tests.fixtures.node",
+    "tests.fixtures.s3",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "presets"

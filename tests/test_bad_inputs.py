@@ -35,8 +35,14 @@ HOST = "version: 1\nexposure: {hosts: [r.example.com]}\n"
 
 def run_cli(*args, env=None):
     """The CLI as a separate process (for what only a real process shows: the traceback on stderr)."""
-    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, cwd=ROOT, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "installer", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:
@@ -68,6 +74,7 @@ def run_in(folder: Path, argv: list[str], capsys, monkeypatch, env: dict[str, st
 
 # -- presets rendered by `render --preset p.yaml --out out` ----------------------------------------------
 # (id, preset text, the setting the message must name, words it must contain); `{d}` is the test's folder.
+
 
 def s3(extra: str) -> str:
     return HOST + "storage: {kind: s3, s3: {bucket: b, region: r, " + extra + "}}\n"
@@ -113,40 +120,146 @@ PRESET_CASES = [
     ("release-yes", HOST + "target: {release: 'yes'}\n", "target.release", "number or boolean"),
     ("host-float", host("'1e3'"), "exposure.hosts", "number or boolean"),
     ("host-bool-word", host("'on'"), "exposure.hosts", "number or boolean"),
-    ("ingress-class-number", "version: 1\nexposure: {hosts: [r.example.com], ingress_class: '0'}\n", "exposure.ingress_class", "number or boolean"),
-    ("claim-number", HOST + "storage: {filesystem: {existing_claim: '0x10'}}\n", "storage.filesystem.existing_claim", "number or boolean"),
-    ("namespace-newline", HOST + 'target: {namespace: "docker-registry\\n"}\n', "target.namespace", "not a valid namespace name"),
+    (
+        "ingress-class-number",
+        "version: 1\nexposure: {hosts: [r.example.com], ingress_class: '0'}\n",
+        "exposure.ingress_class",
+        "number or boolean",
+    ),
+    (
+        "claim-number",
+        HOST + "storage: {filesystem: {existing_claim: '0x10'}}\n",
+        "storage.filesystem.existing_claim",
+        "number or boolean",
+    ),
+    (
+        "namespace-newline",
+        HOST + 'target: {namespace: "docker-registry\\n"}\n',
+        "target.namespace",
+        "not a valid namespace name",
+    ),
     ("namespace-64", HOST + "target: {namespace: " + "n" * 64 + "}\n", "target.namespace", "63 characters"),
-    ("namespace-underscore", HOST + "target: {namespace: kube_system}\n", "target.namespace", "not a valid namespace name"),
+    (
+        "namespace-underscore",
+        HOST + "target: {namespace: kube_system}\n",
+        "target.namespace",
+        "not a valid namespace name",
+    ),
     ("release-54", HOST + "target: {release: " + "r" * 54 + "}\n", "target.release", "at most 53"),
     ("release-digit-first", HOST + "target: {release: 1registry}\n", "target.release", "starting with a letter"),
     ("release-upper", HOST + "target: {release: Registry}\n", "target.release", "not a valid release name"),
     ("release-dot", HOST + "target: {release: reg.istry}\n", "target.release", "not a valid release name"),
     ("release-newline", HOST + 'target: {release: "registry\\n"}\n', "target.release", "not a valid release name"),
-    ("release-gc-cronjob", HOST + "target: {release: abcdefghijklmnopqrstuvwxyz}\nextras: {garbage_collect: {enabled: true}}\n",
-     "target.release", "CronJob"),
+    (
+        "release-gc-cronjob",
+        HOST + "target: {release: abcdefghijklmnopqrstuvwxyz}\nextras: {garbage_collect: {enabled: true}}\n",
+        "target.release",
+        "CronJob",
+    ),
     ("context-option", HOST + "target: {context: --insecure-skip-tls-verify}\n", "target.context", "starts with '-'"),
     ("context-newline", HOST + 'target: {context: "ctx\\n"}\n', "target.context", "line breaks"),
     # clashes with the installer's and the chart's own Secrets
-    ("clash-ca", tls("mode: self-signed, secret_name: docker-registry-ca"), "exposure.tls.secret_name", "installer's CA"),
-    ("clash-state", tls("mode: self-signed, secret_name: docker-registry-installer"), "exposure.tls.secret_name", "state Secret"),
-    ("clash-basic-auth", tls("mode: existing-secret, secret_name: docker-registry-basic-auth"), "exposure.tls.secret_name", "basic-auth"),
-    ("clash-s3", tls("mode: cert-manager, issuer: le, secret_name: docker-registry-s3"), "exposure.tls.secret_name", "S3 keys"),
-    ("clash-chart", HOST.replace("r.example.com]", "r.example.com], tls: {mode: self-signed, secret_name: reg-docker-registry-secret}")
-     + "target: {release: reg}\n", "exposure.tls.secret_name", "chart's own Secret"),
-    ("secret-name-upper", tls("mode: existing-secret, secret_name: Registry_TLS"), "exposure.tls", "not a valid Secret name"),
-    ("secret-name-newline", tls('mode: existing-secret, secret_name: "registry-tls\\n"'), "exposure.tls", "not a valid Secret name"),
+    (
+        "clash-ca",
+        tls("mode: self-signed, secret_name: docker-registry-ca"),
+        "exposure.tls.secret_name",
+        "installer's CA",
+    ),
+    (
+        "clash-state",
+        tls("mode: self-signed, secret_name: docker-registry-installer"),
+        "exposure.tls.secret_name",
+        "state Secret",
+    ),
+    (
+        "clash-basic-auth",
+        tls("mode: existing-secret, secret_name: docker-registry-basic-auth"),
+        "exposure.tls.secret_name",
+        "basic-auth",
+    ),
+    (
+        "clash-s3",
+        tls("mode: cert-manager, issuer: le, secret_name: docker-registry-s3"),
+        "exposure.tls.secret_name",
+        "S3 keys",
+    ),
+    (
+        "clash-chart",
+        HOST.replace(
+            "r.example.com]", "r.example.com], tls: {mode: self-signed, secret_name: reg-docker-registry-secret}"
+        )
+        + "target: {release: reg}\n",
+        "exposure.tls.secret_name",
+        "chart's own Secret",
+    ),
+    (
+        "secret-name-upper",
+        tls("mode: existing-secret, secret_name: Registry_TLS"),
+        "exposure.tls",
+        "not a valid Secret name",
+    ),
+    (
+        "secret-name-newline",
+        tls('mode: existing-secret, secret_name: "registry-tls\\n"'),
+        "exposure.tls",
+        "not a valid Secret name",
+    ),
     ("issuer-space", tls('mode: cert-manager, issuer: "Lets Encrypt"'), "exposure.tls", "issuer name"),
-    ("ingress-class-upper", "version: 1\nexposure: {hosts: [r.example.com], ingress_class: Nginx}\n", "exposure.ingress_class", "IngressClass name"),
-    ("ingress-class-newline", 'version: 1\nexposure: {hosts: [r.example.com], ingress_class: "nginx\\n"}\n', "exposure.ingress_class", "IngressClass name"),
-    ("storage-class-underscore", HOST + "storage: {filesystem: {storage_class: rook_ceph}}\n", "storage.filesystem.storage_class", "StorageClass name"),
-    ("claim-upper", HOST + "storage: {filesystem: {existing_claim: Data}}\n", "storage.filesystem.existing_claim", "PersistentVolumeClaim name"),
+    (
+        "ingress-class-upper",
+        "version: 1\nexposure: {hosts: [r.example.com], ingress_class: Nginx}\n",
+        "exposure.ingress_class",
+        "IngressClass name",
+    ),
+    (
+        "ingress-class-newline",
+        'version: 1\nexposure: {hosts: [r.example.com], ingress_class: "nginx\\n"}\n',
+        "exposure.ingress_class",
+        "IngressClass name",
+    ),
+    (
+        "storage-class-underscore",
+        HOST + "storage: {filesystem: {storage_class: rook_ceph}}\n",
+        "storage.filesystem.storage_class",
+        "StorageClass name",
+    ),
+    (
+        "claim-upper",
+        HOST + "storage: {filesystem: {existing_claim: Data}}\n",
+        "storage.filesystem.existing_claim",
+        "PersistentVolumeClaim name",
+    ),
     # S3: what the chart writes unquoted, URLs, credentials
-    ("bucket-dots", HOST + "storage: {kind: s3, s3: {bucket: a..b, region: r}}\n", "storage.s3.bucket", "not a bucket name"),
-    ("region-upper", HOST + "storage: {kind: s3, s3: {bucket: b, region: US-EAST-1}}\n", "storage.s3.region", "not a region name"),
-    ("bucket-upper", HOST + "storage: {kind: s3, s3: {bucket: My-Bucket, region: r}}\n", "storage.s3.bucket", "not a bucket name"),
-    ("region-space", HOST + 'storage: {kind: s3, s3: {bucket: b, region: "us east"}}\n', "storage.s3.region", "not a region name"),
-    ("endpoint-credentials", s3('endpoint: "https://AKIDEXAMPLE:SECRETEXAMPLE@s3.example.com"'), "storage.s3.endpoint", "access_key: env:"),
+    (
+        "bucket-dots",
+        HOST + "storage: {kind: s3, s3: {bucket: a..b, region: r}}\n",
+        "storage.s3.bucket",
+        "not a bucket name",
+    ),
+    (
+        "region-upper",
+        HOST + "storage: {kind: s3, s3: {bucket: b, region: US-EAST-1}}\n",
+        "storage.s3.region",
+        "not a region name",
+    ),
+    (
+        "bucket-upper",
+        HOST + "storage: {kind: s3, s3: {bucket: My-Bucket, region: r}}\n",
+        "storage.s3.bucket",
+        "not a bucket name",
+    ),
+    (
+        "region-space",
+        HOST + 'storage: {kind: s3, s3: {bucket: b, region: "us east"}}\n',
+        "storage.s3.region",
+        "not a region name",
+    ),
+    (
+        "endpoint-credentials",
+        s3('endpoint: "https://AKIDEXAMPLE:SECRETEXAMPLE@s3.example.com"'),
+        "storage.s3.endpoint",
+        "access_key: env:",
+    ),
     ("endpoint-ftp", s3('endpoint: "ftp://s3.example.com"'), "storage.s3.endpoint", "https://"),
     ("endpoint-bad-port", s3('endpoint: "https://s3.example.com:99999"'), "storage.s3.endpoint", "not a URL"),
     ("endpoint-query", s3('endpoint: "https://s3.example.com/?x=1"'), "storage.s3.endpoint", "query"),
@@ -159,8 +272,18 @@ PRESET_CASES = [
     ("realm-dollar", HOST + "auth: {mode: ingress, realm: '$(reboot)'}\n", "auth.realm", "not allowed"),
     ("realm-long", HOST + "auth: {mode: ingress, realm: " + "r" * 65 + "}\n", "auth.realm", "1 to 64"),
     ("realm-empty", HOST + "auth: {mode: ingress, realm: ''}\n", "auth.realm", "not allowed"),
-    ("path-prefix", "version: 1\nexposure: {hosts: [r.example.com], path: /registry}\n", "exposure.path", "root of the host"),
-    ("path-newline", 'version: 1\nexposure: {hosts: [r.example.com], path: "/\\nx"}\n', "exposure.path", "not supported"),
+    (
+        "path-prefix",
+        "version: 1\nexposure: {hosts: [r.example.com], path: /registry}\n",
+        "exposure.path",
+        "root of the host",
+    ),
+    (
+        "path-newline",
+        'version: 1\nexposure: {hosts: [r.example.com], path: "/\\nx"}\n',
+        "exposure.path",
+        "not supported",
+    ),
     # wrong meaning: booleans, fractions and words where numbers belong
     ("read-timeout-yes", HOST + "uploads: {read_timeout: yes}\n", "uploads.read_timeout", "boolean"),
     ("read-timeout-unit", HOST + "uploads: {read_timeout: 1h}\n", "uploads.read_timeout", "whole number"),
@@ -170,11 +293,36 @@ PRESET_CASES = [
     ("replicas-bool", HOST + "extras: {replicas: true}\n", "extras.replicas", "boolean"),
     ("bcrypt-word", HOST + "auth: {bcrypt_cost: high}\n", "auth.bcrypt_cost", "whole number"),
     ("cpu-lots", HOST + "extras: {resources: {cpu_request: lots}}\n", "extras.resources.cpu_request", "CPU amount"),
-    ("cpu-negative", HOST + "extras: {resources: {cpu_limit: '-1'}}\n", "extras.resources.cpu_limit", "larger than zero"),
-    ("memory-space", HOST + "extras: {resources: {memory_limit: 1 Gi}}\n", "extras.resources.memory_limit", "memory amount"),
-    ("memory-fraction", HOST + "extras: {resources: {memory_request: '0.5'}}\n", "extras.resources.memory_request", "fraction of a byte"),
-    ("request-over-limit", HOST + "extras: {resources: {memory_request: 2Gi, memory_limit: 1Gi}}\n", "extras.resources", "more than memory_limit"),
-    ("size-inner-space", HOST + "storage: {filesystem: {size: 100 Gi}}\n", "storage.filesystem.size", "Kubernetes quantity"),
+    (
+        "cpu-negative",
+        HOST + "extras: {resources: {cpu_limit: '-1'}}\n",
+        "extras.resources.cpu_limit",
+        "larger than zero",
+    ),
+    (
+        "memory-space",
+        HOST + "extras: {resources: {memory_limit: 1 Gi}}\n",
+        "extras.resources.memory_limit",
+        "memory amount",
+    ),
+    (
+        "memory-fraction",
+        HOST + "extras: {resources: {memory_request: '0.5'}}\n",
+        "extras.resources.memory_request",
+        "fraction of a byte",
+    ),
+    (
+        "request-over-limit",
+        HOST + "extras: {resources: {memory_request: 2Gi, memory_limit: 1Gi}}\n",
+        "extras.resources",
+        "more than memory_limit",
+    ),
+    (
+        "size-inner-space",
+        HOST + "storage: {filesystem: {size: 100 Gi}}\n",
+        "storage.filesystem.size",
+        "Kubernetes quantity",
+    ),
     ("size-huge-exponent", HOST + "storage: {filesystem: {size: 1e400}}\n", "storage.filesystem.size", "out of range"),
     ("size-fraction", HOST + "storage: {filesystem: {size: '0.5'}}\n", "storage.filesystem.size", "fraction of a byte"),
     ("size-list", HOST + "storage: {filesystem: {size: [100Gi]}}\n", "storage.filesystem.size", "Kubernetes quantity"),
@@ -195,8 +343,18 @@ PRESET_CASES = [
     ("tag-newline", HOST + 'extras: {image: {tag: "2.8.3\\n"}}\n', "extras.image.tag", "not an image tag"),
     ("tag-colon", HOST + "extras: {image: {tag: ':x'}}\n", "extras.image.tag", "not an image tag"),
     ("tag-number", HOST + "extras: {image: {tag: 2.8}}\n", "extras.image.tag", "quote it"),
-    ("repository-upper", HOST + "extras: {image: {repository: Registry}}\n", "extras.image.repository", "not an image repository"),
-    ("repository-with-tag", HOST + "extras: {image: {repository: 'mirror.example.com/registry:2'}}\n", "extras.image.repository", "not an image repository"),
+    (
+        "repository-upper",
+        HOST + "extras: {image: {repository: Registry}}\n",
+        "extras.image.repository",
+        "not an image repository",
+    ),
+    (
+        "repository-with-tag",
+        HOST + "extras: {image: {repository: 'mirror.example.com/registry:2'}}\n",
+        "extras.image.repository",
+        "not an image repository",
+    ),
     ("chart-name-option", HOST + "chart: {name: --post-renderer}\n", "chart.name", "not a chart name"),
     ("chart-path-option", HOST + "chart: {path: --post-renderer=/bin/sh}\n", "chart.path", "starts with '-'"),
     ("chart-repo-credentials", HOST + "chart: {repo: 'https://u:p@charts.example.com'}\n", "chart.repo", "credentials"),
@@ -212,33 +370,137 @@ PRESET_CASES = [
     ("yaml-float-key", HOST + "? !!float x\n: 1\n", "", "plain names"),
     ("yaml-set", HOST + "extras: !!set {a}\n", "extras", "unsupported YAML value"),
     # files named by the preset: regular files only, bounded, text
-    ("password-dev-zero", users("admin") .replace("name: admin", "name: admin, password: 'file:/dev/zero'"), "auth.users.0.password", "a device"),
-    ("password-directory", users("admin").replace("name: admin", "name: admin, password: 'file:{d}'"), "auth.users.0.password", "is a directory"),
-    ("password-fifo", users("admin").replace("name: admin", "name: admin, password: 'file:{d}/fifo'"), "auth.users.0.password", "named pipe"),
-    ("password-nul", users("admin").replace("name: admin", "name: admin, password: 'file:{d}/nul.txt'"), "auth.users.0.password", "NUL byte"),
-    ("password-huge", users("admin").replace("name: admin", "name: admin, password: 'file:{d}/huge.txt'"), "auth.users.0.password", "at most 64 KiB"),
-    ("password-missing", users("admin").replace("name: admin", "name: admin, password: 'file:{d}/none'"), "auth.users.0.password", "does not exist"),
-    ("password-two-lines", users("admin").replace("name: admin", "name: admin, password: 'file:{d}/two.txt'"), "auth.users.0.password", "more than one line"),
-    ("s3-key-dev-urandom", s3("access_key: 'file:/dev/urandom', secret_key: generate"), "storage.s3.access_key", "a device"),
-    ("cert-dev-zero", tls("mode: files, cert_file: /dev/zero, key_file: '{d}/nul.txt'"), "exposure.tls.cert_file", "a device"),
-    ("cert-link-to-dev-zero", tls("mode: files, cert_file: '{d}/zero-link', key_file: '{d}/nul.txt'"), "exposure.tls.cert_file", "a device"),
-    ("key-directory", tls("mode: files, cert_file: '{d}/nul.txt', key_file: '{d}'"), "exposure.tls.key_file", "is a directory"),
+    (
+        "password-dev-zero",
+        users("admin").replace("name: admin", "name: admin, password: 'file:/dev/zero'"),
+        "auth.users.0.password",
+        "a device",
+    ),
+    (
+        "password-directory",
+        users("admin").replace("name: admin", "name: admin, password: 'file:{d}'"),
+        "auth.users.0.password",
+        "is a directory",
+    ),
+    (
+        "password-fifo",
+        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/fifo'"),
+        "auth.users.0.password",
+        "named pipe",
+    ),
+    (
+        "password-nul",
+        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/nul.txt'"),
+        "auth.users.0.password",
+        "NUL byte",
+    ),
+    (
+        "password-huge",
+        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/huge.txt'"),
+        "auth.users.0.password",
+        "at most 64 KiB",
+    ),
+    (
+        "password-missing",
+        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/none'"),
+        "auth.users.0.password",
+        "does not exist",
+    ),
+    (
+        "password-two-lines",
+        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/two.txt'"),
+        "auth.users.0.password",
+        "more than one line",
+    ),
+    (
+        "s3-key-dev-urandom",
+        s3("access_key: 'file:/dev/urandom', secret_key: generate"),
+        "storage.s3.access_key",
+        "a device",
+    ),
+    (
+        "cert-dev-zero",
+        tls("mode: files, cert_file: /dev/zero, key_file: '{d}/nul.txt'"),
+        "exposure.tls.cert_file",
+        "a device",
+    ),
+    (
+        "cert-link-to-dev-zero",
+        tls("mode: files, cert_file: '{d}/zero-link', key_file: '{d}/nul.txt'"),
+        "exposure.tls.cert_file",
+        "a device",
+    ),
+    (
+        "key-directory",
+        tls("mode: files, cert_file: '{d}/nul.txt', key_file: '{d}'"),
+        "exposure.tls.key_file",
+        "is a directory",
+    ),
     # clients (issue 14): namespaces, the pull user, node trust's image and host paths, the pull address
-    ("clients-namespace-upper", HOST + "clients: {namespaces: [Apps]}\n", "clients.namespaces", "not a valid namespace name"),
+    (
+        "clients-namespace-upper",
+        HOST + "clients: {namespaces: [Apps]}\n",
+        "clients.namespaces",
+        "not a valid namespace name",
+    ),
     ("clients-namespace-twice", HOST + "clients: {namespaces: [apps, apps]}\n", "clients.namespaces", "twice"),
     ("clients-namespace-number", HOST + "clients: {namespaces: [12]}\n", "clients.namespaces", "text"),
-    ("clients-pull-user-colon", HOST + "clients: {namespaces: [apps], pull_user: 'a:b'}\n", "clients.pull_user", "contains ':'"),
-    ("clients-pull-user-is-admin", HOST + "clients: {namespaces: [apps], pull_user: admin}\n", "clients.pull_user", "also in auth.users"),
-    ("clients-image-space", HOST + "clients: {node_trust_image: 'busy box'}\n", "clients.node_trust_image", "not an image reference"),
-    ("clients-certs-d-relative", HOST + "clients: {containerd_certs_d: etc/containerd}\n", "clients.containerd_certs_d", "absolute path"),
-    ("clients-certs-d-dotdot", HOST + "clients: {containerd_certs_d: /etc/../root}\n", "clients.containerd_certs_d", "'..'"),
+    (
+        "clients-pull-user-colon",
+        HOST + "clients: {namespaces: [apps], pull_user: 'a:b'}\n",
+        "clients.pull_user",
+        "contains ':'",
+    ),
+    (
+        "clients-pull-user-is-admin",
+        HOST + "clients: {namespaces: [apps], pull_user: admin}\n",
+        "clients.pull_user",
+        "also in auth.users",
+    ),
+    (
+        "clients-image-space",
+        HOST + "clients: {node_trust_image: 'busy box'}\n",
+        "clients.node_trust_image",
+        "not an image reference",
+    ),
+    (
+        "clients-certs-d-relative",
+        HOST + "clients: {containerd_certs_d: etc/containerd}\n",
+        "clients.containerd_certs_d",
+        "absolute path",
+    ),
+    (
+        "clients-certs-d-dotdot",
+        HOST + "clients: {containerd_certs_d: /etc/../root}\n",
+        "clients.containerd_certs_d",
+        "'..'",
+    ),
     ("clients-certs-d-etc", HOST + "clients: {docker_certs_d: /etc}\n", "clients.docker_certs_d", "absolute path"),
-    ("clients-config-quote", HOST + "clients: {containerd_config: '/etc/c\"x'}\n", "clients.containerd_config", "quotes"),
-    ("clients-pull-address-port", HOST + "clients: {pull_address: 'r.example.com:99999'}\n", "clients.pull_address", "HOST[:PORT]"),
-    ("clients-pull-address-url", HOST + "clients: {pull_address: 'https://r.example.com'}\n", "clients.pull_address", "HOST[:PORT]"),
+    (
+        "clients-config-quote",
+        HOST + "clients: {containerd_config: '/etc/c\"x'}\n",
+        "clients.containerd_config",
+        "quotes",
+    ),
+    (
+        "clients-pull-address-port",
+        HOST + "clients: {pull_address: 'r.example.com:99999'}\n",
+        "clients.pull_address",
+        "HOST[:PORT]",
+    ),
+    (
+        "clients-pull-address-url",
+        HOST + "clients: {pull_address: 'https://r.example.com'}\n",
+        "clients.pull_address",
+        "HOST[:PORT]",
+    ),
     ("clients-node-trust-yes-text", HOST + "clients: {node_trust: maybe}\n", "clients.node_trust", "bool"),
-    ("clients-node-trust-own-ca", "version: 1\nexposure: {hosts: [r.example.com], tls: {mode: none}}\nclients: {node_trust: true}\n",
-     "clients.node_trust", "tls.mode self-signed"),
+    (
+        "clients-node-trust-own-ca",
+        "version: 1\nexposure: {hosts: [r.example.com], tls: {mode: none}}\nclients: {node_trust: true}\n",
+        "clients.node_trust",
+        "tls.mode self-signed",
+    ),
     ("clients-unknown-key", HOST + "clients: {namespace: apps}\n", "clients.namespace", ""),
 ]
 
@@ -274,22 +536,46 @@ def test_credentials_in_s3_endpoint_are_never_echoed(tmp_path, capsys, monkeypat
 # -- inputs that render, normalised: each case's objects go to the real API server in test_render_dry_run.py
 ACCEPTED_CASES = {
     "uppercase-host": (host("Registry.Example.COM"), lambda v: v["ingress"]["hosts"] == ["registry.example.com"]),
-    "size-with-spaces": (HOST + "storage: {filesystem: {size: ' 100Gi '}}\n", lambda v: v["persistence"]["size"] == "100Gi"),
-    "number-size": (HOST + "storage: {filesystem: {size: 1073741824}}\n", lambda v: v["persistence"]["size"] == "1073741824"),
+    "size-with-spaces": (
+        HOST + "storage: {filesystem: {size: ' 100Gi '}}\n",
+        lambda v: v["persistence"]["size"] == "100Gi",
+    ),
+    "number-size": (
+        HOST + "storage: {filesystem: {size: 1073741824}}\n",
+        lambda v: v["persistence"]["size"] == "1073741824",
+    ),
     "email-user": (users("ci@example.com"), lambda v: True),
-    "long-host-self-signed": (host("a" * 63 + ".registry-installer.example.com"), lambda v: len(v["ingress"]["hosts"][0]) > 64),
+    "long-host-self-signed": (
+        host("a" * 63 + ".registry-installer.example.com"),
+        lambda v: len(v["ingress"]["hosts"][0]) > 64,
+    ),
     "cron-names": (gc('"0 3 * jan-jun mon-fri"'), lambda v: v["garbageCollect"]["schedule"] == "0 3 * jan-jun mon-fri"),
     "cron-descriptor": (gc("'@weekly'"), lambda v: v["garbageCollect"]["schedule"] == "@weekly"),
-    "milli-cpu": (HOST + "extras: {resources: {cpu_request: 250m, cpu_limit: '2', memory_request: 256Mi, memory_limit: 1Gi}}\n",
-                  lambda v: v["resources"]["requests"]["cpu"] == "250m"),
-    "quoted-timeout": (HOST + "uploads: {read_timeout: '600'}\n",
-                       lambda v: v["ingress"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "600"),
-    "ingress-realm": (HOST + "auth: {mode: ingress, realm: 'Registry (lab) - ok'}\n",
-                      lambda v: v["ingress"]["annotations"]["nginx.ingress.kubernetes.io/auth-realm"] == "Registry (lab) - ok"),
-    "s3-letters-bucket": (HOST + "storage: {kind: s3, s3: {bucket: images-2024, region: us-east-1, endpoint: 'https://s3.example.com:9000'}}\n",
-                          lambda v: v["s3"]["bucket"] == "images-2024"),
-    "digits-bucket": (HOST + "storage: {kind: s3, s3: {bucket: '12345', region: '1'}}\n", lambda v: v["s3"]["bucket"] == '"12345"'),
-    "release-with-chart-name": (HOST + "target: {release: docker-registry-lab}\nextras: {garbage_collect: {enabled: true}}\n", lambda v: True),
+    "milli-cpu": (
+        HOST + "extras: {resources: {cpu_request: 250m, cpu_limit: '2', memory_request: 256Mi, memory_limit: 1Gi}}\n",
+        lambda v: v["resources"]["requests"]["cpu"] == "250m",
+    ),
+    "quoted-timeout": (
+        HOST + "uploads: {read_timeout: '600'}\n",
+        lambda v: v["ingress"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "600",
+    ),
+    "ingress-realm": (
+        HOST + "auth: {mode: ingress, realm: 'Registry (lab) - ok'}\n",
+        lambda v: v["ingress"]["annotations"]["nginx.ingress.kubernetes.io/auth-realm"] == "Registry (lab) - ok",
+    ),
+    "s3-letters-bucket": (
+        HOST
+        + "storage: {kind: s3, s3: {bucket: images-2024, region: us-east-1, endpoint: 'https://s3.example.com:9000'}}\n",
+        lambda v: v["s3"]["bucket"] == "images-2024",
+    ),
+    "digits-bucket": (
+        HOST + "storage: {kind: s3, s3: {bucket: '12345', region: '1'}}\n",
+        lambda v: v["s3"]["bucket"] == '"12345"',
+    ),
+    "release-with-chart-name": (
+        HOST + "target: {release: docker-registry-lab}\nextras: {garbage_collect: {enabled: true}}\n",
+        lambda v: True,
+    ),
 }
 
 
@@ -306,6 +592,7 @@ def test_accepted_inputs_render_normalised(tmp_path, capsys, monkeypatch, case):
 
 
 # -- the files render writes: no links followed, no input overwritten, --out must be a folder ------------
+
 
 def _render_first(folder: Path, capsys, monkeypatch) -> None:
     (folder / "p.yaml").write_text(HOST)
@@ -412,25 +699,43 @@ def test_unsafe_files_are_refused_and_nothing_is_written(tmp_path, capsys, monke
 
 # -- command line flags and kubeconfigs ---------------------------------------------------------------
 
+
 def kubeconfig_files(folder: Path) -> dict[str, Path]:
     (folder / "list.kubeconfig").write_text("- a\n- b\n")
     (folder / "broken.kubeconfig").write_text("clusters: [\n")
     (folder / "binary.kubeconfig").write_bytes(bytes(range(256)) * 4)
     (folder / "bad-ca.kubeconfig").write_text(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority-data: '!!not base64'}\n"
-        "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n")
+        "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n"
+    )
     (folder / "bad-entry.kubeconfig").write_text("apiVersion: v1\nclusters: [oops]\n")
-    (folder / "ca-device.kubeconfig").write_text("clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority: /dev/zero}\n")
-    (folder / "missing-cert.kubeconfig").write_text("users:\n- name: u\n  user: {client-certificate: nowhere.crt, client-key: nowhere.key}\n")
+    (folder / "ca-device.kubeconfig").write_text(
+        "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority: /dev/zero}\n"
+    )
+    (folder / "missing-cert.kubeconfig").write_text(
+        "users:\n- name: u\n  user: {client-certificate: nowhere.crt, client-key: nowhere.key}\n"
+    )
     (folder / "kube-dir").mkdir()
     names = ("list", "broken", "binary", "bad-ca", "bad-entry", "ca-device", "missing-cert")
     return {name: folder / f"{name}.kubeconfig" for name in names} | {"dir": folder / "kube-dir"}
 
 
-KUBECONFIG_WORDS = {"list": "is a YAML list", "broken": "not valid YAML", "binary": "not UTF-8", "bad-ca": "not base64",
-                    "bad-entry": "no name", "dir": "is a directory", "ca-device": "/dev/zero is a device", "missing-cert": "does not exist"}
-KUBECONFIG_COMMANDS = {"probe": ["probe"], "uninstall": ["uninstall", "--yes"], "ca": ["ca"],
-                       "apply": ["apply", "--preset", str(PRESETS / "minimal.yaml"), "--dry-run"]}
+KUBECONFIG_WORDS = {
+    "list": "is a YAML list",
+    "broken": "not valid YAML",
+    "binary": "not UTF-8",
+    "bad-ca": "not base64",
+    "bad-entry": "no name",
+    "dir": "is a directory",
+    "ca-device": "/dev/zero is a device",
+    "missing-cert": "does not exist",
+}
+KUBECONFIG_COMMANDS = {
+    "probe": ["probe"],
+    "uninstall": ["uninstall", "--yes"],
+    "ca": ["ca"],
+    "apply": ["apply", "--preset", str(PRESETS / "minimal.yaml"), "--dry-run"],
+}
 
 
 @pytest.mark.parametrize("command", sorted(KUBECONFIG_COMMANDS))
@@ -438,7 +743,9 @@ KUBECONFIG_COMMANDS = {"probe": ["probe"], "uninstall": ["uninstall", "--yes"], 
 def test_malformed_kubeconfig_is_named(tmp_path, capsys, monkeypatch, command, problem):
     files = kubeconfig_files(tmp_path)
     before = snapshot(tmp_path)
-    code, output = run_in(tmp_path, [*KUBECONFIG_COMMANDS[command], "--kubeconfig", str(files[problem])], capsys, monkeypatch)
+    code, output = run_in(
+        tmp_path, [*KUBECONFIG_COMMANDS[command], "--kubeconfig", str(files[problem])], capsys, monkeypatch
+    )
     assert code == 1, output
     assert str(files[problem]) in output and KUBECONFIG_WORDS[problem] in output, output
     assert snapshot(tmp_path) == before
@@ -505,16 +812,23 @@ def test_bad_cli_flags(tmp_path, capsys, monkeypatch, argv, code, words):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("argv,env,code,words", [
-    (["render", "--preset", "{d}/p.yaml", "--out", "{d}/out"], {}, 1, "auth.users.0.name"),
-    (["smoke", "--registry", "r.example.com", "--timeout", "inf"], {}, 2, "--timeout"),
-    (["probe", "--kubeconfig", "{d}/binary.kubeconfig"], {}, 1, "not UTF-8"),
-    (["probe"], {"KUBECONFIG": "/missing:{d}/list.kubeconfig"}, 1, "list.kubeconfig"),
-], ids=["preset", "smoke-timeout", "kubeconfig", "kubeconfig-list"])
+@pytest.mark.parametrize(
+    "argv,env,code,words",
+    [
+        (["render", "--preset", "{d}/p.yaml", "--out", "{d}/out"], {}, 1, "auth.users.0.name"),
+        (["smoke", "--registry", "r.example.com", "--timeout", "inf"], {}, 2, "--timeout"),
+        (["probe", "--kubeconfig", "{d}/binary.kubeconfig"], {}, 1, "not UTF-8"),
+        (["probe"], {"KUBECONFIG": "/missing:{d}/list.kubeconfig"}, 1, "list.kubeconfig"),
+    ],
+    ids=["preset", "smoke-timeout", "kubeconfig", "kubeconfig-list"],
+)
 def test_as_a_real_process_no_traceback(tmp_path, argv, env, code, words):
     kubeconfig_files(tmp_path)
     (tmp_path / "p.yaml").write_text(users('"admin\\n"'))
-    proc = run_cli(*[a.replace("{d}", str(tmp_path)) for a in argv], env={k: v.replace("{d}", str(tmp_path)) for k, v in env.items()})
+    proc = run_cli(
+        *[a.replace("{d}", str(tmp_path)) for a in argv],
+        env={k: v.replace("{d}", str(tmp_path)) for k, v in env.items()},
+    )
     assert proc.returncode == code, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -555,7 +869,9 @@ def test_bad_wizard_fields(model, data, path, words):
 
 def test_catalogue_is_big_enough():
     kubeconfig_cases = len(KUBECONFIG_WORDS) * len(KUBECONFIG_COMMANDS)
-    total = len(BAD_PRESETS) + len(PRESET_CASES) + len(FILE_CASES) + len(CLI_CASES) + len(FIELD_CASES) + kubeconfig_cases
+    total = (
+        len(BAD_PRESETS) + len(PRESET_CASES) + len(FILE_CASES) + len(CLI_CASES) + len(FIELD_CASES) + kubeconfig_cases
+    )
     assert total >= 200, total
 
 
@@ -571,10 +887,36 @@ def test_user_names_become_valid_distinct_secret_keys():
 # -- properties: arbitrary text never yields exit 0 with an invalid object ------------------------------
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
-yaml_values = st.recursive(yaml_scalars, lambda children: st.one_of(
-    st.lists(children, max_size=4), st.dictionaries(st.sampled_from(["version", "exposure", "hosts", "auth", "users", "name", "password",
-                                                                      "storage", "kind", "s3", "tls", "mode", "size", "x"]) | st.text(max_size=8),
-                                                    children, max_size=4)), max_leaves=20)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "version",
+                    "exposure",
+                    "hosts",
+                    "auth",
+                    "users",
+                    "name",
+                    "password",
+                    "storage",
+                    "kind",
+                    "s3",
+                    "tls",
+                    "mode",
+                    "size",
+                    "x",
+                ]
+            )
+            | st.text(max_size=8),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -594,8 +936,11 @@ def test_arbitrary_input_only_raises_validation_failed(data):
 K8S_SUBDOMAIN = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 K8S_QUANTITY = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?\Z")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+\Z")
-hostish = st.one_of(st.text(max_size=80), st.from_regex(r"\A[A-Za-z0-9.\-:_*\[\] \n]{1,70}\Z"),
-                    st.builds(lambda a, b: f"{a}.{b}", st.text(min_size=1, max_size=64), st.sampled_from(["com", "1", "", "io\n"])))
+hostish = st.one_of(
+    st.text(max_size=80),
+    st.from_regex(r"\A[A-Za-z0-9.\-:_*\[\] \n]{1,70}\Z"),
+    st.builds(lambda a, b: f"{a}.{b}", st.text(min_size=1, max_size=64), st.sampled_from(["com", "1", "", "io\n"])),
+)
 
 
 def _valid_ingress_host(h: str) -> bool:
@@ -609,8 +954,16 @@ def _valid_ingress_host(h: str) -> bool:
         pass
     import yaml
 
-    stays_text = isinstance(yaml.safe_load(h), str) and h not in ("y", "n")  # the chart writes `host: {{ $host }}` unquoted
-    return bool(K8S_SUBDOMAIN.match(h)) and all(len(label) <= 63 for label in labels) and not labels[-1].isdigit() and stays_text
+    stays_text = isinstance(yaml.safe_load(h), str) and h not in (
+        "y",
+        "n",
+    )  # the chart writes `host: {{ $host }}` unquoted
+    return (
+        bool(K8S_SUBDOMAIN.match(h))
+        and all(len(label) <= 63 for label in labels)
+        and not labels[-1].isdigit()
+        and stays_text
+    )
 
 
 @settings(max_examples=400, deadline=None)
@@ -662,9 +1015,20 @@ def test_any_accepted_quantity_is_a_kubernetes_quantity(text):
         assert K8S_QUANTITY.match(value) and not value.startswith("-"), repr(text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(host=hostish, user=st.text(max_size=20), realm=st.text(max_size=20), size=st.text(max_size=10),
-       name=st.one_of(st.text(max_size=12), st.from_regex(r"\A[a-z0-9.\-]{1,12}\Z"), st.sampled_from(["yes", "1e3", "0o7", "on", "null"])))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    host=hostish,
+    user=st.text(max_size=20),
+    realm=st.text(max_size=20),
+    size=st.text(max_size=10),
+    name=st.one_of(
+        st.text(max_size=12),
+        st.from_regex(r"\A[a-z0-9.\-]{1,12}\Z"),
+        st.sampled_from(["yes", "1e3", "0o7", "on", "null"]),
+    ),
+)
 def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size, name):
     """Whatever lands in a preset, either the model refuses it or every object render makes is valid."""
     import yaml
@@ -672,9 +1036,13 @@ def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size,
     from installer.plan import build_plan
     from installer.render import render
 
-    data = {"version": 1, "exposure": {"hosts": [host], "ingress_class": name}, "target": {"namespace": name, "release": name},
-            "auth": {"mode": "ingress", "realm": realm, "bcrypt_cost": 4, "users": [{"name": user}]},
-            "storage": {"filesystem": {"size": size}}}
+    data = {
+        "version": 1,
+        "exposure": {"hosts": [host], "ingress_class": name},
+        "target": {"namespace": name, "release": name},
+        "auth": {"mode": "ingress", "realm": realm, "bcrypt_cost": 4, "users": [{"name": user}]},
+        "storage": {"filesystem": {"size": size}},
+    }
     try:
         choices = Choices.model_validate(data)
     except ValidationError:
@@ -690,5 +1058,9 @@ def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size,
         assert isinstance(value, str) and "\n" not in value and '"' not in value
     # written unquoted by the chart: must stay text (PyYAML here; go-yaml's extra words and Go number forms too)
     for bare in (values["ingress"]["className"], choices.target.namespace, choices.target.release):
-        assert isinstance(yaml.safe_load(bare), str) and bare not in ("y", "n") and not bare[:2].lower() in ("0o", "0x", "0b")
+        assert (
+            isinstance(yaml.safe_load(bare), str)
+            and bare not in ("y", "n")
+            and bare[:2].lower() not in ("0o", "0x", "0b")
+        )
         assert K8S_SUBDOMAIN.match(bare) and len(bare) <= 63

@@ -16,7 +16,15 @@ from tests.conftest import PRESETS, ROOT
 def run(*args, env=None, stdin=None):
     full_env = {k: v for k, v in os.environ.items() if k != "REGISTRY_PASSWORD"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=full_env, cwd=ROOT, input=stdin, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "installer", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        input=stdin,
+        timeout=120,
+    )
 
 
 def test_help_for_every_command():
@@ -34,7 +42,14 @@ def test_bad_usage_exits_2():
 
 def test_render_seed_preset_writes_private_files_without_the_password(tmp_path):
     password = "Seed-Plaintext-123"
-    proc = run("render", "--preset", str(PRESETS / "rook-ceph-nginx.yaml"), "--out", str(tmp_path), env={"REGISTRY_PASSWORD": password})
+    proc = run(
+        "render",
+        "--preset",
+        str(PRESETS / "rook-ceph-nginx.yaml"),
+        "--out",
+        str(tmp_path),
+        env={"REGISTRY_PASSWORD": password},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "mode 600" in proc.stdout
     for name in ("values.yaml", "secrets.yaml", "secret-values.yaml"):
@@ -46,13 +61,19 @@ def test_render_seed_preset_writes_private_files_without_the_password(tmp_path):
 
 BROKEN = {
     "bad host": ("version: 1\nexposure: {hosts: [bad_host]}\n", "exposure.hosts"),
-    "bad size": ("version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {filesystem: {size: big}}\n", "storage.filesystem.size"),
+    "bad size": (
+        "version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {filesystem: {size: big}}\n",
+        "storage.filesystem.size",
+    ),
     "unknown key": ("version: 1\nexposure: {hosts: [a.example.com]}\nstorag: {}\n", "unknown key 'storag'"),
     "wrong version": ("version: 7\nexposure: {hosts: [a.example.com]}\n", "unsupported preset version 7"),
     "empty": ("", "empty"),
     "not a mapping": ("[1, 2]\n", "mapping"),
     "broken yaml": ("version: 1\nexposure: {hosts: [a\n", "not valid YAML"),
-    "missing password env var": ("version: 1\nexposure: {hosts: [a.example.com]}\nauth: {users: [{name: admin, password: 'env:MISSING_PW_VAR'}]}\n", "MISSING_PW_VAR is not set"),
+    "missing password env var": (
+        "version: 1\nexposure: {hosts: [a.example.com]}\nauth: {users: [{name: admin, password: 'env:MISSING_PW_VAR'}]}\n",
+        "MISSING_PW_VAR is not set",
+    ),
 }
 
 
@@ -77,8 +98,11 @@ def test_apply_without_a_cluster_is_a_clear_error(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n")
-    proc = run("apply", "--preset", str(PRESETS / "minimal.yaml"), "--kubeconfig", str(kubeconfig), "--yes", "--no-wait")
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n"
+    )
+    proc = run(
+        "apply", "--preset", str(PRESETS / "minimal.yaml"), "--kubeconfig", str(kubeconfig), "--yes", "--no-wait"
+    )
     assert proc.returncode == 1
     assert "connection refused" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("probe", "--kubeconfig", str(kubeconfig), "--context", "nope")

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.cluster
 
 
 def test_apiserver_answers_readyz(kube_cluster: ClusterHandle) -> None:
-    answer = requests.get(f"{kube_cluster.server}/readyz", verify=kube_cluster.ca_file,
-                          cert=kube_cluster.client_cert("admin"), timeout=10)
+    answer = requests.get(
+        f"{kube_cluster.server}/readyz", verify=kube_cluster.ca_file, cert=kube_cluster.client_cert("admin"), timeout=10
+    )
     assert answer.status_code == 200
     assert answer.text == "ok"
     assert kube_cluster.server.startswith("https://127.0.0.1:")
@@ -35,12 +36,18 @@ def test_seeded_storage_classes(kube_cluster: ClusterHandle) -> None:
     classes = {sc.metadata.name: sc for sc in storage.list_storage_class().items}
     assert {"rook-ceph-block", "local-path", "standard-noexpand"} <= set(classes)
 
-    defaults = [name for name, sc in classes.items()
-                if (sc.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+    defaults = [
+        name
+        for name, sc in classes.items()
+        if (sc.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+    ]
     assert defaults == ["rook-ceph-block"]
     rook = classes["rook-ceph-block"]
     assert (rook.provisioner, rook.volume_binding_mode, rook.allow_volume_expansion) == (
-        "rook-ceph.rbd.csi.ceph.com", "Immediate", True)
+        "rook-ceph.rbd.csi.ceph.com",
+        "Immediate",
+        True,
+    )
     local = classes["local-path"]
     assert (local.provisioner, local.volume_binding_mode) == ("rancher.io/local-path", "WaitForFirstConsumer")
     assert not classes["standard-noexpand"].allow_volume_expansion
@@ -64,13 +71,15 @@ def test_seeded_cert_manager(kube_cluster: ClusterHandle) -> None:
     api = kube_cluster.api_client()
     crds = client.ApiextensionsV1Api(api).list_custom_resource_definition().items
     established = {
-        crd.metadata.name for crd in crds
+        crd.metadata.name
+        for crd in crds
         if any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
     }
     assert {"issuers.cert-manager.io", "clusterissuers.cert-manager.io", "certificates.cert-manager.io"} <= established
 
     issuer = client.CustomObjectsApi(api).get_cluster_custom_object(
-        "cert-manager.io", "v1", "clusterissuers", "letsencrypt-prod")
+        "cert-manager.io", "v1", "clusterissuers", "letsencrypt-prod"
+    )
     assert issuer["spec"]["acme"]["server"] == "https://acme-v02.api.letsencrypt.org/directory"
 
 
@@ -102,15 +111,22 @@ def test_limited_user_may_read_what_the_probe_reads(kube_cluster: ClusterHandle)
     assert client.ApiextensionsV1Api(api).list_custom_resource_definition().items
 
 
-@pytest.mark.parametrize(("verb", "resource", "allowed"), [
-    ("create", "secrets", False),
-    ("create", "configmaps", True),
-    ("list", "secrets", True),
-])
-def test_limited_user_self_subject_access_review(kube_cluster: ClusterHandle, verb: str, resource: str,
-                                                 allowed: bool) -> None:
-    review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-        resource_attributes=client.V1ResourceAttributes(namespace="docker-registry", verb=verb, resource=resource)))
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("create", "secrets", False),
+        ("create", "configmaps", True),
+        ("list", "secrets", True),
+    ],
+)
+def test_limited_user_self_subject_access_review(
+    kube_cluster: ClusterHandle, verb: str, resource: str, allowed: bool
+) -> None:
+    review = client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(namespace="docker-registry", verb=verb, resource=resource)
+        )
+    )
     api = client.AuthorizationV1Api(kube_cluster.api_client(kube_cluster.limited_context))
     assert api.create_self_subject_access_review(review).status.allowed is allowed
 
@@ -118,15 +134,20 @@ def test_limited_user_self_subject_access_review(kube_cluster: ClusterHandle, ve
 def test_kubectl_helper_uses_the_cluster(kube_cluster: ClusterHandle) -> None:
     out = kube_cluster.kubectl("get", "ingressclass", "-o", "name").stdout.split()
     assert {"ingressclass.networking.k8s.io/nginx", "ingressclass.networking.k8s.io/traefik"} <= set(out)
-    who = kube_cluster.kubectl("auth", "can-i", "create", "secrets", "-n", "docker-registry",
-                               context=kube_cluster.limited_context, check=False)
+    who = kube_cluster.kubectl(
+        "auth", "can-i", "create", "secrets", "-n", "docker-registry", context=kube_cluster.limited_context, check=False
+    )
     assert who.stdout.strip() == "no"
 
 
 def test_wrong_ca_kubeconfig_is_refused(kube_cluster: ClusterHandle, tmp_path: Path) -> None:
     wrong = kube_cluster.wrong_ca_kubeconfig(tmp_path / "wrong-ca.kubeconfig")
-    done = subprocess.run([str(kubectl_binary()), "--kubeconfig", str(wrong), "get", "namespaces"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(kubectl_binary()), "--kubeconfig", str(wrong), "get", "namespaces"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "certificate signed by unknown authority" in done.stderr
 
@@ -161,7 +182,8 @@ def _tiny_chart(tmp_path: Path) -> Path:
     (chart / "values.yaml").write_text("greeting: hello\n")
     (chart / "templates" / "configmap.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\n"
-        "data:\n  greeting: {{ .Values.greeting | quote }}\n")
+        "data:\n  greeting: {{ .Values.greeting | quote }}\n"
+    )
     return chart
 
 
@@ -173,18 +195,25 @@ def test_helm_installs_a_release(kube_cluster: ClusterHandle, tmp_path: Path, he
     namespace = f"harness-{helm}"
     base = [str(BIN_DIR / helm), "--kubeconfig", str(kube_cluster.kubeconfig), "--kube-context", "admin"]
 
-    rendered = subprocess.run([*base, "template", "demo", str(chart), "--namespace", namespace],
-                              capture_output=True, text=True, timeout=120)
+    rendered = subprocess.run(
+        [*base, "template", "demo", str(chart), "--namespace", namespace], capture_output=True, text=True, timeout=120
+    )
     assert rendered.returncode == 0, rendered.stderr
     assert "name: demo-greeting" in rendered.stdout
 
-    installed = subprocess.run([*base, "install", "demo", str(chart), "--namespace", namespace,
-                                "--create-namespace"], capture_output=True, text=True, timeout=300)
+    installed = subprocess.run(
+        [*base, "install", "demo", str(chart), "--namespace", namespace, "--create-namespace"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert installed.returncode == 0, installed.stderr
-    status = subprocess.run([*base, "status", "demo", "--namespace", namespace, "-o", "json"],
-                            capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [*base, "status", "demo", "--namespace", namespace, "-o", "json"], capture_output=True, text=True, timeout=120
+    )
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["info"]["status"] == "deployed"
-    greeting = kube_cluster.kubectl("get", "configmap", "demo-greeting", "-n", namespace,
-                                    "-o", "jsonpath={.data.greeting}").stdout
+    greeting = kube_cluster.kubectl(
+        "get", "configmap", "demo-greeting", "-n", namespace, "-o", "jsonpath={.data.greeting}"
+    ).stdout
     assert greeting == "hello"

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from installer.probe import decode_helm_release
 from tests.conftest import CHART, PRESETS, ROOT
@@ -29,8 +28,20 @@ def cli(cluster, *args, helm=None, context="admin", env=None, kubeconfig=None):
 
 
 def apply_seed(cluster, helm, namespace, *extra, preset=None):
-    return cli(cluster, "apply", "--preset", str(preset or PRESETS / "rook-ceph-nginx.yaml"), "--namespace", namespace,
-               "--chart", str(CHART), "--yes", "--no-wait", *extra, helm=helm)
+    return cli(
+        cluster,
+        "apply",
+        "--preset",
+        str(preset or PRESETS / "rook-ceph-nginx.yaml"),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--no-wait",
+        *extra,
+        helm=helm,
+    )
 
 
 def core(cluster, context="admin"):
@@ -59,7 +70,8 @@ def test_probe_reports_the_seeded_cluster(kube_cluster):
     assert data["ingress_nginx_body_size"] == "1m"
     assert data["cert_manager"] is True
     assert {"kind": "ClusterIssuer", "name": "letsencrypt-prod", "namespace": None} in [
-        {k: i[k] for k in ("kind", "name", "namespace")} for i in data["issuers"]]
+        {k: i[k] for k in ("kind", "name", "namespace")} for i in data["issuers"]
+    ]
     assert all(p["allowed"] for p in data["permissions"])
     assert data["user"] == "admin"
     again = cli(kube_cluster, "probe", "--json")
@@ -82,13 +94,22 @@ def bind_claim(cluster, namespace, name, size):
 
     api = core(cluster)
     pv_name = f"pv-{namespace}-{name}"
-    api.create_persistent_volume(client.V1PersistentVolume(
-        metadata=client.V1ObjectMeta(name=pv_name),
-        spec=client.V1PersistentVolumeSpec(capacity={"storage": size}, access_modes=["ReadWriteOnce"], storage_class_name="rook-ceph-block",
-                                           host_path=client.V1HostPathVolumeSource(path=f"/tmp/{pv_name}"),
-                                           claim_ref=client.V1ObjectReference(namespace=namespace, name=name))))
+    api.create_persistent_volume(
+        client.V1PersistentVolume(
+            metadata=client.V1ObjectMeta(name=pv_name),
+            spec=client.V1PersistentVolumeSpec(
+                capacity={"storage": size},
+                access_modes=["ReadWriteOnce"],
+                storage_class_name="rook-ceph-block",
+                host_path=client.V1HostPathVolumeSource(path=f"/tmp/{pv_name}"),
+                claim_ref=client.V1ObjectReference(namespace=namespace, name=name),
+            ),
+        )
+    )
     api.patch_namespaced_persistent_volume_claim(name, namespace, {"spec": {"volumeName": pv_name}})
-    api.patch_namespaced_persistent_volume_claim_status(name, namespace, {"status": {"phase": "Bound", "capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"]}})
+    api.patch_namespaced_persistent_volume_claim_status(
+        name, namespace, {"status": {"phase": "Bound", "capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"]}}
+    )
 
 
 def test_install_upgrade_and_rerun(kube_cluster, helm_binary):
@@ -126,7 +147,10 @@ def test_install_upgrade_and_rerun(kube_cluster, helm_binary):
     assert "no value changes" in again.stdout
     annotations_2, generation_2 = _deployment_template_annotations(kube_cluster, namespace)
     assert annotations_2 == annotations_1 and generation_2 == generation_1
-    assert base64.b64decode(api.read_namespaced_secret("docker-registry-basic-auth", namespace).data["auth"]).decode() == htpasswd
+    assert (
+        base64.b64decode(api.read_namespaced_secret("docker-registry-basic-auth", namespace).data["auth"]).decode()
+        == htpasswd
+    )
 
     # a larger disk: refused while the volume is unbound, then an upgrade once it is bound
     bigger = ROOT / "tests" / "presets" / "seed-200Gi.yaml"
@@ -139,9 +163,17 @@ def test_install_upgrade_and_rerun(kube_cluster, helm_binary):
     releases = release_secrets(kube_cluster, namespace)
     assert releases[-1]["info"]["status"] == "deployed" and releases[-1]["version"] == 3
     assert releases[-1]["config"]["secrets"]["haSharedSecret"] == first_secret
-    assert api.read_namespaced_persistent_volume_claim("docker-registry", namespace).spec.resources.requests["storage"] == "200Gi"
-    assert base64.b64decode(api.read_namespaced_secret("docker-registry-basic-auth", namespace).data["auth"]).decode() == htpasswd
-    managed = api.list_namespaced_secret(namespace, label_selector="app.kubernetes.io/managed-by=registry-installer").items
+    assert (
+        api.read_namespaced_persistent_volume_claim("docker-registry", namespace).spec.resources.requests["storage"]
+        == "200Gi"
+    )
+    assert (
+        base64.b64decode(api.read_namespaced_secret("docker-registry-basic-auth", namespace).data["auth"]).decode()
+        == htpasswd
+    )
+    managed = api.list_namespaced_secret(
+        namespace, label_selector="app.kubernetes.io/managed-by=registry-installer"
+    ).items
     assert sorted(s.metadata.name for s in managed) == ["docker-registry-basic-auth"]
     stored = json.dumps(releases[-1])
     assert PASSWORD not in stored and base64.b64encode(PASSWORD.encode()).decode() not in stored
@@ -160,17 +192,33 @@ def test_dry_run_changes_nothing(kube_cluster, helm_binary):
 
 
 def test_limited_identity_is_told_what_is_missing_before_any_change(kube_cluster, helm_binary):
-    proc = cli(kube_cluster, "apply", "--preset", str(PRESETS / "rook-ceph-nginx.yaml"), "--chart", str(CHART), "--yes", "--no-wait",
-               helm=helm_binary, context="limited")
+    proc = cli(
+        kube_cluster,
+        "apply",
+        "--preset",
+        str(PRESETS / "rook-ceph-nginx.yaml"),
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--no-wait",
+        helm=helm_binary,
+        context="limited",
+    )
     assert proc.returncode == 1
-    assert "may not: create secrets in namespace docker-registry" in proc.stderr and "Nothing was changed" in proc.stderr
+    assert (
+        "may not: create secrets in namespace docker-registry" in proc.stderr and "Nothing was changed" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
     assert release_secrets(kube_cluster, "docker-registry") == []
 
 
 def test_unknown_context_and_wrong_ca(kube_cluster, tmp_path):
     proc = cli(kube_cluster, "probe", context="no-such-context")
-    assert proc.returncode == 1 and "kube context 'no-such-context' is not in" in proc.stderr and "admin, limited" in proc.stderr
+    assert (
+        proc.returncode == 1
+        and "kube context 'no-such-context' is not in" in proc.stderr
+        and "admin, limited" in proc.stderr
+    )
     wrong = kube_cluster.wrong_ca_kubeconfig(tmp_path / "wrong-ca")
     proc = cli(kube_cluster, "probe", kubeconfig=wrong)
     assert proc.returncode == 1 and "cannot verify the API server's certificate" in proc.stderr
@@ -191,8 +239,20 @@ def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_cha
 
     namespace = "s3-old-keys"
     env = {"S3_ACCESS_KEY": "AKIA-old-install", "S3_SECRET_KEY": "old-install-secret"}
-    first = cli(kube_cluster, "apply", "--preset", str(PRESETS / "s3-ha.yaml"), "--namespace", namespace, "--chart", str(CHART),
-                "--yes", "--no-wait", helm=helm_path("helm4"), env=env)
+    first = cli(
+        kube_cluster,
+        "apply",
+        "--preset",
+        str(PRESETS / "s3-ha.yaml"),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--no-wait",
+        helm=helm_path("helm4"),
+        env=env,
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     api = core(kube_cluster)
     secret = api.read_namespaced_secret("docker-registry-s3", namespace)
@@ -200,12 +260,28 @@ def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_cha
     old = {"accessKey": secret.data["s3AccessKey"], "secretKey": secret.data["s3SecretKey"]}
     api.patch_namespaced_secret("docker-registry-s3", namespace, [{"op": "replace", "path": "/data", "value": old}])
     keep = tmp_path / "s3-keep.yaml"
-    keep.write_text((PRESETS / "s3-ha.yaml").read_text().replace("env:S3_ACCESS_KEY", "keep").replace("env:S3_SECRET_KEY", "keep"))
-    again = cli(kube_cluster, "apply", "--preset", str(keep), "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait",
-                helm=helm_path("helm3"))
+    keep.write_text(
+        (PRESETS / "s3-ha.yaml").read_text().replace("env:S3_ACCESS_KEY", "keep").replace("env:S3_SECRET_KEY", "keep")
+    )
+    again = cli(
+        kube_cluster,
+        "apply",
+        "--preset",
+        str(keep),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--no-wait",
+        helm=helm_path("helm3"),
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     data = api.read_namespaced_secret("docker-registry-s3", namespace).data
-    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {"s3AccessKey": "AKIA-old-install", "s3SecretKey": "old-install-secret"}
+    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {
+        "s3AccessKey": "AKIA-old-install",
+        "s3SecretKey": "old-install-secret",
+    }
     assert "AKIA-old-install" not in again.stdout + again.stderr
 
 
@@ -216,8 +292,11 @@ def no_provisioner_class(kube_cluster):
 
     storage = client.StorageV1Api(kube_cluster.api_client("admin"))
     name = "manual-no-provisioner"
-    body = client.V1StorageClass(metadata=client.V1ObjectMeta(name=name), provisioner="kubernetes.io/no-provisioner",
-                                 volume_binding_mode="WaitForFirstConsumer")
+    body = client.V1StorageClass(
+        metadata=client.V1ObjectMeta(name=name),
+        provisioner="kubernetes.io/no-provisioner",
+        volume_binding_mode="WaitForFirstConsumer",
+    )
     storage.create_storage_class(body)
     yield name
     storage.delete_storage_class(name)
@@ -235,11 +314,27 @@ def test_a_class_without_provisioner_ends_the_wait_early_and_rolls_back(kube_clu
     namespace = "noprov-helm3"
     preset = tmp_path / "preset.yaml"
     preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text().replace("rook-ceph-block", no_provisioner_class))
-    proc = cli(kube_cluster, "apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes",
-               "--skip-smoke", "--timeout", "5m", helm=helm_binary)
+    proc = cli(
+        kube_cluster,
+        "apply",
+        "--preset",
+        str(preset),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--skip-smoke",
+        "--timeout",
+        "5m",
+        helm=helm_binary,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "STOP: PersistentVolumeClaim docker-registry: NoProvisioner" in proc.stdout, proc.stdout
-    assert f"the registry cannot start: PersistentVolumeClaim docker-registry: NoProvisioner: StorageClass {no_provisioner_class} has no provisioner" in proc.stderr
+    assert (
+        f"the registry cannot start: PersistentVolumeClaim docker-registry: NoProvisioner: StorageClass {no_provisioner_class} has no provisioner"
+        in proc.stderr
+    )
     assert "Nothing is left installed" in proc.stderr and "create a PersistentVolume" in proc.stderr
     assert release_secrets(kube_cluster, namespace) == []
     helm_line = next(line for line in proc.stdout.splitlines() if "FAIL] helm" in line)

@@ -43,14 +43,41 @@ def install_chart_owned(cluster, helm, namespace, tmp_path):
     import sys
 
     out = tmp_path / "old"
-    rendered = subprocess.run([sys.executable, "-m", "installer", "render", "--preset", str(PRESETS / "rook-ceph-nginx.yaml"), "--out", str(out)],
-                              capture_output=True, text=True, cwd=ROOT, env={**os.environ, "REGISTRY_PASSWORD": PASSWORD}, timeout=120)
+    rendered = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "installer",
+            "render",
+            "--preset",
+            str(PRESETS / "rook-ceph-nginx.yaml"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "REGISTRY_PASSWORD": PASSWORD},
+        timeout=120,
+    )
     assert rendered.returncode == 0, rendered.stderr
     values = yaml.safe_load((out / "values.yaml").read_text())
     del values["persistence"]["existingClaim"]
     (out / "values.yaml").write_text(yaml.safe_dump(values))
-    old = helm_cli(cluster, helm, "install", "docker-registry", str(REAL_CHART), "--namespace", namespace, "--create-namespace",
-                   "-f", str(out / "values.yaml"), "-f", str(out / "secret-values.yaml"))
+    old = helm_cli(
+        cluster,
+        helm,
+        "install",
+        "docker-registry",
+        str(REAL_CHART),
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "-f",
+        str(out / "values.yaml"),
+        "-f",
+        str(out / "secret-values.yaml"),
+    )
     assert old.returncode == 0, old.stderr
     pvc = read_claim(cluster, namespace)
     assert pvc.metadata.annotations["meta.helm.sh/release-name"] == "docker-registry"
@@ -59,7 +86,10 @@ def install_chart_owned(cluster, helm, namespace, tmp_path):
 
 def assert_installers_own(pvc, release="docker-registry"):
     labels, annotations = pvc.metadata.labels or {}, pvc.metadata.annotations or {}
-    assert labels.get("app.kubernetes.io/managed-by") == "registry-installer" and labels.get("app.kubernetes.io/instance") == release
+    assert (
+        labels.get("app.kubernetes.io/managed-by") == "registry-installer"
+        and labels.get("app.kubernetes.io/instance") == release
+    )
     assert "meta.helm.sh/release-name" not in annotations, "helm must not own the data PVC"
 
 
@@ -75,7 +105,9 @@ def test_helm_uninstall_keeps_the_data_and_a_reinstall_reuses_and_grows_it(kube_
     from kubernetes import client
 
     dep = client.AppsV1Api(kube_cluster.api_client("admin")).read_namespaced_deployment("docker-registry", namespace)
-    assert [v.persistent_volume_claim.claim_name for v in dep.spec.template.spec.volumes if v.persistent_volume_claim] == [CLAIM]
+    assert [
+        v.persistent_volume_claim.claim_name for v in dep.spec.template.spec.volumes if v.persistent_volume_claim
+    ] == [CLAIM]
 
     # the user runs helm directly: the images stay
     gone = helm_cli(kube_cluster, helm_binary, "uninstall", "docker-registry", "--namespace", namespace)
@@ -129,7 +161,11 @@ def test_a_chart_made_pvc_is_migrated_in_place_and_then_survives_helm_uninstall(
     gone = helm_cli(kube_cluster, helm_binary, "uninstall", "docker-registry", "--namespace", namespace)
     assert gone.returncode == 0, gone.stderr
     kept = read_claim(kube_cluster, namespace)
-    assert kept.metadata.uid == chart_pvc.metadata.uid and kept.spec.volume_name == volume and kept.metadata.deletion_timestamp is None
+    assert (
+        kept.metadata.uid == chart_pvc.metadata.uid
+        and kept.spec.volume_name == volume
+        and kept.metadata.deletion_timestamp is None
+    )
     # after a plain helm uninstall the installer still knows where the data is
     again = cli(kube_cluster, "uninstall", "--namespace", namespace, "--yes", helm=helm_binary)
     assert again.returncode == 1 and f"its data is kept in PVC {namespace}/{CLAIM} (100Gi)" in again.stderr

@@ -26,7 +26,11 @@ def test_status_of_an_installed_release_and_of_none(kube_cluster, tmp_path):
     status = json.loads(out.stdout)
     assert status["installed"] and status["revision"] == 1 and status["release_status"] == "deployed"
     assert status["chart"] == "docker-registry-3.0.0"
-    assert (status["claim"], status["claim_owner"], status["claim_requested"]) == ("docker-registry", "installer", "100Gi")
+    assert (status["claim"], status["claim_owner"], status["claim_requested"]) == (
+        "docker-registry",
+        "installer",
+        "100Gi",
+    )
     assert status["storage_class"] == "rook-ceph-block" and status["expandable"] is True
     assert status["tls_secret"] == "docker-registry-tls" and 300 < status["tls_days_left"] <= 3660
     assert status["pods_total"] == 0 and status["usage"] is None and status["last_gc"] is None
@@ -34,9 +38,20 @@ def test_status_of_an_installed_release_and_of_none(kube_cluster, tmp_path):
     assert any("no address yet" in w for w in status["warnings"])
 
     # the installer's own record of a collection shows as "last gc"
-    core(kube_cluster).create_namespaced_config_map(namespace, {
-        "metadata": {"name": "docker-registry-installer-gc", "labels": {"app.kubernetes.io/managed-by": "registry-installer"}},
-        "data": {"history.json": json.dumps([{"time": "2026-11-01T01:00:00Z", "ok": True, "freed_bytes": 3 * 2**20, "readonly_seconds": 41.2}])}})
+    core(kube_cluster).create_namespaced_config_map(
+        namespace,
+        {
+            "metadata": {
+                "name": "docker-registry-installer-gc",
+                "labels": {"app.kubernetes.io/managed-by": "registry-installer"},
+            },
+            "data": {
+                "history.json": json.dumps(
+                    [{"time": "2026-11-01T01:00:00Z", "ok": True, "freed_bytes": 3 * 2**20, "readonly_seconds": 41.2}]
+                )
+            },
+        },
+    )
     human = cli(kube_cluster, "status", "--namespace", namespace)
     assert human.returncode == 0, human.stderr
     assert "volume:    PVC docker-registry 100Gi" in human.stdout and "expandable" in human.stdout
@@ -76,7 +91,9 @@ def test_grow_expands_the_installers_pvc_and_records_the_size(kube_cluster, helm
     bad = cli(kube_cluster, "grow", "--size", "lots", "--yes", "--namespace", namespace, helm=helm_binary)
     assert bad.returncode == 2 and "--size 'lots'" in bad.stderr
 
-    grown = cli(kube_cluster, "grow", "--size", "200Gi", "--yes", "--timeout", "3s", "--namespace", namespace, helm=helm_binary)
+    grown = cli(
+        kube_cluster, "grow", "--size", "200Gi", "--yes", "--timeout", "3s", "--namespace", namespace, helm=helm_binary
+    )
     assert grown.returncode == 0, grown.stdout + grown.stderr
     assert "the storage driver has not finished (no resize condition yet)" in grown.stdout
     assert _pvc(kube_cluster, namespace).spec.resources.requests["storage"] == "200Gi"
@@ -86,9 +103,24 @@ def test_grow_expands_the_installers_pvc_and_records_the_size(kube_cluster, helm
     assert [r["version"] for r in release_secrets(kube_cluster, namespace)] == [1, 2]
 
     # play the resize controller: the volume grew, the filesystem waits for the pod to restart
-    core(kube_cluster).patch_namespaced_persistent_volume_claim_status("docker-registry", namespace, {"status": {"conditions": [
-        {"type": "FileSystemResizePending", "status": "True", "message": "Waiting for user to (re-)start a pod to finish file system resize"}]}})
-    pending = cli(kube_cluster, "grow", "--size", "300Gi", "--yes", "--timeout", "3s", "--namespace", namespace, helm=helm_binary)
+    core(kube_cluster).patch_namespaced_persistent_volume_claim_status(
+        "docker-registry",
+        namespace,
+        {
+            "status": {
+                "conditions": [
+                    {
+                        "type": "FileSystemResizePending",
+                        "status": "True",
+                        "message": "Waiting for user to (re-)start a pod to finish file system resize",
+                    }
+                ]
+            }
+        },
+    )
+    pending = cli(
+        kube_cluster, "grow", "--size", "300Gi", "--yes", "--timeout", "3s", "--namespace", namespace, helm=helm_binary
+    )
     assert pending.returncode == 0, pending.stdout + pending.stderr
     assert "its filesystem grows when the registry pod next starts" in pending.stdout
     assert f"kubectl -n {namespace} rollout restart deployment/docker-registry" in pending.stdout
@@ -101,12 +133,18 @@ def test_grow_is_refused_on_a_class_without_expansion(kube_cluster, tmp_path):
     helm = helm_path("helm3")
     namespace = "grow-noexpand"
     preset = tmp_path / "noexpand.yaml"
-    preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text().replace("storage_class: rook-ceph-block", "storage_class: standard-noexpand"))
+    preset.write_text(
+        (PRESETS / "rook-ceph-nginx.yaml")
+        .read_text()
+        .replace("storage_class: rook-ceph-block", "storage_class: standard-noexpand")
+    )
     assert apply_seed(kube_cluster, helm, namespace, preset=preset).returncode == 0
     bind_claim(kube_cluster, namespace, "docker-registry", "100Gi")
     proc = cli(kube_cluster, "grow", "--size", "200Gi", "--yes", "--namespace", namespace, helm=helm)
     assert proc.returncode == 1
-    assert "StorageClass standard-noexpand does not allow volume expansion: PVC docker-registry stays 100Gi" in proc.stderr
+    assert (
+        "StorageClass standard-noexpand does not allow volume expansion: PVC docker-registry stays 100Gi" in proc.stderr
+    )
     assert "allowVolumeExpansion: true" in proc.stderr and "skopeo sync" in proc.stderr and "S3" in proc.stderr
     assert _pvc(kube_cluster, namespace).spec.resources.requests["storage"] == "100Gi"
     assert len(release_secrets(kube_cluster, namespace)) == 1

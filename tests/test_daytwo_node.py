@@ -23,19 +23,39 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
 def preset(namespace: str, size: str = "1Gi", storage_class: str = "rook-ceph-block") -> str:
-    return (f"version: 1\ntarget: {{namespace: {namespace}, release: docker-registry}}\n"
-            f"exposure: {{hosts: [registry.daytwo.test], ingress_class: nginx, tls: {{mode: none}}}}\n"
-            f"auth: {{mode: none}}\n"
-            f"storage: {{kind: filesystem, filesystem: {{storage_class: {storage_class}, size: {size}}}}}\n")
+    return (
+        f"version: 1\ntarget: {{namespace: {namespace}, release: docker-registry}}\n"
+        f"exposure: {{hosts: [registry.daytwo.test], ingress_class: nginx, tls: {{mode: none}}}}\n"
+        f"auth: {{mode: none}}\n"
+        f"storage: {{kind: filesystem, filesystem: {{storage_class: {storage_class}, size: {size}}}}}\n"
+    )
 
 
 def run(node, *args, timeout=600):
-    argv = [sys.executable, "-m", "installer", *args, "--kubeconfig", str(node.kubeconfig), "--context", node.admin_context]
+    argv = [
+        sys.executable,
+        "-m",
+        "installer",
+        *args,
+        "--kubeconfig",
+        str(node.kubeconfig),
+        "--context",
+        node.admin_context,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=dict(os.environ))
 
 
 def popen(node, *args):
-    argv = [sys.executable, "-m", "installer", *args, "--kubeconfig", str(node.kubeconfig), "--context", node.admin_context]
+    argv = [
+        sys.executable,
+        "-m",
+        "installer",
+        *args,
+        "--kubeconfig",
+        str(node.kubeconfig),
+        "--context",
+        node.admin_context,
+    ]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
 
 
@@ -45,9 +65,24 @@ def installed(kube_node, tmp_path, request):
     namespace = f"d2-{request.node.name[5:18].replace('_', '-').strip('-')}"
     file = tmp_path / "preset.yaml"
     file.write_text(preset(namespace))
-    proc = run(kube_node, "apply", "--preset", str(file), "--yes", "--skip-smoke", "--chart", str(CHART), "--timeout", "3m", "--helm", str(helm_path("helm3")))
+    proc = run(
+        kube_node,
+        "apply",
+        "--preset",
+        str(file),
+        "--yes",
+        "--skip-smoke",
+        "--chart",
+        str(CHART),
+        "--timeout",
+        "3m",
+        "--helm",
+        str(helm_path("helm3")),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr + kube_node.diagnose()
-    ip = kube_node.kubectl("-n", namespace, "get", "svc", "docker-registry", "-o", "jsonpath={.spec.clusterIP}").stdout.strip()
+    ip = kube_node.kubectl(
+        "-n", namespace, "get", "svc", "docker-registry", "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout.strip()
     yield namespace, f"http://{ip}:5000"
     kube_node.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
@@ -57,7 +92,9 @@ def push(base: str, repo: str, tag: str, size: int) -> str:
     from installer.registry_client import Descriptor, RegistryClient, manifest_json, sha256_digest
 
     with RegistryClient(base) as client:
-        config = client.push_blob(repo, json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode(), OCI_CONFIG)
+        config = client.push_blob(
+            repo, json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode(), OCI_CONFIG
+        )
         data = os.urandom(size)
         layer = Descriptor(OCI_LAYER, sha256_digest(data), len(data))
         client.upload_blob(repo, [data])
@@ -84,6 +121,7 @@ def wait_usage(node, namespace, check, what, timeout=150):
     def ok():
         seen.update(status(node, namespace))
         return seen.get("usage") is not None and check(seen["usage"])
+
     node.wait_for(ok, timeout, what)
     return seen
 
@@ -99,7 +137,9 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
     assert before["pods_ready"] == 1 and before["pods_total"] == 1 and before["claim_owner"] == "installer"
     assert before["repositories"] == 2 and before["tags"] == 1  # vm/gone has no tag left
     # the test node's volumes are local PVs on their own filesystems: the kubelet measures them (stats summary)
-    before = wait_usage(kube_node, namespace, lambda u: u["used_bytes"] > 24 * 2**20, "kubelet usage counting the pushed layers")
+    before = wait_usage(
+        kube_node, namespace, lambda u: u["used_bytes"] > 24 * 2**20, "kubelet usage counting the pushed layers"
+    )
 
     gc = popen(kube_node, "gc", "--yes", "--namespace", namespace, "--helm", str(helm_path("helm3")))
     answers = []
@@ -120,7 +160,9 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
     assert re.search(r"the registry was read-only for \d+ s and is writable again", output), output
     assert requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=5).status_code == 202, "writable again after gc"
     push(base, "vm/after", "v1", 1024)
-    with requests.get(f"{base}/v2/vm/keep/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10) as r:
+    with requests.get(
+        f"{base}/v2/vm/keep/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10
+    ) as r:
         assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == keep
     with requests.head(f"{base}/v2/vm/gone/blobs/{gone}", timeout=10) as r:
         assert r.status_code == 404, "the deleted image's manifest blob is collected"
@@ -128,8 +170,12 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
     after = status(kube_node, namespace)
     assert after["last_gc"]["ok"] is True and after["last_gc"]["readonly_seconds"] > 0
     assert after["last_gc"]["blobs_deleted"] == int(deleted.group(1))
-    wait_usage(kube_node, namespace, lambda u: u["used_bytes"] < before["usage"]["used_bytes"] - 20 * 2**20,
-               "kubelet usage after gc below the usage before by the deleted layer")
+    wait_usage(
+        kube_node,
+        namespace,
+        lambda u: u["used_bytes"] < before["usage"]["used_bytes"] - 20 * 2**20,
+        "kubelet usage after gc below the usage before by the deleted layer",
+    )
 
 
 def accepts_upload(base: str) -> bool:
@@ -145,15 +191,34 @@ def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
     namespace, base = installed
     api = client.AdmissionregistrationV1Api(kube_node.cluster.api_client("admin"))
     name = f"deny-jobs-{namespace}"
-    api.create_validating_admission_policy({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name},
-        "spec": {"failurePolicy": "Fail",
-                 "matchConstraints": {"resourceRules": [{"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["jobs"]}]},
-                 "validations": [{"expression": "false", "message": "jobs are not allowed here (test policy)"}]}})
-    api.create_validating_admission_policy_binding({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
-        "spec": {"policyName": name, "validationActions": ["Deny"],
-                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}})
+    api.create_validating_admission_policy(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["jobs"]}
+                    ]
+                },
+                "validations": [{"expression": "false", "message": "jobs are not allowed here (test policy)"}],
+            },
+        }
+    )
+    api.create_validating_admission_policy_binding(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
+            },
+        }
+    )
     try:
         time.sleep(2)  # the policy is picked up asynchronously
         proc = run(kube_node, "gc", "--yes", "--namespace", namespace, "--helm", str(helm_path("helm3")))
@@ -162,7 +227,9 @@ def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
         assert "Traceback" not in proc.stderr and "[ ok ] writable" in proc.stdout
         # kube-proxy may take a moment to route the Service to the rolled-back pod: refused until then
         kube_node.wait_for(lambda: accepts_upload(base), 30, "the registry accepts an upload after the failed gc")
-        config = kube_node.kubectl("-n", namespace, "get", "configmap", "docker-registry-config", "-o", "jsonpath={.data.config\\.yml}").stdout
+        config = kube_node.kubectl(
+            "-n", namespace, "get", "configmap", "docker-registry-config", "-o", "jsonpath={.data.config\\.yml}"
+        ).stdout
         assert "readonly" not in config
         record = status(kube_node, namespace)
         assert record["last_gc"]["ok"] is False and "jobs are not allowed here" in record["last_gc"]["error"]
@@ -179,17 +246,47 @@ def test_grow_on_an_expandable_class_and_refusal_without_expansion(kube_node, in
     pvc = json.loads(kube_node.kubectl("-n", namespace, "get", "pvc", "docker-registry", "-o", "json").stdout)
     assert pvc["spec"]["resources"]["requests"]["storage"] == "3Gi"
     assert "PVC docker-registry is 3Gi" in proc.stdout, proc.stdout  # the test node's provisioner grows it online
-    kube_node.wait_for(lambda: json.loads(kube_node.kubectl("-n", namespace, "get", "pvc", "docker-registry", "-o", "json").stdout)
-                       ["status"].get("capacity", {}).get("storage") == "3Gi", 60, "PVC capacity 3Gi")
+    kube_node.wait_for(
+        lambda: (
+            json.loads(kube_node.kubectl("-n", namespace, "get", "pvc", "docker-registry", "-o", "json").stdout)[
+                "status"
+            ]
+            .get("capacity", {})
+            .get("storage")
+            == "3Gi"
+        ),
+        60,
+        "PVC capacity 3Gi",
+    )
 
     other = f"{namespace}-nx"
     file = tmp_path / "noexpand.yaml"
     file.write_text(preset(other, storage_class="local-path"))
     try:
-        installed_nx = run(kube_node, "apply", "--preset", str(file), "--yes", "--skip-smoke", "--chart", str(CHART), "--timeout", "3m", "--helm", str(helm_path("helm3")))
+        installed_nx = run(
+            kube_node,
+            "apply",
+            "--preset",
+            str(file),
+            "--yes",
+            "--skip-smoke",
+            "--chart",
+            str(CHART),
+            "--timeout",
+            "3m",
+            "--helm",
+            str(helm_path("helm3")),
+        )
         assert installed_nx.returncode == 0, installed_nx.stdout + installed_nx.stderr + kube_node.diagnose()
-        refused = run(kube_node, "grow", "--size", "3Gi", "--yes", "--namespace", other, "--helm", str(helm_path("helm3")))
+        refused = run(
+            kube_node, "grow", "--size", "3Gi", "--yes", "--namespace", other, "--helm", str(helm_path("helm3"))
+        )
         assert refused.returncode == 1 and "does not allow volume expansion" in refused.stderr, refused.stderr
-        assert json.loads(kube_node.kubectl("-n", other, "get", "pvc", "docker-registry", "-o", "json").stdout)["spec"]["resources"]["requests"]["storage"] == "1Gi"
+        assert (
+            json.loads(kube_node.kubectl("-n", other, "get", "pvc", "docker-registry", "-o", "json").stdout)["spec"][
+                "resources"
+            ]["requests"]["storage"]
+            == "1Gi"
+        )
     finally:
         kube_node.kubectl("delete", "namespace", other, "--wait=false", check=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.cluster]
 
 
 def _auth_secret(cluster, namespace):
-    return base64.b64decode(core(cluster).read_namespaced_secret("docker-registry-basic-auth", namespace).data["auth"]).decode()
+    return base64.b64decode(
+        core(cluster).read_namespaced_secret("docker-registry-basic-auth", namespace).data["auth"]
+    ).decode()
 
 
 def _deny_cronjobs(cluster, namespace):
@@ -29,15 +30,39 @@ def _deny_cronjobs(cluster, namespace):
 
     api = client.AdmissionregistrationV1Api(cluster.api_client("admin"))
     name = f"deny-cronjobs-{namespace}"
-    api.create_validating_admission_policy({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name},
-        "spec": {"failurePolicy": "Fail",
-                 "matchConstraints": {"resourceRules": [{"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["cronjobs"]}]},
-                 "validations": [{"expression": "false", "message": "cronjobs are not allowed here (test policy)"}]}})
-    api.create_validating_admission_policy_binding({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
-        "spec": {"policyName": name, "validationActions": ["Deny"],
-                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}})
+    api.create_validating_admission_policy(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["batch"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["cronjobs"],
+                        }
+                    ]
+                },
+                "validations": [{"expression": "false", "message": "cronjobs are not allowed here (test policy)"}],
+            },
+        }
+    )
+    api.create_validating_admission_policy_binding(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
+            },
+        }
+    )
     time.sleep(2)  # the policy is picked up asynchronously
 
 
@@ -47,9 +72,23 @@ def test_rejected_upgrade_rolls_back_and_restores_secrets(kube_cluster, helm_bin
     before = _auth_secret(kube_cluster, namespace)
     _deny_cronjobs(kube_cluster, namespace)
     preset = tmp_path / "gc.yaml"
-    preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text() + "extras:\n  garbage_collect:\n    enabled: true\n")
-    proc = cli(kube_cluster, "apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait",
-               helm=helm_binary, env={"REGISTRY_PASSWORD": "a-new-password-1"})
+    preset.write_text(
+        (PRESETS / "rook-ceph-nginx.yaml").read_text() + "extras:\n  garbage_collect:\n    enabled: true\n"
+    )
+    proc = cli(
+        kube_cluster,
+        "apply",
+        "--preset",
+        str(preset),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--no-wait",
+        helm=helm_binary,
+        env={"REGISTRY_PASSWORD": "a-new-password-1"},
+    )
     assert proc.returncode == 1, proc.stdout
     assert "cronjobs are not allowed here" in proc.stderr
     assert "The previous registry (revision 1) is still running" in proc.stderr and "Traceback" not in proc.stderr
@@ -63,8 +102,21 @@ def test_helm_timeout_rolls_back(kube_cluster, helm_binary):
     namespace = f"timeout-{helm_binary.name}"
     assert apply_seed(kube_cluster, helm_binary, namespace).returncode == 0
     # waiting for pods that never run (no kubelet here) meets the timeout for real
-    proc = cli(kube_cluster, "apply", "--preset", str(PRESETS / "rook-ceph-nginx.yaml"), "--namespace", namespace,
-               "--chart", str(CHART), "--yes", "--skip-smoke", "--timeout", "4s", helm=helm_binary)
+    proc = cli(
+        kube_cluster,
+        "apply",
+        "--preset",
+        str(PRESETS / "rook-ceph-nginx.yaml"),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--skip-smoke",
+        "--timeout",
+        "4s",
+        helm=helm_binary,
+    )
     assert proc.returncode == 1
     assert "did not become ready in time" in proc.stderr, proc.stderr
     assert "The previous registry (revision 1) is still running" in proc.stderr
@@ -74,10 +126,35 @@ def test_helm_timeout_rolls_back(kube_cluster, helm_binary):
 
 
 def _start_apply(cluster, helm, namespace, *extra):
-    argv = [sys.executable, "-m", "installer", "apply", "--preset", str(PRESETS / "rook-ceph-nginx.yaml"), "--namespace", namespace,
-            "--chart", str(CHART), "--yes", "--kubeconfig", str(cluster.kubeconfig), "--context", "admin", "--helm", str(helm), *extra]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "REGISTRY_PASSWORD": PASSWORD}, start_new_session=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "installer",
+        "apply",
+        "--preset",
+        str(PRESETS / "rook-ceph-nginx.yaml"),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--context",
+        "admin",
+        "--helm",
+        str(helm),
+        *extra,
+    ]
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "REGISTRY_PASSWORD": PASSWORD},
+        start_new_session=True,
+    )
 
 
 def _read_until(proc, marker, timeout=120):
@@ -110,7 +187,11 @@ def test_signal_during_helm_stops_cleanly_and_rerun_converges(kube_cluster, helm
     rerun = apply_seed(kube_cluster, helm_binary, namespace)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert release_secrets(kube_cluster, namespace)[-1]["info"]["status"] == "deployed"
-    managed = core(kube_cluster).list_namespaced_secret(namespace, label_selector="app.kubernetes.io/managed-by=registry-installer").items
+    managed = (
+        core(kube_cluster)
+        .list_namespaced_secret(namespace, label_selector="app.kubernetes.io/managed-by=registry-installer")
+        .items
+    )
     assert [s.metadata.name for s in managed] == ["docker-registry-basic-auth"]
 
 
@@ -133,7 +214,11 @@ def test_api_server_gone_mid_apply_then_rerun_converges(fresh_cluster, tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     releases = release_secrets(fresh_cluster, namespace)
     assert releases[-1]["info"]["status"] == "deployed"
-    managed = core(fresh_cluster).list_namespaced_secret(namespace, label_selector="app.kubernetes.io/managed-by=registry-installer").items
+    managed = (
+        core(fresh_cluster)
+        .list_namespaced_secret(namespace, label_selector="app.kubernetes.io/managed-by=registry-installer")
+        .items
+    )
     assert [s.metadata.name for s in managed] == ["docker-registry-basic-auth"]
 
 
@@ -141,8 +226,12 @@ def _lease(cluster, namespace, holder, renewed):
     from kubernetes import client
 
     api = client.CoordinationV1Api(cluster.api_client("admin"))
-    body = client.V1Lease(metadata=client.V1ObjectMeta(name="docker-registry-installer-lock", namespace=namespace),
-                          spec=client.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=60, acquire_time=renewed, renew_time=renewed))
+    body = client.V1Lease(
+        metadata=client.V1ObjectMeta(name="docker-registry-installer-lock", namespace=namespace),
+        spec=client.V1LeaseSpec(
+            holder_identity=holder, lease_duration_seconds=60, acquire_time=renewed, renew_time=renewed
+        ),
+    )
     api.create_namespaced_lease(namespace, body)
     return api
 
@@ -174,7 +263,11 @@ def test_uninstall_keeps_the_data_and_a_new_install_reuses_it(kube_cluster, helm
     assert pvc.metadata.deletion_timestamp is None
     assert release_secrets(kube_cluster, namespace) == []
     preset = tmp_path / "reuse.yaml"
-    preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text().replace("    storage_class: rook-ceph-block\n", "    existing_claim: docker-registry\n"))
+    preset.write_text(
+        (PRESETS / "rook-ceph-nginx.yaml")
+        .read_text()
+        .replace("    storage_class: rook-ceph-block\n", "    existing_claim: docker-registry\n")
+    )
     proc = apply_seed(kube_cluster, helm_binary, namespace, preset=preset)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     from kubernetes import client

@@ -34,8 +34,11 @@ def namespace(kube_node: NodeHandle):
     """A namespace of this test's own, deleted afterwards (the namespace controller runs here)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     kube_node.kubectl("create", "namespace", name)
-    kube_node.wait_for(lambda: kube_node.kubectl("-n", name, "get", "serviceaccount", "default", check=False)
-                       .returncode == 0, 30, f"the default ServiceAccount in {name}")
+    kube_node.wait_for(
+        lambda: kube_node.kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
+        30,
+        f"the default ServiceAccount in {name}",
+    )
     yield name
     forget_namespace(kube_node, name)
 
@@ -60,15 +63,26 @@ def jsonpath(node: NodeHandle, namespace: str, what: str, path: str) -> str:
 
 
 def busybox_pod(name: str, script: str, image: str = "docker.io/library/busybox:1.35", **spec) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"restartPolicy": "Never", **spec,
-                     "containers": [{"name": "main", "image": image, "imagePullPolicy": "IfNotPresent",
-                                     "command": ["sh", "-c", script]}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            **spec,
+            "containers": [
+                {"name": "main", "image": image, "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", script]}
+            ],
+        },
+    }
 
 
 def wait_pod_phase(node: NodeHandle, namespace: str, pod: str, phase: str = "Succeeded", timeout: float = 90) -> None:
-    node.wait_for(lambda: jsonpath(node, namespace, f"pod/{pod}", "{.status.phase}") == phase, timeout,
-                  f"pod {namespace}/{pod} {phase}")
+    node.wait_for(
+        lambda: jsonpath(node, namespace, f"pod/{pod}", "{.status.phase}") == phase,
+        timeout,
+        f"pod {namespace}/{pod} {phase}",
+    )
 
 
 def test_node_is_ready_with_the_local_images(kube_node: NodeHandle):
@@ -82,12 +96,20 @@ def test_node_is_ready_with_the_local_images(kube_node: NodeHandle):
     for ref in ("registry.k8s.io/pause:3.10.1", "docker.io/library/busybox:1.35", "docker.io/library/registry:3.0.0"):
         assert ref in images
     assert set(kube_node.storage_classes.values()) <= set(
-        kube_node.kubectl("get", "storageclass", "-o", "name").stdout.replace("storageclass.storage.k8s.io/", "").split())
+        kube_node.kubectl("get", "storageclass", "-o", "name")
+        .stdout.replace("storageclass.storage.k8s.io/", "")
+        .split()
+    )
 
 
 def test_busybox_pod_runs_and_its_log_comes_through_the_api(kube_node: NodeHandle, namespace: str):
-    apply(kube_node, namespace, busybox_pod("hello", "echo hello-from-the-node; id -u; "
-                                            "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace"))
+    apply(
+        kube_node,
+        namespace,
+        busybox_pod(
+            "hello", "echo hello-from-the-node; id -u; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace"
+        ),
+    )
     wait_pod_phase(kube_node, namespace, "hello")
     logs = kube_node.kubectl("-n", namespace, "logs", "hello").stdout.split()
     assert logs == ["hello-from-the-node", "0", namespace]
@@ -122,8 +144,11 @@ def test_pods_reach_a_server_on_the_host_through_the_bridge(kube_node: NodeHandl
 def test_an_imported_image_runs(kube_node: NodeHandle, namespace: str, tmp_path: Path):
     marker = uuid.uuid4().hex
     (tmp_path / "marker").write_text(marker)
-    spec = ImageSpec(["registry-installer.test/imported:1"], cmd=["/bin/busybox", "cat", "/marker"],
-                     files={"/marker": tmp_path / "marker"}).add_binary(BUSYBOX, "/bin/busybox")
+    spec = ImageSpec(
+        ["registry-installer.test/imported:1"],
+        cmd=["/bin/busybox", "cat", "/marker"],
+        files={"/marker": tmp_path / "marker"},
+    ).add_binary(BUSYBOX, "/bin/busybox")
     names = kube_node.import_image(write_docker_archive(spec, tmp_path / "image.tar"))
     assert names == ["registry-installer.test/imported:1"]
     pod = busybox_pod("imported", "", image="registry-installer.test/imported:1")
@@ -136,14 +161,38 @@ def test_an_imported_image_runs(kube_node: NodeHandle, namespace: str, tmp_path:
 
 def test_exec_and_port_forward_reach_a_running_pod(kube_node: NodeHandle, namespace: str):
     token = uuid.uuid4().hex
-    apply(kube_node, namespace, busybox_pod(
-        "web", f"mkdir /www && echo {token} > /www/index.html && exec httpd -f -p 8080 -h /www"))
+    apply(
+        kube_node,
+        namespace,
+        busybox_pod("web", f"mkdir /www && echo {token} > /www/index.html && exec httpd -f -p 8080 -h /www"),
+    )
     wait_pod_phase(kube_node, namespace, "web", "Running")
-    kube_node.wait_for(lambda: kube_node.kubectl("-n", namespace, "exec", "web", "--", "cat", "/www/index.html",
-                                                 check=False).stdout.strip() == token, 30, "kubectl exec")
+    kube_node.wait_for(
+        lambda: (
+            kube_node.kubectl(
+                "-n", namespace, "exec", "web", "--", "cat", "/www/index.html", check=False
+            ).stdout.strip()
+            == token
+        ),
+        30,
+        "kubectl exec",
+    )
     forward = subprocess.Popen(
-        [str(kubectl_binary()), "--kubeconfig", str(kube_node.kubeconfig), "--context", kube_node.admin_context,
-         "-n", namespace, "port-forward", "pod/web", ":8080"], stdout=subprocess.PIPE, text=True)
+        [
+            str(kubectl_binary()),
+            "--kubeconfig",
+            str(kube_node.kubeconfig),
+            "--context",
+            kube_node.admin_context,
+            "-n",
+            namespace,
+            "port-forward",
+            "pod/web",
+            ":8080",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = forward.stdout.readline()  # "Forwarding from 127.0.0.1:NNNNN -> 8080"
         port = int(line.split("127.0.0.1:")[1].split()[0])
@@ -159,26 +208,51 @@ def test_an_image_the_node_lacks_fails_at_once_without_a_pull_from_outside(kube_
     pod = busybox_pod("missing", "true", image="docker.io/library/nginx:1.0")
     apply(kube_node, namespace, pod)
     waiting = "{.status.containerStatuses[0].state.waiting}"
-    kube_node.wait_for(lambda: json.loads(jsonpath(kube_node, namespace, "pod/missing", waiting) or "{}")
-                       .get("reason") in ("ErrImagePull", "ImagePullBackOff"), 60, "ErrImagePull")
-    events = kube_node.kubectl("-n", namespace, "get", "events", "--field-selector",
-                               "involvedObject.name=missing,reason=Failed", "-o", "jsonpath={.items[*].message}").stdout
+    kube_node.wait_for(
+        lambda: (
+            json.loads(jsonpath(kube_node, namespace, "pod/missing", waiting) or "{}").get("reason")
+            in ("ErrImagePull", "ImagePullBackOff")
+        ),
+        60,
+        "ErrImagePull",
+    )
+    events = kube_node.kubectl(
+        "-n",
+        namespace,
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=missing,reason=Failed",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ).stdout
     assert "docker.io/library/nginx:1.0" in events and "lookup registry-1.docker.io" in events, events
 
 
 def test_the_kubelet_pulls_from_a_registry_on_the_host_by_a_name_added_to_the_node(
-        kube_node: NodeHandle, namespace: str, tmp_path: Path):
+    kube_node: NodeHandle, namespace: str, tmp_path: Path
+):
     """add_host() gives the node a name; trust_registry(host, None) lets containerd pull over HTTP."""
     registry = start_registry(tmp_path / "registry")
     try:
         marker = uuid.uuid4().hex
         (tmp_path / "marker").write_text(marker)
-        spec = ImageSpec(["pulled:1"], cmd=["/bin/busybox", "cat", "/marker"],
-                         files={"/marker": tmp_path / "marker"}).add_binary(BUSYBOX, "/bin/busybox")
+        spec = ImageSpec(
+            ["pulled:1"], cmd=["/bin/busybox", "cat", "/marker"], files={"/marker": tmp_path / "marker"}
+        ).add_binary(BUSYBOX, "/bin/busybox")
         archive = write_docker_archive(spec, tmp_path / "image.tar")
         host = f"registry.node-test:{registry.port}"
-        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{archive}",
-                        f"docker://127.0.0.1:{registry.port}/harness/pulled:1"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "skopeo",
+                "copy",
+                "--dest-tls-verify=false",
+                f"docker-archive:{archive}",
+                f"docker://127.0.0.1:{registry.port}/harness/pulled:1",
+            ],
+            check=True,
+            capture_output=True,
+        )
         kube_node.add_host("registry.node-test", "127.0.0.1")  # containerd shares the host's network
         kube_node.trust_registry(host, None)
         pod = busybox_pod("pulled", "", image=f"{host}/harness/pulled:1")
@@ -192,24 +266,43 @@ def test_the_kubelet_pulls_from_a_registry_on_the_host_by_a_name_added_to_the_no
 
 
 def pvc(name: str, storage_class: str, size: str = "1Gi") -> dict:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
-            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
-                     "resources": {"requests": {"storage": size}}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": storage_class,
+            "resources": {"requests": {"storage": size}},
+        },
+    }
 
 
 def test_claims_bind_on_the_served_classes_and_not_on_the_unserved_one(kube_node: NodeHandle, namespace: str):
     classes = kube_node.storage_classes
-    writer = busybox_pod("writer", "echo data > /data/file && id -u && ls -ln /data/file",
-                         securityContext={"runAsUser": 1000, "runAsGroup": 1000})
+    writer = busybox_pod(
+        "writer",
+        "echo data > /data/file && id -u && ls -ln /data/file",
+        securityContext={"runAsUser": 1000, "runAsGroup": 1000},
+    )
     writer["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
     writer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "late"}}]
-    apply(kube_node, namespace, pvc("none", classes["no_provisioner"]), pvc("early", classes["default"]),
-          pvc("late", classes["wait_for_first_consumer"]), writer)
+    apply(
+        kube_node,
+        namespace,
+        pvc("none", classes["no_provisioner"]),
+        pvc("early", classes["default"]),
+        pvc("late", classes["wait_for_first_consumer"]),
+        writer,
+    )
     wait_pod_phase(kube_node, namespace, "writer")
     assert kube_node.kubectl("-n", namespace, "logs", "writer").stdout.split()[0] == "1000"
     for claim in ("early", "late"):
-        kube_node.wait_for(lambda: jsonpath(kube_node, namespace, f"pvc/{claim}", "{.status.phase}") == "Bound",
-                           30, f"pvc {claim} Bound")
+        kube_node.wait_for(
+            lambda: jsonpath(kube_node, namespace, f"pvc/{claim}", "{.status.phase}") == "Bound",
+            30,
+            f"pvc {claim} Bound",
+        )
     # both served claims are bound; the provisioner has long seen the unserved one
     assert jsonpath(kube_node, namespace, "pvc/none", "{.status.phase}") == "Pending"
     late_pv = jsonpath(kube_node, namespace, "pvc/late", "{.spec.volumeName}")
@@ -220,19 +313,30 @@ def test_claims_bind_on_the_served_classes_and_not_on_the_unserved_one(kube_node
     # reclaim policy Delete: the claim goes, the volume and its directory go
     kube_node.kubectl("-n", namespace, "delete", "pod", "writer", "--wait=true")
     kube_node.kubectl("-n", namespace, "delete", "pvc", "late", "--wait=true")
-    kube_node.wait_for(lambda: kube_node.kubectl("get", "pv", late_pv, check=False).returncode != 0, 30,
-                       f"pv {late_pv} deleted")
+    kube_node.wait_for(
+        lambda: kube_node.kubectl("get", "pv", late_pv, check=False).returncode != 0, 30, f"pv {late_pv} deleted"
+    )
     assert not path.exists()
 
 
 def test_a_claim_on_the_expandable_class_grows(kube_node: NodeHandle, namespace: str):
     apply(kube_node, namespace, pvc("grow", kube_node.storage_classes["expandable"], "1Gi"))
-    kube_node.wait_for(lambda: jsonpath(kube_node, namespace, "pvc/grow", "{.status.phase}") == "Bound", 30,
-                       "pvc grow Bound")
-    kube_node.kubectl("-n", namespace, "patch", "pvc", "grow", "--type=merge",
-                      "-p", '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}')
-    kube_node.wait_for(lambda: jsonpath(kube_node, namespace, "pvc/grow", "{.status.capacity.storage}") == "3Gi",
-                       30, "pvc grow at 3Gi")
+    kube_node.wait_for(
+        lambda: jsonpath(kube_node, namespace, "pvc/grow", "{.status.phase}") == "Bound", 30, "pvc grow Bound"
+    )
+    kube_node.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "pvc",
+        "grow",
+        "--type=merge",
+        "-p",
+        '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}',
+    )
+    kube_node.wait_for(
+        lambda: jsonpath(kube_node, namespace, "pvc/grow", "{.status.capacity.storage}") == "3Gi", 30, "pvc grow at 3Gi"
+    )
     pv = jsonpath(kube_node, namespace, "pvc/grow", "{.spec.volumeName}")
     assert kube_node.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.capacity.storage}").stdout == "3Gi"
 
@@ -259,22 +363,40 @@ def test_the_kubelet_reports_a_claims_usage_and_capacity_in_its_stats_summary(ku
     apply(kube_node, namespace, holder)
     wait_pod_phase(kube_node, namespace, "holder", "Running")
     mib = 1024 * 1024
-    kube_node.wait_for(lambda: volume_stats(kube_node, namespace, "usage")["capacityBytes"] == 64 * mib, 30,
-                       "the claim's volume in the stats summary")
+    kube_node.wait_for(
+        lambda: volume_stats(kube_node, namespace, "usage")["capacityBytes"] == 64 * mib,
+        30,
+        "the claim's volume in the stats summary",
+    )
     before = volume_stats(kube_node, namespace, "usage")["usedBytes"]
     written = 20 * mib
-    kube_node.kubectl("-n", namespace, "exec", "holder", "--", "dd", "if=/dev/zero", "of=/data/blob",
-                      "bs=1048576", "count=20")
-    kube_node.wait_for(lambda: volume_stats(kube_node, namespace, "usage")["usedBytes"] >= before + written, 30,
-                       f"usedBytes grown by {written} from {before}")
+    kube_node.kubectl(
+        "-n", namespace, "exec", "holder", "--", "dd", "if=/dev/zero", "of=/data/blob", "bs=1048576", "count=20"
+    )
+    kube_node.wait_for(
+        lambda: volume_stats(kube_node, namespace, "usage")["usedBytes"] >= before + written,
+        30,
+        f"usedBytes grown by {written} from {before}",
+    )
     after = volume_stats(kube_node, namespace, "usage")
     assert before + written <= after["usedBytes"] <= before + written + mib, after
     assert after["availableBytes"] <= 64 * mib - written, after
 
-    kube_node.kubectl("-n", namespace, "patch", "pvc", "usage", "--type=merge",
-                      "-p", '{"spec":{"resources":{"requests":{"storage":"128Mi"}}}}')
-    kube_node.wait_for(lambda: volume_stats(kube_node, namespace, "usage")["capacityBytes"] == 128 * mib, 30,
-                       "capacityBytes at 128Mi after the claim grew")
+    kube_node.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "pvc",
+        "usage",
+        "--type=merge",
+        "-p",
+        '{"spec":{"resources":{"requests":{"storage":"128Mi"}}}}',
+    )
+    kube_node.wait_for(
+        lambda: volume_stats(kube_node, namespace, "usage")["capacityBytes"] == 128 * mib,
+        30,
+        "capacityBytes at 128Mi after the claim grew",
+    )
     assert jsonpath(kube_node, namespace, "pvc/usage", "{.status.capacity.storage}") == "128Mi"
     assert volume_stats(kube_node, namespace, "usage")["usedBytes"] >= before + written  # the data stayed
     kube_node.kubectl("-n", namespace, "delete", "pod", "holder", "--wait=true")
@@ -282,12 +404,31 @@ def test_the_kubelet_reports_a_claims_usage_and_capacity_in_its_stats_summary(ku
 
 def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_node: NodeHandle, namespace: str):
     done = subprocess.run(
-        [str(helm_path("helm3")), "install", "reg", str(CHART), "--namespace", namespace,
-         "--kubeconfig", str(kube_node.kubeconfig), "--kube-context", kube_node.admin_context,
-         "--wait", "--timeout", "3m",
-         "--set", "persistence.enabled=true", "--set", f"persistence.storageClass={kube_node.storage_classes['default']}",
-         "--set", "persistence.size=1Gi"],
-        capture_output=True, text=True, timeout=240)
+        [
+            str(helm_path("helm3")),
+            "install",
+            "reg",
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(kube_node.kubeconfig),
+            "--kube-context",
+            kube_node.admin_context,
+            "--wait",
+            "--timeout",
+            "3m",
+            "--set",
+            "persistence.enabled=true",
+            "--set",
+            f"persistence.storageClass={kube_node.storage_classes['default']}",
+            "--set",
+            "persistence.size=1Gi",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, f"helm install --wait failed:\n{done.stderr}\n{kube_node.diagnose()}"
     assert jsonpath(kube_node, namespace, "pvc/reg-docker-registry", "{.status.phase}") == "Bound"
     ready = jsonpath(kube_node, namespace, "pods", "{.items[*].status.conditions[?(@.type=='Ready')].status}")
@@ -296,9 +437,23 @@ def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_n
     assert ip_address(cluster_ip) in ip_network(kube_node.service_cidr)
     with urllib.request.urlopen(f"http://{cluster_ip}:5000/v2/", timeout=10) as answer:
         assert answer.status == 200
-    subprocess.run([str(helm_path("helm3")), "uninstall", "reg", "--namespace", namespace,
-                    "--kubeconfig", str(kube_node.kubeconfig), "--kube-context", kube_node.admin_context],
-                   capture_output=True, text=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            str(helm_path("helm3")),
+            "uninstall",
+            "reg",
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(kube_node.kubeconfig),
+            "--kube-context",
+            kube_node.admin_context,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 def test_a_second_node_waits_for_the_lock_and_names_its_holder(kube_node: NodeHandle):
@@ -313,8 +468,9 @@ def host_leftovers(node: NodeHandle, saved_sysctls: dict[str, str]) -> list[str]
     left += [f"cgroup {c}" for c in node_host.leftover_cgroups()]
     left += [f"link {n}" for n in (node_host.BRIDGE, node_host.NODE_LINK) if node_host.link_exists(n)]
     for binary in ("iptables", "ip6tables"):
-        left += [f"{binary} {table} {chain}" for table, chains in node_host.kube_chains(binary).items()
-                 for chain in chains]
+        left += [
+            f"{binary} {table} {chain}" for table, chains in node_host.kube_chains(binary).items() for chain in chains
+        ]
     left += [f"mount {m}" for m in node_host.mounts_under(node.root)]
     left += [f"mount {m}" for d in node_host.PRIVATE_DIRS for m in node_host.mounts_under(Path(d))]
     left += [f"path {d}" for d in (*node_host.PRIVATE_DIRS, str(node.root)) if Path(d).exists()]
@@ -336,9 +492,17 @@ def test_stopping_leaves_nothing_behind_and_the_next_start_cleans_a_crashed_run(
 
     # a test run killed outright (SIGKILL, no fixture teardown): its namespace holder reaps the node
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from tests.fixtures.node import NodeHandle;"
-         f"NodeHandle(work_dir=Path(sys.argv[1])).start(); print('ready', flush=True); time.sleep(600)",
-         str(tmp_path / "killed")], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from tests.fixtures.node import NodeHandle;"
+            "NodeHandle(work_dir=Path(sys.argv[1])).start(); print('ready', flush=True); time.sleep(600)",
+            str(tmp_path / "killed"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline().strip() == "ready"
         assert len(node_host.node_pids()) >= 8

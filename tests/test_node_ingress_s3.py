@@ -23,10 +23,12 @@ pytestmark = pytest.mark.node
 
 MiB = 1024 * 1024
 USER = "admin"
-AUTH_ANNOTATIONS = {"nginx.ingress.kubernetes.io/auth-type": "basic",
-                    "nginx.ingress.kubernetes.io/auth-secret": "registry-auth",
-                    "nginx.ingress.kubernetes.io/auth-realm": "Node Realm",
-                    "nginx.ingress.kubernetes.io/proxy-body-size": "0"}
+AUTH_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/auth-type": "basic",
+    "nginx.ingress.kubernetes.io/auth-secret": "registry-auth",
+    "nginx.ingress.kubernetes.io/auth-realm": "Node Realm",
+    "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+}
 
 
 def secrets_for_ingress(node, namespace: str, tmp_path: Path) -> tuple[object, str]:
@@ -34,8 +36,9 @@ def secrets_for_ingress(node, namespace: str, tmp_path: Path) -> tuple[object, s
     ca = make_ca(tmp_path / "tls")
     password = secrets.token_urlsafe(12)
     htpasswd = write_htpasswd(tmp_path / "htpasswd", USER, password)
-    node.kubectl("-n", namespace, "create", "secret", "tls", "registry-tls",
-                 f"--cert={ca.cert_file}", f"--key={ca.key_file}")
+    node.kubectl(
+        "-n", namespace, "create", "secret", "tls", "registry-tls", f"--cert={ca.cert_file}", f"--key={ca.key_file}"
+    )
     node.kubectl("-n", namespace, "create", "secret", "generic", "registry-auth", f"--from-file=auth={htpasswd}")
     return ca, password
 
@@ -44,17 +47,41 @@ def helm_install(node, namespace: str, values: dict, tmp_path: Path) -> None:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
     done = subprocess.run(
-        [str(helm_path("helm3")), "install", "reg", str(CHART), "--namespace", namespace,
-         "--kubeconfig", str(node.kubeconfig), "--kube-context", node.admin_context,
-         "--wait", "--timeout", "3m", "-f", str(values_file)],
-        capture_output=True, text=True, timeout=240)
+        [
+            str(helm_path("helm3")),
+            "install",
+            "reg",
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(node.kubeconfig),
+            "--kube-context",
+            node.admin_context,
+            "--wait",
+            "--timeout",
+            "3m",
+            "-f",
+            str(values_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, f"helm install --wait failed:\n{done.stderr}\n{node.diagnose()}"
 
 
 def ingress_values() -> dict:
-    return {"ingress": {"enabled": True, "className": "nginx", "hosts": ["localhost"], "path": "/",
-                        "annotations": AUTH_ANNOTATIONS,
-                        "tls": [{"secretName": "registry-tls", "hosts": ["localhost"]}]}}
+    return {
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "hosts": ["localhost"],
+            "path": "/",
+            "annotations": AUTH_ANNOTATIONS,
+            "tls": [{"secretName": "registry-tls", "hosts": ["localhost"]}],
+        }
+    }
 
 
 @pytest.mark.registry
@@ -66,11 +93,20 @@ def test_the_real_charts_ingress_is_served_through_kube_proxy(kube_node, namespa
     cluster_ip = jsonpath(kube_node, namespace, "svc/reg-docker-registry", "{.spec.clusterIP}")
     config = (node_ingress.directory / "nginx" / "nginx.conf").read_text()
     assert f"proxy_pass http://{cluster_ip}:5000;" in config  # the ClusterIP: kube-proxy carries it to the pod
-    assert jsonpath(kube_node, namespace, "ingress/reg-docker-registry",
-                    "{.status.loadBalancer.ingress[0].ip}") == "127.0.0.1"
+    assert (
+        jsonpath(kube_node, namespace, "ingress/reg-docker-registry", "{.status.loadBalancer.ingress[0].ip}")
+        == "127.0.0.1"
+    )
 
-    target = SmokeTarget(registry=node_ingress.address("localhost"), username=USER, password=SecretStr(password),
-                         ca_file=ca.ca_file, controller_family="ingress-nginx", blob_size=8 * MiB, timeout=30.0)
+    target = SmokeTarget(
+        registry=node_ingress.address("localhost"),
+        username=USER,
+        password=SecretStr(password),
+        ca_file=ca.ca_file,
+        controller_family="ingress-nginx",
+        blob_size=8 * MiB,
+        timeout=30.0,
+    )
     result = run_smoke(target)
     assert result.ok, f"{result.diagnosis}\n{node_ingress.error_log()[-2000:]}\n{kube_node.diagnose()}"
     wrong = run_smoke(dataclasses.replace(target, password=SecretStr("not-" + password), blob_size=MiB))
@@ -86,7 +122,8 @@ def test_pods_and_the_host_reach_the_s3_server(kube_node, namespace, node_s3):
     token = secrets.token_hex(8)
     node_s3.client().put_object(Bucket=node_s3.bucket, Key="from-host.txt", Body=token.encode())
     url = node_s3.client().generate_presigned_url(
-        "get_object", Params={"Bucket": node_s3.bucket, "Key": "from-host.txt"}, ExpiresIn=600)
+        "get_object", Params={"Bucket": node_s3.bucket, "Key": "from-host.txt"}, ExpiresIn=600
+    )
     apply(kube_node, namespace, busybox_pod("fetch", f"wget -q -O - '{url}'"))
     wait_pod_phase(kube_node, namespace, "fetch")
     assert kube_node.kubectl("-n", namespace, "logs", "fetch").stdout.strip() == token
@@ -94,26 +131,49 @@ def test_pods_and_the_host_reach_the_s3_server(kube_node, namespace, node_s3):
 
 @pytest.mark.s3
 @pytest.mark.registry
-def test_two_chart_replicas_on_s3_write_the_pushed_blobs_into_the_bucket(kube_node, namespace, node_s3, node_ingress,
-                                                                         tmp_path):
+def test_two_chart_replicas_on_s3_write_the_pushed_blobs_into_the_bucket(
+    kube_node, namespace, node_s3, node_ingress, tmp_path
+):
     """The real chart with S3 storage and keys from a Secret (the s3-ha preset's shape), pushed to through the ingress."""
     ca, password = secrets_for_ingress(kube_node, namespace, tmp_path)
-    kube_node.kubectl("-n", namespace, "create", "secret", "generic", "registry-s3",
-                      f"--from-literal=s3AccessKey={node_s3.access_key}",
-                      f"--from-literal=s3SecretKey={node_s3.secret_key}")
-    values = {**ingress_values(), "replicaCount": 2, "storage": "s3",
-              "s3": {"region": node_s3.region, "regionEndpoint": node_s3.endpoint, "bucket": node_s3.bucket,
-                     "forcepathstyle": True},
-              "secrets": {"s3": {"secretRef": "registry-s3"}, "haSharedSecret": secrets.token_hex(16)},
-              "extraEnvVars": [{"name": "REGISTRY_STORAGE_S3_SECURE", "value": "false"}]}
+    kube_node.kubectl(
+        "-n",
+        namespace,
+        "create",
+        "secret",
+        "generic",
+        "registry-s3",
+        f"--from-literal=s3AccessKey={node_s3.access_key}",
+        f"--from-literal=s3SecretKey={node_s3.secret_key}",
+    )
+    values = {
+        **ingress_values(),
+        "replicaCount": 2,
+        "storage": "s3",
+        "s3": {
+            "region": node_s3.region,
+            "regionEndpoint": node_s3.endpoint,
+            "bucket": node_s3.bucket,
+            "forcepathstyle": True,
+        },
+        "secrets": {"s3": {"secretRef": "registry-s3"}, "haSharedSecret": secrets.token_hex(16)},
+        "extraEnvVars": [{"name": "REGISTRY_STORAGE_S3_SECURE", "value": "false"}],
+    }
     helm_install(kube_node, namespace, values, tmp_path)
     ready = jsonpath(kube_node, namespace, "pods", "{.items[*].status.conditions[?(@.type=='Ready')].status}")
     assert ready.split() == ["True", "True"]
     node_ingress.wait_served(namespace, "reg-docker-registry")
 
-    target = SmokeTarget(registry=node_ingress.address("localhost"), username=USER,
-                         password=SecretStr(password), ca_file=ca.ca_file, controller_family="ingress-nginx",
-                         blob_size=8 * MiB, keep=True, timeout=30.0)
+    target = SmokeTarget(
+        registry=node_ingress.address("localhost"),
+        username=USER,
+        password=SecretStr(password),
+        ca_file=ca.ca_file,
+        controller_family="ingress-nginx",
+        blob_size=8 * MiB,
+        keep=True,
+        timeout=30.0,
+    )
     # as apply does after an install: kube-proxy may not route to pods that just became Ready (502) for a moment
     wait_until_routed(target, discard, ROUTE_SETTLE)
     result = run_smoke(target)

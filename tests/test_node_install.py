@@ -67,14 +67,31 @@ def write_preset(tmp_path: Path, text: str, name: str = "preset.yaml") -> Path:
 
 def tls_secret(node, namespace, ca) -> None:
     node.kubectl("create", "namespace", namespace, check=False)
-    node.kubectl("-n", namespace, "create", "secret", "tls", "registry-tls", f"--cert={ca.cert_file}", f"--key={ca.key_file}")
+    node.kubectl(
+        "-n", namespace, "create", "secret", "tls", "registry-tls", f"--cert={ca.cert_file}", f"--key={ca.key_file}"
+    )
 
 
 def apply_seed(node, namespace, ingress, ca, tmp_path, *extra, helm="helm4", preset_text=SEED_LOCAL):
     preset = write_preset(tmp_path, preset_text, f"preset-{uuid.uuid4().hex[:6]}.yaml")
-    return cli(node, "apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes",
-               "--smoke-address", ingress.address("localhost"), "--timeout", "4m", *extra, helm=helm,
-               env={"SSL_CERT_FILE": str(ca.ca_file)})
+    return cli(
+        node,
+        "apply",
+        "--preset",
+        str(preset),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--smoke-address",
+        ingress.address("localhost"),
+        "--timeout",
+        "4m",
+        *extra,
+        helm=helm,
+        env={"SSL_CERT_FILE": str(ca.ca_file)},
+    )
 
 
 def get_json(node, namespace, what):
@@ -90,13 +107,31 @@ def registry_client(ingress, ca):
 
     from installer.registry_client import RegistryClient
 
-    return RegistryClient(ingress.address("localhost"), username="admin", password=SecretStr(PASSWORD), ca_file=ca.ca_file)
+    return RegistryClient(
+        ingress.address("localhost"), username="admin", password=SecretStr(PASSWORD), ca_file=ca.ca_file
+    )
 
 
 def push_kept(node, ingress, ca, repository: str) -> str:
     """Push an image through the installed registry and keep it; returns its manifest digest."""
-    proc = cli(node, "smoke", "--registry", ingress.address("localhost"), "--username", "admin", "--password-env", "REGISTRY_PASSWORD",
-               "--ca-file", str(ca.ca_file), "--repository", repository, "--tag", "v1", "--keep", helm=None)
+    proc = cli(
+        node,
+        "smoke",
+        "--registry",
+        ingress.address("localhost"),
+        "--username",
+        "admin",
+        "--password-env",
+        "REGISTRY_PASSWORD",
+        "--ca-file",
+        str(ca.ca_file),
+        "--repository",
+        repository,
+        "--tag",
+        "v1",
+        "--keep",
+        helm=None,
+    )
     assert proc.returncode == 0, failed(proc, node)
     client = registry_client(ingress, ca)
     try:
@@ -119,7 +154,9 @@ def pull_back(ingress, ca, repository: str) -> str:
 
 
 @pytest.mark.parametrize("helm", ["helm3", "helm4"])
-def test_seed_preset_installs_with_wait_and_the_smoke_push_goes_through_the_ingress(kube_node, ingress, test_ca, namespace, tmp_path, helm):
+def test_seed_preset_installs_with_wait_and_the_smoke_push_goes_through_the_ingress(
+    kube_node, ingress, test_ca, namespace, tmp_path, helm
+):
     tls_secret(kube_node, namespace, test_ca)
     proc = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path, helm=helm)
     assert proc.returncode == 0, failed(proc, kube_node)
@@ -128,8 +165,11 @@ def test_seed_preset_installs_with_wait_and_the_smoke_push_goes_through_the_ingr
     deployment = get_json(kube_node, namespace, "deployment/docker-registry")
     assert deployment["status"].get("readyReplicas") == 1, failed(proc, kube_node)
     # available = ready for the chart's minReadySeconds (5); helm 3 does not wait for that part
-    kube_node.wait_for(lambda: get_json(kube_node, namespace, "deployment/docker-registry")["status"].get("availableReplicas") == 1,
-                       60, "the Deployment available")
+    kube_node.wait_for(
+        lambda: get_json(kube_node, namespace, "deployment/docker-registry")["status"].get("availableReplicas") == 1,
+        60,
+        "the Deployment available",
+    )
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
     pvc = get_json(kube_node, namespace, "pvc/docker-registry")
     assert pvc["status"]["phase"] == "Bound" and pvc["spec"]["storageClassName"] == "rook-ceph-block"
@@ -142,15 +182,20 @@ def test_seed_preset_installs_with_wait_and_the_smoke_push_goes_through_the_ingr
 
 
 def test_reconfigure_to_200Gi_recreates_the_pod_and_keeps_the_images_then_uninstall_and_reinstall_keep_them(
-        kube_node, ingress, test_ca, namespace, tmp_path):
+    kube_node, ingress, test_ca, namespace, tmp_path
+):
     tls_secret(kube_node, namespace, test_ca)
     first = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path)
     assert first.returncode == 0, failed(first, kube_node)
     digest = push_kept(kube_node, ingress, test_ca, "kept/before-upgrade")
     old_pods = {p["metadata"]["name"] for p in get_json(kube_node, namespace, "pods")["items"]}
     # 200Gi (the PVC grows in place) and new settings, one of which changes the pod: Recreate must replace it on the RWO volume
-    bigger = (SEED_LOCAL.replace("size: 100Gi", "size: 200Gi").replace('max_body_size: "0"', 'max_body_size: "0"\n  read_timeout: 7200')
-              + "extras:\n  resources:\n    memory_request: 64Mi\n")
+    bigger = (
+        SEED_LOCAL.replace("size: 100Gi", "size: 200Gi").replace(
+            'max_body_size: "0"', 'max_body_size: "0"\n  read_timeout: 7200'
+        )
+        + "extras:\n  resources:\n    memory_request: 64Mi\n"
+    )
     assert bigger != SEED_LOCAL
     second = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path, preset_text=bigger)
     assert second.returncode == 0, failed(second, kube_node)
@@ -167,7 +212,9 @@ def test_reconfigure_to_200Gi_recreates_the_pod_and_keeps_the_images_then_uninst
     gone = cli(kube_node, "uninstall", "--namespace", namespace, "--yes")
     assert gone.returncode == 0, failed(gone, kube_node)
     assert "PVC" in gone.stdout and "docker-registry" in gone.stdout
-    kube_node.wait_for(lambda: not get_json(kube_node, namespace, "pods")["items"], 120, "the registry pod gone after uninstall")
+    kube_node.wait_for(
+        lambda: not get_json(kube_node, namespace, "pods")["items"], 120, "the registry pod gone after uninstall"
+    )
     assert get_json(kube_node, namespace, "pvc/docker-registry")["status"]["phase"] == "Bound"
     again = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path, preset_text=bigger)
     assert again.returncode == 0, failed(again, kube_node)
@@ -181,22 +228,62 @@ def test_the_kubelet_pulls_the_smoke_image_from_the_registry(kube_node, ingress,
     proc = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path)
     assert proc.returncode == 0, failed(proc, kube_node)
     push_kept(kube_node, ingress, test_ca, "kept/in-cluster")
-    address = ingress.address("localhost")  # containerd runs in the host's network namespace: 127.0.0.1 reaches the stand-in
+    address = ingress.address(
+        "localhost"
+    )  # containerd runs in the host's network namespace: 127.0.0.1 reaches the stand-in
     kube_node.trust_registry(address, test_ca.ca_file)
     auth = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
     docker_config = json.dumps({"auths": {address: {"auth": auth}}})
-    kube_node.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson", "metadata": {"name": "pull"},
-        "data": {".dockerconfigjson": base64.b64encode(docker_config.encode()).decode()}}))
+    kube_node.kubectl(
+        "-n",
+        namespace,
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": "pull"},
+                "data": {".dockerconfigjson": base64.b64encode(docker_config.encode()).decode()},
+            }
+        ),
+    )
     image = f"{address}/kept/in-cluster:v1"
-    kube_node.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pulled"},
-        "spec": {"restartPolicy": "Never", "imagePullSecrets": [{"name": "pull"}],
-                 "containers": [{"name": "main", "image": image, "imagePullPolicy": "Always", "command": ["/nothing-to-run"]}]}}))
+    kube_node.kubectl(
+        "-n",
+        namespace,
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "pulled"},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "imagePullSecrets": [{"name": "pull"}],
+                    "containers": [
+                        {"name": "main", "image": image, "imagePullPolicy": "Always", "command": ["/nothing-to-run"]}
+                    ],
+                },
+            }
+        ),
+    )
 
     def pulled() -> bool:
-        events = kube_node.kubectl("-n", namespace, "get", "events", "--field-selector", "involvedObject.name=pulled",
-                                   "-o", "jsonpath={range .items[*]}{.reason} {.message}{'\\n'}{end}").stdout
+        events = kube_node.kubectl(
+            "-n",
+            namespace,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=pulled",
+            "-o",
+            "jsonpath={range .items[*]}{.reason} {.message}{'\\n'}{end}",
+        ).stdout
         return "Pulled " in events
 
     kube_node.wait_for(pulled, 90, f"the kubelet pulling {image}")
@@ -218,20 +305,47 @@ def _early_failure(node, namespace, proc, reasons, *words):
 def test_a_class_without_provisioner_ends_in_seconds(kube_node, ingress, test_ca, namespace, tmp_path, helm):
     tls_secret(kube_node, namespace, test_ca)
     no_provisioner = kube_node.storage_classes["no_provisioner"]
-    proc = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path, helm=helm,
-                      preset_text=SEED_LOCAL.replace("rook-ceph-block", no_provisioner))
-    _early_failure(kube_node, namespace, proc, ("NoProvisioner",), f"StorageClass {no_provisioner} has no provisioner",
-                   "Nothing is left installed", "storage.filesystem.storage_class")
+    proc = apply_seed(
+        kube_node,
+        namespace,
+        ingress,
+        test_ca,
+        tmp_path,
+        helm=helm,
+        preset_text=SEED_LOCAL.replace("rook-ceph-block", no_provisioner),
+    )
+    _early_failure(
+        kube_node,
+        namespace,
+        proc,
+        ("NoProvisioner",),
+        f"StorageClass {no_provisioner} has no provisioner",
+        "Nothing is left installed",
+        "storage.filesystem.storage_class",
+    )
     assert not get_json(kube_node, namespace, "deployments")["items"]
 
 
-def test_an_image_the_node_cannot_pull_ends_the_wait_with_the_nodes_error(kube_node, ingress, test_ca, namespace, tmp_path):
+def test_an_image_the_node_cannot_pull_ends_the_wait_with_the_nodes_error(
+    kube_node, ingress, test_ca, namespace, tmp_path
+):
     tls_secret(kube_node, namespace, test_ca)
-    preset = SEED_LOCAL + "  image:\n    tag: 3.0.0-missing\n" if "extras:" in SEED_LOCAL else SEED_LOCAL + "extras:\n  image:\n    tag: 3.0.0-missing\n"
+    preset = (
+        SEED_LOCAL + "  image:\n    tag: 3.0.0-missing\n"
+        if "extras:" in SEED_LOCAL
+        else SEED_LOCAL + "extras:\n  image:\n    tag: 3.0.0-missing\n"
+    )
     proc = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path, preset_text=preset)
     # nothing resolves on the node: a network error, which may heal, so the wait ends after the 60 s grace, not at once
-    _early_failure(kube_node, namespace, proc, ("ImagePullBackOff", "ErrImagePull"),
-                   "image registry:3.0.0-missing cannot be pulled", "lookup registry-1.docker.io", "image.tag")
+    _early_failure(
+        kube_node,
+        namespace,
+        proc,
+        ("ImagePullBackOff", "ErrImagePull"),
+        "image registry:3.0.0-missing cannot be pulled",
+        "lookup registry-1.docker.io",
+        "image.tag",
+    )
 
 
 def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespace, monkeypatch):
@@ -245,21 +359,42 @@ def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespa
 
     monkeypatch.setenv("S3_ACCESS_KEY", "AKIA-node-test")
     monkeypatch.setenv("S3_SECRET_KEY", "node-test-secret")
-    choices = Choices.model_validate({
-        "target": {"namespace": namespace}, "chart": {"path": str(CHART)},
-        "exposure": {"hosts": ["registry.example.com"], "tls": {"mode": "none"}}, "auth": {"mode": "none"},
-        "storage": {"kind": "s3", "s3": {"bucket": "images", "region": "us-east-1", "endpoint": f"http://{kube_node.host_ip}:9",
-                                         "access_key": "env:S3_ACCESS_KEY", "secret_key": "env:S3_SECRET_KEY"}}})
+    choices = Choices.model_validate(
+        {
+            "target": {"namespace": namespace},
+            "chart": {"path": str(CHART)},
+            "exposure": {"hosts": ["registry.example.com"], "tls": {"mode": "none"}},
+            "auth": {"mode": "none"},
+            "storage": {
+                "kind": "s3",
+                "s3": {
+                    "bucket": "images",
+                    "region": "us-east-1",
+                    "endpoint": f"http://{kube_node.host_ip}:9",
+                    "access_key": "env:S3_ACCESS_KEY",
+                    "secret_key": "env:S3_SECRET_KEY",
+                },
+            },
+        }
+    )
     kube = connect(kube_node.admin_context, str(kube_node.kubeconfig))
     prepared = prepare(choices, kube)
     old_names = {"s3AccessKey": "accessKey", "s3SecretKey": "secretKey"}
-    secrets = tuple({**s, "data": {old_names.get(k, k): v for k, v in s["data"].items()}} for s in prepared.rendered.secrets)
+    secrets = tuple(
+        {**s, "data": {old_names.get(k, k): v for k, v in s["data"].items()}} for s in prepared.rendered.secrets
+    )
     rendered = Rendered(prepared.rendered.values, prepared.rendered.secret_values, secrets, prepared.rendered.notes)
     events = []
     started = time.monotonic()
     with pytest.raises(InstallerError) as err:
-        apply(prepared.plan, rendered, HelmRunner(str(helm_path("helm4")), str(kube_node.kubeconfig), kube_node.admin_context), kube,
-              ApplyOptions(timeout="4m", smoke=False), on_event=events.append)
+        apply(
+            prepared.plan,
+            rendered,
+            HelmRunner(str(helm_path("helm4")), str(kube_node.kubeconfig), kube_node.admin_context),
+            kube,
+            ApplyOptions(timeout="4m", smoke=False),
+            on_event=events.append,
+        )
     seconds = time.monotonic() - started
     assert "CreateContainerConfigError" in err.value.message and "s3AccessKey" in err.value.message, err.value
     assert f"Secret {namespace}/docker-registry-s3 has no key s3AccessKey" in err.value.hint
@@ -270,28 +405,69 @@ def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespa
 
 
 @pytest.mark.s3
-def test_s3_ha_preset_runs_two_replicas_that_write_the_push_into_the_bucket(kube_node, ingress, node_s3, namespace, tmp_path):
+def test_s3_ha_preset_runs_two_replicas_that_write_the_push_into_the_bucket(
+    kube_node, ingress, node_s3, namespace, tmp_path
+):
     """presets/s3-ha.yaml on the S3 server: keys under the names the chart reads, two pods Ready, the pushed blobs in the bucket."""
     preset = yaml.safe_load((PRESETS / "s3-ha.yaml").read_text())
     preset["exposure"]["hosts"].append("localhost")
     preset["storage"] = node_s3.preset_storage()
     # cert-manager is not running here: the stand-in serves its fake certificate (localhost), as ingress-nginx does
-    proc = cli(kube_node, "apply", "--preset", str(write_preset(tmp_path, yaml.safe_dump(preset))), "--namespace", namespace,
-               "--chart", str(CHART), "--yes", "--smoke-address", ingress.address("localhost"), "--timeout", "4m",
-               env={**node_s3.env(), "SSL_CERT_FILE": str(ingress.default_ca.ca_file)})
+    proc = cli(
+        kube_node,
+        "apply",
+        "--preset",
+        str(write_preset(tmp_path, yaml.safe_dump(preset))),
+        "--namespace",
+        namespace,
+        "--chart",
+        str(CHART),
+        "--yes",
+        "--smoke-address",
+        ingress.address("localhost"),
+        "--timeout",
+        "4m",
+        env={**node_s3.env(), "SSL_CERT_FILE": str(ingress.default_ca.ca_file)},
+    )
     assert proc.returncode == 0, failed(proc, kube_node)
     deployment = get_json(kube_node, namespace, "deployment/docker-registry")
-    assert deployment["spec"]["replicas"] == 2 and deployment["status"].get("readyReplicas") == 2, failed(proc, kube_node)
+    assert deployment["spec"]["replicas"] == 2 and deployment["status"].get("readyReplicas") == 2, failed(
+        proc, kube_node
+    )
     assert "strategy" not in deployment["spec"] or deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     assert set(get_json(kube_node, namespace, "secret/docker-registry-s3")["data"]) == {"s3AccessKey", "s3SecretKey"}
-    manifest = next(line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("[ ok ] smoke: push manifest"))
+    manifest = next(
+        line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("[ ok ] smoke: push manifest")
+    )
     assert node_s3.has_blob(manifest), (manifest, node_s3.list_keys())
     # an image kept after the smoke: every blob of it is an object in the bucket
-    password = base64.b64decode(get_json(kube_node, namespace, "secret/docker-registry-installer")["data"]["password.admin"]).decode()
+    password = base64.b64decode(
+        get_json(kube_node, namespace, "secret/docker-registry-installer")["data"]["password.admin"]
+    ).decode()
     ca = ingress.default_ca
-    proc = cli(kube_node, "smoke", "--registry", ingress.address("localhost"), "--username", "admin", "--password-env", "ADMIN_PASSWORD",
-               "--ca-file", str(ca.ca_file), "--repository", "kept/on-s3", "--tag", "v1", "--keep", helm=None, env={"ADMIN_PASSWORD": password})
+    proc = cli(
+        kube_node,
+        "smoke",
+        "--registry",
+        ingress.address("localhost"),
+        "--username",
+        "admin",
+        "--password-env",
+        "ADMIN_PASSWORD",
+        "--ca-file",
+        str(ca.ca_file),
+        "--repository",
+        "kept/on-s3",
+        "--tag",
+        "v1",
+        "--keep",
+        helm=None,
+        env={"ADMIN_PASSWORD": password},
+    )
     assert proc.returncode == 0, failed(proc, kube_node)
     kept = next(line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("[ ok ] smoke: push manifest"))
     assert node_s3.has_blob(kept)
-    assert any(key.endswith("/kept/on-s3/_manifests/tags/v1/current/link") for key in node_s3.list_keys("docker/registry/v2/repositories/"))
+    assert any(
+        key.endswith("/kept/on-s3/_manifests/tags/v1/current/link")
+        for key in node_s3.list_keys("docker/registry/v2/repositories/")
+    )

@@ -27,7 +27,9 @@ PASSWORD = "trust-Test-pw-42"
 
 @pytest.fixture
 def ingress(kube_node, tmp_path_factory):
-    stand_in = start_ingress_stand_in(kube_node.kubeconfig, kube_node.admin_context, tmp_path_factory.mktemp("trust-ingress"))
+    stand_in = start_ingress_stand_in(
+        kube_node.kubeconfig, kube_node.admin_context, tmp_path_factory.mktemp("trust-ingress")
+    )
     try:
         yield stand_in
     finally:
@@ -39,7 +41,8 @@ def _json(node, namespace, what):
 
 
 def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missing_piece_is_diagnosed(
-        kube_node, ingress, tmp_path, monkeypatch):
+    kube_node, ingress, tmp_path, monkeypatch
+):
     from installer.apply import plan_pull_check, run_plan_smoke, uninstall
     from installer.clients import node_report, remove_node_trust, run_pull_check
     from installer.engine import connect, prepare
@@ -54,32 +57,67 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
     kube_node.add_host(host, "127.0.0.1")
     monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORD)  # for the Plan this test builds after the CLI's apply
     other_certs = tmp_path / "node-etc"  # CRI-O's and Docker's folders: kept off the machine's real /etc
-    choices = Choices.model_validate({
-        "target": {"namespace": namespace},
-        "chart": {"path": str(CHART)},
-        "exposure": {"hosts": [host, "localhost"], "ingress_class": "nginx", "tls": {"mode": "self-signed"}},
-        "auth": {"users": [{"name": "admin", "password": "env:REGISTRY_PASSWORD"}]},
-        "storage": {"filesystem": {"storage_class": kube_node.storage_classes["default"], "size": "1Gi"}},
-        "clients": {"namespaces": [apps], "service_account": True, "node_trust": True,
-                    "node_trust_image": "docker.io/library/busybox:1.35", "containerd_certs_d": str(kube_node.certs_d),
-                    "containerd_config": str(kube_node.root / "containerd" / "config.toml"),
-                    "crio_certs_d": str(other_certs / "containers"), "docker_certs_d": str(other_certs / "docker"),
-                    "pull_address": pull_address},
-    })
+    choices = Choices.model_validate(
+        {
+            "target": {"namespace": namespace},
+            "chart": {"path": str(CHART)},
+            "exposure": {"hosts": [host, "localhost"], "ingress_class": "nginx", "tls": {"mode": "self-signed"}},
+            "auth": {"users": [{"name": "admin", "password": "env:REGISTRY_PASSWORD"}]},
+            "storage": {"filesystem": {"storage_class": kube_node.storage_classes["default"], "size": "1Gi"}},
+            "clients": {
+                "namespaces": [apps],
+                "service_account": True,
+                "node_trust": True,
+                "node_trust_image": "docker.io/library/busybox:1.35",
+                "containerd_certs_d": str(kube_node.certs_d),
+                "containerd_config": str(kube_node.root / "containerd" / "config.toml"),
+                "crio_certs_d": str(other_certs / "containers"),
+                "docker_certs_d": str(other_certs / "docker"),
+                "pull_address": pull_address,
+            },
+        }
+    )
     kube = connect(kube_node.admin_context, str(kube_node.kubeconfig))
     helm = HelmRunner(str(helm_path("helm4")), str(kube_node.kubeconfig), kube_node.admin_context)
     preset = tmp_path / "preset.yaml"
     preset.write_text(dump_preset(choices))
     try:
         # the headless apply, as an operator runs it
-        proc = subprocess.run([sys.executable, "-m", "installer", "apply", "--preset", str(preset), "--yes", "--timeout", "4m",
-                               "--smoke-address", ingress.address("localhost"), "--kubeconfig", str(kube_node.kubeconfig),
-                               "--context", kube_node.admin_context, "--helm", str(helm_path("helm4"))],
-                              capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "REGISTRY_PASSWORD": PASSWORD})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "installer",
+                "apply",
+                "--preset",
+                str(preset),
+                "--yes",
+                "--timeout",
+                "4m",
+                "--smoke-address",
+                ingress.address("localhost"),
+                "--kubeconfig",
+                str(kube_node.kubeconfig),
+                "--context",
+                kube_node.admin_context,
+                "--helm",
+                str(helm_path("helm4")),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
+            env={**os.environ, "REGISTRY_PASSWORD": PASSWORD},
+        )
         output = f"exit {proc.returncode}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         assert proc.returncode == 0, f"{output}\n{kube_node.diagnose()}"
-        assert "in-cluster pull check passed: node ri-node pulled " + f"{pull_address}/registry-installer/smoke@sha256:" in proc.stdout, output
-        assert f"{kube_node.node_name} (containerd://" in proc.stdout and "): trusted: containerd reads" in proc.stdout, output
+        assert (
+            "in-cluster pull check passed: node ri-node pulled " + f"{pull_address}/registry-installer/smoke@sha256:"
+            in proc.stdout
+        ), output
+        assert (
+            f"{kube_node.node_name} (containerd://" in proc.stdout and "): trusted: containerd reads" in proc.stdout
+        ), output
         assert PASSWORD not in proc.stdout + proc.stderr
         # a re-run's Plan: the same CA and pull user (kept in the cluster), for the checks below
         plan = prepare(choices, kube).plan
@@ -106,7 +144,9 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
         from installer.clients import clients_from_cluster
 
         read_back = clients_from_cluster(kube, namespace, "docker-registry", [host, "localhost"])
-        assert read_back == {k: v for k, v in choices.clients.model_dump().items() if k not in ("pull_check",)}, read_back
+        assert read_back == {k: v for k, v in choices.clients.model_dump().items() if k not in ("pull_check",)}, (
+            read_back
+        )
 
         # 401: the same pull without the pull Secret (in the release's namespace: the client namespace's default
         # ServiceAccount now brings the Secret by itself)
@@ -135,8 +175,11 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
         lines = uninstall(helm, kube, namespace, "docker-registry", keep_data=False)
         assert any("docker-registry-pull" in line for line in lines), lines
         assert not _json(kube_node, apps, "secrets")["items"] or all(
-            s["metadata"]["name"] != "docker-registry-pull" for s in _json(kube_node, apps, "secrets")["items"])
-        assert {"name": "docker-registry-pull"} not in _json(kube_node, apps, "serviceaccount/default").get("imagePullSecrets", [])
+            s["metadata"]["name"] != "docker-registry-pull" for s in _json(kube_node, apps, "secrets")["items"]
+        )
+        assert {"name": "docker-registry-pull"} not in _json(kube_node, apps, "serviceaccount/default").get(
+            "imagePullSecrets", []
+        )
     finally:
         # the Ingress (for localhost too) goes before the namespace: a terminating namespace's Ingress would be
         # served beside the next test's

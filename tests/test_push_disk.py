@@ -40,9 +40,17 @@ def qcow2(path: Path, size: str = "64M", fill: int = 0) -> Path:
 
 
 def target_for(stack, disk_path: Path, state_dir: Path, **overrides) -> PushDiskTarget:
-    options = dict(disk=inspect_disk(disk_path), registry=stack.address, repository=REPO, tag="v1",
-                   username=stack.username, password=stack.password, ca_file=stack.ca_file, timeout=30.0,
-                   state_dir=state_dir)
+    options = dict(
+        disk=inspect_disk(disk_path),
+        registry=stack.address,
+        repository=REPO,
+        tag="v1",
+        username=stack.username,
+        password=stack.password,
+        ca_file=stack.ca_file,
+        timeout=30.0,
+        state_dir=state_dir,
+    )
     options.update(overrides)
     return PushDiskTarget(**options)
 
@@ -61,8 +69,10 @@ def push_through_cut(stack, disk: Path, tmp_path: Path, cut_at: int, **overrides
     proxy = CutProxy(stack.nginx.port, cut_at=cut_at)
     notes: list[str] = []
     try:
-        result = run_push_disk(target_for(stack, disk, tmp_path / "state", registry=proxy.address, **overrides),
-                               on_event=lambda e: notes.append(e.text) if isinstance(e, Note) else None)
+        result = run_push_disk(
+            target_for(stack, disk, tmp_path / "state", registry=proxy.address, **overrides),
+            on_event=lambda e: notes.append(e.text) if isinstance(e, Note) else None,
+        )
     finally:
         proxy.stop()
     return result, proxy, notes
@@ -112,7 +122,7 @@ def test_layer_stream_is_the_tar_and_resumes_from_a_snapshot(tmp_path, compress)
         assert first + rest == data and halves.digest() == whole.digest()
         skipped = LayerStream(layer, fd)
         skipped.skip_to(len(data) // 2)
-        assert b"".join(iter(lambda: skipped.read(), b"")) == data[len(data) // 2:]
+        assert b"".join(iter(lambda: skipped.read(), b"")) == data[len(data) // 2 :]
         assert skipped.digest() == whole.digest()
     finally:
         os.close(fd)
@@ -131,19 +141,24 @@ def test_snippets_are_valid_kubevirt_and_cdi_yaml(tmp_path):
     assert vm["metadata"]["name"] == "fedora-40"
     assert vm["spec"]["template"]["spec"]["domain"]["devices"]["disks"][0]["name"] == volume["name"]
     dv = yaml.safe_load(datavolume_snippet("registry.example.com/vms/f:40", disk, "vms/f", None, "registry-ca"))
-    assert dv["spec"]["source"]["registry"] == {"url": "docker://registry.example.com/vms/f:40",
-                                                "certConfigMap": "registry-ca"}
+    assert dv["spec"]["source"]["registry"] == {
+        "url": "docker://registry.example.com/vms/f:40",
+        "certConfigMap": "registry-ca",
+    }
     assert dv["spec"]["storage"]["resources"]["requests"]["storage"] == "10Gi"
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p.write_bytes(b""), "is empty"),
-    (lambda p: p.mkdir(), "is a directory"),
-    (lambda p: p.write_bytes(os.urandom(509) + b"\0\0\0" + os.urandom(4000)), "not a qcow2, raw or ISO"),
-    (lambda p: p.write_bytes(b"\xfd7zXZ\x00" + bytes(100)), "xz-compressed"),
-    (lambda p: p.write_bytes(b"\x1f\x8b\x08" + bytes(100)), "gzip-compressed"),
-    (lambda p: p.write_bytes(b"KDMV" + bytes(100)), "VMDK"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(os.urandom(509) + b"\0\0\0" + os.urandom(4000)), "not a qcow2, raw or ISO"),
+        (lambda p: p.write_bytes(b"\xfd7zXZ\x00" + bytes(100)), "xz-compressed"),
+        (lambda p: p.write_bytes(b"\x1f\x8b\x08" + bytes(100)), "gzip-compressed"),
+        (lambda p: p.write_bytes(b"KDMV" + bytes(100)), "VMDK"),
+    ],
+)
 def test_bad_files_are_refused_with_exit_2(tmp_path, capsys, make, message):
     path = tmp_path / "disk.bin"
     make(path)
@@ -170,18 +185,42 @@ def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, 
     disk = qcow2(tmp_path / "fedora.qcow2", fill=6)
     monkeypatch.setenv("DISK_PASSWORD", stack.password.get_secret_value())
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    code = cli_main(["push-disk", str(disk), "--image", f"{REPO}:v1", "--registry", stack.address,
-                     "--username", stack.username, "--password-env", "DISK_PASSWORD", "--ca-file",
-                     str(stack.ca_file), "--arch", "amd64"])
+    code = cli_main(
+        [
+            "push-disk",
+            str(disk),
+            "--image",
+            f"{REPO}:v1",
+            "--registry",
+            stack.address,
+            "--username",
+            stack.username,
+            "--password-env",
+            "DISK_PASSWORD",
+            "--ca-file",
+            str(stack.ca_file),
+            "--arch",
+            "amd64",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"pushed {stack.address}/{REPO}:v1@sha256:" in out
     assert f"image: {stack.address}/{REPO}@sha256:" in out  # the VirtualMachine's containerDisk, pinned
     assert f'url: "docker://{stack.address}/{REPO}:v1"' in out  # the DataVolume's registry source
     copy = tmp_path / "copy"
-    subprocess.run(["skopeo", "copy", "--quiet", *[a.replace("--cert-dir", "--src-cert-dir").replace("--creds", "--src-creds")
-                                                   for a in skopeo_auth(stack)],
-                    f"docker://{stack.address}/{REPO}:v1", f"dir:{copy}"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            *[a.replace("--cert-dir", "--src-cert-dir").replace("--creds", "--src-creds") for a in skopeo_auth(stack)],
+            f"docker://{stack.address}/{REPO}:v1",
+            f"dir:{copy}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     manifest = json.loads((copy / "manifest.json").read_text())
     assert manifest["schemaVersion"] == 2
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
@@ -200,9 +239,14 @@ def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, 
     assert (info.uid, info.gid, info.uname, info.mode) == (107, 107, "qemu", 0o444)
     assert content == disk.read_bytes()
     assert members["disk"][0].isdir() and members["disk"][0].uid == 107
-    inspect = json.loads(subprocess.run(["skopeo", "inspect", *skopeo_auth(stack),
-                                         f"docker://{stack.address}/{REPO}:v1"],
-                                        check=True, capture_output=True, text=True).stdout)
+    inspect = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", *skopeo_auth(stack), f"docker://{stack.address}/{REPO}:v1"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert inspect["Layers"] == [layer["digest"]] and inspect["Architecture"] == "amd64"
 
 
@@ -214,9 +258,21 @@ def test_gzip_layer_has_a_diff_id_of_the_tar(registry_stack, tmp_path):
     result = run_push_disk(target_for(stack, disk, tmp_path / "state", compress="gzip", tag="gz"))
     assert result.ok, result.diagnosis
     copy = tmp_path / "copy"
-    subprocess.run(["skopeo", "copy", "--quiet", "--src-cert-dir", str(stack.ca.cert_dir), "--src-creds",
-                    f"{stack.username}:{stack.password.get_secret_value()}",
-                    f"docker://{stack.address}/{REPO}:gz", f"dir:{copy}"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-cert-dir",
+            str(stack.ca.cert_dir),
+            "--src-creds",
+            f"{stack.username}:{stack.password.get_secret_value()}",
+            f"docker://{stack.address}/{REPO}:gz",
+            f"dir:{copy}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     manifest = json.loads((copy / "manifest.json").read_text())
     [layer] = manifest["layers"]
     assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -290,8 +346,11 @@ def test_stopped_push_resumes_in_the_next_run(registry_stack, tmp_path, monkeypa
         if isinstance(event, Progress) and event.done > event.total // 3:
             stop.set()
 
-    first = run_push_disk(target_for(stack, disk, tmp_path / "state", chunk_size=256 * MiB, compress=compress),
-                          on_event=stop_halfway, stop=stop)
+    first = run_push_disk(
+        target_for(stack, disk, tmp_path / "state", chunk_size=256 * MiB, compress=compress),
+        on_event=stop_halfway,
+        stop=stop,
+    )
     assert first.interrupted and not first.ok
     state_files = list((tmp_path / "state").glob("*.json"))
     assert len(state_files) == 1 and state_files[0].stat().st_mode & 0o777 == 0o600
@@ -316,9 +375,23 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(registry_stack, tmp_p
     with open(disk, "wb") as out:
         out.write(bytes(510) + b"\x55\xaa" + os.urandom(255 * MiB))
     env = {**os.environ, "DISK_PASSWORD": stack.password.get_secret_value(), "XDG_STATE_HOME": str(tmp_path / "st")}
-    argv = [sys.executable, "-m", "installer", "push-disk", str(disk), "--image", f"{REPO}:big", "--registry",
-            stack.address, "--username", stack.username, "--password-env", "DISK_PASSWORD", "--ca-file",
-            str(stack.ca_file)]
+    argv = [
+        sys.executable,
+        "-m",
+        "installer",
+        "push-disk",
+        str(disk),
+        "--image",
+        f"{REPO}:big",
+        "--registry",
+        stack.address,
+        "--username",
+        stack.username,
+        "--password-env",
+        "DISK_PASSWORD",
+        "--ca-file",
+        str(stack.ca_file),
+    ]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     seen = []
     for text in first.stdout:
@@ -367,10 +440,29 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
 
     namespace = "push-disk-defaults"
     kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
-    installed = subprocess.run([sys.executable, "-m", "installer", "apply", "--preset", str(PRESETS / "minimal.yaml"),
-                                "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait",
-                                "--helm", str(helm_path("helm3")), *kube],
-                               capture_output=True, text=True, cwd=ROOT, timeout=240)
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "installer",
+            "apply",
+            "--preset",
+            str(PRESETS / "minimal.yaml"),
+            "--namespace",
+            namespace,
+            "--chart",
+            str(CHART),
+            "--yes",
+            "--no-wait",
+            "--helm",
+            str(helm_path("helm3")),
+            *kube,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
     assert installed.returncode == 0, installed.stderr
     disk = qcow2(tmp_path / "d.qcow2")
     args = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", namespace, *kube])
@@ -382,8 +474,9 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
     assert target.username == "admin"
     assert target.password.get_secret_value() == base64.b64decode(state["password.admin"]).decode()
     assert target.ca_file.read_text() == base64.b64decode(ca["tls.crt"]).decode()
-    other = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", "nothing-here",
-                                       *kube])
+    other = build_parser().parse_args(
+        ["push-disk", str(disk), "--image", "vms/d:1", "--namespace", "nothing-here", *kube]
+    )
     with pytest.raises(UsageError, match="not installed in namespace nothing-here"):
         target_from_args(other, environ={}, workdir=tmp_path)
 
@@ -405,38 +498,83 @@ def test_the_kubelet_pulls_the_pushed_containerdisk_and_qemu_can_read_it(kube_no
     namespace = f"push-disk-{uuid.uuid4().hex[:6]}"
     kube_node.kubectl("create", "namespace", namespace)
     try:
-        kube_node.wait_for(lambda: kube_node.kubectl("-n", namespace, "get", "serviceaccount", "default",
-                                                     check=False).returncode == 0, 30, "the default ServiceAccount")
-        kube_node.kubectl("-n", namespace, "create", "secret", "docker-registry", "registry-credentials",
-                          f"--docker-server={stack.address}", f"--docker-username={stack.username}",
-                          f"--docker-password={stack.password.get_secret_value()}")
+        kube_node.wait_for(
+            lambda: kube_node.kubectl("-n", namespace, "get", "serviceaccount", "default", check=False).returncode == 0,
+            30,
+            "the default ServiceAccount",
+        )
+        kube_node.kubectl(
+            "-n",
+            namespace,
+            "create",
+            "secret",
+            "docker-registry",
+            "registry-credentials",
+            f"--docker-server={stack.address}",
+            f"--docker-username={stack.username}",
+            f"--docker-password={stack.password.get_secret_value()}",
+        )
         run = "/shared/ld-linux-x86-64.so.2 --library-path /shared /shared/busybox"
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "containerdisk"}, "spec": {
-            "restartPolicy": "Never", "imagePullSecrets": [{"name": "registry-credentials"}],
-            "volumes": [{"name": "shared", "emptyDir": {}}],
-            "initContainers": [{"name": "tools", "image": "docker.io/library/busybox:1.35",
-                                "imagePullPolicy": "IfNotPresent", "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
-                                "command": ["sh", "-c", "cp -L /bin/busybox /lib/x86_64-linux-gnu/libc.so.6 "
-                                            "/lib/x86_64-linux-gnu/libresolv.so.2 /lib64/ld-linux-x86-64.so.2 /shared/"]}],
-            "containers": [{"name": "disk", "image": f"{stack.address}/{REPO}@{result.digest}",
-                            "imagePullPolicy": "Always", "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
-                            "securityContext": {"runAsUser": 107, "runAsGroup": 107},
-                            "command": ["/shared/ld-linux-x86-64.so.2", "--library-path", "/shared", "/shared/busybox",
-                                        "sh", "-c", f"{run} stat -c '%u %g %a' /disk/node.qcow2 /disk && "
-                                                    f"{run} sha256sum /disk/node.qcow2"]}]}}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "containerdisk"},
+            "spec": {
+                "restartPolicy": "Never",
+                "imagePullSecrets": [{"name": "registry-credentials"}],
+                "volumes": [{"name": "shared", "emptyDir": {}}],
+                "initContainers": [
+                    {
+                        "name": "tools",
+                        "image": "docker.io/library/busybox:1.35",
+                        "imagePullPolicy": "IfNotPresent",
+                        "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+                        "command": [
+                            "sh",
+                            "-c",
+                            "cp -L /bin/busybox /lib/x86_64-linux-gnu/libc.so.6 "
+                            "/lib/x86_64-linux-gnu/libresolv.so.2 /lib64/ld-linux-x86-64.so.2 /shared/",
+                        ],
+                    }
+                ],
+                "containers": [
+                    {
+                        "name": "disk",
+                        "image": f"{stack.address}/{REPO}@{result.digest}",
+                        "imagePullPolicy": "Always",
+                        "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+                        "securityContext": {"runAsUser": 107, "runAsGroup": 107},
+                        "command": [
+                            "/shared/ld-linux-x86-64.so.2",
+                            "--library-path",
+                            "/shared",
+                            "/shared/busybox",
+                            "sh",
+                            "-c",
+                            f"{run} stat -c '%u %g %a' /disk/node.qcow2 /disk && {run} sha256sum /disk/node.qcow2",
+                        ],
+                    }
+                ],
+            },
+        }
         kube_node.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(pod))
 
         def phase() -> str:
-            return kube_node.kubectl("-n", namespace, "get", "pod", "containerdisk", "-o",
-                                     "jsonpath={.status.phase}").stdout
+            return kube_node.kubectl(
+                "-n", namespace, "get", "pod", "containerdisk", "-o", "jsonpath={.status.phase}"
+            ).stdout
 
         kube_node.wait_for(lambda: phase() in ("Succeeded", "Failed"), 120, "the containerDisk pod to finish")
         logs = kube_node.kubectl("-n", namespace, "logs", "containerdisk", "-c", "disk").stdout
         assert phase() == "Succeeded", logs + kube_node.diagnose()
-        image_id = kube_node.kubectl("-n", namespace, "get", "pod", "containerdisk", "-o",
-                                     "jsonpath={.status.containerStatuses[0].imageID}").stdout
+        image_id = kube_node.kubectl(
+            "-n", namespace, "get", "pod", "containerdisk", "-o", "jsonpath={.status.containerStatuses[0].imageID}"
+        ).stdout
         assert image_id.endswith(result.digest)
-        assert logs.splitlines() == ["107 107 444", "107 107 555",
-                                     f"{hashlib.sha256(disk.read_bytes()).hexdigest()}  /disk/node.qcow2"]
+        assert logs.splitlines() == [
+            "107 107 444",
+            "107 107 555",
+            f"{hashlib.sha256(disk.read_bytes()).hexdigest()}  /disk/node.qcow2",
+        ]
     finally:
         kube_node.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

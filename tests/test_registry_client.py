@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import time
 import tracemalloc
@@ -14,8 +13,15 @@ import requests
 from pydantic import SecretStr
 
 from installer.registry_client import (
-    OCI_CONFIG, OCI_LAYER_GZIP, Descriptor, RegistryClient, RegistryError, manifest_json, parse_challenge,
-    registry_base_url, sha256_digest,
+    OCI_CONFIG,
+    OCI_LAYER_GZIP,
+    Descriptor,
+    RegistryClient,
+    RegistryError,
+    manifest_json,
+    parse_challenge,
+    registry_base_url,
+    sha256_digest,
 )
 from tests.fixtures.procs import free_port, wait_for
 from tests.fixtures.registry import Blackhole
@@ -42,8 +48,11 @@ def client_for(stack, **overrides) -> RegistryClient:
 def test_parse_challenge_bearer_and_basic():
     bearer = parse_challenge('Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull"')
     assert bearer.scheme == "bearer"
-    assert bearer.params == {"realm": "https://auth.example/token", "service": "registry",
-                             "scope": "repository:a/b:pull"}
+    assert bearer.params == {
+        "realm": "https://auth.example/token",
+        "service": "registry",
+        "scope": "repository:a/b:pull",
+    }
     basic = parse_challenge('Basic realm="Registry Realm"')
     assert (basic.scheme, basic.params["realm"]) == ("basic", "Registry Realm")
     assert parse_challenge("") is None
@@ -94,8 +103,9 @@ def test_push_blob_manifest_read_back_and_delete(registry_stack):
         assert digest == sha256_digest(bytes(3 * MiB + 17))
         assert client.blob_exists(REPO, digest)
         assert not client.blob_exists(REPO, "sha256:" + "0" * 64)
-        config = client.push_blob(REPO, b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers",'
-                                        b'"diff_ids":[]}}', OCI_CONFIG)
+        config = client.push_blob(
+            REPO, b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}', OCI_CONFIG
+        )
         manifest = manifest_json(config, [Descriptor(OCI_LAYER_GZIP, digest, size)])
         manifest_digest = client.put_manifest(REPO, "t1", manifest)
         got = client.get_manifest(REPO, "t1")
@@ -139,8 +149,7 @@ def test_layer_goes_up_as_one_chunked_patch(registry_stack):
     with client_for(stack) as client:
         client.ping()
         client.upload_blob(REPO, zero_chunks(5 * MiB, chunk=64 * 1024))
-    methods = [request.split(" ")[0] for request in logged_requests_after(stack, 0, 5)
-               if "/blobs/uploads/" in request]
+    methods = [request.split(" ")[0] for request in logged_requests_after(stack, 0, 5) if "/blobs/uploads/" in request]
     assert methods == ["POST", "PATCH", "PUT"]
 
 
@@ -154,8 +163,12 @@ def test_bearer_token_realm_is_used(registry_stack):
     seen = stack.token_server.requests_seen
     assert seen and all(request["authorized"] for request in seen)
     # The registry's challenge lists the actions in no fixed order (push,pull or pull,push).
-    granted = [set(scope.rsplit(":", 1)[1].split(",")) for request in seen
-               for scope in request["query"].get("scope", []) if scope.startswith(f"repository:{REPO}:")]
+    granted = [
+        set(scope.rsplit(":", 1)[1].split(","))
+        for request in seen
+        for scope in request["query"].get("scope", [])
+        if scope.startswith(f"repository:{REPO}:")
+    ]
     assert any({"pull", "push"} <= actions for actions in granted)
 
 
@@ -292,8 +305,10 @@ def test_memory_stays_flat_while_pushing_256_mib(registry_stack):
         tracemalloc.stop()
         rss_growth = (_status_kib("VmHWM") - rss_before) * 1024
         assert client.blob_exists(REPO, digest)
-    print(f"pushed {sent / MiB:.0f} MiB in {seconds:.1f}s; tracemalloc peak {peak / MiB:.1f} MiB; "
-          f"RSS growth {rss_growth / MiB:.1f} MiB")
+    print(
+        f"pushed {sent / MiB:.0f} MiB in {seconds:.1f}s; tracemalloc peak {peak / MiB:.1f} MiB; "
+        f"RSS growth {rss_growth / MiB:.1f} MiB"
+    )
     assert sent > size
     assert peak < 48 * MiB, f"traced peak {peak / MiB:.1f} MiB while pushing {size / MiB:.0f} MiB"
     assert rss_growth < 48 * MiB, f"RSS grew {rss_growth / MiB:.1f} MiB while pushing {size / MiB:.0f} MiB"

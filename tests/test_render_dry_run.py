@@ -22,15 +22,21 @@ NAMESPACE = "hostile-dry-run"
 SHIPPED = {
     "minimal": ((PRESETS / "minimal.yaml").read_text(), {}),
     "rook-ceph-nginx": ((PRESETS / "rook-ceph-nginx.yaml").read_text(), {"REGISTRY_PASSWORD": "dry-run-Pw1"}),
-    "s3-ha": ((PRESETS / "s3-ha.yaml").read_text(), {"S3_ACCESS_KEY": "AKIA-dry-run", "S3_SECRET_KEY": "dry-run-secret"}),
+    "s3-ha": (
+        (PRESETS / "s3-ha.yaml").read_text(),
+        {"S3_ACCESS_KEY": "AKIA-dry-run", "S3_SECRET_KEY": "dry-run-secret"},
+    ),
 }
 EXTRA = {
     # settings only a catalogue case turns on: garbage collection (a CronJob), metrics, resources, ingress auth
-    "everything-on": ("version: 1\nexposure: {hosts: [registry.example.com], ingress_class: nginx}\n"
-                      "auth: {mode: ingress, realm: 'Lab Registry', users: [{name: admin}, {name: ci@example.com}]}\n"
-                      "storage: {filesystem: {size: 20Gi, access_mode: ReadWriteOnce}}\n"
-                      "extras: {metrics: true, garbage_collect: {enabled: true, schedule: '*/15 2-4 1,15 * sun'},"
-                      " resources: {cpu_request: 100m, memory_limit: 1Gi}}\n", {}),
+    "everything-on": (
+        "version: 1\nexposure: {hosts: [registry.example.com], ingress_class: nginx}\n"
+        "auth: {mode: ingress, realm: 'Lab Registry', users: [{name: admin}, {name: ci@example.com}]}\n"
+        "storage: {filesystem: {size: 20Gi, access_mode: ReadWriteOnce}}\n"
+        "extras: {metrics: true, garbage_collect: {enabled: true, schedule: '*/15 2-4 1,15 * sun'},"
+        " resources: {cpu_request: 100m, memory_limit: 1Gi}}\n",
+        {},
+    ),
 }
 CASES = {**SHIPPED, **EXTRA, **{f"catalogue-{name}": (text, {}) for name, (text, _) in ACCEPTED_CASES.items()}}
 
@@ -83,13 +89,17 @@ def test_api_server_accepts_every_rendered_object(case, kube_cluster, dry_run_na
             obj["metadata"]["namespace"] = dry_run_namespace
     manifest = tmp_path / "objects.yaml"
     manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
-    done = kube_cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", dry_run_namespace, "-f", str(manifest), check=False)
+    done = kube_cluster.kubectl(
+        "apply", "--dry-run=server", "--validate=strict", "-n", dry_run_namespace, "-f", str(manifest), check=False
+    )
     assert done.returncode == 0, f"{case}: the API server refused an object:\n{done.stderr}"
     accepted = [line for line in done.stdout.splitlines() if "(server dry run)" in line]
     assert len(accepted) == len(objects), done.stdout
 
 
-def test_garbage_collection_cronjob_name_limit_matches_the_server(kube_cluster, dry_run_namespace, tmp_path, capsys, monkeypatch):
+def test_garbage_collection_cronjob_name_limit_matches_the_server(
+    kube_cluster, dry_run_namespace, tmp_path, capsys, monkeypatch
+):
     """The longest release the model lets through with garbage collection makes a CronJob the server accepts."""
     from installer import checks
 
@@ -98,20 +108,36 @@ def test_garbage_collection_cronjob_name_limit_matches_the_server(kube_cluster, 
     out = _render(tmp_path, text, {}, capsys, monkeypatch)
     cronjob = next(o for o in _objects(out, release, dry_run_namespace) if o["kind"] == "CronJob")
     (tmp_path / "cj.yaml").write_text(yaml.safe_dump(cronjob))
-    done = kube_cluster.kubectl("apply", "--dry-run=server", "-n", dry_run_namespace, "-f", str(tmp_path / "cj.yaml"), check=False)
+    done = kube_cluster.kubectl(
+        "apply", "--dry-run=server", "-n", dry_run_namespace, "-f", str(tmp_path / "cj.yaml"), check=False
+    )
     assert done.returncode == 0, done.stderr
     cronjob["metadata"]["name"] += "x"  # one character more is what the model refuses: so does the server
     (tmp_path / "cj.yaml").write_text(yaml.safe_dump(cronjob))
-    done = kube_cluster.kubectl("apply", "--dry-run=server", "-n", dry_run_namespace, "-f", str(tmp_path / "cj.yaml"), check=False)
+    done = kube_cluster.kubectl(
+        "apply", "--dry-run=server", "-n", dry_run_namespace, "-f", str(tmp_path / "cj.yaml"), check=False
+    )
     assert done.returncode != 0 and "52" in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("schedule", ["x x x x x", "61 * * * *", "0 1 * * 7", "*/0 * * * *", "0 5-1 * * *"])
 def test_cron_schedules_the_model_refuses_the_server_refuses_too(kube_cluster, dry_run_namespace, schedule):
     """The cron check is the server's: what the model refuses, the API server refuses as well."""
-    body = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cron-check", "namespace": dry_run_namespace},
-            "spec": {"schedule": schedule, "jobTemplate": {"spec": {"template": {"spec": {
-                "restartPolicy": "Never", "containers": [{"name": "c", "image": "registry:2"}]}}}}}}
+    body = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "cron-check", "namespace": dry_run_namespace},
+        "spec": {
+            "schedule": schedule,
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "registry:2"}]}
+                    }
+                }
+            },
+        },
+    }
     done = kube_cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(body), check=False)
     assert done.returncode != 0 and "schedule" in done.stderr, done.stderr
 
@@ -142,10 +168,26 @@ def test_kubeconfig_with_ca_data_that_is_not_a_certificate_is_named(kube_cluster
 
 def test_existing_claim_the_cluster_lacks_is_a_warning(kube_cluster, dry_run_namespace, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "p.yaml").write_text(f"version: 1\nexposure: {{hosts: [r.example.com]}}\ntarget: {{namespace: {dry_run_namespace}}}\n"
-                                     "storage: {filesystem: {existing_claim: no-such-claim}}\n")
-    code = main(["apply", "--preset", "p.yaml", "--dry-run", "--kubeconfig", str(kube_cluster.kubeconfig), "--context",
-                 kube_cluster.admin_context, "--helm", str(helm_path("helm3")), "--chart", str(CHART)])
+    (tmp_path / "p.yaml").write_text(
+        f"version: 1\nexposure: {{hosts: [r.example.com]}}\ntarget: {{namespace: {dry_run_namespace}}}\n"
+        "storage: {filesystem: {existing_claim: no-such-claim}}\n"
+    )
+    code = main(
+        [
+            "apply",
+            "--preset",
+            "p.yaml",
+            "--dry-run",
+            "--kubeconfig",
+            str(kube_cluster.kubeconfig),
+            "--context",
+            kube_cluster.admin_context,
+            "--helm",
+            str(helm_path("helm3")),
+            "--chart",
+            str(CHART),
+        ]
+    )
     output = capsys.readouterr()
     assert code == 0, output.err
     assert "warning: storage.filesystem.existing_claim no-such-claim was not found" in output.out + output.err

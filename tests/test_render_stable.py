@@ -69,7 +69,12 @@ def test_deleting_the_previous_secrets_rotates_them(tmp_path, capsys, monkeypatc
 def test_a_new_host_gets_a_new_certificate_from_the_same_ca(tmp_path, capsys, monkeypatch):
     render(tmp_path, capsys, monkeypatch)
     before = {s["metadata"]["name"]: s for s in yaml.safe_load_all((tmp_path / "out" / "secrets.yaml").read_text())}
-    render(tmp_path, capsys, monkeypatch, preset=PRESET.replace("[registry.example.com]", "[registry.example.com, r2.example.com]"))
+    render(
+        tmp_path,
+        capsys,
+        monkeypatch,
+        preset=PRESET.replace("[registry.example.com]", "[registry.example.com, r2.example.com]"),
+    )
     after = {s["metadata"]["name"]: s for s in yaml.safe_load_all((tmp_path / "out" / "secrets.yaml").read_text())}
     assert after["docker-registry-ca"] == before["docker-registry-ca"]
     assert after["docker-registry-tls"]["data"]["tls.crt"] != before["docker-registry-tls"]["data"]["tls.crt"]
@@ -77,7 +82,9 @@ def test_a_new_host_gets_a_new_certificate_from_the_same_ca(tmp_path, capsys, mo
 
 
 def test_read_write_once_pod_with_garbage_collection_warns(tmp_path, capsys, monkeypatch):
-    preset = ("version: 1\nexposure: {hosts: [r.example.com]}\n"
-              "storage: {filesystem: {access_mode: ReadWriteOncePod}}\nextras: {garbage_collect: {enabled: true}}\n")
+    preset = (
+        "version: 1\nexposure: {hosts: [r.example.com]}\n"
+        "storage: {filesystem: {access_mode: ReadWriteOncePod}}\nextras: {garbage_collect: {enabled: true}}\n"
+    )
     output = render(tmp_path, capsys, monkeypatch, preset=preset)
     assert "warning: storage.filesystem.access_mode ReadWriteOncePod" in output and "CronJob can never start" in output

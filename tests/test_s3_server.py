@@ -28,9 +28,14 @@ def test_bucket_and_keys_of_the_run(s3_server):
     assert s3_server.list_keys("a/") == ["a/b.txt"]
     assert client.get_object(Bucket=s3_server.bucket, Key="a/b.txt")["Body"].read() == b"hello"
 
-    stranger = boto3.client("s3", endpoint_url=s3_server.endpoint, region_name=s3_server.region,
-                            aws_access_key_id=s3_server.access_key, aws_secret_access_key="not-" + s3_server.secret_key,
-                            config=client.meta.config)
+    stranger = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint,
+        region_name=s3_server.region,
+        aws_access_key_id=s3_server.access_key,
+        aws_secret_access_key="not-" + s3_server.secret_key,
+        config=client.meta.config,
+    )
     with pytest.raises(ClientError) as refused:
         stranger.list_objects_v2(Bucket=s3_server.bucket)
     assert refused.value.response["Error"]["Code"] in ("SignatureDoesNotMatch", "AccessDenied")
@@ -54,24 +59,51 @@ def test_a_registry_on_s3_storage_writes_the_pushed_blobs_into_the_bucket(s3_ser
     port = free_port()
     config = tmp_path / "registry" / "config.yml"
     config.parent.mkdir(parents=True)
-    config.write_text(json.dumps({
-        "version": 0.1,
-        "log": {"level": "info"},
-        "storage": {"s3": {"accesskey": s3_server.access_key, "secretkey": s3_server.secret_key,
-                           "region": s3_server.region, "regionendpoint": s3_server.endpoint,
-                           "bucket": s3_server.bucket, "secure": False, "v4auth": True, "rootdirectory": "/images"},
-                    "delete": {"enabled": True}, "redirect": {"disable": True}},
-        "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "version": 0.1,
+                "log": {"level": "info"},
+                "storage": {
+                    "s3": {
+                        "accesskey": s3_server.access_key,
+                        "secretkey": s3_server.secret_key,
+                        "region": s3_server.region,
+                        "regionendpoint": s3_server.endpoint,
+                        "bucket": s3_server.bucket,
+                        "secure": False,
+                        "v4auth": True,
+                        "rootdirectory": "/images",
+                    },
+                    "delete": {"enabled": True},
+                    "redirect": {"disable": True},
+                },
+                "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
+            }
+        )
+    )
     registry = run_registry(config.parent, config, port)
     ca = make_ca(tmp_path / "tls")
     password = secrets.token_urlsafe(12)
-    nginx = start_nginx(tmp_path / "nginx", upstream=f"127.0.0.1:{port}", ca=ca,
-                        htpasswd=write_htpasswd(tmp_path / "htpasswd", "admin", password))
+    nginx = start_nginx(
+        tmp_path / "nginx",
+        upstream=f"127.0.0.1:{port}",
+        ca=ca,
+        htpasswd=write_htpasswd(tmp_path / "htpasswd", "admin", password),
+    )
     try:
-        result = run_smoke(SmokeTarget(registry=nginx.address, username="admin", password=SecretStr(password),
-                                       ca_file=ca.ca_file, controller_family="ingress-nginx", blob_size=6 * MiB,
-                                       keep=True, timeout=30.0))
+        result = run_smoke(
+            SmokeTarget(
+                registry=nginx.address,
+                username="admin",
+                password=SecretStr(password),
+                ca_file=ca.ca_file,
+                controller_family="ingress-nginx",
+                blob_size=6 * MiB,
+                keep=True,
+                timeout=30.0,
+            )
+        )
         assert result.ok, f"{result.diagnosis}\n{registry.process.log_tail()}"
         assert s3_server.has_blob(result.digest, root_directory="/images")
         blobs = [key for key in s3_server.list_keys("images/docker/registry/v2/blobs/") if key.endswith("/data")]

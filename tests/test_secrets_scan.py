@@ -20,7 +20,11 @@ PASSWORDS = {"ADMIN_PW": "Admin-Known-Plaintext-1", "CI_PW": "Ci-Known-Plaintext
 
 
 def _forms(value: str) -> list[str]:
-    return [value, base64.b64encode(value.encode()).decode(), base64.b64encode(base64.b64encode(value.encode())).decode()]
+    return [
+        value,
+        base64.b64encode(value.encode()).decode(),
+        base64.b64encode(base64.b64encode(value.encode())).decode(),
+    ]
 
 
 def _kube_texts(cluster, namespace):
@@ -38,7 +42,9 @@ def _kube_texts(cluster, namespace):
         texts[f"ConfigMap {cm.metadata.name}"] = json.dumps(cm.data or {})
     apps = client.AppsV1Api(cluster.api_client("admin"))
     for dep in apps.list_namespaced_deployment(namespace).items:
-        texts[f"Deployment {dep.metadata.name}"] = json.dumps(cluster.api_client("admin").sanitize_for_serialization(dep))
+        texts[f"Deployment {dep.metadata.name}"] = json.dumps(
+            cluster.api_client("admin").sanitize_for_serialization(dep)
+        )
     return texts
 
 
@@ -49,22 +55,66 @@ def test_no_plaintext_password_anywhere(kube_cluster, tmp_path, mode):
     helm = helm_path("helm4")
     namespace = f"scan-{mode}"
     preset = tmp_path / "preset.yaml"
-    preset.write_text(yaml.safe_dump({
-        "version": 1, "exposure": {"hosts": ["registry.example.com"], "tls": {"mode": "self-signed"}},
-        "auth": {"mode": mode, "bcrypt_cost": 5, "users": [{"name": "admin", "password": "env:ADMIN_PW"}, {"name": "ci", "password": "env:CI_PW"}]},
-        "storage": {"filesystem": {"size": "10Gi"}}}))
+    preset.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "exposure": {"hosts": ["registry.example.com"], "tls": {"mode": "self-signed"}},
+                "auth": {
+                    "mode": mode,
+                    "bcrypt_cost": 5,
+                    "users": [{"name": "admin", "password": "env:ADMIN_PW"}, {"name": "ci", "password": "env:CI_PW"}],
+                },
+                "storage": {"filesystem": {"size": "10Gi"}},
+            }
+        )
+    )
     env = {**os.environ, **PASSWORDS, "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
     outputs = {}
     for label, argv in {
-        "apply": ["apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait", "--verbose",
-                  "--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin", "--helm", str(helm)],
-        "apply again": ["apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes", "--no-wait", "--verbose",
-                        "--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin", "--helm", str(helm)],
+        "apply": [
+            "apply",
+            "--preset",
+            str(preset),
+            "--namespace",
+            namespace,
+            "--chart",
+            str(CHART),
+            "--yes",
+            "--no-wait",
+            "--verbose",
+            "--kubeconfig",
+            str(kube_cluster.kubeconfig),
+            "--context",
+            "admin",
+            "--helm",
+            str(helm),
+        ],
+        "apply again": [
+            "apply",
+            "--preset",
+            str(preset),
+            "--namespace",
+            namespace,
+            "--chart",
+            str(CHART),
+            "--yes",
+            "--no-wait",
+            "--verbose",
+            "--kubeconfig",
+            str(kube_cluster.kubeconfig),
+            "--context",
+            "admin",
+            "--helm",
+            str(helm),
+        ],
         "render": ["render", "--preset", str(preset), "--out", str(tmp_path / "out")],
         "probe": ["probe", "--json", "--kubeconfig", str(kube_cluster.kubeconfig)],
     }.items():
-        proc = subprocess.run([sys.executable, "-m", "installer", *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "installer", *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         outputs[f"{label} stdout"] = proc.stdout
         outputs[f"{label} stderr"] = proc.stderr
@@ -82,4 +132,6 @@ def test_no_plaintext_password_anywhere(kube_cluster, tmp_path, mode):
             for form in _forms(secret):
                 assert form not in text, f"a password ({'plain' if form == secret else 'base64'}) leaked into {where}"
         for credential in credentials:
-            assert credential not in text and base64.b64decode(credential).decode(errors="replace")[40:120] not in text, f"kubeconfig credentials in {where}"
+            assert (
+                credential not in text and base64.b64decode(credential).decode(errors="replace")[40:120] not in text
+            ), f"kubeconfig credentials in {where}"

@@ -17,7 +17,15 @@ from pydantic import SecretStr
 from installer.events import Note, Progress, StepFinished, StepStarted
 from installer.registry_client import RegistryError
 from installer.smoke import (
-    STEP_CONNECT, STEP_LAYER, STEP_VERIFY, SmokeLayer, SmokeTarget, diagnose, image_config, parse_size, run_smoke,
+    STEP_CONNECT,
+    STEP_LAYER,
+    STEP_VERIFY,
+    SmokeLayer,
+    SmokeTarget,
+    diagnose,
+    image_config,
+    parse_size,
+    run_smoke,
 )
 from installer.smoke_cli import add_smoke_arguments, smoke_command
 from tests.fixtures.procs import free_port
@@ -27,8 +35,15 @@ MiB = 1024 * 1024
 
 
 def target_for(stack, **overrides) -> SmokeTarget:
-    options = dict(registry=stack.address, username=stack.username, password=stack.password,
-                   ca_file=stack.ca_file, controller_family="ingress-nginx", blob_size=8 * MiB, timeout=10.0)
+    options = dict(
+        registry=stack.address,
+        username=stack.username,
+        password=stack.password,
+        ca_file=stack.ca_file,
+        controller_family="ingress-nginx",
+        blob_size=8 * MiB,
+        timeout=10.0,
+    )
     options.update(overrides)
     return SmokeTarget(**options)
 
@@ -44,17 +59,38 @@ def run_cli(argv: list[str], monkeypatch=None, env: dict[str, str] | None = None
 
 
 def cli_args(stack, *extra: str) -> list[str]:
-    return ["--registry", stack.address, "--username", stack.username, "--password-env", "SMOKE_TEST_PASSWORD",
-            "--ca-file", str(stack.ca_file), "--timeout", "10", *extra]
+    return [
+        "--registry",
+        stack.address,
+        "--username",
+        stack.username,
+        "--password-env",
+        "SMOKE_TEST_PASSWORD",
+        "--ca-file",
+        str(stack.ca_file),
+        "--timeout",
+        "10",
+        *extra,
+    ]
 
 
 # -- unit tests --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("8Mi", 8 * MiB), ("1GiB", 1 << 30), ("512MB", 512 * 10**6), ("1048576", MiB), ("1.5Ki", 1536),
-    ("10k", 10_000), ("2 MiB", 2 * MiB), (4096, 4096), ("1Ti", 1 << 40),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("8Mi", 8 * MiB),
+        ("1GiB", 1 << 30),
+        ("512MB", 512 * 10**6),
+        ("1048576", MiB),
+        ("1.5Ki", 1536),
+        ("10k", 10_000),
+        ("2 MiB", 2 * MiB),
+        (4096, 4096),
+        ("1Ti", 1 << 40),
+    ],
+)
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
@@ -74,7 +110,7 @@ def test_smoke_layer_is_a_valid_gzip_tar_with_its_diff_id():
         (member,) = archive.getmembers()
         assert member.size == 3 * MiB + 5
         content = archive.extractfile(member).read()
-    assert content[:MiB] != content[MiB:2 * MiB]  # not one block repeated
+    assert content[:MiB] != content[MiB : 2 * MiB]  # not one block repeated
     assert SmokeLayer(MiB).diff_id is None  # only known once streamed
     assert b"".join(SmokeLayer(MiB).chunks()) != b"".join(SmokeLayer(MiB).chunks())  # a new blob every run
 
@@ -86,23 +122,28 @@ def test_image_config_names_the_layer():
 
 
 def _target(family: str | None, **overrides) -> SmokeTarget:
-    options = dict(registry="registry.example.com", username="u", password=SecretStr("p"), ca_file=None,
-                   controller_family=family)
+    options = dict(
+        registry="registry.example.com", username="u", password=SecretStr("p"), ca_file=None, controller_family=family
+    )
     options.update(overrides)
     return SmokeTarget(**options)
 
 
 def _http(status: int, **extra) -> RegistryError:
-    return RegistryError("http", f"HTTP {status}", method="PATCH", url="https://registry.example.com/v2/x",
-                         status=status, **extra)
+    return RegistryError(
+        "http", f"HTTP {status}", method="PATCH", url="https://registry.example.com/v2/x", status=status, **extra
+    )
 
 
-@pytest.mark.parametrize("family, expected", [
-    ("ingress-nginx", 'nginx.ingress.kubernetes.io/proxy-body-size: "0"'),
-    ("nginx-inc", 'nginx.org/client-max-body-size: "0"'),
-    ("traefik", "no body limit by default"),
-    ("haproxy", "haproxy.org/client-max-body-size"),
-])
+@pytest.mark.parametrize(
+    "family, expected",
+    [
+        ("ingress-nginx", 'nginx.ingress.kubernetes.io/proxy-body-size: "0"'),
+        ("nginx-inc", 'nginx.org/client-max-body-size: "0"'),
+        ("traefik", "no body limit by default"),
+        ("haproxy", "haproxy.org/client-max-body-size"),
+    ],
+)
 def test_413_names_the_controllers_annotation(family, expected):
     diagnosis = diagnose(_http(413), STEP_LAYER, _target(family))
     assert expected in diagnosis.fix
@@ -113,29 +154,39 @@ def test_413_names_the_controllers_annotation(family, expected):
 @pytest.mark.parametrize("family", [None, "other"])
 def test_413_for_an_unknown_controller_lists_them_all(family):
     fix = diagnose(_http(413), STEP_LAYER, _target(family)).fix
-    for annotation in ("nginx.ingress.kubernetes.io/proxy-body-size", "nginx.org/client-max-body-size",
-                       "Traefik", "haproxy.org/client-max-body-size"):
+    for annotation in (
+        "nginx.ingress.kubernetes.io/proxy-body-size",
+        "nginx.org/client-max-body-size",
+        "Traefik",
+        "haproxy.org/client-max-body-size",
+    ):
         assert annotation in fix
 
 
 def test_x509_says_where_each_runtime_wants_the_ca():
     error = RegistryError("tls", "tls error", reason="unknown_authority")
     diagnosis = diagnose(error, STEP_CONNECT, _target(None, registry="registry.example.com:8443"))
-    for path in ("/etc/docker/certs.d/registry.example.com:8443/ca.crt",
-                 "/etc/containerd/certs.d/registry.example.com:8443/hosts.toml",
-                 "/etc/containers/certs.d/registry.example.com:8443/ca.crt",
-                 "/usr/local/share/ca-certificates/", "update-ca-certificates"):
+    for path in (
+        "/etc/docker/certs.d/registry.example.com:8443/ca.crt",
+        "/etc/containerd/certs.d/registry.example.com:8443/hosts.toml",
+        "/etc/containers/certs.d/registry.example.com:8443/ca.crt",
+        "/usr/local/share/ca-certificates/",
+        "update-ca-certificates",
+    ):
         assert path in diagnosis.fix
     assert diagnosis.fix_screen == "tls" and "unknown authority" in diagnosis.cause
 
 
-@pytest.mark.parametrize("status, words, screen", [
-    (401, ["user name and password", "auth-secret", "htpasswd"], "access"),
-    (404, ["404", "/v2/", "ingress.path"], "address"),
-    (502, ["registry pod is not ready", "port 5000"], "address"),
-    (503, ["registry pod is not ready"], "address"),
-    (504, ["proxy-read-timeout", "proxy-send-timeout"], "uploads"),
-])
+@pytest.mark.parametrize(
+    "status, words, screen",
+    [
+        (401, ["user name and password", "auth-secret", "htpasswd"], "access"),
+        (404, ["404", "/v2/", "ingress.path"], "address"),
+        (502, ["registry pod is not ready", "port 5000"], "address"),
+        (503, ["registry pod is not ready"], "address"),
+        (504, ["proxy-read-timeout", "proxy-send-timeout"], "uploads"),
+    ],
+)
 def test_http_diagnoses(status, words, screen):
     step = STEP_CONNECT if status == 404 else STEP_LAYER
     diagnosis = diagnose(_http(status), step, _target("ingress-nginx"))
@@ -145,11 +196,14 @@ def test_http_diagnoses(status, words, screen):
     assert diagnosis.fix_screen == screen
 
 
-@pytest.mark.parametrize("kind, words", [
-    ("dns", ["does not resolve", "DNS record"]),
-    ("refused", ["connection refused", "443"]),
-    ("digest", ["digest mismatch", "storage"]),
-])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("dns", ["does not resolve", "DNS record"]),
+        ("refused", ["connection refused", "443"]),
+        ("digest", ["digest mismatch", "storage"]),
+    ],
+)
 def test_transport_and_digest_diagnoses(kind, words):
     diagnosis = diagnose(RegistryError(kind, kind), STEP_VERIFY, _target(None))
     for word in words:
@@ -164,8 +218,11 @@ class _Terminal(io.StringIO):
 def test_step_printer_shows_progress_only_on_a_terminal():
     from installer.console import EventPrinter
 
-    events = [StepStarted(STEP_LAYER), Progress(STEP_LAYER, 4 * MiB, 8 * MiB),
-              StepFinished(STEP_LAYER, True, 0.5, "8 MiB in 0.50s, 16.0 MiB/s")]
+    events = [
+        StepStarted(STEP_LAYER),
+        Progress(STEP_LAYER, 4 * MiB, 8 * MiB),
+        StepFinished(STEP_LAYER, True, 0.5, "8 MiB in 0.50s, 16.0 MiB/s"),
+    ]
     plain, terminal = io.StringIO(), _Terminal()
     for out in (plain, terminal):
         printer = EventPrinter(out, show_started=False)
@@ -211,19 +268,42 @@ def test_smoke_passes_and_skopeo_reads_the_image(registry_stack, tmp_path):
 
     creds = f"{stack.username}:{stack.password.get_secret_value()}"
     image = f"docker://{stack.address}/registry-installer/smoke:smoke"
-    inspect = subprocess.run(["skopeo", "inspect", "--tls-verify=true", "--cert-dir", str(stack.ca.cert_dir),
-                              "--creds", creds, image], capture_output=True, text=True, timeout=60)
+    inspect = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=true", "--cert-dir", str(stack.ca.cert_dir), "--creds", creds, image],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert inspect.returncode == 0, inspect.stderr
     info = json.loads(inspect.stdout)
     assert info["Digest"] == result.digest
     assert info["Os"] == "linux"
-    manifest = json.loads(subprocess.run(
-        ["skopeo", "inspect", "--raw", "--cert-dir", str(stack.ca.cert_dir), "--creds", creds, image],
-        capture_output=True, text=True, timeout=60, check=True).stdout)
+    manifest = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--raw", "--cert-dir", str(stack.ca.cert_dir), "--creds", creds, image],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
     assert info["Layers"] == [manifest["layers"][0]["digest"]]
     # A full pull: skopeo verifies every blob digest and the layer's diff_id on the way.
-    copy = subprocess.run(["skopeo", "copy", "--src-cert-dir", str(stack.ca.cert_dir), "--src-creds", creds,
-                           image, f"oci:{tmp_path / 'pulled'}:smoke"], capture_output=True, text=True, timeout=60)
+    copy = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-cert-dir",
+            str(stack.ca.cert_dir),
+            "--src-creds",
+            creds,
+            image,
+            f"oci:{tmp_path / 'pulled'}:smoke",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert copy.returncode == 0, copy.stderr
     layer_file = tmp_path / "pulled" / "blobs" / "sha256" / manifest["layers"][0]["digest"].split(":")[1]
     assert layer_file.stat().st_size == result.bytes
@@ -235,8 +315,10 @@ def test_smoke_deletes_the_tag_unless_kept(registry_stack):
     result = run_smoke(target_for(stack, blob_size=MiB))
     assert result.ok and result.deleted is True
     from installer.registry_client import RegistryClient
-    with RegistryClient(stack.address, username=stack.username, password=stack.password,
-                        ca_file=stack.ca_file) as client:
+
+    with RegistryClient(
+        stack.address, username=stack.username, password=stack.password, ca_file=stack.ca_file
+    ) as client:
         client.ping()
         with pytest.raises(RegistryError) as gone:
             client.get_manifest("registry-installer/smoke", "smoke")
@@ -246,11 +328,17 @@ def test_smoke_deletes_the_tag_unless_kept(registry_stack):
 @pytest.mark.registry
 def test_command_passes_and_prints_each_step(registry_stack, monkeypatch):
     stack = registry_stack()
-    code, out, _ = run_cli(cli_args(stack, "--blob-size", "8Mi"), monkeypatch,
-                           {"SMOKE_TEST_PASSWORD": stack.password.get_secret_value()})
+    code, out, _ = run_cli(
+        cli_args(stack, "--blob-size", "8Mi"), monkeypatch, {"SMOKE_TEST_PASSWORD": stack.password.get_secret_value()}
+    )
     assert code == 0, out
-    for step in ("smoke: connect", "smoke: push layer", "smoke: push manifest", "smoke: read back",
-                 "smoke: delete tag"):
+    for step in (
+        "smoke: connect",
+        "smoke: push layer",
+        "smoke: push manifest",
+        "smoke: read back",
+        "smoke: delete tag",
+    ):
         assert f"[ ok ] {step}" in out
     assert "MiB/s" in out and "smoke test passed" in out
     assert stack.password.get_secret_value() not in out
@@ -263,8 +351,11 @@ def test_body_limit_gives_413_naming_proxy_body_size(registry_stack, monkeypatch
     assert not result.ok
     assert "413" in result.diagnosis.cause
     assert 'nginx.ingress.kubernetes.io/proxy-body-size: "0"' in result.diagnosis.fix
-    code, out, _ = run_cli(cli_args(stack, "--blob-size", "8Mi", "--controller-family", "ingress-nginx"),
-                           monkeypatch, {"SMOKE_TEST_PASSWORD": stack.password.get_secret_value()})
+    code, out, _ = run_cli(
+        cli_args(stack, "--blob-size", "8Mi", "--controller-family", "ingress-nginx"),
+        monkeypatch,
+        {"SMOKE_TEST_PASSWORD": stack.password.get_secret_value()},
+    )
     assert code == 1
     assert "proxy-body-size" in out and "[FAIL] smoke: push layer" in out
 
@@ -315,7 +406,7 @@ def test_missing_ca_gives_x509_diagnosis(registry_stack, monkeypatch):
     assert f"/etc/docker/certs.d/{stack.address}/ca.crt" in result.diagnosis.fix
     monkeypatch.setenv("SMOKE_TEST_PASSWORD", stack.password.get_secret_value())
     args = cli_args(stack)
-    args = args[: args.index("--ca-file")] + args[args.index("--ca-file") + 2:]
+    args = args[: args.index("--ca-file")] + args[args.index("--ca-file") + 2 :]
     code, out, _ = run_cli(args)
     assert code == 1 and "x509" in out
 
@@ -333,8 +424,10 @@ def test_wrong_ca_file_is_named(registry_stack, tmp_path):
 
 def test_unusable_ca_file_is_a_diagnosis_not_a_traceback(tmp_path):
     (tmp_path / "empty.crt").write_text("")
-    for ca_file, words in ((tmp_path / "absent.crt", "cannot read the CA file"),
-                           (tmp_path / "empty.crt", "holds no PEM certificate")):
+    for ca_file, words in (
+        (tmp_path / "absent.crt", "cannot read the CA file"),
+        (tmp_path / "empty.crt", "holds no PEM certificate"),
+    ):
         result = run_smoke(_target(None, ca_file=ca_file))
         assert not result.ok and words in result.diagnosis.cause
         assert result.diagnosis.fix_screen == "tls"
@@ -431,8 +524,10 @@ def test_corrupted_storage_gives_digest_mismatch(registry_stack):
     def corrupt_after_push(event) -> None:
         # Once the layer is stored, flip one of its bytes in the registry's storage (same size).
         if isinstance(event, StepStarted) and event.step == STEP_VERIFY:
-            blobs = sorted(stack.registry.storage.glob("docker/registry/v2/blobs/sha256/*/*/data"),
-                           key=lambda path: path.stat().st_size)
+            blobs = sorted(
+                stack.registry.storage.glob("docker/registry/v2/blobs/sha256/*/*/data"),
+                key=lambda path: path.stat().st_size,
+            )
             data = blobs[-1]
             layer_digest["path"] = data
             with open(data, "r+b") as handle:
@@ -474,20 +569,42 @@ def render_objects(tmp_path: Path, preset: str):
     preset_file.write_text(preset)
     out = tmp_path / "rendered"
     env = {**os.environ, "SMOKE_E2E_PASSWORD": E2E_PASSWORD}
-    render = subprocess.run([sys.executable, "-m", "installer", "render", "--preset", str(preset_file),
-                             "--out", str(out)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    render = subprocess.run(
+        [sys.executable, "-m", "installer", "render", "--preset", str(preset_file), "--out", str(out)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert render.returncode == 0, render.stderr
-    template = subprocess.run([str(helm_path("helm3")), "template", "docker-registry", str(CHART),
-                               "--namespace", "docker-registry", "-f", str(out / "values.yaml"),
-                               "-f", str(out / "secret-values.yaml")], capture_output=True, text=True, timeout=120)
+    template = subprocess.run(
+        [
+            str(helm_path("helm3")),
+            "template",
+            "docker-registry",
+            str(CHART),
+            "--namespace",
+            "docker-registry",
+            "-f",
+            str(out / "values.yaml"),
+            "-f",
+            str(out / "secret-values.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert template.returncode == 0, template.stderr
     return RenderedObjects(template.stdout, (out / "secrets.yaml").read_text())
 
 
 def e2e_preset(auth: str, body: str) -> str:
-    return (f"version: 1\nexposure:\n  hosts: [localhost]\n  tls: {{mode: self-signed}}\n"
-            f"auth:\n  mode: {auth}\n  users: [{{name: admin, password: 'env:SMOKE_E2E_PASSWORD'}}]\n"
-            f"uploads:\n  max_body_size: '{body}'\n")
+    return (
+        f"version: 1\nexposure:\n  hosts: [localhost]\n  tls: {{mode: self-signed}}\n"
+        f"auth:\n  mode: {auth}\n  users: [{{name: admin, password: 'env:SMOKE_E2E_PASSWORD'}}]\n"
+        f"uploads:\n  max_body_size: '{body}'\n"
+    )
 
 
 @pytest.fixture

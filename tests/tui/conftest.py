@@ -13,7 +13,6 @@ from installer.apply import ApplyOptions
 from installer.model import Chart
 from installer.session import WizardSession
 from screens.app import WizardApp, make_app
-
 from tests.conftest import CHART as CHART_DIR  # the real chart (a .tgz helm installs as is)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def write_kubeconfig(path: Path, server: str, context: str = "closed") -> Path:
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
         "clusters": [{"name": context, "cluster": {"server": server}}],
         "users": [{"name": "nobody", "user": {"token": "not-a-token"}}],
         "contexts": [{"name": context, "context": {"cluster": context, "user": "nobody"}}],
@@ -56,8 +57,11 @@ def on_screen(app: WizardApp, name: str) -> bool:
 async def go_offline(pilot) -> None:
     """From the Cluster step with no cluster: press "Continue offline", land on Address."""
     app = pilot.app
-    await wait_until(pilot, lambda: on_screen(app, "ClusterScreen") and not app.screen.query_one("#offline").has_class("hidden"),
-                     what="the no-cluster explanation")
+    await wait_until(
+        pilot,
+        lambda: on_screen(app, "ClusterScreen") and not app.screen.query_one("#offline").has_class("hidden"),
+        what="the no-cluster explanation",
+    )
     await pilot.press("enter")  # the offline button has the focus
     await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
 
@@ -100,14 +104,20 @@ def offline_app(kubeconfig: Path) -> WizardApp:
 
 # -- against the real test cluster -------------------------------------------------------------
 
+
 def cluster_session(cluster, **options) -> WizardSession:
     """No kubelet in the test cluster: pods never run, so by default no waiting and no smoke push.
     With wait=True helm waits for pods that never come: an install that runs until it is stopped."""
     from tests.conftest import helm_path
 
     apply_options = ApplyOptions(**{"wait": False, "smoke": False, "timeout": "2m", **options})
-    return WizardSession(context=cluster.admin_context, kubeconfig=str(cluster.kubeconfig), helm_binary=str(helm_path("helm3")),
-                         chart=Chart(path=str(CHART_DIR)), apply_options=apply_options)
+    return WizardSession(
+        context=cluster.admin_context,
+        kubeconfig=str(cluster.kubeconfig),
+        helm_binary=str(helm_path("helm3")),
+        chart=Chart(path=str(CHART_DIR)),
+        apply_options=apply_options,
+    )
 
 
 async def choose(pilot, select_id: str, downs: int) -> None:

@@ -10,15 +10,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN_IN_SCREENS = ("kubernetes", "subprocess", "installer.kube", "installer.helm", "installer.apply", "installer.engine",
-                        "installer.state", "installer.smoke", "installer.probe")
+FORBIDDEN_IN_SCREENS = (
+    "kubernetes",
+    "subprocess",
+    "installer.kube",
+    "installer.helm",
+    "installer.apply",
+    "installer.engine",
+    "installer.state",
+    "installer.smoke",
+    "installer.probe",
+)
 
 
 def runtime_imports(path: Path) -> list[str]:
     """Modules imported at run time (imports under `if TYPE_CHECKING:` are for annotations only)."""
     tree = ast.parse(path.read_text())
-    skipped = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
-               for node in ast.walk(block)}
+    skipped = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in ast.walk(block)
+    }
     names = []
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -38,5 +51,7 @@ def test_screens_do_not_import_cluster_code(path):
 
 def test_session_and_reconfigure_load_without_textual():
     code = "import sys, installer.session, installer.reconfigure; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "False"

@@ -10,7 +10,18 @@ import pytest
 from installer.apply import ApplyOptions
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, on_screen, problems_text, replace_text, shown_text, type_text, wait_until
+from tests.tui.conftest import (
+    choose,
+    cluster_session,
+    connect_and_probe,
+    next_step,
+    on_screen,
+    problems_text,
+    replace_text,
+    shown_text,
+    type_text,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 NAMESPACE = "wizard-e2e"
@@ -18,10 +29,25 @@ RELEASE = "registry"
 
 
 def helm_status(cluster) -> dict:
-    out = subprocess.run([str(helm_path("helm3")), "status", RELEASE, "-n", NAMESPACE, "-o", "json", "--kubeconfig", str(cluster.kubeconfig),
-                          "--kube-context", cluster.admin_context], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            str(helm_path("helm3")),
+            "status",
+            RELEASE,
+            "-n",
+            NAMESPACE,
+            "-o",
+            "json",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--kube-context",
+            cluster.admin_context,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
-
 
 
 async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):  # noqa: F811
@@ -80,7 +106,9 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         diff = str(app.screen.query_one("#diff").render())
         assert "proxy-body-size: '0'" in diff and "proxy-body-size: 10g" in diff
         await next_step(pilot, "Confirm")  # an upgrade of an installed release asks first (Stay has the focus)
-        assert "Upgrade the installed release registry (revision 1)" in str(app.screen.query_one(".confirm-text").render())
+        assert "Upgrade the installed release registry (revision 1)" in str(
+            app.screen.query_one(".confirm-text").render()
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="Review again")
         await next_step(pilot, "Confirm")
@@ -113,8 +141,14 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
         await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
         await replace_text(pilot, "#namespace", "wizard-cancel")
         await pilot.press("ctrl+n", "ctrl+n")  # the second one arrives while the probe runs: remembered, not dropped
-        await wait_until(pilot, lambda: on_screen(app, "AddressScreen") or (on_screen(app, "ProbeScreen") and app.screen.result is not None),
-                         120, what="the probe")
+        await wait_until(
+            pilot,
+            lambda: (
+                on_screen(app, "AddressScreen") or (on_screen(app, "ProbeScreen") and app.screen.result is not None)
+            ),
+            120,
+            what="the probe",
+        )
         if on_screen(app, "ProbeScreen"):  # warnings keep the user on the probe's findings
             assert app.screen.result.warnings() and any("read them" in str(n.message) for n in app._notifications)
             await next_step(pilot, "AddressScreen")
@@ -137,8 +171,21 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
         await pilot.press("ctrl+n")  # Continue after a failure goes back to Review, where the fix starts
         await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="Review after the failure")
         await pilot.press("ctrl+q")
-    out = subprocess.run([str(helm_path("helm3")), "status", "docker-registry", "-n", "wizard-cancel", "--kubeconfig", str(kube_cluster.kubeconfig),
-                          "--kube-context", kube_cluster.admin_context], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(helm_path("helm3")),
+            "status",
+            "docker-registry",
+            "-n",
+            "wizard-cancel",
+            "--kubeconfig",
+            str(kube_cluster.kubeconfig),
+            "--kube-context",
+            kube_cluster.admin_context,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode != 0 and "not found" in out.stderr
 
 
@@ -171,11 +218,27 @@ async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(
         assert app.screen.failure is None, app.screen.failure
         # what the engine's rollout watch emits while helm waits, as the Install step shows it
         screen = app.screen
-        for event in (RolloutStatus("Pod", "registry-abc", "ContainerCreating"),
-                      RolloutProblem("PersistentVolumeClaim", "docker-registry", "NoProvisioner", "no provisioner for class standard-noexpand",
-                                     "choose a StorageClass with a provisioner", fatal=True)):
+        for event in (
+            RolloutStatus("Pod", "registry-abc", "ContainerCreating"),
+            RolloutProblem(
+                "PersistentVolumeClaim",
+                "docker-registry",
+                "NoProvisioner",
+                "no provisioner for class standard-noexpand",
+                "choose a StorageClass with a provisioner",
+                fatal=True,
+            ),
+        ):
             screen.post_message(InstallScreen.EventReported(event))
-        await wait_until(pilot, lambda: any("fix: choose a StorageClass" in line for line in screen.log_lines), 10, what="the problem")
+        await wait_until(
+            pilot,
+            lambda: any("fix: choose a StorageClass" in line for line in screen.log_lines),
+            10,
+            what="the problem",
+        )
         assert "rollout: Pod registry-abc: ContainerCreating" in screen.log_lines
-        assert any(line.startswith("stopping: PersistentVolumeClaim docker-registry: NoProvisioner") for line in screen.log_lines)
+        assert any(
+            line.startswith("stopping: PersistentVolumeClaim docker-registry: NoProvisioner")
+            for line in screen.log_lines
+        )
         await pilot.press("ctrl+q")

@@ -32,7 +32,9 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
         assert screen.query_one("#gateway-listener").value == "nginx-gateway/shared/https"
         await next_step(pilot, "AccessScreen")
         modes = [value for _label, value in app.screen.modes]
-        assert "ingress" not in modes and app.screen.query_one("#auth-mode").value != "ingress"  # no basic auth at a Gateway
+        assert (
+            "ingress" not in modes and app.screen.query_one("#auth-mode").value != "ingress"
+        )  # no basic auth at a Gateway
         for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
@@ -45,7 +47,11 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
         await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
         assert app.screen.failure is None, app.screen.failure
         await pilot.press("ctrl+q")
-    route = json.loads(kube_cluster.kubectl("get", "httproute", "docker-registry", "-n", NAMESPACE, "-o", "json").stdout)
-    assert route["spec"]["parentRefs"][0]["name"] == "shared" and route["spec"]["parentRefs"][0]["sectionName"] == "https"
+    route = json.loads(
+        kube_cluster.kubectl("get", "httproute", "docker-registry", "-n", NAMESPACE, "-o", "json").stdout
+    )
+    assert (
+        route["spec"]["parentRefs"][0]["name"] == "shared" and route["spec"]["parentRefs"][0]["sectionName"] == "https"
+    )
     assert route["spec"]["hostnames"] == ["registry.example.com"]
     assert kube_cluster.kubectl("get", "ingress", "-n", NAMESPACE, "-o", "name").stdout.strip() == ""

@@ -13,7 +13,17 @@ from cryptography.x509.oid import NameOID
 
 from installer.engine import prepare
 from installer.preset import load_preset
-from tests.tui.conftest import shown_text, go_offline, offline_to_access, offline_to_storage, offline_app, on_screen, problems_text, type_text, wait_until
+from tests.tui.conftest import (
+    go_offline,
+    offline_app,
+    offline_to_access,
+    offline_to_storage,
+    on_screen,
+    problems_text,
+    shown_text,
+    type_text,
+    wait_until,
+)
 
 pytestmark = pytest.mark.tui
 
@@ -22,25 +32,38 @@ def write_cert_and_key(directory: Path, host: str, name: str) -> tuple[Path, Pat
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
 async def test_no_cluster_explains_and_quits_with_ctrl_q(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation")
+        await wait_until(
+            pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation"
+        )
         text = str(app.screen.query_one("#identity").render())
         assert "No cluster is reachable" in text
         assert "127.0.0.1:1" in text and "connection refused" in text
         # Widget.focus() takes effect on the next turn of the loop
-        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#offline"), 10, what="the offline button's focus")
+        await wait_until(
+            pilot, lambda: app.focused is app.screen.query_one("#offline"), 10, what="the offline button's focus"
+        )
         await pilot.press("ctrl+n")  # not connected: the next step stays blocked
         assert on_screen(app, "ClusterScreen")
         assert "not connected" in problems_text(app)
@@ -94,7 +117,9 @@ async def test_tls_files_are_picked_with_the_keyboard(closed_kubeconfig, tmp_pat
             await pilot.press("ctrl+o")
             await wait_until(pilot, lambda: on_screen(app, "FilePicker"), what="the file picker")
             names = sorted(p.name for p in folder.iterdir())
-            await wait_until(pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing")
+            await wait_until(
+                pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing"
+            )
             await pilot.press(*["down"] * (names.index(wanted.name) + 1), "enter")
             await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step again")
             assert app.screen.query_one(field).value == str(wanted)
@@ -183,12 +208,14 @@ async def test_back_and_forth_keeps_values(closed_kubeconfig):
         assert "Address" in bar and "Done" in bar
 
 
-async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_identically(closed_kubeconfig, tmp_path, monkeypatch):
+async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_identically(
+    closed_kubeconfig, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_access(pilot, "registry.example.com")
-        await pilot.press("ctrl+n")                    # admin, generated password
+        await pilot.press("ctrl+n")  # admin, generated password
         await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
@@ -197,13 +224,13 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, what="the review")
         assert not app.screen.failure
         assert "values.yaml" in str(app.screen.query_one("#values").render())
-        await pilot.press("ctrl+n")                    # offline: write the files
+        await pilot.press("ctrl+n")  # offline: write the files
         await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
         assert "docker login registry.example.com -u admin" in shown_text(app.screen.query_one("#done-summary"))
         app.screen.query_one("#preset-path").focus()
-        await pilot.press("enter")                     # save the preset
+        await pilot.press("enter")  # save the preset
         await wait_until(pilot, lambda: "preset saved" in str(app.screen.query_one("#saved").render()))
-        await pilot.press("ctrl+n")                    # Quit
+        await pilot.press("ctrl+n")  # Quit
     assert app.return_code == 0
     rendered_values = (tmp_path / "docker-registry-rendered" / "values.yaml").read_text()
     replayed = prepare(load_preset(tmp_path / "registry-preset.yaml"), None)
@@ -260,9 +287,19 @@ class FailingSmokeSession:
     def smoke(self, prepared, on_event, address=None):
         from installer.smoke import Diagnosis, SmokeResult
 
-        return SmokeResult(ok=False, digest=None, bytes=0, seconds=0.1, throughput_mib_s=0.0,
-                           diagnosis=Diagnosis("the ingress refused the layer: 413 Request Entity Too Large",
-                                               "set the body size to 0 (unlimited)", "uploads", "PATCH /v2/... 413"))
+        return SmokeResult(
+            ok=False,
+            digest=None,
+            bytes=0,
+            seconds=0.1,
+            throughput_mib_s=0.0,
+            diagnosis=Diagnosis(
+                "the ingress refused the layer: 413 Request Entity Too Large",
+                "set the body size to 0 (unlimited)",
+                "uploads",
+                "PATCH /v2/... 413",
+            ),
+        )
 
 
 async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
@@ -276,7 +313,9 @@ async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
         app.pop_screen()
         app.step_index = app.index_of("smoke")
         app.push_screen(SmokeScreen(FailingSmokeSession(), prepared), app.step_finished)
-        await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result")
+        await wait_until(
+            pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result"
+        )
         assert "413" in shown_text(app.screen.query_one("#smoke-result"))
         assert app.focused is app.screen.query_one("#fix")
         await pilot.press("enter")
@@ -288,7 +327,13 @@ async def burst(app, keys: str) -> None:
     from textual import events
 
     for ch in keys:
-        app.post_message(events.Key("tab", None) if ch == "\t" else events.Key(ch if ch.isalnum() else {"-": "minus", "!": "exclamation_mark", " ": "space"}.get(ch, ch), ch))
+        app.post_message(
+            events.Key("tab", None)
+            if ch == "\t"
+            else events.Key(
+                ch if ch.isalnum() else {"-": "minus", "!": "exclamation_mark", " ": "space"}.get(ch, ch), ch
+            )
+        )
 
 
 async def test_typed_ahead_keys_land_in_the_field_focused_when_they_are_handled(closed_kubeconfig):
@@ -298,7 +343,9 @@ async def test_typed_ahead_keys_land_in_the_field_focused_when_they_are_handled(
         app.screen.query_one("#user-name").focus()
         await pilot.pause()
         await burst(app, "bob\tpw123456")
-        await wait_until(pilot, lambda: len(app.screen.query_one("#user-password").value) == 8, 10, what="the password field to fill")
+        await wait_until(
+            pilot, lambda: len(app.screen.query_one("#user-password").value) == 8, 10, what="the password field to fill"
+        )
         assert app.screen.query_one("#user-name").value == "bob"
         assert app.screen.query_one("#user-password").value == "pw123456"
 
@@ -328,7 +375,10 @@ async def test_address_is_quiet_until_typed_and_speaks_in_the_screens_words(clos
         assert problems_text(app) == ""
         await pilot.press("ctrl+n")  # Next shows every problem, in the screen's words
         shown = problems_text(app)
-        assert "Hostnames: enter at least one hostname" in shown and "enter the name of the kubernetes.io/tls Secret" in shown
+        assert (
+            "Hostnames: enter at least one hostname" in shown
+            and "enter the name of the kubernetes.io/tls Secret" in shown
+        )
         assert "exposure." not in shown and "List should have" not in shown
         app.screen.query_one("#tls-mode").value = "self-signed"
         hosts.focus()
@@ -381,7 +431,9 @@ async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_pat
         assert "create secret docker-registry regcred --docker-server=registry.example.com" in text
         assert "PVC docker-registry/docker-registry" in text and "--delete-data" in text
         # offline: commands that work as written, in order, uncut
-        assert text.index("kubectl create namespace docker-registry") < text.index("kubectl -n docker-registry apply -f secrets.yaml")
+        assert text.index("kubectl create namespace docker-registry") < text.index(
+            "kubectl -n docker-registry apply -f secrets.yaml"
+        )
         assert "--namespace docker-registry -f values.yaml -f secret-values.yaml" in text and "…" not in shown
         # wrapped lines keep their indent
         lines = shown.splitlines()
@@ -392,16 +444,23 @@ async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_pat
         app.screen.query_one("#save-ca").press()
         await wait_until(pilot, lambda: (tmp_path / "hosts.toml").exists(), 10, what="hosts.toml")
         toml = (tmp_path / "hosts.toml").read_text()
-        assert 'server = "https://registry.example.com"' in toml and 'ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"' in toml
+        assert (
+            'server = "https://registry.example.com"' in toml
+            and 'ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"' in toml
+        )
         assert (tmp_path / "ca.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
 
 
 async def test_esc_on_the_first_step_says_why_nothing_happens(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation")
+        await wait_until(
+            pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation"
+        )
         await pilot.press("escape")
-        await wait_until(pilot, lambda: any("first step" in str(n.message) for n in app._notifications), 10, what="a notice")
+        await wait_until(
+            pilot, lambda: any("first step" in str(n.message) for n in app._notifications), 10, what="a notice"
+        )
         assert on_screen(app, "ClusterScreen")
 
 
@@ -453,8 +512,12 @@ def test_a_preset_with_kept_passwords_can_replay_elsewhere(tmp_path, monkeypatch
     from installer.preset import load_preset
     from installer.session import WizardSession
 
-    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]},
-                                      "auth": {"users": [{"name": "admin", "password": "keep"}, {"name": "ci@corp", "password": "keep"}]}})
+    choices = Choices.model_validate(
+        {
+            "exposure": {"hosts": ["r.example.com"]},
+            "auth": {"users": [{"name": "admin", "password": "keep"}, {"name": "ci@corp", "password": "keep"}]},
+        }
+    )
     saved = WizardSession.save_preset(choices, str(tmp_path / "p.yaml"), kept_as="env")
     text = saved.path.read_text()
     assert "keep" not in text and "env:REGISTRY_PASSWORD_ADMIN" in text and "env:REGISTRY_PASSWORD_CI_CORP" in text
@@ -470,7 +533,9 @@ class UnresolvedNameSession:
 
     smoke_enabled = True
     offline = False
-    check_smoke_address = staticmethod(__import__("installer.session", fromlist=["WizardSession"]).WizardSession.check_smoke_address)
+    check_smoke_address = staticmethod(
+        __import__("installer.session", fromlist=["WizardSession"]).WizardSession.check_smoke_address
+    )
 
     def __init__(self) -> None:
         self.addresses = []
@@ -483,11 +548,22 @@ class UnresolvedNameSession:
 
         self.addresses.append(address)
         if address == "203.0.113.7":
-            return SmokeResult(ok=True, digest="sha256:" + "0" * 64, bytes=2**20, seconds=0.5, throughput_mib_s=2.0, diagnosis=None)
-        return SmokeResult(ok=False, digest=None, bytes=0, seconds=0.1, throughput_mib_s=0.0,
-                           diagnosis=Diagnosis("The name registry.example.com does not resolve (DNS lookup failed).",
-                                               "Create a DNS record for registry.example.com pointing at the ingress controller's "
-                                               "external address", "address", "GET https://registry.example.com/v2/: dns"))
+            return SmokeResult(
+                ok=True, digest="sha256:" + "0" * 64, bytes=2**20, seconds=0.5, throughput_mib_s=2.0, diagnosis=None
+            )
+        return SmokeResult(
+            ok=False,
+            digest=None,
+            bytes=0,
+            seconds=0.1,
+            throughput_mib_s=0.0,
+            diagnosis=Diagnosis(
+                "The name registry.example.com does not resolve (DNS lookup failed).",
+                "Create a DNS record for registry.example.com pointing at the ingress controller's external address",
+                "address",
+                "GET https://registry.example.com/v2/: dns",
+            ),
+        )
 
 
 async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(closed_kubeconfig):
@@ -504,14 +580,25 @@ async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(clo
         app.results["install"] = object()
         app.prepared, app.sections["exposure"] = prepared, prepared.plan.choices.exposure
         app.push_screen(SmokeScreen(session, prepared), app.step_finished)
-        await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result")
+        await wait_until(
+            pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result"
+        )
         screen = app.screen
         assert screen.query_one("#fix").has_class("hidden")  # no wizard step fixes DNS
-        await wait_until(pilot, lambda: "203.0.113.7" in shown_text(screen.query_one("#dns-target")), what="the DNS target")
+        await wait_until(
+            pilot, lambda: "203.0.113.7" in shown_text(screen.query_one("#dns-target")), what="the DNS target"
+        )
         assert "registry.example.com must point at 203.0.113.7" in shown_text(screen.query_one("#dns-target"))
-        assert app.focused is screen.query_one("#smoke-address") and screen.query_one("#smoke-address").value == "203.0.113.7"
+        assert (
+            app.focused is screen.query_one("#smoke-address")
+            and screen.query_one("#smoke-address").value == "203.0.113.7"
+        )
         await pilot.press("enter")  # Retry through the ingress address
-        await wait_until(pilot, lambda: not screen.running and screen.result is not None and screen.result.ok, what="the retried push")
+        await wait_until(
+            pilot,
+            lambda: not screen.running and screen.result is not None and screen.result.ok,
+            what="the retried push",
+        )
         assert session.addresses == [None, "203.0.113.7"]
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")

@@ -18,15 +18,34 @@ from installer.lock import LockHeld, ReleaseLock
 from installer.model import Chart, Choices
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.tui.conftest import CHART_DIR, cluster_session, connect_and_probe, next_step, on_screen, shown_text, wait_until
+from tests.tui.conftest import (
+    CHART_DIR,
+    cluster_session,
+    connect_and_probe,
+    next_step,
+    on_screen,
+    shown_text,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 RELEASE = "docker-registry"
 
 
 def helm(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([str(helm_path("helm3")), *args, "--kubeconfig", str(cluster.kubeconfig), "--kube-context", cluster.admin_context],
-                          capture_output=True, text=True, check=check)
+    return subprocess.run(
+        [
+            str(helm_path("helm3")),
+            *args,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--kube-context",
+            cluster.admin_context,
+        ],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
 
 
 def status(cluster, namespace: str) -> dict:
@@ -37,9 +56,27 @@ def leave_pending_upgrade(cluster, namespace: str) -> None:
     """Install revision 1, then start an upgrade that waits for pods (which never run here) and kill -9 helm:
     what a crashed installer or a closed laptop leaves behind."""
     helm(cluster, "upgrade", "--install", RELEASE, str(CHART_DIR), "-n", namespace, "--create-namespace")
-    proc = subprocess.Popen([str(helm_path("helm3")), "upgrade", RELEASE, str(CHART_DIR), "-n", namespace, "--wait", "--timeout", "10m",
-                             "--set", "replicaCount=2", "--kubeconfig", str(cluster.kubeconfig), "--kube-context", cluster.admin_context],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(helm_path("helm3")),
+            "upgrade",
+            RELEASE,
+            str(CHART_DIR),
+            "-n",
+            namespace,
+            "--wait",
+            "--timeout",
+            "10m",
+            "--set",
+            "replicaCount=2",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--kube-context",
+            cluster.admin_context,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while status(cluster, namespace)["info"]["status"] != "pending-upgrade":
@@ -82,9 +119,14 @@ def test_dry_run_says_wait_while_another_installer_holds_the_lock_and_what_a_rea
     namespace = "dry-run-pending"
     leave_pending_upgrade(kube_cluster, namespace)
     kube = connect(kube_cluster.admin_context, str(kube_cluster.kubeconfig))
-    choices = Choices.model_validate({"target": {"namespace": namespace, "release": RELEASE, "context": kube_cluster.admin_context},
-                                      "chart": Chart(path=str(CHART_DIR)), "exposure": {"hosts": ["dry.example.com"]}},
-                                     context={"allow_literal_secrets": True})
+    choices = Choices.model_validate(
+        {
+            "target": {"namespace": namespace, "release": RELEASE, "context": kube_cluster.admin_context},
+            "chart": Chart(path=str(CHART_DIR)),
+            "exposure": {"hosts": ["dry.example.com"]},
+        },
+        context={"allow_literal_secrets": True},
+    )
     prepared = prepare(choices, kube)
     runner = HelmRunner(str(helm_path("helm3")), str(kube_cluster.kubeconfig), kube_cluster.admin_context)
     options = ApplyOptions(dry_run=True, wait=False, smoke=False)

@@ -23,8 +23,21 @@ def helm_processes(namespace: str) -> list[str]:
 
 
 def release_state(cluster, namespace: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(helm_path("helm3")), "status", "docker-registry", "-n", namespace, "--kubeconfig", str(cluster.kubeconfig),
-                           "--kube-context", cluster.admin_context], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            str(helm_path("helm3")),
+            "status",
+            "docker-registry",
+            "-n",
+            namespace,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--kube-context",
+            cluster.admin_context,
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def lease_exists(cluster, namespace: str) -> bool:
@@ -32,7 +45,9 @@ def lease_exists(cluster, namespace: str) -> bool:
     from kubernetes.client.rest import ApiException
 
     try:
-        client.CoordinationV1Api(cluster.api_client("admin")).read_namespaced_lease("docker-registry-installer-lock", namespace)
+        client.CoordinationV1Api(cluster.api_client("admin")).read_namespaced_lease(
+            "docker-registry-installer-lock", namespace
+        )
     except ApiException as exc:
         assert exc.status == 404, exc
         return False

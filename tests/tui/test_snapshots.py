@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.conftest import CHART_DIR, go_offline, offline_app_with_chart, on_screen, type_text, wait_until, write_kubeconfig
+from tests.tui.conftest import (
+    CHART_DIR,
+    go_offline,
+    offline_app_with_chart,
+    on_screen,
+    type_text,
+    wait_until,
+    write_kubeconfig,
+)
 
 pytestmark = pytest.mark.tui
 # fixed paths: the Review and Done steps show the working directory
@@ -59,8 +67,16 @@ async def at_done(pilot) -> None:
     await wait_until(pilot, lambda: on_screen(pilot.app, "DoneScreen"))
 
 
-STEPS = {"cluster-no-cluster": at_cluster, "address": at_address, "address-invalid": at_address_invalid, "access": at_access,
-         "storage": at_storage, "uploads": at_uploads, "review-offline": at_review, "done-offline": at_done}
+STEPS = {
+    "cluster-no-cluster": at_cluster,
+    "address": at_address,
+    "address-invalid": at_address_invalid,
+    "access": at_access,
+    "storage": at_storage,
+    "uploads": at_uploads,
+    "review-offline": at_review,
+    "done-offline": at_done,
+}
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])

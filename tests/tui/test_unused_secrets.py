@@ -19,14 +19,25 @@ pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
 def install(cluster, namespace: str, mode: str) -> list:
     kube = connect(cluster.admin_context, str(cluster.kubeconfig))
-    choices = Choices.model_validate({"target": {"namespace": namespace, "context": cluster.admin_context}, "chart": Chart(path=str(CHART_DIR)),
-                                      "exposure": {"hosts": ["auth.example.com"]},
-                                      "auth": {"mode": mode, "users": [{"name": "admin", "password": "generate"}]}},
-                                     context={"allow_literal_secrets": True})
+    choices = Choices.model_validate(
+        {
+            "target": {"namespace": namespace, "context": cluster.admin_context},
+            "chart": Chart(path=str(CHART_DIR)),
+            "exposure": {"hosts": ["auth.example.com"]},
+            "auth": {"mode": mode, "users": [{"name": "admin", "password": "generate"}]},
+        },
+        context={"allow_literal_secrets": True},
+    )
     prepared = prepare(choices, kube)
     events = []
-    apply(prepared.plan, prepared.rendered, HelmRunner(str(helm_path("helm3")), str(cluster.kubeconfig), cluster.admin_context), kube,
-          ApplyOptions(wait=False, smoke=False, timeout="2m"), on_event=events.append)
+    apply(
+        prepared.plan,
+        prepared.rendered,
+        HelmRunner(str(helm_path("helm3")), str(cluster.kubeconfig), cluster.admin_context),
+        kube,
+        ApplyOptions(wait=False, smoke=False, timeout="2m"),
+        on_event=events.append,
+    )
     return events
 
 
@@ -48,7 +59,11 @@ def test_switching_from_ingress_to_registry_auth_removes_the_basic_auth_secret(k
     assert any(type(e).__name__ == "StepFinished" and e.step == "cleanup" and e.ok for e in events)
     # one the installer did not make is not its to delete
     api = client.CoreV1Api(kube_cluster.api_client("admin"))
-    api.create_namespaced_secret(namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="docker-registry-basic-auth"),
-                                                            string_data={"auth": "someone:else"}))
+    api.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="docker-registry-basic-auth"), string_data={"auth": "someone:else"}
+        ),
+    )
     install(kube_cluster, namespace, "registry")
     assert secret_exists(kube_cluster, namespace, "docker-registry-basic-auth")

@@ -45,11 +45,14 @@ def test_a_cached_pull_is_used_when_the_shared_copy_is_missing(tmp_path, monkeyp
     assert chart.local_chart(pull=False).path == tmp_path / "cache" / chart.CHART_FILE
 
 
-@pytest.mark.parametrize("content,words", [
-    (None, "no such chart directory or .tgz"),
-    (b"not a tarball", "neither a chart directory nor a chart .tgz"),
-    ("name: nginx\nversion: 1.0.0\n", "the chart 'nginx', not the docker-registry chart"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (None, "no such chart directory or .tgz"),
+        (b"not a tarball", "neither a chart directory nor a chart .tgz"),
+        ("name: nginx\nversion: 1.0.0\n", "the chart 'nginx', not the docker-registry chart"),
+    ],
+)
 def test_a_wrong_chart_flag_is_a_usage_error(tmp_path, content, words):
     path = tmp_path / "chart.tgz"
     if isinstance(content, bytes):

@@ -52,7 +52,8 @@ def test_pull_secret_per_namespace_is_dockerconfigjson_for_every_host():
     secrets = cl.client_secrets(plan)
     assert [(s["metadata"]["namespace"], s["metadata"]["name"], s["type"]) for s in secrets] == [
         ("apps", "docker-registry-pull", "kubernetes.io/dockerconfigjson"),
-        ("vms", "docker-registry-pull", "kubernetes.io/dockerconfigjson")]
+        ("vms", "docker-registry-pull", "kubernetes.io/dockerconfigjson"),
+    ]
     config = json.loads(base64.b64decode(secrets[0]["data"][".dockerconfigjson"]))
     assert set(config["auths"]) == {HOST, "alias.example.com", f"{HOST}:30443"}
     entry = config["auths"][HOST]
@@ -65,14 +66,21 @@ def test_cdi_forms_hold_the_ca_and_the_pull_login():
     plan = _plan(namespaces=["vms"], cdi=True)
     secret = next(s for s in cl.client_secrets(plan) if s["metadata"]["name"] == "docker-registry-cdi")
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
-        "accessKeyId": "puller", "secretKey": plan.pull_user.password.get_secret_value()}
+        "accessKeyId": "puller",
+        "secretKey": plan.pull_user.password.get_secret_value(),
+    }
     (config_map,) = cl.client_config_maps(plan)
     assert config_map["data"] == {"ca.crt": plan.ca_pem} and config_map["metadata"]["namespace"] == "vms"
 
 
 def test_node_trust_manifests_are_small_unprivileged_and_limited_to_certs_d():
-    plan = _plan(namespaces=["apps"], node_trust=True, node_trust_image="docker.io/library/busybox:1.35",
-                 containerd_certs_d="/var/lib/ri/certs.d", pull_address=f"{HOST}:30443")
+    plan = _plan(
+        namespaces=["apps"],
+        node_trust=True,
+        node_trust_image="docker.io/library/busybox:1.35",
+        containerd_certs_d="/var/lib/ri/certs.d",
+        pull_address=f"{HOST}:30443",
+    )
     config_map, daemon_set = cl.node_trust_objects(plan)
     assert config_map["data"] == {"ca.crt": plan.ca_pem}  # the CA only: never a key
     assert "PRIVATE KEY" not in json.dumps([config_map, daemon_set])
@@ -106,14 +114,26 @@ def test_node_script_writes_hosts_toml_and_removes_only_its_files(tmp_path):
     for d in ("trust", "certs/containerd", "certs/containers", "certs/docker", "containerd-config", "run"):
         (tmp_path / d).mkdir(parents=True)
     (tmp_path / "trust/ca.crt").write_text("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n")
-    (tmp_path / "containerd-config/config.toml").write_text('[plugins."io.containerd.grpc.v1.cri".registry]\n'
-                                                            '  config_path = "/etc/containerd/certs.d"\n')
+    (tmp_path / "containerd-config/config.toml").write_text(
+        '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n'
+    )
     (tmp_path / "certs/containerd/other.example.com").mkdir()  # someone else's: must stay
-    script = cl.NODE_SCRIPT.replace("/trust/", f"{tmp_path}/trust/").replace("/certs/", f"{tmp_path}/certs/") \
-        .replace("/containerd-config/", f"{tmp_path}/containerd-config/").replace("/run/ri", f"{tmp_path}/run/ri") \
+    script = (
+        cl.NODE_SCRIPT.replace("/trust/", f"{tmp_path}/trust/")
+        .replace("/certs/", f"{tmp_path}/certs/")
+        .replace("/containerd-config/", f"{tmp_path}/containerd-config/")
+        .replace("/run/ri", f"{tmp_path}/run/ri")
         .replace("while :; do sleep 3600 & wait $!; done", "")
-    env = {"PATH": "/usr/bin:/bin", "HOSTS": f"{HOST} {HOST}:30443", "CERTS_D": "/etc/containerd/certs.d", "CONFIG_FILE": "config.toml"}
-    done = subprocess.run(["sh", "-c", script], env={**env, "MODE": "write"}, capture_output=True, text=True, check=True)
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOSTS": f"{HOST} {HOST}:30443",
+        "CERTS_D": "/etc/containerd/certs.d",
+        "CONFIG_FILE": "config.toml",
+    }
+    done = subprocess.run(
+        ["sh", "-c", script], env={**env, "MODE": "write"}, capture_output=True, text=True, check=True
+    )
     assert "config=set" in done.stdout
     hosts_toml = (tmp_path / f"certs/containerd/{HOST}:30443/hosts.toml").read_text()
     assert f'server = "https://{HOST}:30443"' in hosts_toml
@@ -124,34 +144,72 @@ def test_node_script_writes_hosts_toml_and_removes_only_its_files(tmp_path):
     assert sorted(p.name for p in (tmp_path / "certs/containerd").iterdir()) == ["other.example.com"]
     assert list((tmp_path / "certs/docker").iterdir()) == []
     (tmp_path / "containerd-config/config.toml").write_text("version = 2\n")
-    done = subprocess.run(["sh", "-c", script], env={**env, "MODE": "write"}, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["sh", "-c", script], env={**env, "MODE": "write"}, capture_output=True, text=True, check=True
+    )
     assert "config=unset" in done.stdout
 
 
-@pytest.mark.parametrize("runtime,report,state,words", [
-    ("containerd://1.7.24", "x: mode=write config=set line=config_path = \"/etc/containerd/certs.d\"", "trusted", "reads"),
-    ("containerd://1.7.24", "x: mode=write config=unset line=", "needs-config-path", 'plugins."io.containerd.grpc.v1.cri".registry'),
-    ("containerd://2.0.1", "x: mode=write config=unset line=", "trusted", "by default"),
-    ("containerd://1.6.2", "x: mode=write config=other line=config_path = \"/etc/other\"", "needs-config-path", "/etc/other"),
-    ("cri-o://1.30.0", "x: mode=write config=none line=", "trusted", "/etc/containers/certs.d"),
-    ("docker://24.0.7", "x: mode=write config=none line=", "trusted", "/etc/docker/certs.d"),
-    ("rkt://1.0", "x: mode=write config=none line=", "unknown-runtime", "by hand"),
-    ("containerd://1.7.24", None, "not-written", "did not report"),
-])
+@pytest.mark.parametrize(
+    "runtime,report,state,words",
+    [
+        (
+            "containerd://1.7.24",
+            'x: mode=write config=set line=config_path = "/etc/containerd/certs.d"',
+            "trusted",
+            "reads",
+        ),
+        (
+            "containerd://1.7.24",
+            "x: mode=write config=unset line=",
+            "needs-config-path",
+            'plugins."io.containerd.grpc.v1.cri".registry',
+        ),
+        ("containerd://2.0.1", "x: mode=write config=unset line=", "trusted", "by default"),
+        (
+            "containerd://1.6.2",
+            'x: mode=write config=other line=config_path = "/etc/other"',
+            "needs-config-path",
+            "/etc/other",
+        ),
+        ("cri-o://1.30.0", "x: mode=write config=none line=", "trusted", "/etc/containers/certs.d"),
+        ("docker://24.0.7", "x: mode=write config=none line=", "trusted", "/etc/docker/certs.d"),
+        ("rkt://1.0", "x: mode=write config=none line=", "unknown-runtime", "by hand"),
+        ("containerd://1.7.24", None, "not-written", "did not report"),
+    ],
+)
 def test_node_verdicts(runtime, report, state, words):
     verdict = cl.node_verdict("n1", runtime, report, "/etc/containerd/certs.d")
     assert verdict.state == state and words in verdict.detail, verdict
 
 
-@pytest.mark.parametrize("message,kind,words", [
-    ('failed to pull and unpack image "r.example:443/x@sha256:1": failed to resolve reference: failed to do request: Head '
-     '"https://r.example:443/v2/x/manifests/sha256:1": tls: failed to verify certificate: x509: certificate signed by unknown authority',
-     "x509", "node trust"),
-    ('failed to resolve reference "r.example/x@sha256:1": pulling from host r.example failed with status code [manifests sha256:1]: '
-     '401 Unauthorized', "auth", "imagePullSecrets"),
-    ('failed to do request: Head "https://r.example/v2/": dial tcp: lookup r.example on 10.0.0.10:53: no such host', "dns", "r.example"),
-    ('failed to do request: Head "https://r.example/v2/": dial tcp 10.1.2.3:443: connect: connection refused', "connection", "10.1.2.3:443"),
-])
+@pytest.mark.parametrize(
+    "message,kind,words",
+    [
+        (
+            'failed to pull and unpack image "r.example:443/x@sha256:1": failed to resolve reference: failed to do request: Head '
+            '"https://r.example:443/v2/x/manifests/sha256:1": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+            "x509",
+            "node trust",
+        ),
+        (
+            'failed to resolve reference "r.example/x@sha256:1": pulling from host r.example failed with status code [manifests sha256:1]: '
+            "401 Unauthorized",
+            "auth",
+            "imagePullSecrets",
+        ),
+        (
+            'failed to do request: Head "https://r.example/v2/": dial tcp: lookup r.example on 10.0.0.10:53: no such host',
+            "dns",
+            "r.example",
+        ),
+        (
+            'failed to do request: Head "https://r.example/v2/": dial tcp 10.1.2.3:443: connect: connection refused',
+            "connection",
+            "10.1.2.3:443",
+        ),
+    ],
+)
 def test_pull_errors_are_diagnosed(message, kind, words):
     found, cause, fix = cl.classify_pull_error(message, "r.example/x@sha256:1")
     assert found == kind
@@ -170,8 +228,10 @@ def test_clients_command_prints_every_snippet_offline(tmp_path, capsys):
     from installer.cli import main
 
     preset = tmp_path / "p.yaml"
-    preset.write_text("version: 1\nexposure: {hosts: [registry.example.com]}\n"
-                      "clients: {namespaces: [vms], cdi: true, pull_address: 'registry.example.com:30443'}\n")
+    preset.write_text(
+        "version: 1\nexposure: {hosts: [registry.example.com]}\n"
+        "clients: {namespaces: [vms], cdi: true, pull_address: 'registry.example.com:30443'}\n"
+    )
     assert main(["clients", "--preset", str(preset), "--image", "vms/fedora:40"]) == 0
     out = capsys.readouterr().out
     host = "registry.example.com:30443"
@@ -188,10 +248,20 @@ def test_clients_command_prints_every_snippet_offline(tmp_path, capsys):
 def test_reconfigure_lines_for_the_clients_section():
     from installer.model import Clients
 
-    before = {"namespaces": ["apps", "old"], "node_trust": True, "service_account": False, "node_trust_image": "busybox:1.35"}
+    before = {
+        "namespaces": ["apps", "old"],
+        "node_trust": True,
+        "service_account": False,
+        "node_trust_image": "busybox:1.35",
+    }
     lines = cl.clients_changes(before, Clients(namespaces=["apps", "vms"], service_account=True))
-    assert lines == ["+ pull Secret in namespace vms (created)", "- pull Secret in namespace old (removed)",
-                     "- node trust DaemonSet (removed, with the CA files it wrote on every node)",
-                     "~ default ServiceAccount imagePullSecrets: False -> True"]
+    assert lines == [
+        "+ pull Secret in namespace vms (created)",
+        "- pull Secret in namespace old (removed)",
+        "- node trust DaemonSet (removed, with the CA files it wrote on every node)",
+        "~ default ServiceAccount imagePullSecrets: False -> True",
+    ]
     assert cl.clients_changes(None, Clients()) == []
-    assert cl.clients_changes(None, Clients(node_trust=True)) == ["+ node trust DaemonSet (writes the CA on every node)"]
+    assert cl.clients_changes(None, Clients(node_trust=True)) == [
+        "+ node trust DaemonSet (writes the CA on every node)"
+    ]

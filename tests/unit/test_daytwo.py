@@ -10,12 +10,24 @@ from installer.status import VolumeUsage, claim_usage, usage_warning
 SUMMARY = {
     "node": {"nodeName": "n1"},
     "pods": [
-        {"podRef": {"name": "docker-registry-abc", "namespace": "docker-registry"},
-         "volume": [{"name": "data", "pvcRef": {"name": "docker-registry", "namespace": "docker-registry"}, "time": "2026-11-28T10:00:00Z",
-                     "usedBytes": 900, "capacityBytes": 1000, "availableBytes": 100},
-                    {"name": "kube-api-access", "time": "2026-11-28T10:00:00Z", "usedBytes": 1, "capacityBytes": 5}]},
-        {"podRef": {"name": "other", "namespace": "elsewhere"},
-         "volume": [{"name": "data", "pvcRef": {"name": "docker-registry"}, "usedBytes": 5, "capacityBytes": 10}]},
+        {
+            "podRef": {"name": "docker-registry-abc", "namespace": "docker-registry"},
+            "volume": [
+                {
+                    "name": "data",
+                    "pvcRef": {"name": "docker-registry", "namespace": "docker-registry"},
+                    "time": "2026-11-28T10:00:00Z",
+                    "usedBytes": 900,
+                    "capacityBytes": 1000,
+                    "availableBytes": 100,
+                },
+                {"name": "kube-api-access", "time": "2026-11-28T10:00:00Z", "usedBytes": 1, "capacityBytes": 5},
+            ],
+        },
+        {
+            "podRef": {"name": "other", "namespace": "elsewhere"},
+            "volume": [{"name": "data", "pvcRef": {"name": "docker-registry"}, "usedBytes": 5, "capacityBytes": 10}],
+        },
     ],
 }
 
@@ -36,14 +48,35 @@ def test_usage_above_80_percent_warns_with_the_fixes():
 
 
 def _deployment(command=("/bin/registry", "serve", "/etc/distribution/config.yml")):
-    from kubernetes.client import V1Container, V1Deployment, V1DeploymentSpec, V1ObjectMeta, V1PodSpec, V1PodTemplateSpec, V1Volume
+    from kubernetes.client import (
+        V1Container,
+        V1Deployment,
+        V1DeploymentSpec,
+        V1ObjectMeta,
+        V1PodSpec,
+        V1PodTemplateSpec,
+        V1Volume,
+    )
 
-    container = V1Container(name="docker-registry", image="registry:3.0.0", command=list(command), ports=[{"containerPort": 5000}],
-                            volume_mounts=[{"name": "data", "mountPath": "/var/lib/registry/"}], liveness_probe={"tcpSocket": {"port": 5000}})
-    spec = V1PodSpec(containers=[container], volumes=[V1Volume(name="data", persistent_volume_claim={"claimName": "docker-registry"})],
-                     node_selector={"disk": "fast"})
-    return V1Deployment(metadata=V1ObjectMeta(name="docker-registry"),
-                        spec=V1DeploymentSpec(selector={"matchLabels": {"app": "docker-registry"}}, template=V1PodTemplateSpec(spec=spec)))
+    container = V1Container(
+        name="docker-registry",
+        image="registry:3.0.0",
+        command=list(command),
+        ports=[{"containerPort": 5000}],
+        volume_mounts=[{"name": "data", "mountPath": "/var/lib/registry/"}],
+        liveness_probe={"tcpSocket": {"port": 5000}},
+    )
+    spec = V1PodSpec(
+        containers=[container],
+        volumes=[V1Volume(name="data", persistent_volume_claim={"claimName": "docker-registry"})],
+        node_selector={"disk": "fast"},
+    )
+    return V1Deployment(
+        metadata=V1ObjectMeta(name="docker-registry"),
+        spec=V1DeploymentSpec(
+            selector={"matchLabels": {"app": "docker-registry"}}, template=V1PodTemplateSpec(spec=spec)
+        ),
+    )
 
 
 def test_the_gc_job_runs_the_registrys_own_binary_on_the_same_volume_pinned_to_its_node():
@@ -51,16 +84,30 @@ def test_the_gc_job_runs_the_registrys_own_binary_on_the_same_volume_pinned_to_i
     job = gc_job(target, "node-7", GCOptions(delete_untagged=True), "docker-registry-gc-1")
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["command"] == ["/bin/registry", "garbage-collect", "--delete-untagged", "/etc/distribution/config.yml"]
-    assert container["image"] == "registry:3.0.0" and container["volumeMounts"] == [{"mountPath": "/var/lib/registry/", "name": "data"}]
+    assert container["command"] == [
+        "/bin/registry",
+        "garbage-collect",
+        "--delete-untagged",
+        "/etc/distribution/config.yml",
+    ]
+    assert container["image"] == "registry:3.0.0" and container["volumeMounts"] == [
+        {"mountPath": "/var/lib/registry/", "name": "data"}
+    ]
     assert "livenessProbe" not in container and "ports" not in container
     assert pod["nodeName"] == "node-7" and "nodeSelector" not in pod and pod["restartPolicy"] == "Never"
     assert pod["volumes"][0]["persistentVolumeClaim"] == {"claimName": "docker-registry"}
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] == 600
     labels = job["spec"]["template"]["metadata"]["labels"]
-    assert labels["app.kubernetes.io/managed-by"] == "registry-installer" and "app" not in labels, "the Service must not route to it"
+    assert labels["app.kubernetes.io/managed-by"] == "registry-installer" and "app" not in labels, (
+        "the Service must not route to it"
+    )
     dry = gc_job(target, None, GCOptions(dry_run=True, delete_untagged=False), "x")["spec"]["template"]["spec"]
-    assert dry["containers"][0]["command"] == ["/bin/registry", "garbage-collect", "--dry-run", "/etc/distribution/config.yml"]
+    assert dry["containers"][0]["command"] == [
+        "/bin/registry",
+        "garbage-collect",
+        "--dry-run",
+        "/etc/distribution/config.yml",
+    ]
     assert "nodeName" not in dry and dry["nodeSelector"] == {"disk": "fast"}
 
 

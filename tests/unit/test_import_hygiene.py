@@ -24,7 +24,9 @@ def test_core_modules_never_load_textual():
 
 
 def test_render_path_loads_neither_kubernetes_nor_textual():
-    loaded = _loaded_after("from installer.cli import main\nimport installer.engine, installer.render, installer.preset, installer.plan")
+    loaded = _loaded_after(
+        "from installer.cli import main\nimport installer.engine, installer.render, installer.preset, installer.plan"
+    )
     assert "kubernetes" not in loaded and "textual" not in loaded
 
 

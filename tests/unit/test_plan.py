@@ -16,12 +16,20 @@ from installer.plan import build_plan
 from installer.probe import IngressClassInfo, IssuerInfo, ProbeResult, StorageClassInfo
 
 PROBE = ProbeResult(
-    context="admin", server="https://127.0.0.1:6443", server_version="v1.34.2", user="admin",
-    storage_classes=(StorageClassInfo("rook-ceph-block", "rook-ceph.rbd.csi.ceph.com", True, "Immediate", True),
-                     StorageClassInfo("standard-noexpand", "x", False, "Immediate", False)),
-    ingress_classes=(IngressClassInfo("nginx", "k8s.io/ingress-nginx", True, "ingress-nginx"),
-                     IngressClassInfo("traefik", "traefik.io/ingress-controller", False, "traefik")),
-    cert_manager=True, issuers=(IssuerInfo("letsencrypt-prod", "ClusterIssuer"),),
+    context="admin",
+    server="https://127.0.0.1:6443",
+    server_version="v1.34.2",
+    user="admin",
+    storage_classes=(
+        StorageClassInfo("rook-ceph-block", "rook-ceph.rbd.csi.ceph.com", True, "Immediate", True),
+        StorageClassInfo("standard-noexpand", "x", False, "Immediate", False),
+    ),
+    ingress_classes=(
+        IngressClassInfo("nginx", "k8s.io/ingress-nginx", True, "ingress-nginx"),
+        IngressClassInfo("traefik", "traefik.io/ingress-controller", False, "traefik"),
+    ),
+    cert_manager=True,
+    issuers=(IssuerInfo("letsencrypt-prod", "ClusterIssuer"),),
 )
 
 
@@ -40,24 +48,36 @@ def problems(c, probe=PROBE):
 
 def test_defaults_come_from_the_probe():
     plan = build_plan(choices(), PROBE)
-    assert (plan.ingress_class, plan.controller_family, plan.storage_class) == ("nginx", "ingress-nginx", "rook-ceph-block")
+    assert (plan.ingress_class, plan.controller_family, plan.storage_class) == (
+        "nginx",
+        "ingress-nginx",
+        "rook-ceph-block",
+    )
 
 
 def test_unknown_classes_are_refused_with_what_exists():
-    found = problems(choices(exposure={"hosts": ["registry.example.com"], "ingress_class": "haproxy"},
-                             storage={"filesystem": {"storage_class": "gold"}}))
+    found = problems(
+        choices(
+            exposure={"hosts": ["registry.example.com"], "ingress_class": "haproxy"},
+            storage={"filesystem": {"storage_class": "gold"}},
+        )
+    )
     text = "\n".join(map(str, found))
     assert "IngressClass 'haproxy' does not exist" in text and "nginx, traefik" in text
     assert "StorageClass 'gold' does not exist" in text and "rook-ceph-block" in text
 
 
 def test_ingress_basic_auth_on_traefik_is_refused():
-    found = problems(choices(exposure={"hosts": ["registry.example.com"], "ingress_class": "traefik"}, auth={"mode": "ingress"}))
+    found = problems(
+        choices(exposure={"hosts": ["registry.example.com"], "ingress_class": "traefik"}, auth={"mode": "ingress"})
+    )
     assert found[0].path == "auth.mode" and "registry" in found[0].fix
 
 
 def test_missing_issuer_is_refused():
-    found = problems(choices(exposure={"hosts": ["registry.example.com"], "tls": {"mode": "cert-manager", "issuer": "nope"}}))
+    found = problems(
+        choices(exposure={"hosts": ["registry.example.com"], "tls": {"mode": "cert-manager", "issuer": "nope"}})
+    )
     assert found[0].path == "exposure.tls.issuer" and "letsencrypt-prod" in found[0].message
 
 
@@ -89,19 +109,32 @@ def test_secrets_never_show_in_repr():
 def _cert(tmp_path, hosts, days=30, key=None, start_days=-1):
     key = key or ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now + dt.timedelta(days=start_days)).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now + dt.timedelta(days=start_days))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
 def _tls_choices(cert, key):
-    return choices(exposure={"hosts": ["registry.example.com"], "tls": {"mode": "files", "cert_file": str(cert), "key_file": str(key)}})
+    return choices(
+        exposure={
+            "hosts": ["registry.example.com"],
+            "tls": {"mode": "files", "cert_file": str(cert), "key_file": str(key)},
+        }
+    )
 
 
 def test_good_tls_files_become_a_tls_secret(tmp_path):
@@ -110,14 +143,17 @@ def test_good_tls_files_become_a_tls_secret(tmp_path):
     assert plan.tls is not None and plan.tls_secret_name == "docker-registry-tls"
 
 
-@pytest.mark.parametrize("make,words", [
-    (lambda p: _cert(p, ["other.example.com"]), "does not cover registry.example.com"),
-    (lambda p: _cert(p, ["registry.example.com"], days=-1, start_days=-10), "expired"),
-    (lambda p: _cert(p, ["registry.example.com"], start_days=5, days=50), "not valid before"),
-    (lambda p: (_cert(p, ["registry.example.com"])[0], _cert(p / "..", ["x.example.com"])[1]), "does not belong"),
-    (lambda p: (p / "missing.crt", p / "missing.key"), "does not exist"),
-    (lambda p: (p, p), "is a directory"),
-])
+@pytest.mark.parametrize(
+    "make,words",
+    [
+        (lambda p: _cert(p, ["other.example.com"]), "does not cover registry.example.com"),
+        (lambda p: _cert(p, ["registry.example.com"], days=-1, start_days=-10), "expired"),
+        (lambda p: _cert(p, ["registry.example.com"], start_days=5, days=50), "not valid before"),
+        (lambda p: (_cert(p, ["registry.example.com"])[0], _cert(p / "..", ["x.example.com"])[1]), "does not belong"),
+        (lambda p: (p / "missing.crt", p / "missing.key"), "does not exist"),
+        (lambda p: (p, p), "is a directory"),
+    ],
+)
 def test_bad_tls_files_are_refused(tmp_path, make, words):
     sub = tmp_path / "a"
     sub.mkdir()
@@ -139,8 +175,11 @@ def test_keep_reuses_the_installed_hash_when_the_password_was_never_stored():
 
     first = build_plan(choices(auth={"users": [{"name": "admin", "password": "typed-once"}]}), PROBE)
     installed = first.htpasswd.get_secret_value().strip().split(":", 1)[1]
-    again = build_plan(choices(auth={"users": [{"name": "admin", "password": "keep"}]}), PROBE,
-                       ExistingState(registry_htpasswd={"admin": installed}))
+    again = build_plan(
+        choices(auth={"users": [{"name": "admin", "password": "keep"}]}),
+        PROBE,
+        ExistingState(registry_htpasswd={"admin": installed}),
+    )
     assert again.htpasswd.get_secret_value() == first.htpasswd.get_secret_value()
     assert again.users[0].password is None and again.users[0].kept_hash == installed
     found = problems(choices(auth={"users": [{"name": "newcomer", "password": "keep"}]}))
@@ -158,6 +197,7 @@ def test_s3_keys_are_kept_across_reruns():
 
 
 # -- the data volume: the installer's own PVC, never helm's --------------------------------------
+
 
 def _claim(owner, size="100Gi", storage_class="rook-ceph-block", modes=("ReadWriteOnce",)):
     from installer.plan import ClaimInfo
@@ -179,9 +219,15 @@ def test_a_new_volume_is_the_installers_and_the_chart_only_mounts_it():
     rendered = render(plan)
     assert rendered.values["persistence"]["existingClaim"] == "docker-registry"
     labels = rendered.claim["metadata"]["labels"]
-    assert labels["app.kubernetes.io/managed-by"] == "registry-installer" and labels["app.kubernetes.io/instance"] == "docker-registry"
-    assert rendered.claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "100Gi"}},
-                                      "storageClassName": "rook-ceph-block"}
+    assert (
+        labels["app.kubernetes.io/managed-by"] == "registry-installer"
+        and labels["app.kubernetes.io/instance"] == "docker-registry"
+    )
+    assert rendered.claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "100Gi"}},
+        "storageClassName": "rook-ceph-block",
+    }
 
 
 def test_a_chart_made_volume_is_adopted_and_the_installers_is_reused():
@@ -203,8 +249,11 @@ def test_a_volume_keeps_its_class_and_access_mode():
     from installer.plan import ExistingState
 
     with pytest.raises(ValidationFailed) as info:
-        build_plan(choices(storage={"filesystem": {"storage_class": "standard-noexpand", "access_mode": "ReadWriteMany"}}),
-                   PROBE, ExistingState(claim=_claim("installer")))
+        build_plan(
+            choices(storage={"filesystem": {"storage_class": "standard-noexpand", "access_mode": "ReadWriteMany"}}),
+            PROBE,
+            ExistingState(claim=_claim("installer")),
+        )
     text = str(info.value)
     assert "a PVC's class cannot change" in text and "a PVC's access mode cannot change" in text
 

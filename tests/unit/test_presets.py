@@ -25,13 +25,20 @@ def test_seed_preset_is_the_seed_deployment():
     assert c.auth.mode == "ingress"
     assert [(u.name, u.password.kind, u.password.ref) for u in c.auth.users] == [("admin", "env", "REGISTRY_PASSWORD")]
     fs = c.storage.filesystem
-    assert (c.storage.kind, fs.storage_class, fs.size, fs.access_mode) == ("filesystem", "rook-ceph-block", "100Gi", "ReadWriteOnce")
+    assert (c.storage.kind, fs.storage_class, fs.size, fs.access_mode) == (
+        "filesystem",
+        "rook-ceph-block",
+        "100Gi",
+        "ReadWriteOnce",
+    )
     assert c.uploads.max_body_size == "0"
 
 
 def test_committed_schema_matches_the_model():
     committed = (PRESETS / "schema.json").read_text()
-    assert committed == schema_text(), "presets/schema.json drifted from the model: run `registry-installer schema --out presets/schema.json`"
+    assert committed == schema_text(), (
+        "presets/schema.json drifted from the model: run `registry-installer schema --out presets/schema.json`"
+    )
     assert json.loads(committed)["properties"]["version"]["const"] == 1
 
 
@@ -59,31 +66,87 @@ BAD_PRESETS = [
     (b"version: 1\nexposure:\n  hosts: [Registry_Example]\n", "exposure.hosts", "not a valid hostname"),
     (b"version: 1\nexposure:\n  hosts: ['https://registry.example.com']\n", "exposure.hosts", "no scheme"),
     (b"version: 1\nexposure:\n  hosts: []\n", "exposure.hosts", "at least 1"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage:\n  filesystem:\n    size: 100GB\n", "storage.filesystem.size", "Kubernetes quantity"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage:\n  filesystem:\n    size: 0Gi\n", "storage.filesystem.size", "larger than zero"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage:\n  filesystem:\n    accessModes: [ReadWriteOnce]\n", "storage.filesystem.accessModes", "unknown key"),
-    (b"version: 1\nexposure: {hosts: [a.example.com], ingressClassName: nginx}\n", "exposure.ingressClassName", "unknown key"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nauth:\n  users:\n    - name: admin\n      password: hunter2\n", "auth.users.0.password", "env:VAR_NAME"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nauth:\n  users:\n    - name: 'ad:min'\n", "auth.users.0.name", "invalid"),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage:\n  filesystem:\n    size: 100GB\n",
+        "storage.filesystem.size",
+        "Kubernetes quantity",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage:\n  filesystem:\n    size: 0Gi\n",
+        "storage.filesystem.size",
+        "larger than zero",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage:\n  filesystem:\n    accessModes: [ReadWriteOnce]\n",
+        "storage.filesystem.accessModes",
+        "unknown key",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com], ingressClassName: nginx}\n",
+        "exposure.ingressClassName",
+        "unknown key",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nauth:\n  users:\n    - name: admin\n      password: hunter2\n",
+        "auth.users.0.password",
+        "env:VAR_NAME",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nauth:\n  users:\n    - name: 'ad:min'\n",
+        "auth.users.0.name",
+        "invalid",
+    ),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\nauth:\n  users: [{name: a}, {name: a}]\n", "auth", "unique"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\nauth: {mode: ldap}\n", "auth.mode", "registry"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\nextras: {replicas: 2}\n", "", "ReadWriteMany"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3}\n", "storage", "storage.s3 section"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3, s3: {bucket: b}}\n", "storage.s3", "s3.region"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3, s3: {bucket: b, region: r, access_key: env:A}}\n", "storage.s3", "both"),
-    (b"version: 1\nexposure:\n  hosts: [a.example.com]\n  tls: {mode: files, cert_file: /x.pem}\n", "exposure.tls", "key_file"),
-    (b"version: 1\nexposure:\n  hosts: [a.example.com]\n  tls: {mode: existing-secret}\n", "exposure.tls", "secret_name"),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3, s3: {bucket: b}}\n",
+        "storage.s3",
+        "s3.region",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3, s3: {bucket: b, region: r, access_key: env:A}}\n",
+        "storage.s3",
+        "both",
+    ),
+    (
+        b"version: 1\nexposure:\n  hosts: [a.example.com]\n  tls: {mode: files, cert_file: /x.pem}\n",
+        "exposure.tls",
+        "key_file",
+    ),
+    (
+        b"version: 1\nexposure:\n  hosts: [a.example.com]\n  tls: {mode: existing-secret}\n",
+        "exposure.tls",
+        "secret_name",
+    ),
     (b"version: 1\nexposure:\n  hosts: [a.example.com]\n  tls: {mode: cert-manager}\n", "exposure.tls", "issuer"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nuploads: {max_body_size: lots}\n", "uploads.max_body_size", "unlimited"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nuploads: {read_timeout: -1}\n", "uploads.read_timeout", "greater than"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\ntarget: {namespace: Docker_Registry}\n", "target.namespace", "not a valid name"),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nuploads: {max_body_size: lots}\n",
+        "uploads.max_body_size",
+        "unlimited",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nuploads: {read_timeout: -1}\n",
+        "uploads.read_timeout",
+        "greater than",
+    ),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\ntarget: {namespace: Docker_Registry}\n",
+        "target.namespace",
+        "not a valid name",
+    ),
     (b"version: 1\nexposure: {hosts: [a.example.com]\n", "", "not valid YAML"),
     (b"version: 1\n\xff\xfe bad bytes\n", "", "UTF-8"),
     (b"version: 1\nbase: &b {hosts: [a.example.com]}\nexposure: *b\n", "", "anchors"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\nexposure: {hosts: [b.example.com]}\n", "exposure", "twice"),
     (b"version: 1\n" + b"x: " + b"[" * 40 + b"]" * 40 + b"\n", "", "deeper"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\n# " + b"x" * 300_000 + b"\n", "", "larger"),
-    (b"version: 1\nexposure: {hosts: [a.example.com]}\nextras: {garbage_collect: {enabled: true, schedule: daily}}\n", "extras.garbage_collect.schedule", "cron"),
+    (
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nextras: {garbage_collect: {enabled: true, schedule: daily}}\n",
+        "extras.garbage_collect.schedule",
+        "cron",
+    ),
     (b"version: 1\nexposure: !!python/object:os.system {hosts: [a.example.com]}\n", "", "unsupported YAML value"),
     (b"=\n", "", "unsupported YAML value"),
 ]

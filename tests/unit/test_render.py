@@ -10,7 +10,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-import yaml
 from pydantic import SecretStr
 
 from installer.model import Choices
@@ -67,7 +66,9 @@ def _chart_keys() -> set[str]:
             if "/templates/" in member.name and member.isfile():
                 text = tar.extractfile(member).read().decode()
                 keys |= set(re.findall(r"\.Values\.([A-Za-z0-9_.]+[A-Za-z0-9_])", text))
-    assert {"ingress.className", "secrets.s3.secretRef", "persistence.existingClaim"} <= keys, "the chart's templates were not read"
+    assert {"ingress.className", "secrets.s3.secretRef", "persistence.existingClaim"} <= keys, (
+        "the chart's templates were not read"
+    )
     return keys
 
 
@@ -79,7 +80,9 @@ def test_every_emitted_key_is_read_by_the_chart(case):
     for source in (rendered.values, rendered.secret_values):
         for path in _key_paths(source):
             parts = path.split(".")
-            assert any(".".join(parts[:i]) in known for i in range(len(parts), 0, -1)), f"{path} is not a key the chart reads"
+            assert any(".".join(parts[:i]) in known for i in range(len(parts), 0, -1)), (
+                f"{path} is not a key the chart reads"
+            )
 
 
 def test_seed_values_are_what_the_seed_notes_ask_for():
@@ -93,8 +96,14 @@ def test_seed_values_are_what_the_seed_notes_ask_for():
     assert notes["nginx.ingress.kubernetes.io/auth-secret"] == "docker-registry-basic-auth"
     assert notes["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
     assert "kubernetes.io/ingress.class" not in notes
-    assert values["persistence"] == {"enabled": True, "accessMode": "ReadWriteOnce", "size": "100Gi", "deleteEnabled": True,
-                                     "storageClass": "rook-ceph-block", "existingClaim": "docker-registry"}
+    assert values["persistence"] == {
+        "enabled": True,
+        "accessMode": "ReadWriteOnce",
+        "size": "100Gi",
+        "deleteEnabled": True,
+        "storageClass": "rook-ceph-block",
+        "existingClaim": "docker-registry",
+    }
     assert values["updateStrategy"] == {"type": "Recreate"}
 
 
@@ -144,10 +153,17 @@ def test_changed_password_gets_a_new_hash():
 
 
 def test_rwx_keeps_rolling_updates_and_s3_gets_empty_secret_map_for_instance_roles():
-    rwx = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "extras": {"replicas": 2},
-                                  "storage": {"filesystem": {"access_mode": "ReadWriteMany"}}})
+    rwx = Choices.model_validate(
+        {
+            "exposure": {"hosts": ["r.example.com"]},
+            "extras": {"replicas": 2},
+            "storage": {"filesystem": {"access_mode": "ReadWriteMany"}},
+        }
+    )
     assert "updateStrategy" not in render(build_plan(rwx)).values
-    s3 = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "storage": {"kind": "s3", "s3": {"bucket": "b", "region": "r"}}})
+    s3 = Choices.model_validate(
+        {"exposure": {"hosts": ["r.example.com"]}, "storage": {"kind": "s3", "s3": {"bucket": "b", "region": "r"}}}
+    )
     values = render(build_plan(s3)).values
     assert values["secrets"] == {"s3": {}}
     assert values["storage"] == "s3" and values["persistence"]["enabled"] is False
@@ -157,10 +173,17 @@ def test_rwx_keeps_rolling_updates_and_s3_gets_empty_secret_map_for_instance_rol
 def test_other_controller_families_get_their_own_annotations(family, body_key):
     from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
 
-    probe = ProbeResult(context="c", server="s", server_version="v1.34.0", user="u",
-                        storage_classes=(StorageClassInfo("sc", "p", True, "Immediate", True),),
-                        ingress_classes=(IngressClassInfo("nginx-plus", "nginx.org/ingress-controller", True, family),))
-    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "auth": {"mode": "ingress", "bcrypt_cost": 4}})
+    probe = ProbeResult(
+        context="c",
+        server="s",
+        server_version="v1.34.0",
+        user="u",
+        storage_classes=(StorageClassInfo("sc", "p", True, "Immediate", True),),
+        ingress_classes=(IngressClassInfo("nginx-plus", "nginx.org/ingress-controller", True, family),),
+    )
+    choices = Choices.model_validate(
+        {"exposure": {"hosts": ["r.example.com"]}, "auth": {"mode": "ingress", "bcrypt_cost": 4}}
+    )
     rendered = render(build_plan(choices, probe))
     notes = rendered.values["ingress"]["annotations"]
     assert notes[body_key] == "0"
@@ -171,9 +194,16 @@ def test_other_controller_families_get_their_own_annotations(family, body_key):
 def test_traefik_gets_a_note_not_annotations():
     from installer.probe import IngressClassInfo, ProbeResult
 
-    probe = ProbeResult(context="c", server="s", server_version="v", user="u",
-                        ingress_classes=(IngressClassInfo("traefik", "traefik.io/ingress-controller", True, "traefik"),))
-    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "storage": {"filesystem": {"existing_claim": "data"}}})
+    probe = ProbeResult(
+        context="c",
+        server="s",
+        server_version="v",
+        user="u",
+        ingress_classes=(IngressClassInfo("traefik", "traefik.io/ingress-controller", True, "traefik"),),
+    )
+    choices = Choices.model_validate(
+        {"exposure": {"hosts": ["r.example.com"]}, "storage": {"filesystem": {"existing_claim": "data"}}}
+    )
     rendered = render(build_plan(choices, probe))
     assert rendered.values["ingress"]["annotations"] == {}
     assert any("Traefik" in n for n in rendered.notes)
