@@ -85,7 +85,8 @@ def main() -> int:
     for cost in COSTS:
         seconds, count = results[cost]
         line(
-            f"push of a {LAYERS}-layer image at bcrypt cost {cost} ({count} requests, {seconds / count * 1000:.1f} ms each), median of {args.runs}",
+            f"push of a {LAYERS}-layer image at bcrypt cost {cost} ({count} requests, {seconds / count * 1000:.1f} ms "
+            f"each), median of {args.runs}",
             seconds,
             "s",
             f"cost {COSTS[0]}",

@@ -1,4 +1,5 @@
-"""Benchmark: push-disk (one streamed pass) against the peer pipeline (tar + OCI layout + skopeo copy), memory, resume."""
+"""Benchmark: push-disk (one streamed pass) against the peer pipeline (tar + OCI layout + skopeo copy), memory,
+resume."""
 # Run from the repository root: `nice -n 10 python bench/disk.py [--size 4Gi] [--small 1Gi] [--runs 1]`
 # (about 10 minutes at 4 GiB; needs ~20 GiB free under $TMPDIR). Prints `name: value unit (peer: value, ratio: x)`.
 #

@@ -77,7 +77,8 @@ def main() -> int:
             calls = kubectl_calls(cluster.kubeconfig)
             theirs = median_seconds(lambda: run_kubectl(calls), args.runs)
             line(
-                f"probe of a cluster with 2000 namespaces, 50 StorageClasses, 10 IngressClasses, 500 Deployments, median of {args.runs}",
+                "probe of a cluster with 2000 namespaces, 50 StorageClasses, 10 IngressClasses, 500 Deployments, "
+                f"median of {args.runs}",
                 ours,
                 "s",
                 f"the same {len(calls)} kubectl calls one after another",

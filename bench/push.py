@@ -1,4 +1,5 @@
-"""Benchmark: our streamed layer push through nginx (TLS, basic auth) against skopeo copy, memory, and the loopback ceiling."""
+"""Benchmark: our streamed layer push through nginx (TLS, basic auth) against skopeo copy, memory, and the loopback
+ceiling."""
 # Run from the repository root: `python bench/push.py [--sizes 256Mi,1Gi] [--runs 3]` (about 3 minutes).
 # Needs what .ci/setup-registry.sh installs. Prints `name: value unit (peer: value, ratio: x)` lines.
 

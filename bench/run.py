@@ -17,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = re.compile(
-    r"^(?P<name>.+?): (?P<value>[-0-9.]+) (?P<unit>\S+) \((?P<peer>.+): (?P<peer_value>[-0-9.na]+), ratio: (?P<ratio>[-0-9.na]+)\)$"
+    r"^(?P<name>.+?): (?P<value>[-0-9.]+) (?P<unit>\S+) "
+    r"\((?P<peer>.+): (?P<peer_value>[-0-9.na]+), ratio: (?P<ratio>[-0-9.na]+)\)$"
 )
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: `registry-installer render` wall time vs `helm template`, and the wizard's first screen vs a bare Textual app.
+"""Benchmark: `registry-installer render` vs `helm template`, and the wizard's first screen vs a bare Textual app.
 
 Run from the repository root: `python bench/startup.py [--runs 7]`.
 """
@@ -96,8 +96,8 @@ def main() -> int:
         print(f"render imports kubernetes or textual: {', '.join(heavy) if heavy else 'no'}", flush=True)
         kubeconfig = tmp / "kubeconfig"
         kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\nusers: "
+            "[{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
         )
         first_screen_seconds("ours", kubeconfig)
         ours_ui = statistics.median(first_screen_seconds("ours", kubeconfig) for _ in range(args.runs))

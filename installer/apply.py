@@ -177,7 +177,8 @@ def apply(
             on_event(
                 Note(
                     "smoke",
-                    "smoke push skipped: without waiting for the pods the registry may not be up yet; run `registry-installer smoke` later",
+                    "smoke push skipped: without waiting for the pods the registry may not be up yet; run "
+                    "`registry-installer smoke` later",
                 )
             )
         result.ok = True
@@ -376,7 +377,8 @@ def plan_pull_check(
     repository: str = "registry-installer/smoke",
     namespace: str | None = None,
 ):
-    """The kubelet pulls the smoke image (by digest, through clients.pull_address) in the pull-check namespace (or `namespace`)."""
+    """The kubelet pulls the smoke image (by digest, through clients.pull_address) in the pull-check namespace (or
+    `namespace`)."""
     from installer.clients import pull_secret_name, run_pull_check
 
     namespace = namespace or pull_check_namespace(plan) or plan.namespace
@@ -533,7 +535,8 @@ def run_plan_smoke(
             Note(
                 "smoke",
                 "no user's password is known to the installer (all kept from the release): the smoke push goes without "
-                "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to test a login",
+                "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to "
+                "test a login",
                 "warning",
             )
         )
@@ -587,8 +590,8 @@ def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
                 on_event(
                     Note(
                         "smoke",
-                        f"{target.registry} answers HTTP {error.status}: the ingress does not route to the registry yet; "
-                        f"waiting up to {seconds:.0f}s",
+                        f"{target.registry} answers HTTP {error.status}: the ingress does not route to the registry "
+                        f"yet; waiting up to {seconds:.0f}s",
                     )
                 )
                 told = True
@@ -627,7 +630,8 @@ def uninstall(
             with Step(on_event, "volume", f"deleting {where}"):
                 delete_claim(kube, namespace, name)
             return [
-                f"release {release} was already uninstalled; deleted the data volume {where} ({size}): the images are gone"
+                f"release {release} was already uninstalled; deleted the data volume {where} ({size}): the images are "
+                "gone"
             ]
         kept = f"; its data is kept in {where} ({size})" if owner == "installer" else ""
         raise InstallerError(
@@ -667,8 +671,8 @@ def uninstall(
         ]
     if keep_data:
         return removed + [
-            f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace {namespace} "
-            f"reuses it by itself; `registry-installer uninstall --delete-data` deletes it"
+            f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace "
+            f"{namespace} reuses it by itself; `registry-installer uninstall --delete-data` deletes it"
         ]
     if read_claim(kube, namespace, name) is not None:
         with Step(on_event, "volume", f"deleting {where}"):

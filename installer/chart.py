@@ -151,8 +151,8 @@ def local_chart(
         tried.append(f"helm pull {CHART_NAME} --repo {CHART_REPO} --version {CHART_VERSION}")
     raise InstallerError(
         f"the {CHART_NAME} chart {CHART_VERSION} was not found (tried {', '.join(tried)})",
-        f"download {CHART_FILE} (helm pull {CHART_NAME} --repo {CHART_REPO} --version {CHART_VERSION}) on a machine with "
-        f"internet access and put it at {CACHE_DIR / CHART_FILE}, or point ${CHART_ENV} (or --chart) at it",
+        f"download {CHART_FILE} (helm pull {CHART_NAME} --repo {CHART_REPO} --version {CHART_VERSION}) on a machine "
+        f"with internet access and put it at {CACHE_DIR / CHART_FILE}, or point ${CHART_ENV} (or --chart) at it",
     )
 
 

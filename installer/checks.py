@@ -41,7 +41,10 @@ QUANTITY_FACTORS = {
 }
 # docker's reference grammar (distribution/reference): a repository and a tag
 REPO_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REPO_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+REPO_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+)
 IMAGE_REPOSITORY = re.compile(rf"(?:{REPO_DOMAIN}/)?{REPO_COMPONENT}(?:/{REPO_COMPONENT})*")
 REPOSITORY_PATH = re.compile(rf"{REPO_COMPONENT}(?:/{REPO_COMPONENT})*")
 IMAGE_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
@@ -100,8 +103,8 @@ def hostname(value: object) -> str:
     too_long = next((label for label in labels if len(label) > LABEL_MAX), None)
     if too_long is not None:
         raise ValueError(
-            f"this is not a valid hostname: its label '{too_long[:12]}…' is {len(too_long)} characters, and a DNS label "
-            f"(the part between dots) has at most {LABEL_MAX}"
+            f"this is not a valid hostname: its label '{too_long[:12]}…' is {len(too_long)} characters, and a DNS "
+            f"label (the part between dots) has at most {LABEL_MAX}"
         )
     if len(host) > SUBDOMAIN_MAX:
         raise ValueError(
@@ -316,7 +319,8 @@ def reads_as_text(value: str) -> bool:
 
 
 def chart_text(value: str, what: str, example: str) -> str:
-    """A name the chart writes unquoted (namespace, release label, Ingress host and class, claim name) must stay text."""
+    """A name the chart writes unquoted (namespace, release label, Ingress host and class, claim name) must stay
+    text."""
     if not reads_as_text(value):
         raise ValueError(
             f"{what} {value!r} would reach Kubernetes as a number or boolean, not text (the chart writes it "

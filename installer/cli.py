@@ -225,7 +225,8 @@ def cmd_render(args) -> int:
     written = write_rendered(prepared.rendered, args.out, state_file=args.state)
     if existing is not None:
         print(
-            f"kept the secrets of {kept_from} (haSharedSecret, CA, certificate, generated passwords); delete it to rotate them"
+            f"kept the secrets of {kept_from} (haSharedSecret, CA, certificate, generated passwords); delete it to "
+            "rotate them"
         )
     for path in written:
         mode = oct(path.stat().st_mode & 0o777)[2:]
@@ -302,7 +303,8 @@ def cmd_probe(args) -> int:
                 print(f"    listener {listener.words()}; routes from {listener.allowed_from}{certs}")
     print(f"cert-manager: {'installed' if result.cert_manager else 'not found'}")
     print(
-        f"KubeVirt: {'installed' if result.kubevirt else 'not found'}; CDI: {'installed' if result.cdi else 'not found'}"
+        f"KubeVirt: {'installed' if result.kubevirt else 'not found'}; CDI: "
+        f"{'installed' if result.cdi else 'not found'}"
     )
     if result.node_runtimes:
         print("nodes:")
@@ -426,7 +428,8 @@ def cmd_apply(args) -> int:
         from installer.smoke_cli import print_result
 
         print(
-            f"release {plan.release} is installed (revision {result.revision}), but the registry failed the smoke test:",
+            f"release {plan.release} is installed (revision {result.revision}), "
+            "but the registry failed the smoke test:",
             file=sys.stderr,
         )
         print_result(result.smoke, sys.stderr)
@@ -434,8 +437,9 @@ def cmd_apply(args) -> int:
     check = result.pull_check
     if check is not None and not check.ok:
         print(
-            f"release {plan.release} is installed (revision {result.revision}) and the smoke push passed, but the in-cluster "
-            f"pull check FAILED in namespace {check.namespace}{f' on node {check.node}' if check.node else ''}:",
+            f"release {plan.release} is installed (revision {result.revision}) and the smoke push passed, but the "
+            "in-cluster pull check FAILED in namespace "
+            f"{check.namespace}{f' on node {check.node}' if check.node else ''}:",
             file=sys.stderr,
         )
         print(f"  cause:  {check.cause}\n  fix:    {check.fix}\n  detail: {check.detail}", file=sys.stderr)
@@ -452,7 +456,8 @@ def cmd_apply(args) -> int:
     )
     if plan.ca_pem:
         print(
-            f"clients must trust the installer's CA: kubectl -n {plan.namespace} get secret {plan.names.ca} -o jsonpath='{{.data.tls\\.crt}}' | base64 -d > ca.crt"
+            f"clients must trust the installer's CA: kubectl -n {plan.namespace} get secret {plan.names.ca} -o "
+            "jsonpath='{.data.tls\\.crt}' | base64 -d > ca.crt"
         )
     return 0
 
@@ -492,8 +497,8 @@ def cmd_uninstall(args) -> int:
 
         claim = chart_fullname(release)
         answer = input(
-            f"Uninstall release {release} from namespace {namespace} AND delete its data volume (PVC {claim}): every image is lost. "
-            f"Type the PVC name to confirm: "
+            f"Uninstall release {release} from namespace {namespace} AND delete its data volume (PVC {claim}): every "
+            "image is lost. Type the PVC name to confirm: "
         )
         if answer.strip() != claim:
             print("nothing changed")
@@ -543,14 +548,16 @@ def cmd_status(args) -> int:
         print(f"release {release} is not installed in namespace {namespace}")
         return 1
     print(
-        f"release:   {release} in {namespace}: revision {status.revision}, {status.release_status}, chart {status.chart} (app {status.app_version})"
+        f"release:   {release} in {namespace}: revision {status.revision}, {status.release_status}, chart "
+        f"{status.chart} (app {status.app_version})"
     )
     print(
         f"pods:      {status.pods_ready}/{status.pods_total} ready, {status.restarts} restarts"
         + (f" (node {', '.join(sorted({p['node'] for p in status.pods if p['node']}))})" if status.pods else "")
     )
     print(
-        f"address:   {', '.join(status.hosts) or '-'} -> ingress {', '.join(status.ingress_address) or '(no address yet)'}"
+        f"address:   {', '.join(status.hosts) or '-'} -> ingress "
+        f"{', '.join(status.ingress_address) or '(no address yet)'}"
     )
     if status.tls_secret:
         expiry = (
@@ -566,7 +573,8 @@ def cmd_status(args) -> int:
         print(f"storage:   S3 ({status.usage_note})")
     elif status.claim:
         print(
-            f"volume:    PVC {status.claim} {status.claim_requested} ({status.claim_phase}, StorageClass {status.storage_class or '-'}"
+            f"volume:    PVC {status.claim} {status.claim_requested} ({status.claim_phase}, StorageClass "
+            f"{status.storage_class or '-'}"
             f"{', expandable' if status.expandable else ', not expandable' if status.expandable is False else ''})"
         )
         if status.usage is not None:
@@ -619,18 +627,29 @@ def cmd_gc(args) -> int:
     if result.dry_run:
         print(
             f"dry run: {result.blobs_deleted if result.blobs_deleted is not None else '?'} blobs and "
-            f"{result.manifests_deleted if result.manifests_deleted is not None else '?'} manifests would be deleted; nothing changed"
+            f"{result.manifests_deleted if result.manifests_deleted is not None else '?'} manifests would be deleted; "
+            "nothing changed"
         )
         return 0
     if result.freed_bytes is not None:
-        freed = f"freed {format_size(result.freed_bytes)} ({format_size(result.used_before)} -> {format_size(result.used_after)} used)"
+        freed = (
+            f"freed {format_size(result.freed_bytes)} ({format_size(result.used_before)} -> "
+            f"{format_size(result.used_after)} used)"
+        )
     elif result.used_before is None:
-        freed = "bytes freed not measured (the kubelet gives no usage for this volume: `registry-installer status` says why)"
+        freed = (
+            "bytes freed not measured (the kubelet gives no usage for this volume: `registry-installer status` says "
+            "why)"
+        )
     else:
-        freed = "bytes freed not measured yet (the kubelet measures about once a minute: `registry-installer status` shows it later)"
+        freed = (
+            "bytes freed not measured yet (the kubelet measures about once a minute: `registry-installer status` shows "
+            "it later)"
+        )
     print(
         f"garbage collected: {result.blobs_deleted} blobs and {result.manifests_deleted} manifests deleted; {freed}; "
-        f"the registry was read-only for {result.readonly_seconds:.0f} s and is writable again (revision {result.revision_after})"
+        f"the registry was read-only for {result.readonly_seconds:.0f} s and is writable again (revision "
+        f"{result.revision_after})"
     )
     return 0
 
@@ -754,9 +773,9 @@ def cmd_wizard(args) -> int:
         from screens.app import make_app
     except ImportError:
         print(
-            "The wizard is not built yet. Until it lands, run headless:\n"
-            "  registry-installer probe\n  registry-installer apply --preset presets/minimal.yaml\n"
-            "It will walk you through: cluster, probe, address and TLS, access, storage, large uploads, review, install, smoke test."
+            "The wizard is not built yet. Until it lands, run headless:\n  registry-installer probe\n  "
+            "registry-installer apply --preset presets/minimal.yaml\nIt will walk you through: cluster, probe, address "
+            "and TLS, access, storage, large uploads, review, install, smoke test."
         )
         return 0
     from installer.chart import chart_option

@@ -1,4 +1,5 @@
-"""In-cluster clients of the registry: pull Secrets, node trust (a DaemonSet writing the CA into certs.d), the pull check."""
+"""In-cluster clients of the registry: pull Secrets, node trust (a DaemonSet writing the CA into certs.d), the pull
+check."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def trust_hosts(plan) -> list[str]:
 
 
 def client_secrets(plan) -> list[dict[str, Any]]:
-    """The pull Secret (and the CDI Secret when asked) in each namespace of clients.namespaces. Secret: never printed."""
+    """The pull Secret (and the CDI Secret when asked) in each namespace of clients.namespaces. Secret: never
+    printed."""
     clients = plan.choices.clients
     user = plan.pull_user
     if user is None or user.password is None:
@@ -165,7 +167,8 @@ done
 cfg=none
 line=
 if [ -r "/containerd-config/$CONFIG_FILE" ]; then
-  line="$(grep -E '^[[:space:]]*config_path[[:space:]]*=' "/containerd-config/$CONFIG_FILE" | head -n 1 | tr -d '\t' || true)"
+  line="$(grep -E '^[[:space:]]*config_path[[:space:]]*=' "/containerd-config/$CONFIG_FILE" \
+    | head -n 1 | tr -d '\t' || true)"
   if [ -z "$line" ]; then cfg=unset
   elif echo "$line" | grep -Eq "[\"':]$CERTS_D/?[\"':]"; then cfg=set
   else cfg=other
@@ -376,7 +379,8 @@ def _apply(kube: KubeClient, obj: dict[str, Any]) -> None:
 
 
 def wait_node_trust(kube: KubeClient, plan, timeout: float = 120.0, sleep: Callable[[float], None] = time.sleep) -> str:
-    """Wait until every node runs the current node-trust pod and it is ready (it has written the files). Returns words."""
+    """Wait until every node runs the current node-trust pod and it is ready (it has written the files). Returns
+    words."""
     name = node_trust_name(plan.release)
     deadline = time.monotonic() + timeout
     status: dict[str, Any] = {}
@@ -422,7 +426,8 @@ class ClientsResult:
 
 
 def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout: float = 120.0) -> ClientsResult:
-    """Pull Secrets (+ CDI forms) in the client namespaces, the default ServiceAccounts, node trust; removes what is no longer wanted."""
+    """Pull Secrets (+ CDI forms) in the client namespaces, the default ServiceAccounts, node trust; removes what is no
+    longer wanted."""
     from installer.state import ensure_namespace
 
     result = ClientsResult()
@@ -525,7 +530,8 @@ def _remove_unwanted(kube: KubeClient, plan, keep: set[tuple[str, str, str]]) ->
 def merge_pull_secret(kube: KubeClient, namespace: str, account: str, secret: str, timeout: float = 20.0) -> bool:
     """Add `secret` to the ServiceAccount's imagePullSecrets, keeping the others; True when it changed.
 
-    A namespace created just now gets its default ServiceAccount from the controller manager a moment later: wait for it."""
+    A namespace created just now gets its default ServiceAccount from the controller manager a moment later: wait for
+    it."""
     path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}"
     deadline = time.monotonic() + timeout
     while True:
@@ -624,7 +630,8 @@ def remove_node_trust(kube: KubeClient, plan, on_event: EventSink = discard, tim
 
 
 def remove_clients(kube: KubeClient, plan, on_event: EventSink = discard) -> list[str]:
-    """Uninstall: node-trust files and DaemonSet, pull Secrets and CDI forms in every namespace (the ServiceAccount entry too)."""
+    """Uninstall: node-trust files and DaemonSet, pull Secrets and CDI forms in every namespace (the ServiceAccount
+    entry too)."""
     if _node_trust_present(kube, plan):
         remove_node_trust(kube, plan, on_event)
     return [f"removed {words}" for words in _remove_unwanted(kube, plan, set())]
@@ -665,8 +672,9 @@ def classify_pull_error(message: str, image: str, trust_words: str = "") -> tupl
         return (
             "x509",
             f"the node does not trust the registry's certificate (x509) for {host}",
-            f"turn on node trust (clients.node_trust: true, the installer writes the CA into each node's certs.d), or put the CA "
-            f"on every node by hand (registry-installer ca shows where).{(' Nodes: ' + trust_words) if trust_words else ''}",
+            "turn on node trust (clients.node_trust: true, the installer writes the CA into each node's certs.d), or "
+            "put the CA on every node by hand (registry-installer ca shows "
+            f"where).{(' Nodes: ' + trust_words) if trust_words else ''}",
         )
     if (
         "401" in text
@@ -678,8 +686,9 @@ def classify_pull_error(message: str, image: str, trust_words: str = "") -> tupl
         return (
             "auth",
             f"the registry refused the pull without valid credentials (401) for {host}",
-            "give the pod the pull Secret: name the namespace in clients.namespaces (the installer writes the Secret) and add it "
-            "to the pod's imagePullSecrets, or set clients.service_account: true to add it to the default ServiceAccount",
+            "give the pod the pull Secret: name the namespace in clients.namespaces (the installer writes the Secret) "
+            "and add it to the pod's imagePullSecrets, or set clients.service_account: true to add it to the default "
+            "ServiceAccount",
         )
     lookup = re.search(r"lookup ([^\s:]+)", message)
     if lookup or "no such host" in text or "server misbehaving" in text:
@@ -687,8 +696,8 @@ def classify_pull_error(message: str, image: str, trust_words: str = "") -> tupl
         return (
             "dns",
             f"the node cannot resolve {name} (the name the node tried for {host})",
-            f"make {name} resolve from the nodes (DNS record, or /etc/hosts on each node) to the ingress address, or set "
-            "clients.pull_address to a name the nodes resolve",
+            f"make {name} resolve from the nodes (DNS record, or /etc/hosts on each node) to the ingress address, or "
+            "set clients.pull_address to a name the nodes resolve",
         )
     if "connection refused" in text or "i/o timeout" in text or "no route to host" in text or "dial tcp" in text:
         dial = re.search(r"dial tcp ([^\s:]+:\d+)", message)
@@ -875,7 +884,8 @@ def client_snippets(plan, image: str = "vms/fedora:40") -> list[tuple[str, str]]
         out.append(
             (
                 "the pull user's password (generated, kept across re-runs)",
-                f"kubectl -n {plan.namespace} get secret {plan.names.state} -o jsonpath='{{.data.{key}}}' | base64 -d > password.txt\n",
+                f"kubectl -n {plan.namespace} get secret {plan.names.state} -o jsonpath='{{.data.{key}}}' | base64 -d "
+                "> password.txt\n",
             )
         )
     docker = (
@@ -933,12 +943,15 @@ DEFAULT_CERTS_D = "/etc/containerd/certs.d"
 
 
 def node_trust_offered(choices) -> bool:
-    """Offer node trust when the CA is the installer's own (self-signed): the one CA it knows and that no node trusts yet."""
+    """Offer node trust when the CA is the installer's own (self-signed): the one CA it knows and that no node trusts
+    yet."""
     return choices.exposure.tls.mode == "self-signed"
 
 
 def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: list[str]) -> dict[str, Any] | None:
-    """The installed `clients` section, read back from the installer's own objects (for reconfigure): None when there are none.
+    """The installed `clients` section, read back from the installer's own objects (for reconfigure).
+
+    None when there are none.
 
     Without it a reconfigure from the wizard would take the pull Secrets and node trust away."""
     from types import SimpleNamespace

@@ -38,7 +38,10 @@ def run_probe(kube: KubeClient, namespace: str, release: str, on_event: EventSin
     except Exception as exc:
         on_event(StepFinished("probe", False, time.monotonic() - started, str(exc).splitlines()[0]))
         raise
-    summary = f"{result.server_version}; {len(result.storage_classes)} storage classes, {len(result.ingress_classes)} ingress classes"
+    summary = (
+        f"{result.server_version}; {len(result.storage_classes)} storage classes, {len(result.ingress_classes)} "
+        "ingress classes"
+    )
     if result.release is not None:
         summary += f"; release {result.release.name} revision {result.release.revision} ({result.release.status})"
     on_event(StepFinished("probe", True, time.monotonic() - started, summary))

@@ -45,7 +45,8 @@ class Note:
 
 @dataclass(frozen=True)
 class RolloutStatus:
-    """While helm waits: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer, ContainerCreating, Ready, ...)."""
+    """While helm waits: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer, ContainerCreating, Ready,
+    ...)."""
 
     kind: str  # PersistentVolumeClaim | Pod
     name: str
@@ -64,7 +65,8 @@ class RolloutProblem:
 
     kind: str
     name: str
-    reason: str  # NoProvisioner, ProvisioningFailed, Unschedulable, ErrImagePull, CreateContainerConfigError, CrashLoopBackOff, ...
+    # NoProvisioner, ProvisioningFailed, Unschedulable, ErrImagePull, CreateContainerConfigError, CrashLoopBackOff, ...
+    reason: str
     message: str
     fix: str
     fatal: bool = False

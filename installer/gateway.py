@@ -78,7 +78,10 @@ GATEWAY_FAMILIES: tuple[GatewayFamily, ...] = (
     GatewayFamily(
         "traefik",
         ("traefik.io/gateway-controller",),
-        bodies="no limit unless a Buffering middleware (maxRequestBodyBytes) is attached to the route as an ExtensionRef filter",
+        bodies=(
+            "no limit unless a Buffering middleware (maxRequestBodyBytes) is attached to the route as an ExtensionRef "
+            "filter"
+        ),
         timeouts="the entry point's transport.respondingTimeouts.readTimeout (60s since Traefik 2.11.2 and 3.x): "
         "static configuration, not an object the installer can create",
         lift="raise entryPoints.<name>.transport.respondingTimeouts.readTimeout (0 disables it) in Traefik's static "
@@ -97,7 +100,9 @@ GATEWAY_FAMILIES: tuple[GatewayFamily, ...] = (
         ("io.cilium/gateway-controller",),
         bodies="no limit: Cilium's Envoy streams request bodies",
         timeouts="the HTTPRoute's timeouts; Envoy's default route timeout otherwise",
-        lift="the HTTPRoute's timeouts (set by the installer); for a 413, a CiliumEnvoyConfig that adds a buffer filter",
+        lift=(
+            "the HTTPRoute's timeouts (set by the installer); for a 413, a CiliumEnvoyConfig that adds a buffer filter"
+        ),
     ),
     GatewayFamily(
         "kgateway",
@@ -274,13 +279,19 @@ def why_not(
     if missing:
         return f"its hostname {listener.hostname} does not match {', '.join(missing)}"
     if listener.allowed_from == "Same" and gateway.namespace != namespace:
-        return f"it accepts routes from its own namespace {gateway.namespace} only (allowedRoutes.namespaces.from: Same), not from {namespace}"
+        return (
+            f"it accepts routes from its own namespace {gateway.namespace} only (allowedRoutes.namespaces.from: Same), "
+            f"not from {namespace}"
+        )
     if listener.allowed_from == "Selector":
         labels = namespace_labels or {}
         unmatched = {k: v for k, v in listener.allowed_selector.items() if labels.get(k) != v}
         if unmatched or not listener.allowed_selector:
             wanted = ", ".join(f"{k}={v}" for k, v in listener.allowed_selector.items()) or "a label expression"
-            return f"it accepts routes only from namespaces labelled {wanted}; label namespace {namespace} so (kubectl label namespace {namespace} ...)"
+            return (
+                f"it accepts routes only from namespaces labelled {wanted}; label namespace {namespace} so (kubectl "
+                f"label namespace {namespace} ...)"
+            )
     return None
 
 

@@ -222,7 +222,7 @@ def _last_error(text: str) -> str:
     lines = text.strip().splitlines()
     starts = [i for i, line in enumerate(lines) if line.lower().startswith("error")]
     if not starts:
-        rest = [l.strip() for l in lines if l.strip()]
+        rest = [line.strip() for line in lines if line.strip()]
         return rest[-1] if rest else "no output"
     message = [lines[starts[-1]].strip()]
     for line in lines[starts[-1] + 1 :]:
@@ -236,15 +236,19 @@ def _hint(text: str) -> str:
     lowered = text.lower()
     if "another operation" in lowered and "in progress" in lowered:
         return (
-            "another helm operation is running on this release, or one was interrupted: if another installer or helm command "
-            "is running, wait for it; if a run died, re-run registry-installer, which rolls the release back to its last good revision first"
+            "another helm operation is running on this release, or one was interrupted: if another installer or helm "
+            "command is running, wait for it; if a run died, re-run registry-installer, which rolls the release back "
+            "to its last good revision first"
         )
     if "forbidden" in lowered:
         return "the kube identity lacks a permission named above: ask a cluster admin or use another context"
     if "connection refused" in lowered or "no such host" in lowered or "i/o timeout" in lowered:
         return "the cluster is not reachable: check the kube context and that the API server is up"
     if "timed out waiting" in lowered or "context deadline exceeded" in lowered:
-        return "the registry pods did not become ready in time: check `kubectl get pods,pvc` in the namespace (pending volume? image pull?) or raise --timeout"
+        return (
+            "the registry pods did not become ready in time: check `kubectl get pods,pvc` in the namespace (pending "
+            "volume? image pull?) or raise --timeout"
+        )
     if "failed to download" in lowered or "could not find" in lowered or "repo" in lowered and "not found" in lowered:
         return "helm cannot fetch the chart: check chart.repo/chart.version, or use chart.path with a downloaded chart"
     return "see helm's message above"

@@ -75,7 +75,8 @@ def check_kubeconfig(paths: str, setting: str = "--kubeconfig") -> list[str]:
             continue  # an empty file: kubectl ignores it too
         if not isinstance(tree, dict):
             raise InstallerError(
-                f"kubeconfig {path} is a YAML {type(tree).__name__}, not a kubeconfig (a mapping with clusters, users, contexts)",
+                f"kubeconfig {path} is a YAML {type(tree).__name__}, not a kubeconfig (a mapping with clusters, users, "
+                "contexts)",
                 "point --kubeconfig or KUBECONFIG at a kubeconfig file",
             )
         for section, inner, keys, file_keys in (
@@ -175,7 +176,8 @@ class KubeClient:
                 f"cannot load kubeconfig {self.kubeconfig}: {text}", "check the file with `kubectl config view`"
             ) from None
         except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
-            # the client library's own parsing of a malformed entry (bad base64, a wrong type, an unreadable file it names)
+            # the client library's own parsing of a malformed entry (bad base64, a wrong type, an unreadable file it
+            # names)
             raise InstallerError(
                 f"cannot load kubeconfig {self.kubeconfig}: {exc.__class__.__name__}: {str(exc)[:200]}",
                 "check the file with `kubectl config view`; fetch a fresh kubeconfig for the cluster",
@@ -218,7 +220,8 @@ class KubeClient:
         return CoordinationV1Api(self.api)
 
     def get_json(self, what: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
-        """GET `path` (e.g. /apis/storage.k8s.io/v1/storageclasses) as a plain dict, with `call`'s errors and retries."""
+        """GET `path` (e.g. /apis/storage.k8s.io/v1/storageclasses) as a plain dict, with `call`'s errors and
+        retries."""
         return self.call(what, self._request_json, "GET", path, query, None)
 
     def post_json(self, what: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +280,8 @@ class KubeClient:
                 return fn(*args, **kwargs)
             except ApiException as exc:
                 if exc.status in RETRY_STATUSES and attempt < RETRIES:
-                    # throttled (429) or briefly unavailable (503, e.g. a CRD's storage initializing): wait and ask again
+                    # throttled (429) or briefly unavailable (503, e.g. a CRD's storage initializing): wait and ask
+                    # again
                     time.sleep(_retry_after(exc, attempt))
                     continue
                 self._raise_api(exc, what)
@@ -331,7 +335,8 @@ def connection_error(server: str | None, what: str, exc: BaseException) -> Insta
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "certificate verify failed" in text:
         return InstallerError(
             f"cannot verify the API server's certificate at {server} (TLS: {_short_ssl(text)})",
-            "the kubeconfig's certificate-authority-data does not match this server: fetch a fresh kubeconfig for this cluster",
+            "the kubeconfig's certificate-authority-data does not match this server: fetch a fresh kubeconfig for this "
+            "cluster",
         )
     if "Connection refused" in text or "ConnectionRefused" in text or "NewConnectionError" in text:
         return InstallerError(

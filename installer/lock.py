@@ -83,8 +83,10 @@ class ReleaseLock:
         expires = renewed + dt.timedelta(seconds=spec.lease_duration_seconds or self.seconds) if renewed else _now()
         if spec.holder_identity and expires > _now() and not _holder_died_here(spec.holder_identity):
             raise LockHeld(
-                f"another registry-installer ({spec.holder_identity}) is applying release {self.release} in namespace {self.namespace}",
-                f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC (Lease {self.namespace}/{self.name})",
+                f"another registry-installer ({spec.holder_identity}) is applying release {self.release} in namespace "
+                f"{self.namespace}",
+                f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC (Lease "
+                f"{self.namespace}/{self.name})",
             )
 
     def refuse_if_held(self) -> None:

@@ -447,7 +447,8 @@ def run_grow(
 
     Raises:
         UsageError: a size that is not a quantity.
-        InstallerError: shrinking, a class without expansion, S3 storage, an unbound or foreign PVC (each with alternatives).
+        InstallerError: shrinking, a class without expansion, S3 storage, an unbound or foreign PVC (each with
+        alternatives).
     """
     from installer.apply import Step, _detach_claim, upgrade_stored_chart
     from installer.model import quantity_bytes
@@ -478,7 +479,8 @@ def run_grow(
     if owner == "other":
         raise InstallerError(
             f"PVC {claim} is yours (storage.filesystem.existing_claim): the installer does not resize it",
-            f'kubectl -n {namespace} patch pvc {claim} -p \'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}\'',
+            f"kubectl -n {namespace} patch pvc {claim} -p "
+            f'\'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}\'',
         )
     if wanted < quantity_bytes(current):
         raise InstallerError(
@@ -500,7 +502,8 @@ def run_grow(
         )
         raise InstallerError(
             f"{what}: PVC {claim} stays {current}",
-            f"a cluster admin may set allowVolumeExpansion: true on the class if its driver can expand volumes; otherwise {alternatives}",
+            "a cluster admin may set allowVolumeExpansion: true on the class if its driver can expand volumes; "
+            f"otherwise {alternatives}",
         )
     if (pvc.status.phase if pvc.status else None) != "Bound":
         raise InstallerError(
@@ -516,7 +519,8 @@ def run_grow(
             adopt_claim(kube, namespace, release, claim)
         with Step(on_event, "grow", f"PVC {claim} {current} -> {size}"):
             request_size(kube, namespace, claim, size)
-        # the chart renders nothing from persistence.size here: a new revision that changes no object, so reconfigure sees the size
+        # the chart renders nothing from persistence.size here: a new revision that changes no object, so reconfigure
+        # sees the size
         upgrade_stored_chart(
             helm,
             kube,
@@ -559,8 +563,9 @@ def _wait_resize(
                 size,
                 "failed",
                 capacity,
-                f"the storage driver could not grow PVC {claim}: {failed[0].message or failed[0].reason or failed[0].type}; "
-                f"it stays {capacity or old} (kubectl -n {namespace} describe pvc {claim})",
+                f"the storage driver could not grow PVC {claim}: "
+                f"{failed[0].message or failed[0].reason or failed[0].type}; it stays {capacity or old} (kubectl -n "
+                f"{namespace} describe pvc {claim})",
             )
         if "FileSystemResizePending" in conditions:
             return GrowResult(
@@ -569,8 +574,8 @@ def _wait_resize(
                 size,
                 "filesystem-resize-pending",
                 capacity,
-                f"the volume is {size}; its filesystem grows when the registry pod next starts "
-                f"(kubectl -n {namespace} rollout restart deployment/{deployment}), until then it shows {capacity or old}",
+                f"the volume is {size}; its filesystem grows when the registry pod next starts (kubectl -n {namespace} "
+                f"rollout restart deployment/{deployment}), until then it shows {capacity or old}",
             )
         if time.monotonic() >= deadline:
             state = (

@@ -17,7 +17,8 @@ def _selector(release: str) -> str:
 
 
 def list_managed(kube: KubeClient, namespace: str, release: str) -> list[dict[str, Any]]:
-    """The release's managed objects now in the cluster; kinds whose CRD is missing (or that we may not list) are skipped."""
+    """The release's managed objects now in the cluster; kinds whose CRD is missing (or that we may not list) are
+    skipped."""
     found = []
     for kind in MANAGED_KINDS:
         try:
@@ -40,7 +41,8 @@ def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
 def apply_managed(
     kube: KubeClient, objects: Iterable[dict[str, Any]], namespace: str, release: str, dry_run: bool = False
 ) -> tuple[list[str], list[str]]:
-    """Apply `objects` and delete the release's managed objects that are no longer wanted. Returns (applied, removed) in words."""
+    """Apply `objects` and delete the release's managed objects that are no longer wanted. Returns (applied, removed) in
+    words."""
     wanted = list(objects)
     applied = []
     for obj in wanted:

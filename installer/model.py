@@ -92,11 +92,13 @@ class Target(Section):
     @field_validator("release")
     @classmethod
     def _release(cls, value: str) -> str:
-        # helm refuses release names over 53 characters; the chart's Service (named after the release) must start with a letter
+        # helm refuses release names over 53 characters; the chart's Service (named after the release) must start with a
+        # letter
         checks.dns_label(value, "release name", start_letter=True)
         if len(value) > checks.HELM_RELEASE_MAX:
             raise ValueError(
-                f"release name {value!r} is {len(value)} characters; helm allows at most {checks.HELM_RELEASE_MAX}, e.g. docker-registry"
+                f"release name {value!r} is {len(value)} characters; helm allows at most {checks.HELM_RELEASE_MAX}, "
+                "e.g. docker-registry"
             )
         return checks.chart_text(value, "target.release", "docker-registry")
 
@@ -156,8 +158,8 @@ class Chart(Section):
             rest = self.oci.removeprefix("oci://")
             if not self.oci.startswith("oci://") or not checks.IMAGE_REPOSITORY.fullmatch(rest) or "/" not in rest:
                 raise ValueError(
-                    f"chart.oci {self.oci!r} is not an oci:// chart reference, e.g. oci://ghcr.io/example/charts/docker-registry "
-                    "(no credentials: log in with helm registry login)"
+                    f"chart.oci {self.oci!r} is not an oci:// chart reference, e.g. "
+                    "oci://ghcr.io/example/charts/docker-registry (no credentials: log in with helm registry login)"
                 )
         return self
 
@@ -176,7 +178,8 @@ class TLS(Section):
     def _mode_fields(self) -> "TLS":
         if self.mode == "existing-secret" and not self.secret_name:
             raise ValueError(
-                "tls.mode existing-secret needs tls.secret_name: the name of a kubernetes.io/tls Secret in the namespace"
+                "tls.mode existing-secret needs tls.secret_name: the name of a kubernetes.io/tls Secret in the "
+                "namespace"
             )
         if self.mode == "files" and not (self.cert_file and self.key_file):
             raise ValueError("tls.mode files needs both tls.cert_file and tls.key_file (PEM files)")
@@ -396,7 +399,8 @@ class S3Storage(Section):
         missing = [name for name in ("bucket", "region") if not getattr(self, name)]
         if missing:
             raise ValueError(
-                f"S3 storage needs {' and '.join('s3.' + m for m in missing)} (e.g. bucket: registry, region: us-east-1)"
+                f"S3 storage needs {' and '.join('s3.' + m for m in missing)} (e.g. bucket: registry, region: "
+                "us-east-1)"
             )
         if (self.access_key is None) != (self.secret_key is None):
             raise ValueError("give both s3.access_key and s3.secret_key, or neither (instance-role credentials)")
@@ -433,14 +437,16 @@ class Uploads(Section):
     def _body(cls, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ValueError(
-                f'{value!r} is not an nginx size: use "0" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g'
+                f'{value!r} is not an nginx size: use "0" (or unlimited) for no limit, or a number with k, m or g, '
+                "e.g. 10g"
             )
         text = str(value).strip()
         if text == "0" or text.lower() in ("unlimited", "none", "off"):
             return "0"
         if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
             raise ValueError(
-                f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g"
+                f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, "
+                "e.g. 10g"
             )
         return text
 
@@ -465,7 +471,8 @@ class Image(Section):
     def _repository(cls, value: str | None) -> str | None:
         if value is not None and not checks.IMAGE_REPOSITORY.fullmatch(value):
             raise ValueError(
-                f"extras.image.repository {value!r} is not an image repository: e.g. mirror.example.com:5000/library/registry"
+                f"extras.image.repository {value!r} is not an image repository: e.g. "
+                "mirror.example.com:5000/library/registry"
             )
         return value
 
@@ -474,7 +481,8 @@ class Image(Section):
     def _tag(cls, value: Any) -> str | None:
         if value is not None and (not isinstance(value, str) or not checks.IMAGE_TAG.fullmatch(value)):
             raise ValueError(
-                f"extras.image.tag {value!r} is not an image tag: letters, digits, '_', '.', '-', at most 128, e.g. 2.8.3 (quote it)"
+                f"extras.image.tag {value!r} is not an image tag: letters, digits, '_', '.', '-', at most 128, e.g. "
+                "2.8.3 (quote it)"
             )
         return value
 
@@ -606,9 +614,12 @@ class Clients(Section):
             or "/../" in value + "/"
             or value.rstrip("/") in ("", "/etc", "/var", "/usr")
         ):
+            example = (
+                DEFAULT_CONTAINERD_CERTS_D if info.field_name == "containerd_certs_d" else "/etc/containerd/config.toml"
+            )
             raise ValueError(
-                f"clients.{info.field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or '..', "
-                f"e.g. {DEFAULT_CONTAINERD_CERTS_D if info.field_name == 'containerd_certs_d' else '/etc/containerd/config.toml'}"
+                f"clients.{info.field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or "
+                f"'..', e.g. {example}"
             )
         return value.rstrip("/")
 
@@ -640,9 +651,9 @@ class Choices(Section):
     def _cross(self) -> "Choices":
         if self.exposure.gateway is not None and self.auth.mode == "ingress":
             raise ValueError(
-                "auth.mode is ingress but exposure.gateway is set: Gateway API has no standard basic auth (each implementation "
-                "has its own filter or policy, and most have none), so the registry would be open. "
-                "Use auth.mode: registry (the registry checks the htpasswd itself, through any Gateway)"
+                "auth.mode is ingress but exposure.gateway is set: Gateway API has no standard basic auth (each "
+                "implementation has its own filter or policy, and most have none), so the registry would be open. Use "
+                "auth.mode: registry (the registry checks the htpasswd itself, through any Gateway)"
             )
         if (
             self.storage.kind == "filesystem"
@@ -660,8 +671,8 @@ class Choices(Section):
             and self.clients.pull_user in [u.name for u in self.auth.users]
         ):
             raise ValueError(
-                f"clients.pull_user {self.clients.pull_user!r} is also in auth.users: the pull user is the installer's own "
-                "(its password is generated); choose another name, e.g. puller"
+                f"clients.pull_user {self.clients.pull_user!r} is also in auth.users: the pull user is the installer's "
+                "own (its password is generated); choose another name, e.g. puller"
             )
         release = self.target.release
         fullname = checks.chart_fullname(release)
@@ -669,9 +680,9 @@ class Choices(Section):
             limit = checks.CRONJOB_NAME_MAX - len(checks.GC_SUFFIX)
             raise ValueError(
                 f"target.release {release!r}: with extras.garbage_collect the chart names its CronJob "
-                f"{fullname + checks.GC_SUFFIX!r} ({len(fullname + checks.GC_SUFFIX)} characters) and Kubernetes allows "
-                f"{checks.CRONJOB_NAME_MAX}; use a release name of at most {limit - len(checks.CHART_SUFFIX)} characters, "
-                f"or one containing 'docker-registry' of at most {limit}"
+                f"{fullname + checks.GC_SUFFIX!r} ({len(fullname + checks.GC_SUFFIX)} characters) and Kubernetes "
+                f"allows {checks.CRONJOB_NAME_MAX}; use a release name of at most {limit - len(checks.CHART_SUFFIX)} "
+                f"characters, or one containing 'docker-registry' of at most {limit}"
             )
         tls = self.exposure.tls
         if tls.secret_name is not None:

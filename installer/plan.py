@@ -81,7 +81,8 @@ class ExistingState:
     managed_objects: tuple[dict[str, Any], ...] = field(
         default=(), repr=False
     )  # HTTPRoute, policies, ... of this release
-    # the chosen Gateway's listener certificates: "namespace/name" -> tls.crt PEM, "" when the Secret is missing, None when unreadable
+    # the chosen Gateway's listener certificates: "namespace/name" -> tls.crt PEM, "" when the Secret is missing, None
+    # when unreadable
     listener_certs: dict[str, str | None] = field(default_factory=dict, repr=False)
 
 
@@ -227,8 +228,9 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     fs = choices.storage.filesystem
     if choices.storage.kind == "filesystem" and fs.existing_claim and existing.existing_claim_found is False:
         notes.append(
-            f"warning: storage.filesystem.existing_claim {fs.existing_claim} was not found in namespace {choices.target.namespace}: "
-            f"the registry pod stays Pending until it exists (kubectl -n {choices.target.namespace} get pvc)"
+            f"warning: storage.filesystem.existing_claim {fs.existing_claim} was not found in namespace "
+            f"{choices.target.namespace}: the registry pod stays Pending until it exists (kubectl -n "
+            f"{choices.target.namespace} get pvc)"
         )
     users = _users(choices, existing, problems)
     pull_user = None
@@ -421,8 +423,9 @@ def _gateway(choices: Choices, probe: ProbeResult | None, problems: list[Problem
         gw_class = gateway.class_name
         controller = next((c.controller for c in probe.gateway_classes if c.name == gw_class), "unknown")
         notes.append(
-            f"GatewayClass {gw_class} (controller {controller}) is not an implementation the installer knows: it sets the "
-            "HTTPRoute's timeouts; make sure the Gateway accepts request bodies of several GB and uploads of an hour"
+            f"GatewayClass {gw_class} (controller {controller}) is not an implementation the installer knows: it sets "
+            "the HTTPRoute's timeouts; make sure the Gateway accepts request bodies of several GB and uploads of an "
+            "hour"
         )
     elif info.policy is not None and policy is None:
         problems.append(
@@ -449,7 +452,8 @@ def _listener_fix(gateway, reasons: dict[str, str | None]) -> str:
 def _listener_coverage(
     gateway: GatewayTarget, hosts: list[str], certs: dict[str, str | None]
 ) -> tuple[list[str], list[str], list[str]]:
-    """(refs whose certificate covers every host, refs read that do not, refs that could not be checked) of the listener."""
+    """(refs whose certificate covers every host, refs read that do not, refs that could not be checked) of the
+    listener."""
     from cryptography import x509
 
     from installer.tlsfiles import cert_covers, cert_names
@@ -511,7 +515,8 @@ def _listener_tls(
             notes.append(f"TLS terminates at {where} with {', '.join(covering)}, which covers {hosts}")
         else:
             notes.append(
-                f"TLS terminates at {where} with {', '.join(unknown + other)}: the installer could not check it covers {hosts}"
+                f"TLS terminates at {where} with {', '.join(unknown + other)}: the installer could not check it covers "
+                f"{hosts}"
             )
         return
     if covering:
@@ -535,8 +540,8 @@ def _listener_tls(
         )
         notes.append(
             f"TLS: {where} does not present the Secret {ours} made for {hosts}: {now}, which the installer cannot "
-            f"check covers {hosts}. Add {{kind: Secret, name: {tls_secret}, namespace: {choices.target.namespace}}} to that "
-            f"listener's tls.certificateRefs{grant}, or choose tls.mode listener to keep its certificate"
+            f"check covers {hosts}. Add {{kind: Secret, name: {tls_secret}, namespace: {choices.target.namespace}}} to "
+            f"that listener's tls.certificateRefs{grant}, or choose tls.mode listener to keep its certificate"
         )
 
 
@@ -573,7 +578,8 @@ def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem
             return None
     if not info.allow_expansion:
         notes.append(
-            f"StorageClass {info.name} does not allow volume expansion: size the volume for growth now ({storage.filesystem.size} asked)"
+            f"StorageClass {info.name} does not allow volume expansion: size the volume for growth now "
+            f"({storage.filesystem.size} asked)"
         )
     return info.name
 
@@ -600,7 +606,8 @@ def _volume_change(
             problems.append(
                 Problem(
                     "storage.filesystem.size",
-                    f"the data volume {claim.name} ({claim.size}) is on StorageClass {info.name}, which does not allow expansion",
+                    f"the data volume {claim.name} ({claim.size}) is on StorageClass {info.name}, which does not allow "
+                    "expansion",
                     f"keep size: {claim.size}, or move the data to a new claim on an expandable class",
                 )
             )
@@ -609,7 +616,8 @@ def _volume_change(
                 Problem(
                     "storage.filesystem.size",
                     f"the data volume {claim.name} is {claim.phase}, not Bound: only bound volumes can grow",
-                    f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} describe pvc {claim.name})",
+                    f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} "
+                    f"describe pvc {claim.name})",
                 )
             )
 
@@ -656,7 +664,8 @@ def _data_claim(
         )
     if claim.owner == "chart":
         notes.append(
-            f"the chart's PVC {name} becomes the installer's own (same volume, no copy): from now on `helm uninstall` keeps it"
+            f"the chart's PVC {name} becomes the installer's own (same volume, no copy): from now on `helm uninstall` "
+            "keeps it"
         )
     return DataClaim(
         name, "reuse" if claim.owner == "installer" else "adopt", fs.size, fs.access_mode, claim.storage_class
@@ -683,7 +692,8 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
             problems.append(
                 Problem(
                     path,
-                    f"the password of user {user.name} is longer than {BCRYPT_MAX_BYTES} bytes; bcrypt ignores the rest",
+                    f"the password of user {user.name} is longer than {BCRYPT_MAX_BYTES} bytes; "
+                    "bcrypt ignores the rest",
                     f"use a password of at most {BCRYPT_MAX_BYTES} bytes (generate makes a 32-character one)",
                 )
             )
@@ -711,10 +721,11 @@ def _tls(
     if tls.mode == "existing-secret":
         if probe is not None and tls.secret_name not in existing.secrets_present:
             notes.append(
-                f"TLS Secret {tls.secret_name} was not found in namespace {choices.target.namespace}: until it exists the ingress serves its default certificate; "
-                f"create it (and the namespace, if it does not exist yet) with: kubectl create namespace {choices.target.namespace} "
-                f"--dry-run=client -o yaml | kubectl apply -f - && kubectl -n {choices.target.namespace} create secret tls "
-                f"{tls.secret_name} --cert=CERT --key=KEY; or choose TLS from certificate and key files and the installer creates it"
+                f"TLS Secret {tls.secret_name} was not found in namespace {choices.target.namespace}: until it exists "
+                "the ingress serves its default certificate; create it (and the namespace, if it does not exist yet) "
+                f"with: kubectl create namespace {choices.target.namespace} --dry-run=client -o yaml | kubectl apply "
+                f"-f - && kubectl -n {choices.target.namespace} create secret tls {tls.secret_name} --cert=CERT "
+                "--key=KEY; or choose TLS from certificate and key files and the installer creates it"
             )
         return None, tls.secret_name
     if tls.mode == "cert-manager":
@@ -745,6 +756,7 @@ def _tls(
         return material, tls.secret_name or default_name
     material = self_signed(hosts, existing.tls)
     notes.append(
-        "self-signed TLS: every docker/containerd/podman host must trust the installer's CA (the Done screen and `registry-installer ca` say how)"
+        "self-signed TLS: every docker/containerd/podman host must trust the installer's CA (the Done screen and "
+        "`registry-installer ca` say how)"
     )
     return material, tls.secret_name or default_name

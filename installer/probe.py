@@ -165,7 +165,8 @@ class ProbeResult:
     def exposure_offers(self) -> list[str]:
         """What this cluster offers to expose the registry, besides ingress-nginx, in words."""
         offers = [
-            f"Gateway {g.ref} ({g.family}; listeners {', '.join(listener.words() for listener in g.listeners) or 'none'})"
+            f"Gateway {g.ref} ({g.family}; listeners "
+            f"{', '.join(listener.words() for listener in g.listeners) or 'none'})"
             for g in self.gateways
         ]
         offers += [
@@ -197,26 +198,31 @@ class ProbeResult:
             instead = (
                 ("; this cluster offers instead: " + "; ".join(offers) + " (choose exposure.gateway for a Gateway)")
                 if offers
-                else f"; this cluster offers nothing else yet: install a Gateway API implementation ({ALTERNATIVES}) and expose the registry through a Gateway"
+                else (
+                    f"; this cluster offers nothing else yet: install a Gateway API implementation ({ALTERNATIVES}) "
+                    "and expose the registry through a Gateway"
+                )
             )
             out.append(
-                f"ingress-nginx (IngressClass {', '.join(retired)}) was retired by the Kubernetes project in {INGRESS_NGINX_RETIRED}: "
-                f"no more releases or security fixes{instead}"
+                f"ingress-nginx (IngressClass {', '.join(retired)}) was retired by the Kubernetes project in "
+                f"{INGRESS_NGINX_RETIRED}: no more releases or security fixes{instead}"
             )
         if self.gateway_api is not None and "v1" not in self.gateway_api.served:
             out.append(
-                f"the Gateway API CRDs ({self.gateway_api.version}) do not serve v1: upgrade them to v1.0 or later for HTTPRoute v1"
+                f"the Gateway API CRDs ({self.gateway_api.version}) do not serve v1: upgrade them to v1.0 or later for "
+                "HTTPRoute v1"
             )
         if self.ingress_nginx_body_size not in (None, "0"):
             out.append(
-                f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an unlimited per-Ingress annotation"
+                f"ingress-nginx's global proxy-body-size is {self.ingress_nginx_body_size}: the installer sets an "
+                "unlimited per-Ingress annotation"
             )
         if self.release is not None and self.release.status != "deployed":
             if self.release.status.startswith("pending-"):
                 out.append(
-                    f"release {self.release.name} is {self.release.status}: an install was interrupted or is running now; "
-                    "if another installer runs, Install says so and you wait; otherwise Install first rolls the release "
-                    "back to its last good revision"
+                    f"release {self.release.name} is {self.release.status}: an install was interrupted or is running "
+                    "now; if another installer runs, Install says so and you wait; otherwise Install first rolls the "
+                    "release back to its last good revision"
                 )
             else:
                 out.append(

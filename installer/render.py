@@ -127,17 +127,18 @@ def render(plan: Plan) -> Rendered:
         values["garbageCollect"] = {"enabled": True, "deleteUntagged": gc.delete_untagged, "schedule": gc.schedule}
         if storage.kind == "filesystem" and storage.filesystem.access_mode == "ReadWriteOncePod":
             notes.append(
-                "warning: storage.filesystem.access_mode ReadWriteOncePod lets only the registry's pod mount the volume, so the "
-                "garbage-collection CronJob can never start while the registry runs; use ReadWriteOnce (or ReadWriteMany), "
-                "or turn extras.garbage_collect off"
+                "warning: storage.filesystem.access_mode ReadWriteOncePod lets only the registry's pod mount the "
+                "volume, so the garbage-collection CronJob can never start while the registry runs; use ReadWriteOnce "
+                "(or ReadWriteMany), or turn extras.garbage_collect off"
             )
         elif storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
             notes.append(
-                "garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the registry's node"
+                "garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the "
+                "registry's node"
             )
         notes.append(
-            "the chart's garbage-collection CronJob collects while the registry accepts pushes (a push in flight can lose "
-            "blobs); `registry-installer gc --yes` from a cron job of yours makes the registry read-only first"
+            "the chart's garbage-collection CronJob collects while the registry accepts pushes (a push in flight can "
+            "lose blobs); `registry-installer gc --yes` from a cron job of yours makes the registry read-only first"
         )
     if extras.metrics:
         values["metrics"] = {"enabled": True}
@@ -165,7 +166,8 @@ def _labels(plan: Plan) -> dict[str, str]:
 
 
 def gateway_objects(plan: Plan) -> list[dict[str, Any]]:
-    """The HTTPRoute to the chart's Service, the family's upload policy, a Certificate and a ReferenceGrant as needed."""
+    """The HTTPRoute to the chart's Service, the family's upload policy, a Certificate and a ReferenceGrant as
+    needed."""
     gateway = plan.gateway
     if gateway is None:
         return []
@@ -270,18 +272,20 @@ def gateway_review(plan: Plan, objects: tuple[dict[str, Any], ...]) -> list[str]
     info = family_info(gateway.family)
     if info is None:
         lines.append(
-            f"large uploads: the implementation behind {gateway.ref} is not one the installer knows; the HTTPRoute sets "
-            "timeouts, but no body-size policy is known: make sure it accepts bodies of several GB"
+            f"large uploads: the implementation behind {gateway.ref} is not one the installer knows; the HTTPRoute "
+            "sets timeouts, but no body-size policy is known: make sure it accepts bodies of several GB"
         )
     else:
         lines.append(f"large uploads on {info.name}: bodies: {info.bodies}; timeouts: {info.timeouts}")
         if gateway.policy is not None:
             lines.append(
-                f"the installer creates {gateway.policy.kind} {plan.release}-uploads for the HTTPRoute (no body limit, long body timeout)"
+                f"the installer creates {gateway.policy.kind} {plan.release}-uploads for the HTTPRoute (no body limit, "
+                "long body timeout)"
             )
         else:
             lines.append(
-                f"no policy object is needed on {info.name}: the HTTPRoute's timeouts cover long uploads; if a push still fails: {info.lift}"
+                f"no policy object is needed on {info.name}: the HTTPRoute's timeouts cover long uploads; if a push "
+                f"still fails: {info.lift}"
             )
     lines.append(
         "auth: the registry checks htpasswd itself (Gateway API has no standard basic auth)"

@@ -45,7 +45,8 @@ class SecretSpec:
                 ref = stripped[len(prefix) :].strip()
                 if not ref:
                     raise ValueError(
-                        f"'{prefix}' needs a name after the colon, e.g. {prefix}{'REGISTRY_PASSWORD' if prefix == 'env:' else '/run/secrets/registry-password'}"
+                        f"'{prefix}' needs a name after the colon, e.g. "
+                        f"{prefix}{'REGISTRY_PASSWORD' if prefix == 'env:' else '/run/secrets/registry-password'}"
                     )
                 return cls(prefix[:-1], ref)
         if allow_literal:

@@ -304,7 +304,8 @@ class WizardSession:
     # -- day two (issue 16): the Status view and its actions --------------------------------------
 
     def status(self, namespace: str, release: str):
-        """Health, usage and last GC of the installed release (installer.status.RegistryStatus); never raises for missing parts."""
+        """Health, usage and last GC of the installed release (installer.status.RegistryStatus); never raises for
+        missing parts."""
         from installer.status import collect_status
 
         return collect_status(self._connected(), namespace, release)
@@ -347,7 +348,8 @@ class WizardSession:
 
     @staticmethod
     def client_snippets(prepared: Prepared, image: str = "vms/fedora:40") -> list[tuple[str, str]]:
-        """Clients step / Done: (title, text) for docker, podman, containerd, a Pod, a KubeVirt VM and a CDI DataVolume."""
+        """Clients step / Done: (title, text) for docker, podman, containerd, a Pod, a KubeVirt VM and a CDI
+        DataVolume."""
         from installer.clients import client_snippets
 
         return client_snippets(prepared.plan, image)
@@ -476,7 +478,8 @@ def data_claim_words(plan) -> tuple[str | None, str]:
     if storage.kind == "s3" and storage.s3 is not None:
         return (
             None,
-            f"S3 bucket {storage.s3.bucket} ({storage.s3.endpoint or 'AWS'}, {storage.s3.region}); uninstalling never touches it",
+            f"S3 bucket {storage.s3.bucket} ({storage.s3.endpoint or 'AWS'}, {storage.s3.region}); uninstalling never "
+            "touches it",
         )
     fs = storage.filesystem
     if fs.existing_claim:

@@ -347,7 +347,10 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
             )
         return Diagnosis(
             cause=f"The registry stopped answering for {target.timeout:g}s during '{step}' (timed out).",
-            fix=f"Check the registry pod and its storage; for big layers raise --timeout. {timeout_fix(target.controller_family)}",
+            fix=(
+                "Check the registry pod and its storage; for big layers raise --timeout. "
+                f"{timeout_fix(target.controller_family)}"
+            ),
             fix_screen="uploads" if step in UPLOAD_STEPS else "address",
             detail=_detail(error),
         )

@@ -167,7 +167,8 @@ def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -
         raise UsageError(f"--username: {error}") from None
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.password_env):
         raise UsageError(
-            f"--password-env {args.password_env!r} is not an environment variable name; e.g. --password-env REGISTRY_PASSWORD"
+            f"--password-env {args.password_env!r} is not an environment variable name; e.g. --password-env "
+            "REGISTRY_PASSWORD"
         )
     value = environ.get(args.password_env)
     if value is None:

@@ -47,7 +47,8 @@ def load_existing(
 ) -> ExistingState:
     """Everything a re-run must keep: haSharedSecret, password hashes, generated passwords, the CA.
 
-    `wanted_claim` (storage.filesystem.existing_claim) is looked up too: found, missing, or None when not allowed to look."""
+    `wanted_claim` (storage.filesystem.existing_claim) is looked up too: found, missing, or None when not allowed to
+    look."""
     if not probe.namespace_exists:
         return ExistingState(existing_claim_found=False if wanted_claim else None)
     names = SecretNames(release)

@@ -337,7 +337,8 @@ def volume_usage(
         usage = claim_usage(summary, namespace, claim, node)
         if not usage:
             why.append(
-                f"the kubelet of node {node} does not measure volume {claim} (its volume plugin reports no usage, e.g. hostPath)"
+                f"the kubelet of node {node} does not measure volume {claim} (its volume plugin reports no usage, e.g. "
+                "hostPath)"
             )
         found += usage
     return max(found, key=lambda u: u.time) if found else None
@@ -403,8 +404,8 @@ def service_get(kube: KubeClient, base: str, path: str, query: dict[str, str] | 
     except InstallerError as exc:
         if "401" in exc.message or "rejected our credentials" in exc.message:
             raise CatalogRefused(
-                "repositories: unknown (the registry checks passwords itself and the API server's proxy cannot pass one); "
-                "`docker search` or `curl -u USER https://HOST/v2/_catalog` lists them"
+                "repositories: unknown (the registry checks passwords itself and the API server's proxy cannot pass "
+                "one); `docker search` or `curl -u USER https://HOST/v2/_catalog` lists them"
             ) from None
         raise
     except ApiException as exc:  # pragma: no cover - call() turns these into InstallerErrors

@@ -88,7 +88,8 @@ def check_cert_and_key(
         problems.append(
             Problem(
                 "exposure.tls.cert_file",
-                f"the certificate does not cover {', '.join(uncovered)} (it names {', '.join(cert_names(leaf)) or 'no DNS names'})",
+                f"the certificate does not cover {', '.join(uncovered)} (it names "
+                f"{', '.join(cert_names(leaf)) or 'no DNS names'})",
                 "issue a certificate whose subjectAltName lists every registry host",
             )
         )

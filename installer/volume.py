@@ -85,7 +85,8 @@ def finish_claim(kube: KubeClient, plan: Plan, rendered: Rendered) -> list[str]:
 
 
 def adopt_claim(kube: KubeClient, namespace: str, release: str, name: str) -> None:
-    """Label the PVC the installer's own and drop helm's ownership: `helm uninstall` and `helm rollback` leave it alone."""
+    """Label the PVC the installer's own and drop helm's ownership: `helm uninstall` and `helm rollback` leave it
+    alone."""
     labels: dict[str, Any] = {
         **MANAGED_BY,
         INSTANCE_LABEL: release,

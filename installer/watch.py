@@ -88,7 +88,8 @@ def _one_line(text: str | None) -> str:
 
 
 def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> list[Finding]:
-    """What a data PVC is doing: Bound, waiting for its first pod, waiting for or failing at provisioning, or never bindable."""
+    """What a data PVC is doing: Bound, waiting for its first pod, waiting for or failing at provisioning, or never
+    bindable."""
     if pvc is None:
         return []
     spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
@@ -107,7 +108,8 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
                     name,
                     "ClaimLost",
                     f"the volume {spec.get('volumeName', '?')} behind PVC {name} is gone",
-                    "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost one are gone)",
+                    "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost "
+                    "one are gone)",
                     fatal=True,
                 ),
             )
@@ -147,7 +149,8 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
                     name,
                     "NoStorageClass",
                     f"PVC {name} asks for StorageClass {class_name}, which does not exist",
-                    "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)",
+                    "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists "
+                    "them)",
                     fatal=True,
                 ),
             )
@@ -166,10 +169,10 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
                         PVC,
                         name,
                         "NoProvisioner",
-                        f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume of that class: "
-                        f"PVC {name} ({size}) can never bind",
-                        f"choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a PersistentVolume "
-                        f"of class {class_name} with at least {size}",
+                        f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume "
+                        f"of that class: PVC {name} ({size}) can never bind",
+                        "choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a "
+                        f"PersistentVolume of class {class_name} with at least {size}",
                         fatal=True,
                     ),
                 )
@@ -379,7 +382,8 @@ def pod_findings(
                         name,
                         "ReadinessFailed",
                         _one_line(unhealthy.get("message")),
-                        "the registry answers its readiness probe (GET / on port 5000) badly: check its storage settings and logs",
+                        "the registry answers its readiness probe (GET / on port 5000) badly: check its storage "
+                        "settings and logs",
                     ),
                 )
             ]
@@ -390,7 +394,10 @@ def pod_findings(
 def _unschedulable_fix(message: str) -> str:
     lowered = message.lower()
     if "persistentvolumeclaim" in lowered or "persistent volume" in lowered or "volume node affinity" in lowered:
-        return "the data volume cannot be bound for any node: see the PersistentVolumeClaim lines, or choose another storage class"
+        return (
+            "the data volume cannot be bound for any node: see the PersistentVolumeClaim lines, or choose another "
+            "storage class"
+        )
     if "insufficient" in lowered:
         return "no node has the CPU/memory the pod requests: lower extras.resources or add capacity"
     if "taint" in lowered:
@@ -402,7 +409,10 @@ def _config_fix(message: str) -> str:
     match = re.search(r"couldn't find key (\S+) in Secret (\S+)", message)
     if match:
         key, secret = match.group(1), match.group(2)
-        return f"the Secret {secret} has no key {key}: re-run the installer (it writes the keys the chart reads) or add that key"
+        return (
+            f"the Secret {secret} has no key {key}: re-run the installer (it writes the keys the chart reads) or add "
+            "that key"
+        )
     match = re.search(r'secret "([^"]+)" not found', message)
     if match:
         return f"create the Secret {match.group(1)} in the namespace, or re-run the installer"

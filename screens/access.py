@@ -78,7 +78,8 @@ class AccessScreen(StepScreen):
                 [
                     Problem(
                         "password",
-                        f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first {BCRYPT_MAX_BYTES}",
+                        f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first "
+                        f"{BCRYPT_MAX_BYTES}",
                         f"use at most {BCRYPT_MAX_BYTES} bytes, or leave it empty to generate one",
                     )
                 ]

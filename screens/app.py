@@ -361,8 +361,8 @@ class WizardApp(App[int]):
             verified = "not verified: the smoke test did not run (`registry-installer smoke` runs it)"
         scheme = "https" if plan.tls_secret_name else "http"
         return (
-            f"Installed release {plan.release} (revision {getattr(install, 'revision', '?')}) in namespace {plan.namespace}; "
-            f"the registry is at {scheme}://{plan.registry_host}; {verified}."
+            f"Installed release {plan.release} (revision {getattr(install, 'revision', '?')}) in namespace "
+            f"{plan.namespace}; the registry is at {scheme}://{plan.registry_host}; {verified}."
         )
 
     def summary_before_install(self) -> str:

@@ -97,7 +97,8 @@ def in_screen_words(path: str, message: str) -> tuple[str, str]:
 
 
 def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str = "") -> Any:
-    """Build a section with the same validators presets use; InvalidStep with the problems (in the screen's words) otherwise."""
+    """Build a section with the same validators presets use; InvalidStep with the problems (in the screen's words)
+    otherwise."""
     try:
         return section_type.model_validate(data, context={"allow_literal_secrets": True})
     except ValidationError as exc:

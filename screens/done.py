@@ -1,4 +1,5 @@
-"""Step 10, Done: what an operator needs next: logins, passwords, pull Secret, DNS, CA files, data, and "Save as preset"."""
+"""Step 10, Done: what an operator needs next: logins, passwords, pull Secret, DNS, CA files, data, and "Save as
+preset"."""
 
 from __future__ import annotations
 
@@ -40,7 +41,10 @@ def verdict(install: Any, smoke: Any) -> str:
     if ok is True:
         return "[green]✓ Installed and verified[/]: a test image was pushed and read back."
     if ok is False or isinstance(smoke, Exception):
-        return "[yellow]! Installed, not verified[/]: the smoke test failed (see the Smoke step; `registry-installer smoke` retries it)."
+        return (
+            "[yellow]! Installed, not verified[/]: the smoke test failed (see the Smoke step; `registry-installer "
+            "smoke` retries it)."
+        )
     return "[yellow]! Installed, not verified[/]: the smoke test did not run (`registry-installer smoke` runs it)."
 
 
@@ -131,16 +135,16 @@ class DoneScreen(StepScreen):
         typed = typed_password_users(self.choices)
         if typed:
             yield Static(
-                f"Typed-in passwords ({escape(', '.join(typed))}) never go into a preset: they are written to 0600 files "
-                "in this directory and referenced as file:PATH (or edit the preset to use env:VAR).",
+                f"Typed-in passwords ({escape(', '.join(typed))}) never go into a preset: they are written to 0600 "
+                "files in this directory and referenced as file:PATH (or edit the preset to use env:VAR).",
                 classes="hint",
             )
             yield Input(str(Path.cwd()), id="secrets-dir")
         kept = kept_password_users(self.choices)
         if kept:
             yield Static(
-                f"Kept passwords ({escape(', '.join(kept))}) are `keep` in a preset: it replays only on this cluster, where "
-                "the installed hash is. To replay elsewhere, save them as environment variables instead.",
+                f"Kept passwords ({escape(', '.join(kept))}) are `keep` in a preset: it replays only on this cluster, "
+                "where the installed hash is. To replay elsewhere, save them as environment variables instead.",
                 classes="hint",
             )
             yield Select(
@@ -180,8 +184,8 @@ class DoneScreen(StepScreen):
             )
         else:
             new = (
-                f"[b]DNS[/b]: point {escape(hosts)} at your ingress controller's external address; the cluster shows none yet "
-                "(kubectl get ingress -A; kubectl get svc -A | grep LoadBalancer)"
+                f"[b]DNS[/b]: point {escape(hosts)} at your ingress controller's external address; the cluster shows "
+                "none yet (kubectl get ingress -A; kubectl get svc -A | grep LoadBalancer)"
             )
         self.lines = [new if line == old else line for line in self.lines]
         self.query_one("#done-summary", Static).update(hanging("\n".join(self.lines)))
@@ -203,8 +207,9 @@ class DoneScreen(StepScreen):
             self.query_one("#saved", Static).update(f"[red]✗ not saved:[/] {escape(str(exc))}")
             return
         self.query_one("#saved", Static).update(
-            f"[green]✓[/] {escape(str(ca))} and {escape(str(toml))} written: copy both to /etc/containerd/certs.d/{escape(host)}/ "
-            f"on every node (docker: ca.crt to /etc/docker/certs.d/{escape(host)}/)"
+            f"[green]✓[/] {escape(str(ca))} and {escape(str(toml))} written: copy both to "
+            f"/etc/containerd/certs.d/{escape(host)}/ on every node (docker: ca.crt to "
+            f"/etc/docker/certs.d/{escape(host)}/)"
         )
 
     @on(Button.Pressed, "#save-preset")

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def probe_summary(result: ProbeResult) -> str:
     """Rich markup describing what the probe found."""
     lines = [
-        f"Kubernetes [b]{escape(result.server_version)}[/b] at {escape(result.server or '?')}, as {escape(result.user or 'unknown')}"
+        f"Kubernetes [b]{escape(result.server_version)}[/b] at {escape(result.server or '?')}, as "
+        f"{escape(result.user or 'unknown')}"
     ]
     lines.append("[b]Storage classes[/b]")
     for sc in result.storage_classes:
@@ -47,8 +48,8 @@ def probe_summary(result: ProbeResult) -> str:
     if result.release is not None:
         rel = result.release
         lines.append(
-            f"[b]Installed release[/b]: {escape(rel.name)} revision {rel.revision} ({escape(rel.status)}, {escape(rel.chart)})"
-            " — the next steps show its settings; change what you need"
+            f"[b]Installed release[/b]: {escape(rel.name)} revision {rel.revision} ({escape(rel.status)}, "
+            f"{escape(rel.chart)}) — the next steps show its settings; change what you need"
         )
     else:
         lines.append("[b]Installed release[/b]: none (first install)")

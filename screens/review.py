@@ -159,7 +159,8 @@ class ReviewScreen(StepScreen):
         release = prepared.probe.release if prepared.probe else None
         if release is not None:
             lines.append(
-                f"Upgrading [b]{escape(release.name)}[/b] (revision {release.revision}) in {escape(prepared.plan.namespace)}"
+                f"Upgrading [b]{escape(release.name)}[/b] (revision {release.revision}) in "
+                f"{escape(prepared.plan.namespace)}"
             )
         else:
             lines.append(
@@ -179,7 +180,8 @@ class ReviewScreen(StepScreen):
             lines += [f"  [yellow]![/yellow] {escape(n)}" for n in prepared.rendered.notes]
         if not self.session.offline and not self.session.apply_options.wait:
             lines.append(
-                "  [yellow]![/yellow] without waiting, the smoke test is skipped: run `registry-installer smoke` when the pods are up"
+                "  [yellow]![/yellow] without waiting, the smoke test is skipped: run `registry-installer smoke` when "
+                "the pods are up"
             )
         self.query_one("#summary", Static).update(hanging("\n".join(lines)))
 
@@ -229,8 +231,8 @@ class ReviewScreen(StepScreen):
             )
             question = (
                 f"Upgrade the installed release {release.name} (revision {release.revision}) in namespace "
-                f"{prepared.plan.namespace}? {changes} changed value line{'s' if changes != 1 else ''}; the registry's pods "
-                "restart if their settings changed."
+                f"{prepared.plan.namespace}? {changes} changed value line{'s' if changes != 1 else ''}; the registry's "
+                "pods restart if their settings changed."
             )
             self.app.push_screen(Confirm(question, "Upgrade"), lambda yes: self.dismiss(prepared) if yes else None)
             return

@@ -140,7 +140,8 @@ class SmokeScreen(StepScreen):
             out.update(hanging(f"[red]✗ the smoke test could not run:[/] {escape(str(result))}"))
         elif result.ok:
             out.update(
-                f"[green]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} MiB/s"
+                f"[green]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} "
+                "MiB/s"
             )
             self.query_one("#retry").add_class("hidden")
             self.query_one("#fix").add_class("hidden")
@@ -148,7 +149,8 @@ class SmokeScreen(StepScreen):
             diagnosis = result.diagnosis
             out.update(
                 hanging(
-                    f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  [dim]{escape(diagnosis.detail)}[/]"
+                    f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  "
+                    f"[dim]{escape(diagnosis.detail)}[/]"
                 )
             )
             if "does not resolve" in diagnosis.cause:

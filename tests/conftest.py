@@ -25,7 +25,8 @@ HELM_BIN = TOOLS_CACHE / "bin"
 
 
 def _real_chart() -> Path:
-    """The upstream chart 3.0.0 (installer/chart.py decides where from); stops the run with the reason if it is nowhere."""
+    """The upstream chart 3.0.0 (installer/chart.py decides where from); stops the run with the reason if it is
+    nowhere."""
     from installer.chart import local_chart
     from installer.errors import InstallerError
 
@@ -40,7 +41,8 @@ CHART = _real_chart()
 
 
 def helm_path(name: str) -> Path:
-    """A real helm binary installed by .ci/install-helm.sh; installs it when missing, fails with the reason otherwise."""
+    """A real helm binary installed by .ci/install-helm.sh; installs it when missing, fails with the reason
+    otherwise."""
     path = HELM_BIN / name
     if not path.exists():
         proc = subprocess.run(["bash", str(ROOT / ".ci" / "install-helm.sh")], capture_output=True, text=True)

@@ -705,8 +705,9 @@ def kubeconfig_files(folder: Path) -> dict[str, Path]:
     (folder / "broken.kubeconfig").write_text("clusters: [\n")
     (folder / "binary.kubeconfig").write_bytes(bytes(range(256)) * 4)
     (folder / "bad-ca.kubeconfig").write_text(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority-data: '!!not base64'}\n"
-        "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1', "
+        "certificate-authority-data: '!!not base64'}\ncontexts:\n- name: c\n  context: {cluster: c, user: "
+        "u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n"
     )
     (folder / "bad-entry.kubeconfig").write_text("apiVersion: v1\nclusters: [oops]\n")
     (folder / "ca-device.kubeconfig").write_text(

@@ -71,7 +71,8 @@ BROKEN = {
     "not a mapping": ("[1, 2]\n", "mapping"),
     "broken yaml": ("version: 1\nexposure: {hosts: [a\n", "not valid YAML"),
     "missing password env var": (
-        "version: 1\nexposure: {hosts: [a.example.com]}\nauth: {users: [{name: admin, password: 'env:MISSING_PW_VAR'}]}\n",
+        "version: 1\nexposure: {hosts: [a.example.com]}\nauth: {users: [{name: admin, password: "
+        "'env:MISSING_PW_VAR'}]}\n",
         "MISSING_PW_VAR is not set",
     ),
 }
@@ -97,8 +98,8 @@ def test_missing_preset_file():
 def test_apply_without_a_cluster_is_a_clear_error(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n"
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\nusers: [{name: "
+        "u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n"
     )
     proc = run(
         "apply", "--preset", str(PRESETS / "minimal.yaml"), "--kubeconfig", str(kubeconfig), "--yes", "--no-wait"

@@ -234,7 +234,8 @@ def test_stopped_api_server_is_a_clear_error(fresh_cluster):
 
 
 def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_chart(kube_cluster, tmp_path):
-    """Installers before the fix wrote accessKey/secretKey, which chart 3.0.0 never reads; a re-run keeps the keys under s3AccessKey/s3SecretKey."""
+    """Installers before the fix wrote accessKey/secretKey, which chart 3.0.0 never reads; a re-run keeps the keys under
+    s3AccessKey/s3SecretKey."""
     from tests.conftest import helm_path
 
     namespace = "s3-old-keys"
@@ -332,8 +333,8 @@ def test_a_class_without_provisioner_ends_the_wait_early_and_rolls_back(kube_clu
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "STOP: PersistentVolumeClaim docker-registry: NoProvisioner" in proc.stdout, proc.stdout
     assert (
-        f"the registry cannot start: PersistentVolumeClaim docker-registry: NoProvisioner: StorageClass {no_provisioner_class} has no provisioner"
-        in proc.stderr
+        "the registry cannot start: PersistentVolumeClaim docker-registry: NoProvisioner: StorageClass "
+        f"{no_provisioner_class} has no provisioner" in proc.stderr
     )
     assert "Nothing is left installed" in proc.stderr and "create a PersistentVolume" in proc.stderr
     assert release_secrets(kube_cluster, namespace) == []

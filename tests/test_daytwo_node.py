@@ -145,7 +145,8 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
     answers = []
     while gc.poll() is None:
         try:
-            # short timeouts: a connection to the replaced pod hangs, and the read-only pod serves only while the Job runs
+            # short timeouts: a connection to the replaced pod hangs, and the read-only pod serves only while the Job
+            # runs
             answers.append(requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=(1, 2)).status_code)
         except requests.RequestException:
             answers.append("down")  # the pod is recreated twice (Recreate strategy)

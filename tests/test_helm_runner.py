@@ -142,7 +142,8 @@ def test_every_preset_renders_objects_whose_secret_references_resolve(helm_binar
 
 @pytest.mark.parametrize("bucket", ["12345", "true", "1e5", "registry-images"])
 def test_s3_names_the_chart_writes_bare_stay_strings(helm_binary, tmp_path, bucket):
-    """chart 3.0.0 writes s3.bucket/region/regionEndpoint unquoted: a bucket named 12345 must still reach the pod as text."""
+    """chart 3.0.0 writes s3.bucket/region/regionEndpoint unquoted: a bucket named 12345 must still reach the pod as
+    text."""
     from installer.model import Choices
 
     choices = Choices.model_validate(

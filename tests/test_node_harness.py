@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 
@@ -29,18 +30,23 @@ pytestmark = pytest.mark.node
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def namespace(kube_node: NodeHandle):
-    """A namespace of this test's own, deleted afterwards (the namespace controller runs here)."""
+def new_namespace(node: NodeHandle) -> Iterator[str]:
+    """A namespace of the test's own, deleted afterwards (the namespace controller runs here); for `namespace`."""
     name = f"t-{uuid.uuid4().hex[:8]}"
-    kube_node.kubectl("create", "namespace", name)
-    kube_node.wait_for(
-        lambda: kube_node.kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
+    node.kubectl("create", "namespace", name)
+    node.wait_for(
+        lambda: node.kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
         30,
         f"the default ServiceAccount in {name}",
     )
     yield name
-    forget_namespace(kube_node, name)
+    forget_namespace(node, name)
+
+
+@pytest.fixture
+def namespace(kube_node: NodeHandle):
+    """A namespace of this test's own, deleted afterwards (the namespace controller runs here)."""
+    yield from new_namespace(kube_node)
 
 
 def forget_namespace(node: NodeHandle, name: str) -> None:

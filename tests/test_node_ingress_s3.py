@@ -17,7 +17,7 @@ from installer.events import discard
 from installer.smoke import SmokeTarget, run_smoke
 from tests.conftest import CHART, helm_path
 from tests.fixtures.registry import make_ca, write_htpasswd
-from tests.test_node_harness import apply, busybox_pod, jsonpath, namespace, wait_pod_phase  # noqa: F401 (fixture)
+from tests.test_node_harness import apply, busybox_pod, jsonpath, new_namespace, wait_pod_phase
 
 pytestmark = pytest.mark.node
 
@@ -29,6 +29,12 @@ AUTH_ANNOTATIONS = {
     "nginx.ingress.kubernetes.io/auth-realm": "Node Realm",
     "nginx.ingress.kubernetes.io/proxy-body-size": "0",
 }
+
+
+@pytest.fixture
+def namespace(kube_node):
+    """A namespace of this test's own, deleted afterwards."""
+    yield from new_namespace(kube_node)
 
 
 def secrets_for_ingress(node, namespace: str, tmp_path: Path) -> tuple[object, str]:
@@ -134,7 +140,8 @@ def test_pods_and_the_host_reach_the_s3_server(kube_node, namespace, node_s3):
 def test_two_chart_replicas_on_s3_write_the_pushed_blobs_into_the_bucket(
     kube_node, namespace, node_s3, node_ingress, tmp_path
 ):
-    """The real chart with S3 storage and keys from a Secret (the s3-ha preset's shape), pushed to through the ingress."""
+    """The real chart with S3 storage and keys from a Secret (the s3-ha preset's shape), pushed to through the
+    ingress."""
     ca, password = secrets_for_ingress(kube_node, namespace, tmp_path)
     kube_node.kubectl(
         "-n",

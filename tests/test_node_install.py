@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ def ingress(node_ingress):
     return node_ingress
 
 
+def release_namespace(node) -> Iterator[str]:
+    """A fresh namespace name for a release (the installer creates it), deleted afterwards; for `namespace`."""
+    name = f"ri-{uuid.uuid4().hex[:8]}"
+    yield name
+    forget_namespace(node, name)
+
+
 @pytest.fixture(scope="module")
 def test_ca(tmp_path_factory):
     """A CA and a server certificate for localhost/127.0.0.1: the seed's TLS Secret `registry-tls` is made from it."""
@@ -44,9 +52,7 @@ def test_ca(tmp_path_factory):
 
 @pytest.fixture
 def namespace(kube_node):
-    name = f"ri-{uuid.uuid4().hex[:8]}"
-    yield name
-    forget_namespace(kube_node, name)
+    yield from release_namespace(kube_node)
 
 
 def cli(node, *args, helm="helm4", env=None, timeout=420):
@@ -99,7 +105,10 @@ def get_json(node, namespace, what):
 
 
 def failed(proc, node) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-3000:]}\n--- node\n{node.diagnose()}"
+    return (
+        f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-3000:]}\n--- "
+        f"node\n{node.diagnose()}"
+    )
 
 
 def registry_client(ingress, ca):
@@ -141,7 +150,8 @@ def push_kept(node, ingress, ca, repository: str) -> str:
 
 
 def pull_back(ingress, ca, repository: str) -> str:
-    """Read the kept image's manifest and every blob back (read_blob verifies each digest); returns the manifest digest."""
+    """Read the kept image's manifest and every blob back (read_blob verifies each digest); returns the manifest
+    digest."""
     client = registry_client(ingress, ca)
     try:
         manifest = client.get_manifest(repository, "v1")
@@ -189,7 +199,8 @@ def test_reconfigure_to_200Gi_recreates_the_pod_and_keeps_the_images_then_uninst
     assert first.returncode == 0, failed(first, kube_node)
     digest = push_kept(kube_node, ingress, test_ca, "kept/before-upgrade")
     old_pods = {p["metadata"]["name"] for p in get_json(kube_node, namespace, "pods")["items"]}
-    # 200Gi (the PVC grows in place) and new settings, one of which changes the pod: Recreate must replace it on the RWO volume
+    # 200Gi (the PVC grows in place) and new settings, one of which changes the pod: Recreate must replace it on the RWO
+    # volume
     bigger = (
         SEED_LOCAL.replace("size: 100Gi", "size: 200Gi").replace(
             'max_body_size: "0"', 'max_body_size: "0"\n  read_timeout: 7200'
@@ -223,7 +234,8 @@ def test_reconfigure_to_200Gi_recreates_the_pod_and_keeps_the_images_then_uninst
 
 
 def test_the_kubelet_pulls_the_smoke_image_from_the_registry(kube_node, ingress, test_ca, namespace, tmp_path):
-    """A Pod whose image is in the installed registry: containerd pulls it through the ingress with the CA and the preset's user."""
+    """A Pod whose image is in the installed registry: containerd pulls it through the ingress with the CA and the
+    preset's user."""
     tls_secret(kube_node, namespace, test_ca)
     proc = apply_seed(kube_node, namespace, ingress, test_ca, tmp_path)
     assert proc.returncode == 0, failed(proc, kube_node)
@@ -349,7 +361,8 @@ def test_an_image_the_node_cannot_pull_ends_the_wait_with_the_nodes_error(
 
 
 def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespace, monkeypatch):
-    """What the installer wrote before the S3 key fix (accessKey/secretKey): the pod cannot start; said within seconds."""
+    """What the installer wrote before the S3 key fix (accessKey/secretKey): the pod cannot start; said within
+    seconds."""
     from installer.apply import ApplyOptions, apply
     from installer.engine import connect, prepare
     from installer.errors import InstallerError
@@ -408,7 +421,8 @@ def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespa
 def test_s3_ha_preset_runs_two_replicas_that_write_the_push_into_the_bucket(
     kube_node, ingress, node_s3, namespace, tmp_path
 ):
-    """presets/s3-ha.yaml on the S3 server: keys under the names the chart reads, two pods Ready, the pushed blobs in the bucket."""
+    """presets/s3-ha.yaml on the S3 server: keys under the names the chart reads, two pods Ready, the pushed blobs in
+    the bucket."""
     preset = yaml.safe_load((PRESETS / "s3-ha.yaml").read_text())
     preset["exposure"]["hosts"].append("localhost")
     preset["storage"] = node_s3.preset_storage()

@@ -104,7 +104,10 @@ def test_garbage_collection_cronjob_name_limit_matches_the_server(
     from installer import checks
 
     release = "r" * (checks.CRONJOB_NAME_MAX - len(checks.GC_SUFFIX) - len(checks.CHART_SUFFIX))
-    text = f"version: 1\nexposure: {{hosts: [r.example.com]}}\ntarget: {{release: {release}}}\nextras: {{garbage_collect: {{enabled: true}}}}\n"
+    text = (
+        f"version: 1\nexposure: {{hosts: [r.example.com]}}\ntarget: {{release: {release}}}\nextras: {{garbage_collect: "
+        "{enabled: true}}\n"
+    )
     out = _render(tmp_path, text, {}, capsys, monkeypatch)
     cronjob = next(o for o in _objects(out, release, dry_run_namespace) if o["kind"] == "CronJob")
     (tmp_path / "cj.yaml").write_text(yaml.safe_dump(cronjob))

@@ -1,4 +1,5 @@
-"""The wizard's import boundaries: screens reach the cluster only through installer.session; the core never imports textual."""
+"""The wizard's import boundaries: screens reach the cluster only through installer.session; the core never imports
+textual."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def helm_status(cluster) -> dict:
     return json.loads(out)
 
 
-async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):  # noqa: F811
+async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):
     app = make_app(session=cluster_session(kube_cluster))
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, NAMESPACE, RELEASE)
@@ -132,7 +132,7 @@ def basic_auth(cluster) -> str:
     return base64.b64decode(secret.data["auth"]).decode()
 
 
-async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa: F811
+async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):
     # waiting for pods that never run keeps helm busy until the cancel
     session = cluster_session(kube_cluster)
     session.apply_options = ApplyOptions(wait=True, smoke=False, timeout="5m")
@@ -189,7 +189,7 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):  # noqa:
     assert out.returncode != 0 and "not found" in out.stderr
 
 
-async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(kube_cluster):  # noqa: F811
+async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(kube_cluster):
     from installer.events import RolloutProblem, RolloutStatus
     from screens.install import InstallScreen
 

@@ -12,7 +12,8 @@ from installer.model import Chart
 from installer.session import WizardSession
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.test_node_install import namespace, test_ca, tls_secret  # noqa: F401 (fixtures)
+from tests.fixtures.registry import make_ca
+from tests.test_node_install import release_namespace, tls_secret
 from tests.tui.conftest import (
     CHART_DIR,
     choose,
@@ -26,6 +27,18 @@ from tests.tui.conftest import (
 
 pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
 PASSWORD = "wizard-node-Pw-4821"
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory):
+    """A CA and a server certificate for localhost: the TLS Secret `registry-tls` is made from it."""
+    return make_ca(tmp_path_factory.mktemp("node-ca"))
+
+
+@pytest.fixture
+def namespace(kube_node):
+    """A fresh namespace name for the release, deleted afterwards."""
+    yield from release_namespace(kube_node)
 
 
 def node_app(kube_node, test_ca, namespace, monkeypatch, helm: str, **options):
@@ -49,7 +62,7 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
     kube_node,
     node_ingress,
     test_ca,
-    namespace,  # noqa: F811
+    namespace,
     monkeypatch,
 ):
     app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm4", smoke_address=node_ingress.address("localhost"))
@@ -91,7 +104,7 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
 
 async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_address_override_passes(
     kube_node, node_ingress, test_ca, namespace, monkeypatch
-):  # noqa: F811
+):
     """Issue 12's end-to-end case: install, a failed smoke (the name has no DNS yet), Retry through the address the
     operator types, Done says verified."""
     app = node_app(

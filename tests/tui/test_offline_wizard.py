@@ -279,7 +279,8 @@ async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
 
 
 class FailingSmokeSession:
-    """Stands in for the session's smoke push only: the registry answered 413 (the push itself is tested in test_smoke)."""
+    """Stands in for the session's smoke push only: the registry answered 413 (the push itself is tested in
+    test_smoke)."""
 
     smoke_enabled = True
     offline = False

@@ -104,7 +104,10 @@ def test_node_trust_manifests_are_small_unprivileged_and_limited_to_certs_d():
 def test_a_new_ca_rolls_the_daemon_set():
     plan = _plan(node_trust=True)
     other = build_plan(_choices(node_trust=True), None, None)  # a fresh CA
-    checksum = lambda p: cl.node_trust_objects(p)[1]["spec"]["template"]["metadata"]["annotations"]
+
+    def checksum(p):
+        return cl.node_trust_objects(p)[1]["spec"]["template"]["metadata"]["annotations"]
+
     assert checksum(plan) != checksum(other)
     assert checksum(plan) == checksum(plan)
 
@@ -187,19 +190,22 @@ def test_node_verdicts(runtime, report, state, words):
     "message,kind,words",
     [
         (
-            'failed to pull and unpack image "r.example:443/x@sha256:1": failed to resolve reference: failed to do request: Head '
-            '"https://r.example:443/v2/x/manifests/sha256:1": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+            'failed to pull and unpack image "r.example:443/x@sha256:1": failed to resolve reference: failed to do '
+            "request: Head "
+            '"https://r.example:443/v2/x/manifests/sha256:1": tls: failed to verify certificate: x509: certificate '
+            "signed by unknown authority",
             "x509",
             "node trust",
         ),
         (
-            'failed to resolve reference "r.example/x@sha256:1": pulling from host r.example failed with status code [manifests sha256:1]: '
-            "401 Unauthorized",
+            'failed to resolve reference "r.example/x@sha256:1": pulling from host r.example failed with status code '
+            "[manifests sha256:1]: 401 Unauthorized",
             "auth",
             "imagePullSecrets",
         ),
         (
-            'failed to do request: Head "https://r.example/v2/": dial tcp: lookup r.example on 10.0.0.10:53: no such host',
+            'failed to do request: Head "https://r.example/v2/": dial tcp: lookup r.example on 10.0.0.10:53: no such '
+            "host",
             "dns",
             "r.example",
         ),

@@ -87,7 +87,8 @@ BAD_PRESETS = [
         "unknown key",
     ),
     (
-        b"version: 1\nexposure: {hosts: [a.example.com]}\nauth:\n  users:\n    - name: admin\n      password: hunter2\n",
+        b"version: 1\nexposure: {hosts: [a.example.com]}\n"
+        b"auth:\n  users:\n    - name: admin\n      password: hunter2\n",
         "auth.users.0.password",
         "env:VAR_NAME",
     ),
@@ -106,7 +107,8 @@ BAD_PRESETS = [
         "s3.region",
     ),
     (
-        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3, s3: {bucket: b, region: r, access_key: env:A}}\n",
+        b"version: 1\nexposure: {hosts: [a.example.com]}\nstorage: {kind: s3, s3: {bucket: b, region: r, access_key: "
+        b"env:A}}\n",
         "storage.s3",
         "both",
     ),
@@ -143,7 +145,8 @@ BAD_PRESETS = [
     (b"version: 1\n" + b"x: " + b"[" * 40 + b"]" * 40 + b"\n", "", "deeper"),
     (b"version: 1\nexposure: {hosts: [a.example.com]}\n# " + b"x" * 300_000 + b"\n", "", "larger"),
     (
-        b"version: 1\nexposure: {hosts: [a.example.com]}\nextras: {garbage_collect: {enabled: true, schedule: daily}}\n",
+        b"version: 1\nexposure: {hosts: [a.example.com]}\n"
+        b"extras: {garbage_collect: {enabled: true, schedule: daily}}\n",
         "extras.garbage_collect.schedule",
         "cron",
     ),
