@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.push import ceiling_curl, fresh_stack, skopeo_push, status_kib  # noqa: E402
 from bench.report import line  # noqa: E402
+from installer.console import format_size  # noqa: E402
 from installer.disk import inspect_disk  # noqa: E402
 from installer.push_disk import PushDiskTarget, run_push_disk  # noqa: E402
 from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, manifest_json, sha256_digest  # noqa: E402
-from installer.smoke import format_size, parse_size  # noqa: E402
+from installer.sizes import parse_size  # noqa: E402
 from tests.fixtures.cutproxy import CutProxy  # noqa: E402
 from tests.fixtures.registry import RegistryStack, start_stack  # noqa: E402
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
+from installer.console import format_size  # noqa: E402
 from installer.registry_client import (  # noqa: E402
     OCI_CONFIG,
     OCI_LAYER_GZIP,
@@ -32,7 +33,8 @@ from installer.registry_client import (  # noqa: E402
     manifest_json,
     sha256_digest,
 )
-from installer.smoke import SmokeLayer, format_size, image_config, parse_size  # noqa: E402
+from installer.sizes import parse_size  # noqa: E402
+from installer.smoke_image import SmokeLayer, image_config  # noqa: E402
 from tests.fixtures.registry import RegistryStack, start_stack  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -733,7 +733,7 @@ def cmd_ca(args) -> int:
         print(f"wrote the CA certificate to {args.out}")
     else:
         print(pem, end="")
-    from installer.smoke import ca_placement
+    from installer.diagnose import ca_placement
 
     for host in hosts:
         print(f"# {host}: {ca_placement(host, for_check=False)}", file=sys.stderr if not args.out else sys.stdout)

@@ -91,7 +91,7 @@ def parse_image(value: str) -> tuple[str, str]:
 
 
 def _chunk_size(value: str) -> int:
-    from installer.smoke import parse_size
+    from installer.sizes import parse_size
 
     try:
         size = parse_size(value)
@@ -107,7 +107,7 @@ def target_from_args(args: argparse.Namespace, environ=os.environ, workdir: Path
     from installer.disk import inspect_disk
     from installer.push_disk import PushDiskTarget
     from installer.registry_client import registry_base_url
-    from installer.smoke import go_architecture
+    from installer.smoke_image import go_architecture
 
     repository, tag = parse_image(args.image)
     disk = inspect_disk(args.file, args.format, args.name)

@@ -15,10 +15,12 @@ import requests
 from pydantic import SecretStr
 
 from installer.console import format_size
+from installer.diagnose import Diagnosis, as_registry_error, diagnose
 from installer.disk import DiskFile, DiskLayer, FileChanged, LayerStream, datavolume_snippet, disk_config, vm_snippet
 from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
 from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, manifest_json
-from installer.smoke import Diagnosis, SmokeTarget, _as_registry_error, diagnose, go_architecture
+from installer.smoke import SmokeTarget
+from installer.smoke_image import go_architecture
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +248,7 @@ def run_push_disk(
                 False, target.reference, sent=run.sent, seconds=time.monotonic() - began, diagnosis=diagnosis
             )
         except (RegistryError, requests.exceptions.RequestException, OSError, ValueError, KeyError, TypeError) as error:
-            error = _as_registry_error(error)
+            error = as_registry_error(error)
             run.finish(False, str(error))
             log.info("push-disk failed in %s: %s", run.step, error)
             return PushDiskResult(

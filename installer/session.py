@@ -447,7 +447,7 @@ def default_preset_path() -> str:
 
 def ca_instructions(host: str) -> str:
     """Where docker, containerd, podman and the OS look for the registry's CA."""
-    from installer.smoke import ca_placement
+    from installer.diagnose import ca_placement
 
     return ca_placement(host, for_check=False)
 

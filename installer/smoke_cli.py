@@ -203,7 +203,7 @@ def _ca_file(value: str | None) -> Path | None:
 
 
 def _blob_size(value: str) -> int:
-    from installer.smoke import parse_size
+    from installer.sizes import parse_size
 
     try:
         size = parse_size(value)

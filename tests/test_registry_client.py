@@ -288,7 +288,7 @@ def _status_kib(field: str) -> int:
 @pytest.mark.registry
 @pytest.mark.timeout(180)
 def test_memory_stays_flat_while_pushing_256_mib(registry_stack):
-    from installer.smoke import SmokeLayer
+    from installer.smoke_image import SmokeLayer
 
     stack = registry_stack()
     size = 256 * MiB

@@ -14,20 +14,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from installer.diagnose import STEP_CONNECT, STEP_LAYER, STEP_VERIFY, diagnose
 from installer.events import Note, Progress, StepFinished, StepStarted
 from installer.registry_client import RegistryError
-from installer.smoke import (
-    STEP_CONNECT,
-    STEP_LAYER,
-    STEP_VERIFY,
-    SmokeLayer,
-    SmokeTarget,
-    diagnose,
-    image_config,
-    parse_size,
-    run_smoke,
-)
+from installer.sizes import parse_size
+from installer.smoke import SmokeTarget, run_smoke
 from installer.smoke_cli import add_smoke_arguments, smoke_command
+from installer.smoke_image import SmokeLayer, image_config
 from tests.fixtures.procs import free_port
 from tests.fixtures.registry import Blackhole
 

@@ -286,7 +286,8 @@ class FailingSmokeSession:
     offline = False
 
     def smoke(self, prepared, on_event, address=None):
-        from installer.smoke import Diagnosis, SmokeResult
+        from installer.diagnose import Diagnosis
+        from installer.smoke import SmokeResult
 
         return SmokeResult(
             ok=False,
@@ -545,7 +546,8 @@ class UnresolvedNameSession:
         return "203.0.113.7"
 
     def smoke(self, prepared, on_event, address=None):
-        from installer.smoke import Diagnosis, SmokeResult
+        from installer.diagnose import Diagnosis
+        from installer.smoke import SmokeResult
 
         self.addresses.append(address)
         if address == "203.0.113.7":
