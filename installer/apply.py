@@ -382,9 +382,10 @@ def plan_pull_check(
     from installer.clients import pull_secret_name, run_pull_check
 
     namespace = namespace or pull_check_namespace(plan) or plan.namespace
-    secret = (
-        pull_secret_name(plan.release) if pull_secret is True and plan.pull_user is not None else (pull_secret or None)
-    )
+    if pull_secret is True:
+        secret = pull_secret_name(plan.release) if plan.pull_user is not None else None
+    else:
+        secret = pull_secret or None
     return run_pull_check(
         kube, namespace, f"{plan.pull_address}/{repository}@{digest}", secret, plan.release, on_event, timeout, nodes
     )

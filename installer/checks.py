@@ -198,7 +198,7 @@ def quantity_value(text: str) -> Decimal:
 
 # robfig/cron's standard parser, which Kubernetes uses for CronJob.spec.schedule: five fields, each
 # `*`, `?` (day fields), N, N-M, with /STEP, comma lists; month and weekday names; @descriptors.
-CRON_FIELDS = (
+CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

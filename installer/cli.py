@@ -42,9 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="debug logging on stderr (never secrets)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    real_add_parser = sub.add_parser
-    sub.add_parser = lambda name, **kw: real_add_parser(name, parents=[common], **kw)  # --verbose after the command too
+
+    class CommandParser(argparse.ArgumentParser):
+        """A command's parser: it takes the common options too (--verbose after the command)."""
+
+        def __init__(self, **kw) -> None:
+            super().__init__(parents=[common], **kw)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
 
     wizard = sub.add_parser("wizard", help="the guided installer (the default with no command)")
     wizard.add_argument("--context")
@@ -631,11 +636,9 @@ def cmd_gc(args) -> int:
             "nothing changed"
         )
         return 0
-    if result.freed_bytes is not None:
-        freed = (
-            f"freed {format_size(result.freed_bytes)} ({format_size(result.used_before)} -> "
-            f"{format_size(result.used_after)} used)"
-        )
+    before, after, freed_bytes = result.used_before, result.used_after, result.freed_bytes
+    if freed_bytes is not None and before is not None and after is not None:
+        freed = f"freed {format_size(freed_bytes)} ({format_size(before)} -> {format_size(after)} used)"
     elif result.used_before is None:
         freed = (
             "bytes freed not measured (the kubelet gives no usage for this volume: `registry-installer status` says "

@@ -866,9 +866,8 @@ def _await_verdict(
 
 def client_snippets(plan, image: str = "vms/fedora:40") -> list[tuple[str, str]]:
     """(title, text) for docker, podman, containerd, a Pod, a KubeVirt VirtualMachine and a CDI DataVolume."""
-    from types import SimpleNamespace
 
-    from installer.disk import datavolume_snippet, vm_snippet
+    from installer.disk import ExampleDisk, datavolume_snippet, vm_snippet
 
     clients = plan.choices.clients
     host = plan.pull_address
@@ -921,7 +920,7 @@ def client_snippets(plan, image: str = "vms/fedora:40") -> list[tuple[str, str]]
             f"    image: {reference}\n",
         )
     )
-    disk = SimpleNamespace(format="qcow2", virtual_size=10 * 2**30)
+    disk = ExampleDisk()
     out.append(("KubeVirt VirtualMachine (containerDisk)", vm_snippet(reference, disk, image.split(":")[0], secret)))
     cm_name, cdi_secret = cdi_names(plan.release)
     out.append(

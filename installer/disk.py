@@ -250,7 +250,7 @@ class LayerStream:
                 return
             self._tar_hash.update(data)
             self._pending = self._zip.compress(data)
-        elif not self._flushed:
+        elif self._zip is not None and not self._flushed:
             self._pending = self._zip.flush()
             self._flushed = True
 
@@ -330,7 +330,15 @@ def storage_request(virtual_size: int) -> str:
     return f"{max(1, -(-virtual_size // 2**30))}Gi"
 
 
-def vm_snippet(image: str, disk: DiskFile, repository: str, pull_secret: str | None) -> str:
+@dataclass(frozen=True)
+class ExampleDisk:
+    """The disk the `clients` snippets show before any file is chosen: its format and the size the guest sees."""
+
+    format: str = "qcow2"
+    virtual_size: int = 10 * 2**30
+
+
+def vm_snippet(image: str, disk: DiskFile | ExampleDisk, repository: str, pull_secret: str | None) -> str:
     name = k8s_name(repository)
     device = "cdrom:\n              bus: sata" if disk.format == "iso" else "disk:\n              bus: virtio"
     secret = f"\n          imagePullSecret: {pull_secret}" if pull_secret else ""
@@ -358,7 +366,7 @@ spec:
 
 
 def datavolume_snippet(
-    image: str, disk: DiskFile, repository: str, secret: str | None, ca_config_map: str | None
+    image: str, disk: DiskFile | ExampleDisk, repository: str, secret: str | None, ca_config_map: str | None
 ) -> str:
     name = k8s_name(repository)
     extra = ""

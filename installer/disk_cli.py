@@ -26,6 +26,9 @@ from installer.smoke_cli import (
 )
 
 if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
     from installer.push_disk import PushDiskResult, PushDiskTarget
 
 EXIT_INTERRUPTED = 130
@@ -186,8 +189,8 @@ class ProgressPrinter:
     def __init__(self, out: TextIO) -> None:
         self.lines = EventPrinter(out, show_started=False)
         self.out = out
-        self._bar = None
-        self._task = None
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
         self._offset = 0
 
     def __call__(self, event: Event) -> None:
@@ -220,8 +223,9 @@ class ProgressPrinter:
             Progress as Bar,
         )
 
-        if self._bar is None:
-            self._bar = Bar(
+        bar, task = self._bar, self._task
+        if bar is None or task is None:
+            bar = Bar(
                 TextColumn("       {task.description}"),
                 BarColumn(),
                 DownloadColumn(binary_units=True),
@@ -230,10 +234,11 @@ class ProgressPrinter:
                 console=Console(file=self.out),
                 transient=True,
             )
-            self._bar.start()
+            bar.start()
             self._offset = event.done  # a resumed upload: rate and ETA count what moves now
-            self._task = self._bar.add_task(event.step, total=event.total or None, completed=event.done)
-        self._bar.update(self._task, completed=event.done, total=event.total or None)
+            task = bar.add_task(event.step, total=event.total or None, completed=event.done)
+            self._bar, self._task = bar, task
+        bar.update(task, completed=event.done, total=event.total or None)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -13,6 +13,7 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from installer.errors import InstallerError
@@ -176,7 +177,7 @@ def prepare_dir(directory: str | os.PathLike[str], setting: str) -> Path:
     return out
 
 
-def write_files(files: list[tuple[Path, str | bytes, int]], setting: str) -> list[Path]:
+def write_files(files: Sequence[tuple[Path, str | bytes, int]], setting: str) -> list[Path]:
     """Write each (path, content, mode); every target is checked before the first is written."""
     for path, _, _ in files:
         check_target(Path(path), setting)

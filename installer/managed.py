@@ -4,7 +4,8 @@ listed by label, applied server-side after helm, removed when the release or the
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable, Set
+from typing import Any
 
 from installer.gateway import MANAGED_BY, MANAGED_KINDS, managed_kind, object_words
 from installer.kube import Forbidden, KubeClient, NotFound
@@ -55,7 +56,7 @@ def apply_managed(
 
 
 def remove_managed(
-    kube: KubeClient, namespace: str, release: str, keep: set[tuple[str, str, str]] = frozenset()
+    kube: KubeClient, namespace: str, release: str, keep: Set[tuple[str, str, str]] = frozenset()
 ) -> list[str]:
     """Delete the release's managed objects not in `keep`; returns what went, in words."""
     removed = []

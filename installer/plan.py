@@ -267,8 +267,8 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
             )
         )
     s3_keys = None
-    if choices.storage.kind == "s3" and choices.storage.s3 is not None and choices.storage.s3.access_key is not None:
-        s3 = choices.storage.s3
+    s3 = choices.storage.s3
+    if choices.storage.kind == "s3" and s3 is not None and s3.access_key is not None and s3.secret_key is not None:
         old_keys = existing.s3_keys or (None, None)
         s3_keys = (
             s3.access_key.resolve("storage.s3.access_key", old_keys[0]),

@@ -6,7 +6,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
@@ -145,10 +145,13 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
         events = list(yaml.parse(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ValidationFailed(
-            [Problem("", f"not valid YAML: {problem}", "fix the YAML syntax (indentation, quotes, colons)", line)],
+            [
+                Problem(
+                    "", f"not valid YAML: {problem}", "fix the YAML syntax (indentation, quotes, colons)", _line(mark)
+                )
+            ],
             source,
         ) from None
     depth = 0
@@ -160,7 +163,7 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
                         "",
                         "YAML anchors and aliases (&, *) are not allowed in presets",
                         "write every value out in full",
-                        event.start_mark.line + 1,
+                        _line(event.start_mark),
                     )
                 ],
                 source,
@@ -174,7 +177,7 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
                             "",
                             f"the preset nests deeper than {MAX_DEPTH} levels",
                             "presets are at most a few levels deep; see presets/minimal.yaml",
-                            event.start_mark.line + 1,
+                            _line(event.start_mark),
                         )
                     ],
                     source,
@@ -304,7 +307,16 @@ def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: st
         ) from None
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
+class _Mark(Protocol):
+    line: int
+
+
+def _line(mark: _Mark | None) -> int | None:
+    """The 1-based line of a YAML mark (None when the parser gave none)."""
+    return mark.line + 1 if mark is not None else None
+
+
+def _scalar(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)

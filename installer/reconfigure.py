@@ -57,16 +57,19 @@ def choices_from_release(
     names = SecretNames(release)
     by_kind = {obj["kind"]: obj for obj in managed}
     route = by_kind.get("HTTPRoute")
-    gateway = not ingress.get("enabled", True) and route is not None
+    if not ingress.get("enabled", True) and route is not None:
+        exposure = _gateway_exposure(route, by_kind, names, secrets_present)
+        uploads = _route_uploads(route, by_kind.get("ClientSettingsPolicy"))
+    else:
+        exposure = _exposure(ingress, annotations, names, secrets_present)
+        uploads = _uploads(annotations)
     return Choices(
         target=Target(context=context, namespace=namespace, release=release),
         chart=chart or Chart(),
-        exposure=_gateway_exposure(route, by_kind, names, secrets_present)
-        if gateway
-        else _exposure(ingress, annotations, names, secrets_present),
+        exposure=exposure,
         auth=_auth(values, annotations, user_names),
         storage=_storage(values, release),
-        uploads=_route_uploads(route, by_kind.get("ClientSettingsPolicy")) if gateway else _uploads(annotations),
+        uploads=uploads,
         extras=_extras(values),
     )
 

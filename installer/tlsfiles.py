@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
-from installer.errors import Problem
+from installer.errors import InstallerError, Problem
 
 MAX_PEM_BYTES = 1024 * 1024
 SERVING_DAYS = 825
@@ -170,6 +170,13 @@ def issue_serving_cert(hosts: list[str], ca_pem: str, ca_key_pem: SecretStr) -> 
     """A serving certificate for `hosts` signed by the given CA."""
     ca_cert = x509.load_pem_x509_certificate(ca_pem.encode())
     ca_key = serialization.load_pem_private_key(ca_key_pem.get_secret_value().encode(), password=None)
+    if not isinstance(
+        ca_key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
+    ):
+        raise InstallerError(
+            f"the installer's CA key is a {type(ca_key).__name__}, which cannot sign certificates",
+            "delete the kept CA (the Secret <release>-ca, or a render's secrets.yaml) so a new one is made",
+        )
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
     alt_names: list[x509.GeneralName] = []

@@ -450,7 +450,7 @@ class RolloutWatcher:
         self._seen: set[tuple[str, str, str, str]] = set()
         self._old_events: set[tuple[str, Any]] = set()
         self._pull_since: dict[str, float] = {}
-        self._classes: dict[str, dict[str, Any] | None] = {}
+        self._classes: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, str] = {}
 
     def __enter__(self) -> "RolloutWatcher":
