@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -56,7 +56,9 @@ class AddressScreen(StepScreen):
             ", ".join(exposure.hosts) if exposure else "", placeholder="(type the registry's hostname)", id="hosts"
         )
         gateways = self.gateway_options()
-        if gateways:  # the cluster has Gateways: offer the choice (and say so when ingress-nginx is the retired one)
+        if (
+            gateways and self.probe is not None
+        ):  # the cluster has Gateways: offer the choice (and say so when ingress-nginx is the retired one)
             retired = [w for w in self.probe.warnings() if w.startswith("ingress-nginx") and "retired" in w]
             if retired:
                 yield Label(
@@ -212,6 +214,7 @@ class AddressScreen(StepScreen):
 
     def value_of(self, selector: str) -> str:
         widget = self.query_one(selector)
+        assert isinstance(widget, (Input, Select)), selector
         value = widget.value
         return "" if value is Select.NULL or value is None else str(value).strip()
 
@@ -227,7 +230,7 @@ class AddressScreen(StepScreen):
             kind, _, name = self.value_of("#issuer-name").rpartition("/")
             tls["issuer"] = name or None
             tls["issuer_kind"] = kind or "ClusterIssuer"
-        data = {"hosts": split_hosts(self.value_of("#hosts")), "tls": tls}
+        data: dict[str, Any] = {"hosts": split_hosts(self.value_of("#hosts")), "tls": tls}
         if self.query("#exposure-kind") and self.value_of("#exposure-kind") == "gateway":
             namespace, name, listener = self.value_of("#gateway-listener").split("/", 2)
             data["gateway"] = {"name": name, "namespace": namespace, "listener": listener}

@@ -90,7 +90,7 @@ class DoneScreen(StepScreen):
         lines.append(
             "[b]Log in[/b]" + (" (every user on every host)" if len(hosts) > 1 or len(plan.users) > 1 else "") + ":"
         )
-        users = [u.name for u in plan.users] or [None]
+        users: list[str | None] = [u.name for u in plan.users] or [None]  # None: a login without a user name
         for host in hosts:
             for user in users:
                 lines.append(f"  docker login {escape(host)}" + (f" -u {escape(user)}" if user else ""))
@@ -198,9 +198,11 @@ class DoneScreen(StepScreen):
     def save_ca(self, event: Button.Pressed) -> None:
         event.stop()
         folder = Path(self.query_one("#ca-dir", Input).value.strip() or ".").expanduser()
-        host = self.prepared.plan.registry_host
+        host, ca_pem = self.prepared.plan.registry_host, self.prepared.plan.ca_pem
+        if ca_pem is None:  # the button is there only when the installer made the CA
+            return
         try:
-            ca = write_ca(self.prepared.plan.ca_pem, str(folder / "ca.crt"))
+            ca = write_ca(ca_pem, str(folder / "ca.crt"))
             toml = folder / "hosts.toml"
             toml.write_text(containerd_hosts_toml(host), encoding="utf-8")
         except OSError as exc:

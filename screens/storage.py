@@ -115,7 +115,9 @@ class StorageScreen(StepScreen):
             box.display = box.id == kind
 
     def value_of(self, selector: str) -> str:
-        value = self.query_one(selector).value
+        widget = self.query_one(selector)
+        assert isinstance(widget, (Input, Select)), selector
+        value = widget.value
         return "" if value is Select.NULL or value is None else str(value).strip()
 
     def build_section(self) -> StorageChoice:
