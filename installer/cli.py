@@ -772,18 +772,10 @@ def cmd_schema(args) -> int:
 
 
 def cmd_wizard(args) -> int:
-    try:
-        from screens.app import make_app
-    except ImportError:
-        print(
-            "The wizard is not built yet. Until it lands, run headless:\n  registry-installer probe\n  "
-            "registry-installer apply --preset presets/minimal.yaml\nIt will walk you through: cluster, probe, address "
-            "and TLS, access, storage, large uploads, review, install, smoke test."
-        )
-        return 0
     from installer.chart import chart_option
     from installer.model import Chart
     from installer.session import WizardSession
+    from screens.app import make_app
 
     chart = chart_option(args.chart)
     session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart) if chart else None)

@@ -17,7 +17,6 @@ from installer.model import Choices
 MAX_PRESET_BYTES = 256 * 1024
 MAX_DEPTH = 12
 SETTING_IN_MESSAGE = re.compile(r"([a-z_]+(?:\.[a-z_0-9]+)+)\b")
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "presets" / "schema.json"
 
 
 def load_preset(path: str | os.PathLike[str]) -> Choices:
@@ -341,13 +340,6 @@ def dump_preset(choices: Choices) -> str:
             )
     header = "# registry-installer preset: replay with `registry-installer apply --preset THIS_FILE`\n"
     return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
-
-
-def write_preset(choices: Choices, path: str | os.PathLike[str]) -> Path:
-    """Write the preset (references only, so an ordinary 0644 file is safe), never through a link."""
-    from installer.files import write_file
-
-    return write_file(path, dump_preset(choices), 0o644, "preset")
 
 
 def preset_schema() -> dict[str, Any]:

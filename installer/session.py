@@ -7,12 +7,11 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from installer import engine
 from installer.apply import ROUTE_SETTLE, ApplyOptions, ApplyResult, helm_command_text, run_plan_smoke
 from installer.apply import apply as apply_plan
-from installer.diff import mask_secrets, merged_values, values_diff
+from installer.diff import merged_values, values_diff
 from installer.engine import Prepared
 from installer.errors import InstallerError, Problem
 from installer.events import EventSink, discard
@@ -368,10 +367,6 @@ class WizardSession:
 
         _material, problems = check_cert_and_key(cert_file, key_file, hosts)
         return problems
-
-    @staticmethod
-    def masked(values: dict[str, Any]) -> dict[str, Any]:
-        return mask_secrets(values)
 
     @staticmethod
     def save_preset(choices: Choices, path: str, secrets_dir: str | None = None, kept_as: str = "keep") -> SavedPreset:
