@@ -12,7 +12,7 @@ bash .ci/setup-registry.sh
 command -v tmux >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 step "qemu-utils (qemu-img makes the qcow2 disks the push-disk tests push)"
 command -v qemu-img >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-utils >/dev/null; }
-step "python package and test dependencies"
+step "python package and test dependencies (pytest, ruff, mypy and its stubs, import-linter: pyproject.toml [test])"
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 step "helm 3.x and 4.x"
 bash .ci/install-helm.sh
