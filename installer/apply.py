@@ -1,4 +1,4 @@
-"""apply(): namespace, Secrets, helm upgrade --install, smoke push; rolls back what it changed on failure."""
+"""apply(): namespace, Secrets, helm upgrade --install (or a server-side dry run); rolls back on failure."""
 
 from __future__ import annotations
 
@@ -12,13 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from installer.errors import InstallerError
-from installer.events import EventSink, HelmLine, Note, StepFinished, StepStarted, discard
+from installer.events import EventSink, HelmLine, Note, discard, step
 from installer.helm import HelmFailed, HelmRunner
 from installer.kube import KubeClient
 from installer.lock import ReleaseLock
 from installer.plan import Plan
 from installer.render import Rendered, write_private
 from installer.state import apply_secrets, ensure_namespace, restore_secrets, snapshot_secrets
+from installer.verify import (
+    ROUTE_SETTLE,
+    delete_smoke_image,
+    plan_pull_check,
+    pull_check_namespace,
+    run_plan_smoke,
+)
 from installer.volume import delete_claim, finish_claim, prepare_claim
 
 log = logging.getLogger(__name__)
@@ -51,34 +58,6 @@ class ApplyResult:
     seconds: float = 0.0
     clients: Any = None  # installer.clients.ClientsResult
     pull_check: Any = None  # installer.clients.PullCheck
-
-
-class Cancelled(InstallerError):
-    """The user asked to stop (Ctrl+C, SIGTERM, the wizard's cancel) before this step."""
-
-
-class Step:
-    """Times one step and reports it as StepStarted/StepFinished events; refuses to start once cancelled."""
-
-    def __init__(self, on_event: EventSink, name: str, detail: str = "", cancel: threading.Event | None = None) -> None:
-        self.on_event, self.name, self.detail, self.cancel = on_event, name, detail, cancel
-        self.result = ""
-
-    def __enter__(self) -> "Step":
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled(f"cancelled before the {self.name} step", "re-run the same command to finish; it converges")
-        self.started = time.monotonic()
-        self.on_event(StepStarted(self.name, self.detail))
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        seconds = time.monotonic() - self.started
-        if exc is None:
-            self.on_event(StepFinished(self.name, True, seconds, self.result))
-        else:
-            self.on_event(
-                StepFinished(self.name, False, seconds, str(exc).splitlines()[0] if str(exc) else exc_type.__name__)
-            )
 
 
 def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
@@ -125,11 +104,11 @@ def apply(
     started = time.monotonic()
     result = ApplyResult(ok=False)
     _ = helm.version  # refuse a missing or too old helm before touching anything
-    with Step(on_event, "permissions", "checking what the install needs", cancel):
+    with step(on_event, "permissions", "checking what the install needs", cancel):
         _check_permissions(plan, kube, options)
-    with Step(on_event, "namespace", plan.namespace, cancel) as step:
+    with step(on_event, "namespace", plan.namespace, cancel) as run:
         created = ensure_namespace(kube, plan.namespace, dry_run=options.dry_run)
-        step.result = "created" if created else "exists"
+        run.result = "created" if created else "exists"
     if options.dry_run:
         return _dry_run(plan, rendered, helm, kube, options, on_event, result, started, created)
     with ReleaseLock(kube, plan.namespace, plan.release):
@@ -137,13 +116,13 @@ def apply(
         _recover_interrupted(plan, helm, on_event, previous, cancel)
         names = [s["metadata"]["name"] for s in rendered.secrets]
         snapshot = snapshot_secrets(kube, plan.namespace, names)
-        with Step(on_event, "secrets", ", ".join(names) or "none", cancel) as step:
+        with step(on_event, "secrets", ", ".join(names) or "none", cancel) as run:
             result.changed_secrets = apply_secrets(kube, rendered.secrets, snapshot)
-            step.result = f"changed: {', '.join(result.changed_secrets)}" if result.changed_secrets else "unchanged"
+            run.result = f"changed: {', '.join(result.changed_secrets)}" if result.changed_secrets else "unchanged"
         claim_created = False
         try:
-            with Step(on_event, "volume", plan.claim.name if plan.claim else "none", cancel) as step:
-                claim_created, step.result = prepare_claim(kube, plan, rendered)
+            with step(on_event, "volume", plan.claim.name if plan.claim else "none", cancel) as run:
+                claim_created, run.result = prepare_claim(kube, plan, rendered)
             result.helm_output, result.revision = _run_helm(plan, rendered, helm, kube, options, on_event, cancel)
         except (HelmFailed, InstallerError) as exc:
             _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets, claim_created)
@@ -204,9 +183,9 @@ def _remove_unused_secrets(plan, kube, rendered, on_event) -> None:
             continue
         if (secret.metadata.labels or {}).get("app.kubernetes.io/managed-by") != "registry-installer":
             continue
-        with Step(on_event, "cleanup", f"Secret {name}: no longer used") as step:
+        with step(on_event, "cleanup", f"Secret {name}: no longer used") as run:
             kube.call(f"delete Secret {name}", kube.core.delete_namespaced_secret, name, plan.namespace)
-            step.result = "deleted"
+            run.result = "deleted"
 
 
 def _release_status(helm: HelmRunner, plan: Plan) -> str | None:
@@ -218,13 +197,13 @@ def _recover_interrupted(plan, helm, on_event, previous, cancel) -> None:
     status = _release_status(helm, plan)
     if status not in PENDING:
         return
-    with Step(on_event, "recover", f"release {plan.release} was left {status} by an interrupted run", cancel) as step:
+    with step(on_event, "recover", f"release {plan.release} was left {status} by an interrupted run", cancel) as run:
         if previous is not None:
             helm.rollback(plan.release, plan.namespace, previous)
-            step.result = f"rolled back to revision {previous}, the last good one"
+            run.result = f"rolled back to revision {previous}, the last good one"
         else:
             helm.uninstall(plan.release, plan.namespace)
-            step.result = "removed the unfinished first install"
+            run.result = "removed the unfinished first install"
 
 
 def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, namespace_missing):
@@ -232,8 +211,8 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
     status = None if namespace_missing else _release_status(helm, plan)
     if status in PENDING:
         previous = _deployed_revision(helm, plan)
-        with Step(on_event, "recover", f"release {plan.release} is {status}: an earlier run was interrupted") as step:
-            step.result = (
+        with step(on_event, "recover", f"release {plan.release} is {status}: an earlier run was interrupted") as run:
+            run.result = (
                 f"a real apply rolls it back to revision {previous} first, then upgrades"
                 if previous
                 else "a real apply removes the unfinished first install first, then installs"
@@ -241,23 +220,23 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
         result.ok = True
         result.seconds = time.monotonic() - started
         return result
-    with Step(on_event, "secrets", "server-side dry run") as step:
+    with step(on_event, "secrets", "server-side dry run") as run:
         names = [s["metadata"]["name"] for s in rendered.secrets]
         if namespace_missing:
-            step.result = f"would create {', '.join(names) or 'none'}"
+            run.result = f"would create {', '.join(names) or 'none'}"
         else:
             snapshot = snapshot_secrets(kube, plan.namespace, names)
-            step.result = (
+            run.result = (
                 f"would change: {', '.join(apply_secrets(kube, rendered.secrets, snapshot, dry_run=True)) or 'nothing'}"
             )
     if plan.claim is not None:
-        with Step(on_event, "volume", "server-side dry run") as step:
-            step.result = (
+        with step(on_event, "volume", "server-side dry run") as run:
+            run.result = (
                 f"would create PVC {plan.claim.name}"
                 if namespace_missing
                 else prepare_claim(kube, plan, rendered, dry_run=True)[1]
             )
-    with Step(on_event, "helm", "helm upgrade --install --dry-run=server") as step:
+    with step(on_event, "helm", "helm upgrade --install --dry-run=server") as run:
         workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
         try:
             args = helm.upgrade_args(
@@ -275,13 +254,13 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
             helm.upgrade_install(args, on_line=lambda _line: None)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        step.result = "the API server accepts every object"
+        run.result = "the API server accepts every object"
     if rendered.objects and not namespace_missing:
         from installer.managed import apply_managed
 
-        with Step(on_event, "exposure", "server-side dry run of the installer's own objects") as step:
+        with step(on_event, "exposure", "server-side dry run of the installer's own objects") as run:
             applied, _ = apply_managed(kube, rendered.objects, plan.namespace, plan.release, dry_run=True)
-            step.result = f"would apply {', '.join(applied)}"
+            run.result = f"would apply {', '.join(applied)}"
     from installer.clients import client_config_maps, client_secrets, node_trust_objects
 
     planned = [
@@ -326,7 +305,7 @@ def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event
     detail = (
         ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in rendered.objects) or "removing the Gateway exposure"
     )
-    with Step(on_event, "exposure", detail) as step:
+    with step(on_event, "exposure", detail) as run:
         try:
             applied, removed = apply_managed(kube, rendered.objects, plan.namespace, plan.release)
         except InstallerError as exc:
@@ -334,7 +313,7 @@ def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event
                 f"the registry is installed (helm succeeded), but {exc.message}",
                 exc.hint or "fix the cause and re-run the same command: it converges",
             ) from None
-        step.result = (
+        run.result = (
             "; ".join(
                 p
                 for p in (
@@ -359,60 +338,6 @@ def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
         ) from None
 
 
-def pull_check_namespace(plan: Plan) -> str | None:
-    """Where the in-cluster pull check runs: the first client namespace (it has the pull Secret); None (no check)
-    when no namespace pulls or clients.pull_check is off."""
-    clients = plan.choices.clients
-    return clients.namespaces[0] if clients.pull_check and clients.namespaces else None
-
-
-def plan_pull_check(
-    plan: Plan,
-    kube: KubeClient,
-    digest: str,
-    on_event: EventSink,
-    timeout: float = 90.0,
-    nodes=(),
-    pull_secret: str | None | bool = True,
-    repository: str = "registry-installer/smoke",
-    namespace: str | None = None,
-):
-    """The kubelet pulls the smoke image (by digest, through clients.pull_address) in the pull-check namespace (or
-    `namespace`)."""
-    from installer.clients import pull_secret_name, run_pull_check
-
-    namespace = namespace or pull_check_namespace(plan) or plan.namespace
-    if pull_secret is True:
-        secret = pull_secret_name(plan.release) if plan.pull_user is not None else None
-    else:
-        secret = pull_secret or None
-    return run_pull_check(
-        kube, namespace, f"{plan.pull_address}/{repository}@{digest}", secret, plan.release, on_event, timeout, nodes
-    )
-
-
-def delete_smoke_image(
-    plan: Plan, digest: str, address: str | None, on_event: EventSink, repository: str = "registry-installer/smoke"
-) -> None:
-    """Delete the smoke image kept for the pull check (a failure is a note: the image is 1 MiB)."""
-    from installer.registry_client import RegistryClient, RegistryError, ca_pem_file
-
-    user = next((u for u in plan.users if u.password is not None), None)
-    try:
-        with (
-            ca_pem_file(plan.ca_pem) as ca_file,
-            RegistryClient(
-                address or plan.registry_host,
-                username=user.name if user else None,
-                password=user.password if user else None,
-                ca_file=ca_file,
-            ) as client,
-        ):
-            client.delete_manifest(repository, digest)
-    except (RegistryError, OSError, ValueError) as exc:
-        on_event(Note("pull check", f"could not delete the smoke image {repository}@{digest}: {exc}", "warning"))
-
-
 def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
     for entry in reversed(helm.history(plan.release, plan.namespace)):
         if entry.get("status") in ("deployed", "superseded"):
@@ -435,7 +360,7 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[st
             rollback=True,
             dry_run=False,
         )
-        with Step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as step:
+        with step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as run:
             if not options.wait:
                 output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
             else:
@@ -460,7 +385,7 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[st
                         raise
             status = helm.status(plan.release, plan.namespace) or {}
             revision = status.get("version")
-            step.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
+            run.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
         return output, revision
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # the secret values never outlive the run
@@ -489,19 +414,19 @@ class RolloutFailed(InstallerError):
 
 
 def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed, claim_created=False) -> None:
-    with Step(
+    with step(
         on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install"
-    ) as step:
+    ) as run:
         status = (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
         try:
             if previous is not None and status not in (None, "deployed"):
                 helm.rollback(plan.release, plan.namespace, previous)
-                step.result = f"release back at revision {previous}"
+                run.result = f"release back at revision {previous}"
             elif previous is None and status is not None:
                 helm.uninstall(plan.release, plan.namespace)
-                step.result = "failed first install removed"
+                run.result = "failed first install removed"
             else:
-                step.result = f"release status {status or 'absent'}: nothing to roll back"
+                run.result = f"release status {status or 'absent'}: nothing to roll back"
         finally:
             restore_secrets(kube, plan.namespace, snapshot, changed)
             if claim_created and plan.claim is not None:  # made by this run, still empty: leave the cluster as it was
@@ -519,225 +444,3 @@ def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerErro
     return InstallerError(
         f"{exc.message}{separator}{still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run"
     )
-
-
-def run_plan_smoke(
-    plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False, settle: float = 0.0
-):
-    """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA.
-
-    `settle`: seconds to wait first for the ingress to route to the registry (right after an install).
-    """
-    from installer.smoke import SmokeTarget, run_smoke
-
-    user = next((u for u in plan.users if u.password is not None), None)
-    if plan.users and user is None:
-        on_event(
-            Note(
-                "smoke",
-                "no user's password is known to the installer (all kept from the release): the smoke push goes without "
-                "credentials and expects 401; run `registry-installer smoke --username USER --password-env VAR` to "
-                "test a login",
-                "warning",
-            )
-        )
-    from installer.registry_client import ca_pem_file
-
-    with ca_pem_file(plan.ca_pem) as ca_file:
-        target = SmokeTarget(
-            registry=address or plan.registry_host,
-            username=user.name if user else None,
-            password=user.password if user else None,
-            ca_file=ca_file,
-            controller_family=plan.controller_family,
-            blob_size=blob_size,
-            keep=keep,
-        )
-        if settle:
-            wait_until_routed(target, on_event, settle)
-        return run_smoke(target, on_event=on_event)
-
-
-ROUTE_SETTLE = 30.0  # seconds an ingress controller may take to load a new Ingress and its backends
-NOT_ROUTED_YET = (404, 502, 503, 504)
-
-
-def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
-    """Wait (up to `seconds`) while the address answers as an ingress that does not route to the registry yet.
-
-    Right after helm says the pods are ready, the ingress controller may still be loading the new
-    Ingress (its default backend answers 404) or its backends (502/503/504). The smoke test would
-    call that a broken install; waiting a little tells the two apart. Any other answer, good or
-    bad, is left to the smoke test to judge.
-    """
-    from installer.registry_client import RegistryClient, RegistryError
-
-    deadline = time.monotonic() + seconds
-    told = False
-    while True:
-        try:
-            client = RegistryClient(
-                target.registry, username=target.username, password=target.password, ca_file=target.ca_file, timeout=10
-            )
-        except ValueError:
-            return
-        try:
-            client.ping()
-            return
-        except RegistryError as error:
-            if error.status not in NOT_ROUTED_YET or time.monotonic() >= deadline:
-                return
-            if not told:
-                on_event(
-                    Note(
-                        "smoke",
-                        f"{target.registry} answers HTTP {error.status}: the ingress does not route to the registry "
-                        f"yet; waiting up to {seconds:.0f}s",
-                    )
-                )
-                told = True
-        finally:
-            client.close()
-        time.sleep(1.0)
-
-
-def uninstall(
-    helm: HelmRunner,
-    kube: KubeClient,
-    namespace: str,
-    release: str,
-    keep_data: bool = True,
-    on_event: EventSink = discard,
-) -> list[str]:
-    """helm uninstall; the data PVC survives unless keep_data is False. Returns lines to tell the user.
-
-    A release whose chart still owns its PVC is migrated first (the PVC becomes the installer's
-    own), so the uninstall cannot take the images with it. With keep_data False and the release
-    already gone (a plain `helm uninstall`), the kept PVC is deleted.
-    """
-    from installer.plan import chart_fullname
-    from installer.state import claim_owner, keep_claim
-    from installer.volume import adopt_claim, delete_claim, read_claim
-
-    installed = helm.status(release, namespace) is not None
-    persistence = (helm.get_values(release, namespace).get("persistence") or {}) if installed else {}
-    name = persistence.get("existingClaim") or chart_fullname(release)
-    pvc = read_claim(kube, namespace, name)
-    owner = claim_owner(pvc.metadata, release) if pvc is not None else None
-    size = (pvc.spec.resources.requests or {}).get("storage", "?") if pvc is not None else None
-    where = f"PVC {namespace}/{name}"
-    if not installed:
-        if owner == "installer" and not keep_data:
-            with Step(on_event, "volume", f"deleting {where}"):
-                delete_claim(kube, namespace, name)
-            return [
-                f"release {release} was already uninstalled; deleted the data volume {where} ({size}): the images are "
-                "gone"
-            ]
-        kept = f"; its data is kept in {where} ({size})" if owner == "installer" else ""
-        raise InstallerError(
-            f"release {release} is not installed in namespace {namespace}{kept}",
-            "check --release and --namespace (helm list -A)"
-            + ("; `registry-installer uninstall --delete-data` deletes the kept data" if kept else ""),
-        )
-    with ReleaseLock(kube, namespace, release):
-        if owner == "chart" and keep_data:
-            keep_claim(kube, namespace, name)
-            if not persistence.get("existingClaim"):
-                _detach_claim(helm, kube, namespace, release, name, on_event)
-            adopt_claim(kube, namespace, release, name)
-            owner = "installer"
-        from installer.managed import remove_managed
-
-        with Step(on_event, "exposure", "removing the installer's HTTPRoute and policies") as step:
-            removed = [f"removed {words}" for words in remove_managed(kube, namespace, release)]
-            step.result = ", ".join(removed) or "none"
-        from types import SimpleNamespace
-
-        from installer.clients import remove_clients
-
-        removed += remove_clients(kube, SimpleNamespace(namespace=namespace, release=release), on_event)
-        with Step(on_event, "helm", f"helm uninstall {release}"):
-            helm.uninstall(release, namespace)
-    if pvc is None:
-        return removed
-    if owner == "other":
-        return removed + [
-            f"{where} is not the installer's (it was given as storage.filesystem.existing_claim): left as it is"
-            + (
-                f"; delete it yourself if you mean it: kubectl -n {namespace} delete pvc {name}"
-                if not keep_data
-                else ""
-            )
-        ]
-    if keep_data:
-        return removed + [
-            f"kept the data volume: {where} ({size}) holds the images. A new install of release {release} in namespace "
-            f"{namespace} reuses it by itself; `registry-installer uninstall --delete-data` deletes it"
-        ]
-    if read_claim(kube, namespace, name) is not None:
-        with Step(on_event, "volume", f"deleting {where}"):
-            delete_claim(kube, namespace, name)
-    return removed + [f"deleted the data volume {where} ({size}): the images are gone"]
-
-
-def _detach_claim(
-    helm: HelmRunner, kube: KubeClient, namespace: str, release: str, claim: str, on_event: EventSink
-) -> None:
-    """Take the chart-made PVC out of the release, so `helm uninstall` cannot delete the images.
-
-    helm uninstall deletes everything in the release's manifest; an upgrade that no longer
-    renders the PVC skips deleting it when the live object says `helm.sh/resource-policy: keep`.
-    The upgrade uses the release's own chart and values with `persistence.existingClaim` set to
-    the same name, so the Deployment does not change.
-    """
-    upgrade_stored_chart(
-        helm,
-        kube,
-        namespace,
-        release,
-        ["--set-string", f"persistence.existingClaim={claim}"],
-        on_event,
-        "keep-data",
-        f"detaching PVC {claim} from the release",
-    )
-
-
-def upgrade_stored_chart(
-    helm: HelmRunner,
-    kube: KubeClient,
-    namespace: str,
-    release: str,
-    set_args: list[str],
-    on_event: EventSink,
-    step: str,
-    detail: str,
-    wait: bool = False,
-    timeout: str = "10m",
-    cancel: threading.Event | None = None,
-) -> None:
-    """`helm upgrade --reuse-values` plus `set_args` with the chart stored in the release (no download, same version).
-
-    With `wait`, helm waits for the rollout and rolls back by itself when it fails.
-    """
-    from installer.plan import ChartRef
-    from installer.state import release_chart_dir
-
-    workdir = Path(tempfile.mkdtemp(prefix="registry-installer-chart-"))
-    try:
-        chart_dir = release_chart_dir(kube, namespace, release, workdir / "chart")
-        with Step(on_event, step, detail, cancel):
-            args = helm.upgrade_args(
-                release,
-                ChartRef(str(chart_dir), None, None),
-                namespace,
-                [],
-                wait=wait,
-                timeout=timeout,
-                rollback=wait,
-                dry_run=False,
-            )
-            args += ["--reuse-values", *set_args]
-            helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)

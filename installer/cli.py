@@ -484,9 +484,9 @@ def _cancel_on_signals() -> threading.Event:
 
 
 def cmd_uninstall(args) -> int:
-    from installer.apply import uninstall
     from installer.engine import connect
     from installer.helm import HelmRunner
+    from installer.uninstall import uninstall
 
     if args.delete_data and args.keep_data:
         raise UsageError("--delete-data and --keep-data contradict each other", "pass one of them")

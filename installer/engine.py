@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from installer.events import EventSink, StepFinished, StepStarted, discard
+from installer.events import EventSink, discard, step
 from installer.kube import KubeClient
 from installer.probe import ClusterProbe, ProbeResult
 
@@ -31,37 +30,44 @@ def connect(context: str | None = None, kubeconfig: str | None = None) -> KubeCl
 
 
 def run_probe(kube: KubeClient, namespace: str, release: str, on_event: EventSink = discard) -> ProbeResult:
-    started = time.monotonic()
-    on_event(StepStarted("probe", f"context {kube.context or '(current)'} at {kube.server}"))
-    try:
+    with step(on_event, "probe", f"context {kube.context or '(current)'} at {kube.server}") as run:
         result = ClusterProbe(kube, namespace, release).probe()
-    except Exception as exc:
-        on_event(StepFinished("probe", False, time.monotonic() - started, str(exc).splitlines()[0]))
-        raise
+        run.result = probe_summary(result)
+    return result
+
+
+def probe_summary(result: ProbeResult) -> str:
     summary = (
         f"{result.server_version}; {len(result.storage_classes)} storage classes, {len(result.ingress_classes)} "
         "ingress classes"
     )
     if result.release is not None:
         summary += f"; release {result.release.name} revision {result.release.revision} ({result.release.status})"
-    on_event(StepFinished("probe", True, time.monotonic() - started, summary))
-    return result
+    return summary
 
 
 def prepare(
-    choices: "Choices", kube: KubeClient | None, on_event: EventSink = discard, existing: "ExistingState | None" = None
+    choices: "Choices",
+    kube: KubeClient | None,
+    on_event: EventSink = discard,
+    existing: "ExistingState | None" = None,
+    probe: ProbeResult | None = None,
 ) -> Prepared:
     """Probe (when a cluster is given), read what is installed, build and render the Plan.
 
-    Offline, `existing` is what an earlier render left (so a re-render keeps its secrets)."""
+    `probe`: a probe of this cluster for `choices.target` made earlier (the wizard's Probe step): used as it is, so
+    the cluster is probed once per run. Offline, `existing` is what an earlier render left (so a re-render keeps its
+    secrets)."""
     from installer.plan import ExistingState, build_plan
     from installer.render import render
     from installer.state import load_existing
 
-    probe = None
     existing = existing or ExistingState()
-    if kube is not None:
-        probe = run_probe(kube, choices.target.namespace, choices.target.release, on_event)
+    if kube is None:
+        probe = None
+    else:
+        if probe is None or not _probed(probe, choices):
+            probe = run_probe(kube, choices.target.namespace, choices.target.release, on_event)
         tls = choices.exposure.tls
         extra = tls.secret_name if tls.mode == "existing-secret" else None
         fs = choices.storage.filesystem
@@ -76,21 +82,15 @@ def prepare(
             gateway = probe.gateway(ref.name, ref.namespace or choices.target.namespace)
             if gateway is not None:
                 existing = replace(existing, listener_certs=listener_certificates(kube, gateway))
-    started = time.monotonic()
-    on_event(
-        StepStarted(
-            "validate", "checking the choices against the cluster" if probe else "checking the choices (offline)"
-        )
-    )
-    try:
+    detail = "checking the choices against the cluster" if probe else "checking the choices (offline)"
+    with step(on_event, "validate", detail) as run:
         plan = build_plan(choices, probe, existing)
-    except Exception as exc:
-        on_event(StepFinished("validate", False, time.monotonic() - started, str(exc).splitlines()[0]))
-        raise
-    rendered = render(plan)
-    on_event(
-        StepFinished(
-            "validate", True, time.monotonic() - started, f"{len(rendered.secrets)} Secrets, chart {plan.chart.ref}"
-        )
-    )
+        rendered = render(plan)
+        run.result = f"{len(rendered.secrets)} Secrets, chart {plan.chart.ref}"
     return Prepared(probe, existing, plan, rendered)
+
+
+def _probed(probe: ProbeResult, choices: "Choices") -> bool:
+    """Whether `probe` can describe `choices.target` (a release it found is the target's)."""
+    found = probe.release
+    return found is None or (found.name, found.namespace) == (choices.target.release, choices.target.namespace)

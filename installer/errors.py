@@ -19,6 +19,10 @@ class InstallerError(Exception):
         return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
 
 
+class Cancelled(InstallerError):
+    """The user asked to stop (Ctrl+C, SIGTERM, the wizard's cancel) before this step."""
+
+
 class UsageError(InstallerError):
     """Bad command line usage (exit code 2)."""
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,36 @@ EventSink = Callable[[Event], None]
 
 def discard(_event: Event) -> None:
     """An EventSink that drops everything."""
+
+
+class StepRun:
+    """The step `step()` is timing: set `result` (StepFinished's detail) and, for a step that fails without raising
+    (a pull check that did not pull), `ok = False`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.result = ""
+        self.ok = True
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+@contextmanager
+def step(on_event: EventSink, name: str, detail: str = "", cancel: threading.Event | None = None) -> Iterator[StepRun]:
+    """Report the block as one step: StepStarted, then StepFinished with its time and result (or the exception's first
+    line, re-raised). With `cancel` set already the step does not start: Cancelled is raised instead."""
+    if cancel is not None and cancel.is_set():
+        from installer.errors import Cancelled
+
+        raise Cancelled(f"cancelled before the {name} step", "re-run the same command to finish; it converges")
+    run = StepRun(name)
+    on_event(StepStarted(name, detail))
+    try:
+        yield run
+    except BaseException as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        on_event(StepFinished(name, False, run.elapsed(), text))
+        raise
+    on_event(StepFinished(name, run.ok, run.elapsed(), run.result))

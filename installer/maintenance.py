@@ -153,7 +153,8 @@ def run_gc(
     Raises:
         InstallerError: what failed; the registry is writable again (revision said in the message).
     """
-    from installer.apply import Step, upgrade_stored_chart
+    from installer.events import step
+    from installer.uninstall import upgrade_stored_chart
 
     _ = helm.version
     target = load_target(kube, namespace, release)
@@ -193,7 +194,7 @@ def run_gc(
         except BaseException as exc:  # KeyboardInterrupt too: the registry must end writable
             failure = exc
         finally:
-            with Step(on_event, "writable", f"rolling back to revision {target.revision} (writable)"):
+            with step(on_event, "writable", f"rolling back to revision {target.revision} (writable)"):
                 helm.rollback(release, namespace, target.revision, timeout=options.timeout, wait=True)
             result.readonly_seconds = time.monotonic() - started
             on_event(Note("gc", f"the registry was read-only for {result.readonly_seconds:.0f} s"))
@@ -324,7 +325,7 @@ def _collect(
     on_event: EventSink,
     cancel: threading.Event | None,
 ) -> None:
-    from installer.apply import Step
+    from installer.events import step
 
     name = f"{target.fullname}-gc-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}"
     result.job = name
@@ -333,7 +334,7 @@ def _collect(
         + (f" on node {node}" if node else "")
         + (" (dry run: deletes nothing)" if options.dry_run else "")
     )
-    with Step(on_event, "collect", detail, cancel) as step:
+    with step(on_event, "collect", detail, cancel) as run:
         kube.call(
             f"create Job {name}",
             kube.batch.create_namespaced_job,
@@ -355,7 +356,7 @@ def _collect(
                 f"kubectl -n {target.namespace} logs job/{name} shows its output",
             )
         verb = "eligible" if options.dry_run else "deleted"
-        step.result = (
+        run.result = (
             f"{result.blobs_deleted} blobs and {result.manifests_deleted} manifests {verb}"
             if result.blobs_deleted is not None
             else "done (no summary line in its log)"
@@ -405,18 +406,18 @@ def _usage_after(
     kube: KubeClient, target: Target, before: VolumeUsage | None, wait: float, on_event: EventSink
 ) -> VolumeUsage | None:
     """The kubelet's first volume measurement taken after the collection (it measures about once a minute)."""
-    from installer.apply import Step
+    from installer.events import step
 
     finished = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with Step(on_event, "usage", "waiting for the kubelet's next measurement of the volume") as step:
+    with step(on_event, "usage", "waiting for the kubelet's next measurement of the volume") as run:
         deadline = time.monotonic() + wait
         while True:
             usage = volume_usage(kube, target.namespace, target.release, target.claim or "")
             if usage is not None and usage.time >= finished:
-                step.result = f"{usage.used_bytes} bytes used"
+                run.result = f"{usage.used_bytes} bytes used"
                 return usage
             if time.monotonic() >= deadline:
-                step.result = "no new measurement yet: `registry-installer status` shows it later"
+                run.result = "no new measurement yet: `registry-installer status` shows it later"
                 return None
             time.sleep(3.0)
 
@@ -450,9 +451,10 @@ def run_grow(
         InstallerError: shrinking, a class without expansion, S3 storage, an unbound or foreign PVC (each with
         alternatives).
     """
-    from installer.apply import Step, _detach_claim, upgrade_stored_chart
+    from installer.events import step
     from installer.model import quantity_bytes
     from installer.state import claim_owner, keep_claim
+    from installer.uninstall import detach_claim, upgrade_stored_chart
     from installer.volume import adopt_claim, read_claim, request_size
 
     try:
@@ -512,12 +514,12 @@ def run_grow(
         )
     with ReleaseLock(kube, namespace, release):
         if owner == "chart":
-            with Step(on_event, "volume", f"making PVC {claim} the installer's own"):
+            with step(on_event, "volume", f"making PVC {claim} the installer's own"):
                 keep_claim(kube, namespace, claim)
             if not (target.values.get("persistence") or {}).get("existingClaim"):
-                _detach_claim(helm, kube, namespace, release, claim, on_event)
+                detach_claim(helm, kube, namespace, release, claim, on_event)
             adopt_claim(kube, namespace, release, claim)
-        with Step(on_event, "grow", f"PVC {claim} {current} -> {size}"):
+        with step(on_event, "grow", f"PVC {claim} {current} -> {size}"):
             request_size(kube, namespace, claim, size)
         # the chart renders nothing from persistence.size here: a new revision that changes no object, so reconfigure
         # sees the size
@@ -531,9 +533,9 @@ def run_grow(
             "record",
             f"persistence.size={size} in the release's values",
         )
-        with Step(on_event, "resize", "waiting for the storage driver") as step:
+        with step(on_event, "resize", "waiting for the storage driver") as run:
             result = _wait_resize(kube, namespace, claim, current, size, wanted, wait_seconds)
-            step.result = result.message
+            run.result = result.message
     return result
 
 

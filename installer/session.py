@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer import engine
-from installer.apply import ROUTE_SETTLE, ApplyOptions, ApplyResult, helm_command_text, run_plan_smoke
+from installer.apply import ApplyOptions, ApplyResult, helm_command_text
 from installer.apply import apply as apply_plan
 from installer.diff import merged_values, values_diff
 from installer.engine import Prepared
@@ -22,6 +22,7 @@ from installer.preset import dump_preset
 from installer.probe import ProbeResult
 from installer.render import write_private, write_rendered
 from installer.secretref import SecretSpec
+from installer.verify import ROUTE_SETTLE, run_plan_smoke
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class WizardSession:
         self._idle = threading.Event()
         self._just_installed = False
         self._idle.set()
+        self._probed: tuple[str, str, ProbeResult] | None = None  # the Probe step's, reused once by prepare()
 
     @property
     def smoke_enabled(self) -> bool:
@@ -94,11 +96,20 @@ class WizardSession:
     def probe(self, namespace: str, release: str, on_event: EventSink = discard) -> ProbeResult:
         if self.kube is None:
             raise InstallerError("no cluster is connected", "go back to the Cluster step and pick a reachable context")
-        return engine.run_probe(self.kube, namespace, release, on_event)
+        result = engine.run_probe(self.kube, namespace, release, on_event)
+        self._probed = (namespace, release, result)
+        return result
 
     def prepare(self, choices: Choices, on_event: EventSink = discard) -> Prepared:
-        """Probe, read the installed state and render (raises ValidationFailed with every problem)."""
-        return engine.prepare(choices, None if self.offline else self.kube, on_event)
+        """Read the installed state and render (raises ValidationFailed with every problem).
+
+        The Probe step's probe is used when it was of the same namespace and release and nothing was installed since
+        (the cluster is probed once); otherwise this probes again."""
+        probe = None
+        if self._probed is not None and self._probed[:2] == (choices.target.namespace, choices.target.release):
+            probe = self._probed[2]
+        self._probed = None  # once only: a later prepare (after Back, after an install) probes afresh
+        return engine.prepare(choices, None if self.offline else self.kube, on_event, probe=probe)
 
     def helm(self) -> HelmRunner:
         return HelmRunner(self.helm_binary, self.kubeconfig, self.context)

@@ -7,9 +7,10 @@ import json
 import logging
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import requests
 from pydantic import SecretStr
@@ -25,7 +26,7 @@ from installer.diagnose import (
     as_registry_error,
     diagnose,
 )
-from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
+from installer.events import EventSink, Note, Progress, StepRun, discard, step
 from installer.registry_client import (
     OCI_CONFIG,
     OCI_LAYER_GZIP,
@@ -72,26 +73,34 @@ class SmokeResult:
 # -- running it ----------------------------------------------------------------------------------
 
 
+# anything a step can raise that diagnose() explains (a malformed answer too)
+STEP_ERRORS = (
+    RegistryError,
+    requests.exceptions.RequestException,
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+)
+
+
 class _Steps:
-    """Emits StepStarted/StepFinished around each step and remembers which one is running."""
+    """The smoke test's steps (each reported by events.step); remembers the one running, where a failure happened,
+    and raises what a step raises as a RegistryError."""
 
     def __init__(self, on_event: EventSink) -> None:
         self.on_event = on_event
         self.current = STEP_CONNECT
-        self._started = 0.0
 
-    def start(self, step: str, detail: str = "") -> None:
-        self.current = step
-        self._started = time.monotonic()
-        self.on_event(StepStarted(step, detail))
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self._started
-
-    def finish(self, ok: bool = True, detail: str = "") -> float:
-        seconds = self.elapsed()
-        self.on_event(StepFinished(self.current, ok, seconds, detail))
-        return seconds
+    @contextmanager
+    def run(self, name: str, detail: str = "") -> Iterator[StepRun]:
+        self.current = name
+        with step(self.on_event, name, detail) as run:
+            try:
+                yield run
+            except STEP_ERRORS as error:
+                raise as_registry_error(error) from None
 
 
 def _progress(on_event: EventSink, step: str, total: int) -> Callable[[int], None]:
@@ -143,17 +152,8 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
     with client:
         try:
             deleted = _run_steps(client, target, steps, pushed)
-        except (
-            RegistryError,
-            requests.exceptions.RequestException,
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            IndexError,
-        ) as error:
+        except STEP_ERRORS as error:
             error = as_registry_error(error)
-            steps.finish(False, str(error))
             diagnosis = diagnose(error, steps.current, target)
             log.info("smoke test failed in %s: %s", steps.current, error)
             return SmokeResult(
@@ -164,36 +164,36 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
 
 def _run_steps(client: RegistryClient, target: SmokeTarget, steps: _Steps, pushed: _Pushed) -> bool | None:
     repo = target.repository
-    steps.start(STEP_CONNECT, client.base_url)
-    scheme = client.ping(scope=f"repository:{repo}:pull,push")
-    steps.finish(detail=f"{client.base_url}/v2/ answered; auth: {scheme}")
+    with steps.run(STEP_CONNECT, client.base_url) as run:
+        scheme = client.ping(scope=f"repository:{repo}:pull,push")
+        run.result = f"{client.base_url}/v2/ answered; auth: {scheme}"
 
     layer = SmokeLayer(target.blob_size)
-    steps.start(STEP_LAYER, f"{format_size(target.blob_size)} to {repo}")
-    digest, size = client.upload_blob(
-        repo, layer.chunks(), on_progress=_progress(steps.on_event, STEP_LAYER, target.blob_size)
-    )
-    seconds = steps.elapsed()
-    pushed.bytes, pushed.throughput = size, _mib_s(size, seconds)
-    steps.finish(detail=f"{format_size(size)} in {seconds:.2f}s, {pushed.throughput:.1f} MiB/s")
+    with steps.run(STEP_LAYER, f"{format_size(target.blob_size)} to {repo}") as run:
+        digest, size = client.upload_blob(
+            repo, layer.chunks(), on_progress=_progress(steps.on_event, STEP_LAYER, target.blob_size)
+        )
+        seconds = run.elapsed()
+        pushed.bytes, pushed.throughput = size, _mib_s(size, seconds)
+        run.result = f"{format_size(size)} in {seconds:.2f}s, {pushed.throughput:.1f} MiB/s"
 
-    steps.start(STEP_MANIFEST, f"{repo}:{target.tag}")
-    diff_id = layer.diff_id or ""  # set once the layer was streamed
-    config = client.push_blob(repo, image_config(diff_id), OCI_CONFIG)
-    manifest = manifest_json(config, [Descriptor(OCI_LAYER_GZIP, digest, size)])
-    pushed.digest = client.put_manifest(repo, target.tag, manifest, OCI_MANIFEST)
-    steps.finish(detail=pushed.digest)
+    with steps.run(STEP_MANIFEST, f"{repo}:{target.tag}") as run:
+        diff_id = layer.diff_id or ""  # set once the layer was streamed
+        config = client.push_blob(repo, image_config(diff_id), OCI_CONFIG)
+        manifest = manifest_json(config, [Descriptor(OCI_LAYER_GZIP, digest, size)])
+        pushed.digest = client.put_manifest(repo, target.tag, manifest, OCI_MANIFEST)
+        run.result = pushed.digest
 
-    steps.start(STEP_VERIFY, f"{repo}:{target.tag}")
-    read_seconds = _verify(client, target, pushed.digest, diff_id)
-    steps.finish(detail=f"digests match; layer read at {_mib_s(size, read_seconds):.1f} MiB/s")
+    with steps.run(STEP_VERIFY, f"{repo}:{target.tag}") as run:
+        read_seconds = _verify(client, target, pushed.digest, diff_id)
+        run.result = f"digests match; layer read at {_mib_s(size, read_seconds):.1f} MiB/s"
 
     if target.keep:
         steps.on_event(Note(STEP_VERIFY, f"kept {client.base_url.split('://')[1]}/{repo}:{target.tag}"))
         return None
-    steps.start(STEP_DELETE, pushed.digest)
-    deleted = _delete(client, target, steps, pushed.digest)
-    steps.finish(detail="deleted" if deleted else "kept (see the note)")
+    with steps.run(STEP_DELETE, pushed.digest) as run:
+        deleted = _delete(client, target, steps, pushed.digest)
+        run.result = "deleted" if deleted else "kept (see the note)"
     return deleted
 
 

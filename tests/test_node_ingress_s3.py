@@ -12,9 +12,9 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from installer.apply import ROUTE_SETTLE, wait_until_routed
 from installer.events import discard
 from installer.smoke import SmokeTarget, run_smoke
+from installer.verify import ROUTE_SETTLE, wait_until_routed
 from tests.conftest import CHART, helm_path
 from tests.fixtures.registry import make_ca, write_htpasswd
 from tests.test_node_harness import apply, busybox_pod, jsonpath, new_namespace, wait_pod_phase

@@ -43,12 +43,13 @@ def _json(node, namespace, what):
 def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missing_piece_is_diagnosed(
     kube_node, ingress, tmp_path, monkeypatch
 ):
-    from installer.apply import plan_pull_check, run_plan_smoke, uninstall
     from installer.clients import node_report, remove_node_trust, run_pull_check
     from installer.engine import connect, prepare
     from installer.helm import HelmRunner
     from installer.model import Choices
     from installer.preset import dump_preset
+    from installer.uninstall import uninstall
+    from installer.verify import plan_pull_check, run_plan_smoke
 
     tag = uuid.uuid4().hex[:6]
     namespace, apps = f"ri-trust-{tag}", f"ri-apps-{tag}"
