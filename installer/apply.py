@@ -18,7 +18,7 @@ from installer.kube import KubeClient
 from installer.lock import ReleaseLock
 from installer.plan import Plan
 from installer.render import Rendered, write_private
-from installer.state import apply_secrets, ensure_namespace, restore_secrets, snapshot_secrets
+from installer.secret_writes import apply_secrets, ensure_namespace, restore_secrets, snapshot_secrets
 from installer.verify import (
     ROUTE_SETTLE,
     delete_smoke_image,

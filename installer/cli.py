@@ -7,11 +7,14 @@ import logging
 import os
 import sys
 import threading
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 from installer.console import EventPrinter
 from installer.errors import InstallerError, UsageError
 from installer.events import Note
+
+if TYPE_CHECKING:
+    from installer.smoke import SmokeResult
 
 log = logging.getLogger("installer")
 DEFAULT_HELM = os.environ.get("REGISTRY_INSTALLER_HELM", "helm")
@@ -27,7 +30,7 @@ def _add_target_flags(parser: argparse.ArgumentParser, release: bool = True) -> 
 
 def build_parser() -> argparse.ArgumentParser:
     from installer.disk_cli import add_push_disk_arguments
-    from installer.smoke_cli import add_smoke_arguments
+    from installer.registry_flags import add_smoke_arguments
 
     parser = argparse.ArgumentParser(
         prog="registry-installer",
@@ -430,14 +433,12 @@ def cmd_apply(args) -> int:
         print("dry run: nothing was changed")
         return 0
     if result.smoke is not None and not result.smoke.ok:
-        from installer.smoke_cli import print_result
-
         print(
             f"release {plan.release} is installed (revision {result.revision}), "
             "but the registry failed the smoke test:",
             file=sys.stderr,
         )
-        print_result(result.smoke, sys.stderr)
+        print_smoke_result(result.smoke, sys.stderr)
         return 1
     check = result.pull_check
     if check is not None and not check.ok:
@@ -687,9 +688,35 @@ def cmd_grow(args) -> int:
 
 
 def cmd_smoke(args) -> int:
-    from installer.smoke_cli import smoke_command
+    """Push a test image through --registry and read it back: 0 passed, 1 failed (the diagnosis printed)."""
+    from installer.console import format_size
+    from installer.registry_flags import target_from_args
+    from installer.smoke import run_smoke
 
-    return smoke_command(args)
+    target = target_from_args(args)
+    print(
+        f"smoke test: pushing a {format_size(target.blob_size)} layer to {target.registry}/"
+        f"{target.repository}:{target.tag}"
+    )
+    result = run_smoke(target, on_event=EventPrinter(sys.stdout, show_started=False))
+    print_smoke_result(result, sys.stdout)
+    return 0 if result.ok else 1
+
+
+def print_smoke_result(result: "SmokeResult", out: TextIO) -> None:
+    """The smoke test's verdict: what passed, or the cause, the fix and the detail of the failure."""
+    from installer.console import format_size
+
+    if result.ok:
+        out.write(
+            f"smoke test passed: {format_size(result.bytes)} layer pushed at {result.throughput_mib_s:.1f} MiB/s, "
+            f"image {result.digest} read back and verified, {result.seconds:.2f}s in all\n"
+        )
+        return
+    diagnosis = result.diagnosis
+    out.write("smoke test FAILED\n")
+    if diagnosis is not None:
+        out.write(f"  cause:  {diagnosis.cause}\n  fix:    {diagnosis.fix}\n  detail: {diagnosis.detail}\n")
 
 
 def cmd_push_disk(args) -> int:
@@ -699,35 +726,11 @@ def cmd_push_disk(args) -> int:
 
 
 def cmd_ca(args) -> int:
-    import base64
-
     from installer.engine import connect
-    from installer.kube import NotFound
-    from installer.plan import SecretNames
+    from installer.state import installed_ca
 
     namespace, release = _target_flags(args)
-    kube = connect(args.context, args.kubeconfig)
-    name = SecretNames(release).ca
-    try:
-        secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
-    except NotFound:
-        raise InstallerError(
-            f"no installer CA in namespace {namespace} (Secret {name} is missing)",
-            "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates",
-        ) from None
-    try:
-        pem = base64.b64decode((secret.data or {})["tls.crt"]).decode("ascii")
-    except (KeyError, ValueError):
-        raise InstallerError(
-            f"Secret {name} in namespace {namespace} holds no readable tls.crt",
-            "re-run apply to write the installer's CA again",
-        ) from None
-    ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
-    hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host]
-    if not hosts:  # exposed through a Gateway: the installer's HTTPRoute names them
-        from installer.managed import list_managed, release_hosts
-
-        hosts = release_hosts({"ingress": {"enabled": False}}, list_managed(kube, namespace, release))
+    pem, hosts = installed_ca(connect(args.context, args.kubeconfig), namespace, release)
     hosts = hosts or ["REGISTRY_HOST"]
     if args.out:
         from installer.files import write_file

@@ -428,7 +428,7 @@ class ClientsResult:
 def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout: float = 120.0) -> ClientsResult:
     """Pull Secrets (+ CDI forms) in the client namespaces, the default ServiceAccounts, node trust; removes what is no
     longer wanted."""
-    from installer.state import ensure_namespace
+    from installer.secret_writes import ensure_namespace
 
     result = ClientsResult()
     clients = plan.choices.clients

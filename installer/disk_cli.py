@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from installer.console import EventPrinter, format_size
 from installer.errors import InstallerError, UsageError
 from installer.events import Event, Progress, StepFinished
-from installer.smoke_cli import (
+from installer.registry_flags import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,

@@ -453,9 +453,9 @@ def run_grow(
     """
     from installer.events import step
     from installer.model import quantity_bytes
-    from installer.state import claim_owner, keep_claim
+    from installer.state import claim_owner
     from installer.uninstall import detach_claim, upgrade_stored_chart
-    from installer.volume import adopt_claim, read_claim, request_size
+    from installer.volume import adopt_claim, keep_claim, read_claim, request_size
 
     try:
         wanted = quantity_bytes(size)

@@ -1,4 +1,4 @@
-"""Read what a previous run left in the cluster (ExistingState) and apply the installer's Secrets."""
+"""Read what a previous run left in the cluster: ExistingState, who owns the PVC, the CA, the stored chart."""
 
 from __future__ import annotations
 
@@ -197,132 +197,6 @@ def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> "TLSMaterial | None":
     return TLSMaterial(cert_pem=cert, key_pem=SecretStr(key), ca_pem=ca, ca_key_pem=SecretStr(ca_key))
 
 
-def ensure_namespace(kube: KubeClient, namespace: str, dry_run: bool = False) -> bool:
-    """Create the namespace if missing; True when it was created."""
-    from kubernetes import client
-
-    try:
-        kube.call(f"read namespace {namespace}", kube.core.read_namespace, namespace)
-        return False
-    except NotFound:
-        pass
-    body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=dict(MANAGED_BY)))
-    kube.call(f"create namespace {namespace}", kube.core.create_namespace, body, dry_run="All" if dry_run else None)
-    return True
-
-
-def snapshot_secrets(kube: KubeClient, namespace: str, names: list[str]) -> dict[str, Any]:
-    """The current Secrets of these names (None where absent), to restore if the install fails."""
-    snapshot: dict[str, Any] = {}
-    for name in names:
-        try:
-            snapshot[name] = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
-        except NotFound:
-            snapshot[name] = None
-    return snapshot
-
-
-def apply_secrets(
-    kube: KubeClient, manifests: tuple[dict[str, Any], ...], snapshot: dict[str, Any], dry_run: bool = False
-) -> list[str]:
-    """Create or replace each Secret; skip those whose data and type already match. Returns what changed."""
-    changed = []
-    for manifest in manifests:
-        name = manifest["metadata"]["name"]
-        namespace = manifest["metadata"]["namespace"]
-        current = snapshot.get(name)
-        if (
-            current is not None
-            and (current.data or {}) == manifest["data"]
-            and current.type == manifest["type"]
-            and all((current.metadata.labels or {}).get(k) == v for k, v in manifest["metadata"]["labels"].items())
-        ):
-            continue
-        kwargs = {"dry_run": "All"} if dry_run else {}
-        if current is None:
-            kube.call(
-                f"create Secret {name} in {namespace}",
-                kube.core.create_namespaced_secret,
-                namespace,
-                manifest,
-                **kwargs,
-            )
-        elif current.type != manifest["type"]:
-            # type is immutable: replace by delete + create
-            kube.call(
-                f"delete Secret {name} in {namespace}", kube.core.delete_namespaced_secret, name, namespace, **kwargs
-            )
-            kube.call(
-                f"create Secret {name} in {namespace}",
-                kube.core.create_namespaced_secret,
-                namespace,
-                manifest,
-                **kwargs,
-            )
-        else:
-            body = dict(manifest)
-            body["metadata"] = {**manifest["metadata"], "resourceVersion": current.metadata.resource_version}
-            kube.call(
-                f"update Secret {name} in {namespace}",
-                kube.core.replace_namespaced_secret,
-                name,
-                namespace,
-                body,
-                **kwargs,
-            )
-        changed.append(name)
-    return changed
-
-
-def restore_secrets(kube: KubeClient, namespace: str, snapshot: dict[str, Any], changed: list[str]) -> None:
-    """Put back the Secrets `apply_secrets` changed: the old content, or gone if they were new."""
-    for name in changed:
-        old = snapshot.get(name)
-        try:
-            if old is None:
-                kube.call(f"delete Secret {name}", kube.core.delete_namespaced_secret, name, namespace)
-            else:
-                body = {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "type": old.type,
-                    "data": old.data,
-                    "metadata": {
-                        "name": name,
-                        "namespace": namespace,
-                        "labels": old.metadata.labels,
-                        "annotations": old.metadata.annotations,
-                    },
-                }
-                try:
-                    current = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
-                    body["metadata"]["resourceVersion"] = current.metadata.resource_version
-                    kube.call(f"restore Secret {name}", kube.core.replace_namespaced_secret, name, namespace, body)
-                except NotFound:
-                    kube.call(f"restore Secret {name}", kube.core.create_namespaced_secret, namespace, body)
-        except Exception as exc:  # keep restoring the others; report this one
-            log.warning("could not restore Secret %s: %s", name, exc)
-
-
-KEEP_ANNOTATION = {"helm.sh/resource-policy": "keep"}
-
-
-def keep_claim(kube: KubeClient, namespace: str, name: str) -> str | None:
-    """Mark the data PVC so helm leaves it behind; returns its size, None when there is no such PVC."""
-    try:
-        pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
-    except NotFound:
-        return None
-    kube.call(
-        f"annotate PVC {name}",
-        kube.core.patch_namespaced_persistent_volume_claim,
-        name,
-        namespace,
-        {"metadata": {"annotations": KEEP_ANNOTATION}},
-    )
-    return (pvc.spec.resources.requests or {}).get("storage", "?")
-
-
 def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path) -> Path:
     """Write the chart stored in the release's latest revision to `dest` (helm keeps it whole)."""
     import yaml
@@ -352,3 +226,29 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(item["data"]))
     return dest
+
+
+def installed_ca(kube: KubeClient, namespace: str, release: str) -> tuple[str, list[str]]:
+    """The installer's CA certificate (PEM, self-signed TLS) and the hosts the release answers on (Ingress rules, or
+    the installer's HTTPRoute); InstallerError when there is no such CA."""
+    name = SecretNames(release).ca
+    try:
+        secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+    except NotFound:
+        raise InstallerError(
+            f"no installer CA in namespace {namespace} (Secret {name} is missing)",
+            "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates",
+        ) from None
+    pem = _decode(secret, "tls.crt")
+    if not pem:
+        raise InstallerError(
+            f"Secret {name} in namespace {namespace} holds no readable tls.crt",
+            "re-run apply to write the installer's CA again",
+        )
+    ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
+    hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host]
+    if not hosts:  # exposed through a Gateway: the installer's HTTPRoute names them
+        from installer.managed import release_hosts
+
+        hosts = release_hosts({"ingress": {"enabled": False}}, list_managed(kube, namespace, release))
+    return pem, hosts

@@ -29,8 +29,8 @@ def uninstall(
     already gone (a plain `helm uninstall`), the kept PVC is deleted.
     """
     from installer.plan import chart_fullname
-    from installer.state import claim_owner, keep_claim
-    from installer.volume import adopt_claim, delete_claim, read_claim
+    from installer.state import claim_owner
+    from installer.volume import adopt_claim, delete_claim, keep_claim, read_claim
 
     installed = helm.status(release, namespace) is not None
     persistence = (helm.get_values(release, namespace).get("persistence") or {}) if installed else {}

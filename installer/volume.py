@@ -15,10 +15,11 @@ from installer.kube import KubeClient, NotFound
 from installer.model import quantity_bytes
 from installer.plan import Plan
 from installer.render import MANAGED_BY, Rendered
-from installer.state import HELM_OWNERSHIP, INSTANCE_LABEL, KEEP_ANNOTATION, claim_owner
+from installer.state import HELM_OWNERSHIP, INSTANCE_LABEL, claim_owner
 
 log = logging.getLogger(__name__)
 MERGE_PATCH = {"_content_type": "application/merge-patch+json"}  # null deletes a key
+KEEP_ANNOTATION = {"helm.sh/resource-policy": "keep"}
 
 
 def read_claim(kube: KubeClient, namespace: str, name: str) -> Any | None:
@@ -122,3 +123,19 @@ def delete_claim(kube: KubeClient, namespace: str, name: str) -> None:
 
 def _requested(pvc: Any) -> str:
     return (pvc.spec.resources.requests or {}).get("storage", "0")
+
+
+def keep_claim(kube: KubeClient, namespace: str, name: str) -> str | None:
+    """Mark the data PVC so helm leaves it behind; returns its size, None when there is no such PVC."""
+    try:
+        pvc = kube.call(f"read PVC {name}", kube.core.read_namespaced_persistent_volume_claim, name, namespace)
+    except NotFound:
+        return None
+    kube.call(
+        f"annotate PVC {name}",
+        kube.core.patch_namespaced_persistent_volume_claim,
+        name,
+        namespace,
+        {"metadata": {"annotations": KEEP_ANNOTATION}},
+    )
+    return (pvc.spec.resources.requests or {}).get("storage", "?")

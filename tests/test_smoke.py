@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import gzip
 import hashlib
 import io
@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from installer.cli import main as cli_main
 from installer.diagnose import STEP_CONNECT, STEP_LAYER, STEP_VERIFY, diagnose
 from installer.events import Note, Progress, StepFinished, StepStarted
 from installer.registry_client import RegistryError
 from installer.sizes import parse_size
 from installer.smoke import SmokeTarget, run_smoke
-from installer.smoke_cli import add_smoke_arguments, smoke_command
 from installer.smoke_image import SmokeLayer, image_config
 from tests.fixtures.procs import free_port
 from tests.fixtures.registry import Blackhole
@@ -42,12 +42,12 @@ def target_for(stack, **overrides) -> SmokeTarget:
 
 
 def run_cli(argv: list[str], monkeypatch=None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    add_smoke_arguments(parser)
+    """`registry-installer smoke ARGV` in this process: (exit code, stdout, stderr)."""
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
     out, err = io.StringIO(), io.StringIO()
-    code = smoke_command(parser.parse_args(argv), out=out, err=err)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(["smoke", *argv])
     return code, out.getvalue(), err.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""The `registry-installer smoke` command: arguments, validation, and one printed line per step."""
+"""The flags of the commands that talk to a registry (smoke, push-disk) and their validation into a SmokeTarget."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ import argparse
 import logging
 import os
 import re
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from installer.console import EventPrinter, format_size
 from installer.errors import UsageError
 from installer.probe import FAMILY_NAMES
 
 if TYPE_CHECKING:  # requests, pydantic and the registry client load only when the smoke test runs
     from pydantic import SecretStr
 
-    from installer.smoke import SmokeResult, SmokeTarget
+    from installer.smoke import SmokeTarget
 
 log = logging.getLogger(__name__)
 
@@ -226,48 +224,3 @@ def _timeout(value: str) -> float:
             f"--timeout {value!r} must be a number of seconds from more than 0 to 86400; e.g. --timeout 30"
         )
     return seconds
-
-
-def print_result(result: "SmokeResult", out: TextIO) -> None:
-
-    if result.ok:
-        out.write(
-            f"smoke test passed: {format_size(result.bytes)} layer pushed at {result.throughput_mib_s:.1f} MiB/s, "
-            f"image {result.digest} read back and verified, {result.seconds:.2f}s in all\n"
-        )
-        return
-    diagnosis = result.diagnosis
-    out.write("smoke test FAILED\n")
-    if diagnosis is not None:
-        out.write(f"  cause:  {diagnosis.cause}\n  fix:    {diagnosis.fix}\n  detail: {diagnosis.detail}\n")
-
-
-def smoke_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the smoke test from parsed arguments; 0 passed, 1 failed (diagnosis printed), 2 bad usage."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        target = target_from_args(args)
-    except UsageError as error:
-        err.write(f"registry-installer smoke: error: {error}\n")
-        return EXIT_USAGE
-    from installer.smoke import run_smoke
-
-    out.write(
-        f"smoke test: pushing a {format_size(target.blob_size)} layer to {target.registry}/"
-        f"{target.repository}:{target.tag}\n"
-    )
-    result = run_smoke(target, on_event=EventPrinter(out, show_started=False))
-    print_result(result, out)
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `smoke` on its own (python -m installer.smoke_cli ...), until cli.py wires it in."""
-    parser = argparse.ArgumentParser(prog="registry-installer smoke", description=__doc__)
-    add_smoke_arguments(parser)
-    return smoke_command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
