@@ -11,7 +11,7 @@ import re
 import secrets as _random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from installer.errors import InstallerError
 from installer.events import EventSink, Note, StepFinished, StepStarted, discard
@@ -268,7 +268,7 @@ class NodeTrust:
 
     node: str
     runtime: str  # Node.status.nodeInfo.containerRuntimeVersion, e.g. containerd://1.7.24
-    state: str  # trusted | needs-config-path | unknown-runtime | not-written
+    state: Literal["trusted", "needs-config-path", "unknown-runtime", "not-written"]
     detail: str = ""
 
     def words(self) -> str:
@@ -647,6 +647,9 @@ NOT_PULL = (
     "ContainerCannotRun",
     "CreateContainerConfigError",
 )
+PullCheckKind = Literal[
+    "", "pulled", "x509", "auth", "dns", "connection", "not-found", "other", "timeout", "unschedulable"
+]
 
 
 @dataclass(frozen=True)
@@ -659,12 +662,12 @@ class PullCheck:
     node: str | None
     cause: str = ""
     fix: str = ""
-    kind: str = ""  # pulled | x509 | auth | dns | connection | not-found | other | timeout | unschedulable
+    kind: PullCheckKind = ""  # "": not known yet
     detail: str = ""
     nodes: tuple[NodeTrust, ...] = ()
 
 
-def classify_pull_error(message: str, image: str, trust_words: str = "") -> tuple[str, str, str]:
+def classify_pull_error(message: str, image: str, trust_words: str = "") -> tuple[PullCheckKind, str, str]:
     """(kind, cause, fix) for a kubelet pull error message."""
     host = image.split("/", 1)[0]
     text = message.lower()

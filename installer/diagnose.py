@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -34,7 +34,7 @@ class Diagnosis:
 
     cause: str
     fix: str
-    fix_screen: str | None  # "uploads" | "access" | "address" | "tls" | None
+    fix_screen: Literal["uploads", "access", "address", "tls"] | None
     detail: str
 
 

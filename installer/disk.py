@@ -12,6 +12,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from installer.errors import UsageError
 
@@ -25,6 +26,9 @@ GZIP_LEVEL = 1  # fixed: a resumed gzip layer is recomputed byte for byte, so le
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 FORMATS = ("qcow2", "raw", "iso")
+
+
+Compression = Literal["none", "gzip"]  # of the disk layer
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ class DiskLayer:
     """
 
     disk: DiskFile
-    compress: str = "none"  # none | gzip
+    compress: Compression = "none"
 
     @property
     def media_type(self) -> str:

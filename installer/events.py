@@ -6,7 +6,9 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Literal, Union
+
+WatchedKind = Literal["PersistentVolumeClaim", "Pod"]  # what the rollout watcher reads
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Note:
 
     step: str
     text: str
-    level: str = "info"  # info | warning
+    level: Literal["info", "warning"] = "info"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class RolloutStatus:
     """While helm waits: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer, ContainerCreating, Ready,
     ...)."""
 
-    kind: str  # PersistentVolumeClaim | Pod
+    kind: WatchedKind
     name: str
     state: str
     detail: str = ""

@@ -10,7 +10,7 @@ changes. No textual, no kubernetes client imports here: the probe and apply pass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 GATEWAYS_CRD = f"gateways.{GATEWAY_GROUP}"
@@ -156,9 +156,9 @@ class ListenerInfo:
     port: int
     protocol: str
     hostname: str | None = None
-    tls_mode: str | None = None  # Terminate | Passthrough (HTTPS/TLS listeners)
+    tls_mode: Literal["Terminate", "Passthrough"] | None = None  # HTTPS/TLS listeners only
     certificate_refs: tuple[str, ...] = ()  # "namespace/name" of each Secret
-    allowed_from: str = "Same"  # All | Same | Selector
+    allowed_from: Literal["All", "Same", "Selector"] = "Same"
     allowed_selector: dict[str, str] = field(default_factory=dict)  # matchLabels of a Selector
     allowed_kinds: tuple[str, ...] = ()  # empty: the protocol's default (HTTPRoute for HTTP/HTTPS)
 

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from installer.errors import InstallerError, UsageError
 from installer.events import EventSink, Note, discard
@@ -430,7 +430,7 @@ class GrowResult:
     claim: str
     old_size: str
     new_size: str
-    state: str  # "done" | "filesystem-resize-pending" | "resizing" | "failed"
+    state: Literal["done", "filesystem-resize-pending", "resizing", "failed"]
     capacity: str | None = None
     message: str = ""
 

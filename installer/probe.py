@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from installer.errors import InstallerError
 from installer.gateway import (
@@ -71,7 +71,7 @@ class IngressClassInfo:
 @dataclass(frozen=True)
 class IssuerInfo:
     name: str
-    kind: str  # ClusterIssuer | Issuer
+    kind: Literal["ClusterIssuer", "Issuer"]
     namespace: str | None = None
     ready: bool | None = None
 

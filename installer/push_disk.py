@@ -16,7 +16,16 @@ from pydantic import SecretStr
 
 from installer.console import format_size
 from installer.diagnose import Diagnosis, as_registry_error, diagnose
-from installer.disk import DiskFile, DiskLayer, FileChanged, LayerStream, datavolume_snippet, disk_config, vm_snippet
+from installer.disk import (
+    Compression,
+    DiskFile,
+    DiskLayer,
+    FileChanged,
+    LayerStream,
+    datavolume_snippet,
+    disk_config,
+    vm_snippet,
+)
 from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
 from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, manifest_json
 from installer.smoke import SmokeTarget
@@ -50,7 +59,7 @@ class PushDiskTarget:
     username: str | None = None
     password: SecretStr | None = field(default=None, repr=False)
     ca_file: Path | None = None
-    compress: str = "none"
+    compress: Compression = "none"
     architecture: str = field(default_factory=go_architecture)
     timeout: float = 60.0
     chunk_size: int = DEFAULT_CHUNK
@@ -438,7 +447,7 @@ def push_disk_for_plan(
     plan,
     file: str,
     image: str,
-    compress: str = "none",
+    compress: Compression = "none",
     on_event: EventSink = discard,
     stop: threading.Event | None = None,
 ) -> PushDiskResult:

@@ -6,13 +6,14 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
 from installer.errors import InstallerError
 
 REFERENCE_SYNTAX = "env:VAR_NAME, file:/path/to/file, generate, or keep"
+REFERENCE_PREFIXES: tuple[tuple[str, Literal["env", "file"]], ...] = (("env:", "env"), ("file:", "file"))
 GENERATED_LENGTH = 32
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
@@ -21,7 +22,7 @@ MAX_SECRET_FILE_BYTES = 64 * 1024
 class SecretSpec:
     """A reference to a secret value, never the value itself (except `literal`, wizard-only)."""
 
-    kind: str  # env | file | generate | keep | literal
+    kind: Literal["env", "file", "generate", "keep", "literal"]
     ref: str = ""
     value: SecretStr | None = field(default=None, repr=False, compare=False)
 
@@ -38,9 +39,11 @@ class SecretSpec:
         if not isinstance(text, str):
             raise ValueError(f"expected a secret reference ({REFERENCE_SYNTAX}), got {type(text).__name__}")
         stripped = text.strip()
-        if stripped in ("generate", "keep"):
-            return cls(stripped)
-        for prefix in ("env:", "file:"):
+        if stripped == "generate":
+            return cls("generate")
+        if stripped == "keep":
+            return cls("keep")
+        for prefix, kind in REFERENCE_PREFIXES:
             if stripped.startswith(prefix):
                 ref = stripped[len(prefix) :].strip()
                 if not ref:
@@ -48,7 +51,7 @@ class SecretSpec:
                         f"'{prefix}' needs a name after the colon, e.g. "
                         f"{prefix}{'REGISTRY_PASSWORD' if prefix == 'env:' else '/run/secrets/registry-password'}"
                     )
-                return cls(prefix[:-1], ref)
+                return cls(kind, ref)
         if allow_literal:
             return cls("literal", value=SecretStr(text))
         raise ValueError(

@@ -7,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from installer import engine
 from installer.apply import ApplyOptions, ApplyResult, helm_command_text
@@ -23,6 +24,9 @@ from installer.probe import ProbeResult
 from installer.render import write_private, write_rendered
 from installer.secretref import SecretSpec
 from installer.verify import ROUTE_SETTLE, run_plan_smoke
+
+if TYPE_CHECKING:
+    from installer.disk import Compression
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +236,7 @@ class WizardSession:
         prepared: Prepared,
         file: str,
         image: str,
-        compress: str = "none",
+        compress: Compression = "none",
         on_event: EventSink = discard,
         cancel: threading.Event | None = None,
     ):

@@ -21,12 +21,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from installer.events import EventSink, RolloutProblem, RolloutStatus
+from installer.events import EventSink, RolloutProblem, RolloutStatus, WatchedKind
 from installer.kube import KubeClient
 
 log = logging.getLogger(__name__)
 
-PVC, POD = "PersistentVolumeClaim", "Pod"
+PVC: WatchedKind = "PersistentVolumeClaim"
+POD: WatchedKind = "Pod"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 PULL_GRACE = 60.0  # seconds an image may fail to pull (network hiccups) before the wait ends
 LOG_LINES = 10
@@ -42,7 +43,7 @@ DEFINITE_PULL = re.compile(
 class Finding:
     """One observation about one object: a status (problem is None) or a problem."""
 
-    kind: str
+    kind: WatchedKind
     name: str
     state: str
     detail: str = ""
