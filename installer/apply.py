@@ -130,6 +130,7 @@ def apply(
         for line in finish_claim(kube, plan, rendered):
             on_event(Note("volume", line))
         _remove_unused_secrets(plan, kube, rendered, on_event)
+        _scheduled_gc_state(plan, kube, on_event)
         _exposure_objects(plan, rendered, kube, on_event)
         result.clients = _clients(plan, kube, on_event)
     if options.smoke and options.wait:
@@ -286,7 +287,7 @@ def _check_permissions(plan: Plan, kube: KubeClient, options: ApplyOptions) -> N
     checks = ClusterProbe(kube, plan.namespace, plan.release).permissions()
     unneeded = {"httproutes" if plan.gateway is None else "ingresses"}
     if not plan.choices.extras.garbage_collect.enabled:
-        unneeded.add("cronjobs")
+        unneeded.update(("cronjobs", "roles", "rolebindings", "serviceaccounts"))
     missing = [c for c in checks if not c.allowed and c.resource not in unneeded]
     if missing:
         who = f"context {kube.context}" if kube.context else "the current identity"
@@ -296,6 +297,25 @@ def _check_permissions(plan: Plan, kube: KubeClient, options: ApplyOptions) -> N
         )
 
 
+def _scheduled_gc_state(plan: Plan, kube: KubeClient, on_event: EventSink) -> None:
+    """Under the lock (no scheduled collection runs now): writable again if a killed run left the registry read-only,
+    and the record the CronJob writes to exists (it may only patch it)."""
+    from installer.gcschedule import READONLY_ENV, clear_readonly_override
+    from installer.status import ensure_gc_record
+
+    if clear_readonly_override(kube, plan.namespace, plan.release):
+        on_event(
+            Note(
+                "gc",
+                f"removed {READONLY_ENV} from the registry: a scheduled garbage collection was stopped before it "
+                "could make the registry writable again",
+                "warning",
+            )
+        )
+    if plan.choices.extras.garbage_collect.enabled:
+        ensure_gc_record(kube, plan.namespace, plan.release)
+
+
 def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event: EventSink) -> None:
     """Apply the installer's own objects (HTTPRoute, policy, ...) and remove those the exposure no longer needs."""
     from installer.managed import apply_managed, list_managed
@@ -303,7 +323,8 @@ def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event
     if not rendered.objects and not list_managed(kube, plan.namespace, plan.release):
         return
     detail = (
-        ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in rendered.objects) or "removing the Gateway exposure"
+        ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in rendered.objects)
+        or "removing the installer's objects the release no longer needs"
     )
     with step(on_event, "exposure", detail) as run:
         try:

@@ -338,9 +338,17 @@ def no_option(value: str, what: str, example: str) -> str:
     return value
 
 
+def image_reference(value: str, setting: str, example: str) -> str:
+    """An image reference (REPOSITORY[:TAG][@DIGEST]); ValueError naming `setting` otherwise."""
+    name, _, tag = value.partition("@")[0].rpartition(":") if ":" in value.split("/")[-1] else (value, "", "")
+    if not IMAGE_REPOSITORY.fullmatch(name or value) or (tag and not IMAGE_TAG.fullmatch(tag)) or CONTROL.search(value):
+        raise ValueError(f"{setting} {value!r} is not an image reference, e.g. {example}")
+    return value
+
+
 CHART_NAME_DEFAULT = "docker-registry"
 CHART_SUFFIX = "-" + CHART_NAME_DEFAULT
-GC_SUFFIX = "-garbage-collector"
+GC_SUFFIX = "-installer-gc"  # the installer's CronJob (installer/gcschedule.py)
 
 
 def chart_fullname(release: str) -> str:

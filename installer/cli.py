@@ -600,13 +600,21 @@ def cmd_status(args) -> int:
         print(f"images:    {status.catalog_note}")
     gc = status.last_gc
     if gc:
-        freed = format_size(gc["freed_bytes"]) if gc.get("freed_bytes") is not None else "unknown"
+        if gc.get("freed_bytes") is not None:
+            freed = f"freed {format_size(gc['freed_bytes'])}"
+        elif gc.get("blobs_deleted") is not None:
+            freed = f"{gc['blobs_deleted']} blobs deleted"
+        else:
+            freed = "freed unknown"
         print(
-            f"last gc:   {gc['time']} {'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, freed {freed}, "
-            f"read-only {gc.get('readonly_seconds', 0):.0f} s"
+            f"last gc:   {gc['time']}{' (scheduled)' if gc.get('scheduled') else ''} "
+            f"{'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, {freed}, "
+            f"read-only {gc.get('readonly_seconds') or 0:.0f} s"
         )
     else:
         print("last gc:   never (by this installer)")
+    if status.gc_schedule:
+        print(f"gc plan:   {status.gc_schedule} (CronJob {release}-installer-gc: read-only, collect, writable)")
     for warning in status.warnings:
         print(f"warning: {warning}")
     return 0

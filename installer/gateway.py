@@ -322,10 +322,6 @@ MANAGED_KINDS = (
 )
 
 
-def managed_kind(obj: dict[str, Any]) -> ManagedKind:
-    return next(k for k in MANAGED_KINDS if k.kind == obj["kind"] and k.api_version == obj["apiVersion"])
-
-
 def object_words(obj: dict[str, Any]) -> str:
     return f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"
 

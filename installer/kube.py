@@ -236,8 +236,8 @@ class KubeClient:
             what, self._request_json, "PATCH", path, query, json.dumps(body), "application/apply-patch+yaml"
         )
 
-    def delete_json(self, what: str, path: str) -> dict[str, Any]:
-        return self.call(what, self._request_json, "DELETE", path, None, None)
+    def delete_json(self, what: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+        return self.call(what, self._request_json, "DELETE", path, query, None)
 
     def _request_json(
         self,

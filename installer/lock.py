@@ -76,18 +76,44 @@ class ReleaseLock:
         except NotFound:
             return None
 
+    def _scheduled_run_ended(self, holder: str) -> bool:
+        """True when `holder` is the scheduled collection's pod (installer/gcschedule.py) and it no longer runs."""
+        from installer.gcschedule import LEASE_HOLDER_PREFIX
+
+        if not holder.startswith(LEASE_HOLDER_PREFIX):
+            return False
+        try:
+            pod = self.kube.call(
+                "read the scheduled collection's pod",
+                self.kube.core.read_namespaced_pod,
+                holder.removeprefix(LEASE_HOLDER_PREFIX),
+                self.namespace,
+            )
+        except NotFound:
+            return True
+        return bool(pod.status and pod.status.phase in ("Succeeded", "Failed"))
+
     def _refuse_live(self, current) -> None:
         """LockHeld when `current` (a Lease) is held by an installer that is still running."""
+        from installer.gcschedule import LEASE_HOLDER_PREFIX
+
         spec = current.spec
         renewed = spec.renew_time or spec.acquire_time
         expires = renewed + dt.timedelta(seconds=spec.lease_duration_seconds or self.seconds) if renewed else _now()
-        if spec.holder_identity and expires > _now() and not _holder_died_here(spec.holder_identity):
+        holder = spec.holder_identity or ""
+        if not holder or expires <= _now() or _holder_died_here(holder) or self._scheduled_run_ended(holder):
+            return
+        if holder.startswith(LEASE_HOLDER_PREFIX):
             raise LockHeld(
-                f"another registry-installer ({spec.holder_identity}) is applying release {self.release} in namespace "
-                f"{self.namespace}",
-                f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC (Lease "
-                f"{self.namespace}/{self.name})",
+                f"the scheduled garbage collection (pod {holder.removeprefix(LEASE_HOLDER_PREFIX)}) is running on "
+                f"release {self.release} in namespace {self.namespace}: the registry is read-only until it ends",
+                f"wait for it to finish (kubectl -n {self.namespace} logs {holder.removeprefix(LEASE_HOLDER_PREFIX)})",
             )
+        raise LockHeld(
+            f"another registry-installer ({holder}) is applying release {self.release} in namespace {self.namespace}",
+            f"wait for it to finish; if it died, its lock expires at {expires:%H:%M:%S} UTC "
+            f"(Lease {self.namespace}/{self.name})",
+        )
 
     def refuse_if_held(self) -> None:
         """For a dry run, which takes no lock: LockHeld while another installer is applying."""

@@ -168,6 +168,10 @@ def run_gc(
     node = pods[0].spec.node_name if target.rwo else None
     result = GCResult(dry_run=options.dry_run, node=node)
     with ReleaseLock(kube, namespace, release):
+        from installer.gcschedule import READONLY_ENV, clear_readonly_override
+
+        if not options.dry_run and clear_readonly_override(kube, namespace, release):
+            on_event(Note("gc", f"removed {READONLY_ENV} left by a stopped scheduled collection", "warning"))
         before = volume_usage(kube, namespace, release, target.claim, pods) if target.claim else None
         result.used_before = before.used_bytes if before else None
         if options.dry_run:

@@ -1,5 +1,6 @@
-"""The installer's own objects beside the release (HTTPRoute, upload policy, Certificate, ReferenceGrant):
-listed by label, applied server-side after helm, removed when the release or the exposure no longer needs them."""
+"""The installer's own objects beside the release (HTTPRoute, upload policy, Certificate, ReferenceGrant; the
+scheduled collection's CronJob, ServiceAccount, Role and RoleBinding): listed by label, applied server-side after
+helm, removed when the release, the exposure or the schedule no longer needs them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import logging
 from collections.abc import Iterable, Set
 from typing import Any
 
-from installer.gateway import MANAGED_BY, MANAGED_KINDS, managed_kind, object_words
+from installer.gateway import MANAGED_BY, MANAGED_KINDS, ManagedKind, object_words
+from installer.gcschedule import SCHEDULE_KINDS
 from installer.kube import Forbidden, KubeClient, NotFound
+
+ALL_KINDS = MANAGED_KINDS + SCHEDULE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,7 @@ def list_managed(kube: KubeClient, namespace: str, release: str) -> list[dict[st
     """The release's managed objects now in the cluster; kinds whose CRD is missing (or that we may not list) are
     skipped."""
     found = []
-    for kind in MANAGED_KINDS:
+    for kind in ALL_KINDS:
         try:
             items = kube.get_json(
                 f"list {kind.kind}s in {namespace}", kind.collection(namespace), {"labelSelector": _selector(release)}
@@ -33,6 +37,10 @@ def list_managed(kube: KubeClient, namespace: str, release: str) -> list[dict[st
             item.setdefault("kind", kind.kind)
             found.append(item)
     return found
+
+
+def managed_kind(obj: dict[str, Any]) -> ManagedKind:
+    return next(k for k in ALL_KINDS if k.kind == obj["kind"] and k.api_version == obj["apiVersion"])
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
@@ -65,7 +73,11 @@ def remove_managed(
             continue
         kind = managed_kind(obj)
         try:
-            kube.delete_json(f"delete {object_words(obj)}", f"{kind.collection(namespace)}/{obj['metadata']['name']}")
+            kube.delete_json(
+                f"delete {object_words(obj)}",
+                f"{kind.collection(namespace)}/{obj['metadata']['name']}",
+                {"propagationPolicy": "Background"},  # a CronJob's Jobs and their pods go with it
+            )
         except NotFound:
             continue
         removed.append(object_words(obj))

@@ -452,14 +452,31 @@ class Uploads(Section):
 
 
 class GarbageCollect(Section):
+    """Scheduled garbage collection: the installer's CronJob runs `gc`'s safe sequence (read-only, collect,
+    writable)."""
+
     enabled: bool = False
     schedule: str = "0 1 * * *"
     delete_untagged: bool = True
+    image: str | None = Field(
+        None,
+        description="an image with bash, date, sleep and kubectl for the CronJob; default registry.k8s.io/kubectl "
+        "at the cluster's version (a mirror for offline clusters)",
+    )
 
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
         return checks.cron_schedule(value)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return checks.image_reference(
+            value, "extras.garbage_collect.image", "registry.k8s.io/kubectl:v1.35.2 (or a mirror of it)"
+        )
 
 
 class Image(Section):
@@ -592,17 +609,11 @@ class Clients(Section):
     @field_validator("node_trust_image")
     @classmethod
     def _image(cls, value: str) -> str:
-        name, _, tag = value.partition("@")[0].rpartition(":") if ":" in value.split("/")[-1] else (value, "", "")
-        if (
-            not checks.IMAGE_REPOSITORY.fullmatch(name or value)
-            or (tag and not checks.IMAGE_TAG.fullmatch(tag))
-            or checks.CONTROL.search(value)
-        ):
-            raise ValueError(
-                f"clients.node_trust_image {value!r} is not an image reference, e.g. {DEFAULT_NODE_TRUST_IMAGE} "
-                "(a mirror for offline clusters: mirror.example.com/library/busybox:1.36)"
-            )
-        return value
+        return checks.image_reference(
+            value,
+            "clients.node_trust_image",
+            f"{DEFAULT_NODE_TRUST_IMAGE} (a mirror for offline clusters: mirror.example.com/library/busybox:1.36)",
+        )
 
     @field_validator("containerd_certs_d", "containerd_config", "crio_certs_d", "docker_certs_d")
     @classmethod
@@ -675,14 +686,12 @@ class Choices(Section):
                 "own (its password is generated); choose another name, e.g. puller"
             )
         release = self.target.release
-        fullname = checks.chart_fullname(release)
-        if self.extras.garbage_collect.enabled and len(fullname + checks.GC_SUFFIX) > checks.CRONJOB_NAME_MAX:
+        if self.extras.garbage_collect.enabled and len(release + checks.GC_SUFFIX) > checks.CRONJOB_NAME_MAX:
             limit = checks.CRONJOB_NAME_MAX - len(checks.GC_SUFFIX)
             raise ValueError(
-                f"target.release {release!r}: with extras.garbage_collect the chart names its CronJob "
-                f"{fullname + checks.GC_SUFFIX!r} ({len(fullname + checks.GC_SUFFIX)} characters) and Kubernetes "
-                f"allows {checks.CRONJOB_NAME_MAX}; use a release name of at most {limit - len(checks.CHART_SUFFIX)} "
-                f"characters, or one containing 'docker-registry' of at most {limit}"
+                f"target.release {release!r}: with extras.garbage_collect the installer names its CronJob "
+                f"{release + checks.GC_SUFFIX!r} ({len(release + checks.GC_SUFFIX)} characters) and Kubernetes allows "
+                f"{checks.CRONJOB_NAME_MAX}; use a release name of at most {limit} characters"
             )
         tls = self.exposure.tls
         if tls.secret_name is not None:

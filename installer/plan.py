@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.gateway import ALTERNATIVES, PolicyKind, family_info, policy_for, why_not
+from installer.gcschedule import kubectl_image
 from installer.htpasswd import build_htpasswd
 from installer.model import BCRYPT_MAX_BYTES, Choices, quantity_bytes
 from installer.probe import ProbeResult
@@ -178,6 +179,7 @@ class Plan:
     claim: DataClaim | None = None  # None on S3 storage
     gateway: GatewayTarget | None = None  # exposure through a Gateway (an HTTPRoute) instead of an Ingress
     pull_user: ResolvedUser | None = field(default=None, repr=False)  # clients.pull_user, when namespaces pull
+    gc_image: str = ""  # the scheduled collection's kubectl image (extras.garbage_collect.image or the cluster's)
 
     @property
     def pull_address(self) -> str:
@@ -295,6 +297,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         claim=claim,
         gateway=gateway,
         pull_user=pull_user,
+        gc_image=choices.extras.garbage_collect.image or kubectl_image(probe.server_version if probe else None),
     )
 
 

@@ -261,7 +261,10 @@ NEEDED_PERMISSIONS = (
     NeededPermission("create", "persistentvolumeclaims"),
     NeededPermission("create", "ingresses", "networking.k8s.io"),
     NeededPermission("create", "httproutes", "gateway.networking.k8s.io"),
-    NeededPermission("create", "cronjobs", "batch"),
+    NeededPermission("create", "cronjobs", "batch"),  # these three and serviceaccounts: the scheduled collection
+    NeededPermission("create", "roles", "rbac.authorization.k8s.io"),
+    NeededPermission("create", "rolebindings", "rbac.authorization.k8s.io"),
+    NeededPermission("create", "serviceaccounts"),
     NeededPermission("create", "leases", "coordination.k8s.io"),
 )
 

@@ -70,7 +70,7 @@ def choices_from_release(
         auth=_auth(values, annotations, user_names),
         storage=_storage(values, release),
         uploads=uploads,
-        extras=_extras(values),
+        extras=_extras(values, by_kind.get("CronJob")),
     )
 
 
@@ -218,15 +218,22 @@ def _seconds(text: str | None, default: int) -> int:
     return int(digits) if digits.isdigit() else default
 
 
-def _extras(values: dict) -> Extras:
+def _extras(values: dict, cronjob: dict | None = None) -> Extras:
+    """The extras section; the schedule from the installer's CronJob, or from the chart's (an older install: the
+    next apply replaces the chart's CronJob with the installer's)."""
+    from installer.gcschedule import schedule_from_cronjob
+
     gc = values.get("garbageCollect") or {}
     image = values.get("image") or {}
     resources = values.get("resources") or {}
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
     gc_defaults = GarbageCollect()
+    scheduled = schedule_from_cronjob(cronjob)
     return Extras(
         replicas=int(values.get("replicaCount", 1)),
-        garbage_collect=GarbageCollect(
+        garbage_collect=GarbageCollect(**scheduled)
+        if scheduled
+        else GarbageCollect(
             enabled=bool(gc.get("enabled", False)),
             schedule=gc.get("schedule", gc_defaults.schedule),
             delete_untagged=bool(gc.get("deleteUntagged", gc_defaults.delete_untagged)),

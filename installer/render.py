@@ -23,6 +23,7 @@ from installer.gateway import (
     nginx_duration,
     object_words,
 )
+from installer.gcschedule import schedule_objects
 from installer.plan import ExistingState, Plan, chart_fullname
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
@@ -123,22 +124,12 @@ def render(plan: Plan) -> Rendered:
     values.update(_storage(plan))
     extras = plan.choices.extras
     if extras.garbage_collect.enabled:
+        # the chart's garbageCollect stays off: its CronJob collects while the registry accepts pushes
         gc = extras.garbage_collect
-        values["garbageCollect"] = {"enabled": True, "deleteUntagged": gc.delete_untagged, "schedule": gc.schedule}
-        if storage.kind == "filesystem" and storage.filesystem.access_mode == "ReadWriteOncePod":
-            notes.append(
-                "warning: storage.filesystem.access_mode ReadWriteOncePod lets only the registry's pod mount the "
-                "volume, so the garbage-collection CronJob can never start while the registry runs; use ReadWriteOnce "
-                "(or ReadWriteMany), or turn extras.garbage_collect off"
-            )
-        elif storage.kind == "filesystem" and storage.filesystem.access_mode != "ReadWriteMany":
-            notes.append(
-                "garbage collection mounts the same ReadWriteOnce volume: the CronJob's pod must land on the "
-                "registry's node"
-            )
         notes.append(
-            "the chart's garbage-collection CronJob collects while the registry accepts pushes (a push in flight can "
-            "lose blobs); `registry-installer gc --yes` from a cron job of yours makes the registry read-only first"
+            f"scheduled garbage collection ({gc.schedule}): the installer's CronJob {plan.release}-installer-gc makes "
+            f"the registry read-only (pushes get 405), collects inside the registry pod and makes it writable again; "
+            f"it runs {plan.gc_image}"
         )
     if extras.metrics:
         values["metrics"] = {"enabled": True}
@@ -149,7 +140,8 @@ def render(plan: Plan) -> Rendered:
     secret_values: dict[str, Any] = {"secrets": {"haSharedSecret": plan.ha_shared_secret.get_secret_value()}}
     if plan.choices.auth.mode == "registry" and plan.htpasswd is not None:
         secret_values["secrets"]["htpasswd"] = plan.htpasswd.get_secret_value()
-    objects = tuple(gateway_objects(plan))
+    exposure_objects = tuple(gateway_objects(plan))
+    objects = exposure_objects + tuple(schedule_objects(plan))
     return Rendered(
         values=values,
         secret_values=secret_values,
@@ -157,7 +149,7 @@ def render(plan: Plan) -> Rendered:
         notes=tuple(plan.notes) + tuple(notes),
         claim=_claim(plan),
         objects=objects,
-        review=tuple(gateway_review(plan, objects)),
+        review=tuple(gateway_review(plan, exposure_objects)),
     )
 
 

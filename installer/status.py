@@ -77,6 +77,8 @@ class RegistryStatus:
     tags: int | None = None
     catalog_note: str = ""
     last_gc: dict[str, Any] | None = None
+    gc_schedule: str | None = None  # the installer's CronJob's schedule; None when there is none
+    read_only: bool = False  # the scheduled collection's read-only switch is on the Deployment
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -113,7 +115,43 @@ def collect_status(kube: KubeClient, namespace: str, release: str) -> RegistrySt
     _volume(kube, status, values)
     _catalog(kube, status, values)
     status.last_gc = last_gc(kube, namespace, release)
+    _schedule(kube, status)
     return status
+
+
+def _schedule(kube: KubeClient, status: RegistryStatus) -> None:
+    """The installer's GC CronJob, and whether its read-only switch is on the Deployment (a run now, or a killed
+    one)."""
+    from installer.gcschedule import READONLY_ENV, readonly_override, schedule_name
+
+    try:
+        cronjob = kube.call(
+            "read the garbage collection CronJob",
+            kube.batch.read_namespaced_cron_job,
+            schedule_name(status.release),
+            status.namespace,
+        )
+        status.gc_schedule = cronjob.spec.schedule
+    except NotFound:
+        pass
+    except InstallerError as exc:
+        log.debug("no CronJob: %s", exc)
+    try:
+        deployment = kube.call(
+            "read the registry Deployment",
+            kube.apps.read_namespaced_deployment,
+            chart_fullname(status.release),
+            status.namespace,
+        )
+    except InstallerError:
+        return
+    status.read_only = readonly_override(deployment)
+    if status.read_only:
+        status.warnings.append(
+            f"the registry is read-only ({READONLY_ENV} on its Deployment): a scheduled garbage collection is running, "
+            f"or was stopped before it could switch back; if no collection runs (kubectl -n {status.namespace} get "
+            "jobs), `registry-installer gc --yes` or `registry-installer apply` makes it writable again"
+        )
 
 
 def registry_pods(kube: KubeClient, namespace: str, release: str) -> list[Any]:
@@ -367,9 +405,13 @@ def claim_usage(summary: dict[str, Any], namespace: str, claim: str, node: str) 
 
 
 def _catalog(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
-    """Repositories and tags through the API server's service proxy (the ingress and its auth are bypassed)."""
+    """Repositories and tags through the API server's service proxy (the ingress and its auth are bypassed); when
+    the registry checks passwords itself, through a port-forward to its pod with the installer's credentials."""
     if status.pods_ready == 0:
         status.catalog_note = "no ready registry pod to ask"
+        return
+    if (values.get("secrets") or {}).get("htpasswd"):
+        _catalog_with_credentials(kube, status, values)
         return
     scheme = "https" if values.get("tlsSecretName") else "http"
     base = f"/api/v1/namespaces/{status.namespace}/services/{scheme}:{chart_fullname(status.release)}:5000/proxy"
@@ -390,6 +432,113 @@ def _catalog(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
     status.repositories, status.tags = len(repos), tags
     if len(repos) >= CATALOG_LIMIT:
         status.catalog_note = f"counted the first {CATALOG_LIMIT} repositories only"
+
+
+def catalog_credentials(htpasswd: str, state_data: dict[str, str] | None, secret: str) -> tuple[str, str] | str:
+    """(user, password) for reading the catalog: the first registry user whose password the installer generated and
+    keeps in its Secret (`state_data`: that Secret's base64 data; None when it could not be read). Otherwise the
+    reason, in words."""
+    from installer.checks import secret_key_for_user
+    from installer.htpasswd import parse_htpasswd
+
+    users = sorted(parse_htpasswd(htpasswd))
+    if state_data is None:
+        return f"the installer's Secret {secret} could not be read"
+    for user in users:
+        encoded = state_data.get(secret_key_for_user(user))
+        if encoded:
+            return user, base64.b64decode(encoded).decode("utf-8")
+    return (
+        f"the registry checks passwords and the installer keeps none for {', '.join(users) or 'its users'} "
+        f"(typed, not generated: only generated passwords are kept in Secret {secret})"
+    )
+
+
+def _catalog_with_credentials(kube: KubeClient, status: RegistryStatus, values: dict) -> None:
+    """The catalog as the installer's own user, through a port-forward to a ready registry pod (the API server's
+    service proxy drops the Authorization header, so a password cannot go that way)."""
+    secret = SecretNames(status.release).state
+    try:
+        data = kube.call(f"read Secret {secret}", kube.core.read_namespaced_secret, secret, status.namespace).data or {}
+    except InstallerError as exc:
+        log.debug("state Secret: %s", exc)
+        data = None
+    found = catalog_credentials((values.get("secrets") or {}).get("htpasswd") or "", data, secret)
+    if isinstance(found, str):
+        status.catalog_note = f"repositories: unknown ({found}); `curl -u USER https://HOST/v2/_catalog` lists them"
+        return
+    user, password = found
+    pod = next(p["name"] for p in status.pods if p["ready"])
+    tls = bool(values.get("tlsSecretName"))
+    try:
+        catalog = pod_get(kube, status.namespace, pod, "/v2/_catalog?n=" + str(CATALOG_LIMIT), user, password, tls)
+        repos = catalog.get("repositories") or []
+        tags = 0
+        for repo in repos:
+            listed = pod_get(kube, status.namespace, pod, f"/v2/{repo}/tags/list", user, password, tls, missing_ok=True)
+            tags += len(listed.get("tags") or [])
+    except InstallerError as exc:
+        status.catalog_note = (
+            f"repositories: unknown (read as {user} through a port-forward to pod {pod}: {exc.message})"
+        )
+        return
+    status.repositories, status.tags = len(repos), tags
+    status.catalog_note = f"read as {user}" + (
+        f"; counted the first {CATALOG_LIMIT} repositories only" if len(repos) >= CATALOG_LIMIT else ""
+    )
+
+
+def pod_get(
+    kube: KubeClient,
+    namespace: str,
+    pod: str,
+    path: str,
+    user: str,
+    password: str,
+    tls: bool,
+    missing_ok: bool = False,
+) -> dict[str, Any]:
+    """GET `path` from the registry in `pod` (port 5000) through the API server's port-forward, with Basic auth.
+
+    With `tls` the registry serves HTTPS itself; its certificate is not checked: the tunnel is the API server's,
+    to the pod it names, which is what authenticates the other end here.
+    """
+    import http.client
+    import ssl
+
+    from kubernetes.stream import portforward
+
+    try:
+        forward = portforward(kube.core.connect_get_namespaced_pod_portforward, pod, namespace, ports="5000")
+    except Exception as exc:  # the websocket library's and the client's errors alike
+        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        raise InstallerError(f"no port-forward ({reason}): it needs create on pods/portforward") from None
+    sock = forward.socket(5000)
+    sock.setblocking(True)
+    sock.settimeout(30)
+    try:
+        if tls:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            sock = context.wrap_socket(sock, server_hostname="registry")
+        conn = http.client.HTTPConnection("registry", 5000, timeout=30)
+        conn.sock = sock
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        conn.request("GET", path, headers={"Authorization": f"Basic {token}", "Connection": "close"})
+        response = conn.getresponse()
+        body = response.read()
+    except OSError as exc:
+        raise InstallerError(f"the registry did not answer {path}: {exc}") from None
+    finally:
+        sock.close()
+        forward.close()
+    if response.status == 404 and missing_ok:
+        return {}
+    if response.status == 401:
+        raise InstallerError(f"the registry refused {user}'s password (401)")
+    if response.status != 200:
+        raise InstallerError(f"the registry answered {response.status} to {path}")
+    return json.loads(body or b"{}")
 
 
 class CatalogRefused(InstallerError):
@@ -424,38 +573,73 @@ def last_gc(kube: KubeClient, namespace: str, release: str) -> dict[str, Any] | 
     return history[-1] if history else None
 
 
-def gc_history(kube: KubeClient, namespace: str, release: str) -> list[dict[str, Any]]:
+def _read_record(kube: KubeClient, namespace: str, release: str) -> Any:
     try:
-        cm = kube.call(
+        return kube.call(
             "read the garbage collection record",
             kube.core.read_namespaced_config_map,
             gc_record_name(release),
             namespace,
         )
     except NotFound:
-        return []
+        return None
+
+
+def gc_history(kube: KubeClient, namespace: str, release: str) -> list[dict[str, Any]]:
+    """`gc` runs (key history.json) and the last scheduled run (key scheduled.json, written by the CronJob), oldest
+    first."""
+    from installer.gcschedule import RECORD_KEY
+
+    cm = _read_record(kube, namespace, release)
+    data = (cm.data or {}) if cm is not None else {}
     try:
-        return json.loads((cm.data or {}).get("history.json", "[]"))
+        history = json.loads(data.get("history.json", "[]"))
     except ValueError:
-        return []
+        history = []
+    try:
+        scheduled = json.loads(data[RECORD_KEY]) if data.get(RECORD_KEY) else None
+    except ValueError:
+        scheduled = None
+    if isinstance(scheduled, dict):
+        history.append(scheduled)
+    return sorted((h for h in history if isinstance(h, dict)), key=lambda h: str(h.get("time", "")))
 
 
-def record_gc(kube: KubeClient, namespace: str, release: str, entry: dict[str, Any]) -> None:
-    """Append one run to the ConfigMap `<release>-installer-gc` (the last ten are kept)."""
-    history = (gc_history(kube, namespace, release) + [entry])[-GC_HISTORY:]
-    name = gc_record_name(release)
-    body = {
+def _record_body(release: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": name,
+            "name": gc_record_name(release),
             "namespace": namespace,
             "labels": {**MANAGED_BY, "app.kubernetes.io/instance": release},
         },
-        "data": {"history.json": json.dumps(history, indent=1)},
+        "data": data,
     }
+
+
+def record_gc(kube: KubeClient, namespace: str, release: str, entry: dict[str, Any]) -> None:
+    """Append one `gc` run to the ConfigMap `<release>-installer-gc` (the last ten are kept; other keys stay)."""
+    cm = _read_record(kube, namespace, release)
+    data = dict((cm.data or {}) if cm is not None else {})
     try:
-        kube.call(f"read ConfigMap {name}", kube.core.read_namespaced_config_map, name, namespace)
-        kube.call(f"update ConfigMap {name}", kube.core.replace_namespaced_config_map, name, namespace, body)
-    except NotFound:
+        runs = json.loads(data.get("history.json", "[]"))
+    except ValueError:
+        runs = []
+    data["history.json"] = json.dumps((runs + [entry])[-GC_HISTORY:], indent=1)
+    name = gc_record_name(release)
+    body = _record_body(release, namespace, data)
+    if cm is None:
         kube.call(f"create ConfigMap {name}", kube.core.create_namespaced_config_map, namespace, body)
+    else:
+        body["metadata"]["resourceVersion"] = cm.metadata.resource_version
+        kube.call(f"update ConfigMap {name}", kube.core.replace_namespaced_config_map, name, namespace, body)
+
+
+def ensure_gc_record(kube: KubeClient, namespace: str, release: str) -> bool:
+    """Create the record ConfigMap when missing (the scheduled collection may only patch it); True when created."""
+    if _read_record(kube, namespace, release) is not None:
+        return False
+    body = _record_body(release, namespace, {"history.json": "[]"})
+    kube.call(f"create ConfigMap {gc_record_name(release)}", kube.core.create_namespaced_config_map, namespace, body)
+    return True

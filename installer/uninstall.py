@@ -62,7 +62,9 @@ def uninstall(
             owner = "installer"
         from installer.managed import remove_managed
 
-        with step(on_event, "exposure", "removing the installer's HTTPRoute and policies") as run:
+        with step(
+            on_event, "exposure", "removing the installer's own objects (HTTPRoute, policies, the GC CronJob)"
+        ) as run:
             removed = [f"removed {words}" for words in remove_managed(kube, namespace, release)]
             run.result = ", ".join(removed) or "none"
         from types import SimpleNamespace

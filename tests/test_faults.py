@@ -24,12 +24,13 @@ def _auth_secret(cluster, namespace):
     ).decode()
 
 
-def _deny_cronjobs(cluster, namespace):
-    """A ValidatingAdmissionPolicy that makes the API server reject CronJobs in `namespace`."""
+def _deny_metrics_port(cluster, namespace):
+    """A ValidatingAdmissionPolicy that makes the API server reject a Service with a metrics port in `namespace`
+    (the upgrade adds one; the rollback takes it away again, which the policy lets through)."""
     from kubernetes import client
 
     api = client.AdmissionregistrationV1Api(cluster.api_client("admin"))
-    name = f"deny-cronjobs-{namespace}"
+    name = f"deny-metrics-{namespace}"
     api.create_validating_admission_policy(
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
@@ -40,14 +41,19 @@ def _deny_cronjobs(cluster, namespace):
                 "matchConstraints": {
                     "resourceRules": [
                         {
-                            "apiGroups": ["batch"],
+                            "apiGroups": [""],
                             "apiVersions": ["v1"],
                             "operations": ["CREATE", "UPDATE"],
-                            "resources": ["cronjobs"],
+                            "resources": ["services"],
                         }
                     ]
                 },
-                "validations": [{"expression": "false", "message": "cronjobs are not allowed here (test policy)"}],
+                "validations": [
+                    {
+                        "expression": "!object.spec.ports.exists(p, has(p.name) && p.name == 'http-metrics')",
+                        "message": "metrics ports are not allowed here (test policy)",
+                    }
+                ],
             },
         }
     )
@@ -70,11 +76,11 @@ def test_rejected_upgrade_rolls_back_and_restores_secrets(kube_cluster, helm_bin
     namespace = f"fail-{helm_binary.name}"
     assert apply_seed(kube_cluster, helm_binary, namespace).returncode == 0
     before = _auth_secret(kube_cluster, namespace)
-    _deny_cronjobs(kube_cluster, namespace)
-    preset = tmp_path / "gc.yaml"
-    preset.write_text(
-        (PRESETS / "rook-ceph-nginx.yaml").read_text() + "extras:\n  garbage_collect:\n    enabled: true\n"
-    )
+    _deny_metrics_port(kube_cluster, namespace)
+    # metrics add a port to the chart's Service: helm's upgrade is what the server rejects (the installer's own
+    # objects, e.g. a garbage collection CronJob, are applied after helm and would not make helm roll back)
+    preset = tmp_path / "metrics.yaml"
+    preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text() + "extras:\n  metrics: true\n")
     proc = cli(
         kube_cluster,
         "apply",
@@ -90,7 +96,7 @@ def test_rejected_upgrade_rolls_back_and_restores_secrets(kube_cluster, helm_bin
         env={"REGISTRY_PASSWORD": "a-new-password-1"},
     )
     assert proc.returncode == 1, proc.stdout
-    assert "cronjobs are not allowed here" in proc.stderr
+    assert "metrics ports are not allowed here" in proc.stderr
     assert "The previous registry (revision 1) is still running" in proc.stderr and "Traceback" not in proc.stderr
     assert "[ ok ] rollback" in proc.stdout
     releases = release_secrets(kube_cluster, namespace)

@@ -45,6 +45,7 @@ def round_trip(choices: Choices, **kwargs) -> tuple[Choices, Choices]:
     rendered = render(plan)
     values = merged_values(rendered.values, rendered.secret_values)
     names = [u.name for u in choices.auth.users] if choices.auth.mode == "ingress" else None
+    kwargs.setdefault("managed", rendered.objects)  # the installer's own objects: the GC schedule's CronJob
     back = choices_from_release(values, choices.target.namespace, choices.target.release, user_names=names, **kwargs)
     return back, expected_after_install(choices, plan)
 
