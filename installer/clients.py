@@ -1017,6 +1017,22 @@ def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: 
     return out or None
 
 
+def node_trust_status(kube: KubeClient, namespace: str, release: str) -> list[NodeTrust] | None:
+    """The per-node trust report of an installed release (the Status view); None when node trust is off."""
+    from types import SimpleNamespace
+
+    installed = clients_from_cluster(kube, namespace, release, [])
+    if not installed or not installed.get("node_trust"):
+        return None
+    certs_d = installed.get("containerd_certs_d", DEFAULT_CERTS_D)
+    where = SimpleNamespace(
+        namespace=namespace,
+        release=release,
+        choices=SimpleNamespace(clients=SimpleNamespace(containerd_certs_d=certs_d)),
+    )
+    return node_report(kube, where)
+
+
 def installed_clients(kube: KubeClient, plan) -> dict[str, Any] | None:
     """clients_from_cluster for the Plan's release; None when it cannot be read (a diff is no reason to fail)."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -450,9 +451,12 @@ def push_disk_for_plan(
     compress: Compression = "none",
     on_event: EventSink = discard,
     stop: threading.Event | None = None,
+    address: str | None = None,
 ) -> PushDiskResult:
     """push-disk to the registry a Plan installed: its address, first user with a known password, its CA.
 
+    `address` (HOST[:PORT], like the smoke test's override) is where the push goes when the registry's name does not
+    resolve from here; the reference and the snippets still name the registry's own host, which the nodes pull from.
     Raises UsageError (message and fix) for a file or image name that cannot be pushed.
     """
     from installer.disk import inspect_disk
@@ -465,7 +469,7 @@ def push_disk_for_plan(
     with ca_pem_file(plan.ca_pem) as ca_file:
         target = PushDiskTarget(
             disk=disk,
-            registry=plan.registry_host,
+            registry=address or plan.registry_host,
             repository=repository,
             tag=tag,
             username=user.name if user else None,
@@ -474,4 +478,13 @@ def push_disk_for_plan(
             compress=compress,
             controller_family=plan.controller_family,
         )
-        return run_push_disk(target, on_event, stop)
+        result = run_push_disk(target, on_event, stop)
+    if not address or address == plan.registry_host:
+        return result
+    through, public = f"{address}/", f"{plan.registry_host}/"
+    return dataclasses.replace(
+        result,
+        reference=result.reference.replace(through, public, 1),
+        vm_snippet=result.vm_snippet.replace(through, public),
+        datavolume_snippet=result.datavolume_snippet.replace(through, public),
+    )

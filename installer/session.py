@@ -73,6 +73,7 @@ class WizardSession:
         self._just_installed = False
         self._idle.set()
         self._probed: tuple[str, str, ProbeResult] | None = None  # the Probe step's, reused once by prepare()
+        self.push_address: str | None = None  # HOST[:PORT] the last passing smoke push went through, when not the name
 
     @property
     def smoke_enabled(self) -> bool:
@@ -197,13 +198,11 @@ class WizardSession:
         """Push a test image through the public address, or `address` (HOST[:PORT], the CLI's --smoke-address, for a
         name that does not resolve yet), and read it back (a SmokeResult)."""
         settle, self._just_installed = (ROUTE_SETTLE if self._just_installed else 0.0), False
-        return run_plan_smoke(
-            prepared.plan,
-            on_event,
-            self.apply_options.smoke_blob_size,
-            address or self.apply_options.smoke_address,
-            settle=settle,
-        )
+        address = address or self.apply_options.smoke_address
+        result = run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address, settle=settle)
+        if getattr(result, "ok", False):  # Done's push-disk goes the way the smoke push went
+            self.push_address = address
+        return result
 
     @staticmethod
     def is_duration(text: str) -> bool:
@@ -248,7 +247,14 @@ class WizardSession:
         """
         from installer.push_disk import push_disk_for_plan
 
-        return push_disk_for_plan(prepared.plan, file, image, compress, on_event, cancel)
+        return push_disk_for_plan(
+            prepared.plan, file, image, compress, on_event, cancel, address=self.push_disk_address
+        )
+
+    @property
+    def push_disk_address(self) -> str | None:
+        """Where Done's push-disk connects: the way the smoke push went (its address override), else the name."""
+        return self.push_address or self.apply_options.smoke_address
 
     def render_files(self, prepared: Prepared, out_dir: str) -> list[Path]:
         """Offline: values.yaml, and secrets files (0600), for GitOps or a later `helm upgrade`."""
@@ -312,7 +318,11 @@ class WizardSession:
             if clients:
                 from installer.model import Clients
 
-                choices = choices.model_copy(update={"clients": Clients.model_validate(clients)})
+                section = Clients.model_validate(clients)
+                # the pull user's hash sits in the registry's htpasswd beside the users': it is not one of them
+                users = [u for u in choices.auth.users if not (section.namespaces and u.name == section.pull_user)]
+                auth = choices.auth.model_copy(update={"users": users})
+                choices = choices.model_copy(update={"clients": section, "auth": auth})
         return choices
 
     # -- day two (issue 16): the Status view and its actions --------------------------------------
@@ -354,6 +364,12 @@ class WizardSession:
         from installer.maintenance import run_grow
 
         return run_grow(self._connected(), self.helm(), namespace, release, size, on_event, wait_seconds)
+
+    def node_trust_status(self, namespace: str, release: str):
+        """Per node, whether it trusts the registry's CA (installer.clients.NodeTrust); None when node trust is off."""
+        from installer.clients import node_trust_status
+
+        return node_trust_status(self._connected(), namespace, release)
 
     def _connected(self) -> KubeClient:
         if self.kube is None:
