@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from installer.errors import InstallerError
 from installer.events import EventSink, HelmLine, Note, discard, step
@@ -19,14 +19,12 @@ from installer.lock import ReleaseLock
 from installer.plan import Plan
 from installer.render import Rendered, write_private
 from installer.secret_writes import apply_secrets, ensure_namespace, restore_secrets, snapshot_secrets
-from installer.verify import (
-    ROUTE_SETTLE,
-    delete_smoke_image,
-    plan_pull_check,
-    pull_check_namespace,
-    run_plan_smoke,
-)
+from installer.verify import pull_check_namespace
 from installer.volume import delete_claim, finish_claim, prepare_claim
+
+if TYPE_CHECKING:
+    from installer.clients import ClientsResult, PullCheck
+    from installer.smoke import SmokeResult
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +48,16 @@ class ApplyOptions:
 
 @dataclass
 class ApplyResult:
+    """What an install did; `smoke` and `pull_check` are filled in by engine.install after apply (None: not run)."""
+
     ok: bool
     revision: int | None = None
     changed_secrets: list[str] = field(default_factory=list)
     helm_output: str = ""
-    smoke: Any = None
+    smoke: SmokeResult | None = None
     seconds: float = 0.0
-    clients: Any = None  # installer.clients.ClientsResult
-    pull_check: Any = None  # installer.clients.PullCheck
+    clients: ClientsResult | None = None
+    pull_check: PullCheck | None = None
 
 
 def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
@@ -96,7 +96,8 @@ def apply(
     on_event: EventSink = discard,
     cancel: threading.Event | None = None,
 ) -> ApplyResult:
-    """Install or upgrade. On a helm failure the release is rolled back and the Secrets restored.
+    """Install or upgrade (no smoke push: engine.install runs it after this). On a helm failure the release is
+    rolled back and the Secrets restored.
 
     Raises:
         InstallerError (or a subclass): what failed and what to do; the cluster is as before or re-runnable.
@@ -133,35 +134,7 @@ def apply(
         _scheduled_gc_state(plan, kube, on_event)
         _exposure_objects(plan, rendered, kube, on_event)
         result.clients = _clients(plan, kube, on_event)
-    if options.smoke and options.wait:
-        check = options.pull_check and pull_check_namespace(plan) is not None
-        result.smoke = run_plan_smoke(
-            plan, on_event, options.smoke_blob_size, options.smoke_address, keep=check, settle=ROUTE_SETTLE
-        )
-        result.ok = bool(getattr(result.smoke, "ok", False))
-        if check and result.ok:
-            try:
-                result.pull_check = plan_pull_check(
-                    plan,
-                    kube,
-                    result.smoke.digest,
-                    on_event,
-                    options.pull_check_timeout,
-                    tuple(getattr(result.clients, "nodes", ())),
-                )
-            finally:  # the image was kept only for this step
-                delete_smoke_image(plan, result.smoke.digest, options.smoke_address, on_event)
-            result.ok = result.pull_check.ok
-    else:
-        if options.smoke:
-            on_event(
-                Note(
-                    "smoke",
-                    "smoke push skipped: without waiting for the pods the registry may not be up yet; run "
-                    "`registry-installer smoke` later",
-                )
-            )
-        result.ok = True
+    result.ok = True
     result.seconds = time.monotonic() - started
     return result
 

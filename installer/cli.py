@@ -369,9 +369,9 @@ def _address_host(host: str) -> bool:
 
 
 def cmd_apply(args) -> int:
-    from installer.apply import ApplyOptions, apply
+    from installer.apply import ApplyOptions
     from installer.diff import merged_values, values_diff
-    from installer.engine import connect, prepare
+    from installer.engine import connect, install, prepare
     from installer.helm import HelmRunner
 
     _check_apply_flags(args)
@@ -428,7 +428,7 @@ def cmd_apply(args) -> int:
         smoke_address=args.smoke_address,
     )
     # from here on a signal stops helm cleanly (and we roll back) instead of killing us mid-change
-    result = apply(plan, rendered, helm, kube, options, on_event=printer, cancel=_cancel_on_signals())
+    result = install(prepared, helm, kube, options, on_event=printer, cancel=_cancel_on_signals())
     if args.dry_run:
         print("dry run: nothing was changed")
         return 0

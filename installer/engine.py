@@ -1,7 +1,8 @@
-"""The steps both front ends run in the same order: connect, probe, plan, render."""
+"""The one pipeline both front ends run, in this order: connect, probe, plan and render (prepare), install."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,10 @@ from installer.kube import KubeClient
 from installer.probe import ClusterProbe, ProbeResult
 
 if TYPE_CHECKING:  # pydantic and the model load only for commands that plan (probe does not)
+    import threading
+
+    from installer.apply import ApplyOptions, ApplyResult
+    from installer.helm import HelmRunner
     from installer.model import Choices
     from installer.plan import ExistingState, Plan
     from installer.render import Rendered
@@ -94,3 +99,28 @@ def _probed(probe: ProbeResult, choices: "Choices") -> bool:
     """Whether `probe` can describe `choices.target` (a release it found is the target's)."""
     found = probe.release
     return found is None or (found.name, found.namespace) == (choices.target.release, choices.target.namespace)
+
+
+def install(
+    prepared: Prepared,
+    helm: "HelmRunner",
+    kube: KubeClient,
+    options: "ApplyOptions",
+    on_event: EventSink = discard,
+    cancel: "threading.Event | None" = None,
+) -> "ApplyResult":
+    """Apply the Plan, then (with waiting, unless a dry run) the smoke push and the in-cluster pull check.
+
+    The CLI's `apply` and the wizard's Install step both call this: the same steps in the same order.
+    Raises InstallerError when the install fails (rolled back); a failed smoke push or pull check is
+    `result.ok` False with `result.smoke` / `result.pull_check` saying why.
+    """
+    from installer.apply import apply
+    from installer.verify import verify_install
+
+    started = time.monotonic()
+    result = apply(prepared.plan, prepared.rendered, helm, kube, options, on_event, cancel)
+    if not options.dry_run:
+        verify_install(prepared.plan, kube, options, result, on_event)
+    result.seconds = time.monotonic() - started
+    return result

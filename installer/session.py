@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,8 +64,9 @@ class WizardSession:
         self.kubeconfig = kubeconfig
         self.helm_binary = helm_binary
         self.chart = chart or Chart()
-        # the wizard pushes its smoke image on its own screen, after the install
-        self.apply_options = apply_options or ApplyOptions(smoke=False)
+        # install() pushes the smoke image after the install, as the CLI does; apply() (until the Install screen
+        # calls install()) leaves it to the Smoke screen
+        self.apply_options = apply_options or ApplyOptions()
         self.kube: KubeClient | None = None
         self.offline = False
         self._cancel: threading.Event | None = None  # the running install's, while one runs
@@ -174,10 +175,30 @@ class WizardSession:
         self._idle.clear()
         try:
             result = apply_plan(
-                prepared.plan, prepared.rendered, self.helm(), self.kube, self.apply_options, on_event, cancel
+                prepared.plan,
+                prepared.rendered,
+                self.helm(),
+                self.kube,
+                replace(self.apply_options, smoke=False),
+                on_event,
+                cancel,
             )
             self._just_installed = True  # the next smoke waits for the ingress to load the new route, as apply's does
             return result
+        finally:
+            self._cancel = None
+            self._idle.set()
+
+    def install(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
+        """The Install step (in a worker thread): engine.install, the same sequence as the CLI's `apply`: apply, then
+        (when waiting) the smoke push and the in-cluster pull check. `result.smoke` is the SmokeResult (None when
+        not waiting); `stop_install()` from any thread stops helm and waits for the rollback."""
+        if self.kube is None:
+            raise InstallerError("no cluster is connected", "go back to the Cluster step")
+        self._cancel = cancel
+        self._idle.clear()
+        try:
+            return engine.install(prepared, self.helm(), self.kube, self.apply_options, on_event, cancel)
         finally:
             self._cancel = None
             self._idle.set()

@@ -3,10 +3,54 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from installer.events import EventSink, Note
 from installer.kube import KubeClient
 from installer.plan import Plan
+
+if TYPE_CHECKING:
+    from installer.apply import ApplyOptions, ApplyResult
+    from installer.smoke import SmokeResult
+
+
+def verify_install(
+    plan: Plan, kube: KubeClient, options: ApplyOptions, result: ApplyResult, on_event: EventSink
+) -> None:
+    """After apply: the smoke push through the public address and, when clients pull, the in-cluster pull check.
+
+    Sets `result.smoke`, `result.pull_check` and `result.ok`. Without waiting for the pods (or with the smoke push
+    off) nothing is pushed and a note says so.
+    """
+    if not (options.smoke and options.wait):
+        if options.smoke:
+            on_event(
+                Note(
+                    "smoke",
+                    "smoke push skipped: without waiting for the pods the registry may not be up yet; run "
+                    "`registry-installer smoke` later",
+                )
+            )
+        return
+    check = options.pull_check and pull_check_namespace(plan) is not None
+    smoke = run_plan_smoke(
+        plan, on_event, options.smoke_blob_size, options.smoke_address, keep=check, settle=ROUTE_SETTLE
+    )
+    result.smoke, result.ok = smoke, smoke.ok
+    if not (check and smoke.ok and smoke.digest):
+        return
+    try:
+        result.pull_check = plan_pull_check(
+            plan,
+            kube,
+            smoke.digest,
+            on_event,
+            options.pull_check_timeout,
+            tuple(result.clients.nodes) if result.clients is not None else (),
+        )
+    finally:  # the image was kept only for this step
+        delete_smoke_image(plan, smoke.digest, options.smoke_address, on_event)
+    result.ok = result.pull_check.ok
 
 
 def pull_check_namespace(plan: Plan) -> str | None:
@@ -65,7 +109,7 @@ def delete_smoke_image(
 
 def run_plan_smoke(
     plan: Plan, on_event: EventSink, blob_size: int, address: str | None = None, keep: bool = False, settle: float = 0.0
-):
+) -> SmokeResult:
     """The smoke push through the registry's public address (or `address`), with the Plan's credentials and CA.
 
     `settle`: seconds to wait first for the ingress to route to the registry (right after an install).
