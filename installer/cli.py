@@ -670,11 +670,11 @@ def cmd_grow(args) -> int:
     from installer.engine import connect
     from installer.helm import HelmRunner
     from installer.maintenance import run_grow
-    from installer.model import quantity_bytes
+    from installer.sizes import parse_size
 
     _check_duration("--timeout", args.timeout)
     try:
-        quantity_bytes(args.size)
+        parse_size(args.size, example="200Gi")
     except ValueError as exc:
         raise UsageError(f"--size {args.size!r}: {exc}", "e.g. --size 200Gi") from None
     namespace, release = _target_flags(args)

@@ -97,7 +97,7 @@ def _chunk_size(value: str) -> int:
     from installer.sizes import parse_size
 
     try:
-        size = parse_size(value)
+        size = parse_size(value, example="64Mi")
     except ValueError as error:
         raise UsageError(f"--chunk-size: {error}") from None
     if size < 1024 * 1024:

@@ -456,13 +456,13 @@ def run_grow(
         alternatives).
     """
     from installer.events import step
-    from installer.model import quantity_bytes
+    from installer.sizes import parse_size
     from installer.state import claim_owner
     from installer.uninstall import detach_claim, upgrade_stored_chart
     from installer.volume import adopt_claim, keep_claim, read_claim, request_size
 
     try:
-        wanted = quantity_bytes(size)
+        wanted = parse_size(size)
     except ValueError as exc:
         raise UsageError(f"--size {size!r}: {exc}", "e.g. --size 200Gi") from None
     _ = helm.version
@@ -488,11 +488,11 @@ def run_grow(
             f"kubectl -n {namespace} patch pvc {claim} -p "
             f'\'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}\'',
         )
-    if wanted < quantity_bytes(current):
+    if wanted < parse_size(current):
         raise InstallerError(
             f"--size {size} is smaller than the volume ({current}): Kubernetes volumes cannot shrink", alternatives
         )
-    if wanted == quantity_bytes(current):
+    if wanted == parse_size(current):
         raise InstallerError(f"PVC {claim} is already {current}", "give a larger --size")
     sc_name = pvc.spec.storage_class_name
     sc = (
@@ -546,7 +546,7 @@ def run_grow(
 def _wait_resize(
     kube: KubeClient, namespace: str, claim: str, old: str, size: str, wanted: int, wait_seconds: float
 ) -> GrowResult:
-    from installer.model import quantity_bytes
+    from installer.sizes import parse_size
     from installer.volume import read_claim
 
     deadline = time.monotonic() + wait_seconds
@@ -559,7 +559,7 @@ def _wait_resize(
             for c in ((pvc.status.conditions or []) if pvc is not None and pvc.status else [])
             if c.type in RESIZE_CONDITIONS and c.status == "True"
         }
-        if capacity and quantity_bytes(capacity) >= wanted and not conditions:
+        if capacity and parse_size(capacity) >= wanted and not conditions:
             return GrowResult(claim, old, size, "done", capacity, f"PVC {claim} is {capacity}")
         failed = [c for t, c in conditions.items() if t.endswith("ResizeError")]
         if failed:

@@ -10,14 +10,10 @@ from pydantic.functional_serializers import PlainSerializer
 from pydantic.functional_validators import BeforeValidator
 
 from installer import checks
+from installer.errors import Problem
 from installer.secretref import REFERENCE_SYNTAX, SecretSpec
 
 BCRYPT_MAX_BYTES = 72
-
-
-def quantity_bytes(text: str) -> int:
-    """Bytes in a Kubernetes quantity like `100Gi`; ValueError with the accepted forms otherwise."""
-    return int(checks.quantity_value(checks.quantity(text)))
 
 
 def is_hostname(text: str) -> bool:
@@ -666,16 +662,9 @@ class Choices(Section):
                 "implementation has its own filter or policy, and most have none), so the registry would be open. Use "
                 "auth.mode: registry (the registry checks the htpasswd itself, through any Gateway)"
             )
-        if (
-            self.storage.kind == "filesystem"
-            and self.extras.replicas > 1
-            and self.storage.filesystem.access_mode != "ReadWriteMany"
-        ):
-            raise ValueError(
-                f"extras.replicas is {self.extras.replicas} but storage.filesystem.access_mode is "
-                f"{self.storage.filesystem.access_mode}: replicas cannot share that volume. "
-                "Use replicas: 1, access_mode: ReadWriteMany, or S3 storage"
-            )
+        shared = shared_volume_problem(self.storage, self.extras)
+        if shared is not None:
+            raise ValueError(f"{shared.path}: {shared.message}; {shared.fix}")
         if (
             self.clients.namespaces
             and self.auth.mode != "none"
@@ -702,3 +691,30 @@ class Choices(Section):
                     f"installer writes itself: choose another name, e.g. {release}-tls or registry-tls"
                 )
         return self
+
+
+def shared_volume_problem(storage: Storage, extras: Extras) -> Problem | None:
+    """More than one replica on a volume only one node or pod mounts (ReadWriteOnce, ReadWriteOncePod): the one home
+    of the rule, checked by Choices and by the wizard's Storage step."""
+    if storage.kind != "filesystem" or extras.replicas <= 1 or storage.filesystem.access_mode == "ReadWriteMany":
+        return None
+    mode = storage.filesystem.access_mode
+    return Problem(
+        "extras.replicas",
+        f"{extras.replicas} replicas cannot share a {mode} volume (storage.filesystem.access_mode)",
+        "use replicas: 1, access_mode: ReadWriteMany, or S3 storage",
+    )
+
+
+def password_length_problem(password: str, path: str, user: str | None = None) -> Problem | None:
+    """A password bcrypt would cut short (it reads only the first BCRYPT_MAX_BYTES bytes): the one home of the rule,
+    checked by the Plan and by the wizard's Access step."""
+    size = len(password.encode("utf-8"))
+    if size <= BCRYPT_MAX_BYTES:
+        return None
+    whose = f"the password of user {user}" if user else "the password"
+    return Problem(
+        path,
+        f"{whose} is {size} bytes, longer than {BCRYPT_MAX_BYTES} bytes: bcrypt ignores the rest",
+        f"use a password of at most {BCRYPT_MAX_BYTES} bytes, or leave it empty to generate one",
+    )

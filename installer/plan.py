@@ -11,9 +11,10 @@ from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.gateway import ALTERNATIVES, PolicyKind, family_info, policy_for, why_not
 from installer.gcschedule import kubectl_image
 from installer.htpasswd import build_htpasswd
-from installer.model import BCRYPT_MAX_BYTES, Choices, quantity_bytes
+from installer.model import Choices, password_length_problem
 from installer.probe import ProbeResult
 from installer.secretref import generate_password
+from installer.sizes import parse_size
 
 if TYPE_CHECKING:
     from installer.tlsfiles import TLSMaterial
@@ -594,7 +595,7 @@ def _volume_change(
     fs = choices.storage.filesystem
     if claim is None or choices.storage.kind != "filesystem" or fs.existing_claim:
         return
-    old, new = quantity_bytes(claim.size), quantity_bytes(fs.size)
+    old, new = parse_size(claim.size), parse_size(fs.size)
     if new < old:
         problems.append(
             Problem(
@@ -691,15 +692,9 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
         except InstallerError as exc:
             problems.append(Problem(path, exc.message, exc.hint))
             continue
-        if len(password.get_secret_value().encode("utf-8")) > BCRYPT_MAX_BYTES:
-            problems.append(
-                Problem(
-                    path,
-                    f"the password of user {user.name} is longer than {BCRYPT_MAX_BYTES} bytes; "
-                    "bcrypt ignores the rest",
-                    f"use a password of at most {BCRYPT_MAX_BYTES} bytes (generate makes a 32-character one)",
-                )
-            )
+        too_long = password_length_problem(password.get_secret_value(), path, user.name)
+        if too_long is not None:
+            problems.append(too_long)
             continue
         users.append(ResolvedUser(user.name, password, user.password.describe()))
     return users

@@ -1,41 +1,31 @@
-"""Sizes typed by users: parse "8Mi", "1GiB", "512MB" into bytes."""
+"""Sizes, in one syntax everywhere: a Kubernetes quantity of whole bytes.
+
+Presets (`storage.filesystem.size`), the cluster (a PVC's request and capacity) and every flag that takes a size
+(`--blob-size`, `--chunk-size`, `grow --size`, the benchmarks) use it: a number with an optional suffix, binary
+`Ki Mi Gi Ti Pi Ei` (powers of 1024) or decimal `k M G T P E` (powers of 1000), e.g. `8Mi`, `100Gi`, `1G`,
+`1048576`; a decimal point is fine when the result is whole bytes (`1.5Ki`). Surrounding spaces are dropped.
+`1GiB` or `512MB` are refused with the spelling to use (`1Gi`, `512M`): Kubernetes would refuse them too.
+"""
 
 from __future__ import annotations
 
-import re
-
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 10**3,
-    "kb": 10**3,
-    "ki": 2**10,
-    "kib": 2**10,
-    "m": 10**6,
-    "mb": 10**6,
-    "mi": 2**20,
-    "mib": 2**20,
-    "g": 10**9,
-    "gb": 10**9,
-    "gi": 2**30,
-    "gib": 2**30,
-    "t": 10**12,
-    "tb": 10**12,
-    "ti": 2**40,
-    "tib": 2**40,
-}
+from installer import checks
 
 
-def parse_size(text: str | int) -> int:
-    """Parse "8Mi", "1GiB", "512MB", "1.5G" or plain bytes into bytes (Ki/KiB are 1024, K/KB are 1000)."""
-    if isinstance(text, int):
-        value = text
-    else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(text))
-        unit = match.group(2).lower() if match else None
-        if match is None or unit not in _UNITS:
-            raise ValueError(f"{text!r} is not a size; write bytes or a number with a unit, e.g. 8Mi, 1GiB, 512MB")
-        value = int(float(match.group(1)) * _UNITS[unit])
-    if value < 0:
-        raise ValueError(f"size {text!r} is negative")
-    return value
+def parse_size(text: str | int, what: str = "size", example: str = "8Mi") -> int:
+    """Bytes in `text` (see the module's docstring); ValueError naming `what`, the accepted form and `example`."""
+    try:
+        return int(checks.quantity_value(checks.quantity(text, what, example)))
+    except ValueError:
+        spelled = str(text).strip()
+        if spelled[-1:] in ("B", "b") and spelled[-2:-1].isalpha():
+            try:
+                checks.quantity(spelled[:-1], what, example)
+            except ValueError:
+                pass
+            else:  # 1GiB, 512MB: the unit is right, the B is not Kubernetes' spelling
+                raise ValueError(
+                    f"{spelled!r} is not a {what}: sizes are Kubernetes quantities, write {spelled[:-1]!r} "
+                    f"(e.g. {example}, 500Mi or 1Ti)"
+                ) from None
+        raise

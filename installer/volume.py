@@ -12,9 +12,9 @@ import logging
 from typing import Any
 
 from installer.kube import KubeClient, NotFound
-from installer.model import quantity_bytes
 from installer.plan import Plan
 from installer.render import MANAGED_BY, Rendered
+from installer.sizes import parse_size
 from installer.state import HELM_OWNERSHIP, INSTANCE_LABEL, claim_owner
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def finish_claim(kube: KubeClient, plan: Plan, rendered: Rendered) -> list[str]:
         adopt_claim(kube, plan.namespace, plan.release, claim.name)
         done.append(f"PVC {claim.name} is now the installer's own: `helm uninstall` keeps it")
     size = _requested(current)
-    if quantity_bytes(claim.size) > quantity_bytes(size):
+    if parse_size(claim.size) > parse_size(size):
         request_size(kube, plan.namespace, claim.name, claim.size)
         done.append(f"PVC {claim.name} asked to grow from {size} to {claim.size}")
     return done

@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, Select
 
 from installer.errors import Problem
-from installer.model import BCRYPT_MAX_BYTES, Auth, User
+from installer.model import Auth, User, password_length_problem
 from installer.secretref import SecretSpec, generate_password
 from screens.base import InvalidStep, StepScreen, validated
 
@@ -73,17 +73,9 @@ class AccessScreen(StepScreen):
         typed = self.query_one("#user-password", Input).value
         existing = next((u for u in self.users if u.name == name), None)
         password = SecretSpec.literal(typed) if typed else (existing.password if existing else SecretSpec("generate"))
-        if typed and len(typed.encode("utf-8")) > BCRYPT_MAX_BYTES:
-            raise InvalidStep(
-                [
-                    Problem(
-                        "password",
-                        f"the password is {len(typed.encode('utf-8'))} bytes; bcrypt uses only the first "
-                        f"{BCRYPT_MAX_BYTES}",
-                        f"use at most {BCRYPT_MAX_BYTES} bytes, or leave it empty to generate one",
-                    )
-                ]
-            )
+        too_long = password_length_problem(typed, "password") if typed else None
+        if too_long is not None:
+            raise InvalidStep([too_long])
         return validated(User, {"name": name, "password": password}, "auth.users")
 
     def users_with_pending(self) -> list[User]:

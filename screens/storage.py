@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from installer.errors import Problem
-from installer.model import Extras, Storage, quantity_bytes
+from installer.model import Extras, Storage, shared_volume_problem
+from installer.sizes import parse_size
 from screens.base import InvalidStep, StepScreen, class_choice, validated
 
 if TYPE_CHECKING:
@@ -123,16 +124,9 @@ class StorageScreen(StepScreen):
     def build_section(self) -> StorageChoice:
         storage = self.build_storage()
         extras = self.build_extras()
-        if storage.kind == "filesystem" and extras.replicas > 1 and storage.filesystem.access_mode != "ReadWriteMany":
-            raise InvalidStep(
-                [
-                    Problem(
-                        "extras.replicas",
-                        f"{extras.replicas} replicas cannot share a {storage.filesystem.access_mode} volume",
-                        "use 1 replica, ReadWriteMany, or S3 storage",
-                    )
-                ]
-            )
+        shared = shared_volume_problem(storage, extras)
+        if shared is not None:
+            raise InvalidStep([shared])
         return StorageChoice(storage, extras)
 
     def build_extras(self) -> Extras:
@@ -194,6 +188,6 @@ class StorageScreen(StepScreen):
                 warnings.append(f"! {info.name} cannot grow volumes later: choose the size for growth now")
             if fs.access_mode == "ReadWriteOnce":
                 warnings.append("! ReadWriteOnce: one registry pod at a time (upgrades recreate the pod)")
-            if quantity_bytes(fs.size) < 20 * 2**30:
+            if parse_size(fs.size) < 20 * 2**30:
                 warnings.append(f"! {fs.size} is small for VM images")
         self.query_one("#storage-warnings", Static).update("\n".join(warnings))

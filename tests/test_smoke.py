@@ -74,24 +74,33 @@ def cli_args(stack, *extra: str) -> list[str]:
     "text, expected",
     [
         ("8Mi", 8 * MiB),
-        ("1GiB", 1 << 30),
-        ("512MB", 512 * 10**6),
+        ("1Gi", 1 << 30),
+        ("512M", 512 * 10**6),
         ("1048576", MiB),
         ("1.5Ki", 1536),
         ("10k", 10_000),
-        ("2 MiB", 2 * MiB),
+        (" 2Mi ", 2 * MiB),
         (4096, 4096),
         ("1Ti", 1 << 40),
     ],
 )
 def test_parse_size(text, expected):
+    """Sizes are Kubernetes quantities everywhere (installer/sizes.py): flags, presets and the cluster alike."""
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "8Q", "MiB", "-1", "1.2.3Mi", "eight"])
+@pytest.mark.parametrize("text", ["", "8Q", "MiB", "-1", "0", "1.2.3Mi", "eight", "0.5", "2 Mi"])
 def test_parse_size_rejects(text):
     with pytest.raises(ValueError, match="size"):
         parse_size(text)
+
+
+@pytest.mark.parametrize("text, spelling", [("1GiB", "'1Gi'"), ("512MB", "'512M'")])
+def test_parse_size_names_the_kubernetes_spelling_of_a_unit_with_b(text, spelling):
+    """1GiB was accepted before the size syntaxes became one; now it is refused with the spelling to use."""
+    with pytest.raises(ValueError, match=spelling) as refused:
+        parse_size(text)
+    assert "Kubernetes quantities" in str(refused.value)
 
 
 def test_smoke_layer_is_a_valid_gzip_tar_with_its_diff_id():
