@@ -48,7 +48,10 @@ def add_connection_arguments(
 def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
     parser.add_argument(
-        "--blob-size", default="1Mi", metavar="SIZE", help="layer size to push, a Kubernetes quantity, e.g. 8Mi, 1Gi, 512M (default 1Mi)"
+        "--blob-size",
+        default="1Mi",
+        metavar="SIZE",
+        help="layer size to push, a Kubernetes quantity, e.g. 8Mi, 1Gi, 512M (default 1Mi)",
     )
     parser.add_argument("--repository", default="registry-installer/smoke", metavar="NAME")
     parser.add_argument("--tag", default="smoke")
