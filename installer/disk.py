@@ -25,7 +25,8 @@ DISK_FILE_MODE = 0o444
 GZIP_LEVEL = 1  # fixed: a resumed gzip layer is recomputed byte for byte, so level and library must not change
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-FORMATS = ("qcow2", "raw", "iso")
+DiskFormat = Literal["qcow2", "raw", "iso"]
+FORMATS: tuple[DiskFormat, ...] = ("qcow2", "raw", "iso")
 
 
 Compression = Literal["none", "gzip"]  # of the disk layer
@@ -37,7 +38,7 @@ class DiskFile:
 
     path: Path
     name: str  # the file name inside the image: disk/<name>
-    format: str  # qcow2 | raw | iso
+    format: DiskFormat
     size: int
     mtime: int  # seconds; goes into the tar header and the config, so the same file gives the same digests
     virtual_size: int  # what the guest sees (qcow2's virtual size; the file size otherwise)
@@ -70,7 +71,7 @@ _OTHER_DISKS = [
 ]
 
 
-def sniff_format(head: bytes) -> str | None:
+def sniff_format(head: bytes) -> DiskFormat | None:
     """qcow2, iso or raw from the first 64 KiB of a file; None when nothing says what it is.
 
     raw is recognised by a partition table (an MBR boot signature or a GPT header) or a filesystem
@@ -126,19 +127,22 @@ def inspect_disk(path: str | Path, format: str = "auto", name: str | None = None
                 f"qcow2/ISO signature in its first bytes)",
                 "check it with `qemu-img info`; if it is a raw disk without a partition table, pass --format raw",
             )
-        format = detected
-    elif format not in FORMATS:
-        raise UsageError(f"--format {format!r} is not one of auto, {', '.join(FORMATS)}", "pick one of them")
-    elif detected not in (None, format) and not (format == "raw" and detected == "iso"):
-        raise UsageError(f"{path} is a {detected} image, not {format}", f"drop --format or pass --format {detected}")
+        chosen = detected
+    else:
+        known = next((f for f in FORMATS if f == format), None)
+        if known is None:
+            raise UsageError(f"--format {format!r} is not one of auto, {', '.join(FORMATS)}", "pick one of them")
+        if detected not in (None, known) and not (known == "raw" and detected == "iso"):
+            raise UsageError(f"{path} is a {detected} image, not {known}", f"drop --format or pass --format {detected}")
+        chosen = known
     disk_name = name or path.name
     if not disk_name or "/" in disk_name or disk_name in (".", ".."):
         raise UsageError(f"--name {disk_name!r} is not a file name", "give a plain name like disk.qcow2")
-    virtual = _qcow2_virtual_size(head) if format == "qcow2" else st.st_size
+    virtual = _qcow2_virtual_size(head) if chosen == "qcow2" else st.st_size
     return DiskFile(
         path=path,
         name=disk_name,
-        format=format,
+        format=chosen,
         size=st.st_size,
         mtime=int(st.st_mtime),
         virtual_size=virtual,
@@ -338,7 +342,7 @@ def storage_request(virtual_size: int) -> str:
 class ExampleDisk:
     """The disk the `clients` snippets show before any file is chosen: its format and the size the guest sees."""
 
-    format: str = "qcow2"
+    format: DiskFormat = "qcow2"
     virtual_size: int = 10 * 2**30
 
 
