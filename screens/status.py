@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Static
 from installer.console import format_size
 from installer.errors import Problem
 from installer.events import Event, Note, StepFinished, StepStarted
-from installer.model import quantity_bytes
+from installer.sizes import parse_size
 from screens.base import Confirm, InvalidStep, StepScreen, failure_words, hanging
 
 USAGE_WARN = 0.8
@@ -284,13 +284,13 @@ class StatusScreen(StepScreen):
             return
         size = self.query_one("#grow-size", Input).value.strip()
         try:
-            wanted = quantity_bytes(size)
+            wanted = parse_size(size, "volume size", "200Gi")
         except ValueError as exc:
             self.show_problems([Problem("Grow volume to", str(exc), "a Kubernetes quantity, e.g. 200Gi")])
             return
         st = self.status
         current = st.claim_capacity or st.claim_requested
-        if current and wanted <= quantity_bytes(current):
+        if current and wanted <= parse_size(current, "volume size", "200Gi"):
             self.show_problems(
                 [
                     Problem(
