@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from installer.events import EventSink, discard, step
-from installer.kube import KubeClient
-from installer.probe import ClusterProbe, ProbeResult
 
 if TYPE_CHECKING:  # pydantic and the model load only for commands that plan (probe does not)
     import threading
 
     from installer.apply import ApplyOptions, ApplyResult
     from installer.helm import HelmRunner
+    from installer.kube import KubeClient  # the cluster modules: not for an offline render (start-up)
     from installer.model import Choices
     from installer.plan import ExistingState, Plan
+    from installer.probe import ProbeResult
     from installer.render import Rendered
 
 
@@ -31,10 +31,14 @@ class Prepared:
 
 
 def connect(context: str | None = None, kubeconfig: str | None = None) -> KubeClient:
+    from installer.kube import KubeClient
+
     return KubeClient(context=context, kubeconfig=kubeconfig)
 
 
 def run_probe(kube: KubeClient, namespace: str, release: str, on_event: EventSink = discard) -> ProbeResult:
+    from installer.probe import ClusterProbe
+
     with step(on_event, "probe", f"context {kube.context or '(current)'} at {kube.server}") as run:
         result = ClusterProbe(kube, namespace, release).probe()
         run.result = probe_summary(result)

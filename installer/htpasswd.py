@@ -18,16 +18,19 @@ def parse_htpasswd(text: str) -> dict[str, str]:
 
 def hash_password(password: SecretStr, cost: int) -> str:
     """A bcrypt hash ($2y$, which both the registry and nginx accept)."""
-    from passlib.hash import bcrypt
+    # bcrypt itself, not passlib's wrapper: passlib's first hash runs a backend self-test that costs more than
+    # the hash (~17 ms at start-up); the 72-byte limit is checked (model.password_length_problem) before this
+    import bcrypt
 
-    return bcrypt.using(rounds=cost, ident="2y").hash(password.get_secret_value())
+    salt = bcrypt.gensalt(cost)  # b"$2b$08$<22 characters>": the same salt, with the $2y$ prefix
+    return bcrypt.hashpw(password.get_secret_value().encode("utf-8"), b"$2y$" + salt[4:]).decode("ascii")
 
 
 def matches(password: SecretStr, digest: str) -> bool:
-    from passlib.hash import bcrypt
+    import bcrypt
 
     try:
-        return digest.startswith("$2") and bcrypt.verify(password.get_secret_value(), digest)
+        return digest.startswith("$2") and bcrypt.checkpw(password.get_secret_value().encode("utf-8"), digest.encode())
     except ValueError:
         return False
 

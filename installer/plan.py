@@ -12,11 +12,11 @@ from installer.gateway import ALTERNATIVES, PolicyKind, family_info, policy_for,
 from installer.gcschedule import kubectl_image
 from installer.htpasswd import build_htpasswd
 from installer.model import Choices, password_length_problem
-from installer.probe import ProbeResult
 from installer.secretref import generate_password
 from installer.sizes import parse_size
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the probe module (and the cluster client it names) is not needed to plan offline
+    from installer.probe import ProbeResult
     from installer.tlsfiles import TLSMaterial
 
 BASIC_AUTH_FAMILIES = ("ingress-nginx", "nginx-inc")
@@ -703,9 +703,6 @@ def _users(choices: Choices, existing: ExistingState, problems: list[Problem]) -
 def _tls(
     choices: Choices, probe: ProbeResult | None, existing: ExistingState, problems: list[Problem], notes: list[str]
 ) -> tuple["TLSMaterial | None", str | None]:
-    # cryptography is slow to import: load it only for the modes that need it
-    from installer.tlsfiles import check_cert_and_key, self_signed
-
     tls = choices.exposure.tls
     hosts = choices.exposure.hosts
     default_name = SecretNames(choices.target.release).tls
@@ -748,6 +745,9 @@ def _tls(
                     )
                 )
         return None, tls.secret_name or default_name
+    # cryptography takes ~20 ms to import: only the two modes that make or read certificates load it
+    from installer.tlsfiles import check_cert_and_key, self_signed
+
     if tls.mode == "files":
         material, found = check_cert_and_key(tls.cert_file or "", tls.key_file or "", hosts)
         problems.extend(found)

@@ -182,8 +182,6 @@ def claim_owner(metadata: Any, release: str) -> str:
 
 
 def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> "TLSMaterial | None":
-    from installer.tlsfiles import TLSMaterial  # cryptography loads slowly: only when a CA is kept
-
     if tls_secret is None or ca_secret is None:
         return None
     cert, key, ca, ca_key = (
@@ -194,6 +192,8 @@ def _self_signed_tls(tls_secret: Any, ca_secret: Any) -> "TLSMaterial | None":
     )
     if not (cert and key and ca and ca_key):
         return None
+    from installer.tlsfiles import TLSMaterial  # cryptography loads slowly: only when a CA is kept
+
     return TLSMaterial(cert_pem=cert, key_pem=SecretStr(key), ca_pem=ca, ca_key_pem=SecretStr(ca_key))
 
 

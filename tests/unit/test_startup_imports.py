@@ -1,0 +1,47 @@
+"""Start-up: what the commands load before they do their job (bench/startup.py measures the time; this keeps
+the slow imports out of the paths that do not need them, without timing anything)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import PRESETS, ROOT
+
+RENDER_NEVER_LOADS = ("kubernetes", "textual", "passlib")
+
+
+def _render_modules(preset: str, out, *, again: bool = False) -> set[str]:
+    code = (
+        "import sys\nfrom installer.cli import main\n"
+        f"assert main(['render', '--preset', {str(PRESETS / preset)!r}, '--out', {str(out)!r}]) == 0\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "REGISTRY_PASSWORD": "startup-test"}
+    runs = 2 if again else 1
+    for _ in range(runs):  # the second run reads the first one's secrets back (and checks the kept hash)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+    return set(proc.stdout.split("MODULES", 1)[1].split())
+
+
+def _top(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def test_seed_render_loads_no_cluster_client_no_ui_and_no_x509(tmp_path):
+    """The seed preset uses a TLS Secret made by hand: nothing to parse or sign, so cryptography stays unloaded."""
+    loaded = _render_modules("rook-ceph-nginx.yaml", tmp_path / "out", again=True)
+    assert not _top(loaded) & {*RENDER_NEVER_LOADS, "cryptography"}, sorted(_top(loaded))
+    assert "installer.tlsfiles" not in loaded
+    assert "bcrypt" in loaded  # the one hash (or the check of the kept one) is still made
+
+
+def test_self_signed_render_still_loads_x509(tmp_path):
+    """The other side of the lazy import: a mode that makes certificates does load cryptography."""
+    loaded = _render_modules("minimal.yaml", tmp_path / "out")
+    assert "cryptography.x509" in loaded and "installer.tlsfiles" in loaded
+    assert not _top(loaded) & set(RENDER_NEVER_LOADS)
