@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from installer.errors import InstallerError
-from installer.events import EventSink, Note, StepFinished, StepStarted, discard
+from installer.events import EventSink, Note, discard, step
 from installer.kube import Forbidden, KubeClient, NotFound
 
 log = logging.getLogger(__name__)
@@ -434,9 +434,7 @@ def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout
     clients = plan.choices.clients
     wanted = client_secrets(plan) + client_config_maps(plan)
     if wanted or _listed(kube, plan, "secrets"):
-        started = time.monotonic()
-        on_event(StepStarted(STEP_CLIENTS, ", ".join(clients.namespaces) or "removing pull Secrets"))
-        try:
+        with step(on_event, STEP_CLIENTS, ", ".join(clients.namespaces) or "removing pull Secrets") as run:
             for namespace in clients.namespaces:
                 if ensure_namespace(kube, namespace):
                     on_event(Note(STEP_CLIENTS, f"created namespace {namespace}"))
@@ -450,43 +448,26 @@ def apply_clients(kube: KubeClient, plan, on_event: EventSink = discard, timeout
                 for namespace in clients.namespaces:
                     if merge_pull_secret(kube, namespace, "default", pull_secret_name(plan.release)):
                         result.service_accounts.append(f"{namespace}/default")
-        except InstallerError as exc:
-            on_event(StepFinished(STEP_CLIENTS, False, time.monotonic() - started, exc.message.splitlines()[0]))
-            raise
-        words = (
-            [f"applied {len(result.applied)}"]
-            + ([f"removed {', '.join(removed)}"] if removed else [])
-            + ([f"imagePullSecrets of {', '.join(result.service_accounts)}"] if result.service_accounts else [])
-        )
-        on_event(StepFinished(STEP_CLIENTS, True, time.monotonic() - started, "; ".join(words)))
+            words = (
+                [f"applied {len(result.applied)}"]
+                + ([f"removed {', '.join(removed)}"] if removed else [])
+                + ([f"imagePullSecrets of {', '.join(result.service_accounts)}"] if result.service_accounts else [])
+            )
+            run.result = "; ".join(words)
     objects = node_trust_objects(plan)
     if objects:
-        started = time.monotonic()
-        on_event(
-            StepStarted(
-                STEP_NODE_TRUST,
-                f"DaemonSet {plan.namespace}/{node_trust_name(plan.release)} writes the CA for "
-                f"{', '.join(trust_hosts(plan))}",
-            )
+        detail = (
+            f"DaemonSet {plan.namespace}/{node_trust_name(plan.release)} writes the CA for "
+            f"{', '.join(trust_hosts(plan))}"
         )
-        try:
+        with step(on_event, STEP_NODE_TRUST, detail) as run:
             for obj in objects:
                 _apply(kube, obj)
             ready = wait_node_trust(kube, plan, timeout)
             result.nodes = node_report(kube, plan)
-        except InstallerError as exc:
-            on_event(StepFinished(STEP_NODE_TRUST, False, time.monotonic() - started, exc.message.splitlines()[0]))
-            raise
-        for verdict in result.nodes:
-            on_event(Note(STEP_NODE_TRUST, verdict.words(), "info" if verdict.state == "trusted" else "warning"))
-        on_event(
-            StepFinished(
-                STEP_NODE_TRUST,
-                True,
-                time.monotonic() - started,
-                f"{ready}; {sum(v.state == 'trusted' for v in result.nodes)}/{len(result.nodes)} trusted",
-            )
-        )
+            for verdict in result.nodes:
+                on_event(Note(STEP_NODE_TRUST, verdict.words(), "info" if verdict.state == "trusted" else "warning"))
+            run.result = f"{ready}; {sum(v.state == 'trusted' for v in result.nodes)}/{len(result.nodes)} trusted"
     elif not clients.node_trust and _node_trust_present(kube, plan):
         remove_node_trust(kube, plan, on_event, timeout)
     return result
@@ -599,9 +580,7 @@ def remove_node_trust(kube: KubeClient, plan, on_event: EventSink = discard, tim
     `plan` needs only .namespace and .release: uninstall has no Plan, so the live DaemonSet is reused as it is."""
     name = node_trust_name(plan.release)
     path = f"/apis/apps/v1/namespaces/{plan.namespace}/daemonsets/{name}"
-    started = time.monotonic()
-    on_event(StepStarted(STEP_NODE_TRUST, f"removing the CA files DaemonSet {plan.namespace}/{name} wrote"))
-    try:
+    with step(on_event, STEP_NODE_TRUST, f"removing the CA files DaemonSet {plan.namespace}/{name} wrote") as run:
         ds = kube.get_json(f"read DaemonSet {name}", path)
         template = ds["spec"]["template"]
         for env in template["spec"]["containers"][0].get("env", []):
@@ -619,14 +598,7 @@ def remove_node_trust(kube: KubeClient, plan, on_event: EventSink = discard, tim
                 )
             except NotFound:
                 pass
-    except InstallerError as exc:
-        on_event(StepFinished(STEP_NODE_TRUST, False, time.monotonic() - started, exc.message.splitlines()[0]))
-        raise
-    on_event(
-        StepFinished(
-            STEP_NODE_TRUST, True, time.monotonic() - started, "CA files removed from every node; DaemonSet deleted"
-        )
-    )
+        run.result = "CA files removed from every node; DaemonSet deleted"
 
 
 def remove_clients(kube: KubeClient, plan, on_event: EventSink = discard) -> list[str]:
@@ -760,31 +732,26 @@ def run_pull_check(
     """Create the pull-check Pod, wait for the kubelet's verdict (Pod status and events), delete the Pod."""
     name = f"{release}-pull-check-{_random.token_hex(3)}"[:63]
     labels = {**MANAGED_BY, "app.kubernetes.io/instance": release, COMPONENT: "pull-check"}
-    started = time.monotonic()
-    on_event(StepStarted(STEP_PULL_CHECK, f"pod {namespace}/{name} pulls {image}"))
-    try:
+    with step(on_event, STEP_PULL_CHECK, f"pod {namespace}/{name} pulls {image}") as run:
         kube.call(
             f"create the pull-check pod in {namespace}",
             kube.core.create_namespaced_pod,
             namespace,
             pull_check_pod(name, namespace, image, pull_secret, labels),
         )
-    except InstallerError as exc:
-        on_event(StepFinished(STEP_PULL_CHECK, False, time.monotonic() - started, exc.message.splitlines()[0]))
-        raise
-    try:
-        result = _await_verdict(kube, namespace, name, image, timeout, nodes)
-    finally:
         try:
-            kube.call(f"delete pod {name}", kube.core.delete_namespaced_pod, name, namespace, grace_period_seconds=0)
-        except InstallerError as exc:
-            log.warning("could not delete the pull-check pod %s/%s: %s", namespace, name, exc)
-    detail = f"pulled on {result.node}" if result.ok else f"{result.cause}: {result.detail}"
-    if not result.ok:
-        on_event(Note(STEP_PULL_CHECK, f"{result.cause} -> {result.fix}", "warning"))
-    on_event(
-        StepFinished(STEP_PULL_CHECK, result.ok, time.monotonic() - started, detail.splitlines()[0] if detail else "")
-    )
+            result = _await_verdict(kube, namespace, name, image, timeout, nodes)
+        finally:
+            try:
+                kube.call(
+                    f"delete pod {name}", kube.core.delete_namespaced_pod, name, namespace, grace_period_seconds=0
+                )
+            except InstallerError as exc:
+                log.warning("could not delete the pull-check pod %s/%s: %s", namespace, name, exc)
+        detail = f"pulled on {result.node}" if result.ok else f"{result.cause}: {result.detail}"
+        if not result.ok:
+            on_event(Note(STEP_PULL_CHECK, f"{result.cause} -> {result.fix}", "warning"))
+        run.ok, run.result = result.ok, detail.splitlines()[0] if detail else ""
     return result
 
 

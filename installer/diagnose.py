@@ -333,6 +333,18 @@ def _diagnose_digest(error: RegistryError, step: str, target: SmokeTarget) -> Di
     )
 
 
+# anything a step can raise that diagnose() explains (a malformed answer too)
+STEP_ERRORS = (
+    RegistryError,
+    requests.exceptions.RequestException,
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+)
+
+
 def as_registry_error(error: Exception) -> RegistryError:
     """Anything a step can raise, as a RegistryError that diagnose() understands."""
     if isinstance(error, RegistryError):

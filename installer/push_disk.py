@@ -8,15 +8,15 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import requests
 from pydantic import SecretStr
 
 from installer.console import format_size
-from installer.diagnose import Diagnosis, as_registry_error, diagnose
+from installer.diagnose import STEP_ERRORS, Diagnosis, as_registry_error, diagnose
 from installer.disk import (
     Compression,
     DiskFile,
@@ -27,7 +27,7 @@ from installer.disk import (
     disk_config,
     vm_snippet,
 )
-from installer.events import EventSink, Note, Progress, StepFinished, StepStarted, discard
+from installer.events import EventSink, Note, Progress, StepRun, discard, step
 from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, manifest_json
 from installer.smoke import SmokeTarget
 from installer.smoke_image import go_architecture
@@ -177,25 +177,30 @@ class _Run:
         self, target: PushDiskTarget, client: RegistryClient, on_event: EventSink, stop: threading.Event
     ) -> None:
         self.target, self.client, self.on_event, self.stop = target, client, on_event, stop
-        self.step = STEP_DISK_CONNECT
-        self.started = 0.0
+        self.step_name = STEP_DISK_CONNECT
         self.sent = 0
         self.resumed_from = 0
         self.skipped = False
         self._last_progress = 0.0
 
-    def start(self, step: str, detail: str = "") -> None:
-        self.step, self.started = step, time.monotonic()
-        self.on_event(StepStarted(step, detail))
-
-    def finish(self, ok: bool = True, detail: str = "") -> None:
-        self.on_event(StepFinished(self.step, ok, time.monotonic() - self.started, detail))
+    @contextmanager
+    def run_step(self, name: str, detail: str = "") -> Iterator[StepRun]:
+        """One step through events.step; what a step raises leaves it as a RegistryError diagnose() explains (a stop
+        and a changed file as they are)."""
+        self.step_name = name
+        with step(self.on_event, name, detail) as run:
+            try:
+                yield run
+            except (PushInterrupted, FileChanged):
+                raise
+            except STEP_ERRORS as error:
+                raise as_registry_error(error) from None
 
     def progress(self, done: int, total: int, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._last_progress >= PROGRESS_INTERVAL:
             self._last_progress = now
-            self.on_event(Progress(self.step, done, total))
+            self.on_event(Progress(self.step_name, done, total))
 
 
 def run_push_disk(
@@ -236,7 +241,6 @@ def run_push_disk(
         try:
             digest, layer = _push(run)
         except PushInterrupted:
-            run.finish(False, "stopped; run the same command again to resume")
             return PushDiskResult(
                 False,
                 target.reference,
@@ -246,7 +250,6 @@ def run_push_disk(
                 interrupted=True,
             )
         except FileChanged as error:
-            run.finish(False, str(error))
             diagnosis = Diagnosis(
                 cause=str(error),
                 fix="Push a disk file that nothing writes to (stop the VM or copy "
@@ -257,17 +260,16 @@ def run_push_disk(
             return PushDiskResult(
                 False, target.reference, sent=run.sent, seconds=time.monotonic() - began, diagnosis=diagnosis
             )
-        except (RegistryError, requests.exceptions.RequestException, OSError, ValueError, KeyError, TypeError) as error:
+        except STEP_ERRORS as error:
             error = as_registry_error(error)
-            run.finish(False, str(error))
-            log.info("push-disk failed in %s: %s", run.step, error)
+            log.info("push-disk failed in %s: %s", run.step_name, error)
             return PushDiskResult(
                 False,
                 target.reference,
                 sent=run.sent,
                 resumed_from=run.resumed_from,
                 seconds=time.monotonic() - began,
-                diagnosis=diagnose(error, run.step, smoke_view),
+                diagnosis=diagnose(error, run.step_name, smoke_view),
             )
     image = f"{target.registry}/{target.repository}@{digest}"
     secret = "registry-credentials" if target.username else None
@@ -291,28 +293,30 @@ def run_push_disk(
 def _push(run: _Run) -> tuple[str, Descriptor]:
     target, client = run.target, run.client
     repo = target.repository
-    run.start(STEP_DISK_CONNECT, client.base_url)
-    scheme = client.ping(scope=f"repository:{repo}:pull,push")
-    run.finish(detail=f"{client.base_url}/v2/ answered; auth: {scheme}")
+    with run.run_step(STEP_DISK_CONNECT, client.base_url) as timed:
+        scheme = client.ping(scope=f"repository:{repo}:pull,push")
+        timed.result = f"{client.base_url}/v2/ answered; auth: {scheme}"
 
     state = PushState(target.state_dir, target)
     layer_desc, diff_id = state.layer, state.diff_id
-    run.start(STEP_DISK_LAYER, f"{target.disk.format} {target.disk.name}, {format_size(target.disk.size)}")
-    if layer_desc is not None and diff_id and client.blob_exists(repo, layer_desc.digest):
-        run.skipped = True
-        run.finish(detail=f"the registry has this layer already ({layer_desc.digest}); nothing sent")
-    else:
-        layer_desc, diff_id = _upload_layer(run, state)
-        seconds = time.monotonic() - run.started
-        rate = run.sent / MiB / seconds if seconds > 0 else 0.0
-        resumed = f", resumed at {format_size(run.resumed_from)}" if run.resumed_from else ""
-        run.finish(detail=f"{format_size(run.sent)} sent in {seconds:.1f}s, {rate:.1f} MiB/s{resumed}")
+    with run.run_step(
+        STEP_DISK_LAYER, f"{target.disk.format} {target.disk.name}, {format_size(target.disk.size)}"
+    ) as timed:
+        if layer_desc is not None and diff_id and client.blob_exists(repo, layer_desc.digest):
+            run.skipped = True
+            timed.result = f"the registry has this layer already ({layer_desc.digest}); nothing sent"
+        else:
+            layer_desc, diff_id = _upload_layer(run, state)
+            seconds = timed.elapsed()
+            rate = run.sent / MiB / seconds if seconds > 0 else 0.0
+            resumed = f", resumed at {format_size(run.resumed_from)}" if run.resumed_from else ""
+            timed.result = f"{format_size(run.sent)} sent in {seconds:.1f}s, {rate:.1f} MiB/s{resumed}"
 
-    run.start(STEP_DISK_MANIFEST, target.reference)
-    config = client.push_blob(repo, disk_config(target.disk, diff_id, target.architecture), OCI_CONFIG)
-    manifest = manifest_json(config, [layer_desc])
-    digest = _put_manifest_once(client, repo, target.tag, manifest)
-    run.finish(detail=digest)
+    with run.run_step(STEP_DISK_MANIFEST, target.reference) as timed:
+        config = client.push_blob(repo, disk_config(target.disk, diff_id, target.architecture), OCI_CONFIG)
+        manifest = manifest_json(config, [layer_desc])
+        digest = _put_manifest_once(client, repo, target.tag, manifest)
+        timed.result = digest
     return digest, layer_desc
 
 
@@ -347,7 +351,7 @@ def _upload_layer(run: _Run, state: PushState) -> tuple[Descriptor, str]:
                 cuts += 1
                 run.on_event(
                     Note(
-                        run.step,
+                        run.step_name,
                         f"the connection dropped at {format_size(stream.out_pos)} ({error}); "
                         f"asking the registry how much it holds",
                         "warning",
@@ -360,7 +364,7 @@ def _upload_layer(run: _Run, state: PushState) -> tuple[Descriptor, str]:
                 raise RegistryError("protocol", f"registry holds {held} bytes, we sent {stream.out_pos}")
             state.save_upload(location, held)
             if run.stop.is_set():
-                raise PushInterrupted()
+                raise PushInterrupted("stopped; run the same command again to resume")
             if not target.disk.unchanged():
                 raise FileChanged(f"{target.disk.path} changed while it was being pushed")
         run.progress(stream.tar_pos, stream.tar_size, force=True)
@@ -387,7 +391,7 @@ def _resume_or_start(run: _Run, state: PushState, stream: LayerStream) -> str:
             location, held = status
             run.on_event(
                 Note(
-                    run.step,
+                    run.step_name,
                     f"resuming the upload a previous run left: the registry holds "
                     f"{format_size(held)}; reading the file up to there locally",
                 )
@@ -395,7 +399,7 @@ def _resume_or_start(run: _Run, state: PushState, stream: LayerStream) -> str:
             stream.skip_to(held)
             run.resumed_from = held
             return location
-        run.on_event(Note(run.step, "the registry no longer has the previous run's upload; starting afresh"))
+        run.on_event(Note(run.step_name, "the registry no longer has the previous run's upload; starting afresh"))
         state.forget_upload()
     location = client.start_upload(repo)
     state.save_upload(location, 0)
@@ -412,7 +416,7 @@ def _after_cut(
     if status is None:
         run.on_event(
             Note(
-                run.step,
+                run.step_name,
                 "the registry discarded the cut upload (docker-distribution cancels an upload "
                 "whose PATCH broke off mid-body unless a buffering proxy sits in front); "
                 "starting a new upload",
@@ -427,7 +431,7 @@ def _after_cut(
         stream.restore(acked)  # it holds at least what it acknowledged: nothing before that to re-read
     stream.skip_to(held)
     state.save_upload(location, held)
-    run.on_event(Note(run.step, f"the registry holds {format_size(held)}; continuing from there"))
+    run.on_event(Note(run.step_name, f"the registry holds {format_size(held)}; continuing from there"))
     return location, stream
 
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import requests
 from pydantic import SecretStr
 
 from installer.console import format_size
 from installer.diagnose import (
     STEP_CONNECT,
     STEP_DELETE,
+    STEP_ERRORS,
     STEP_LAYER,
     STEP_MANIFEST,
     STEP_VERIFY,
@@ -71,18 +71,6 @@ class SmokeResult:
 
 
 # -- running it ----------------------------------------------------------------------------------
-
-
-# anything a step can raise that diagnose() explains (a malformed answer too)
-STEP_ERRORS = (
-    RegistryError,
-    requests.exceptions.RequestException,
-    OSError,
-    ValueError,
-    KeyError,
-    TypeError,
-    IndexError,
-)
 
 
 class _Steps:
