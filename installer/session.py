@@ -10,23 +10,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from installer import engine
-from installer.apply import ApplyOptions, ApplyResult, helm_command_text
-from installer.apply import apply as apply_plan
-from installer.diff import merged_values, values_diff
-from installer.engine import Prepared
 from installer.errors import InstallerError, Problem
 from installer.events import EventSink, discard
-from installer.helm import HelmRunner
 from installer.kube import KubeClient, list_contexts
 from installer.model import Chart, Choices, User
 from installer.preset import dump_preset
-from installer.probe import ProbeResult
-from installer.render import write_private, write_rendered
 from installer.secretref import SecretSpec
-from installer.verify import ROUTE_SETTLE, run_plan_smoke
 
+# The wizard's first frame needs only the contexts: apply, helm, render, verify (requests), diff and probe load
+# when a step uses them (bench/startup.py), so their imports sit in the methods below.
 if TYPE_CHECKING:
+    from installer.apply import ApplyOptions, ApplyResult
     from installer.disk import Compression
+    from installer.engine import Prepared
+    from installer.helm import HelmRunner
+    from installer.probe import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ class WizardSession:
         self.chart = chart or Chart()
         # install() pushes the smoke image after the install, as the CLI does; apply() (until the Install screen
         # calls install()) leaves it to the Smoke screen
-        self.apply_options = apply_options or ApplyOptions()
+        self._apply_options = apply_options
         self.kube: KubeClient | None = None
         self.offline = False
         self._cancel: threading.Event | None = None  # the running install's, while one runs
@@ -75,6 +73,19 @@ class WizardSession:
         self._idle.set()
         self._probed: tuple[str, str, ProbeResult] | None = None  # the Probe step's, reused once by prepare()
         self.push_address: str | None = None  # HOST[:PORT] the last passing smoke push went through, when not the name
+
+    @property
+    def apply_options(self) -> ApplyOptions:
+        """How the install runs (made when first asked for: installer.apply is not loaded for the first frame)."""
+        if self._apply_options is None:
+            from installer.apply import ApplyOptions
+
+            self._apply_options = ApplyOptions()
+        return self._apply_options
+
+    @apply_options.setter
+    def apply_options(self, options: ApplyOptions) -> None:
+        self._apply_options = options
 
     @property
     def smoke_enabled(self) -> bool:
@@ -118,10 +129,14 @@ class WizardSession:
         return engine.prepare(choices, None if self.offline else self.kube, on_event, probe=probe)
 
     def helm(self) -> HelmRunner:
+        from installer.helm import HelmRunner
+
         return HelmRunner(self.helm_binary, self.kubeconfig, self.context)
 
     def helm_command(self, prepared: Prepared) -> str:
         """The exact helm command the install runs (values file names, never their content)."""
+        from installer.apply import helm_command_text
+
         try:
             return helm_command_text(prepared.plan, self.helm(), self.apply_options)
         except InstallerError as exc:
@@ -152,6 +167,7 @@ class WizardSession:
         """The installed release's values against the new ones, secrets masked; [] on a first install."""
         if prepared.probe is None or prepared.probe.release is None:
             return []
+        from installer.diff import merged_values, values_diff
         from installer.managed import object_changes
 
         new = merged_values(prepared.rendered.values, prepared.rendered.secret_values)
@@ -174,6 +190,8 @@ class WizardSession:
         self._cancel = cancel
         self._idle.clear()
         try:
+            from installer.apply import apply as apply_plan
+
             result = apply_plan(
                 prepared.plan,
                 prepared.rendered,
@@ -218,6 +236,8 @@ class WizardSession:
     def smoke(self, prepared: Prepared, on_event: EventSink = discard, address: str | None = None):
         """Push a test image through the public address, or `address` (HOST[:PORT], the CLI's --smoke-address, for a
         name that does not resolve yet), and read it back (a SmokeResult)."""
+        from installer.verify import ROUTE_SETTLE, run_plan_smoke
+
         settle, self._just_installed = (ROUTE_SETTLE if self._just_installed else 0.0), False
         address = address or self.apply_options.smoke_address
         result = run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address, settle=settle)
@@ -279,6 +299,8 @@ class WizardSession:
 
     def render_files(self, prepared: Prepared, out_dir: str) -> list[Path]:
         """Offline: values.yaml, and secrets files (0600), for GitOps or a later `helm upgrade`."""
+        from installer.render import write_rendered
+
         return write_rendered(prepared.rendered, Path(out_dir).expanduser())
 
     def dns_target(self, prepared: Prepared) -> str | None:
@@ -473,6 +495,8 @@ def _kept_as_env(choices: Choices) -> Choices:
 
 
 def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices, list[Path]]:
+    from installer.render import write_private
+
     if not typed_password_users(choices):
         return choices, []
     secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

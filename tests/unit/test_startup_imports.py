@@ -45,3 +45,27 @@ def test_self_signed_render_still_loads_x509(tmp_path):
     loaded = _render_modules("minimal.yaml", tmp_path / "out")
     assert "cryptography.x509" in loaded and "installer.tlsfiles" in loaded
     assert not _top(loaded) & set(RENDER_NEVER_LOADS)
+
+
+def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
+    """What the Cluster step needs before it paints: the app, the session and the kubeconfig's contexts. The
+    kubernetes client loads in the step's connect worker after the first frame; apply, helm, render and the
+    registry client (requests) when a later step uses them."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "contexts: [{name: one, context: {cluster: c}}, {name: two, context: {cluster: c}}]\ncurrent-context: two\n"
+    )
+    code = (
+        "import sys\nfrom screens.app import make_app\n"
+        f"app = make_app(kubeconfig={str(kubeconfig)!r})\n"
+        "print('CONTEXTS', app.session.contexts())\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "CONTEXTS (['one', 'two'], 'two')" in proc.stdout
+    loaded = set(proc.stdout.split("MODULES", 1)[1].split())
+    assert not _top(loaded) & {"kubernetes", "requests", "cryptography", "passlib"}, sorted(_top(loaded))
+    later = {"installer.apply", "installer.helm", "installer.render", "installer.verify", "installer.probe"}
+    assert not loaded & later, sorted(loaded & later)
