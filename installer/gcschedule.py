@@ -7,7 +7,7 @@ ServiceAccount and a script that, under the release's Lease (the same lock as ap
 
 1. makes the registry read-only with distribution's environment override on the Deployment,
    `REGISTRY_STORAGE_MAINTENANCE_READONLY={"enabled": true}`, and waits until every registry pod
-   runs with it (pushes get 405);
+   runs with it and one is ready (pushes get 405);
 2. runs `registry garbage-collect` inside a registry pod (`kubectl exec`: same volume, same
    node, so a ReadWriteOnce volume is no problem);
 3. removes the override again from a shell `trap`, so any failure, a TERM from the Job's deadline
@@ -73,7 +73,7 @@ say() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 k() { kubectl -n "$NAMESPACE" "$@"; }
 micro() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 holder="scheduled-gc/$POD_NAME"
-locked=""; readonly_at=""; ro_seconds=0; blobs=null; manifests=null; error=""
+ready=""; locked=""; readonly_at=""; ro_seconds=0; blobs=null; manifests=null; error=""
 selector="app=docker-registry,release=$RELEASE"
 
 lease() {  # $1: extra metadata (a resourceVersion to replace)
@@ -101,24 +101,27 @@ take_lock() {
   locked=1
 }
 
-# name|deleting|phase|override for every registry pod (terminating ones too)
+# name|deleting|Ready|override for every registry pod (terminating ones too)
 pods() {
   k get pods -l "$selector" -o "jsonpath={range .items[*]}{.metadata.name}|{.metadata.deletionTimestamp}|\
-{.status.phase}|{.spec.containers[?(@.name==\"$CONTAINER\")].env[?(@.name==\"$READONLY_ENV\")].name}{\"\n\"}{end}"
+{.status.conditions[?(@.type==\"Ready\")].status}|\
+{.spec.containers[?(@.name==\"$CONTAINER\")].env[?(@.name==\"$READONLY_ENV\")].name}{\"\n\"}{end}"
 }
 
-# wait until every registry pod runs with (want=1) or without (want=0) the override; prints a running one
+# wait until every registry pod runs with (want=1) or without (want=0) the override; a ready one in $ready.
+# It runs in this shell, never in a $(...) subshell: bash runs the TERM trap only once its foreground command
+# ends, and a subshell looping until the timeout would hold the trap back that long.
 settle() {
-  local want=$1 deadline=$(( $(date -u +%s) + TIMEOUT )) name deleting phase env bad ready
+  local want=$1 deadline=$(( $(date -u +%s) + TIMEOUT )) name deleting ok env bad
   while [ "$(date -u +%s)" -lt "$deadline" ]; do
     bad=""; ready=""
-    while IFS='|' read -r name deleting phase env; do
+    while IFS='|' read -r name deleting ok env; do
       [ -z "$name" ] && continue
       if [ "$want" = 1 ] && [ -z "$env" ]; then bad=1; fi
       if [ "$want" = 0 ] && [ -n "$env" ]; then bad=1; fi
-      if [ -z "$deleting" ] && [ "$phase" = Running ] && [ -z "$ready" ]; then ready=$name; fi
+      if [ -z "$deleting" ] && [ "$ok" = True ] && [ -z "$ready" ]; then ready=$name; fi
     done <<< "$(pods)"
-    if [ -z "$bad" ] && [ -n "$ready" ]; then echo "$ready"; return 0; fi
+    if [ -z "$bad" ] && [ -n "$ready" ]; then return 0; fi
     sleep 2
   done
   return 1
@@ -146,7 +149,7 @@ finish() {
       k set env "deployment/$DEPLOYMENT" -c "$CONTAINER" "$READONLY_ENV-" >/dev/null && break
       say "retrying in 5 s"; sleep 5
     done
-    if settle 0 >/dev/null; then
+    if settle 0; then
       ro_seconds=$(( $(date -u +%s) - readonly_at ))
       say "the registry is writable again (read-only for $ro_seconds s)"
     else
@@ -171,7 +174,8 @@ say "read-only: setting $READONLY_ENV on deployment/$DEPLOYMENT"
 readonly_at=$(date -u +%s)
 k set env "deployment/$DEPLOYMENT" -c "$CONTAINER" "$READONLY_ENV=$READONLY_VALUE" >/dev/null \
   || { error="could not set $READONLY_ENV on deployment/$DEPLOYMENT"; exit 1; }
-pod=$(settle 1) || { error="the registry did not roll out read-only within $TIMEOUT s"; exit 1; }
+settle 1 || { error="the registry did not roll out read-only within $TIMEOUT s"; exit 1; }
+pod=$ready
 say "collecting in pod $pod (pushes get 405 meanwhile)"
 binary=$(k get pod "$pod" -o "jsonpath={.spec.containers[?(@.name==\"$CONTAINER\")].command[0]}")
 config=$(k get pod "$pod" -o "jsonpath={.spec.containers[?(@.name==\"$CONTAINER\")].command[2]}")

@@ -118,15 +118,16 @@ def _get(node, *args) -> dict:
     return json.loads(node.kubectl("-n", NAMESPACE, "get", *args, "-o", "json").stdout)
 
 
-def _start_job(node, name: str, flags: str | None = None) -> None:
-    """A Job from the CronJob now (`kubectl create job --from`), or from its template with other GC flags."""
-    if flags is None:
+def _start_job(node, name: str, deadline: int | None = None, **env_values: str) -> None:
+    """A Job from the CronJob now (`kubectl create job --from`), or from its template with other settings."""
+    if not env_values and deadline is None:
         node.kubectl("-n", NAMESPACE, "create", "job", name, f"--from=cronjob/{CRONJOB}")
         return
     template = _get(node, "cronjob", CRONJOB)["spec"]["jobTemplate"]
     for env in template["spec"]["template"]["spec"]["containers"][0]["env"]:
-        if env["name"] == "GC_FLAGS":
-            env["value"] = flags
+        env["value"] = env_values.get(env["name"], env.get("value"))
+    if deadline is not None:
+        template["spec"]["activeDeadlineSeconds"] = deadline
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NAMESPACE}}
     job["metadata"]["labels"] = template["metadata"]["labels"]
     job["spec"] = template["spec"]
@@ -134,18 +135,29 @@ def _start_job(node, name: str, flags: str | None = None) -> None:
 
 
 def _job_state(node, name: str) -> str | None:
+    """Complete or Failed once the job's pod has ended too (its trap may still run after a deadline)."""
     for cond in _get(node, "job", name).get("status", {}).get("conditions") or []:
         if cond["type"] in ("Complete", "Failed") and cond["status"] == "True":
-            return cond["type"]
+            pods = _get(node, "pods", "-l", f"job-name={name}")["items"]
+            if all(p["status"].get("phase") in ("Succeeded", "Failed") for p in pods):
+                return cond["type"]
     return None
 
 
-def _probe_until_done(node, base: str, name: str, timeout: float = 300) -> list:
-    """POST an upload every 0.1 s until the job ends; what the registry answered, in order."""
+def _probe_until_done(node, base: str, name: str, timeout: float = 300, logs: list | None = None) -> list:
+    """POST an upload every 0.1 s until the job ends; what the registry answered, in order.
+
+    `logs` gets the job's log as read every second (a Job stopped by its deadline has its pod deleted: read
+    it while the pod is there)."""
     answers: list = []
     deadline = time.monotonic() + timeout
+    read = 0.0
     while _job_state(node, name) is None:
         assert time.monotonic() < deadline, f"job {name} did not end in {timeout} s\n" + node.diagnose()
+        if logs is not None and time.monotonic() - read > 1:
+            text = node.kubectl("-n", NAMESPACE, "logs", "-l", f"job-name={name}", "--tail=-1", check=False).stdout
+            logs[:] = [text] if text.strip() else logs
+            read = time.monotonic()
         try:
             answers.append(requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=(1, 2)).status_code)
         except requests.RequestException:
@@ -224,7 +236,7 @@ def test_a_scheduled_run_is_read_only_collects_and_ends_writable(kube_node, sche
 
 def test_a_failing_run_ends_writable_and_is_recorded(kube_node, scheduled):
     base, _preset = scheduled
-    _start_job(kube_node, "gc-fails", flags="--no-such-flag")
+    _start_job(kube_node, "gc-fails", GC_FLAGS="--no-such-flag")
     answers = _probe_until_done(kube_node, base, "gc-fails")
     log = _job_log(kube_node, "gc-fails")
     assert _job_state(kube_node, "gc-fails") == "Failed", log + kube_node.diagnose()
@@ -233,6 +245,22 @@ def test_a_failing_run_ends_writable_and_is_recorded(kube_node, scheduled):
     _writable_again(kube_node, base)
     last = status(kube_node, NAMESPACE)["last_gc"]
     assert last["scheduled"] is True and last["ok"] is False and "garbage-collect failed" in last["error"], last
+
+
+def test_a_run_stopped_by_its_deadline_ends_writable(kube_node, scheduled):
+    """A read-only switch the registry cannot start with (distribution panics on `readonly: true`): the rollout
+    never ends, the Job's deadline sends TERM, and the trap still takes the switch away."""
+    base, _preset = scheduled
+    _start_job(kube_node, "gc-stopped", deadline=25, READONLY_VALUE="true")
+    logs: list = []
+    answers = _probe_until_done(kube_node, base, "gc-stopped", logs=logs)
+    log = logs[0] if logs else ""
+    assert _job_state(kube_node, "gc-stopped") == "Failed", log + kube_node.diagnose()
+    assert "down" in answers, "the broken switch took the registry down until the trap ran"
+    assert "writable: removing" in log, log  # the trap started at the TERM (the pod is gone after it ends)
+    _writable_again(kube_node, base)
+    last = status(kube_node, NAMESPACE)["last_gc"]
+    assert last["ok"] is False and "stopped (TERM)" in last["error"] and last["job"] == "gc-stopped", last
 
 
 def test_turning_the_schedule_off_removes_the_installers_objects(kube_node, scheduled):
