@@ -11,7 +11,7 @@ from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.gateway import ALTERNATIVES, PolicyKind, family_info, policy_for, why_not
 from installer.gcschedule import kubectl_image
 from installer.htpasswd import build_htpasswd
-from installer.model import Choices, password_length_problem
+from installer.model import Choices, Storage, password_length_problem
 from installer.secretref import generate_password
 from installer.sizes import parse_size
 
@@ -216,18 +216,13 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         gateway = _gateway(choices, probe, problems, notes)
         ingress_class, family = "", gateway.family
     else:
-        ingress_class, family = _ingress(choices, probe, problems, notes)
+        ingress_class, family = _ingress(choices.exposure.ingress_class, probe, problems, notes)
     storage_class = _storage(choices, probe, problems, notes)
-    _volume_change(choices, probe, existing.claim, problems)
+    _volume_change(choices.storage, choices.target.namespace, probe, existing.claim, problems)
     claim = _data_claim(choices, storage_class, existing.claim, problems, notes)
-    if choices.auth.mode == "ingress" and family not in BASIC_AUTH_FAMILIES:
-        problems.append(
-            Problem(
-                "auth.mode",
-                f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
-                "use auth.mode: registry (the registry checks passwords itself)",
-            )
-        )
+    auth_problem = ingress_auth_problem(choices.auth.mode, ingress_class, family)
+    if auth_problem is not None:
+        problems.append(auth_problem)
     fs = choices.storage.filesystem
     if choices.storage.kind == "filesystem" and fs.existing_claim and existing.existing_claim_found is False:
         notes.append(
@@ -311,8 +306,37 @@ def _chart_ref(choices: Choices) -> ChartRef:
     return ChartRef(chart.name, chart.version, chart.repo)
 
 
-def _ingress(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> tuple[str, str]:
-    wanted = choices.exposure.ingress_class
+def ingress_auth_problem(auth_mode: str, ingress_class: str, family: str) -> Problem | None:
+    """Ingress basic auth needs a controller that reads the auth annotations (ingress-nginx, NGINX Inc); the one
+    home of this rule (build_plan and the wizard's Access step ask it)."""
+    if auth_mode != "ingress" or family in BASIC_AUTH_FAMILIES:
+        return None
+    return Problem(
+        "auth.mode",
+        f"ingress basic auth is not supported on the {family} controller that serves class {ingress_class}",
+        "use auth.mode: registry (the registry checks passwords itself)",
+    )
+
+
+def ingress_controller(ingress_class: str | None, probe: ProbeResult | None) -> tuple[str, str]:
+    """The IngressClass an Ingress gets (`ingress_class`, else the default) and the controller family serving it,
+    as build_plan resolves them ("other" when the class is unknown)."""
+    return _ingress(ingress_class, probe, [], [])
+
+
+def volume_change_problems(
+    storage: Storage, namespace: str, probe: ProbeResult | None, claim: ClaimInfo | None
+) -> list[Problem]:
+    """What is wrong with changing the installed data volume `claim` to `storage`'s size (shrinking; growing a
+    volume that cannot grow); the one home of this rule (build_plan and the wizard's Storage step ask it)."""
+    problems: list[Problem] = []
+    _volume_change(storage, namespace, probe, claim, problems)
+    return problems
+
+
+def _ingress(
+    wanted: str | None, probe: ProbeResult | None, problems: list[Problem], notes: list[str]
+) -> tuple[str, str]:
     if probe is None or (not probe.ingress_classes and "list ingressclasses" in probe.forbidden):
         name = wanted or "nginx"
         family = "ingress-nginx" if "nginx" in name else "other"
@@ -589,11 +613,11 @@ def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem
 
 
 def _volume_change(
-    choices: Choices, probe: ProbeResult | None, claim: ClaimInfo | None, problems: list[Problem]
+    storage: Storage, namespace: str, probe: ProbeResult | None, claim: ClaimInfo | None, problems: list[Problem]
 ) -> None:
     """A data volume can grow only when bound on an expandable class, and never shrink."""
-    fs = choices.storage.filesystem
-    if claim is None or choices.storage.kind != "filesystem" or fs.existing_claim:
+    fs = storage.filesystem
+    if claim is None or storage.kind != "filesystem" or fs.existing_claim:
         return
     old, new = parse_size(claim.size), parse_size(fs.size)
     if new < old:
@@ -620,7 +644,7 @@ def _volume_change(
                 Problem(
                     "storage.filesystem.size",
                     f"the data volume {claim.name} is {claim.phase}, not Bound: only bound volumes can grow",
-                    f"keep size: {claim.size} until the volume is bound (kubectl -n {choices.target.namespace} "
+                    f"keep size: {claim.size} until the volume is bound (kubectl -n {namespace} "
                     f"describe pvc {claim.name})",
                 )
             )

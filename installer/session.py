@@ -13,7 +13,7 @@ from installer import engine
 from installer.errors import InstallerError, Problem
 from installer.events import EventSink, discard
 from installer.kube import KubeClient, list_contexts
-from installer.model import Chart, Choices, User
+from installer.model import Chart, Choices, Exposure, Storage, Target, User
 from installer.preset import dump_preset
 from installer.secretref import SecretSpec
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from installer.disk import Compression
     from installer.engine import Prepared
     from installer.helm import HelmRunner
+    from installer.plan import ClaimInfo
     from installer.probe import ProbeResult
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,34 @@ class WizardSession:
                     return f"{found} (Service {item['metadata']['namespace']}/{item['metadata']['name']})"
         return None
 
+    @staticmethod
+    def ingress_auth_problem(mode: str, exposure: Exposure | None, probe: ProbeResult | None) -> Problem | None:
+        """The Access step: ingress basic auth on a controller that cannot do it (build_plan's own rule)."""
+        from installer.plan import ingress_auth_problem, ingress_controller
+
+        if exposure is None or exposure.gateway is not None:  # through a Gateway the step offers no ingress auth
+            return None
+        ingress_class, family = ingress_controller(exposure.ingress_class, probe)
+        return ingress_auth_problem(mode, ingress_class, family)
+
+    def installed_claim(self, probe: ProbeResult | None, target: Target) -> ClaimInfo | None:
+        """The installed release's data volume (a ClaimInfo: name, size, class, phase), or None (first install,
+        offline, S3)."""
+        if self.kube is None or probe is None or probe.release is None:
+            return None
+        from installer.state import load_existing
+
+        return load_existing(self.kube, probe, target.namespace, target.release).claim
+
+    @staticmethod
+    def volume_problems(
+        storage: Storage, namespace: str, probe: ProbeResult | None, claim: ClaimInfo | None
+    ) -> list[Problem]:
+        """The Storage step: shrinking the installed volume, or growing one that cannot grow (build_plan's rule)."""
+        from installer.plan import volume_change_problems
+
+        return volume_change_problems(storage, namespace, probe, claim)
+
     def existing_setup(self, probe: ProbeResult, target) -> Choices:
         """The installed release's settings as Choices (passwords `keep`), for reconfigure."""
         from installer.reconfigure import choices_from_release
@@ -512,8 +541,9 @@ def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices
     return choices.model_copy(update={"auth": auth}), files
 
 
-def default_preset_path() -> str:
-    return os.path.join(os.getcwd(), "registry-preset.yaml")
+def default_preset_path(folder: str | None = None) -> str:
+    """Where Done offers to save the preset: `folder` (the wizard's working folder), else the current directory."""
+    return os.path.join(folder or os.getcwd(), "registry-preset.yaml")
 
 
 def ca_instructions(host: str) -> str:

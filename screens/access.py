@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,9 +30,13 @@ class AccessScreen(StepScreen):
         Binding("ctrl+g", "generate", "Generate"),
     ]
 
-    def __init__(self, auth: Auth | None, gateway: bool = False) -> None:
+    def __init__(
+        self, auth: Auth | None, gateway: bool = False, session: Any = None, exposure: Any = None, probe: Any = None
+    ) -> None:
         super().__init__()
         self.auth = auth or Auth()
+        # to tell, here and not first at Review, whether the ingress controller can check passwords
+        self.session, self.exposure, self.probe = session, exposure, probe
         # Gateway API has no standard basic auth: through a Gateway only the registry can check passwords
         self.modes = [m for m in AUTH_MODES if not (gateway and m[1] == "ingress")]
         if gateway and self.auth.mode == "ingress":
@@ -53,11 +59,6 @@ class AccessScreen(StepScreen):
             yield Button("Reveal", id="reveal", compact=True)
             yield Button("Copy", id="copy", compact=True)
             yield Button("Remove", id="remove", compact=True)
-
-    def on_mount(self) -> None:
-        table = self.query_one("#users", DataTable)
-        table.add_columns("user", "password")
-        self.refresh_users()
 
     def refresh_users(self) -> None:
         table = self.query_one("#users", DataTable)
@@ -95,7 +96,31 @@ class AccessScreen(StepScreen):
             "users": users,
             "bcrypt_cost": self.auth.bcrypt_cost,
         }
-        return validated(Auth, data, "auth")
+        auth = validated(Auth, data, "auth")
+        problem = self.session.ingress_auth_problem(auth.mode, self.exposure, self.probe) if self.session else None
+        if problem is not None:
+            raise InvalidStep(
+                [
+                    Problem(
+                        "Who checks the passwords",
+                        problem.message,
+                        "choose 'registry: the registry checks passwords', or go back to Address for an nginx class",
+                    )
+                ]
+            )
+        return auth
+
+    def on_mount(self) -> None:
+        table = self.query_one("#users", DataTable)
+        table.add_columns("user", "password")
+        self.refresh_users()
+        if self.auth.mode == "ingress":  # e.g. kept from an install on another class: say so on arrival
+            self.check()
+
+    @on(Select.Changed, "#auth-mode")
+    def mode_changed(self, event: Select.Changed) -> None:
+        if self._armed:
+            self.check()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id in ("user-name", "user-password"):

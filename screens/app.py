@@ -1,4 +1,4 @@
-"""The wizard app: one list of steps, each screen returning its section, and make_app() to build it."""
+"""The wizard app: the step table (one row per step), the typed WizardState the steps fill, and make_app()."""
 
 from __future__ import annotations
 
@@ -6,25 +6,28 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual import events
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import ModalScreen
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
 
-from installer.model import Auth, Choices, Extras, Target
+from installer.model import Choices, Target
 from installer.session import WizardSession
 from screens.access import AccessScreen
 from screens.address import AddressScreen
 from screens.base import Confirm, GoBack, GoTo
-from screens.cluster import ClusterChoice, ClusterScreen
+from screens.cluster import ClusterScreen
 from screens.done import DoneScreen
 from screens.install import InstallScreen
 from screens.probe import ProbeScreen
-from screens.review import RenderedFiles, ReviewScreen
+from screens.review import ReviewScreen
 from screens.smoke import SmokeScreen
-from screens.storage import StorageChoice, StorageScreen
+from screens.state import WizardState
+from screens.storage import StorageScreen
 from screens.uploads import UploadsScreen
 
 if TYPE_CHECKING:
@@ -50,22 +53,66 @@ async def settled(slice_s: float = 0.01, quiet_slices: int = 2, limit_s: float =
 
 @dataclass(frozen=True)
 class Step:
+    """One row of the step table: everything the wizard knows about a step is here.
+
+    Attributes:
+        key: how the code names it (GoTo(key), start_at=key).
+        label: its name in the step bar.
+        screen: builds its screen from the app (the session, and `app.state` for what earlier steps answered).
+        section: the WizardState field its answer is kept in (None: nothing to keep; an answer with a
+            `sections()` method fills several).
+        needs_cluster: skipped offline (struck through in the step bar).
+        shown: when given, the step exists only while this holds (hidden from the step bar otherwise),
+            e.g. `lambda app: app.state.probe is not None and app.state.probe.release is not None`.
+        then: called with the app and the answer after it is kept (Probe: start from an installed release).
+    """
+
     key: str
     label: str
+    screen: Callable[[WizardApp], Screen[Any]]
+    section: str | None = None
     needs_cluster: bool = False
+    shown: Callable[[WizardApp], bool] | None = None
+    then: Callable[[WizardApp, Any], None] | None = None
 
 
-STEPS = (
-    Step("cluster", "Cluster"),
-    Step("probe", "Probe", needs_cluster=True),
-    Step("address", "Address"),
-    Step("access", "Access"),
-    Step("storage", "Storage"),
-    Step("uploads", "Uploads"),
-    Step("review", "Review"),
-    Step("install", "Install", needs_cluster=True),
-    Step("smoke", "Smoke", needs_cluster=True),
-    Step("done", "Done"),
+STEPS: tuple[Step, ...] = (
+    Step("cluster", "Cluster", lambda app: ClusterScreen(app.session, app.state.target, app.session.offline)),
+    Step(
+        "probe",
+        "Probe",
+        lambda app: ProbeScreen(app.session, app.state.target.namespace, app.state.target.release),
+        "probe",
+        needs_cluster=True,
+        then=lambda app, probe: app.prefill_from_release(probe),
+    ),
+    Step("address", "Address", lambda app: AddressScreen(app.session, app.state.exposure, app.state.probe), "exposure"),
+    Step(
+        "access",
+        "Access",
+        lambda app: AccessScreen(
+            app.state.auth, app.state.via_gateway, app.session, app.state.exposure, app.state.probe
+        ),
+        "auth",
+    ),
+    Step(
+        "storage",
+        "Storage",
+        lambda app: StorageScreen(app.state.storage, app.state.probe, app.state.extras, app.session, app.state.target),
+    ),
+    Step("uploads", "Uploads", lambda app: UploadsScreen(app.state.uploads), "uploads"),
+    Step("review", "Review", lambda app: ReviewScreen(app.session, app.choices()), "prepared"),
+    Step(
+        "install", "Install", lambda app: InstallScreen(app.session, app.state.reviewed), "install", needs_cluster=True
+    ),
+    Step("smoke", "Smoke", lambda app: SmokeScreen(app.session, app.state.reviewed), "smoke", needs_cluster=True),
+    Step(
+        "done",
+        "Done",
+        lambda app: DoneScreen(
+            app.session, app.state.reviewed, app.choices(), app.state.written, app.state.install, app.state.smoke
+        ),
+    ),
 )
 
 
@@ -91,20 +138,26 @@ class WizardApp(App[int]):
     ]
     QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
     steps = STEPS
+    session: WizardSession
+    state: WizardState
+    installing: reactive[bool] = reactive(False)  # an install runs: quitting asks first and stops helm
+    quitting: reactive[str | None] = reactive(None)  # why the wizard is stopping an install to quit
 
-    def __init__(self, session: WizardSession) -> None:
+    def __init__(
+        self,
+        session: WizardSession,
+        workdir: Path | None = None,
+        start_at: str | None = None,
+        state: WizardState | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.state = state or WizardState(target=Target(context=session.context))
+        self.start_at = start_at or self.steps[0].key
+        self.index_of(self.start_at)  # an unknown step fails here, not later
         self.step_index = 0
-        self.sections: dict[str, Any] = {"target": Target(context=session.context), "extras": Extras()}
-        self.probe_result: ProbeResult | None = None
-        self.prepared = None
-        self.written: tuple = ()
-        self.results: dict[str, Any] = {}
-        self.reconfiguring = False
-        self.installing = False
         self.exit_code = 0
-        self.quitting: str | None = None  # why the wizard is stopping an install to quit
         self.summary = ""  # one paragraph printed after the wizard's screen is gone
         self._signals: list[int] = []
         self._held_keys: list[events.Key] | None = None  # keys typed while focus may be moving
@@ -137,7 +190,7 @@ class WizardApp(App[int]):
 
     def on_mount(self) -> None:
         self.catch_signals()
-        self.show_step(0)
+        self.show_step(self.index_of(self.start_at))
 
     def catch_signals(self) -> None:
         """SIGTERM, SIGHUP (the terminal closed) and SIGINT stop an install cleanly instead of killing the
@@ -166,62 +219,48 @@ class WizardApp(App[int]):
         self._signals.clear()
 
     def step_bar_state(self, key: str) -> tuple[list[str], int, list[int]]:
-        skipped = [i for i, step in enumerate(self.steps) if self.skipped(step)]
-        return [s.label for s in self.steps], self.index_of(key), skipped
+        """The labels the step bar shows (steps that do not apply are left out), the current one, the skipped ones."""
+        present = [step for step in self.steps if self.applies(step)]
+        skipped = [i for i, step in enumerate(present) if self.skipped(step)]
+        current = next((i for i, step in enumerate(present) if step.key == key), 0)
+        return [s.label for s in present], current, skipped
 
     def index_of(self, key: str) -> int:
-        return next(i for i, step in enumerate(self.steps) if step.key == key)
+        for i, step in enumerate(self.steps):
+            if step.key == key:
+                return i
+        raise KeyError(f"no wizard step {key!r}; the steps are {', '.join(s.key for s in self.steps)}")
+
+    def applies(self, step: Step) -> bool:
+        return step.shown is None or step.shown(self)
 
     def skipped(self, step: Step) -> bool:
-        return step.needs_cluster and self.session.offline
+        return (step.needs_cluster and self.session.offline) or not self.applies(step)
 
     def show_step(self, index: int) -> None:
         self.step_index = index
-        step = self.steps[index]
-        self.push_screen(self.screen_for(step.key), self.step_finished)
-
-    def exposure_via_gateway(self) -> bool:
-        exposure = self.sections.get("exposure")
-        return exposure is not None and exposure.gateway is not None
-
-    def screen_for(self, key: str):
-        builders: dict[str, Callable[[], Any]] = {
-            "cluster": lambda: ClusterScreen(self.session, self.sections["target"], self.session.offline),
-            "probe": lambda: ProbeScreen(
-                self.session, self.sections["target"].namespace, self.sections["target"].release
-            ),
-            "address": lambda: AddressScreen(self.session, self.sections.get("exposure"), self.probe_result),
-            "access": lambda: AccessScreen(self.sections.get("auth"), gateway=self.exposure_via_gateway()),
-            "storage": lambda: StorageScreen(self.sections.get("storage"), self.probe_result, self.sections["extras"]),
-            "uploads": lambda: UploadsScreen(self.sections.get("uploads")),
-            "review": lambda: ReviewScreen(self.session, self.choices()),
-            "install": lambda: InstallScreen(self.session, self.prepared),
-            "smoke": lambda: SmokeScreen(self.session, self.prepared),
-            "done": lambda: DoneScreen(
-                self.session,
-                self.prepared,
-                self.choices(),
-                self.written,
-                self.results.get("install"),
-                self.results.get("smoke"),
-            ),
-        }
-        return builders[key]()
+        self.push_screen(self.steps[index].screen(self), self.step_finished)
 
     def step_finished(self, result: Any) -> None:
-        key = self.steps[self.step_index].key
+        step = self.steps[self.step_index]
         if isinstance(result, GoBack):
             if result.section is not None:
-                self.record(key, result.section)
+                self.keep(step, result.section)
             self.show_step(self.neighbour(-1))
         elif isinstance(result, GoTo):
             self.show_step(self.index_of(result.step))
-        elif key == "done":
+        elif step.key == self.steps[-1].key:
             self.summary = self.summary_after_done()
             self.exit(self.exit_code, return_code=self.exit_code)
         else:
-            self.record(key, result)
+            self.keep(step, result)
             self.show_step(self.neighbour(+1))
+
+    def keep(self, step: Step, answer: Any) -> None:
+        """Keep what a step returned, so going back and forth shows it again."""
+        self.state.keep(step.section, answer)
+        if step.then is not None:
+            step.then(self, answer)
 
     def neighbour(self, direction: int) -> int:
         index = self.step_index + direction
@@ -229,32 +268,11 @@ class WizardApp(App[int]):
             index += direction
         return max(0, min(index, len(self.steps) - 1))
 
-    def record(self, key: str, section: Any) -> None:
-        """Keep what a step returned, so going back and forth shows it again."""
-        if key == "cluster":
-            assert isinstance(section, ClusterChoice)
-            self.sections["target"] = section.target
-        elif key == "probe":
-            self.probe_result = section
-            self.prefill_from_release(section)
-        elif key == "storage":
-            assert isinstance(section, StorageChoice)
-            self.sections["storage"], self.sections["extras"] = section.storage, section.extras
-        elif key in ("address", "access", "uploads"):
-            self.sections[{"address": "exposure", "access": "auth"}.get(key, key)] = section
-        elif key == "review":
-            if isinstance(section, RenderedFiles):
-                self.prepared, self.written = section.prepared, section.paths
-            else:
-                self.prepared = section
-        else:
-            self.results[key] = section
-
     def prefill_from_release(self, probe: ProbeResult) -> None:
         """Reconfigure: the first time an installed release is seen, every step starts from its values."""
-        if probe.release is None or self.reconfiguring:
+        if probe.release is None or self.state.reconfiguring:
             return
-        target = self.sections["target"]
+        target = self.state.target
         try:
             existing = self.session.existing_setup(probe, target)
         except Exception as exc:  # a release we cannot read back is installed over like a first install
@@ -264,24 +282,14 @@ class WizardApp(App[int]):
                 severity="warning",
             )
             return
-        self.reconfiguring = True
-        for name in ("exposure", "auth", "storage", "uploads", "extras"):
-            self.sections[name] = getattr(existing, name)
+        self.state.start_from(existing)
 
     def choices(self) -> Choices:
-        return Choices(
-            target=self.sections["target"],
-            chart=self.session.chart,
-            exposure=self.sections["exposure"],
-            auth=self.sections.get("auth") or Auth(),
-            storage=self.sections.get("storage") or Choices.model_fields["storage"].default,
-            uploads=self.sections.get("uploads") or Choices.model_fields["uploads"].default,
-            extras=self.sections["extras"],
-        )
+        return self.state.choices(self.session.chart)
 
     # -- quitting -----------------------------------------------------------------------------
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         """The command palette's Quit: the same path as Ctrl+Q."""
         self.action_request_quit()
 
@@ -313,17 +321,14 @@ class WizardApp(App[int]):
             return
         if self.quitting:
             return
-        self.quitting = reason
         while isinstance(self.screen, ModalScreen):
             self.pop_screen()
-        install = next((s for s in self.screen_stack if isinstance(s, InstallScreen)), None)
-        if install is not None:
-            install.stop_for_quit(reason)
-        else:  # no Install step to show the rollback on: wait for the engine here
+        self.quitting = reason  # the Install step watches this: it shows the rollback and calls install_ended
+        self.session.stop_install(timeout=0)  # the session's cancel event: helm stops, the release rolls back
+        if self.steps[self.step_index].key != "install":  # no Install step to show the rollback on
             self.session.stop_install()
-            self.install_ended(
-                self.sections["target"].release, self.sections["target"].namespace, None, "The install was stopped."
-            )
+            target = self.state.target
+            self.install_ended(target.release, target.namespace, None, "The install was stopped.")
 
     def install_ended(self, release: str, namespace: str, result: Any, failure: str | None) -> None:
         """The Install step's worker finished; when a quit was waiting for it, quit now with a summary."""
@@ -346,13 +351,13 @@ class WizardApp(App[int]):
         self.exit(self.exit_code, return_code=self.exit_code)
 
     def summary_after_done(self) -> str:
-        if self.prepared is None:
+        if self.state.prepared is None:
             return self.summary_before_install()
-        plan = self.prepared.plan
-        install = self.results.get("install")
+        plan = self.state.prepared.plan
+        install = self.state.install
         if install is None:
             return self.summary_before_install()
-        smoke = self.results.get("smoke")
+        smoke = self.state.smoke
         if getattr(smoke, "ok", None) is True:
             verified = "the smoke test pushed an image and read it back"
         elif getattr(smoke, "ok", None) is False or isinstance(smoke, Exception):
@@ -366,19 +371,36 @@ class WizardApp(App[int]):
         )
 
     def summary_before_install(self) -> str:
-        if self.results.get("install") is not None or self.summary:
+        if self.state.install is not None or self.summary:
             return self.summary
-        if self.written:
+        if self.state.written:
             return (
                 "Nothing was changed on any cluster; the files are written: "
-                + ", ".join(str(p) for p in self.written)
+                + ", ".join(str(p) for p in self.state.written)
                 + "."
             )
         return "Nothing was changed on the cluster."
 
 
 def make_app(
-    context: str | None = None, kubeconfig: str | None = None, helm: str = "helm", session: WizardSession | None = None
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    helm: str = "helm",
+    session: WizardSession | None = None,
+    workdir: str | Path | None = None,
+    start_at: str | None = None,
+    state: WizardState | None = None,
 ) -> WizardApp:
-    """The wizard, for the entry point and the tests alike."""
-    return WizardApp(session or WizardSession(context, kubeconfig, helm))
+    """The wizard, for the entry point and the tests alike.
+
+    Args:
+        workdir: the folder files are offered to be written to (default: the current directory).
+        start_at: the key of the first step shown (tests start at a later step with `state` filled in).
+        state: what earlier steps answered (default: nothing yet).
+    """
+    return WizardApp(
+        session or WizardSession(context, kubeconfig, helm),
+        workdir=Path(workdir) if workdir is not None else None,
+        start_at=start_at,
+        state=state,
+    )

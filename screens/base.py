@@ -1,20 +1,31 @@
-"""What every wizard step shares: the step bar, Back/Next, the problems panel and inline validation."""
+"""What every wizard step shares: the step bar, Back/Next, the problems panel, inline validation, worker results
+and the event log."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, cast
 
 from pydantic import BaseModel, ValidationError
 from rich.markup import escape
+from rich.text import Text
+from textual import active_app
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, RichLog, Select, Static
+from textual.worker import Worker, WorkerState
 
 from installer.errors import InstallerError, Problem, ValidationFailed
+from installer.events import Event, HelmLine, Note, Progress, RolloutProblem, RolloutStatus, StepFinished, StepStarted
 from installer.preset import problems_from_validation
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
 
 
 @dataclass(frozen=True)
@@ -140,14 +151,32 @@ def class_choice(
     yield Select(options, value=value, allow_blank=value is Select.NULL, prompt=prompt, id=field_id)
 
 
+THEME_TAG = re.compile(r"(?<!\\)\[([^\[\]]*\$[^\[\]]*)\]")
+
+
+def themed(markup: str) -> str:
+    """Rich markup with the app theme's colours for `[$success]`, `[b $error]`... (Rich knows no theme variables;
+    Textual's own markup, in a Static given a string, does)."""
+    try:
+        variables = active_app.get().theme_variables
+    except LookupError:  # no app (unit tests): Rich's colour names of the same meaning
+        variables = {"success": "green", "error": "red", "warning": "yellow", "accent": "blue"}
+
+    def tag(match: re.Match[str]) -> str:
+        return "[" + re.sub(r"\$([a-z][a-z0-9-]*)", lambda m: variables.get(m[1], m[1]), match[1]) + "]"
+
+    return THEME_TAG.sub(tag, markup)
+
+
 def hanging(markup: str) -> Any:
-    """Rich markup lines as a renderable whose wrapped lines keep their indent ("  • item" hangs under "item")."""
+    """Rich markup lines as a renderable whose wrapped lines keep their indent ("  • item" hangs under "item").
+    Colours are the theme's (`[$success]`, `[$error]`, `[$warning]`)."""
     from rich.console import Group
     from rich.padding import Padding
     from rich.table import Table
-    from rich.text import Text
 
-    rows = []
+    markup = themed(markup)
+    rows: list[Any] = []
     for line in markup.split("\n"):
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)
@@ -217,6 +246,69 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+class EventLog(Vertical):
+    """What the engine reports while a step's worker runs, shown one way on every step: a ✓/✗/… line per engine
+    step (its time and detail) and, with `lines=True`, a log of helm's output and the rollout watch."""
+
+    DEFAULT_CSS = """
+    EventLog { height: auto; }
+    EventLog.with-lines { height: 1fr; }
+    EventLog #helm-log { height: 1fr; min-height: 6; border: round $panel; }
+    """
+
+    def __init__(self, waiting: str = "", lines: bool = False, last_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id, classes="with-lines" if lines else "")
+        self.waiting, self.with_lines, self.last_only = waiting, lines, last_only
+        self.steps: dict[str, str] = {}  # engine step → its line (Rich markup)
+        self.log_lines: list[str] = []  # what the log shows, as plain text
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.waiting, id="steps")
+        if self.with_lines:
+            yield RichLog(id="helm-log", max_lines=2000, wrap=True, markup=False)
+
+    def show(self, event: Event) -> None:
+        """One engine event, as the step shows it."""
+        if isinstance(event, HelmLine):
+            self.write(event.line)
+        elif isinstance(event, RolloutStatus):  # while helm waits: what the cluster is doing
+            detail = f" ({event.detail})" if event.detail else ""
+            self.write(f"rollout: {event.kind} {event.name}: {event.state}{detail}", "dim")
+        elif isinstance(event, RolloutProblem):
+            first, *rest = event.message.splitlines() or [""]
+            lead = "stopping: " if event.fatal else "problem: "
+            self.write(
+                f"{lead}{event.kind} {event.name}: {event.reason}: {first}",
+                "bold $error" if event.fatal else "$warning",
+            )
+            for line in rest:
+                self.write(f"    {line}", "dim")
+            self.write(f"    fix: {event.fix}", "$error" if event.fatal else "$warning")
+        elif isinstance(event, Note):
+            self.write(f"note: {event.text}", "$warning" if event.level == "warning" else "")
+        elif isinstance(event, StepStarted):
+            self.set_step(event.step, f"… {escape(event.step)}: {escape(event.detail)}")
+        elif isinstance(event, Progress):
+            total = f" of {event.total / 2**20:.1f} MiB" if event.total else " MiB"
+            self.set_step(event.step, f"… {escape(event.step)}: {event.done / 2**20:.1f}{total}")
+        elif isinstance(event, StepFinished):
+            mark = "[$success]✓[/]" if event.ok else "[$error]✗[/]"
+            self.set_step(event.step, f"{mark} {escape(event.step)} ({event.seconds:.1f}s) {escape(event.detail)}")
+
+    def set_step(self, step: str, markup: str) -> None:
+        if self.last_only:
+            self.steps.clear()
+        self.steps[step] = markup
+        self.query_one("#steps", Static).update(hanging("\n".join(self.steps.values())))
+
+    def write(self, line: str, style: str = "") -> None:
+        """One line in the log; long lines wrap (and keep the screen's width). Not in a log: a note under the steps."""
+        self.log_lines.append(line)
+        if not self.with_lines:
+            return
+        self.query_one("#helm-log", RichLog).write(Text(line, style=themed(f"[{style}]")[1:-1] if style else ""))
+
+
 class StepBar(Static):
     """Where the user is: every step's name, done ones dimmed, the current one highlighted."""
 
@@ -236,7 +328,7 @@ class StepBar(Static):
             elif index in skipped:
                 parts.append(f"[strike dim]{label}[/]")
             elif index < current:
-                parts.append(f"[green]{label}[/]")
+                parts.append(f"[$success]{label}[/]")
             else:
                 parts.append(f"[dim]{label}[/]")
         return "·".join(parts)
@@ -249,19 +341,29 @@ class StepScreen(Screen[Any]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
     ]
+    AUTO_FOCUS = None  # focus_first_field() chooses; a worker's result may move it before the screen resumes
     step_key = ""
     heading = ""
     next_label = "Next ▸"
     can_go_back = True
+    # a worker's failure in the step's words: worker name → (what it was doing, the general fix)
+    FAILURE_WORDS: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    @dataclass
+    class EventReported(Message):
+        """The engine reported progress from a step's worker (thread-safe: posted, shown by the EventLog)."""
+
+        event: Event
 
     def __init__(self) -> None:
         super().__init__(classes="step")
         self._armed = False
         self.attempted = False  # Next was pressed: show every problem, also for fields not typed in yet
         self.touched: set[str] = set()  # ids of the fields the user has edited
+        self.workers_done: list[str] = []  # the workers whose result or error this step has handled, in order
 
     def compose(self) -> ComposeResult:
-        labels, current, skipped = self.app.step_bar_state(self.step_key)
+        labels, current, skipped = self.wizard.step_bar_state(self.step_key)
         yield StepBar(labels, current, skipped)
         yield Static(f"[b]{self.heading}[/b]", id="step-title")
         with VerticalScroll(id="body"):
@@ -278,7 +380,7 @@ class StepScreen(Screen[Any]):
 
     def on_mount(self) -> None:
         # borderless fields: a whole step must fit in 80x24
-        for field in self.query("Input, Select"):
+        for field in [*self.query(Input), *self.query(Select)]:
             field.compact = True
         self.call_after_refresh(self._arm)
         self.focus_first_field()
@@ -290,6 +392,48 @@ class StepScreen(Screen[Any]):
             if w.focusable and w.display
         ]
         (fields[0] if fields else self.query_one("#next")).focus()
+
+    # -- workers: their results and errors handled here, once ------------------------------------------------
+
+    def report(self, event: Event) -> None:
+        """The engine's event sink for this step's workers (called in the worker's thread)."""
+        self.post_message(self.EventReported(event))
+
+    def on_step_screen_event_reported(self, message: EventReported) -> None:
+        logs = self.query(EventLog)
+        if logs:
+            logs.first().show(message.event)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every step's slow work ends here: `worker_done` with the result, or `worker_failed` with the error in
+        the step's words (our own errors as they are; anything else as `doing: what it said` and a general fix)."""
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS:
+            self.worker_done(worker.name, worker.result)
+        elif event.state == WorkerState.ERROR:
+            error = worker.error if isinstance(worker.error, Exception) else Exception(str(worker.error))
+            doing, hint = self.FAILURE_WORDS.get(worker.name, ("it failed", ""))
+            self.worker_failed(worker.name, error, Problem("", *failure_words(error, doing, hint)))
+        else:
+            return
+        self.workers_done.append(worker.name)  # handled, in order: what tests wait on
+
+    def worker_done(self, name: str, result: Any) -> None:
+        """A worker of this step finished with `result`."""
+
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        """A worker of this step raised `error`; `problem` says it in the step's words."""
+        self.show_problems([problem])
+
+    @property
+    def wizard(self) -> WizardApp:
+        """The app, as the wizard it is (its state, `installing`, the step table)."""
+        return cast("WizardApp", self.app)
+
+    @property
+    def workdir(self) -> Path:
+        """Where files are offered to be written (the folder the wizard was started in, unless make_app says)."""
+        return Path(getattr(self.app, "workdir", None) or Path.cwd())
 
     def _arm(self) -> None:
         """From now on, edits are the user's: validate them as they happen."""

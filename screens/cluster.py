@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from installer.errors import Problem
 from installer.model import Target
 from installer.session import ClusterIdentity
-from screens.base import InvalidStep, StepScreen, failure_words, validated
+from screens.base import InvalidStep, StepScreen, validated
+from screens.state import ClusterChoice
 
+__all__ = ["ClusterChoice", "ClusterScreen"]
 NO_CONTEXT = "(current context)"
-
-
-@dataclass(frozen=True)
-class ClusterChoice:
-    """The target and whether the wizard works offline (render files, no install)."""
-
-    target: Target
-    offline: bool
 
 
 class ClusterScreen(StepScreen):
@@ -33,22 +24,14 @@ class ClusterScreen(StepScreen):
     next_label = "Use this cluster ▸"
     can_go_back = False
     BINDINGS = [Binding("escape", "first_step_back", show=False)]
-
-    @dataclass
-    class Connected(Message):
-        identity: ClusterIdentity
-
-    @dataclass
-    class ConnectFailed(Message):
-        context: str | None
-        message: str
-        hint: str
+    FAILURE_WORDS = {"connect_worker": ("cannot connect", "check the kubeconfig (kubectl cluster-info)")}
 
     def __init__(self, session, target: Target, offline: bool = False) -> None:
         super().__init__()
         self.session = session
         self.target = target
         self.identity: ClusterIdentity | None = None
+        self.connecting: str | None = None  # the context being connected to
         self.offline = offline
         self.contexts, self.current = session.contexts()
 
@@ -89,42 +72,32 @@ class ClusterScreen(StepScreen):
             self.connect(self.chosen_context())
 
     def connect(self, context: str | None) -> None:
-        self.identity = None
+        self.identity, self.connecting = None, context
         self.query_one("#identity", Static).update(
             f"Connecting to context [b]{escape(context or self.current or NO_CONTEXT)}[/b]…"
         )
         self.connect_worker(context)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect")
-    def connect_worker(self, context: str | None) -> None:
-        try:
-            identity = self.session.connect(context)
-        except Exception as exc:
-            self.post_message(
-                self.ConnectFailed(
-                    context, *failure_words(exc, "cannot connect", "check the kubeconfig (kubectl cluster-info)")
-                )
-            )
-            return
-        self.post_message(self.Connected(identity))
+    def connect_worker(self, context: str | None) -> ClusterIdentity:
+        return self.session.connect(context)
 
-    def on_cluster_screen_connected(self, message: Connected) -> None:
-        self.identity, self.offline = message.identity, False
-        who = message.identity
+    def worker_done(self, name: str, identity: ClusterIdentity) -> None:
+        self.identity, self.offline = identity, False
         self.query_one("#identity", Static).update(
-            f"[green]✓ connected[/] to [b]{escape(who.server or '?')}[/b]\n"
-            f"  Kubernetes {escape(who.server_version)}, you are [b]{escape(who.user or 'unknown')}[/b]\n"
+            f"[$success]✓ connected[/] to [b]{escape(identity.server or '?')}[/b]\n"
+            f"  Kubernetes {escape(identity.server_version)}, you are [b]{escape(identity.user or 'unknown')}[/b]\n"
             "  This is the cluster the registry will be installed on."
         )
         self.query_one("#offline").add_class("hidden")
         self.query_one("#retry").add_class("hidden")
         self.check()
 
-    def on_cluster_screen_connect_failed(self, message: ConnectFailed) -> None:
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
         self.query_one("#identity", Static).update(
-            f"[red]✗ No cluster is reachable[/]{self.context_words(message.context)}.\n"
-            f"  Tried: {escape(message.message)}\n"
-            f"  Fix: {escape(message.hint)}\n"
+            f"[$error]✗ No cluster is reachable[/]{self.context_words(self.connecting)}.\n"
+            f"  Tried: {escape(problem.message)}\n"
+            f"  Fix: {escape(problem.fix)}\n"
             "  You can retry, or continue offline and render files to apply later."
         )
         self.query_one("#offline").remove_class("hidden")

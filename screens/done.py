@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
+from installer.errors import Problem
 from installer.model import Choices
 from installer.session import (
     containerd_hosts_toml,
@@ -39,24 +39,19 @@ def verdict(install: Any, smoke: Any) -> str:
         return ""
     ok = getattr(smoke, "ok", None)
     if ok is True:
-        return "[green]✓ Installed and verified[/]: a test image was pushed and read back."
+        return "[$success]✓ Installed and verified[/]: a test image was pushed and read back."
     if ok is False or isinstance(smoke, Exception):
         return (
-            "[yellow]! Installed, not verified[/]: the smoke test failed (see the Smoke step; `registry-installer "
+            "[$warning]! Installed, not verified[/]: the smoke test failed (see the Smoke step; `registry-installer "
             "smoke` retries it)."
         )
-    return "[yellow]! Installed, not verified[/]: the smoke test did not run (`registry-installer smoke` runs it)."
+    return "[$warning]! Installed, not verified[/]: the smoke test did not run (`registry-installer smoke` runs it)."
 
 
 class DoneScreen(StepScreen):
     step_key = "done"
     heading = "Done: what to do next"
     next_label = "Quit"
-
-    class DnsTargetFound(Message):
-        def __init__(self, target: str | None) -> None:
-            super().__init__()
-            self.target = target
 
     def __init__(
         self,
@@ -128,10 +123,10 @@ class DoneScreen(StepScreen):
                 classes="hint",
             )
             yield Label("Save the CA certificate and containerd's hosts.toml to this folder")
-            yield Input(str(Path.cwd()), id="ca-dir")
+            yield Input(str(self.workdir), id="ca-dir")
             yield Button("Save ca.crt and hosts.toml", id="save-ca", compact=True)
         yield Label("Save as preset (replay with `registry-installer apply --preset FILE`)")
-        yield Input(default_preset_path(), id="preset-path")
+        yield Input(default_preset_path(str(self.workdir)), id="preset-path")
         typed = typed_password_users(self.choices)
         if typed:
             yield Static(
@@ -139,7 +134,7 @@ class DoneScreen(StepScreen):
                 "files in this directory and referenced as file:PATH (or edit the preset to use env:VAR).",
                 classes="hint",
             )
-            yield Input(str(Path.cwd()), id="secrets-dir")
+            yield Input(str(self.workdir), id="secrets-dir")
         kept = kept_password_users(self.choices)
         if kept:
             yield Static(
@@ -168,20 +163,17 @@ class DoneScreen(StepScreen):
             self.find_dns_target()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dns")
-    def find_dns_target(self) -> None:
-        try:
-            target = self.session.dns_target(self.prepared)
-        except Exception:  # the screen says how to find it
-            target = None
-        self.post_message(self.DnsTargetFound(target))
+    def find_dns_target(self) -> str | None:
+        return self.session.dns_target(self.prepared)
 
-    def on_done_screen_dns_target_found(self, message: DnsTargetFound) -> None:
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        self.worker_done(name, None)  # the screen says how to find the address
+
+    def worker_done(self, name: str, target: str | None) -> None:
         hosts = ", ".join(self.prepared.plan.choices.exposure.hosts)
         old = f"[b]DNS[/b]: point {escape(hosts)} at the ingress address (looking it up…)"
-        if message.target:
-            new = (
-                f"[b]DNS[/b]: point {escape(hosts)} at {escape(message.target)} (A record for an IP, CNAME for a name)"
-            )
+        if target:
+            new = f"[b]DNS[/b]: point {escape(hosts)} at {escape(target)} (A record for an IP, CNAME for a name)"
         else:
             new = (
                 f"[b]DNS[/b]: point {escape(hosts)} at your ingress controller's external address; the cluster shows "
@@ -206,10 +198,10 @@ class DoneScreen(StepScreen):
             toml = folder / "hosts.toml"
             toml.write_text(containerd_hosts_toml(host), encoding="utf-8")
         except OSError as exc:
-            self.query_one("#saved", Static).update(f"[red]✗ not saved:[/] {escape(str(exc))}")
+            self.query_one("#saved", Static).update(f"[$error]✗ not saved:[/] {escape(str(exc))}")
             return
         self.query_one("#saved", Static).update(
-            f"[green]✓[/] {escape(str(ca))} and {escape(str(toml))} written: copy both to "
+            f"[$success]✓[/] {escape(str(ca))} and {escape(str(toml))} written: copy both to "
             f"/etc/containerd/certs.d/{escape(host)}/ on every node (docker: ca.crt to "
             f"/etc/docker/certs.d/{escape(host)}/)"
         )
@@ -237,9 +229,9 @@ class DoneScreen(StepScreen):
                 str(kept_as.first(Select).value) if kept_as else "keep",
             )
         except (OSError, ValueError) as exc:
-            self.query_one("#saved", Static).update(f"[red]✗ not saved:[/] {escape(str(exc))}")
+            self.query_one("#saved", Static).update(f"[$error]✗ not saved:[/] {escape(str(exc))}")
             return
-        text = f"[green]✓[/] preset saved to {escape(str(saved.path))}"
+        text = f"[$success]✓[/] preset saved to {escape(str(saved.path))}"
         if saved.secret_files:
             text += "\n  passwords in " + ", ".join(escape(str(p)) for p in saved.secret_files) + " (0600)"
         self.query_one("#saved", Static).update(text)

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import Button, RichLog, Static
+from textual.containers import Horizontal
+from textual.widgets import Button, Static
 
 from installer.errors import Problem
-from installer.events import Event, HelmLine, Note, RolloutProblem, RolloutStatus, StepFinished, StepStarted
-from screens.base import GoBack, InvalidStep, StepScreen, failure_words
+from screens.base import EventLog, GoBack, InvalidStep, StepScreen
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -30,19 +26,7 @@ class InstallScreen(StepScreen):
     heading = "Install: helm upgrade --install"
     BINDINGS = [Binding("ctrl+x", "cancel_install", "Cancel install")]
     next_label = "Continue ▸"
-
-    @dataclass
-    class EventReported(Message):
-        event: Event
-
-    @dataclass
-    class ApplyFinished(Message):
-        result: Any
-
-    @dataclass
-    class ApplyFailed(Message):
-        message: str
-        hint: str
+    FAILURE_WORDS = {"apply_worker": ("the install failed", "see helm's output above")}
 
     def __init__(self, session, prepared: Prepared) -> None:
         super().__init__()
@@ -51,26 +35,33 @@ class InstallScreen(StepScreen):
         self.started = time.monotonic()
         self.result: Any = None
         self.failure: Problem | None = None
-        self.steps: dict[str, str] = {}
-        self.log_lines: list[str] = []  # what the log shows, as plain text
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="install-status")
-        yield Static("", id="steps")
-        yield Button("Cancel install (Ctrl+X)", id="cancel", variant="error", compact=True)
+        with Horizontal(id="install-row"):
+            yield Static("", id="install-status")
+            yield Button("Cancel install (Ctrl+X)", id="cancel", variant="error", compact=True)
         yield Static(CANCEL_MEANS, id="cancel-means", classes="hint")
-        yield RichLog(id="helm-log", max_lines=2000, wrap=True, markup=False)
+        yield EventLog(lines=True, id="install-log")
+
+    @property
+    def steps(self) -> dict[str, str]:
+        """The engine's steps as shown (… running, ✓ done, ✗ failed)."""
+        return self.query_one(EventLog).steps
+
+    @property
+    def log_lines(self) -> list[str]:
+        """helm's output and the rollout watch, as plain text."""
+        return self.query_one(EventLog).log_lines
 
     def on_mount(self) -> None:
-        self.app.installing = True
+        self.wizard.installing = True
+        self.watch(self.wizard, "quitting", self.stop_for_quit, init=False)
         self.timer = self.set_interval(1, self.show_elapsed)
         self.show_elapsed()
         self.apply_worker()
 
     def write_log(self, line: str, style: str = "") -> None:
-        """One line in the log; long lines wrap (and keep the screen's width)."""
-        self.log_lines.append(line)
-        self.query_one("#helm-log", RichLog).write(Text(line, style=style))
+        self.query_one(EventLog).write(line, style)
 
     def show_elapsed(self) -> None:
         state = (
@@ -83,44 +74,21 @@ class InstallScreen(StepScreen):
         self.query_one("#install-status", Static).update(f"{state} — {time.monotonic() - self.started:.0f}s elapsed")
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def apply_worker(self) -> None:
-        report = lambda event: self.post_message(self.EventReported(event))  # noqa: E731
-        try:
-            result = self.session.apply(self.prepared, report, self.cancel)
-        except Exception as exc:
-            self.post_message(self.ApplyFailed(*failure_words(exc, "the install failed", "see helm's output above")))
-            return
-        self.post_message(self.ApplyFinished(result))
+    def apply_worker(self) -> Any:
+        return self.session.apply(self.prepared, self.report, self.cancel)
 
-    def on_install_screen_event_reported(self, message: EventReported) -> None:
-        event = message.event
-        if isinstance(event, HelmLine):
-            self.write_log(event.line)
-            return
-        if isinstance(event, RolloutStatus):  # while helm waits: what the cluster is doing
-            self.write_log(
-                f"rollout: {event.kind} {event.name}: {event.state}" + (f" ({event.detail})" if event.detail else ""),
-                "dim",
-            )
-            return
-        if isinstance(event, RolloutProblem):
-            first, *rest = event.message.splitlines() or [""]
-            self.write_log(
-                f"{'stopping: ' if event.fatal else 'problem: '}{event.kind} {event.name}: {event.reason}: {first}",
-                "bold red" if event.fatal else "yellow",
-            )
-            for line in rest:
-                self.write_log(f"    {line}", "dim")
-            self.write_log(f"    fix: {event.fix}", "red" if event.fatal else "yellow")
-            return
-        if isinstance(event, StepStarted):
-            self.steps[event.step] = f"… {escape(event.step)}: {escape(event.detail)}"
-        elif isinstance(event, StepFinished):
-            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
-            self.steps[event.step] = f"{mark} {escape(event.step)} ({event.seconds:.1f}s) {escape(event.detail)}"
-        elif isinstance(event, Note):
-            self.write_log(f"note: {event.text}", "yellow" if event.level == "warning" else "")
-        self.query_one("#steps", Static).update("\n".join(self.steps.values()))
+    def worker_done(self, name: str, result: Any) -> None:
+        self.result = result
+        self.finish()
+        self.query_one("#next").focus()
+
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        self.failure = Problem("install", problem.message, f"{problem.fix} (Enter or Esc: back to Review)")
+        self.finish()
+        if not self.wizard.quitting:
+            nxt = self.query_one("#next", Button)
+            nxt.label = "◂ Back to Review"
+            nxt.focus()
 
     def finish(self) -> None:
         self.timer.stop()
@@ -130,7 +98,7 @@ class InstallScreen(StepScreen):
         self.refresh_bindings()  # the footer no longer offers Cancel
         self.check()
         plan = self.prepared.plan
-        self.app.install_ended(
+        self.wizard.install_ended(
             plan.release, plan.namespace, self.result, self.failure.message if self.failure else None
         )
 
@@ -139,30 +107,18 @@ class InstallScreen(StepScreen):
             return self.result is None and self.failure is None and not self.cancel.is_set()
         return super().check_action(action, parameters)
 
-    def stop_for_quit(self, reason: str) -> None:
-        """The wizard is quitting: stop helm, show the rollback as it happens; the app quits when it ends."""
-        if self.result is not None or self.failure is not None:
+    def stop_for_quit(self, reason: str | None) -> None:
+        """The wizard is quitting (the app's `quitting` changed): helm is being stopped through the session's cancel
+        event; show the rollback as it happens. The app quits when the worker ends (`install_ended`)."""
+        if not reason or self.result is not None or self.failure is not None:
             return
         self.cancel.set()
         self.refresh_bindings()
         self.query_one("#cancel").display = False
-        self.query_one("#cancel-means").update(
+        self.query_one("#cancel-means", Static).update(
             f"Quitting ({reason}): stopping helm and rolling back; the wizard quits when that is done."
         )
         self.write_log(f"quit requested ({reason}): stopping helm and rolling back…", "bold")
-
-    def on_install_screen_apply_finished(self, message: ApplyFinished) -> None:
-        self.result = message.result
-        self.finish()
-        self.query_one("#next").focus()
-
-    def on_install_screen_apply_failed(self, message: ApplyFailed) -> None:
-        self.failure = Problem("install", message.message, f"{message.hint} (Enter or Esc: back to Review)")
-        self.finish()
-        if not self.app.quitting:
-            nxt = self.query_one("#next", Button)
-            nxt.label = "◂ Back to Review"
-            nxt.focus()
 
     def action_next(self) -> None:
         if self.failure is not None:  # nothing to continue to: Review is where the fix starts
@@ -190,7 +146,7 @@ class InstallScreen(StepScreen):
         return self.result
 
     def action_back(self) -> None:
-        if self.app.installing:
+        if self.wizard.installing:
             self.notify("The install is running: cancel it first.", severity="warning")
             return
         self.dismiss(GoBack(None))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.widgets import Static
 
 from installer.errors import Problem
-from installer.events import Event, StepFinished, StepStarted
-from screens.base import InvalidStep, StepScreen, failure_words, hanging
+from screens.base import EventLog, InvalidStep, StepScreen, hanging
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
@@ -55,27 +52,17 @@ def probe_summary(result: ProbeResult) -> str:
         lines.append("[b]Installed release[/b]: none (first install)")
     warnings = result.warnings()
     if warnings:
-        lines.append("[b yellow]Warnings[/b yellow]")
-        lines += [f"  [yellow]![/yellow] {escape(w)}" for w in warnings]
+        lines.append("[b $warning]Warnings[/]")
+        lines += [f"  [$warning]![/] {escape(w)}" for w in warnings]
     return "\n".join(lines)
 
 
 class ProbeScreen(StepScreen):
     step_key = "probe"
     heading = "Probe: what does the cluster offer?"
-
-    @dataclass
-    class EventReported(Message):
-        event: Event
-
-    @dataclass
-    class ProbeCompleted(Message):
-        result: ProbeResult
-
-    @dataclass
-    class ProbeFailed(Message):
-        message: str
-        hint: str
+    FAILURE_WORDS = {
+        "run_probe": ("the probe failed", "retry with Esc then Next, or check `kubectl cluster-info`"),
+    }
 
     def __init__(self, session, namespace: str, release: str) -> None:
         super().__init__()
@@ -85,43 +72,23 @@ class ProbeScreen(StepScreen):
         self.next_requested = False
 
     def compose_body(self) -> ComposeResult:
-        yield Static("Probing…", id="progress")
+        yield EventLog("Probing…", last_only=True, id="progress")
         yield Static("", id="found")
 
     def on_mount(self) -> None:
         self.run_probe()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def run_probe(self) -> None:
-        try:
-            result = self.session.probe(
-                self.namespace, self.release, lambda e: self.post_message(self.EventReported(e))
-            )
-        except Exception as exc:
-            self.post_message(
-                self.ProbeFailed(
-                    *failure_words(exc, "the probe failed", "retry with Esc then Next, or check `kubectl cluster-info`")
-                )
-            )
-            return
-        self.post_message(self.ProbeCompleted(result))
+    def run_probe(self) -> ProbeResult:
+        return self.session.probe(self.namespace, self.release, self.report)
 
-    def on_probe_screen_event_reported(self, message: EventReported) -> None:
-        event = message.event
-        progress = self.query_one("#progress", Static)
-        if isinstance(event, StepStarted):
-            progress.update(f"… {escape(event.step)}: {escape(event.detail)}")
-        elif isinstance(event, StepFinished):
-            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
-            progress.update(f"{mark} {escape(event.step)} in {event.seconds:.1f}s: {escape(event.detail)}")
-
-    def on_probe_screen_probe_completed(self, message: ProbeCompleted) -> None:
-        self.result = message.result
-        self.query_one("#found", Static).update(hanging(probe_summary(message.result)))
+    def worker_done(self, name: str, result: ProbeResult) -> None:
+        self.result = result
+        self.query_one("#found", Static).update(hanging(probe_summary(result)))
         self.check()
         self.query_one("#next").focus()
         if self.next_requested:
-            if message.result.warnings():
+            if result.warnings():
                 self.notify("The probe found warnings: read them, then Ctrl+N.", severity="warning", timeout=6)
             else:
                 self.action_next()
@@ -136,8 +103,8 @@ class ProbeScreen(StepScreen):
             return
         super().action_next()
 
-    def on_probe_screen_probe_failed(self, message: ProbeFailed) -> None:
-        self.failure = Problem("", message.message, message.hint)
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        self.failure = problem
         self.check()
 
     def build_section(self) -> ProbeResult:

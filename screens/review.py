@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Button, Input, Label, Static, Switch
 
 from installer.errors import Problem
 from installer.model import Choices
 from screens.base import Confirm, GoTo, InvalidStep, StepScreen, error_problems, hanging
+from screens.state import RenderedFiles
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -28,13 +27,7 @@ STEP_OF_PATH = {
     "target": "Cluster",
 }
 
-
-@dataclass(frozen=True)
-class RenderedFiles:
-    """Offline: the files written for a later `helm upgrade` or GitOps."""
-
-    prepared: Prepared
-    paths: tuple[Path, ...]
+__all__ = ["RenderedFiles", "ReviewScreen"]
 
 
 def with_step_names(problems: list[Problem]) -> list[Problem]:
@@ -56,9 +49,9 @@ def diff_markup(lines: list[str]) -> str:
     for line in lines:
         text = escape(line)
         if line.startswith("+") and not line.startswith("+++"):
-            colored.append(f"[green]{text}[/]")
+            colored.append(f"[$success]{text}[/]")
         elif line.startswith("-") and not line.startswith("---"):
-            colored.append(f"[red]{text}[/]")
+            colored.append(f"[$error]{text}[/]")
         else:
             colored.append(text)
     return "\n".join(colored)
@@ -67,14 +60,6 @@ def diff_markup(lines: list[str]) -> str:
 class ReviewScreen(StepScreen):
     step_key = "review"
     heading = "Review: what will be applied"
-
-    @dataclass
-    class PrepareCompleted(Message):
-        prepared: Prepared
-
-    @dataclass
-    class PrepareFailed(Message):
-        problems: list[Problem]
 
     def __init__(self, session, choices: Choices) -> None:
         super().__init__()
@@ -96,7 +81,7 @@ class ReviewScreen(StepScreen):
         yield Static("Checking the choices against the cluster…", id="summary")
         if self.session.offline:
             yield Label("Write the files to this directory")
-            yield Input(str(Path.cwd() / f"{self.choices.target.release}-rendered"), id="out-dir")
+            yield Input(str(self.workdir / f"{self.choices.target.release}-rendered"), id="out-dir")
         yield Button("Go to step", id="goto", classes="hidden", compact=True)
         yield Static("", id="diff")
         yield Static("", id="values")
@@ -105,13 +90,8 @@ class ReviewScreen(StepScreen):
         self.prepare_worker()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def prepare_worker(self) -> None:
-        try:
-            prepared = self.session.prepare(self.choices)
-        except Exception as exc:  # ValidationFailed, InstallerError, or a client error: all shown as problems
-            self.post_message(self.PrepareFailed(with_step_names(error_problems(exc))))
-            return
-        self.post_message(self.PrepareCompleted(prepared))
+    def prepare_worker(self) -> Prepared:
+        return self.session.prepare(self.choices)
 
     @on(Switch.Changed, "#wait")
     def wait_changed(self, event: Switch.Changed) -> None:
@@ -137,8 +117,8 @@ class ReviewScreen(StepScreen):
         if event.input.id == "timeout":
             self.options_changed()
 
-    def on_review_screen_prepare_completed(self, message: PrepareCompleted) -> None:
-        self.prepared = prepared = message.prepared
+    def worker_done(self, name: str, prepared: Prepared) -> None:
+        self.prepared = prepared
         self.show_summary(prepared)
         release = prepared.probe.release if prepared.probe else None
         if release is not None:
@@ -177,17 +157,18 @@ class ReviewScreen(StepScreen):
             lines.append(f"  {escape(self.session.helm_command(prepared))}")
         if prepared.rendered.notes:
             lines.append("[b]Notes[/b]:")
-            lines += [f"  [yellow]![/yellow] {escape(n)}" for n in prepared.rendered.notes]
+            lines += [f"  [$warning]![/] {escape(n)}" for n in prepared.rendered.notes]
         if not self.session.offline and not self.session.apply_options.wait:
             lines.append(
-                "  [yellow]![/yellow] without waiting, the smoke test is skipped: run `registry-installer smoke` when "
+                "  [$warning]![/] without waiting, the smoke test is skipped: run `registry-installer smoke` when "
                 "the pods are up"
             )
         self.query_one("#summary", Static).update(hanging("\n".join(lines)))
 
-    def on_review_screen_prepare_failed(self, message: PrepareFailed) -> None:
-        self.failure = message.problems
-        self.query_one("#summary", Static).update("[red]These settings cannot be applied yet:[/red]")
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        # ValidationFailed, InstallerError, or a client error: all shown as problems, with the step that fixes each
+        self.failure = with_step_names(error_problems(error))
+        self.query_one("#summary", Static).update("[$error]These settings cannot be applied yet:[/]")
         self.check()
         step = owning_step(self.failure)
         if step:
@@ -234,7 +215,12 @@ class ReviewScreen(StepScreen):
                 f"{prepared.plan.namespace}? {changes} changed value line{'s' if changes != 1 else ''}; the registry's "
                 "pods restart if their settings changed."
             )
-            self.app.push_screen(Confirm(question, "Upgrade"), lambda yes: self.dismiss(prepared) if yes else None)
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.dismiss(prepared)
+
+            self.app.push_screen(Confirm(question, "Upgrade"), answered)
             return
         out_dir = self.query_one("#out-dir", Input).value.strip()
         try:

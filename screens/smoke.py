@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -10,12 +9,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from installer.errors import Problem
-from installer.events import Event, Progress, StepFinished, StepStarted
-from screens.base import GoTo, InvalidStep, StepScreen, hanging
+from screens.base import EventLog, GoTo, InvalidStep, StepScreen, hanging
+from screens.state import SmokeSkipped
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -28,10 +26,7 @@ SKIPPED = (
     "Run `registry-installer smoke` later to push a test image."
 )
 
-
-@dataclass(frozen=True)
-class SmokeSkipped:
-    reason: str
+__all__ = ["SmokeScreen", "SmokeSkipped", "fixing_step"]
 
 
 def fixing_step(diagnosis: Any) -> str | None:
@@ -47,18 +42,6 @@ class SmokeScreen(StepScreen):
     next_label = "Finish ▸"
     BINDINGS = [Binding("ctrl+r", "retry", "Retry")]
 
-    @dataclass
-    class EventReported(Message):
-        event: Event
-
-    @dataclass
-    class SmokeFinished(Message):
-        result: Any
-
-    @dataclass
-    class DnsTargetFound(Message):
-        target: str | None
-
     def __init__(self, session, prepared: Prepared) -> None:
         super().__init__()
         self.session, self.prepared = session, prepared
@@ -67,8 +50,9 @@ class SmokeScreen(StepScreen):
         self.dns_target: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static(
+        yield EventLog(
             f"Pushing to [b]{escape(self.prepared.plan.registry_host)}[/b]…" if self.running else SKIPPED,
+            last_only=True,
             id="smoke-progress",
         )
         yield Static("", id="smoke-result")
@@ -92,55 +76,45 @@ class SmokeScreen(StepScreen):
         return super().check_action(action, parameters)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def smoke_worker(self, address: str | None) -> None:
-        try:
-            result = self.session.smoke(self.prepared, lambda e: self.post_message(self.EventReported(e)), address)
-        except Exception as exc:  # the smoke test explains its own failures; anything else is shown as it is
-            result = exc
-        self.post_message(self.SmokeFinished(result))
+    def smoke_worker(self, address: str | None) -> Any:
+        return self.session.smoke(self.prepared, self.report, address)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dns")
-    def find_dns_target(self) -> None:
-        try:
-            target = self.session.dns_target(self.prepared)
-        except Exception:
-            target = None
-        self.post_message(self.DnsTargetFound(target))
+    def find_dns_target(self) -> str | None:
+        return self.session.dns_target(self.prepared)
 
-    def on_smoke_screen_dns_target_found(self, message: DnsTargetFound) -> None:
-        self.dns_target = message.target
+    def worker_done(self, name: str, result: Any) -> None:
+        if name == "find_dns_target":
+            self.show_dns_target(result)
+        else:
+            self.smoke_finished(result)
+
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        if name == "find_dns_target":
+            self.show_dns_target(None)  # not knowing the address is not an error: the screen says how to find it
+        else:  # the smoke test explains its own failures; anything else is shown as it is
+            self.smoke_finished(error)
+
+    def show_dns_target(self, target: str | None) -> None:
+        self.dns_target = target
         hosts = ", ".join(self.prepared.plan.choices.exposure.hosts)
-        where = (
-            escape(message.target)
-            if message.target
-            else "the ingress controller's external address (the cluster shows none yet)"
-        )
+        where = escape(target) if target else "the ingress controller's external address (the cluster shows none yet)"
         self.query_one("#dns-target", Static).update(hanging(f"[b]DNS[/b]: {escape(hosts)} must point at {where}"))
         field = self.query_one("#smoke-address", Input)
-        if message.target and not field.value:
-            field.value = message.target.split(",")[0].split(" ")[0]
+        if target and not field.value:
+            field.value = target.split(",")[0].split(" ")[0]
 
-    def on_smoke_screen_event_reported(self, message: EventReported) -> None:
-        event, progress = message.event, self.query_one("#smoke-progress", Static)
-        if isinstance(event, StepStarted):
-            progress.update(f"… {escape(event.step)} {escape(event.detail)}")
-        elif isinstance(event, Progress):
-            total = f" of {event.total / 2**20:.1f} MiB" if event.total else " MiB"
-            progress.update(f"… {escape(event.step)}: {event.done / 2**20:.1f}{total}")
-        elif isinstance(event, StepFinished):
-            progress.update(f"{'[green]✓[/]' if event.ok else '[red]✗[/]'} {escape(event.step)} {escape(event.detail)}")
-
-    def on_smoke_screen_smoke_finished(self, message: SmokeFinished) -> None:
+    def smoke_finished(self, result: Any) -> None:
         self.running = False
         self.refresh_bindings()
-        self.result = result = message.result
+        self.result = result
         out = self.query_one("#smoke-result", Static)
         self.query_one("#retry").remove_class("hidden")
         if isinstance(result, Exception):
-            out.update(hanging(f"[red]✗ the smoke test could not run:[/] {escape(str(result))}"))
+            out.update(hanging(f"[$error]✗ the smoke test could not run:[/] {escape(str(result))}"))
         elif result.ok:
             out.update(
-                f"[green]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} "
+                f"[$success]✓ pushed and read back[/] {result.bytes / 2**20:.1f} MiB at {result.throughput_mib_s:.1f} "
                 "MiB/s"
             )
             self.query_one("#retry").add_class("hidden")
@@ -149,7 +123,7 @@ class SmokeScreen(StepScreen):
             diagnosis = result.diagnosis
             out.update(
                 hanging(
-                    f"[red]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  "
+                    f"[$error]✗ {escape(diagnosis.cause)}[/]\n  fix: {escape(diagnosis.fix)}\n  "
                     f"[dim]{escape(diagnosis.detail)}[/]"
                 )
             )
@@ -181,7 +155,7 @@ class SmokeScreen(StepScreen):
         self.result = None
         self.query_one("#smoke-result", Static).update("")
         self.query_one("#fix").add_class("hidden")
-        self.query_one("#smoke-progress", Static).update(
+        self.query_one("#smoke-progress #steps", Static).update(
             f"Pushing to [b]{escape(address or self.prepared.plan.registry_host)}[/b]…"
         )
         self.smoke_worker(address)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from installer.errors import Problem
-from installer.model import Extras, Storage, shared_volume_problem
+from installer.model import Extras, Storage, Target, shared_volume_problem
 from installer.sizes import parse_size
 from screens.base import InvalidStep, StepScreen, class_choice, validated
+from screens.state import StorageChoice
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
@@ -26,23 +26,26 @@ ACCESS_MODES = [
 ]
 SIZE_HINT = "VM images are large (often 5-50 GiB each): 100Gi holds a handful; plan for growth."
 
-
-@dataclass(frozen=True)
-class StorageChoice:
-    """What the Storage step decides: where the images live, and how many registry pods share them."""
-
-    storage: Storage
-    extras: Extras
+__all__ = ["StorageChoice", "StorageScreen"]
 
 
 class StorageScreen(StepScreen):
     step_key = "storage"
     heading = "Storage: where do the images live?"
 
-    def __init__(self, storage: Storage | None, probe: ProbeResult | None, extras: Extras | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage | None,
+        probe: ProbeResult | None,
+        extras: Extras | None = None,
+        session: Any = None,
+        target: Target | None = None,
+    ) -> None:
         super().__init__()
         self.storage = storage or Storage()
         self.probe, self.extras = probe, extras or Extras()
+        self.session, self.target = session, target or Target()
+        self.claim: Any = None  # the installed release's data volume (ClaimInfo), once read
 
     def compose_body(self) -> ComposeResult:
         fs, s3 = self.storage.filesystem, self.storage.s3
@@ -103,6 +106,21 @@ class StorageScreen(StepScreen):
         self.show_kind_fields()
         self.show_gc_schedule()
         self.check()
+        if self.session is not None and self.probe is not None and self.probe.release is not None:
+            self.read_claim()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def read_claim(self) -> Any:
+        return self.session.installed_claim(self.probe, self.target)
+
+    def worker_done(self, name: str, claim: Any) -> None:
+        """The installed volume is known: a size it cannot take (smaller; larger on a class that cannot grow)
+        shows here, where the size is typed, not first at Review."""
+        self.claim = claim
+        self.check()
+
+    def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        pass  # without the installed volume's size, Review still checks it against the cluster
 
     @on(Select.Changed)
     def select_changed(self, event: Select.Changed) -> None:
@@ -127,6 +145,10 @@ class StorageScreen(StepScreen):
         shared = shared_volume_problem(storage, extras)
         if shared is not None:
             raise InvalidStep([shared])
+        if self.claim is not None:
+            problems = self.session.volume_problems(storage, self.target.namespace, self.probe, self.claim)
+            if problems:
+                raise InvalidStep([Problem("Size", p.message, p.fix) for p in problems])
         return StorageChoice(storage, extras)
 
     def build_extras(self) -> Extras:

@@ -50,6 +50,19 @@ async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 60.0
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; screen is {type(pilot.app.screen).__name__}")
 
 
+async def worker_finished(pilot, name: str, timeout: float = 120.0, screen: str | None = None, times: int = 1) -> None:
+    """Wait until the current step (or the step class `screen`, once it is shown) has handled the end of its worker
+    `name` (`times` times: a retry runs it again): the Worker.StateChanged message that StepScreen turns into
+    worker_done / worker_failed."""
+    app = pilot.app
+
+    def handled() -> bool:
+        done = getattr(app.screen, "workers_done", [])
+        return (screen is None or on_screen(app, screen)) and done.count(name) >= times
+
+    await wait_until(pilot, handled, timeout, what=f"the {name} worker's result")
+
+
 def on_screen(app: WizardApp, name: str) -> bool:
     return type(app.screen).__name__ == name
 
@@ -94,12 +107,13 @@ def problems_text(app: WizardApp) -> str:
     return Text.from_markup(getattr(app.screen, "problems_shown", "")).plain
 
 
-def offline_app_with_chart(kubeconfig: Path, chart: Path) -> WizardApp:
-    return make_app(session=WizardSession(kubeconfig=str(kubeconfig), chart=Chart(path=str(chart))))
+def offline_app_with_chart(kubeconfig: Path, chart: Path, workdir: Path | None = None) -> WizardApp:
+    return make_app(session=WizardSession(kubeconfig=str(kubeconfig), chart=Chart(path=str(chart))), workdir=workdir)
 
 
-def offline_app(kubeconfig: Path) -> WizardApp:
-    return make_app(session=WizardSession(kubeconfig=str(kubeconfig), chart=Chart(path=str(CHART_DIR))))
+def offline_app(kubeconfig: Path, workdir: Path | None = None) -> WizardApp:
+    """The wizard with a kubeconfig no cluster answers; files are offered in `workdir` (default: the current one)."""
+    return offline_app_with_chart(kubeconfig, CHART_DIR, workdir)
 
 
 # -- against the real test cluster -------------------------------------------------------------
@@ -170,10 +184,11 @@ def shown_text(widget, width: int = 200) -> str:
     """A Static's words as the screen shows them (markup strings and rich renderables alike), at `width` columns."""
     from rich.console import Console
     from rich.text import Text
+    from textual.content import Content
 
     content = widget.content
-    if isinstance(content, str):
-        content = Text.from_markup(content)
+    if isinstance(content, str):  # Textual's markup (theme colours such as [$success] are Textual's, not Rich's)
+        content = Text(Content.from_markup(content).plain)
     with open("/dev/null", "w") as sink:
         console = Console(width=width, record=True, file=sink)
         console.print(content)

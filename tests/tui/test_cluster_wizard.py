@@ -21,6 +21,7 @@ from tests.tui.conftest import (
     shown_text,
     type_text,
     wait_until,
+    worker_finished,
 )
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
@@ -98,6 +99,17 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         # the typed password was never stored: "keep" copies the installed hash, so nothing is retyped
         await next_step(pilot, "StorageScreen")
         assert app.screen.query_one("#size").value == "100Gi"
+        # the installed volume cannot shrink: said here, where the size is typed, not first at Review
+        await worker_finished(pilot, "read_claim")
+        await replace_text(pilot, "#size", "50Gi")
+        assert "the data volume registry-docker-registry is 100Gi; Kubernetes volumes cannot shrink" in problems_text(
+            app
+        )
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert on_screen(app, "StorageScreen")
+        await replace_text(pilot, "#size", "100Gi")
+        assert problems_text(app) == ""
         await next_step(pilot, "UploadsScreen")
         await replace_text(pilot, "#max-body-size", "10g")
         await next_step(pilot, "ReviewScreen")

@@ -13,8 +13,13 @@ from cryptography.x509.oid import NameOID
 
 from installer.engine import prepare
 from installer.preset import load_preset
+from installer.session import WizardSession
+from screens.app import make_app
+from screens.state import WizardState
 from tests.tui.conftest import (
+    choose,
     go_offline,
+    next_step,
     offline_app,
     offline_to_access,
     offline_to_storage,
@@ -23,6 +28,7 @@ from tests.tui.conftest import (
     shown_text,
     type_text,
     wait_until,
+    worker_finished,
 )
 
 pytestmark = pytest.mark.tui
@@ -184,9 +190,9 @@ async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
         assert problems_text(app) == ""
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
-        extras = app.sections["extras"]
+        extras = app.state.extras
         assert extras.replicas == 2 and extras.garbage_collect.enabled
-        assert app.sections["storage"].filesystem.access_mode == "ReadWriteMany"
+        assert app.state.storage.filesystem.access_mode == "ReadWriteMany"
 
 
 async def test_back_and_forth_keeps_values(closed_kubeconfig):
@@ -211,8 +217,7 @@ async def test_back_and_forth_keeps_values(closed_kubeconfig):
 async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_identically(
     closed_kubeconfig, tmp_path, monkeypatch
 ):
-    monkeypatch.chdir(tmp_path)
-    app = offline_app(closed_kubeconfig)
+    app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         await pilot.press("ctrl+n")  # admin, generated password
@@ -238,8 +243,7 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
 
 
 async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubeconfig, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    app = offline_app(closed_kubeconfig)
+    app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
@@ -306,18 +310,12 @@ class FailingSmokeSession:
 
 async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
     from installer.model import Choices, Exposure
-    from screens.smoke import SmokeScreen
 
-    app = offline_app(closed_kubeconfig)
+    prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
+    state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
+    app = make_app(session=FailingSmokeSession(), start_at="smoke", state=state)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
-        app.pop_screen()
-        app.step_index = app.index_of("smoke")
-        app.push_screen(SmokeScreen(FailingSmokeSession(), prepared), app.step_finished)
-        await wait_until(
-            pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result"
-        )
+        await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
         assert "413" in shown_text(app.screen.query_one("#smoke-result"))
         assert app.focused is app.screen.query_one("#fix")
         await pilot.press("enter")
@@ -391,7 +389,7 @@ async def test_address_is_quiet_until_typed_and_speaks_in_the_screens_words(clos
         assert problems_text(app) == ""
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
-        assert app.sections["exposure"].hosts == ["registry.example.com"]  # lowercased, not refused
+        assert app.state.exposure.hosts == ["registry.example.com"]  # lowercased, not refused
 
 
 async def test_unlimited_is_a_body_size(closed_kubeconfig):
@@ -407,12 +405,11 @@ async def test_unlimited_is_a_body_size(closed_kubeconfig):
         assert problems_text(app) == ""
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="the Review step")
-        assert app.sections["uploads"].max_body_size == "0"
+        assert app.state.uploads.max_body_size == "0"
 
 
 async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    app = offline_app(closed_kubeconfig)
+    app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_access(pilot, "registry.example.com, mirror.example.com")
         app.screen.query_one("#user-name").focus()
@@ -485,10 +482,9 @@ async def test_focus_is_clearly_visible_and_review_does_not_focus_the_action(clo
 
 
 async def test_save_preset_asks_before_replacing_a_file(closed_kubeconfig, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
     existing = tmp_path / "registry-preset.yaml"
     existing.write_text("# someone's preset\n")
-    app = offline_app(closed_kubeconfig)
+    app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_storage(pilot)
         for step in ("UploadsScreen", "ReviewScreen"):
@@ -512,7 +508,6 @@ async def test_save_preset_asks_before_replacing_a_file(closed_kubeconfig, tmp_p
 def test_a_preset_with_kept_passwords_can_replay_elsewhere(tmp_path, monkeypatch):
     from installer.model import Choices
     from installer.preset import load_preset
-    from installer.session import WizardSession
 
     choices = Choices.model_validate(
         {
@@ -529,17 +524,14 @@ def test_a_preset_with_kept_passwords_can_replay_elsewhere(tmp_path, monkeypatch
     assert [u.password.kind for u in replayed.auth.users] == ["env", "env"]
 
 
-class UnresolvedNameSession:
+class UnresolvedNameSession(WizardSession):
     """Stands in for the session's smoke push and ingress lookup only (the push itself is tested in test_smoke): the
     registry's name does not resolve; through the ingress address 203.0.113.7 the push succeeds."""
 
     smoke_enabled = True
-    offline = False
-    check_smoke_address = staticmethod(
-        __import__("installer.session", fromlist=["WizardSession"]).WizardSession.check_smoke_address
-    )
 
     def __init__(self) -> None:
+        super().__init__()
         self.addresses = []
 
     def dns_target(self, prepared):
@@ -571,37 +563,24 @@ class UnresolvedNameSession:
 
 async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(closed_kubeconfig):
     from installer.model import Choices, Exposure
-    from screens.smoke import SmokeScreen
 
     session = UnresolvedNameSession()
-    app = offline_app(closed_kubeconfig)
+    prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
+    state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
+    app = make_app(session=session, start_at="smoke", state=state)
     async with app.run_test(size=(80, 24)) as pilot:
-        await go_offline(pilot)
-        prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
-        app.pop_screen()
-        app.step_index = app.index_of("smoke")
-        app.results["install"] = object()
-        app.prepared, app.sections["exposure"] = prepared, prepared.plan.choices.exposure
-        app.push_screen(SmokeScreen(session, prepared), app.step_finished)
-        await wait_until(
-            pilot, lambda: on_screen(app, "SmokeScreen") and not app.screen.running, what="the smoke result"
-        )
+        await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
         screen = app.screen
         assert screen.query_one("#fix").has_class("hidden")  # no wizard step fixes DNS
-        await wait_until(
-            pilot, lambda: "203.0.113.7" in shown_text(screen.query_one("#dns-target")), what="the DNS target"
-        )
+        await worker_finished(pilot, "find_dns_target")
         assert "registry.example.com must point at 203.0.113.7" in shown_text(screen.query_one("#dns-target"))
         assert (
             app.focused is screen.query_one("#smoke-address")
             and screen.query_one("#smoke-address").value == "203.0.113.7"
         )
         await pilot.press("enter")  # Retry through the ingress address
-        await wait_until(
-            pilot,
-            lambda: not screen.running and screen.result is not None and screen.result.ok,
-            what="the retried push",
-        )
+        await worker_finished(pilot, "smoke_worker", times=2)
+        assert not screen.running and screen.result.ok
         assert session.addresses == [None, "203.0.113.7"]
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")
@@ -626,9 +605,8 @@ async def test_switches_sit_on_their_labels_line_and_the_gc_schedule_shows_only_
         assert box.display is switch.value
 
 
-async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubeconfig):
-    from installer.model import Auth
-
+async def test_access_says_at_once_that_the_ingress_controller_cannot_check_passwords(closed_kubeconfig):
+    """Issue 12 item 10: the ingress-auth check shows on the Access step, not first at Review."""
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
         await go_offline(pilot)
@@ -639,14 +617,39 @@ async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubec
         await type_text(pilot, "traefik")
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="Access")
-        app.sections["auth"] = Auth(mode="ingress")
-        app.screen.query_one("#auth-mode").value = "ingress"
-        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
-            await pilot.press("ctrl+n")
-            await wait_until(pilot, lambda: on_screen(app, step), what=step)
-        await wait_until(pilot, lambda: app.screen.failure, what="the review's refusal")
+        assert problems_text(app) == ""
+        await choose(pilot, "#auth-mode", 1)  # ingress: the controller checks passwords
+        assert "ingress basic auth is not supported on the other controller that serves class traefik" in (
+            problems_text(app)
+        )
+        assert "choose 'registry: the registry checks passwords'" in problems_text(app)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert on_screen(app, "AccessScreen")  # refused here, with the fix
+        app.screen.query_one("#auth-mode").focus()
+        await pilot.press("enter", "up", "enter")  # back to registry: the registry checks passwords
+        await wait_until(pilot, lambda: app.screen.query_one("#auth-mode").value == "registry", what="registry")
+        assert problems_text(app) == ""
+        await next_step(pilot, "StorageScreen")
+
+
+async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubeconfig):
+    """A preset-like state the steps would have refused (ingress auth on Traefik) still meets Review's check, and
+    "Go to the Access step" lands where the problem shows again."""
+    from installer.model import Auth, Exposure
+
+    state = WizardState(
+        exposure=Exposure(hosts=["registry.example.com"], ingress_class="traefik"), auth=Auth(mode="ingress")
+    )
+    session = offline_app(closed_kubeconfig).session
+    session.go_offline()  # as "Continue offline" on the Cluster step does
+    app = make_app(session=session, start_at="review", state=state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await worker_finished(pilot, "prepare_worker", screen="ReviewScreen")
+        assert app.screen.failure
         goto = app.screen.query_one("#goto")
         assert not goto.has_class("hidden") and str(goto.label) == "Go to the Access step" and app.focused is goto
         assert "ingress basic auth is not supported" in problems_text(app)
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+        assert "ingress basic auth is not supported" in problems_text(app)

@@ -14,6 +14,7 @@ from tests.tui.conftest import (
     on_screen,
     type_text,
     wait_until,
+    worker_finished,
     write_kubeconfig,
 )
 
@@ -57,8 +58,8 @@ async def at_uploads(pilot) -> None:
 
 async def at_review(pilot) -> None:
     await forward(pilot, "AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen")
-    await wait_until(pilot, lambda: pilot.app.screen.prepared is not None)
-    await pilot.pause(0.3)
+    await worker_finished(pilot, "prepare_worker")
+    assert pilot.app.screen.prepared is not None
 
 
 async def at_done(pilot) -> None:
@@ -81,9 +82,8 @@ STEPS = {
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("step", list(STEPS))
-def test_step_snapshot(step, size, snap_compare, monkeypatch):
+def test_step_snapshot(step, size, snap_compare):
     SNAPSHOT_DIR.mkdir(exist_ok=True)
-    monkeypatch.chdir(SNAPSHOT_DIR)
     kubeconfig = write_kubeconfig(SNAPSHOT_DIR / "closed.kubeconfig", "https://127.0.0.1:1")
     # the Done step shows the helm command with the chart's path: one that is the same on every machine
     chart = SNAPSHOT_DIR / CHART_DIR.name
@@ -93,4 +93,5 @@ def test_step_snapshot(step, size, snap_compare, monkeypatch):
         staged.unlink(missing_ok=True)
         staged.symlink_to(CHART_DIR)
         os.replace(staged, chart)
-    assert snap_compare(offline_app_with_chart(kubeconfig, chart), terminal_size=size, run_before=STEPS[step])
+    app = offline_app_with_chart(kubeconfig, chart, workdir=SNAPSHOT_DIR)
+    assert snap_compare(app, terminal_size=size, run_before=STEPS[step])
