@@ -21,6 +21,9 @@ FORBIDDEN_IN_SCREENS = (
     "installer.state",
     "installer.smoke",
     "installer.probe",
+    "installer.uninstall",
+    "installer.verify",
+    "installer.secret_writes",
 )
 
 

@@ -41,7 +41,17 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_screens_do_not_talk_to_the_cluster_or_helm_directly():
-    forbidden = ("kubernetes", "subprocess", "installer.helm", "installer.kube", "installer.apply", "installer.state")
+    forbidden = (
+        "kubernetes",
+        "subprocess",
+        "installer.helm",
+        "installer.kube",
+        "installer.apply",
+        "installer.state",
+        "installer.uninstall",
+        "installer.verify",
+        "installer.secret_writes",
+    )
     for path in (ROOT / "screens").rglob("*.py"):
         bad = [n for n in _imports(path) if n.startswith(forbidden)]
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
