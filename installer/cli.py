@@ -724,7 +724,7 @@ def print_smoke_result(result: "SmokeResult", out: TextIO) -> None:
     diagnosis = result.diagnosis
     out.write("smoke test FAILED\n")
     if diagnosis is not None:
-        out.write(f"  cause:  {diagnosis.cause}\n  fix:    {diagnosis.fix}\n  detail: {diagnosis.detail}\n")
+        out.write(diagnosis.lines())
 
 
 def cmd_push_disk(args) -> int:

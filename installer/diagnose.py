@@ -37,6 +37,10 @@ class Diagnosis:
     fix_screen: Literal["uploads", "access", "address", "tls"] | None
     detail: str
 
+    def lines(self) -> str:
+        """The cause, the fix and the detail, one indented line each: how the headless commands print a failure."""
+        return f"  cause:  {self.cause}\n  fix:    {self.fix}\n  detail: {self.detail}\n"
+
 
 BODY_LIMIT_FIXES = {
     "ingress-nginx": 'Set the Ingress annotation nginx.ingress.kubernetes.io/proxy-body-size: "0" (no limit; '

@@ -256,8 +256,7 @@ def print_result(result: "PushDiskResult", out: TextIO) -> None:
     if not result.ok:
         out.write("push-disk FAILED\n")
         if result.diagnosis is not None:
-            d = result.diagnosis
-            out.write(f"  cause:  {d.cause}\n  fix:    {d.fix}\n  detail: {d.detail}\n")
+            out.write(result.diagnosis.lines())
         out.write("  the upload state is kept: the same command resumes once the cause is fixed\n")
         return
     how = (
