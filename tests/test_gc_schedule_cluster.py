@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from tests.conftest import PRESETS, helm_path
+from tests.conftest import CHART, PRESETS, helm_path
 from tests.test_cluster_install import apply_seed, cli
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 NAME = "docker-registry-installer-gc"
 KINDS = ("cronjob", "serviceaccount", "role", "rolebinding")
+READONLY_ENV = "REGISTRY_STORAGE_MAINTENANCE_READONLY"
 
 
 def _preset(tmp_path):
@@ -72,3 +73,49 @@ def test_apply_waits_for_a_running_scheduled_collection_and_not_for_a_finished_o
     kube_cluster.kubectl("-n", namespace, "delete", "pod", "docker-registry-installer-gc-1-x", "--grace-period=0")
     proc = apply_seed(kube_cluster, helm, namespace)  # the holder's pod is gone: its lock is stale
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _readonly_env(cluster, namespace) -> list[str]:
+    deployment = json.loads(
+        cluster.kubectl("-n", namespace, "get", "deployment", "docker-registry", "-o", "json").stdout
+    )
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return [e.get("value") for e in container.get("env") or [] if e["name"] == READONLY_ENV]
+
+
+def test_a_helm_upgrade_keeps_the_read_only_switch_and_apply_removes_a_left_one(kube_cluster, helm_binary, tmp_path):
+    """The switch is not in the chart's manifest: helm's three-way merge (helm 3) and server-side apply (helm 4)
+    leave it alone during a run, so only the job's trap, or apply/gc after a killed job, take it away."""
+    import subprocess
+
+    namespace = f"gc-switch-{helm_binary.name}"
+    assert apply_seed(kube_cluster, helm_binary, namespace).returncode == 0
+    kube_cluster.kubectl(
+        "-n", namespace, "set", "env", "deployment/docker-registry", f'{READONLY_ENV}={{"enabled": true}}'
+    )
+    upgrade = subprocess.run(
+        [
+            str(helm_binary),
+            "upgrade",
+            "docker-registry",
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(kube_cluster.kubeconfig),
+            "--kube-context",
+            "admin",
+            "--reuse-values",
+            "--set",
+            "podAnnotations.changed=yes",  # the pod template changes: helm patches the Deployment
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert _readonly_env(kube_cluster, namespace) == ['{"enabled": true}'], "helm's upgrade kept the switch"
+    proc = apply_seed(kube_cluster, helm_binary, namespace)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"removed {READONLY_ENV} from the registry" in proc.stdout, proc.stdout
+    assert _readonly_env(kube_cluster, namespace) == []
