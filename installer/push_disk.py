@@ -225,13 +225,7 @@ def run_push_disk(
         timeout=target.timeout,
     )
     try:
-        client = RegistryClient(
-            target.registry,
-            username=target.username,
-            password=target.password,
-            ca_file=target.ca_file,
-            timeout=target.timeout,
-        )
+        client = smoke_view.client()
     except (ValueError, RegistryError) as error:
         error = error if isinstance(error, RegistryError) else RegistryError("protocol", str(error))
         return PushDiskResult(False, target.reference, diagnosis=diagnose(error, STEP_DISK_CONNECT, smoke_view))

@@ -58,6 +58,16 @@ class SmokeTarget:
     keep: bool = False
     timeout: float = 30.0
 
+    def client(self, timeout: float | None = None) -> RegistryClient:
+        """A client for this address and login (ValueError for a bad address, RegistryError for an unusable CA)."""
+        return RegistryClient(
+            self.registry,
+            username=self.username,
+            password=self.password,
+            ca_file=self.ca_file,
+            timeout=self.timeout if timeout is None else timeout,
+        )
+
 
 @dataclass(frozen=True)
 class SmokeResult:
@@ -123,13 +133,7 @@ def run_smoke(target: SmokeTarget, on_event: EventSink = discard) -> SmokeResult
     steps = _Steps(on_event)
     pushed = _Pushed()
     try:
-        client = RegistryClient(
-            target.registry,
-            username=target.username,
-            password=target.password,
-            ca_file=target.ca_file,
-            timeout=target.timeout,
-        )
+        client = target.client()
     except ValueError as error:
         diagnosis = Diagnosis(
             cause=str(error), fix="Give the registry as HOST[:PORT].", fix_screen="address", detail=str(error)

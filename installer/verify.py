@@ -11,7 +11,7 @@ from installer.plan import Plan
 
 if TYPE_CHECKING:
     from installer.apply import ApplyOptions, ApplyResult
-    from installer.smoke import SmokeResult
+    from installer.smoke import SmokeResult, SmokeTarget
 
 
 def verify_install(
@@ -148,7 +148,7 @@ ROUTE_SETTLE = 30.0  # seconds an ingress controller may take to load a new Ingr
 NOT_ROUTED_YET = (404, 502, 503, 504)
 
 
-def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
+def wait_until_routed(target: SmokeTarget, on_event: EventSink, seconds: float) -> None:
     """Wait (up to `seconds`) while the address answers as an ingress that does not route to the registry yet.
 
     Right after helm says the pods are ready, the ingress controller may still be loading the new
@@ -156,15 +156,13 @@ def wait_until_routed(target, on_event: EventSink, seconds: float) -> None:
     call that a broken install; waiting a little tells the two apart. Any other answer, good or
     bad, is left to the smoke test to judge.
     """
-    from installer.registry_client import RegistryClient, RegistryError
+    from installer.registry_client import RegistryError
 
     deadline = time.monotonic() + seconds
     told = False
     while True:
         try:
-            client = RegistryClient(
-                target.registry, username=target.username, password=target.password, ca_file=target.ca_file, timeout=10
-            )
+            client = target.client(timeout=10)
         except ValueError:
             return
         try:
