@@ -54,7 +54,9 @@ def in_cluster_api(kube_node):
     try:
         # kube-proxy programs the Service; the host's traffic to a ClusterIP is routed like a pod's
         kube_node.wait_for(
-            lambda: _answers("https://198.18.128.1/version"), 30, "the kubernetes Service routes to the API server"
+            lambda: _answers("https://198.18.128.1/version", kube_node.cluster.ca_file),
+            30,
+            "the kubernetes Service routes to the API server",
         )
         yield
     finally:
@@ -62,9 +64,10 @@ def in_cluster_api(kube_node):
         forwarder.stop()
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, ca_file) -> bool:
+    """The API server answers at `url` with its own certificate (its serving certificate names the Service IP)."""
     try:
-        return requests.get(url, verify=False, timeout=2).status_code in (200, 401, 403)
+        return requests.get(url, verify=str(ca_file), timeout=2).status_code in (200, 401, 403)
     except requests.RequestException:
         return False
 
