@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -17,23 +18,20 @@ from textual.screen import ModalScreen, Screen
 
 from installer.model import Choices, Target
 from installer.session import WizardSession
-from screens.access import AccessScreen
-from screens.address import AddressScreen
 from screens.base import Confirm, GoBack, GoTo
 from screens.cluster import ClusterScreen
-from screens.done import DoneScreen
-from screens.install import InstallScreen
-from screens.probe import ProbeScreen
-from screens.review import ReviewScreen
-from screens.smoke import SmokeScreen
 from screens.state import WizardState
-from screens.storage import StorageScreen
-from screens.uploads import UploadsScreen
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
 
 log = logging.getLogger(__name__)
+
+
+def _later(module: str, name: str) -> Callable[..., Screen[Any]]:
+    """A later step's screen class, imported when the step is first shown: the first frame needs only the Cluster
+    step's (importing every screen up front cost ~20 ms of CPU before it, and grows with each step added)."""
+    return getattr(importlib.import_module(f"screens.{module}"), name)
 
 
 FOCUS_MOVING_KEYS = frozenset({"tab", "shift+tab", "enter", "ctrl+n", "escape", "ctrl+o", "ctrl+p"})
@@ -81,16 +79,21 @@ STEPS: tuple[Step, ...] = (
     Step(
         "probe",
         "Probe",
-        lambda app: ProbeScreen(app.session, app.state.target.namespace, app.state.target.release),
+        lambda app: _later("probe", "ProbeScreen")(app.session, app.state.target.namespace, app.state.target.release),
         "probe",
         needs_cluster=True,
         then=lambda app, probe: app.prefill_from_release(probe),
     ),
-    Step("address", "Address", lambda app: AddressScreen(app.session, app.state.exposure, app.state.probe), "exposure"),
+    Step(
+        "address",
+        "Address",
+        lambda app: _later("address", "AddressScreen")(app.session, app.state.exposure, app.state.probe),
+        "exposure",
+    ),
     Step(
         "access",
         "Access",
-        lambda app: AccessScreen(
+        lambda app: _later("access", "AccessScreen")(
             app.state.auth, app.state.via_gateway, app.session, app.state.exposure, app.state.probe
         ),
         "auth",
@@ -98,18 +101,30 @@ STEPS: tuple[Step, ...] = (
     Step(
         "storage",
         "Storage",
-        lambda app: StorageScreen(app.state.storage, app.state.probe, app.state.extras, app.session, app.state.target),
+        lambda app: _later("storage", "StorageScreen")(
+            app.state.storage, app.state.probe, app.state.extras, app.session, app.state.target
+        ),
     ),
-    Step("uploads", "Uploads", lambda app: UploadsScreen(app.state.uploads), "uploads"),
-    Step("review", "Review", lambda app: ReviewScreen(app.session, app.choices()), "prepared"),
+    Step("uploads", "Uploads", lambda app: _later("uploads", "UploadsScreen")(app.state.uploads), "uploads"),
+    Step("review", "Review", lambda app: _later("review", "ReviewScreen")(app.session, app.choices()), "prepared"),
     Step(
-        "install", "Install", lambda app: InstallScreen(app.session, app.state.reviewed), "install", needs_cluster=True
+        "install",
+        "Install",
+        lambda app: _later("install", "InstallScreen")(app.session, app.state.reviewed),
+        "install",
+        needs_cluster=True,
     ),
-    Step("smoke", "Smoke", lambda app: SmokeScreen(app.session, app.state.reviewed), "smoke", needs_cluster=True),
+    Step(
+        "smoke",
+        "Smoke",
+        lambda app: _later("smoke", "SmokeScreen")(app.session, app.state.reviewed),
+        "smoke",
+        needs_cluster=True,
+    ),
     Step(
         "done",
         "Done",
-        lambda app: DoneScreen(
+        lambda app: _later("done", "DoneScreen")(
             app.session, app.state.reviewed, app.choices(), app.state.written, app.state.install, app.state.smoke
         ),
     ),

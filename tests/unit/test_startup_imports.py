@@ -48,9 +48,9 @@ def test_self_signed_render_still_loads_x509(tmp_path):
 
 
 def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
-    """What the Cluster step needs before it paints: the app, the session and the kubeconfig's contexts. The
-    kubernetes client loads in the step's connect worker after the first frame; apply, helm, render and the
-    registry client (requests) when a later step uses them."""
+    """What the Cluster step needs before it paints: the app, the session, the Cluster screen and the kubeconfig's
+    contexts. The kubernetes client loads in the step's connect worker after the first frame; the later steps'
+    screens, apply, helm, render and the registry client (requests) when a step uses them."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
@@ -69,3 +69,5 @@ def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
     assert not _top(loaded) & {"kubernetes", "requests", "cryptography", "passlib"}, sorted(_top(loaded))
     later = {"installer.apply", "installer.helm", "installer.render", "installer.verify", "installer.probe"}
     assert not loaded & later, sorted(loaded & later)
+    screens = {m for m in loaded if m.startswith("screens.")}
+    assert screens == {"screens.app", "screens.base", "screens.cluster", "screens.state"}, sorted(screens)
