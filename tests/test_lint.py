@@ -50,3 +50,10 @@ def test_mypy_passes():
 def test_import_contracts_are_kept():
     # the boundaries between installer/ and screens/: [tool.importlinter] in pyproject.toml
     _passes([_console_script("lint-imports"), "--no-cache"], "lint-imports")
+
+
+def test_a_missing_tool_fails_with_the_reason_instead_of_skipping():
+    with pytest.raises(pytest.fail.Exception, match="no_such_tool does not run.*No module named no_such_tool"):
+        _module("no_such_tool")
+    with pytest.raises(pytest.fail.Exception, match="no-such-script is not installed"):
+        _console_script("no-such-script")
