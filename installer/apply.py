@@ -44,6 +44,10 @@ class ApplyOptions:
         True  # after the smoke push, a pod pulls the pushed image (clients.pull_check and a namespace needed too)
     )
     pull_check_timeout: float = 90.0
+    # wait with the installer's own rollout watch instead of helm's --wait (the wizard): helm returns once the
+    # release is deployed, the installer waits up to `timeout` and rolls back itself on a failure; stopping the
+    # wait (apply's `detach`) leaves no helm running and no release pending
+    own_wait: bool = False
 
 
 @dataclass
@@ -58,6 +62,7 @@ class ApplyResult:
     seconds: float = 0.0
     clients: ClientsResult | None = None
     pull_check: PullCheck | None = None
+    ready: bool | None = None  # own_wait: the pods were seen ready (False: the user stopped waiting); None: not waited
 
 
 def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
@@ -79,7 +84,7 @@ def helm_command_text(plan: Plan, helm: HelmRunner, options: ApplyOptions) -> st
         plan.chart,
         plan.namespace,
         ["values.yaml", "secret-values.yaml"],
-        wait=options.wait,
+        wait=options.wait and not options.own_wait,
         timeout=options.timeout,
         rollback=True,
         dry_run=options.dry_run,
@@ -95,6 +100,7 @@ def apply(
     options: ApplyOptions = ApplyOptions(),
     on_event: EventSink = discard,
     cancel: threading.Event | None = None,
+    detach: threading.Event | None = None,  # own_wait: set to stop waiting for the pods (deployed, unverified)
 ) -> ApplyResult:
     """Install or upgrade (no smoke push: engine.install runs it after this). On a helm failure the release is
     rolled back and the Secrets restored.
@@ -124,9 +130,13 @@ def apply(
         try:
             with step(on_event, "volume", plan.claim.name if plan.claim else "none", cancel) as run:
                 claim_created, run.result = prepare_claim(kube, plan, rendered)
-            result.helm_output, result.revision = _run_helm(plan, rendered, helm, kube, options, on_event, cancel)
+            result.helm_output = _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result)
         except (HelmFailed, InstallerError) as exc:
-            _recover(plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets, claim_created)
+            # own_wait: helm had deployed the revision (result.revision) before the installer's wait failed
+            deployed = options.own_wait and result.revision is not None
+            _recover(
+                plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets, claim_created, deployed
+            )
             raise _explain_failure(exc, previous) from None
         for line in finish_claim(kube, plan, rendered):
             on_event(Note("volume", line))
@@ -339,7 +349,8 @@ def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
     return None
 
 
-def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[str, int | None]:
+def _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result) -> str:
+    """helm upgrade --install (one "helm" step); sets `result.revision` and, with own_wait, `result.ready`."""
     from installer.watch import RolloutWatcher
 
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
@@ -349,13 +360,13 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[st
             plan.chart,
             plan.namespace,
             helm_values_files(rendered, workdir),
-            wait=options.wait,
+            wait=options.wait and not options.own_wait,
             timeout=options.timeout,
             rollback=True,
             dry_run=False,
         )
         with step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as run:
-            if not options.wait:
+            if not options.wait or options.own_wait:
                 output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
             else:
                 # the watcher explains the wait as it goes and, on a failure no waiting cures, stops helm
@@ -378,11 +389,54 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel) -> tuple[st
                             raise RolloutFailed(watcher.failure) from None
                         raise
             status = helm.status(plan.release, plan.namespace) or {}
-            revision = status.get("version")
+            result.revision = revision = status.get("version")
             run.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
-        return output, revision
+            if options.wait and options.own_wait:  # the wait is part of this step, as helm's --wait is
+                result.ready = _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision)
+                run.result += ", pods ready" if result.ready else ", not verified: stopped waiting for the pods"
+        return output
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # the secret values never outlive the run
+
+
+def _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision) -> bool:
+    """ApplyOptions.own_wait: helm has deployed the release without waiting; wait here for the registry's pods,
+    explaining the rollout as it goes. True when ready, False when the user stopped waiting (`detach`).
+
+    Raises:
+        RolloutFailed, Cancelled or InstallerError (the timeout): the caller rolls the deployed revision back.
+    """
+    from installer.errors import Cancelled
+    from installer.maintenance import duration_seconds
+    from installer.plan import chart_fullname
+    from installer.watch import RolloutWatcher
+
+    seconds = duration_seconds(options.timeout)
+    on_event(
+        Note("wait", f"helm deployed revision {revision}; waiting up to {options.timeout} for the registry's pods")
+    )
+    stop = threading.Event()
+    with RolloutWatcher(
+        kube,
+        plan.namespace,
+        plan.release,
+        data_claims(plan, rendered),
+        on_event,
+        stop,
+        cancel,
+        pull_grace=options.pull_grace,
+    ) as watcher:
+        outcome = watcher.wait_ready(chart_fullname(plan.release), seconds, detach)
+    if outcome in ("ready", "detached"):
+        return outcome == "ready"
+    if outcome == "failed" and watcher.failure is not None:
+        raise RolloutFailed(watcher.failure)
+    if outcome == "cancelled":
+        raise Cancelled("cancelled while waiting for the registry pods", "re-run the same command; it converges")
+    raise InstallerError(
+        f"the registry pods were not ready within {options.timeout}",
+        "see the rollout lines above for why; a longer timeout helps only when they were still starting",
+    )
 
 
 def data_claims(plan: Plan, rendered: Rendered) -> tuple[str, ...]:
@@ -407,13 +461,17 @@ class RolloutFailed(InstallerError):
         self.problem = problem
 
 
-def _recover(plan, helm, kube, options, on_event, previous, snapshot, changed, claim_created=False) -> None:
+def _recover(
+    plan, helm, kube, options, on_event, previous, snapshot, changed, claim_created=False, deployed=False
+) -> None:
+    """Roll the release back to `previous` (or remove a failed first install) and restore the Secrets; `deployed`:
+    the failed revision is deployed (own_wait) and is rolled back too."""
     with step(
         on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install"
     ) as run:
         status = (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
         try:
-            if previous is not None and status not in (None, "deployed"):
+            if previous is not None and status is not None and (deployed or status != "deployed"):
                 helm.rollback(plan.release, plan.namespace, previous)
                 run.result = f"release back at revision {previous}"
             elif previous is None and status is not None:

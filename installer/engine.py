@@ -112,8 +112,12 @@ def install(
     options: "ApplyOptions",
     on_event: EventSink = discard,
     cancel: "threading.Event | None" = None,
+    detach: "threading.Event | None" = None,
 ) -> "ApplyResult":
     """Apply the Plan, then (with waiting, unless a dry run) the smoke push and the in-cluster pull check.
+
+    With `options.own_wait`, setting `detach` while the pods are awaited stops waiting: the release stays deployed,
+    `result.ready` is False and nothing is pushed (not verified yet).
 
     The CLI's `apply` and the wizard's Install step both call this: the same steps in the same order.
     Raises InstallerError when the install fails (rolled back); a failed smoke push or pull check is
@@ -123,8 +127,8 @@ def install(
     from installer.verify import verify_install
 
     started = time.monotonic()
-    result = apply(prepared.plan, prepared.rendered, helm, kube, options, on_event, cancel)
-    if not options.dry_run:
+    result = apply(prepared.plan, prepared.rendered, helm, kube, options, on_event, cancel, detach)
+    if not options.dry_run and result.ready is not False:
         verify_install(prepared.plan, kube, options, result, on_event)
     result.seconds = time.monotonic() - started
     return result

@@ -139,7 +139,7 @@ class WizardSession:
         from installer.apply import helm_command_text
 
         try:
-            return helm_command_text(prepared.plan, self.helm(), self.apply_options)
+            return helm_command_text(prepared.plan, self.helm(), self.install_options)
         except InstallerError as exc:
             return f"(helm is not usable: {exc.message})"
 
@@ -208,7 +208,19 @@ class WizardSession:
             self._cancel = None
             self._idle.set()
 
-    def install(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
+    @property
+    def install_options(self) -> ApplyOptions:
+        """The wizard waits with the installer's own rollout watch, never helm's --wait, so the Install step can stop
+        waiting ("continue without waiting") without leaving helm running or the release pending."""
+        return replace(self.apply_options, own_wait=True)
+
+    def install(
+        self,
+        prepared: Prepared,
+        on_event: EventSink,
+        cancel: threading.Event,
+        detach: threading.Event | None = None,
+    ) -> ApplyResult:
         """The Install step (in a worker thread): engine.install, the same sequence as the CLI's `apply`: apply, then
         (when waiting) the smoke push and the in-cluster pull check. `result.smoke` is the SmokeResult (None when
         not waiting); `stop_install()` from any thread stops helm and waits for the rollback."""
@@ -217,7 +229,7 @@ class WizardSession:
         self._cancel = cancel
         self._idle.clear()
         try:
-            return engine.install(prepared, self.helm(), self.kube, self.apply_options, on_event, cancel)
+            return engine.install(prepared, self.helm(), self.kube, self.install_options, on_event, cancel, detach)
         finally:
             self._cancel = None
             self._idle.set()

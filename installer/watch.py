@@ -420,6 +420,19 @@ def _config_fix(message: str) -> str:
     return "fix the Secret or ConfigMap the message names"
 
 
+def deployment_ready(deployment: dict[str, Any]) -> bool:
+    """A Deployment's rollout is complete: its newest spec observed, every replica updated and available, no old
+    replica left (what `helm --wait` and `kubectl rollout status` wait for)."""
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    want = spec.get("replicas", 1)
+    return (
+        status.get("observedGeneration", 0) >= (deployment.get("metadata") or {}).get("generation", 0)
+        and status.get("updatedReplicas", 0) == want
+        and status.get("availableReplicas", 0) == want
+        and status.get("replicas", 0) == want
+    )
+
+
 class RolloutWatcher:
     """Polls one release's rollout on a thread while helm waits; see the module docstring."""
 
@@ -496,6 +509,28 @@ class RolloutWatcher:
                     self.stop.set()
                     return
             self._done.wait(0.1)
+
+    def wait_ready(self, deployment: str, seconds: float, detach: threading.Event | None = None) -> str:
+        """The installer's own wait, in place of helm's --wait (helm has returned; the release is deployed):
+        "ready" once the Deployment is rolled out, "failed" on a problem no waiting cures (`failure`),
+        "cancelled" (the user's cancel), "detached" (the user stopped waiting: `detach`), or "timeout"."""
+        deadline = time.monotonic() + seconds
+        path = f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{deployment}"
+        while True:
+            if self.failure is not None:
+                return "failed"
+            if self.cancel is not None and self.cancel.is_set():
+                return "cancelled"
+            if detach is not None and detach.is_set():
+                return "detached"
+            try:
+                if deployment_ready(self.kube.get_json(f"read Deployment {deployment}", path)):
+                    return "ready"
+            except Exception as exc:  # not there yet, or a hiccup: the next look decides
+                log.debug("reading the Deployment failed: %s", exc)
+            if time.monotonic() >= deadline:
+                return "timeout"
+            self.stop.wait(self.interval)  # set by the watcher thread on a fatal problem or the user's cancel
 
     def _pass_cancel_on(self) -> None:
         while not self._done.wait(0.1):

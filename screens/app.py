@@ -117,7 +117,12 @@ STEPS: tuple[Step, ...] = (
     Step(
         "smoke",
         "Smoke",
-        lambda app: _later("smoke", "SmokeScreen")(app.session, app.state.reviewed),
+        lambda app: _later("smoke", "SmokeScreen")(
+            app.session,
+            app.state.reviewed,
+            waited=getattr(app.state.install, "ready", None) is not False,
+            pushed=getattr(app.state.install, "smoke", None),
+        ),
         "smoke",
         needs_cluster=True,
     ),
@@ -373,7 +378,12 @@ class WizardApp(App[int]):
         if install is None:
             return self.summary_before_install()
         smoke = self.state.smoke
-        if getattr(smoke, "ok", None) is True:
+        if getattr(smoke, "ok", None) is None and getattr(install, "ready", None) is False:
+            verified = (
+                "installed, not verified yet: you continued without waiting for the pods "
+                f"(`registry-installer status --namespace {plan.namespace} --release {plan.release}` shows them)"
+            )
+        elif getattr(smoke, "ok", None) is True:
             verified = "the smoke test pushed an image and read it back"
         elif getattr(smoke, "ok", None) is False or isinstance(smoke, Exception):
             verified = "installed, NOT verified: the smoke test failed (`registry-installer smoke` retries it)"

@@ -24,6 +24,7 @@ from installer.session import (
     write_ca,
 )
 from screens.base import Confirm, StepScreen, hanging
+from screens.smoke import status_command
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
@@ -33,13 +34,18 @@ def data_location(prepared: Prepared) -> str:
     return data_claim_words(prepared.plan)[1]
 
 
-def verdict(install: Any, smoke: Any) -> str:
+def verdict(install: Any, smoke: Any, prepared: Prepared) -> str:
     """The first line: installed and verified, installed but not verified, or files only."""
     if install is None:
         return ""
     ok = getattr(smoke, "ok", None)
     if ok is True:
         return "[$success]✓ Installed and verified[/]: a test image was pushed and read back."
+    if ok is None and getattr(install, "ready", None) is False:
+        return (
+            "[$warning]! Installed, not verified yet[/]: you continued without waiting for the pods. "
+            f"`{escape(status_command(prepared))}` shows them; `registry-installer smoke` pushes a test image."
+        )
     if ok is False or isinstance(smoke, Exception):
         return (
             "[$warning]! Installed, not verified[/]: the smoke test failed (see the Smoke step; `registry-installer "
@@ -71,7 +77,7 @@ class DoneScreen(StepScreen):
         hosts = plan.choices.exposure.hosts
         lines = []
         if self.install is not None:
-            lines.append(verdict(self.install, self.smoke))
+            lines.append(verdict(self.install, self.smoke, self.prepared))
         if self.written:
             ns = escape(plan.namespace)
             lines.append("Files written (secrets files are 0600):")

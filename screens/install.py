@@ -13,18 +13,26 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from installer.errors import Problem
+from installer.events import Note, StepFinished
 from screens.base import EventLog, GoBack, InvalidStep, StepScreen
 
 if TYPE_CHECKING:
     from installer.engine import Prepared
 
 CANCEL_MEANS = "Cancel stops helm; the release is rolled back to what ran before and the Secrets are restored."
+WAITING_MEANS = (
+    "helm has deployed the release; the installer waits for the registry's pods. Continue without waiting: it "
+    "stays installed, not verified. Cancel: it is rolled back."
+)
 
 
 class InstallScreen(StepScreen):
     step_key = "install"
     heading = "Install: helm upgrade --install"
-    BINDINGS = [Binding("ctrl+x", "cancel_install", "Cancel install")]
+    BINDINGS = [
+        Binding("ctrl+x", "cancel_install", "Cancel install"),
+        Binding("ctrl+d", "stop_waiting", "Continue without waiting"),
+    ]
     next_label = "Continue ▸"
     FAILURE_WORDS = {"apply_worker": ("the install failed", "see helm's output above")}
 
@@ -32,6 +40,8 @@ class InstallScreen(StepScreen):
         super().__init__()
         self.session, self.prepared = session, prepared
         self.cancel = threading.Event()
+        self.detach = threading.Event()  # "continue without waiting": the engine stops watching the pods
+        self.waiting = False  # the engine waits for the registry's pods (its "wait" step runs)
         self.started = time.monotonic()
         self.result: Any = None
         self.failure: Problem | None = None
@@ -39,6 +49,7 @@ class InstallScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="install-row"):
             yield Static("", id="install-status")
+            yield Button("Continue without waiting (Ctrl+D)", id="detach", classes="hidden", compact=True)
             yield Button("Cancel install (Ctrl+X)", id="cancel", variant="error", compact=True)
         yield Static(CANCEL_MEANS, id="cancel-means", classes="hint")
         yield EventLog(lines=True, id="install-log")
@@ -69,13 +80,26 @@ class InstallScreen(StepScreen):
             if self.result is None and self.failure is None
             else ("done" if self.failure is None else "failed")
         )
+        if state == "done" and getattr(self.result, "ready", None) is False:
+            state = "installed, not verified yet (you continued without waiting)"
         if state == "running" and self.cancel.is_set():
             state = "stopping helm and rolling back"
         self.query_one("#install-status", Static).update(f"{state} — {time.monotonic() - self.started:.0f}s elapsed")
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def apply_worker(self) -> Any:
-        return self.session.apply(self.prepared, self.report, self.cancel)
+        return self.session.install(self.prepared, self.report, self.cancel, self.detach)
+
+    def on_step_screen_event_reported(self, message: StepScreen.EventReported) -> None:
+        super().on_step_screen_event_reported(message)
+        event = message.event
+        started = isinstance(event, Note) and event.step == "wait"
+        if started or (isinstance(event, StepFinished) and event.step == "helm"):
+            # helm is done (the release is deployed); while the installer waits for the pods, offer to stop waiting
+            self.waiting = started
+            self.query_one("#detach").set_class(not self.waiting, "hidden")
+            self.query_one("#cancel-means", Static).update(WAITING_MEANS if self.waiting else CANCEL_MEANS)
+            self.refresh_bindings()
 
     def worker_done(self, name: str, result: Any) -> None:
         self.result = result
@@ -93,7 +117,9 @@ class InstallScreen(StepScreen):
     def finish(self) -> None:
         self.timer.stop()
         self.show_elapsed()
+        self.waiting = False
         self.query_one("#cancel").display = False
+        self.query_one("#detach").display = False
         self.query_one("#cancel-means").display = False
         self.refresh_bindings()  # the footer no longer offers Cancel
         self.check()
@@ -103,6 +129,8 @@ class InstallScreen(StepScreen):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_waiting":
+            return self.waiting and not self.detach.is_set() and not self.cancel.is_set()
         if action == "cancel_install":
             return self.result is None and self.failure is None and not self.cancel.is_set()
         return super().check_action(action, parameters)
@@ -125,6 +153,20 @@ class InstallScreen(StepScreen):
             self.action_back()
             return
         super().action_next()
+
+    @on(Button.Pressed, "#detach")
+    def detach_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_stop_waiting()
+
+    def action_stop_waiting(self) -> None:
+        """Stop waiting for the pods: helm has finished, the release is deployed; only the watch stops."""
+        if not self.waiting or self.detach.is_set() or self.cancel.is_set():
+            return
+        self.detach.set()
+        self.query_one("#detach").add_class("hidden")
+        self.refresh_bindings()
+        self.write_log("continuing without waiting: the release is deployed; the installer stops watching", "bold")
 
     @on(Button.Pressed, "#cancel")
     def cancel_pressed(self, event: Button.Pressed) -> None:

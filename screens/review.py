@@ -155,6 +155,11 @@ class ReviewScreen(StepScreen):
         if not self.session.offline:
             lines.append("[b]Helm command[/b]:")
             lines.append(f"  {escape(self.session.helm_command(prepared))}")
+            if self.session.apply_options.wait:
+                lines.append(
+                    f"  then the installer waits up to {escape(self.session.apply_options.timeout)} for the registry's "
+                    "pods (Install offers Continue without waiting) and rolls back itself if they cannot start"
+                )
         if prepared.rendered.notes:
             lines.append("[b]Notes[/b]:")
             lines += [f"  [$warning]![/] {escape(n)}" for n in prepared.rendered.notes]

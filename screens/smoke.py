@@ -29,6 +29,20 @@ SKIPPED = (
 __all__ = ["SmokeScreen", "SmokeSkipped", "fixing_step"]
 
 
+def status_command(prepared: Prepared) -> str:
+    """The command that shows whether the registry's pods are up (the CLI's `status`)."""
+    plan = prepared.plan
+    return f"registry-installer status --namespace {plan.namespace} --release {plan.release}"
+
+
+def not_waited(prepared: Prepared) -> str:
+    return (
+        "Not run yet: you continued without waiting for the registry's pods, so the registry is installed but "
+        f"not verified. `{escape(status_command(prepared))}` shows the pods; Retry (Ctrl+R) pushes once they are "
+        "ready (or `registry-installer smoke` later)."
+    )
+
+
 def fixing_step(diagnosis: Any) -> str | None:
     """The wizard step whose settings cause this failure, or None when the fix is outside the wizard."""
     if diagnosis is None or any(words in diagnosis.cause for words in OUTSIDE_THE_WIZARD):
@@ -42,19 +56,26 @@ class SmokeScreen(StepScreen):
     next_label = "Finish ▸"
     BINDINGS = [Binding("ctrl+r", "retry", "Retry")]
 
-    def __init__(self, session, prepared: Prepared) -> None:
+    def __init__(self, session, prepared: Prepared, waited: bool = True, pushed: Any = None) -> None:
         super().__init__()
         self.session, self.prepared = session, prepared
         self.result: Any = None
-        self.running = session.smoke_enabled
+        # the install stopped waiting for the pods ("continue without waiting"): no push yet, Retry when ready
+        self.waited = waited
+        # the Install step's pipeline pushed already (engine.install: apply, then the smoke push): show that result
+        self.pushed = pushed
+        self.running = session.smoke_enabled and waited and pushed is None
         self.dns_target: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield EventLog(
-            f"Pushing to [b]{escape(self.prepared.plan.registry_host)}[/b]…" if self.running else SKIPPED,
-            last_only=True,
-            id="smoke-progress",
-        )
+        host = escape(self.prepared.plan.registry_host)
+        if self.running:
+            first = f"Pushing to [b]{host}[/b]…"
+        elif self.pushed is not None:
+            first = f"The install pushed a test image to [b]{host}[/b] and read it back:"
+        else:
+            first = SKIPPED if self.waited else not_waited(self.prepared)
+        yield EventLog(first, last_only=True, id="smoke-progress")
         yield Static("", id="smoke-result")
         yield Static("", id="dns-target")
         with Horizontal(id="override", classes="file-row hidden"):
@@ -66,6 +87,11 @@ class SmokeScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        if not self.waited and self.session.smoke_enabled:  # Retry pushes once the pods are up
+            self.query_one("#retry").remove_class("hidden")
+        if self.pushed is not None:
+            self.smoke_finished(self.pushed)
+            self.find_dns_target()
         if self.running:
             self.smoke_worker(None)
             self.find_dns_target()

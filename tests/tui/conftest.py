@@ -61,6 +61,7 @@ async def worker_finished(pilot, name: str, timeout: float = 120.0, screen: str 
         return (screen is None or on_screen(app, screen)) and done.count(name) >= times
 
     await wait_until(pilot, handled, timeout, what=f"the {name} worker's result")
+    await pilot.pause()  # what the handler asked for next (a focus change is a call_later) happens too
 
 
 def on_screen(app: WizardApp, name: str) -> bool:

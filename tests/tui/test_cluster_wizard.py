@@ -19,6 +19,7 @@ from tests.tui.conftest import (
     problems_text,
     replace_text,
     shown_text,
+    to_running_install,
     type_text,
     wait_until,
     worker_finished,
@@ -214,14 +215,17 @@ async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(
             await next_step(pilot, screen)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         summary = lambda: " ".join(shown_text(app.screen.query_one("#summary")).split())  # noqa: E731
-        assert "--timeout 10m" in summary() and "--atomic" in summary()
+        # the wizard's helm does not wait (no --wait, no --atomic): the installer waits and rolls back itself, so the
+        # Install step can stop waiting without leaving helm running (issue 12 item 5)
+        assert "--timeout 10m" in summary() and "--atomic" not in summary() and "--wait" not in summary()
+        assert "then the installer waits up to 10m for the registry's pods" in summary()
         await replace_text(pilot, "#timeout", "soon")
         assert "'soon' is not a duration" in problems_text(app)
         await replace_text(pilot, "#timeout", "3m")
         assert problems_text(app) == "" and "--timeout 3m" in summary()
         app.screen.query_one("#wait").focus()
         await pilot.press("space")  # keyboard: waiting off
-        await wait_until(pilot, lambda: "--atomic" not in summary(), 10, what="the helm command without waiting")
+        await wait_until(pilot, lambda: "the installer waits" not in summary(), 10, what="the summary without waiting")
         assert "--wait" not in summary() and "smoke test is skipped" in summary()
         assert not app.screen.query_one("#timeout-row").display
         await next_step(pilot, "InstallScreen")
@@ -254,3 +258,72 @@ async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(
             for line in screen.log_lines
         )
         await pilot.press("ctrl+q")
+
+
+def helm_processes_for(namespace: str) -> list[str]:
+    """Command lines of helm processes working on `namespace` (any helm left running would show here)."""
+    from pathlib import Path
+
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        text = " ".join(a.decode(errors="replace") for a in args if a)
+        if args and args[0].endswith(b"helm") and namespace in text:
+            found.append(text)
+    return found
+
+
+async def test_continue_without_waiting_leaves_the_release_deployed_and_no_helm_running(kube_cluster):
+    """Issue 12 item 5: while the registry's pods are awaited (they never run here: no kubelet), Ctrl+D stops
+    waiting. helm has already returned (the wizard never runs helm --wait), the release is deployed, not
+    pending, and Done says "installed, not verified yet" with the status command."""
+    namespace = "wizard-nowait"
+    app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="5m"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_running_install(pilot, namespace, "nowait.example.com")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.waiting, 120, what="the installer's wait for the pods")
+        # helm has finished (the wizard runs it without --wait): the release is deployed, not pending
+        assert any("helm deployed revision 1; waiting up to 5m" in line for line in screen.log_lines)
+        assert helm_processes_for(namespace) == []
+        assert not screen.query_one("#detach").has_class("hidden")
+        assert screen.check_action("stop_waiting", ()) is True  # the footer offers ^d
+        await pilot.press("ctrl+d")
+        await worker_finished(pilot, "apply_worker")
+        assert screen.failure is None, screen.failure
+        assert screen.result.ready is False and app.installing is False
+        assert "installed, not verified yet" in shown_text(screen.query_one("#install-status"))
+        assert any("continuing without waiting" in line for line in screen.log_lines)
+        await next_step(pilot, "SmokeScreen")
+        assert not app.screen.running  # nothing pushed to pods that may not be up
+        assert "continued without waiting" in shown_text(app.screen.query_one("#smoke-progress #steps"))
+        await next_step(pilot, "DoneScreen")
+        done = " ".join(shown_text(app.screen.query_one("#done-summary")).split())
+        assert "Installed, not verified yet" in done
+        assert f"registry-installer status --namespace {namespace} --release docker-registry" in done
+        await pilot.press("ctrl+n")  # Quit
+    assert "not verified yet" in app.summary
+    out = subprocess.run(
+        [
+            str(helm_path("helm3")),
+            "status",
+            "docker-registry",
+            "-n",
+            namespace,
+            "-o",
+            "json",
+            "--kubeconfig",
+            str(kube_cluster.kubeconfig),
+            "--kube-context",
+            kube_cluster.admin_context,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status = json.loads(out.stdout)
+    assert status["info"]["status"] == "deployed" and status["version"] == 1
+    assert helm_processes_for(namespace) == []
