@@ -88,6 +88,13 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+def _problem(
+    kind: WatchedKind, name: str, state: str, reason: str, message: str, fix: str, *, fatal: bool = False
+) -> Finding:
+    """A finding that stands in the rollout's way: the object is in `state` because of `reason`."""
+    return Finding(kind, name, state, problem=RolloutProblem(kind, name, reason, message, fix, fatal=fatal))
+
+
 def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> list[Finding]:
     """What a data PVC is doing: Bound, waiting for its first pod, waiting for or failing at provisioning, or never
     bindable."""
@@ -100,19 +107,15 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
         return [Finding(PVC, name, "Bound", f"volume {spec.get('volumeName', '?')}{', ' + size if size else ''}")]
     if phase == "Lost":
         return [
-            Finding(
+            _problem(
                 PVC,
                 name,
                 "Lost",
-                problem=RolloutProblem(
-                    PVC,
-                    name,
-                    "ClaimLost",
-                    f"the volume {spec.get('volumeName', '?')} behind PVC {name} is gone",
-                    "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost "
-                    "one are gone)",
-                    fatal=True,
-                ),
+                "ClaimLost",
+                f"the volume {spec.get('volumeName', '?')} behind PVC {name} is gone",
+                "restore the PersistentVolume or delete the PVC so a new volume is made (the images on the lost "
+                "one are gone)",
+                fatal=True,
             )
         ]
     class_name = spec.get("storageClassName")
@@ -123,37 +126,28 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
         binding = _last_event(view, PVC, name, "FailedBinding")
         if binding is not None:
             return [
-                Finding(
+                _problem(
                     PVC,
                     name,
                     "Pending",
-                    problem=RolloutProblem(
-                        PVC,
-                        name,
-                        "NoStorageClass",
-                        _one_line(binding.get("message")),
-                        "the cluster has no default StorageClass: name one in storage.filesystem.storage_class",
-                        fatal=True,
-                    ),
+                    "NoStorageClass",
+                    _one_line(binding.get("message")),
+                    "the cluster has no default StorageClass: name one in storage.filesystem.storage_class",
+                    fatal=True,
                 )
             ]
         return [Finding(PVC, name, "Pending", "no StorageClass; waiting for a matching PersistentVolume")]
     sc = view.classes.get(class_name, {})
     if sc is None:
         return [
-            Finding(
+            _problem(
                 PVC,
                 name,
                 "Pending",
-                problem=RolloutProblem(
-                    PVC,
-                    name,
-                    "NoStorageClass",
-                    f"PVC {name} asks for StorageClass {class_name}, which does not exist",
-                    "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists "
-                    "them)",
-                    fatal=True,
-                ),
+                "NoStorageClass",
+                f"PVC {name} asks for StorageClass {class_name}, which does not exist",
+                "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)",
+                fatal=True,
             )
         ]
     provisioner = sc.get("provisioner", "")
@@ -162,38 +156,30 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
         binding = _last_event(view, PVC, name, "FailedBinding")
         if (view.free_volumes is not None and free == 0) or binding is not None:
             return [
-                Finding(
+                _problem(
                     PVC,
                     name,
                     "Pending",
-                    problem=RolloutProblem(
-                        PVC,
-                        name,
-                        "NoProvisioner",
-                        f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume "
-                        f"of that class: PVC {name} ({size}) can never bind",
-                        "choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a "
-                        f"PersistentVolume of class {class_name} with at least {size}",
-                        fatal=True,
-                    ),
+                    "NoProvisioner",
+                    f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume "
+                    f"of that class: PVC {name} ({size}) can never bind",
+                    "choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a "
+                    f"PersistentVolume of class {class_name} with at least {size}",
+                    fatal=True,
                 )
             ]
         return [Finding(PVC, name, "Pending", f"waiting for a pre-made PersistentVolume of class {class_name}")]
     failed = _last_event(view, PVC, name, "ProvisioningFailed")
     if failed is not None:
         return [
-            Finding(
+            _problem(
                 PVC,
                 name,
                 "Pending",
-                problem=RolloutProblem(
-                    PVC,
-                    name,
-                    "ProvisioningFailed",
-                    _one_line(failed.get("message")),
-                    f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
-                    "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)",
-                ),
+                "ProvisioningFailed",
+                _one_line(failed.get("message")),
+                f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
+                "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)",
             )
         ]
     if (
@@ -249,14 +235,7 @@ def pod_findings(
                 return [
                     Finding(POD, name, "Pending", "waiting for its volume to be bound")
                 ]  # the PVC's own lines say why
-            return [
-                Finding(
-                    POD,
-                    name,
-                    "Pending",
-                    problem=RolloutProblem(POD, name, "Unschedulable", message, _unschedulable_fix(message)),
-                )
-            ]
+            return [_problem(POD, name, "Pending", "Unschedulable", message, _unschedulable_fix(message))]
         return [Finding(POD, name, "Pending", "waiting for the scheduler")]
     findings: list[Finding] = []
     for cs in _container_statuses(pod):
@@ -285,35 +264,27 @@ def pod_findings(
             seconds = pull_failing_for(f"{name}/{container}")
             definite = bool(DEFINITE_PULL.search(node_error)) or seconds >= pull_grace
             findings.append(
-                Finding(
+                _problem(
                     POD,
                     name,
                     reason,
-                    problem=RolloutProblem(
-                        POD,
-                        name,
-                        reason,
-                        f"image {image} cannot be pulled: {node_error or reason}",
-                        f"check image.repository/image.tag ({image}) and that every node can reach that registry "
-                        "(mirror it for clusters without internet access)",
-                        fatal=definite,
-                    ),
+                    reason,
+                    f"image {image} cannot be pulled: {node_error or reason}",
+                    f"check image.repository/image.tag ({image}) and that every node can reach that registry "
+                    "(mirror it for clusters without internet access)",
+                    fatal=definite,
                 )
             )
         elif reason == "CreateContainerConfigError":
             findings.append(
-                Finding(
+                _problem(
                     POD,
                     name,
                     reason,
-                    problem=RolloutProblem(
-                        POD,
-                        name,
-                        reason,
-                        message or "the container's configuration refers to something missing",
-                        _config_fix(message),
-                        fatal=True,
-                    ),
+                    reason,
+                    message or "the container's configuration refers to something missing",
+                    _config_fix(message),
+                    fatal=True,
                 )
             )
         elif reason in ("CrashLoopBackOff", "RunContainerError", "CreateContainerError"):
@@ -332,19 +303,15 @@ def pod_findings(
             if logs:
                 text += "\nlast log lines:\n" + logs
             findings.append(
-                Finding(
+                _problem(
                     POD,
                     name,
                     reason,
-                    problem=RolloutProblem(
-                        POD,
-                        name,
-                        reason,
-                        text,
-                        "read the log lines above: usually a storage setting (S3 endpoint, bucket, keys) "
-                        "or a volume the registry (uid 1000) cannot write",
-                        fatal=reason == "CrashLoopBackOff",
-                    ),
+                    reason,
+                    text,
+                    "read the log lines above: usually a storage setting (S3 endpoint, bucket, keys) "
+                    "or a volume the registry (uid 1000) cannot write",
+                    fatal=reason == "CrashLoopBackOff",
                 )
             )
         elif reason:
@@ -354,17 +321,13 @@ def pod_findings(
     mount = _last_event(view, POD, name, "FailedMount", "FailedAttachVolume")
     if status.get("phase") == "Pending" and mount is not None:
         return [
-            Finding(
+            _problem(
                 POD,
                 name,
                 "ContainerCreating",
-                problem=RolloutProblem(
-                    POD,
-                    name,
-                    mount.get("reason", "FailedMount"),
-                    _one_line(mount.get("message")),
-                    "a volume the pod needs is not there yet: check the Secret or PVC the message names",
-                ),
+                mount.get("reason", "FailedMount"),
+                _one_line(mount.get("message")),
+                "a volume the pod needs is not there yet: check the Secret or PVC the message names",
             )
         ]
     ready = (conditions.get("Ready") or {}).get("status") == "True"
@@ -374,18 +337,14 @@ def pod_findings(
         unhealthy = _last_event(view, POD, name, "Unhealthy")
         if unhealthy is not None and "readiness" in (unhealthy.get("message") or "").lower():
             return [
-                Finding(
+                _problem(
                     POD,
                     name,
                     "Running",
-                    problem=RolloutProblem(
-                        POD,
-                        name,
-                        "ReadinessFailed",
-                        _one_line(unhealthy.get("message")),
-                        "the registry answers its readiness probe (GET / on port 5000) badly: check its storage "
-                        "settings and logs",
-                    ),
+                    "ReadinessFailed",
+                    _one_line(unhealthy.get("message")),
+                    "the registry answers its readiness probe (GET / on port 5000) badly: check its storage "
+                    "settings and logs",
                 )
             ]
         return [Finding(POD, name, "Running", "waiting for the readiness probe")]
