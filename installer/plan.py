@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 from pydantic import SecretStr
 
@@ -16,10 +16,11 @@ from installer.secretref import generate_password
 from installer.sizes import parse_size
 
 if TYPE_CHECKING:  # the probe module (and the cluster client it names) is not needed to plan offline
-    from installer.probe import ProbeResult
+    from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
     from installer.tlsfiles import TLSMaterial
 
 BASIC_AUTH_FAMILIES = ("ingress-nginx", "nginx-inc")
+_Class = TypeVar("_Class", "IngressClassInfo", "StorageClassInfo")
 
 
 @dataclass(frozen=True)
@@ -342,31 +343,43 @@ def _ingress(
         family = "ingress-nginx" if "nginx" in name else "other"
         notes.append(f"ingress class {name} not checked against a cluster; assuming the {family} controller")
         return name, family
-    if wanted:
-        info = probe.ingress_class(wanted)
-        if info is None:
-            available = ", ".join(ic.name for ic in probe.ingress_classes) or "none"
-            problems.append(
-                Problem(
-                    "exposure.ingress_class",
-                    f"IngressClass '{wanted}' does not exist in the cluster (available: {available})",
-                    "choose one of the available classes, or install its controller first",
-                )
-            )
-            return wanted, "other"
-        return info.name, info.family
-    default = probe.default_ingress_class()
-    if default is None:
-        available = ", ".join(ic.name for ic in probe.ingress_classes) or "none"
+    info = _pick_class(
+        "IngressClass",
+        "exposure.ingress_class",
+        wanted,
+        probe.ingress_classes,
+        probe.default_ingress_class(),
+        (
+            "choose one of the available classes, or install its controller first",
+            "set exposure.ingress_class to one of them",
+        ),
+        problems,
+    )
+    if info is None:
+        return wanted or "", "other"
+    return info.name, info.family
+
+
+def _pick_class(
+    kind: str,
+    setting: str,
+    wanted: str | None,
+    classes: Sequence[_Class],
+    default: _Class | None,
+    fixes: tuple[str, str],
+    problems: list[Problem],
+) -> _Class | None:
+    """The class `wanted` names, else the cluster's default; None, with a Problem for `setting` that lists the classes
+    there are, when there is no such class. `fixes`: what to do when the named class is missing, when no default."""
+    found = next((c for c in classes if c.name == wanted), None) if wanted else default
+    if found is None:
+        available = ", ".join(c.name for c in classes) or "none"
         problems.append(
-            Problem(
-                "exposure.ingress_class",
-                f"no default IngressClass to fall back on (available: {available})",
-                "set exposure.ingress_class to one of them",
-            )
+            Problem(setting, f"{kind} '{wanted}' does not exist in the cluster (available: {available})", fixes[0])
+            if wanted
+            else Problem(setting, f"no default {kind} to fall back on (available: {available})", fixes[1])
         )
-        return "", "other"
-    return default.name, default.family
+    return found
 
 
 def _gateway(choices: Choices, probe: ProbeResult | None, problems: list[Problem], notes: list[str]) -> GatewayTarget:
@@ -580,30 +593,20 @@ def _storage(choices: Choices, probe: ProbeResult | None, problems: list[Problem
     wanted = storage.filesystem.storage_class
     if probe is None or (not probe.storage_classes and "list storageclasses" in probe.forbidden):
         return wanted
-    if wanted:
-        info = probe.storage_class(wanted)
-        if info is None:
-            available = ", ".join(sc.name for sc in probe.storage_classes) or "none"
-            problems.append(
-                Problem(
-                    "storage.filesystem.storage_class",
-                    f"StorageClass '{wanted}' does not exist in the cluster (available: {available})",
-                    "choose one of the available classes",
-                )
-            )
-            return wanted
-    else:
-        info = probe.default_storage_class()
-        if info is None:
-            available = ", ".join(sc.name for sc in probe.storage_classes) or "none"
-            problems.append(
-                Problem(
-                    "storage.filesystem.storage_class",
-                    f"no default StorageClass to fall back on (available: {available})",
-                    "set storage.filesystem.storage_class, or use storage.filesystem.existing_claim",
-                )
-            )
-            return None
+    info = _pick_class(
+        "StorageClass",
+        "storage.filesystem.storage_class",
+        wanted,
+        probe.storage_classes,
+        probe.default_storage_class(),
+        (
+            "choose one of the available classes",
+            "set storage.filesystem.storage_class, or use storage.filesystem.existing_claim",
+        ),
+        problems,
+    )
+    if info is None:
+        return wanted or None
     if not info.allow_expansion:
         notes.append(
             f"StorageClass {info.name} does not allow volume expansion: size the volume for growth now "
