@@ -219,70 +219,26 @@ PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", 
 def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: str) -> Any:
     lines[path] = node.start_mark.line + 1
     if node.tag not in PLAIN_TAGS:
-        raise ValidationFailed(
-            [
-                Problem(
-                    ".".join(map(str, path)),
-                    f"unsupported YAML value (tag {node.tag})",
-                    "write plain strings, numbers, lists and mappings (no tags)",
-                    node.start_mark.line + 1,
-                )
-            ],
+        raise _refused(
+            path,
+            f"unsupported YAML value (tag {node.tag})",
+            "write plain strings, numbers, lists and mappings (no tags)",
+            node,
             source,
         )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in PLAIN_TAGS:
-                raise ValidationFailed(
-                    [
-                        Problem(
-                            ".".join(map(str, path)),
-                            "keys must be plain names",
-                            "use key: value",
-                            key_node.start_mark.line + 1,
-                        )
-                    ],
-                    source,
-                )
-            try:
-                key = _scalar(key_node)
-            except (ValueError, KeyError, OverflowError, TypeError):
-                raise ValidationFailed(
-                    [
-                        Problem(
-                            ".".join(map(str, path)),
-                            "keys must be plain names",
-                            "use key: value",
-                            key_node.start_mark.line + 1,
-                        )
-                    ],
-                    source,
-                ) from None
+            key = None  # a key that is not a plain scalar, or one the loader cannot read, is refused below
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag in PLAIN_TAGS:
+                try:
+                    key = _scalar(key_node)
+                except (ValueError, KeyError, OverflowError, TypeError):
+                    pass
             if not isinstance(key, (str, int)):
-                raise ValidationFailed(
-                    [
-                        Problem(
-                            ".".join(map(str, path)),
-                            "keys must be plain names",
-                            "use key: value",
-                            key_node.start_mark.line + 1,
-                        )
-                    ],
-                    source,
-                )
+                raise _refused(path, "keys must be plain names", "use key: value", key_node, source)
             if key in result:
-                raise ValidationFailed(
-                    [
-                        Problem(
-                            ".".join(map(str, path + (key,))),
-                            "key given twice",
-                            "keep one of them",
-                            key_node.start_mark.line + 1,
-                        )
-                    ],
-                    source,
-                )
+                raise _refused(path + (key,), "key given twice", "keep one of them", key_node, source)
             result[key] = _construct(value_node, path + (key,), lines, source)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return result
@@ -293,17 +249,18 @@ def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: st
     except (ValueError, KeyError, OverflowError, TypeError):
         # `!!int abc`, `!!bool maybe`, an integer of thousands of digits: the loader cannot make a value of it
         shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
-        raise ValidationFailed(
-            [
-                Problem(
-                    ".".join(map(str, path)),
-                    f"the value {shown!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}",
-                    "write a plain value (a number of at most a few digits, true/false, or quoted text)",
-                    node.start_mark.line + 1,
-                )
-            ],
+        raise _refused(
+            path,
+            f"the value {shown!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}",
+            "write a plain value (a number of at most a few digits, true/false, or quoted text)",
+            node,
             source,
         ) from None
+
+
+def _refused(path: tuple, message: str, fix: str, node: yaml.Node, source: str) -> ValidationFailed:
+    """The error for a preset value the loader refuses: its dotted `path`, the line where `node` starts."""
+    return ValidationFailed([Problem(".".join(map(str, path)), message, fix, node.start_mark.line + 1)], source)
 
 
 class _Mark(Protocol):
