@@ -88,6 +88,11 @@ def users(name: str) -> str:
     return HOST + "auth: {users: [{name: " + name + "}]}\n"
 
 
+def password_file(path: str) -> str:
+    """User admin, whose password the installer reads from the file `path`."""
+    return users("admin, password: 'file:" + path + "'")
+
+
 def tls(extra: str) -> str:
     return "version: 1\nexposure: {hosts: [r.example.com], tls: {" + extra + "}}\n"
 
@@ -372,43 +377,43 @@ PRESET_CASES = [
     # files named by the preset: regular files only, bounded, text
     (
         "password-dev-zero",
-        users("admin").replace("name: admin", "name: admin, password: 'file:/dev/zero'"),
+        password_file("/dev/zero"),
         "auth.users.0.password",
         "a device",
     ),
     (
         "password-directory",
-        users("admin").replace("name: admin", "name: admin, password: 'file:{d}'"),
+        password_file("{d}"),
         "auth.users.0.password",
         "is a directory",
     ),
     (
         "password-fifo",
-        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/fifo'"),
+        password_file("{d}/fifo"),
         "auth.users.0.password",
         "named pipe",
     ),
     (
         "password-nul",
-        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/nul.txt'"),
+        password_file("{d}/nul.txt"),
         "auth.users.0.password",
         "NUL byte",
     ),
     (
         "password-huge",
-        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/huge.txt'"),
+        password_file("{d}/huge.txt"),
         "auth.users.0.password",
         "at most 64 KiB",
     ),
     (
         "password-missing",
-        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/none'"),
+        password_file("{d}/none"),
         "auth.users.0.password",
         "does not exist",
     ),
     (
         "password-two-lines",
-        users("admin").replace("name: admin", "name: admin, password: 'file:{d}/two.txt'"),
+        password_file("{d}/two.txt"),
         "auth.users.0.password",
         "more than one line",
     ),
