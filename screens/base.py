@@ -317,12 +317,24 @@ class StepBar(Static):
     """
 
     def __init__(self, labels: list[str], current: int, skipped: Iterable[int] = ()) -> None:
-        super().__init__(self._markup(labels, current, set(skipped)), id="step-bar")
+        self.labels, self.current, self.skipped = labels, current, set(skipped)
+        super().__init__(self._markup(labels, current, self.skipped), id="step-bar")
+
+    def on_resize(self) -> None:
+        self.update(self._markup(self.labels, self.current, self.skipped, self.content_size.width))
 
     @staticmethod
-    def _markup(labels: list[str], current: int, skipped: set[int]) -> str:
+    def _markup(labels: list[str], current: int, skipped: set[int], width: int | None = None) -> str:
+        """The bar's markup; when the names do not fit in `width` columns, those farthest from the current step
+        are cut to their first three letters (the current one always shows in full)."""
+        shown = list(labels)
+        by_distance = sorted((i for i in range(len(labels)) if i != current), key=lambda i: -abs(i - current))
+        for index in by_distance:
+            if width is None or sum(map(len, shown)) + len(shown) - 1 + 2 <= width:
+                break
+            shown[index] = labels[index][:3]
         parts = []
-        for index, label in enumerate(labels):
+        for index, label in enumerate(shown):
             if index == current:
                 parts.append(f"[reverse b] {label} [/]")
             elif index in skipped:

@@ -80,3 +80,17 @@ def test_the_state_module_loads_without_textual():
     code = "import sys, screens.state; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_step_bar_fits_80_columns_with_every_step():
+    """12 steps (Status and Clients included) at 80x24: the bar fits in one line, the current step in full."""
+    from textual.content import Content
+
+    from screens.base import StepBar
+
+    labels = "Cluster Probe Status Address Access Storage Clients Uploads Review Install Smoke Done".split()
+    for current in range(len(labels)):
+        plain = Content.from_markup(StepBar._markup(labels, current, set(), width=78)).plain
+        assert len(plain) <= 78 and f" {labels[current]} " in plain, plain
+    assert Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain.count("·") == 9
+    assert "Cluster" in Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain
