@@ -27,7 +27,8 @@ def cli(cluster, *args, helm=None, context="admin", env=None, kubeconfig=None):
     return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=300)
 
 
-def apply_seed(cluster, helm, namespace, *extra, preset=None):
+def apply_preset(cluster, helm, namespace, *extra, preset=None, env=None):
+    """`apply --yes` of `preset` (the seed preset when None) with the real chart into `namespace`, then `extra`."""
     return cli(
         cluster,
         "apply",
@@ -38,10 +39,15 @@ def apply_seed(cluster, helm, namespace, *extra, preset=None):
         "--chart",
         str(CHART),
         "--yes",
-        "--no-wait",
         *extra,
         helm=helm,
+        env=env,
     )
+
+
+def apply_seed(cluster, helm, namespace, *extra, preset=None, env=None):
+    """apply_preset with --no-wait (nothing runs the pods on the bare API server)."""
+    return apply_preset(cluster, helm, namespace, "--no-wait", *extra, preset=preset, env=env)
 
 
 def core(cluster, context="admin"):
@@ -240,20 +246,7 @@ def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_cha
 
     namespace = "s3-old-keys"
     env = {"S3_ACCESS_KEY": "AKIA-old-install", "S3_SECRET_KEY": "old-install-secret"}
-    first = cli(
-        kube_cluster,
-        "apply",
-        "--preset",
-        str(PRESETS / "s3-ha.yaml"),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        "--no-wait",
-        helm=helm_path("helm4"),
-        env=env,
-    )
+    first = apply_seed(kube_cluster, helm_path("helm4"), namespace, preset=PRESETS / "s3-ha.yaml", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     api = core(kube_cluster)
     secret = api.read_namespaced_secret("docker-registry-s3", namespace)
@@ -264,19 +257,7 @@ def test_s3_keys_written_under_old_names_are_read_back_and_rewritten_for_the_cha
     keep.write_text(
         (PRESETS / "s3-ha.yaml").read_text().replace("env:S3_ACCESS_KEY", "keep").replace("env:S3_SECRET_KEY", "keep")
     )
-    again = cli(
-        kube_cluster,
-        "apply",
-        "--preset",
-        str(keep),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        "--no-wait",
-        helm=helm_path("helm3"),
-    )
+    again = apply_seed(kube_cluster, helm_path("helm3"), namespace, preset=keep)
     assert again.returncode == 0, again.stdout + again.stderr
     data = api.read_namespaced_secret("docker-registry-s3", namespace).data
     assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {
@@ -315,21 +296,7 @@ def test_a_class_without_provisioner_ends_the_wait_early_and_rolls_back(kube_clu
     namespace = "noprov-helm3"
     preset = tmp_path / "preset.yaml"
     preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text().replace("rook-ceph-block", no_provisioner_class))
-    proc = cli(
-        kube_cluster,
-        "apply",
-        "--preset",
-        str(preset),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        "--skip-smoke",
-        "--timeout",
-        "5m",
-        helm=helm_binary,
-    )
+    proc = apply_preset(kube_cluster, helm_binary, namespace, "--skip-smoke", "--timeout", "5m", preset=preset)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "STOP: PersistentVolumeClaim docker-registry: NoProvisioner" in proc.stdout, proc.stdout
     assert (

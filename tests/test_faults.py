@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import CHART, PRESETS, ROOT
-from tests.test_cluster_install import PASSWORD, apply_seed, cli, core, release_secrets
+from tests.test_cluster_install import PASSWORD, apply_preset, apply_seed, cli, core, release_secrets
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]
 
@@ -81,19 +81,8 @@ def test_rejected_upgrade_rolls_back_and_restores_secrets(kube_cluster, helm_bin
     # objects, e.g. a garbage collection CronJob, are applied after helm and would not make helm roll back)
     preset = tmp_path / "metrics.yaml"
     preset.write_text((PRESETS / "rook-ceph-nginx.yaml").read_text() + "extras:\n  metrics: true\n")
-    proc = cli(
-        kube_cluster,
-        "apply",
-        "--preset",
-        str(preset),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        "--no-wait",
-        helm=helm_binary,
-        env={"REGISTRY_PASSWORD": "a-new-password-1"},
+    proc = apply_seed(
+        kube_cluster, helm_binary, namespace, preset=preset, env={"REGISTRY_PASSWORD": "a-new-password-1"}
     )
     assert proc.returncode == 1, proc.stdout
     assert "metrics ports are not allowed here" in proc.stderr
@@ -108,21 +97,7 @@ def test_helm_timeout_rolls_back(kube_cluster, helm_binary):
     namespace = f"timeout-{helm_binary.name}"
     assert apply_seed(kube_cluster, helm_binary, namespace).returncode == 0
     # waiting for pods that never run (no kubelet here) meets the timeout for real
-    proc = cli(
-        kube_cluster,
-        "apply",
-        "--preset",
-        str(PRESETS / "rook-ceph-nginx.yaml"),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        "--skip-smoke",
-        "--timeout",
-        "4s",
-        helm=helm_binary,
-    )
+    proc = apply_preset(kube_cluster, helm_binary, namespace, "--skip-smoke", "--timeout", "4s")
     assert proc.returncode == 1
     assert "did not become ready in time" in proc.stderr, proc.stderr
     assert "The previous registry (revision 1) is still running" in proc.stderr
