@@ -49,11 +49,9 @@ def random_disk(path: Path, size: int) -> Path:
     return path
 
 
-def our_push(stack: RegistryStack, disk: Path, state: Path, **options) -> tuple[float, int, object]:
-    """push-disk end to end (connect, layer, config, manifest); (seconds, peak RSS growth, result)."""
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM so the peak is this push's
-    rss_before = status_kib("VmRSS")
-    target = PushDiskTarget(
+def disk_target(stack: RegistryStack, disk: Path, state: Path, **options) -> PushDiskTarget:
+    """push-disk of `disk` to REPO:bench on `stack` (or `registry=` another address), resume state in `state`."""
+    return PushDiskTarget(
         disk=inspect_disk(disk),
         registry=options.pop("registry", stack.address),
         repository=REPO,
@@ -65,6 +63,13 @@ def our_push(stack: RegistryStack, disk: Path, state: Path, **options) -> tuple[
         state_dir=state,
         **options,
     )
+
+
+def our_push(stack: RegistryStack, disk: Path, state: Path, **options) -> tuple[float, int, object]:
+    """push-disk end to end (connect, layer, config, manifest); (seconds, peak RSS growth, result)."""
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM so the peak is this push's
+    rss_before = status_kib("VmRSS")
+    target = disk_target(stack, disk, state, **options)
     started = time.monotonic()
     result = run_push_disk(target)
     seconds = time.monotonic() - started
@@ -228,17 +233,7 @@ def resend_after_stop(root: Path, disk: Path) -> float:
         state = Path(tempfile.mkdtemp(dir=root))
         stop = threading.Event()
         half = disk.stat().st_size // 2
-        target = PushDiskTarget(
-            disk=inspect_disk(disk),
-            registry=stack.address,
-            repository=REPO,
-            tag="bench",
-            username=stack.username,
-            password=stack.password,
-            ca_file=stack.ca_file,
-            timeout=600.0,
-            state_dir=state,
-        )
+        target = disk_target(stack, disk, state)
         first = run_push_disk(
             target, on_event=lambda e: stop.set() if getattr(e, "done", 0) >= half else None, stop=stop
         )
