@@ -63,8 +63,7 @@ class WizardSession:
         self.kubeconfig = kubeconfig
         self.helm_binary = helm_binary
         self.chart = chart or Chart()
-        # install() pushes the smoke image after the install, as the CLI does; apply() (until the Install screen
-        # calls install()) leaves it to the Smoke screen
+        # install() pushes the smoke image after the install, as the CLI does
         self._apply_options = apply_options
         self.kube: KubeClient | None = None
         self.offline = False
@@ -184,30 +183,6 @@ class WizardSession:
             lines += clients_changes(installed_clients(self.kube, prepared.plan), prepared.plan.choices.clients)
         return lines
 
-    def apply(self, prepared: Prepared, on_event: EventSink, cancel: threading.Event) -> ApplyResult:
-        """Install (in a worker thread); `stop_install()` from any thread stops helm and waits for the rollback."""
-        if self.kube is None:
-            raise InstallerError("no cluster is connected", "go back to the Cluster step")
-        self._cancel = cancel
-        self._idle.clear()
-        try:
-            from installer.apply import apply as apply_plan
-
-            result = apply_plan(
-                prepared.plan,
-                prepared.rendered,
-                self.helm(),
-                self.kube,
-                replace(self.apply_options, smoke=False),
-                on_event,
-                cancel,
-            )
-            self._just_installed = True  # the next smoke waits for the ingress to load the new route, as apply's does
-            return result
-        finally:
-            self._cancel = None
-            self._idle.set()
-
     @property
     def install_options(self) -> ApplyOptions:
         """The wizard waits with the installer's own rollout watch, never helm's --wait, so the Install step can stop
@@ -229,7 +204,11 @@ class WizardSession:
         self._cancel = cancel
         self._idle.clear()
         try:
-            return engine.install(prepared, self.helm(), self.kube, self.install_options, on_event, cancel, detach)
+            result = engine.install(prepared, self.helm(), self.kube, self.install_options, on_event, cancel, detach)
+            # no smoke push ran (not waited for, or the user stopped waiting): the Smoke step's first push waits for
+            # the ingress to load the new route, as install's own does
+            self._just_installed = result.smoke is None
+            return result
         finally:
             self._cancel = None
             self._idle.set()
