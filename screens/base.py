@@ -398,11 +398,17 @@ class StepScreen(Screen[Any]):
         self.focus_first_field()
 
     def focus_first_field(self) -> None:
-        fields = [
-            w
-            for w in self.query_one("#body").query("Input, Select, Button, DataTable, Switch")
-            if w.focusable and w.display
-        ]
+        body = self.query_one("#body")
+
+        def shown(widget: Any) -> bool:  # its own display and that of every box up to the body (hidden rows)
+            node = widget
+            while node is not None and node is not body:
+                if not node.display:
+                    return False
+                node = node.parent
+            return True
+
+        fields = [w for w in body.query("Input, Select, Button, DataTable, Switch") if w.focusable and shown(w)]
         (fields[0] if fields else self.query_one("#next")).focus()
 
     # -- workers: their results and errors handled here, once ------------------------------------------------

@@ -653,3 +653,35 @@ async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubec
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
         assert "ingress basic auth is not supported" in problems_text(app)
+
+
+class SlowSmokeSession(FailingSmokeSession):
+    """The 413 stand-in, answering only when the test lets it (the push itself is tested in test_smoke)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.answer = threading.Event()
+
+    def smoke(self, prepared, on_event, address=None):
+        self.answer.wait(30)
+        return super().smoke(prepared, on_event, address)
+
+
+async def test_while_the_smoke_push_runs_no_hidden_field_has_the_focus():
+    """Keys typed while the push runs must not land in the hidden "push through" address field."""
+    from installer.model import Choices, Exposure
+
+    prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
+    session = SlowSmokeSession()
+    state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
+    app = make_app(session=session, start_at="smoke", state=state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and app.focused is not None, what="Smoke")
+        await pilot.pause()
+        assert app.focused is not app.screen.query_one("#smoke-address")
+        assert app.screen.query_one("#override").has_class("hidden")
+        session.answer.set()
+        await worker_finished(pilot, "smoke_worker")
+        assert app.focused is app.screen.query_one("#fix")
