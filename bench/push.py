@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
+from bench.report import line  # noqa: E402
 from installer.console import format_size  # noqa: E402
 from installer.registry_client import (  # noqa: E402
     OCI_CONFIG,
@@ -43,9 +44,9 @@ REPO = "bench/push"
 
 
 def status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
+    for row in Path("/proc/self/status").read_text().splitlines():
+        if row.startswith(field + ":"):
+            return int(row.split()[1])
     raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
@@ -189,11 +190,6 @@ def repeat(runs: int, root: Path, name: str, once: Callable[[RegistryStack], tup
     return results
 
 
-def line(name: str, value: float, unit: str, peer_name: str, peer: float) -> None:
-    ratio = value / peer if peer else float("nan")
-    print(f"{name}: {value:.1f} {unit} ({peer_name}: {peer:.1f}, ratio: {ratio:.2f})", flush=True)
-
-
 def bench_size(root: Path, size: int, runs: int) -> dict:
     label = format_size(size)
     ours = repeat(runs, root, "ours", lambda stack: our_push(stack, size))
@@ -204,8 +200,15 @@ def bench_size(root: Path, size: int, runs: int) -> dict:
     their_rate = statistics.median(layer_bytes / MiB / seconds for seconds, _ in theirs)
     our_rss = max(growth for _, _, growth in ours) / MiB
     their_rss = max(rss for _, rss in theirs) / MiB
-    line(f"push {label} layer throughput, median of {runs}", our_rate, "MiB/s", "skopeo copy", their_rate)
-    line(f"push {label} peak RSS growth of our process, max of {runs}", our_rss, "MiB", "skopeo max RSS", their_rss)
+    line(f"push {label} layer throughput, median of {runs}", our_rate, "MiB/s", "skopeo copy", their_rate, digits=1)
+    line(
+        f"push {label} peak RSS growth of our process, max of {runs}",
+        our_rss,
+        "MiB",
+        "skopeo max RSS",
+        their_rss,
+        digits=1,
+    )
     shutil.rmtree(layout, ignore_errors=True)
     return {"rate": our_rate, "rss": our_rss}
 
@@ -224,6 +227,7 @@ def bench_ceiling(root: Path, size: int, runs: int) -> None:
         "MiB/s",
         "curl",
         size / MiB / statistics.median(curl_seconds),
+        digits=1,
     )
 
 
@@ -255,6 +259,7 @@ def main() -> int:
                 "MiB",
                 format_size(small),
                 results[small]["rss"],
+                digits=1,
             )
         bench_ceiling(root, max(sizes), args.runs)
     finally:
