@@ -24,6 +24,7 @@ from screens.state import WizardState
 
 if TYPE_CHECKING:
     from installer.probe import ProbeResult
+    from screens.status import StatusSeen
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,14 @@ STEPS: tuple[Step, ...] = (
         then=lambda app, probe: app.prefill_from_release(probe),
     ),
     Step(
+        "status",
+        "Status",
+        lambda app: _later("status", "StatusScreen")(app.session, app.state.target.namespace, app.state.target.release),
+        needs_cluster=True,
+        shown=lambda app: app.state.probe is not None and app.state.probe.release is not None,
+        then=lambda app, seen: app.start_after_status(seen),
+    ),
+    Step(
         "address",
         "Address",
         lambda app: _later("address", "AddressScreen")(app.session, app.state.exposure, app.state.probe),
@@ -104,6 +113,12 @@ STEPS: tuple[Step, ...] = (
         lambda app: _later("storage", "StorageScreen")(
             app.state.storage, app.state.probe, app.state.extras, app.session, app.state.target
         ),
+    ),
+    Step(
+        "clients",
+        "Clients",
+        lambda app: _later("clients", "ClientsScreen")(app.session, app.state.clients, app.choices(), app.state.probe),
+        "clients",
     ),
     Step("uploads", "Uploads", lambda app: _later("uploads", "UploadsScreen")(app.state.uploads), "uploads"),
     Step("review", "Review", lambda app: _later("review", "ReviewScreen")(app.session, app.choices()), "prepared"),
@@ -303,6 +318,12 @@ class WizardApp(App[int]):
             )
             return
         self.state.start_from(existing)
+
+    def start_after_status(self, seen: StatusSeen) -> None:
+        """Grow or Collect garbage on the Status view made a new revision: the steps start from it instead."""
+        if seen.probe is not None:
+            self.state.probe, self.state.reconfiguring = seen.probe, False
+            self.prefill_from_release(seen.probe)
 
     def choices(self) -> Choices:
         return self.state.choices(self.session.chart)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static
 
 from installer.errors import Problem
@@ -24,6 +25,8 @@ from installer.session import (
     write_ca,
 )
 from screens.base import Confirm, StepScreen, hanging
+from screens.clients import ClientSnippets
+from screens.push_disk import PushDiskScreen
 from screens.smoke import status_command
 
 if TYPE_CHECKING:
@@ -113,6 +116,10 @@ class DoneScreen(StepScreen):
             lines.append(f"[b]DNS[/b]: point {escape(', '.join(hosts))} at the ingress address (looking it up…)")
         lines.append(f"[b]Data[/b]: {escape(data_location(self.prepared))}")
         self.lines = lines
+        with Horizontal(id="done-actions", classes="file-row"):
+            if self.install is not None and not self.session.offline:
+                yield Button("Push a VM disk now", id="push-disk", compact=True)
+            yield Button("Client snippets (docker, podman, containerd, KubeVirt)", id="snippets", compact=True)
         yield Static(hanging("\n".join(lines)), id="done-summary")
         if plan.ca_pem:
             host = hosts[0]
@@ -191,6 +198,16 @@ class DoneScreen(StepScreen):
     def focus_first_field(self) -> None:
         # what to do next is at the top: keep it in view, with Quit one key away
         self.query_one("#next").focus()
+
+    @on(Button.Pressed, "#push-disk")
+    def push_disk_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.app.push_screen(PushDiskScreen(self.session, self.prepared))
+
+    @on(Button.Pressed, "#snippets")
+    def snippets_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.app.push_screen(ClientSnippets(self.session.client_snippets(self.prepared)))
 
     @on(Button.Pressed, "#save-ca")
     def save_ca(self, event: Button.Pressed) -> None:

@@ -173,7 +173,7 @@ async def to_running_install(pilot, namespace: str, host: str) -> None:
     await connect_and_probe(pilot, namespace)
     await next_step(pilot, "AddressScreen")
     await type_text(pilot, host)
-    for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+    for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
         await next_step(pilot, screen)
     await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
     assert not app.screen.failure, app.screen.failure

@@ -71,6 +71,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await pilot.press("enter")
         await next_step(pilot, "StorageScreen")
         assert app.screen.query_one("#storage-class").value == "rook-ceph-block"
+        await next_step(pilot, "ClientsScreen")
         await next_step(pilot, "UploadsScreen")
         await next_step(pilot, "ReviewScreen")
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
@@ -91,6 +92,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
     async with app.run_test(size=(80, 24)) as pilot:
         await connect_and_probe(pilot, NAMESPACE, RELEASE)
         assert "revision 1" in shown_text(app.screen.query_one("#found"))
+        await next_step(pilot, "StatusScreen")  # an installed release: its status before the reconfigure steps
         await next_step(pilot, "AddressScreen")
         assert app.screen.query_one("#hosts").value == "registry.example.com"
         assert app.screen.query_one("#secret-name").value == "registry-tls"
@@ -111,6 +113,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         assert on_screen(app, "StorageScreen")
         await replace_text(pilot, "#size", "100Gi")
         assert problems_text(app) == ""
+        await next_step(pilot, "ClientsScreen")
         await next_step(pilot, "UploadsScreen")
         await replace_text(pilot, "#max-body-size", "10g")
         await next_step(pilot, "ReviewScreen")
@@ -167,7 +170,7 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):
             await next_step(pilot, "AddressScreen")
         await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
         await type_text(pilot, "cancel.example.com")
-        for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         await next_step(pilot, "InstallScreen")
@@ -211,7 +214,7 @@ async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(
         await connect_and_probe(pilot, "wizard-wait")
         await next_step(pilot, "AddressScreen")
         await type_text(pilot, "wait.example.com")
-        for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         summary = lambda: " ".join(shown_text(app.screen.query_one("#summary")).split())  # noqa: E731

@@ -35,7 +35,7 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
         assert (
             "ingress" not in modes and app.screen.query_one("#auth-mode").value != "ingress"
         )  # no basic auth at a Gateway
-        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure

@@ -78,7 +78,7 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
         await pilot.press("tab")
         await type_text(pilot, PASSWORD)
         await pilot.press("enter")
-        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure
@@ -116,7 +116,7 @@ async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_ad
         await type_text(pilot, "registry.example.test, localhost")  # .test never resolves
         await choose(pilot, "#tls-mode", 1)
         await replace_text(pilot, "#secret-name", "registry-tls")
-        for step in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for step in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure

@@ -165,6 +165,8 @@ async def test_bad_size_and_body_size(closed_kubeconfig):
         assert on_screen(app, "StorageScreen")
         size.value = "200Gi"
         await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
+        await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
         body = app.screen.query_one("#max-body-size")
         body.focus()
@@ -188,6 +190,8 @@ async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
         app.screen.query_one("#gc-enabled").value = True
         await pilot.pause()
         assert problems_text(app) == ""
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
         extras = app.state.extras
@@ -223,6 +227,8 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
         await pilot.press("ctrl+n")  # admin, generated password
         await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
         await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
+        await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"))
@@ -251,7 +257,7 @@ async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubec
         await pilot.press("tab")
         await type_text(pilot, "s3cret-typed")
         await pilot.press("enter")
-        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await pilot.press("ctrl+n")
             await wait_until(pilot, lambda: on_screen(app, step), what=step)
         await wait_until(pilot, lambda: app.screen.prepared is not None)
@@ -397,6 +403,8 @@ async def test_unlimited_is_a_body_size(closed_kubeconfig):
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_storage(pilot)
         await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
+        await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
         field = app.screen.query_one("#max-body-size")
         field.focus()
@@ -415,7 +423,7 @@ async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_pat
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "ci")
         await pilot.press("enter")  # a second user, password generated
-        for step in ("StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await pilot.press("ctrl+n")
             await wait_until(pilot, lambda: on_screen(app, step), what=step)
         await wait_until(pilot, lambda: app.screen.prepared is not None)
@@ -472,7 +480,7 @@ async def test_focus_is_clearly_visible_and_review_does_not_focus_the_action(clo
         assert app.focused is focused
         a, b = focused.background_colors[1], other.background_colors[1]
         assert max(abs(a.r - b.r), abs(a.g - b.g), abs(a.b - b.b)) >= 40, (a, b)  # was 234 vs 235 (one step of grey)
-        for step in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for step in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await pilot.press("ctrl+n")
             await wait_until(pilot, lambda: on_screen(app, step), what=step)
         await wait_until(pilot, lambda: app.screen.prepared is not None)
@@ -487,7 +495,7 @@ async def test_save_preset_asks_before_replacing_a_file(closed_kubeconfig, tmp_p
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_storage(pilot)
-        for step in ("UploadsScreen", "ReviewScreen"):
+        for step in ("ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await pilot.press("ctrl+n")
             await wait_until(pilot, lambda: on_screen(app, step), what=step)
         await wait_until(pilot, lambda: app.screen.prepared is not None)

@@ -97,10 +97,11 @@ async def test_wizard_says_what_pending_upgrade_means_and_recovers_it(kube_clust
         found = " ".join(shown_text(app.screen.query_one("#found")).split())
         assert "pending-upgrade: an install was interrupted or is running now" in found
         assert "rolls the release back to its last good revision" in found
+        await next_step(pilot, "StatusScreen")  # a release is there: its status comes first
         await next_step(pilot, "AddressScreen")
         if not app.screen.query_one("#hosts").value:
             app.screen.query_one("#hosts").value = "pending.example.com"
-        for screen in ("AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen"):
+        for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
         await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
         assert not app.screen.failure, app.screen.failure

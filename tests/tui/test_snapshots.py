@@ -52,12 +52,17 @@ async def at_storage(pilot) -> None:
     await forward(pilot, "AccessScreen", "StorageScreen")
 
 
+async def at_clients(pilot) -> None:
+    await forward(pilot, "AccessScreen", "StorageScreen", "ClientsScreen")
+    await type_text(pilot, "apps, vms")
+
+
 async def at_uploads(pilot) -> None:
-    await forward(pilot, "AccessScreen", "StorageScreen", "UploadsScreen")
+    await forward(pilot, "AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen")
 
 
 async def at_review(pilot) -> None:
-    await forward(pilot, "AccessScreen", "StorageScreen", "UploadsScreen", "ReviewScreen")
+    await forward(pilot, "AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen")
     await worker_finished(pilot, "prepare_worker")
     assert pilot.app.screen.prepared is not None
 
@@ -74,6 +79,7 @@ STEPS = {
     "address-invalid": at_address_invalid,
     "access": at_access,
     "storage": at_storage,
+    "clients": at_clients,
     "uploads": at_uploads,
     "review-offline": at_review,
     "done-offline": at_done,

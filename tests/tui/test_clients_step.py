@@ -1,0 +1,125 @@
+"""The Clients step (issue 14) by keyboard, offline: the same validators as presets, node trust offered only for the
+installer's own CA, CDI forms only when the probe found KubeVirt/CDI, and Done's client snippets."""
+
+from __future__ import annotations
+
+import pytest
+
+from installer.preset import load_preset
+from installer.probe import ProbeResult
+from tests.tui.conftest import (
+    choose,
+    offline_app,
+    offline_to_access,
+    offline_to_storage,
+    on_screen,
+    problems_text,
+    replace_text,
+    shown_text,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.tui]
+
+
+async def to_clients(pilot) -> None:
+    await offline_to_storage(pilot)
+    await pilot.press("ctrl+n")
+    await wait_until(pilot, lambda: on_screen(pilot.app, "ClientsScreen"), what="the Clients step")
+
+
+async def test_clients_step_validates_like_presets_and_done_shows_the_snippets(closed_kubeconfig, tmp_path):
+    app = offline_app(closed_kubeconfig, workdir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_clients(pilot)
+        screen = app.screen
+        assert "Clients" in str(screen.query_one("#step-bar").render())
+        assert screen.query("#node-trust") and not screen.query("#cdi")  # self-signed: offered; no probe: no CDI
+        assert not screen.query_one("#pull-fields").display  # nothing pulls yet: no pull user to ask about
+        assert screen.query_one("#namespaces").has_focus
+        await replace_text(pilot, "#namespaces", "apps, Bad_ns")
+        assert "Namespaces that pull: 'Bad_ns' is not a valid namespace name" in problems_text(app)
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "ClientsScreen")
+        await replace_text(pilot, "#namespaces", "apps, apps")
+        assert "lists 'apps' twice" in problems_text(app)
+        await replace_text(pilot, "#namespaces", "apps, vms")
+        assert screen.query_one("#pull-fields").display and problems_text(app) == ""
+        await replace_text(pilot, "#pull-user", "admin")  # the Access step's user
+        await pilot.press("ctrl+n")
+        assert on_screen(app, "ClientsScreen")
+        assert "Pull user: 'admin' is also a registry user on the Access step" in problems_text(app)
+        await replace_text(pilot, "#pull-user", "puller")
+        screen.query_one("#node-trust").focus()
+        await pilot.press("space")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+        clients = app.state.clients
+        assert (clients.namespaces, clients.pull_user, clients.node_trust) == (["apps", "vms"], "puller", True)
+
+        await pilot.press("escape")  # back: the step shows what was chosen
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"), what="the Clients step again")
+        assert app.screen.query_one("#namespaces").value == "apps, vms" and app.screen.query_one("#node-trust").value
+
+        for step in ("UploadsScreen", "ReviewScreen"):
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: on_screen(app, step), what=step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        await pilot.press("ctrl+n")  # offline: write the files
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")
+        assert not app.screen.query("#push-disk")  # offline nothing is installed to push to
+        app.screen.query_one("#snippets").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "ClientSnippets"), what="the snippets")
+        text = shown_text(app.screen.query_one("#snippets-text"), 120)
+        for words in (
+            "docker pull registry.example.com/vms/fedora:40",
+            "podman login registry.example.com --username puller",
+            'server = "https://registry.example.com"',
+            "/etc/containerd/certs.d/registry.example.com/ca.crt",
+            "kind: VirtualMachine",
+            "containerDisk:",
+            "kind: DataVolume",
+            'url: "docker://registry.example.com/vms/fedora:40"',
+            "name: docker-registry-pull      # in apps, vms",
+        ):
+            assert words in text, f"{words!r} not in the snippets:\n{text}"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done again")
+        app.screen.query_one("#preset-path").focus()
+        await pilot.press("enter")  # save the preset: the clients section goes with it
+        await wait_until(pilot, lambda: "preset saved" in str(app.screen.query_one("#saved").render()))
+    replayed = load_preset(tmp_path / "registry-preset.yaml")
+    assert replayed.clients.namespaces == ["apps", "vms"] and replayed.clients.node_trust
+
+
+async def test_node_trust_only_for_the_installers_own_ca_and_cdi_only_when_the_probe_found_it(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offline_to_access(pilot, "registry.example.com")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
+        await choose(pilot, "#tls-mode", 1)  # an existing Secret: a CA the installer does not know
+        await replace_text(pilot, "#secret-name", "registry-tls")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+        # as if the probe had found KubeVirt's CDI (offline there is no probe: the screen reads only these fields)
+        app.state.probe = ProbeResult(
+            None, None, "v1.37.2", None, cdi=True, node_runtimes=(("n1", "containerd://1.7.24"),)
+        )
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"), what="the Storage step")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"), what="the Clients step")
+        screen = app.screen
+        assert not screen.query("#node-trust")
+        assert "offered with the installer's own CA" in shown_text(screen.query_one("#trust-not-offered"))
+        assert "n1 (containerd://1.7.24)" in shown_text(screen.query_one("#runtimes"))
+        await replace_text(pilot, "#namespaces", "vms")
+        screen.query_one("#cdi").focus()
+        await pilot.press("space")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+        clients = app.state.clients
+        assert clients.cdi and not clients.node_trust and clients.namespaces == ["vms"]

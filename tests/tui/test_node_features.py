@@ -1,0 +1,167 @@
+"""The wizard's day-two and VM-disk parts on the real node: Done's "Push a VM disk now" pushes a qcow2 through the
+address the smoke push used (the ingress stand-in's localhost:PORT), then a second run shows the Status view with the
+kubelet's figures and collects garbage with its read-only window, before Reconfigure continues into the steps."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from pydantic import SecretStr
+
+from installer.apply import ApplyOptions
+from installer.model import Chart
+from installer.registry_client import RegistryClient
+from installer.session import WizardSession
+from screens.app import make_app
+from tests.conftest import helm_path
+from tests.fixtures.registry import make_ca
+from tests.test_node_install import release_namespace, tls_secret
+from tests.tui.conftest import (
+    CHART_DIR,
+    choose,
+    connect_and_probe,
+    next_step,
+    on_screen,
+    replace_text,
+    shown_text,
+    type_text,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
+PASSWORD = "features-node-Pw-3310"
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory):
+    """A CA and a server certificate for localhost: the TLS Secret `registry-tls` is made from it."""
+    return make_ca(tmp_path_factory.mktemp("node-ca"))
+
+
+@pytest.fixture
+def namespace(kube_node):
+    """A fresh namespace name for the release, deleted afterwards."""
+    yield from release_namespace(kube_node)
+
+
+def node_session(kube_node, smoke_address: str) -> WizardSession:
+    return WizardSession(
+        context=kube_node.admin_context,
+        kubeconfig=str(kube_node.kubeconfig),
+        helm_binary=str(helm_path("helm4")),
+        chart=Chart(path=str(CHART_DIR)),
+        apply_options=ApplyOptions(wait=True, smoke=True, timeout="4m", smoke_address=smoke_address),
+    )
+
+
+def words(widget, width: int = 300) -> str:
+    return " ".join(shown_text(widget, width).split())
+
+
+async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_only_window(
+    kube_node, node_ingress, test_ca, namespace, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))  # the pushes trust the test CA the stand-in serves
+    tls_secret(kube_node, namespace, test_ca)
+    address = node_ingress.address("localhost")
+    disk = tmp_path / "tiny.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+
+    app = make_app(session=node_session(kube_node, address))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect_and_probe(pilot, namespace)
+        await next_step(pilot, "AddressScreen")
+        await type_text(pilot, "registry.example.test, localhost")  # the public name resolves nowhere here
+        await choose(pilot, "#tls-mode", 1)  # existing Secret
+        await replace_text(pilot, "#secret-name", "registry-tls")
+        await next_step(pilot, "AccessScreen")
+        await choose(pilot, "#auth-mode", 1)  # ingress basic auth
+        await replace_text(pilot, "#user-name", "admin")
+        await pilot.press("tab")
+        await type_text(pilot, PASSWORD)
+        await pilot.press("enter")
+        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
+            await next_step(pilot, step)
+        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        assert not app.screen.failure, app.screen.failure
+        await next_step(pilot, "InstallScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm --wait")
+        assert app.screen.failure is None, f"{app.screen.failure}\n{kube_node.diagnose()}"
+        await next_step(pilot, "SmokeScreen")
+        await wait_until(pilot, lambda: app.screen.result is not None, 180, what="the smoke push")
+        assert app.screen.result.ok, f"{app.screen.result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
+        await next_step(pilot, "DoneScreen")
+
+        app.screen.query_one("#push-disk").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "PushDiskScreen"), what="the push-disk form")
+        modal = app.screen
+        assert f"through {address}" in words(modal.query_one("#push-title"))
+        await type_text(pilot, str(tmp_path / "missing.qcow2"))
+        await pilot.press("enter", "enter")  # file, then image (suggested from the name): push
+        await wait_until(pilot, lambda: not modal.running and modal.failure is not None, 60, what="the refusal")
+        assert "missing.qcow2" in words(modal.query_one("#disk-result"))
+        await replace_text(pilot, "#disk-file", str(disk))
+        await replace_text(pilot, "#disk-image", "vms/tiny:1")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not modal.running and modal.result is not None, 300, what="the disk push")
+        result = modal.result
+        assert result.ok, f"{result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
+        assert result.pinned.startswith("registry.example.test/vms/tiny:1@sha256:"), result.pinned
+        shown = words(modal.query_one("#disk-result"))
+        assert f"✓ pushed {result.pinned}" in shown
+        assert "containerDisk:" in shown and "kind: DataVolume" in shown and "docker://registry.example.test/" in shown
+        assert address not in shown, "the snippets name the registry, not the address the push went through"
+        assert "sent in" in shown and PASSWORD not in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done again")
+        await pilot.press("ctrl+q")
+    client = RegistryClient(address, username="admin", password=SecretStr(PASSWORD), ca_file=test_ca.ca_file)
+    try:
+        assert client.get_manifest("vms/tiny", "1").digest == result.digest  # the registry holds what was shown
+    finally:
+        client.close()
+
+    app = make_app(session=node_session(kube_node, address))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect_and_probe(pilot, namespace)
+        await next_step(pilot, "StatusScreen")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.status is not None, 120, what="the status")
+        text = words(screen.query_one("#status-summary"))
+        for part in (
+            "Release revision 1 (deployed), chart docker-registry-3.0.0",
+            "Pods 1/1 ready",
+            "TLS Secret registry-tls,",
+            "Volume PVC docker-registry 100Gi (Bound, rook-ceph-block",
+            "Last GC never (by this installer)",
+            "Node trust off",
+        ):
+            assert part in text, f"{part!r} not in {text!r}"
+        images = re.search(r"Images (\d+) repositories, (\d+) tags", text)
+        assert images and int(images.group(1)) >= 1 and int(images.group(2)) >= 1, text  # vms/tiny:1 at least
+
+        screen.query_one("#gc").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: on_screen(app, "Confirm"), what="the gc confirmation")
+        await pilot.press("shift+tab", "enter")  # from Stay to Collect
+        await wait_until(pilot, lambda: on_screen(app, "StatusScreen"), what="Status again")
+        await wait_until(
+            pilot, lambda: "read-only for" in words(screen.query_one("#action-progress")), 120, what="read-only"
+        )
+        assert "pushes get 405" in words(screen.query_one("#action-progress"))
+        await pilot.press("ctrl+n")  # Reconfigure is held while the collection runs
+        assert on_screen(app, "StatusScreen")
+        await wait_until(pilot, lambda: screen.running is None, 400, what="the collection")
+        progress = words(screen.query_one("#action-progress"))
+        assert "✓ garbage collected" in progress, f"{progress}\n{kube_node.diagnose()}"
+        assert "✓ read-only" in progress and "✓ collect" in progress and "✓ writable" in progress
+        await wait_until(pilot, lambda: "Last GC never" not in words(screen.query_one("#status-summary")), 60)
+        text = words(screen.query_one("#status-summary"))
+        assert "Last GC" in text and " ok, freed " in text and "Usage" in text
+
+        await next_step(pilot, "AddressScreen")  # Reconfigure ▸: the steps start from the installed values
+        assert app.screen.query_one("#hosts").value == "registry.example.test, localhost"
+        await pilot.press("ctrl+q")
