@@ -78,7 +78,8 @@ def tls_secret(node, namespace, ca) -> None:
     )
 
 
-def apply_seed(node, namespace, ingress, ca, tmp_path, *extra, helm="helm4", preset_text=SEED_LOCAL):
+def apply_seed(node, namespace, ingress, ca, tmp_path, *extra, helm="helm4", preset_text=SEED_LOCAL, env=None):
+    """apply of `preset_text` with the real chart, its smoke push through `ingress` trusting `ca`; `env` added."""
     preset = write_preset(tmp_path, preset_text, f"preset-{uuid.uuid4().hex[:6]}.yaml")
     return cli(
         node,
@@ -96,7 +97,7 @@ def apply_seed(node, namespace, ingress, ca, tmp_path, *extra, helm="helm4", pre
         "4m",
         *extra,
         helm=helm,
-        env={"SSL_CERT_FILE": str(ca.ca_file)},
+        env={**(env or {}), "SSL_CERT_FILE": str(ca.ca_file)},
     )
 
 
@@ -427,21 +428,14 @@ def test_s3_ha_preset_runs_two_replicas_that_write_the_push_into_the_bucket(
     preset["exposure"]["hosts"].append("localhost")
     preset["storage"] = node_s3.preset_storage()
     # cert-manager is not running here: the stand-in serves its fake certificate (localhost), as ingress-nginx does
-    proc = cli(
+    proc = apply_seed(
         kube_node,
-        "apply",
-        "--preset",
-        str(write_preset(tmp_path, yaml.safe_dump(preset))),
-        "--namespace",
         namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        "--smoke-address",
-        ingress.address("localhost"),
-        "--timeout",
-        "4m",
-        env={**node_s3.env(), "SSL_CERT_FILE": str(ingress.default_ca.ca_file)},
+        ingress,
+        ingress.default_ca,
+        tmp_path,
+        preset_text=yaml.safe_dump(preset),
+        env=node_s3.env(),
     )
     assert proc.returncode == 0, failed(proc, kube_node)
     deployment = get_json(kube_node, namespace, "deployment/docker-registry")
