@@ -113,6 +113,8 @@ def test_the_real_charts_ingress_is_served_through_kube_proxy(kube_node, namespa
         blob_size=8 * MiB,
         timeout=30.0,
     )
+    # helm --wait returns once the pod is Ready; kube-proxy may route its Service a moment later (a CI run got 502)
+    wait_until_routed(target, discard, ROUTE_SETTLE)
     result = run_smoke(target)
     assert result.ok, f"{result.diagnosis}\n{node_ingress.error_log()[-2000:]}\n{kube_node.diagnose()}"
     wrong = run_smoke(dataclasses.replace(target, password=SecretStr("not-" + password), blob_size=MiB))
