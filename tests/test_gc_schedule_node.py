@@ -159,7 +159,9 @@ def _probe_until_done(node, base: str, name: str, timeout: float = 300, logs: li
         assert time.monotonic() < deadline, f"job {name} did not end in {timeout} s\n" + node.diagnose()
         if logs is not None and time.monotonic() - read > 1:
             text = node.kubectl("-n", NAMESPACE, "logs", "-l", f"job-name={name}", "--tail=-1", check=False).stdout
-            logs[:] = [text] if text.strip() else logs
+            # a pod being deleted answers "unable to retrieve container logs ...": keep the last real read
+            if text.strip() and not text.startswith("unable to retrieve container logs"):
+                logs[:] = [text]
             read = time.monotonic()
         try:
             answers.append(requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=(1, 2)).status_code)
