@@ -59,14 +59,10 @@ def popen(node, *args):
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
 
 
-@pytest.fixture
-def installed(kube_node, tmp_path, request):
-    """A registry installed by the installer (helm 3), in a namespace of this test's own; removed afterwards."""
-    namespace = f"d2-{request.node.name[5:18].replace('_', '-').strip('-')}"
-    file = tmp_path / "preset.yaml"
-    file.write_text(preset(namespace))
+def apply_preset(node, file, helm: str = "helm3") -> None:
+    """`apply --yes --skip-smoke` of a preset file with the real chart; fails the test with the output if it fails."""
     proc = run(
-        kube_node,
+        node,
         "apply",
         "--preset",
         str(file),
@@ -77,13 +73,25 @@ def installed(kube_node, tmp_path, request):
         "--timeout",
         "3m",
         "--helm",
-        str(helm_path("helm3")),
+        str(helm_path(helm)),
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr + kube_node.diagnose()
-    ip = kube_node.kubectl(
-        "-n", namespace, "get", "svc", "docker-registry", "-o", "jsonpath={.spec.clusterIP}"
-    ).stdout.strip()
-    yield namespace, f"http://{ip}:5000"
+    assert proc.returncode == 0, proc.stdout + proc.stderr + node.diagnose()
+
+
+def service_base(node, namespace: str) -> str:
+    """The registry Service's address inside the node's Service network."""
+    ip = node.kubectl("-n", namespace, "get", "svc", "docker-registry", "-o", "jsonpath={.spec.clusterIP}").stdout
+    return f"http://{ip.strip()}:5000"
+
+
+@pytest.fixture
+def installed(kube_node, tmp_path, request):
+    """A registry installed by the installer (helm 3), in a namespace of this test's own; removed afterwards."""
+    namespace = f"d2-{request.node.name[5:18].replace('_', '-').strip('-')}"
+    file = tmp_path / "preset.yaml"
+    file.write_text(preset(namespace))
+    apply_preset(kube_node, file)
+    yield namespace, service_base(kube_node, namespace)
     kube_node.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
@@ -264,21 +272,7 @@ def test_grow_on_an_expandable_class_and_refusal_without_expansion(kube_node, in
     file = tmp_path / "noexpand.yaml"
     file.write_text(preset(other, storage_class="local-path"))
     try:
-        installed_nx = run(
-            kube_node,
-            "apply",
-            "--preset",
-            str(file),
-            "--yes",
-            "--skip-smoke",
-            "--chart",
-            str(CHART),
-            "--timeout",
-            "3m",
-            "--helm",
-            str(helm_path("helm3")),
-        )
-        assert installed_nx.returncode == 0, installed_nx.stdout + installed_nx.stderr + kube_node.diagnose()
+        apply_preset(kube_node, file)
         refused = run(
             kube_node, "grow", "--size", "3Gi", "--yes", "--namespace", other, "--helm", str(helm_path("helm3"))
         )

@@ -23,7 +23,18 @@ from tests.conftest import CHART, helm_path
 from tests.fixtures.cutproxy import CutProxy
 from tests.fixtures.node import IMAGE_CACHE
 from tests.fixtures.node_images import build_images, kubectl_image_spec
-from tests.test_daytwo_node import OCI_CONFIG, OCI_LAYER, accepts_upload, delete, push, run, status, wait_usage
+from tests.test_daytwo_node import (
+    OCI_CONFIG,
+    OCI_LAYER,
+    accepts_upload,
+    apply_preset,
+    delete,
+    push,
+    run,
+    service_base,
+    status,
+    wait_usage,
+)
 
 pytestmark = [pytest.mark.node, pytest.mark.helm]
 NAMESPACE = "gc-schedule"
@@ -95,25 +106,8 @@ def scheduled(kube_node, in_cluster_api, kubectl_image, tmp_path_factory):
         "storage: {kind: filesystem, filesystem: {storage_class: rook-ceph-block, size: 1Gi}}\n"
         "extras: {garbage_collect: {enabled: true, schedule: '0 0 1 1 *'}}\n"
     )
-    proc = run(
-        kube_node,
-        "apply",
-        "--preset",
-        str(file),
-        "--yes",
-        "--skip-smoke",
-        "--chart",
-        str(CHART),
-        "--timeout",
-        "3m",
-        "--helm",
-        str(helm_path("helm3")),
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr + kube_node.diagnose()
-    ip = kube_node.kubectl(
-        "-n", NAMESPACE, "get", "svc", "docker-registry", "-o", "jsonpath={.spec.clusterIP}"
-    ).stdout.strip()
-    yield f"http://{ip}:5000", file
+    apply_preset(kube_node, file)
+    yield service_base(kube_node, NAMESPACE), file
     kube_node.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
@@ -311,21 +305,7 @@ def test_status_reads_the_catalog_with_the_installers_credentials(kube_node, tmp
         "auth: {mode: registry, bcrypt_cost: 4, users: [{name: admin, password: generate}]}\n"
         "storage: {kind: filesystem, filesystem: {storage_class: rook-ceph-block, size: 1Gi}}\n"
     )
-    proc = run(
-        kube_node,
-        "apply",
-        "--preset",
-        str(file),
-        "--yes",
-        "--skip-smoke",
-        "--chart",
-        str(CHART),
-        "--timeout",
-        "3m",
-        "--helm",
-        str(helm_path("helm4")),
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr + kube_node.diagnose()
+    apply_preset(kube_node, file, helm="helm4")
     try:
         secret = json.loads(
             kube_node.kubectl("-n", namespace, "get", "secret", "docker-registry-installer", "-o", "json").stdout
