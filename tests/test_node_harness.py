@@ -21,7 +21,7 @@ import yaml
 from tests.conftest import CHART, helm_path
 from tests.fixtures import node_host
 from tests.fixtures.cluster import kubectl_binary
-from tests.fixtures.node import NodeError, NodeHandle, NodeLock
+from tests.fixtures.node import NodeError, NodeHandle, NodeLock, forget_namespace
 from tests.fixtures.node_images import BUSYBOX, ImageSpec, write_docker_archive
 from tests.fixtures.registry import start_registry
 
@@ -47,17 +47,6 @@ def new_namespace(node: NodeHandle) -> Iterator[str]:
 def namespace(kube_node: NodeHandle):
     """A namespace of this test's own, deleted afterwards (the namespace controller runs here)."""
     yield from new_namespace(kube_node)
-
-
-def forget_namespace(node: NodeHandle, name: str) -> None:
-    """Delete a test's namespace without waiting for it, but its Ingresses at once.
-
-    Tests reuse hosts such as `localhost`: an Ingress left in a namespace that is still
-    terminating would be served by the next test's ingress stand-in beside its own (with
-    another test's certificate and passwords).
-    """
-    node.kubectl("-n", name, "delete", "ingress", "--all", "--wait=true", "--timeout=60s", check=False)
-    node.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def apply(node: NodeHandle, namespace: str, *docs: dict) -> None:

@@ -14,15 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import CHART, PRESETS, ROOT, helm_path
-from tests.fixtures.registry import make_ca
-from tests.test_node_harness import forget_namespace
+from tests.fixtures.node import tls_secret
 
 pytestmark = pytest.mark.node
 PASSWORD = "node-Test-pw-42"
@@ -35,24 +33,6 @@ SEED_LOCAL = SEED.replace("    - registry.example.com\n", "    - registry.exampl
 def ingress(node_ingress):
     """The ingress-nginx stand-in on the node (tests/fixtures/ingress.py `node_ingress`), one per test."""
     return node_ingress
-
-
-def release_namespace(node) -> Iterator[str]:
-    """A fresh namespace name for a release (the installer creates it), deleted afterwards; for `namespace`."""
-    name = f"ri-{uuid.uuid4().hex[:8]}"
-    yield name
-    forget_namespace(node, name)
-
-
-@pytest.fixture(scope="module")
-def test_ca(tmp_path_factory):
-    """A CA and a server certificate for localhost/127.0.0.1: the seed's TLS Secret `registry-tls` is made from it."""
-    return make_ca(tmp_path_factory.mktemp("node-ca"))
-
-
-@pytest.fixture
-def namespace(kube_node):
-    yield from release_namespace(kube_node)
 
 
 def cli(node, *args, helm="helm4", env=None, timeout=420):
@@ -69,13 +49,6 @@ def write_preset(tmp_path: Path, text: str, name: str = "preset.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-def tls_secret(node, namespace, ca) -> None:
-    node.kubectl("create", "namespace", namespace, check=False)
-    node.kubectl(
-        "-n", namespace, "create", "secret", "tls", "registry-tls", f"--cert={ca.cert_file}", f"--key={ca.key_file}"
-    )
 
 
 def apply_seed(node, namespace, ingress, ca, tmp_path, *extra, helm="helm4", preset_text=SEED_LOCAL, env=None):

@@ -12,29 +12,16 @@ import pytest
 from installer.apply import ApplyOptions
 from installer.events import Event, StepFinished, StepStarted
 from tests.conftest import CHART, helm_path
-from tests.fixtures.registry import make_ca
+from tests.fixtures.node import tls_secret
 from tests.test_node_install import (
     PASSWORD,
     SEED_LOCAL,
     cli,
     failed,
-    release_namespace,
-    tls_secret,
     write_preset,
 )
 
 pytestmark = [pytest.mark.node, pytest.mark.helm]
-
-
-@pytest.fixture(scope="module")
-def test_ca(tmp_path_factory):
-    """A CA and a server certificate for localhost: the seed's TLS Secret `registry-tls` is made from it."""
-    return make_ca(tmp_path_factory.mktemp("node-ca"))
-
-
-@pytest.fixture
-def namespace(kube_node):
-    yield from release_namespace(kube_node)
 
 
 def step_sequence(events: list[Event]) -> list[tuple[str, str, bool | None]]:

@@ -16,8 +16,7 @@ from installer.registry_client import RegistryClient
 from installer.session import WizardSession
 from screens.app import make_app
 from tests.conftest import helm_path
-from tests.fixtures.registry import make_ca
-from tests.test_node_install import release_namespace, tls_secret
+from tests.fixtures.node import tls_secret
 from tests.tui.conftest import (
     CHART_DIR,
     choose,
@@ -32,18 +31,6 @@ from tests.tui.conftest import (
 
 pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
 PASSWORD = "features-node-Pw-3310"
-
-
-@pytest.fixture(scope="module")
-def test_ca(tmp_path_factory):
-    """A CA and a server certificate for localhost: the TLS Secret `registry-tls` is made from it."""
-    return make_ca(tmp_path_factory.mktemp("node-ca"))
-
-
-@pytest.fixture
-def namespace(kube_node):
-    """A fresh namespace name for the release, deleted afterwards."""
-    yield from release_namespace(kube_node)
 
 
 def node_session(kube_node, smoke_address: str) -> WizardSession:
