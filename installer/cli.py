@@ -28,10 +28,10 @@ def _add_target_flags(parser: argparse.ArgumentParser, release: bool = True) -> 
         parser.add_argument("--release", help="helm release name (overrides the preset)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from installer.disk_cli import add_push_disk_arguments
-    from installer.registry_flags import add_smoke_arguments
-
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given the `command` about to run, the other commands that talk to a registry
+    (smoke, push-disk) get their flags left off: those flags import the probe's controller families, the disk
+    pusher and their dependencies, which `render` does not need (start-up, bench/startup.py)."""
     parser = argparse.ArgumentParser(
         prog="registry-installer",
         description="Install a private Docker registry on Kubernetes with Helm, then prove it works.",
@@ -136,12 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     grow_p.add_argument("--helm", default=DEFAULT_HELM)
 
     smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
-    add_smoke_arguments(smoke_p)
+    if command in (None, "smoke"):
+        from installer.registry_flags import add_smoke_arguments
+
+        add_smoke_arguments(smoke_p)
 
     push_disk_p = sub.add_parser(
         "push-disk", help="push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable"
     )
-    add_push_disk_arguments(push_disk_p)
+    if command in (None, "push-disk"):
+        from installer.disk_cli import add_push_disk_arguments
+
+        add_push_disk_arguments(push_disk_p)
 
     ca_p = sub.add_parser("ca", help="print the installer's CA (self-signed TLS) and where clients must put it")
     _add_target_flags(ca_p)
@@ -161,10 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(arg in COMMANDS for arg in argv) and not any(arg in ("-h", "--help") for arg in argv):
         argv = ["wizard", *argv]  # `registry-installer --kubeconfig X` starts the wizard with those flags
+    # the command is the first word naming one (the only option before it, --verbose, takes no value)
+    parser = build_parser(next((arg for arg in argv if arg in COMMANDS), None))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

@@ -15,10 +15,10 @@ from installer.htpasswd import parse_htpasswd
 from installer.kube import KubeClient, NotFound
 from installer.managed import list_managed
 from installer.plan import ClaimInfo, ExistingState, SecretNames, chart_fullname
-from installer.probe import ProbeResult
 from installer.render import MANAGED_BY, OLD_S3_KEYS, S3_ACCESS_KEY, S3_SECRET_KEY
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the probe's types only: an offline render reads no cluster (start-up)
+    from installer.probe import ProbeResult
     from installer.tlsfiles import TLSMaterial
 
 log = logging.getLogger(__name__)
