@@ -467,11 +467,13 @@ def cmd_apply(args) -> int:
         if plan.tls_secret_name
         else f"http://{plan.registry_host}"
     )
-    if plan.ca_pem:
+    if plan.ca_pem and plan.choices.exposure.tls.mode == "self-signed":
         print(
             f"clients must trust the installer's CA: kubectl -n {plan.namespace} get secret {plan.names.ca} -o "
             "jsonpath='{.data.tls\\.crt}' | base64 -d > ca.crt"
         )
+    elif plan.ca_pem and plan.client_ca is not None:
+        print(f"clients must trust the CA from {plan.client_ca.source}")
     return 0
 
 

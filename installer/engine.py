@@ -67,7 +67,7 @@ def prepare(
     `probe`: a probe of this cluster for `choices.target` made earlier (the wizard's Probe step): used as it is, so
     the cluster is probed once per run. Offline, `existing` is what an earlier render left (so a re-render keeps its
     secrets)."""
-    from installer.plan import ExistingState, build_plan
+    from installer.plan import ExistingState, SecretNames, build_plan
     from installer.render import render
     from installer.state import load_existing
 
@@ -78,7 +78,8 @@ def prepare(
         if probe is None or not _probed(probe, choices):
             probe = run_probe(kube, choices.target.namespace, choices.target.release, on_event)
         tls = choices.exposure.tls
-        extra = tls.secret_name if tls.mode == "existing-secret" else None
+        tls_modes = ("existing-secret", "cert-manager")  # their Secret may hold the CA (ca.crt)
+        extra = (tls.secret_name or SecretNames(choices.target.release).tls) if tls.mode in tls_modes else None
         fs = choices.storage.filesystem
         claim = fs.existing_claim if choices.storage.kind == "filesystem" else None
         existing = load_existing(kube, probe, choices.target.namespace, choices.target.release, extra, claim)

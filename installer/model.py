@@ -169,9 +169,27 @@ class TLS(Section):
     key_file: str | None = Field(None, description="PEM private key (files)")
     issuer: str | None = Field(None, description="cert-manager issuer name (cert-manager)")
     issuer_kind: Literal["ClusterIssuer", "Issuer"] = "ClusterIssuer"
+    ca_file: str | None = Field(
+        None,
+        description="PEM file of the CA that signed the registry's certificate (a private or corporate CA), for node "
+        "trust, the smoke push and CDI; found by itself in a files chain that ends at its root or in the TLS "
+        "Secret's ca.crt",
+    )
 
     @model_validator(mode="after")
     def _mode_fields(self) -> "TLS":
+        if self.ca_file is not None and self.mode in ("self-signed", "none"):
+            raise ValueError(
+                f"exposure.tls.ca_file is set but tls.mode is {self.mode}: "
+                + (
+                    "the installer signs with its own CA then; remove ca_file, or use tls.mode files with your "
+                    "certificate"
+                    if self.mode == "self-signed"
+                    else "without TLS there is no CA; remove ca_file, or choose a TLS mode"
+                )
+            )
+        if self.ca_file is not None and (not self.ca_file.strip() or checks.CONTROL.search(self.ca_file)):
+            raise ValueError("exposure.tls.ca_file must be a file path, e.g. /etc/pki/corporate-root.pem")
         if self.mode == "existing-secret" and not self.secret_name:
             raise ValueError(
                 "tls.mode existing-secret needs tls.secret_name: the name of a kubernetes.io/tls Secret in the "

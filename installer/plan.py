@@ -17,7 +17,7 @@ from installer.sizes import parse_size
 
 if TYPE_CHECKING:  # the probe module (and the cluster client it names) is not needed to plan offline
     from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
-    from installer.tlsfiles import TLSMaterial
+    from installer.tlsfiles import ClientCA, TLSMaterial
 
 BASIC_AUTH_FAMILIES = ("ingress-nginx", "nginx-inc")
 _Class = TypeVar("_Class", "IngressClassInfo", "StorageClassInfo")
@@ -87,6 +87,9 @@ class ExistingState:
     # the chosen Gateway's listener certificates: "namespace/name" -> tls.crt PEM, "" when the Secret is missing, None
     # when unreadable
     listener_certs: dict[str, str | None] = field(default_factory=dict, repr=False)
+    # the TLS Secret of tls.mode existing-secret / cert-manager as it is now: its tls.crt chain and ca.crt (PEM)
+    tls_secret_chain: str | None = field(default=None, repr=False)
+    tls_secret_ca: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class Plan:
     gateway: GatewayTarget | None = None  # exposure through a Gateway (an HTTPRoute) instead of an Ingress
     pull_user: ResolvedUser | None = field(default=None, repr=False)  # clients.pull_user, when namespaces pull
     gc_image: str = ""  # the scheduled collection's kubectl image (extras.garbage_collect.image or the cluster's)
+    client_ca: "ClientCA | None" = field(default=None, repr=False)  # the CA clients trust, and where it came from
 
     @property
     def pull_address(self) -> str:
@@ -198,7 +202,10 @@ class Plan:
 
     @property
     def ca_pem(self) -> str | None:
-        """The CA clients must trust (self-signed mode only)."""
+        """The CA clients must trust (nodes, the smoke push, CDI): the installer's own, or the private CA that signed
+        the registry's certificate; None when it is publicly trusted or not known."""
+        if self.client_ca is not None:
+            return self.client_ca.pem
         return self.tls.ca_pem if self.tls is not None else None
 
 
@@ -241,16 +248,13 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if gateway is not None:
         _listener_tls(choices, gateway, tls_secret, probe, existing.listener_certs, problems, notes)
-    if choices.clients.node_trust and choices.exposure.tls.mode != "self-signed":
-        problems.append(
-            Problem(
-                "clients.node_trust",
-                f"node trust writes the installer's own CA, and with tls.mode {choices.exposure.tls.mode} "
-                "the installer has none",
-                "use tls.mode self-signed, or set clients.node_trust: false and put your CA on the nodes "
-                "(registry-installer clients shows where)",
-            )
-        )
+    ca, ca_problems = client_ca(choices, existing, tls)
+    problems.extend(ca_problems)
+    if ca is not None and (ca.pem or ca.public) and choices.exposure.tls.mode != "self-signed":
+        notes.append(f"CA for the nodes, the smoke push and CDI: {ca.source}")
+    trust_problem = node_trust_problem(choices, ca) if not ca_problems else None
+    if trust_problem is not None and not (choices.exposure.tls.mode == "files" and tls is None):
+        problems.append(trust_problem)
     if problems:
         raise ValidationFailed(problems, "settings")
     htpasswd = None
@@ -295,7 +299,91 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
         gateway=gateway,
         pull_user=pull_user,
         gc_image=choices.extras.garbage_collect.image or kubectl_image(probe.server_version if probe else None),
+        client_ca=ca,
     )
+
+
+def client_ca(
+    choices: Choices, existing: ExistingState, material: "TLSMaterial | None" = None
+) -> tuple["ClientCA | None", list[Problem]]:
+    """The CA clients must trust and where it came from (installer.tlsfiles.find_client_ca); None without TLS.
+
+    `material`: the serving certificate the Plan holds (self-signed, files); for files without it, the chain is read
+    from tls.cert_file (the wizard asks before the Plan is built)."""
+    tls = choices.exposure.tls
+    if tls.mode == "none":
+        return None, []
+    known = tls.ca_file or existing.tls_secret_chain or existing.tls_secret_ca or any(existing.listener_certs.values())
+    if tls.mode not in ("self-signed", "files") and not known and not choices.clients.node_trust:
+        return None, []  # nothing to look at (offline, or before cert-manager issued): not even cryptography
+    from installer.tlsfiles import ClientCA, find_client_ca, load_chain
+
+    if tls.mode == "self-signed":
+        ca_pem = material.ca_pem if material is not None else None
+        return ClientCA(
+            ca_pem, f"the installer's own CA (tls.mode self-signed, Secret {choices.target.release}-ca)"
+        ), []
+    secret = tls.secret_name or SecretNames(choices.target.release).tls
+    if tls.mode == "files":
+        chain = load_chain(material.cert_pem if material is not None else _read_text(tls.cert_file))
+        return find_client_ca(chain, f"exposure.tls.cert_file ({tls.cert_file})", tls.ca_file)
+    if tls.mode == "listener":
+        pems = [pem for pem in existing.listener_certs.values() if pem]
+        chain = load_chain(pems[0] if pems else None)
+        return find_client_ca(chain, "the Gateway listener's certificate", tls.ca_file)
+    return find_client_ca(
+        load_chain(existing.tls_secret_chain),
+        f"the certificate in Secret {secret}",
+        tls.ca_file,
+        existing.tls_secret_ca,
+        secret,
+    )
+
+
+def _read_text(path: str | None) -> str | None:
+    from installer.files import FileProblem, read_user_file
+    from installer.tlsfiles import MAX_PEM_BYTES
+
+    try:
+        return read_user_file(path or "", "exposure.tls.cert_file", "certificate file", MAX_PEM_BYTES).decode(
+            "ascii", errors="replace"
+        )
+    except FileProblem:
+        return None
+
+
+def node_trust_offered(mode: str, ca: "ClientCA | None") -> bool:
+    """Node trust is offered whenever TLS is on and the certificate is not publicly trusted."""
+    return mode != "none" and not (ca is not None and ca.public)
+
+
+def node_trust_problem(choices: Choices, ca: "ClientCA | None") -> Problem | None:
+    """clients.node_trust without a CA to write: no TLS, a publicly trusted certificate, or a CA not known."""
+    if not choices.clients.node_trust:
+        return None
+    mode = choices.exposure.tls.mode
+    if mode == "none":
+        return Problem(
+            "clients.node_trust",
+            "node trust writes the registry's CA on the nodes, and with tls.mode none there is no TLS and no CA",
+            "use tls.mode self-signed (the installer's own CA) or files with exposure.tls.ca_file, or set "
+            "clients.node_trust: false",
+        )
+    if ca is not None and ca.public:
+        return Problem(
+            "clients.node_trust",
+            f"the registry's certificate is {ca.source}",
+            "set clients.node_trust: false (the nodes trust it already)",
+        )
+    if ca is None or ca.pem is None:
+        return Problem(
+            "clients.node_trust",
+            f"node trust needs the CA that signed the registry's certificate, and it is "
+            f"{ca.source if ca is not None else 'not known'}",
+            "set exposure.tls.ca_file to the CA's PEM file (your corporate or private root), or set "
+            "clients.node_trust: false",
+        )
+    return None
 
 
 def _chart_ref(choices: Choices) -> ChartRef:

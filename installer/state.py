@@ -47,6 +47,7 @@ def load_existing(
 ) -> ExistingState:
     """Everything a re-run must keep: haSharedSecret, password hashes, generated passwords, the CA.
 
+    `extra_secret`: the TLS Secret of tls.mode existing-secret or cert-manager (its tls.crt and ca.crt are kept).
     `wanted_claim` (storage.filesystem.existing_claim) is looked up too: found, missing, or None when not allowed to
     look."""
     if not probe.namespace_exists:
@@ -60,9 +61,12 @@ def load_existing(
     ).items
     by_name = {s.metadata.name: s for s in listed}
     present = set(by_name)
-    if extra_secret and extra_secret not in present:
+    tls_secret = by_name.get(extra_secret) if extra_secret else None
+    if extra_secret and tls_secret is None:
         try:
-            kube.call(f"read Secret {extra_secret}", kube.core.read_namespaced_secret, extra_secret, namespace)
+            tls_secret = kube.call(
+                f"read Secret {extra_secret}", kube.core.read_namespaced_secret, extra_secret, namespace
+            )
             present.add(extra_secret)
         except NotFound:
             pass
@@ -90,7 +94,19 @@ def load_existing(
         claim=_claim(kube, namespace, release, values),
         existing_claim_found=_claim_found(kube, namespace, wanted_claim) if wanted_claim else None,
         managed_objects=tuple(list_managed(kube, namespace, release)),
+        # the TLS Secret's chain and ca.crt: where a private CA is found without asking (cert-manager's CA issuers)
+        tls_secret_chain=_decode(tls_secret, "tls.crt") if tls_secret is not None else None,
+        tls_secret_ca=_decode(tls_secret, "ca.crt") if tls_secret is not None else None,
     )
+
+
+def tls_secret_pems(kube: KubeClient, namespace: str, name: str) -> tuple[str | None, str | None]:
+    """(tls.crt, ca.crt) of a TLS Secret, None for what is missing (the Secret too)."""
+    try:
+        secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+    except NotFound:
+        return None, None
+    return _decode(secret, "tls.crt"), _decode(secret, "ca.crt")
 
 
 def _s3_keys(secret: Any) -> tuple[SecretStr, SecretStr]:

@@ -230,3 +230,205 @@ def _pem_key(key) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+# -- the CA clients must trust (node trust, the smoke push, CDI's certConfigMap) ----------------------------------
+
+
+@dataclass(frozen=True)
+class ClientCA:
+    """The CA that signed the registry's certificate, as the nodes and the smoke push must trust it.
+
+    `pem` is None when nothing needs installing (`public`: the certificate verifies against the system trust store)
+    or when the CA is not known; `source` says, in words, where it came from (or why it is not known)."""
+
+    pem: str | None
+    source: str
+    public: bool = False
+
+
+def read_ca_file(path: str, setting: str = "exposure.tls.ca_file") -> tuple[list[x509.Certificate], list[Problem]]:
+    """The CA certificate(s) in a PEM file (a root, or a bundle of root and intermediates); problems name `setting`."""
+    problems: list[Problem] = []
+    data = _read_pem(path, setting, "CA certificate", problems)
+    if data is None:
+        return [], problems
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        return [], [
+            Problem(
+                setting,
+                f"{path} holds no PEM certificate",
+                "give the CA's certificate as PEM (the file that starts with -----BEGIN CERTIFICATE-----; "
+                "convert DER with openssl x509 -inform der -in CA.cer -out ca.crt)",
+            )
+        ]
+    not_ca = [c for c in certs if not is_ca(c)]
+    if not_ca:
+        return [], [
+            Problem(
+                setting,
+                f"{path} holds a certificate that is not a CA ({subject_words(not_ca[0])}: "
+                "no basicConstraints CA:TRUE)",
+                "give the CA that signed the registry's certificate (its root, or root and intermediates), not the "
+                "registry's own certificate",
+            )
+        ]
+    return certs, []
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def subject_words(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return f"CN={_text(names[0].value)}" if names else cert.subject.rfc4514_string() or "an empty subject"
+
+
+def issuer_words(cert: x509.Certificate) -> str:
+    names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return f"CN={_text(names[0].value)}" if names else cert.issuer.rfc4514_string() or "an empty issuer"
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def chain_anchor(chain: list[x509.Certificate], anchors: list[x509.Certificate]) -> x509.Certificate | None:
+    """The anchor the chain (leaf first, then intermediates in any order) leads up to by signatures; None if none."""
+    current = chain[0]
+    for _ in range(len(chain) + 1):
+        anchor = next((a for a in anchors if _signed_by(current, a)), None)
+        if anchor is not None:
+            return anchor
+        parent = next((c for c in chain if c is not current and _signed_by(current, c)), None)
+        if parent is None:
+            return None
+        current = parent
+    return None
+
+
+_SYSTEM_ANCHORS: list[x509.Certificate] | None = None
+
+
+def system_anchors() -> list[x509.Certificate]:
+    """The system trust store's roots (ssl's default CA file, and certifi's bundle when installed)."""
+    global _SYSTEM_ANCHORS
+    if _SYSTEM_ANCHORS is None:
+        import ssl
+        import warnings
+
+        files = [ssl.get_default_verify_paths().cafile]
+        try:
+            import certifi
+
+            files.append(certifi.where())
+        except ImportError:
+            pass
+        anchors: list[x509.Certificate] = []
+        for name in files:
+            try:
+                with open(name or "", "rb") as handle, warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a few old roots have serial numbers RFC 5280 disallows
+                    anchors += x509.load_pem_x509_certificates(handle.read())
+            except (OSError, ValueError):
+                continue
+        _SYSTEM_ANCHORS = anchors
+    return _SYSTEM_ANCHORS
+
+
+def publicly_trusted(chain: list[x509.Certificate]) -> x509.Certificate | None:
+    """The system trust store's root the chain leads to (no CA to install then), or None."""
+    return chain_anchor(chain, system_anchors())
+
+
+def pem_of(certs: list[x509.Certificate]) -> str:
+    return "".join(_pem_cert(c) for c in certs)
+
+
+def load_chain(pem: str | None) -> list[x509.Certificate]:
+    """The certificates in a PEM text; [] when there are none or it does not parse."""
+    if not pem:
+        return []
+    try:
+        return x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        return []
+
+
+def find_client_ca(
+    chain: list[x509.Certificate],
+    where: str,
+    ca_file: str | None = None,
+    secret_ca: str | None = None,
+    secret_name: str | None = None,
+) -> tuple[ClientCA, list[Problem]]:
+    """Where the CA that signed the registry's certificate comes from, in this order:
+
+    1. `exposure.tls.ca_file` (checked: a readable PEM file of CA certificates that signed `chain`, when known);
+    2. the system trust store: a publicly trusted certificate needs no CA on the nodes;
+    3. the `ca.crt` key of the TLS Secret (cert-manager's CA issuers write it; so may you);
+    4. the last certificate of the chain, when it is a self-signed CA (a `files` chain that includes its root).
+
+    `chain`: the serving certificate chain when known (leaf first; [] when not, e.g. before cert-manager issued it);
+    `where`: words for it (the file or Secret)."""
+    if ca_file:
+        cas, problems = read_ca_file(ca_file)
+        if problems:
+            return ClientCA(None, f"exposure.tls.ca_file ({ca_file}) is unusable"), problems
+        if chain and chain_anchor(chain, cas) is None:
+            return ClientCA(None, f"exposure.tls.ca_file ({ca_file}) did not sign {where}"), [
+                Problem(
+                    "exposure.tls.ca_file",
+                    f"{ca_file} ({subject_words(cas[0])}) did not sign the certificate in {where} (issued by "
+                    f"{issuer_words(chain[-1])})",
+                    "give the CA that issued it (openssl x509 -noout -issuer -in CERT names it), or its root with the "
+                    "intermediates in the certificate file",
+                )
+            ]
+        return ClientCA(pem_of(cas), f"exposure.tls.ca_file ({ca_file}: {subject_words(cas[0])})"), []
+    if chain:
+        root = publicly_trusted(chain)
+        if root is not None:
+            return ClientCA(
+                None,
+                f"publicly trusted: {where} verifies against the system trust store ({subject_words(root)}); "
+                "nodes and clients need no CA",
+                public=True,
+            ), []
+    secret_cas = [c for c in load_chain(secret_ca) if is_ca(c)]
+    if secret_cas and (not chain or chain_anchor(chain, secret_cas) is not None):
+        return ClientCA(pem_of(secret_cas), f"ca.crt of Secret {secret_name} ({subject_words(secret_cas[0])})"), []
+    if len(chain) > 1 and is_ca(chain[-1]) and _signed_by(chain[-1], chain[-1]) and chain_anchor(chain, chain[-1:]):
+        return ClientCA(
+            pem_of(chain[-1:]), f"the last certificate of {where} ({subject_words(chain[-1])}, a self-signed root)"
+        ), []
+    if not chain:
+        why = (
+            f"Secret {secret_name} holds no ca.crt, or is not there yet (cert-manager writes it once it has issued "
+            "the certificate)"
+            if secret_name
+            else f"{where} is not known"
+        )
+    elif secret_cas:
+        why = f"the ca.crt of Secret {secret_name} did not sign {where} (issued by {issuer_words(chain[-1])})"
+    else:
+        why = f"{where} ends at a certificate issued by {issuer_words(chain[-1])}, which it does not include"
+    return ClientCA(None, f"not known: {why}"), []

@@ -122,11 +122,14 @@ class DoneScreen(StepScreen):
             yield Button("Client snippets (docker, podman, containerd, KubeVirt)", id="snippets", compact=True)
         yield Static(hanging("\n".join(lines)), id="done-summary")
         if plan.ca_pem:
+            own_ca = plan.choices.exposure.tls.mode == "self-signed"
             host = hosts[0]
             h = escape(host)
             yield Static(
                 hanging(
-                    "[b]Trust the CA[/b] (self-signed) on every machine that pushes or pulls, and on every node:\n"
+                    f"[b]Trust the CA[/b] ({'self-signed' if own_ca else 'your private CA'}) on every machine that "
+                    "pushes or pulls, and on "
+                    "every node:\n"
                     f"  • containerd (nodes): ca.crt and hosts.toml (saved below) into /etc/containerd/certs.d/{h}/\n"
                     f"  • docker: ca.crt into /etc/docker/certs.d/{h}/\n"
                     f"  • podman, CRI-O: ca.crt into /etc/containers/certs.d/{h}/\n"

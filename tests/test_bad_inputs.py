@@ -507,6 +507,26 @@ PRESET_CASES = [
         "tls.mode self-signed",
     ),
     ("clients-unknown-key", HOST + "clients: {namespace: apps}\n", "clients.namespace", ""),
+    # exposure.tls.ca_file: the CA that signed the registry's certificate (node trust for a private CA)
+    (
+        "ca-file-self-signed",
+        tls("mode: self-signed, ca_file: /etc/ssl/ca.pem"),
+        "exposure.tls.ca_file",
+        "tls.mode is self-signed",
+    ),
+    ("ca-file-dev-zero", tls("mode: existing-secret, secret_name: reg-tls, ca_file: /dev/zero"), "ca_file", "a device"),
+    (
+        "ca-file-not-pem",
+        tls("mode: cert-manager, issuer: corp, ca_file: '{d}/two.txt'"),
+        "exposure.tls.ca_file",
+        "holds no PEM certificate",
+    ),
+    (
+        "node-trust-ca-unknown",
+        tls("mode: cert-manager, issuer: corp") + "clients: {node_trust: true}\n",
+        "clients.node_trust",
+        "exposure.tls.ca_file",
+    ),
 ]
 
 

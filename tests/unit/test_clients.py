@@ -271,3 +271,146 @@ def test_reconfigure_lines_for_the_clients_section():
     assert cl.clients_changes(None, Clients(node_trust=True)) == [
         "+ node trust DaemonSet (writes the CA on every node)"
     ]
+
+
+# -- a private (corporate) CA: exposure.tls.ca_file and where the CA is found without asking ----------------------
+
+
+@pytest.fixture
+def corporate(tmp_path):
+    """A corporate root CA and a serving certificate it signed for HOST, as files (made with cryptography)."""
+    from installer.tlsfiles import generate_ca, issue_serving_cert
+
+    ca_pem, ca_key = generate_ca("Example Corp Root CA")
+    leaf = issue_serving_cert([HOST], ca_pem, ca_key)
+    files = {
+        "ca": ca_pem,
+        "cert": leaf.cert_pem,
+        "key": leaf.key_pem.get_secret_value(),
+        "chain": leaf.cert_pem + ca_pem,  # the leaf with its root after it
+        "other-ca": generate_ca("Someone Else's CA")[0],
+    }
+    for name, text in files.items():
+        (tmp_path / f"{name}.pem").write_text(text)
+    return tmp_path, ca_pem, leaf.cert_pem
+
+
+def _files(folder, cert="cert", ca=None, **clients) -> Choices:
+    tls = {"mode": "files", "cert_file": str(folder / f"{cert}.pem"), "key_file": str(folder / "key.pem")}
+    if ca:
+        tls["ca_file"] = str(folder / f"{ca}.pem")
+    return Choices.model_validate({"exposure": {"hosts": [HOST], "tls": tls}, "clients": clients})
+
+
+def _problems(choices, existing=None):
+    from installer.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as info:
+        build_plan(choices, None, existing)
+    return [(p.path, p.message, p.fix) for p in info.value.problems]
+
+
+def test_ca_file_is_what_nodes_smoke_and_cdi_trust(corporate):
+    folder, ca_pem, _leaf = corporate
+    plan = build_plan(_files(folder, ca="ca", namespaces=["vms"], node_trust=True, cdi=True))
+    assert plan.ca_pem == ca_pem
+    assert plan.client_ca.source == f"exposure.tls.ca_file ({folder / 'ca.pem'}: CN=Example Corp Root CA)"
+    assert any("CA for the nodes" in n and "ca.pem" in n for n in plan.notes)  # the plan says where it came from
+    config_map, daemon_set = cl.node_trust_objects(plan)
+    assert config_map["data"] == {"ca.crt": ca_pem}  # the CA only, never the serving key
+    assert daemon_set["kind"] == "DaemonSet"
+    assert cl.client_config_maps(plan)[0]["data"] == {"ca.crt": ca_pem}
+    titles = [title for title, _ in cl.client_snippets(plan)]
+    assert any(t.startswith("containerd") for t in titles)
+    tls_secret = next(s for s in render(plan).secrets if s["metadata"]["name"] == plan.tls_secret_name)
+    assert "ca.crt" not in tls_secret["data"]  # the Secret holds what the user gave for the ingress, as before
+
+
+def test_the_root_at_the_end_of_a_files_chain_is_found(corporate):
+    folder, ca_pem, _leaf = corporate
+    plan = build_plan(_files(folder, cert="chain", node_trust=True))
+    assert plan.ca_pem.strip() == ca_pem.strip()
+    assert "the last certificate of exposure.tls.cert_file" in plan.client_ca.source
+    assert "CN=Example Corp Root CA, a self-signed root" in plan.client_ca.source
+
+
+def test_node_trust_without_a_known_ca_names_ca_file(corporate):
+    folder, _ca, _leaf = corporate
+    ((path, message, fix),) = _problems(_files(folder, node_trust=True))
+    assert path == "clients.node_trust"
+    assert "not known" in message and "CN=Example Corp Root CA, which it does not include" in message
+    assert "exposure.tls.ca_file" in fix
+    assert build_plan(_files(folder)).ca_pem is None  # without node trust the same choices plan fine
+
+
+@pytest.mark.parametrize(
+    "ca,words,fix",
+    [
+        ("cert", "is not a CA (CN=registry.example.com", "not the registry's own certificate"),
+        ("other-ca", "(CN=Someone Else's CA) did not sign the certificate in", "openssl x509 -noout -issuer"),
+        ("key", "holds no PEM certificate", "-----BEGIN CERTIFICATE-----"),
+        ("missing", "does not exist", ""),
+    ],
+)
+def test_a_bad_ca_file_is_refused_with_the_setting_and_the_fix(corporate, ca, words, fix):
+    folder, _ca, _leaf = corporate
+    problems = _problems(_files(folder, ca=ca, node_trust=True))
+    assert [p for p, _, _ in problems] == ["exposure.tls.ca_file"]  # one problem: node trust does not add a second
+    assert words in problems[0][1] and fix in problems[0][2]
+
+
+@pytest.mark.parametrize("mode", ["self-signed", "none"])
+def test_ca_file_makes_no_sense_without_a_certificate_of_yours(mode):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=f"exposure.tls.ca_file is set but tls.mode is {mode}"):
+        Choices.model_validate({"exposure": {"hosts": [HOST], "tls": {"mode": mode, "ca_file": "/ca.pem"}}})
+
+
+def test_the_tls_secrets_ca_crt_is_found_for_cert_manager_and_existing_secrets(corporate):
+    _folder, ca_pem, leaf = corporate
+    found = ExistingState(tls_secret_chain=leaf, tls_secret_ca=ca_pem)
+    for tls in ({"mode": "cert-manager", "issuer": "corp-ca"}, {"mode": "existing-secret", "secret_name": "reg-tls"}):
+        choices = Choices.model_validate(
+            {"exposure": {"hosts": [HOST], "tls": tls}, "clients": {"node_trust": True, "namespaces": ["apps"]}}
+        )
+        plan = build_plan(choices, None, found)
+        secret = tls.get("secret_name", "docker-registry-tls")
+        assert plan.ca_pem.strip() == ca_pem.strip()
+        assert plan.client_ca.source == f"ca.crt of Secret {secret} (CN=Example Corp Root CA)"
+        assert cl.node_trust_objects(plan)[0]["data"] == {"ca.crt": plan.ca_pem}
+        # cert-manager before it issued (no Secret yet): ca_file is the way
+        ((path, message, fix),) = _problems(choices, ExistingState())
+        assert path == "clients.node_trust" and f"Secret {secret} holds no ca.crt" in message
+        assert "exposure.tls.ca_file" in fix
+
+
+def test_a_ca_crt_that_did_not_sign_the_secrets_certificate_is_not_used(corporate):
+    folder, _ca, leaf = corporate
+    choices = Choices.model_validate(
+        {"exposure": {"hosts": [HOST], "tls": {"mode": "existing-secret", "secret_name": "reg-tls"}}}
+    )
+    other = (folder / "other-ca.pem").read_text()
+    plan = build_plan(choices, None, ExistingState(tls_secret_chain=leaf, tls_secret_ca=other))
+    assert plan.ca_pem is None
+    assert "the ca.crt of Secret reg-tls did not sign the certificate in Secret reg-tls" in plan.client_ca.source
+
+
+def test_a_publicly_trusted_certificate_needs_no_node_trust(corporate, monkeypatch):
+    """The system trust store is read where OpenSSL reads it (SSL_CERT_FILE here names a store holding the root)."""
+    from installer import tlsfiles
+
+    folder, _ca, _leaf = corporate
+    monkeypatch.setenv("SSL_CERT_FILE", str(folder / "ca.pem"))
+    monkeypatch.setattr(tlsfiles, "_SYSTEM_ANCHORS", None)
+    plan = build_plan(_files(folder))
+    assert plan.ca_pem is None and plan.client_ca.public
+    assert "publicly trusted" in plan.client_ca.source and "nodes and clients need no CA" in plan.client_ca.source
+    ((path, message, fix),) = _problems(_files(folder, node_trust=True))
+    assert path == "clients.node_trust" and "verifies against the system trust store" in message
+    assert "clients.node_trust: false" in fix
+    from installer.plan import node_trust_offered
+
+    assert not node_trust_offered("files", plan.client_ca)
+    # an explicit ca_file still wins (a private root that is also in this machine's store)
+    assert build_plan(_files(folder, ca="ca", node_trust=True)).client_ca.public is False
