@@ -911,12 +911,6 @@ def client_snippets(plan, image: str = "vms/fedora:40") -> list[tuple[str, str]]
 DEFAULT_CERTS_D = "/etc/containerd/certs.d"
 
 
-def node_trust_offered(choices) -> bool:
-    """Offer node trust when the CA is the installer's own (self-signed): the one CA it knows and that no node trusts
-    yet."""
-    return choices.exposure.tls.mode == "self-signed"
-
-
 def clients_from_cluster(kube: KubeClient, namespace: str, release: str, hosts: list[str]) -> dict[str, Any] | None:
     """The installed `clients` section, read back from the installer's own objects (for reconfigure).
 

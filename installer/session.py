@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from installer.helm import HelmRunner
     from installer.plan import ClaimInfo
     from installer.probe import ProbeResult
+    from installer.tlsfiles import ClientCA
 
 log = logging.getLogger(__name__)
 
@@ -447,12 +448,45 @@ class WizardSession:
 
         return client_snippets(prepared.plan, image)
 
-    @staticmethod
-    def node_trust_offered(choices: Choices) -> bool:
-        """Whether the Clients step should offer node trust (the CA may not be publicly trusted)."""
-        from installer.clients import node_trust_offered
+    def client_ca(self, choices: Choices) -> ClientCA | None:
+        """The CA clients must trust for these choices and where it came from (build_plan's rule): exposure.tls.ca_file,
+        the system trust store, the TLS Secret's ca.crt (read from the cluster when connected), the end of a files
+        chain. None without TLS."""
+        asking = choices.model_copy(update={"clients": choices.clients.model_copy(update={"node_trust": True})})
+        return self._client_ca(asking)[0]  # as if node trust were on: look even where nothing is known yet
 
-        return node_trust_offered(choices)
+    def clients_problems(self, choices: Choices) -> list[Problem]:
+        """The Plan's problems of exposure.tls.ca_file (unreadable, not a CA, did not sign the certificate) and of
+        clients.node_trust (no CA known, or a publicly trusted certificate)."""
+        from installer.plan import node_trust_problem
+
+        ca, problems = self._client_ca(choices)
+        trust = node_trust_problem(choices, ca) if not problems else None
+        return problems + ([trust] if trust is not None else [])
+
+    def _client_ca(self, choices: Choices) -> tuple[ClientCA | None, list[Problem]]:
+        from installer.plan import ExistingState, SecretNames, client_ca
+
+        existing = ExistingState()
+        tls, target = choices.exposure.tls, choices.target
+        if self.kube is not None and tls.mode in ("existing-secret", "cert-manager"):
+            from installer.state import tls_secret_pems
+
+            try:
+                chain, ca = tls_secret_pems(
+                    self.kube, target.namespace, tls.secret_name or SecretNames(target.release).tls
+                )
+                existing = ExistingState(tls_secret_chain=chain, tls_secret_ca=ca)
+            except InstallerError as exc:  # not allowed to read it: the CA is not found then, and the step asks
+                log.debug("TLS Secret not read: %s", exc)
+        return client_ca(choices, existing)
+
+    @staticmethod
+    def node_trust_offered(choices: Choices, ca: ClientCA | None) -> bool:
+        """Whether the Clients step should offer node trust: TLS on and the certificate not publicly trusted."""
+        from installer.plan import node_trust_offered
+
+        return node_trust_offered(choices.exposure.tls.mode, ca)
 
     @staticmethod
     def check_tls_files(cert_file: str, key_file: str, hosts: list[str]) -> list[Problem]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -12,12 +13,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, Switch
 
 from installer.errors import Problem
-from installer.model import Clients
+from installer.model import TLS, Clients, Exposure
 from screens.base import FIELD_WORDS, InvalidStep, StepScreen, validated
 
 if TYPE_CHECKING:
     from installer.model import Choices
     from installer.probe import ProbeResult
+    from installer.tlsfiles import ClientCA
 
 # what the Clients step calls its preset settings (the problems panel names the field, not the key)
 FIELD_WORDS.update(
@@ -27,16 +29,27 @@ FIELD_WORDS.update(
         "clients.node_trust": "Node trust",
         "clients.cdi": "CDI forms",
         "clients.service_account": "Default ServiceAccount",
+        "exposure.tls.ca_file": "CA file",
     }
 )
 WHY = (
     "Pods pull through each node's container runtime: it needs a pull Secret in the pod's namespace and, "
     "for the installer's own CA, the CA on every node."
 )
-NOT_OFFERED = (
-    "Node trust is offered with the installer's own CA (TLS: self-signed); with another CA, put it on the "
-    "nodes the way you trust it elsewhere."
-)
+NOT_OFFERED = "Node trust needs TLS: without it there is no CA to put on the nodes."
+PUBLIC = "Node trust is not needed: "
+
+
+@dataclass(frozen=True)
+class ClientsChoice:
+    """The Clients step's answer when it asked for the CA file: the clients section and the exposure with
+    tls.ca_file."""
+
+    clients: Clients
+    exposure: Exposure
+
+    def sections(self) -> dict[str, Any]:
+        return {"clients": self.clients, "exposure": self.exposure}
 
 
 def split_names(text: str) -> list[str]:
@@ -51,8 +64,19 @@ class ClientsScreen(StepScreen):
         super().__init__()
         self.session, self.probe = session, probe
         self.clients = clients or Clients()
+        self.choices = choices
+        self.checked: dict[tuple[bool, str | None], list[Problem]] = {}
         self.user_names = [u.name for u in choices.auth.users] if choices is not None else []
-        self.trust_offered = choices is not None and session.node_trust_offered(choices)
+        self.ca: ClientCA | None = session.client_ca(choices) if choices is not None else None
+        self.trust_offered = choices is not None and session.node_trust_offered(choices, self.ca)
+        tls = choices.exposure.tls if choices is not None else None
+        # your own CA: say where it was found, and ask for its file when it was not (or was given before)
+        self.ask_ca_file = (
+            self.trust_offered
+            and tls is not None
+            and tls.mode != "self-signed"
+            and (tls.ca_file is not None or self.ca is None or self.ca.pem is None)
+        )
         self.cdi_offered = probe is not None and (probe.cdi or probe.kubevirt)
 
     def compose_body(self) -> ComposeResult:
@@ -73,6 +97,16 @@ class ClientsScreen(StepScreen):
             with Horizontal(classes="switch-row"):
                 yield Switch(c.node_trust, id="node-trust")
                 yield Label("Node trust: a DaemonSet puts the CA on every node (certs.d folders)")
+            if self.choices is not None and self.choices.exposure.tls.mode != "self-signed":
+                found = self.ca.source if self.ca is not None else "not found yet"
+                yield Static(f"CA: {escape(found)}", classes="hint", id="ca-source")
+            if self.ask_ca_file and self.choices is not None:
+                yield Label("CA file: the PEM of the CA that signed the registry's certificate (your corporate root)")
+                yield Input(
+                    self.choices.exposure.tls.ca_file or "", placeholder="e.g. /etc/pki/corp-root.pem", id="ca-file"
+                )
+        elif self.ca is not None and self.ca.public:
+            yield Static(PUBLIC + escape(self.ca.source), classes="hint", id="trust-not-offered")
         else:
             yield Static(NOT_OFFERED, classes="hint", id="trust-not-offered")
         if self.cdi_offered:
@@ -96,6 +130,10 @@ class ClientsScreen(StepScreen):
         if self._armed:
             self.check()
 
+    def action_next(self) -> None:
+        self.checked.clear()  # the files may have changed since the last keystroke: check them again
+        super().action_next()
+
     def show_pull_fields(self) -> None:
         """The ServiceAccount, pull check and pull user matter only when some namespace pulls."""
         self.query_one("#pull-fields").display = bool(split_names(self.query_one("#namespaces", Input).value))
@@ -104,7 +142,7 @@ class ClientsScreen(StepScreen):
         found = self.query(selector)
         return found.first(Switch).value if found else default
 
-    def build_section(self) -> Clients:
+    def build_section(self) -> Clients | ClientsChoice:
         data = self.clients.model_dump()
         data.update(
             namespaces=split_names(self.query_one("#namespaces", Input).value),
@@ -125,7 +163,23 @@ class ClientsScreen(StepScreen):
                     )
                 ]
             )
-        return clients
+        if self.choices is None or not self.trust_offered or self.choices.exposure.tls.mode == "self-signed":
+            return clients
+        exposure = self.choices.exposure
+        if self.ask_ca_file:
+            path = self.query_one("#ca-file", Input).value.strip() or None
+            tls = validated(TLS, {**exposure.tls.model_dump(), "ca_file": path}, "exposure.tls")
+            exposure = exposure.model_copy(update={"tls": tls})
+        # the Plan's own rules: the CA file is a CA and signed the certificate; node trust has a CA to write
+        key = (clients.node_trust, exposure.tls.ca_file)
+        if key not in self.checked:  # once per answer: it reads the file (and the TLS Secret), not per keystroke
+            self.checked[key] = self.session.clients_problems(
+                self.choices.model_copy(update={"clients": clients, "exposure": exposure})
+            )
+        problems = self.checked[key]
+        if problems:
+            raise InvalidStep([Problem(FIELD_WORDS.get(p.path, p.path), p.message, p.fix) for p in problems])
+        return ClientsChoice(clients, exposure) if self.ask_ca_file else clients
 
 
 class ClientSnippets(ModalScreen[None]):

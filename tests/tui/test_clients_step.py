@@ -1,5 +1,6 @@
-"""The Clients step (issue 14) by keyboard, offline: the same validators as presets, node trust offered only for the
-installer's own CA, CDI forms only when the probe found KubeVirt/CDI, and Done's client snippets."""
+"""The Clients step (issue 14) by keyboard, offline: the same validators as presets, node trust offered whenever the
+certificate is not publicly trusted (your own CA: its file asked when not found), CDI forms only when the probe found
+KubeVirt/CDI, and Done's client snippets."""
 
 from __future__ import annotations
 
@@ -94,7 +95,13 @@ async def test_clients_step_validates_like_presets_and_done_shows_the_snippets(c
     assert replayed.clients.namespaces == ["apps", "vms"] and replayed.clients.node_trust
 
 
-async def test_node_trust_only_for_the_installers_own_ca_and_cdi_only_when_the_probe_found_it(closed_kubeconfig):
+async def test_node_trust_with_your_own_ca_asks_for_its_file_and_cdi_only_when_the_probe_found_it(
+    closed_kubeconfig, tmp_path
+):
+    from installer.tlsfiles import generate_ca
+
+    (tmp_path / "corp-root.pem").write_text(generate_ca("Example Corp Root CA")[0])
+    (tmp_path / "not-pem.txt").write_text("hello\n")
     app = offline_app(closed_kubeconfig)
     async with app.run_test(size=(80, 24)) as pilot:
         await offline_to_access(pilot, "registry.example.com")
@@ -113,13 +120,29 @@ async def test_node_trust_only_for_the_installers_own_ca_and_cdi_only_when_the_p
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"), what="the Clients step")
         screen = app.screen
-        assert not screen.query("#node-trust")
-        assert "offered with the installer's own CA" in shown_text(screen.query_one("#trust-not-offered"))
+        assert screen.query("#node-trust") and screen.query("#ca-file")  # offered; offline the CA is not found
+        assert "CA: not known: Secret registry-tls holds no ca.crt" in shown_text(screen.query_one("#ca-source"), 200)
         assert "n1 (containerd://1.7.24)" in shown_text(screen.query_one("#runtimes"))
         await replace_text(pilot, "#namespaces", "vms")
+        screen.query_one("#node-trust").focus()
+        await pilot.press("space")
+        await pilot.press("ctrl+n")  # node trust without a CA: the Plan's rule, naming the field that fixes it
+        assert on_screen(app, "ClientsScreen")
+        assert "Node trust: node trust needs the CA that signed" in problems_text(app)
+        assert "exposure.tls.ca_file" in problems_text(app)
+        await replace_text(pilot, "#ca-file", str(tmp_path / "not-pem.txt"))
+        assert "CA file: " in problems_text(app) and "holds no PEM certificate" in problems_text(app)
+        await replace_text(pilot, "#ca-file", str(tmp_path / "corp-root.pem"))
+        assert problems_text(app) == ""
         screen.query_one("#cdi").focus()
         await pilot.press("space")
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
         clients = app.state.clients
-        assert clients.cdi and not clients.node_trust and clients.namespaces == ["vms"]
+        assert clients.cdi and clients.node_trust and clients.namespaces == ["vms"]
+        assert app.state.exposure.tls.ca_file == str(tmp_path / "corp-root.pem")  # kept with the TLS settings
+        await pilot.press("escape")  # back: the step shows the file again and says where the CA comes from
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"), what="the Clients step again")
+        assert app.screen.query_one("#ca-file").value == str(tmp_path / "corp-root.pem")
+        assert "exposure.tls.ca_file" in shown_text(app.screen.query_one("#ca-source"), 200)
+        assert "CN=Example Corp Root CA" in shown_text(app.screen.query_one("#ca-source"), 200)
