@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.push import ceiling_curl, fresh_stack, skopeo_push, status_kib  # noqa: E402
-from bench.report import line  # noqa: E402
+from bench.push import ceiling_curl, skopeo_push, status_kib, with_stack  # noqa: E402
+from bench.report import bench_root, line  # noqa: E402
 from installer.console import format_size  # noqa: E402
 from installer.disk import inspect_disk  # noqa: E402
 from installer.push_disk import PushDiskTarget, run_push_disk  # noqa: E402
 from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, manifest_json, sha256_digest  # noqa: E402
 from installer.sizes import parse_size  # noqa: E402
 from tests.fixtures.cutproxy import CutProxy  # noqa: E402
-from tests.fixtures.registry import RegistryStack, start_stack  # noqa: E402
+from tests.fixtures.registry import RegistryStack  # noqa: E402
 
 MiB = 1024 * 1024
 REPO = "bench/push"  # bench.push.skopeo_push pushes here
@@ -143,26 +143,6 @@ def peer_pipeline(stack: RegistryStack, disk: Path, work: Path) -> float:
     return seconds
 
 
-def with_stack(root: Path, name: str, once, **options):
-    stack = (
-        start_stack(
-            Path(tempfile.mkdtemp(prefix=name + "-", dir=root)),
-            auth="ingress",
-            body_limit="0",
-            read_timeout="600s",
-            send_timeout="600s",
-            **options,
-        )
-        if options
-        else fresh_stack(root, name)
-    )
-    try:
-        return once(stack)
-    finally:
-        stack.stop()
-        shutil.rmtree(stack.directory, ignore_errors=True)
-
-
 def bench_disk(root: Path, disk: Path, label: str, runs: int) -> float:
     ours = [
         with_stack(root, "ours", lambda s: our_push(s, disk, Path(tempfile.mkdtemp(dir=root)))[0]) for _ in range(runs)
@@ -252,9 +232,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     size, small_size = parse_size(args.size), parse_size(args.small)
-    root = Path(tempfile.mkdtemp(prefix="registry-installer-bench-disk-"))
-    started = time.monotonic()
-    try:
+    with bench_root("registry-installer-bench-disk-") as root:
         large = random_disk(root / "random.img", size)
         small = random_disk(root / "small.img", small_size)
         qcow2 = root / "random.qcow2"
@@ -283,9 +261,6 @@ def main() -> int:
             buffered,
             digits=2,
         )
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    print(f"bench time: {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 

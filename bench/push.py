@@ -17,13 +17,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
-from bench.report import line  # noqa: E402
+from bench.report import bench_root, line  # noqa: E402
 from installer.console import format_size  # noqa: E402
 from installer.registry_client import (  # noqa: E402
     OCI_CONFIG,
@@ -38,6 +38,7 @@ from installer.sizes import parse_size  # noqa: E402
 from installer.smoke_image import SmokeLayer, image_config  # noqa: E402
 from tests.fixtures.registry import RegistryStack, start_stack  # noqa: E402
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 REPO = "bench/push"
@@ -167,27 +168,30 @@ def ceiling_curl(stack: RegistryStack, source: Path) -> float:
     return time.monotonic() - started
 
 
-def fresh_stack(root: Path, name: str) -> RegistryStack:
-    """A new registry (empty storage) per run, so no blob is ever skipped or mounted."""
+def fresh_stack(root: Path, name: str, **options) -> RegistryStack:
+    """A new registry (empty storage) per run, so no blob is ever skipped or mounted; `options` go to start_stack."""
     return start_stack(
         Path(tempfile.mkdtemp(prefix=name + "-", dir=root)),
         auth="ingress",
         body_limit="0",
         read_timeout="600s",
         send_timeout="600s",
+        **options,
     )
 
 
+def with_stack(root: Path, name: str, once: Callable[[RegistryStack], T], **options) -> T:
+    """`once(stack)` on a fresh_stack, stopped and removed afterwards."""
+    stack = fresh_stack(root, name, **options)
+    try:
+        return once(stack)
+    finally:
+        stack.stop()
+        shutil.rmtree(stack.directory, ignore_errors=True)
+
+
 def repeat(runs: int, root: Path, name: str, once: Callable[[RegistryStack], tuple]) -> list[tuple]:
-    results = []
-    for _ in range(runs):
-        stack = fresh_stack(root, name)
-        try:
-            results.append(once(stack))
-        finally:
-            stack.stop()
-            shutil.rmtree(stack.directory, ignore_errors=True)
-    return results
+    return [with_stack(root, name, once) for _ in range(runs)]
 
 
 def bench_size(root: Path, size: int, runs: int) -> dict:
@@ -247,9 +251,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     sizes = [parse_size(size) for size in args.sizes.split(",")]
-    root = Path(tempfile.mkdtemp(prefix="registry-installer-bench-"))
-    started = time.monotonic()
-    try:
+    with bench_root("registry-installer-bench-") as root:
         results = {size: bench_size(root, size, args.runs) for size in sizes}
         if len(sizes) >= 2:
             small, large = sizes[0], sizes[-1]
@@ -262,9 +264,6 @@ def main() -> int:
                 digits=1,
             )
         bench_ceiling(root, max(sizes), args.runs)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    print(f"bench time: {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 
 def line(name: str, value: float, unit: str, peer_name: str, peer: float, digits: int = 3) -> None:
@@ -28,3 +32,15 @@ def run_quiet(argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc
+
+
+@contextmanager
+def bench_root(prefix: str) -> Iterator[Path]:
+    """A scratch folder for one benchmark, removed afterwards; then (when it ran through) the benchmark's wall time."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    started = time.monotonic()
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"bench time: {time.monotonic() - started:.0f} s", flush=True)

@@ -259,15 +259,9 @@ def print_result(result: "PushDiskResult", out: TextIO) -> None:
             out.write(result.diagnosis.lines())
         out.write("  the upload state is kept: the same command resumes once the cause is fixed\n")
         return
-    how = (
-        "the registry had the layer already: nothing sent"
-        if result.skipped
-        else f"{format_size(result.sent)} sent"
-        + (f" (resumed at {format_size(result.resumed_from)})" if result.resumed_from else "")
-    )
     out.write(
-        f"pushed {result.pinned}\n  layer {result.layer_digest} ({format_size(result.layer_size)}), {how}, "
-        f"{result.seconds:.1f}s\n\n"
+        f"pushed {result.pinned}\n  layer {result.layer_digest} ({format_size(result.layer_size)}), "
+        f"{result.transfer}\n\n"
     )
     out.write(
         "# VirtualMachine booting from it (containerDisk; the imagePullSecret only when the registry wants a login):\n"

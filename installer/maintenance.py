@@ -25,7 +25,7 @@ from installer.kube import KubeClient, NotFound
 from installer.lock import ReleaseLock
 from installer.plan import chart_fullname
 from installer.render import MANAGED_BY
-from installer.status import VolumeUsage, record_gc, registry_pods, volume_usage
+from installer.status import VolumeUsage, live_registry_pods, pod_ready, record_gc, volume_usage
 
 log = logging.getLogger(__name__)
 READONLY_KEY = "configData.storage.maintenance.readonly.enabled"
@@ -128,12 +128,7 @@ def load_target(kube: KubeClient, namespace: str, release: str) -> Target:
 
 
 def _ready_pods(kube: KubeClient, target: Target) -> list[Any]:
-    pods = []
-    for pod in registry_pods(kube, target.namespace, target.release):
-        statuses = (pod.status.container_statuses or []) if pod.status else []
-        if pod.metadata.deletion_timestamp is None and statuses and all(c.ready for c in statuses):
-            pods.append(pod)
-    return pods
+    return [pod for pod in live_registry_pods(kube, target.namespace, target.release) if pod_ready(pod)]
 
 
 # -- garbage collection ---------------------------------------------------------------------------

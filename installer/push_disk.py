@@ -93,6 +93,14 @@ class PushDiskResult:
         """repository:tag@digest: pulls exactly what was pushed."""
         return f"{self.reference}@{self.digest}" if self.digest else self.reference
 
+    @property
+    def transfer(self) -> str:
+        """What this run sent, for the CLI and the wizard: nothing (the registry had the layer) or how much."""
+        if self.skipped:
+            return "the registry had the layer already: nothing sent"
+        resumed = f", resumed at {format_size(self.resumed_from)}" if self.resumed_from else ""
+        return f"{format_size(self.sent)} sent in {self.seconds:.1f} s{resumed}"
+
 
 class PushInterrupted(Exception):
     """Stopped on request after the registry acknowledged what it got; the next run resumes."""
@@ -231,40 +239,33 @@ def run_push_disk(
         return PushDiskResult(False, target.reference, diagnosis=diagnose(error, STEP_DISK_CONNECT, smoke_view))
     client.session.headers["User-Agent"] = "registry-installer-push-disk/1"
     run = _Run(target, client, on_event, stop)
+
+    def ended(**fields) -> PushDiskResult:
+        """Not pushed: what this run sent, where it resumed, and why it ended (`fields`)."""
+        return PushDiskResult(
+            False,
+            target.reference,
+            sent=run.sent,
+            resumed_from=run.resumed_from,
+            seconds=time.monotonic() - began,
+            **fields,
+        )
+
     with client:
         try:
             digest, layer = _push(run)
         except PushInterrupted:
-            return PushDiskResult(
-                False,
-                target.reference,
-                sent=run.sent,
-                resumed_from=run.resumed_from,
-                seconds=time.monotonic() - began,
-                interrupted=True,
-            )
+            return ended(interrupted=True)
         except FileChanged as error:
-            diagnosis = Diagnosis(
-                cause=str(error),
-                fix="Push a disk file that nothing writes to (stop the VM or copy "
-                "the file first), then run the command again.",
-                fix_screen=None,
-                detail=str(error),
+            fix = (
+                "Push a disk file that nothing writes to (stop the VM or copy the file first), then run the command "
+                "again."
             )
-            return PushDiskResult(
-                False, target.reference, sent=run.sent, seconds=time.monotonic() - began, diagnosis=diagnosis
-            )
+            return ended(diagnosis=Diagnosis(cause=str(error), fix=fix, fix_screen=None, detail=str(error)))
         except STEP_ERRORS as error:
             error = as_registry_error(error)
             log.info("push-disk failed in %s: %s", run.step_name, error)
-            return PushDiskResult(
-                False,
-                target.reference,
-                sent=run.sent,
-                resumed_from=run.resumed_from,
-                seconds=time.monotonic() - began,
-                diagnosis=diagnose(error, run.step_name, smoke_view),
-            )
+            return ended(diagnosis=diagnose(error, run.step_name, smoke_view))
     image = f"{target.registry}/{target.repository}@{digest}"
     secret = "registry-credentials" if target.username else None
     return PushDiskResult(

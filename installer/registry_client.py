@@ -290,19 +290,20 @@ class RegistryClient:
         return urljoin(self.base_url + "/", path.lstrip("/"))
 
     def _send(self, method: str, url: str, *, scope: str = "", **kwargs) -> requests.Response:
-        """One HTTP exchange with our trust, proxies, timeout and auth; transport errors classified."""
+        """One HTTP exchange with the registry: our auth, no redirects followed (see `_exchange`)."""
         headers = dict(kwargs.pop("headers", {}) or {})
         headers.update(self._auth_headers(scope))
-        proxies = requests.utils.get_environ_proxies(url)
+        return self._exchange(method, url, headers=headers, allow_redirects=False, **kwargs)
+
+    def _exchange(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One HTTP exchange with our trust, proxies and timeout (no auth of ours); transport errors classified."""
         try:
             return self.session.request(
                 method,
                 url,
-                headers=headers,
-                proxies=proxies,
+                proxies=requests.utils.get_environ_proxies(url),
                 verify=self.verify,
                 timeout=(self.timeout, self.timeout),
-                allow_redirects=False,
                 **kwargs,
             )
         except requests.exceptions.RequestException as exc:
@@ -392,17 +393,7 @@ class RegistryClient:
             params["scope"] = scope
         auth = (self.username, self._secret()) if self.username is not None else None
         log.debug("fetching a token from %s for scope %r", realm, scope)
-        try:
-            response = self.session.get(
-                realm,
-                params=params,
-                auth=auth,
-                verify=self.verify,
-                timeout=(self.timeout, self.timeout),
-                proxies=requests.utils.get_environ_proxies(realm),
-            )
-        except requests.exceptions.RequestException as exc:
-            raise classify_transport_error(exc, "GET", realm) from None
+        response = self._exchange("GET", realm, params=params, auth=auth)
         if response.status_code != 200:
             error = self._http_error(response)
             error.message = f"token server {realm} answered {error.status}: {error.message}"
@@ -619,16 +610,7 @@ class RegistryClient:
         while response.is_redirect and hops > 0:
             target = urljoin(response.url, response.headers["Location"])
             response.close()
-            try:
-                response = self.session.get(
-                    target,
-                    stream=True,
-                    verify=self.verify,
-                    timeout=(self.timeout, self.timeout),
-                    proxies=requests.utils.get_environ_proxies(target),
-                )
-            except requests.exceptions.RequestException as exc:
-                raise classify_transport_error(exc, "GET", target) from None
+            response = self._exchange("GET", target, stream=True)
             hops -= 1
         if response.status_code != 200:
             raise self._http_error(response)

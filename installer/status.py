@@ -164,13 +164,27 @@ def registry_pods(kube: KubeClient, namespace: str, release: str) -> list[Any]:
     ).items
 
 
+def live_registry_pods(kube: KubeClient, namespace: str, release: str) -> list[Any]:
+    """registry_pods() without those being deleted."""
+    return [p for p in registry_pods(kube, namespace, release) if p.metadata.deletion_timestamp is None]
+
+
+def container_statuses(pod: Any) -> list[Any]:
+    return (pod.status.container_statuses or []) if pod.status else []
+
+
+def pod_ready(pod: Any) -> bool:
+    """Every container of the pod is ready (a pod with no container status yet is not)."""
+    statuses = container_statuses(pod)
+    return bool(statuses) and all(c.ready for c in statuses)
+
+
 def _pods(kube: KubeClient, status: RegistryStatus) -> None:
-    pods = [p for p in registry_pods(kube, status.namespace, status.release) if p.metadata.deletion_timestamp is None]
+    pods = live_registry_pods(kube, status.namespace, status.release)
     status.pods_total = len(pods)
     for pod in pods:
-        statuses = (pod.status.container_statuses or []) if pod.status else []
-        ready = bool(statuses) and all(c.ready for c in statuses)
-        restarts = sum(c.restart_count or 0 for c in statuses)
+        ready = pod_ready(pod)
+        restarts = sum(c.restart_count or 0 for c in container_statuses(pod))
         status.pods_ready += int(ready)
         status.restarts += restarts
         status.pods.append(

@@ -262,15 +262,9 @@ class PushDiskScreen(ModalScreen[Any]):
             out.update(hanging(f"[red]✗ {escape(d.cause)}[/]\n  fix: {escape(d.fix)}\n  [dim]{escape(d.detail)}[/]"))
         else:
             self.query_one("#disk-progress", ProgressBar).update(total=100, progress=100)
-            how = (
-                "the layer was in the registry already: nothing sent"
-                if result.skipped
-                else f"{format_size(result.sent)} sent in {result.seconds:.0f} s"
-                + (f", resumed at {format_size(result.resumed_from)}" if result.resumed_from else "")
-            )
             out.update(
                 hanging(
-                    f"[green]✓ pushed[/] {escape(result.pinned)}\n  ({how})\n"
+                    f"[green]✓ pushed[/] {escape(result.pinned)}\n  ({escape(result.transfer)})\n"
                     "[b]KubeVirt VirtualMachine[/b] (containerDisk):\n"
                     + indented(result.vm_snippet)
                     + "\n[b]CDI DataVolume[/b] (imports the disk into a PVC):\n"
