@@ -455,7 +455,9 @@ def cmd_apply(args) -> int:
             f"{check.namespace}{f' on node {check.node}' if check.node else ''}:",
             file=sys.stderr,
         )
-        print(f"  cause:  {check.cause}\n  fix:    {check.fix}\n  detail: {check.detail}", file=sys.stderr)
+        from installer.diagnose import failure_lines
+
+        sys.stderr.write(failure_lines(check.cause, check.fix, check.detail))
         for verdict in check.nodes:
             print(f"  node:   {verdict.words()}", file=sys.stderr)
         return 1

@@ -38,8 +38,12 @@ class Diagnosis:
     detail: str
 
     def lines(self) -> str:
-        """The cause, the fix and the detail, one indented line each: how the headless commands print a failure."""
-        return f"  cause:  {self.cause}\n  fix:    {self.fix}\n  detail: {self.detail}\n"
+        return failure_lines(self.cause, self.fix, self.detail)
+
+
+def failure_lines(cause: str, fix: str, detail: str) -> str:
+    """The cause, the fix and the detail, one indented line each: how the headless commands print a failure."""
+    return f"  cause:  {cause}\n  fix:    {fix}\n  detail: {detail}\n"
 
 
 BODY_LIMIT_FIXES = {
