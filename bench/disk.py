@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.push import ceiling_curl, skopeo_push, status_kib, with_stack  # noqa: E402
+from bench.push import ceiling_curl, finish_oci_layout, skopeo_push, status_kib, with_stack  # noqa: E402
 from bench.report import bench_root, line  # noqa: E402
 from installer.console import format_size  # noqa: E402
 from installer.disk import inspect_disk  # noqa: E402
 from installer.push_disk import PushDiskTarget, run_push_disk  # noqa: E402
-from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, manifest_json, sha256_digest  # noqa: E402
+from installer.registry_client import Descriptor  # noqa: E402
 from installer.sizes import parse_size  # noqa: E402
 from tests.fixtures.cutproxy import CutProxy  # noqa: E402
 from tests.fixtures.registry import RegistryStack  # noqa: E402
@@ -115,28 +115,7 @@ def peer_pipeline(stack: RegistryStack, disk: Path, work: Path) -> float:
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hexdigest}"]},
         }
     ).encode()
-    (blobs / sha256_digest(config).split(":")[1]).write_bytes(config)
-    manifest = manifest_json(
-        Descriptor(OCI_CONFIG, sha256_digest(config), len(config)),
-        [Descriptor("application/vnd.oci.image.layer.v1.tar", f"sha256:{hexdigest}", size)],
-    )
-    (blobs / sha256_digest(manifest).split(":")[1]).write_bytes(manifest)
-    (layout / "index.json").write_text(
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "manifests": [
-                    {
-                        "mediaType": OCI_MANIFEST,
-                        "digest": sha256_digest(manifest),
-                        "size": len(manifest),
-                        "annotations": {"org.opencontainers.image.ref.name": "bench"},
-                    }
-                ],
-            }
-        )
-    )
-    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    finish_oci_layout(layout, config, Descriptor("application/vnd.oci.image.layer.v1.tar", f"sha256:{hexdigest}", size))
     skopeo_push(stack, layout)
     seconds = time.monotonic() - started
     shutil.rmtree(work, ignore_errors=True)

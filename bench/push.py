@@ -80,13 +80,19 @@ def write_oci_layout(directory: Path, size: int) -> int:
             hasher.update(chunk)
             written += len(chunk)
             out.write(chunk)
-    layer_digest = "sha256:" + hasher.hexdigest()
     partial.rename(blobs / hasher.hexdigest())
-    config = image_config(layer.diff_id)
-    (blobs / sha256_digest(config).split(":")[1]).write_bytes(config)
-    manifest = manifest_json(
-        Descriptor(OCI_CONFIG, sha256_digest(config), len(config)), [Descriptor(OCI_LAYER_GZIP, layer_digest, written)]
+    finish_oci_layout(
+        directory, image_config(layer.diff_id), Descriptor(OCI_LAYER_GZIP, "sha256:" + hasher.hexdigest(), written)
     )
+    return written
+
+
+def finish_oci_layout(directory: Path, config: bytes, layer: Descriptor) -> None:
+    """Complete a one-layer `oci:` layout whose layer blob is in place: the config blob, the manifest, the index
+    (tag `bench`) and the layout marker."""
+    blobs = directory / "blobs" / "sha256"
+    (blobs / sha256_digest(config).split(":")[1]).write_bytes(config)
+    manifest = manifest_json(Descriptor(OCI_CONFIG, sha256_digest(config), len(config)), [layer])
     (blobs / sha256_digest(manifest).split(":")[1]).write_bytes(manifest)
     index = {
         "schemaVersion": 2,
@@ -101,7 +107,6 @@ def write_oci_layout(directory: Path, size: int) -> int:
     }
     (directory / "index.json").write_text(json.dumps(index))
     (directory / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    return written
 
 
 def skopeo_push(stack: RegistryStack, layout: Path) -> tuple[float, int]:
