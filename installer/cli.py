@@ -14,6 +14,7 @@ from installer.errors import InstallerError, UsageError
 from installer.events import Note
 
 if TYPE_CHECKING:
+    from installer.kube import KubeClient
     from installer.smoke import SmokeResult
 
 log = logging.getLogger("installer")
@@ -276,11 +277,18 @@ def _target_flags(args) -> tuple[str, str]:
     return namespace, release
 
 
-def cmd_probe(args) -> int:
-    from installer.engine import connect, run_probe
+def _connect_target(args) -> tuple[KubeClient, str, str]:
+    """The day-two commands' start: --namespace/--release checked (`_target_flags`), then connected (--context)."""
+    from installer.engine import connect
 
     namespace, release = _target_flags(args)
-    kube = connect(args.context, args.kubeconfig)
+    return connect(args.context, args.kubeconfig), namespace, release
+
+
+def cmd_probe(args) -> int:
+    from installer.engine import run_probe
+
+    kube, namespace, release = _connect_target(args)
     result = run_probe(kube, namespace, release)
     if args.json:
         print(result.to_json())
@@ -552,11 +560,9 @@ def _check_duration(flag: str, value: str) -> None:
 
 def cmd_status(args) -> int:
     from installer.console import format_size
-    from installer.engine import connect
     from installer.status import collect_status
 
-    namespace, release = _target_flags(args)
-    kube = connect(args.context, args.kubeconfig)
+    kube, namespace, release = _connect_target(args)
     status = collect_status(kube, namespace, release)
     if args.json:
         print(status.to_json())
@@ -633,13 +639,11 @@ def cmd_status(args) -> int:
 
 def cmd_gc(args) -> int:
     from installer.console import format_size
-    from installer.engine import connect
     from installer.helm import HelmRunner
     from installer.maintenance import GCOptions, run_gc
 
     _check_duration("--timeout", args.timeout)
-    namespace, release = _target_flags(args)
-    kube = connect(args.context, args.kubeconfig)
+    kube, namespace, release = _connect_target(args)
     if not args.dry_run and not _confirm(
         args,
         f"Make registry {release} in {namespace} read-only (pushes refused) while it collects garbage?",
@@ -678,7 +682,6 @@ def cmd_gc(args) -> int:
 
 
 def cmd_grow(args) -> int:
-    from installer.engine import connect
     from installer.helm import HelmRunner
     from installer.maintenance import run_grow
     from installer.sizes import parse_size
@@ -688,8 +691,7 @@ def cmd_grow(args) -> int:
         parse_size(args.size, example="200Gi")
     except ValueError as exc:
         raise UsageError(f"--size {args.size!r}: {exc}", "e.g. --size 200Gi") from None
-    namespace, release = _target_flags(args)
-    kube = connect(args.context, args.kubeconfig)
+    kube, namespace, release = _connect_target(args)
     if not _confirm(
         args,
         f"Grow the data volume of {release} in {namespace} to {args.size} (volumes cannot shrink back)?",
@@ -745,11 +747,9 @@ def cmd_push_disk(args) -> int:
 
 
 def cmd_ca(args) -> int:
-    from installer.engine import connect
     from installer.state import installed_ca
 
-    namespace, release = _target_flags(args)
-    pem, hosts = installed_ca(connect(args.context, args.kubeconfig), namespace, release)
+    pem, hosts = installed_ca(*_connect_target(args))
     hosts = hosts or ["REGISTRY_HOST"]
     if args.out:
         from installer.files import write_file
