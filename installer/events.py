@@ -50,8 +50,8 @@ class Note:
 
 @dataclass(frozen=True)
 class RolloutStatus:
-    """While helm waits: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer, ContainerCreating, Ready,
-    ...)."""
+    """While the pods are awaited: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer,
+    ContainerCreating, Ready, ...)."""
 
     kind: WatchedKind
     name: str
@@ -61,7 +61,7 @@ class RolloutStatus:
 
 @dataclass(frozen=True)
 class RolloutProblem:
-    """While helm waits: something stands in the rollout's way, in the cluster's words, with what to do.
+    """While the pods are awaited: something stands in the rollout's way, in the cluster's words, with what to do.
 
     `fatal` problems cannot heal by waiting (no provisioner, an image that cannot be pulled, a
     missing Secret key, a crash loop): the engine stops helm, rolls back and raises them.
