@@ -795,12 +795,16 @@ def cmd_schema(args) -> int:
 
 def cmd_wizard(args) -> int:
     from installer.chart import chart_option
-    from installer.model import Chart
     from installer.session import WizardSession
     from screens.app import make_app
 
     chart = chart_option(args.chart)
-    session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart) if chart else None)
+    if chart:  # pydantic and the model load after the first frame otherwise (bench/startup.py)
+        from installer.model import Chart
+
+        session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart))
+    else:
+        session = WizardSession(args.context, args.kubeconfig, args.helm)
     app = make_app(session=session)
     try:
         app.run()

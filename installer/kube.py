@@ -43,8 +43,8 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
         for path in (os.path.expanduser(p) for p in paths.split(os.pathsep) if p):
             if not os.path.exists(path):
                 continue
-            with open(path) as f:
-                config = yaml.safe_load(f)
+            with open(path) as f:  # libyaml's parser when present: kubeconfigs carry long certificate strings
+                config = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             if not isinstance(config, dict):
                 return [], None
             read = True

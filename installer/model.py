@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.functional_serializers import PlainSerializer
 from pydantic.functional_validators import BeforeValidator
 
-from installer import checks
+from installer import checks, defaults
 from installer.errors import Problem
 from installer.secretref import REFERENCE_SYNTAX, SecretSpec
 
@@ -72,8 +72,8 @@ class Section(BaseModel):
 
 class Target(Section):
     context: str | None = Field(None, description="kube context; the current one when unset")
-    namespace: str = Field("docker-registry", description="namespace of the release")
-    release: str = Field("docker-registry", description="helm release name")
+    namespace: str = Field(defaults.NAMESPACE, description="namespace of the release")
+    release: str = Field(defaults.RELEASE, description="helm release name")
 
     @field_validator("context")
     @classmethod

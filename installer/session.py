@@ -13,17 +13,16 @@ from installer import engine
 from installer.errors import InstallerError, Problem
 from installer.events import EventSink, discard
 from installer.kube import KubeClient, list_contexts
-from installer.model import Chart, Choices, Exposure, Storage, Target, User
-from installer.preset import dump_preset
-from installer.secretref import SecretSpec
 
 # The wizard's first frame needs only the contexts: apply, helm, render, verify (requests), diff and probe load
-# when a step uses them (bench/startup.py), so their imports sit in the methods below.
+# when a step uses them, and so do pydantic and the Choices model (bench/startup.py), so their imports sit in the
+# methods below.
 if TYPE_CHECKING:
     from installer.apply import ApplyOptions, ApplyResult
     from installer.disk import Compression
     from installer.engine import Prepared
     from installer.helm import HelmRunner
+    from installer.model import Chart, Choices, Exposure, Storage, Target
     from installer.plan import ClaimInfo
     from installer.probe import ProbeResult
     from installer.tlsfiles import ClientCA
@@ -63,7 +62,7 @@ class WizardSession:
         self.context = context
         self.kubeconfig = kubeconfig
         self.helm_binary = helm_binary
-        self.chart = chart or Chart()
+        self._chart = chart
         # install() pushes the smoke image after the install, as the CLI does
         self._apply_options = apply_options
         self.kube: KubeClient | None = None
@@ -74,6 +73,16 @@ class WizardSession:
         self._idle.set()
         self._probed: tuple[str, str, ProbeResult] | None = None  # the Probe step's, reused once by prepare()
         self.push_address: str | None = None  # HOST[:PORT] the last passing smoke push went through, when not the name
+
+    @property
+    def chart(self) -> Chart:
+        """The chart to install (the preset's default unless given; made when first asked for, not for the first
+        frame)."""
+        if self._chart is None:
+            from installer.model import Chart
+
+            self._chart = Chart()
+        return self._chart
 
     @property
     def apply_options(self) -> ApplyOptions:
@@ -508,6 +517,8 @@ class WizardSession:
         )
         if kept_as == "env":
             choices = _kept_as_env(choices)
+        from installer.preset import dump_preset
+
         text = dump_preset(choices)
         target.parent.mkdir(parents=True, exist_ok=True)
         from installer.files import FileProblem, write_file
@@ -541,6 +552,9 @@ def password_env_var(user: str) -> str:
 
 
 def _kept_as_env(choices: Choices) -> Choices:
+    from installer.model import User
+    from installer.secretref import SecretSpec
+
     users = [
         User(name=u.name, password=SecretSpec("env", password_env_var(u.name))) if u.password.kind == "keep" else u
         for u in choices.auth.users
@@ -549,7 +563,9 @@ def _kept_as_env(choices: Choices) -> Choices:
 
 
 def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices, list[Path]]:
+    from installer.model import User
     from installer.render import write_private
+    from installer.secretref import SecretSpec
 
     if not typed_password_users(choices):
         return choices, []

@@ -16,13 +16,13 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
-from installer.model import Choices, Target
 from installer.session import WizardSession
 from screens.base import Confirm, GoBack, GoTo
 from screens.cluster import ClusterScreen
 from screens.state import WizardState
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic and the Choices model load after the first frame (bench/startup.py)
+    from installer.model import Choices
     from installer.probe import ProbeResult
     from screens.status import StatusSeen
 
@@ -80,7 +80,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         "probe",
         "Probe",
-        lambda app: _later("probe", "ProbeScreen")(app.session, app.state.target.namespace, app.state.target.release),
+        lambda app: _later("probe", "ProbeScreen")(
+            app.session, app.state.chosen_target.namespace, app.state.chosen_target.release
+        ),
         "probe",
         needs_cluster=True,
         then=lambda app, probe: app.prefill_from_release(probe),
@@ -88,7 +90,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         "status",
         "Status",
-        lambda app: _later("status", "StatusScreen")(app.session, app.state.target.namespace, app.state.target.release),
+        lambda app: _later("status", "StatusScreen")(
+            app.session, app.state.chosen_target.namespace, app.state.chosen_target.release
+        ),
         needs_cluster=True,
         shown=lambda app: app.state.probe is not None and app.state.probe.release is not None,
         then=lambda app, seen: app.start_after_status(seen),
@@ -188,7 +192,7 @@ class WizardApp(App[int]):
         super().__init__()
         self.session = session
         self.workdir = Path(workdir) if workdir is not None else None
-        self.state = state or WizardState(target=Target(context=session.context))
+        self.state = state or WizardState()  # the Cluster step starts from session.context
         self.start_at = start_at or self.steps[0].key
         self.index_of(self.start_at)  # an unknown step fails here, not later
         self.step_index = 0
@@ -307,7 +311,7 @@ class WizardApp(App[int]):
         """Reconfigure: the first time an installed release is seen, every step starts from its values."""
         if probe.release is None or self.state.reconfiguring:
             return
-        target = self.state.target
+        target = self.state.chosen_target
         try:
             existing = self.session.existing_setup(probe, target)
         except Exception as exc:  # a release we cannot read back is installed over like a first install
@@ -368,7 +372,7 @@ class WizardApp(App[int]):
         self.session.stop_install(timeout=0)  # the session's cancel event: helm stops, the release rolls back
         if self.steps[self.step_index].key != "install":  # no Install step to show the rollback on
             self.session.stop_install()
-            target = self.state.target
+            target = self.state.chosen_target
             self.install_ended(target.release, target.namespace, None, "The install was stopped.")
 
     def install_ended(self, release: str, namespace: str, result: Any, failure: str | None) -> None:

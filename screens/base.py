@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, cast
 
-from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 from rich.text import Text
 from textual import active_app
@@ -17,14 +16,15 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, RichLog, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.events import Event, HelmLine, Note, Progress, RolloutProblem, RolloutStatus, StepFinished, StepStarted
-from installer.preset import problems_from_validation
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic, the Choices model and preset's wording load after the first frame (bench/startup.py)
+    from pydantic import BaseModel
+
     from screens.app import WizardApp
 
 
@@ -107,9 +107,20 @@ def in_screen_words(path: str, message: str) -> tuple[str, str]:
     return (FIELD_WORDS[key] if key else path), message
 
 
+def load_validation() -> None:
+    """Load what `validated` needs (pydantic, the Choices model, preset's wording): the first frame does not, so
+    the first step loads it in a worker after painting."""
+    import installer.model  # noqa: F401
+    import installer.preset  # noqa: F401
+
+
 def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str = "") -> Any:
     """Build a section with the same validators presets use; InvalidStep with the problems (in the screen's words)
     otherwise."""
+    from pydantic import ValidationError
+
+    from installer.preset import problems_from_validation
+
     try:
         return section_type.model_validate(data, context={"allow_literal_secrets": True})
     except ValidationError as exc:
@@ -265,6 +276,8 @@ class EventLog(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self.waiting, id="steps")
         if self.with_lines:
+            from textual.widgets import RichLog  # loads rich.pretty and attrs: not for the first frame
+
             yield RichLog(id="helm-log", max_lines=2000, wrap=True, markup=False)
 
     def show(self, event: Event) -> None:
@@ -306,6 +319,8 @@ class EventLog(Vertical):
         self.log_lines.append(line)
         if not self.with_lines:
             return
+        from textual.widgets import RichLog
+
         self.query_one("#helm-log", RichLog).write(Text(line, style=themed(f"[{style}]")[1:-1] if style else ""))
 
 
@@ -379,7 +394,10 @@ class StepScreen(Screen[Any]):
         yield StepBar(labels, current, skipped)
         yield Static(f"[b]{self.heading}[/b]", id="step-title")
         with VerticalScroll(id="body"):
-            yield from self.compose_body()
+            for widget in self.compose_body():
+                if isinstance(widget, (Input, Select)):
+                    widget.compact = True  # before mounting: no second style pass per field (start-up)
+                yield widget
         yield Static("", id="problems")
         with Horizontal(id="nav"):
             if self.can_go_back:

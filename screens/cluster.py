@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Input, Label, Select, Static
 
+from installer import defaults
 from installer.errors import Problem
-from installer.model import Target
 from installer.session import ClusterIdentity
-from screens.base import InvalidStep, StepScreen, validated
+from screens.base import InvalidStep, StepScreen, load_validation, validated
 from screens.state import ClusterChoice
+
+if TYPE_CHECKING:  # pydantic and the Choices model load after the first frame (bench/startup.py)
+    from installer.model import Target
 
 __all__ = ["ClusterChoice", "ClusterScreen"]
 NO_CONTEXT = "(current context)"
@@ -26,7 +31,7 @@ class ClusterScreen(StepScreen):
     BINDINGS = [Binding("escape", "first_step_back", show=False)]
     FAILURE_WORDS = {"connect_worker": ("cannot connect", "check the kubeconfig (kubectl cluster-info)")}
 
-    def __init__(self, session, target: Target, offline: bool = False) -> None:
+    def __init__(self, session, target: Target | None, offline: bool = False) -> None:
         super().__init__()
         self.session = session
         self.target = target
@@ -37,7 +42,7 @@ class ClusterScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         options = [(name, name) for name in self.contexts]
-        chosen = self.target.context or self.session.context or self.current
+        chosen = (self.target and self.target.context) or self.session.context or self.current
         yield Label("Kube context")
         yield Select(
             options,
@@ -50,9 +55,9 @@ class ClusterScreen(StepScreen):
         yield Button("Continue offline (render files for GitOps) ▸", id="offline", classes="hidden", compact=True)
         yield Button("Retry", id="retry", classes="hidden", compact=True)
         yield Label("Namespace")
-        yield Input(self.target.namespace, id="namespace")
+        yield Input(self.target.namespace if self.target else defaults.NAMESPACE, id="namespace")
         yield Label("Helm release name")
-        yield Input(self.target.release, id="release")
+        yield Input(self.target.release if self.target else defaults.RELEASE, id="release")
 
     def on_mount(self) -> None:
         # paint first: loading the kubernetes client in the worker competes with the first frame
@@ -80,7 +85,10 @@ class ClusterScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect")
     def connect_worker(self, context: str | None) -> ClusterIdentity:
-        return self.session.connect(context)
+        try:
+            return self.session.connect(context)
+        finally:
+            load_validation()  # what Next checks with, loaded here rather than on the UI thread
 
     def worker_done(self, name: str, identity: ClusterIdentity) -> None:
         self.identity, self.offline = identity, False
@@ -121,6 +129,8 @@ class ClusterScreen(StepScreen):
         self.connect(self.chosen_context())
 
     def build_section(self) -> ClusterChoice:
+        from installer.model import Target
+
         target = validated(
             Target,
             {

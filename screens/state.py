@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from installer.model import Auth, Choices, Clients, Exposure, Extras, Storage, Target, Uploads
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic and the Choices model load after the first frame (bench/startup.py)
     from installer.engine import Prepared
+    from installer.model import Auth, Choices, Clients, Exposure, Extras, Storage, Target, Uploads
     from installer.probe import ProbeResult
 
 
@@ -64,12 +63,12 @@ class WizardState:
     A step's answer is kept under its section (the step table names it); an answer that fills several
     sections says which with a `sections()` method (ClusterChoice, StorageChoice, RenderedFiles)."""
 
-    target: Target = field(default_factory=Target)
+    target: Target | None = None  # the Cluster step's answer (the defaults before it answers: `chosen_target`)
     exposure: Exposure | None = None
     auth: Auth | None = None
     storage: Storage | None = None
     uploads: Uploads | None = None
-    extras: Extras = field(default_factory=Extras)
+    extras: Extras | None = None
     clients: Clients | None = None
     probe: ProbeResult | None = None
     prepared: Prepared | None = None
@@ -94,6 +93,15 @@ class WizardState:
         self.reconfiguring = True
 
     @property
+    def chosen_target(self) -> Target:
+        """Where the release goes: the Cluster step's answer, or the defaults before it answered."""
+        if self.target is None:
+            from installer.model import Target
+
+            return Target()
+        return self.target
+
+    @property
     def reviewed(self) -> Prepared:
         """What Review prepared: the steps after Review work on it."""
         if self.prepared is None:
@@ -106,16 +114,18 @@ class WizardState:
 
     def choices(self, chart: Any = None) -> Choices:
         """The Choices the steps add up to (defaults for the sections not visited yet)."""
+        from installer.model import Auth, Choices
+
         if self.exposure is None:
             raise ValueError("the Address step has not been answered yet")
         defaults = Choices.model_fields
         data: dict[str, Any] = {
-            "target": self.target,
+            "target": self.chosen_target,
             "exposure": self.exposure,
             "auth": self.auth or Auth(),
             "storage": self.storage or defaults["storage"].default,
             "uploads": self.uploads or defaults["uploads"].default,
-            "extras": self.extras,
+            "extras": self.extras or defaults["extras"].default,
             "clients": self.clients or defaults["clients"].default,
         }
         if chart is not None:

@@ -10,6 +10,7 @@ import sys
 from tests.conftest import PRESETS, ROOT
 
 RENDER_NEVER_LOADS = ("kubernetes", "textual", "passlib")
+RENDER_LATER = {"installer.probe", "installer.registry_flags", "installer.disk_cli"}
 
 
 def _render_modules(preset: str, out, *, again: bool = False) -> set[str]:
@@ -37,6 +38,8 @@ def test_seed_render_loads_no_cluster_client_no_ui_and_no_x509(tmp_path):
     loaded = _render_modules("rook-ceph-nginx.yaml", tmp_path / "out", again=True)
     assert not _top(loaded) & {*RENDER_NEVER_LOADS, "cryptography"}, sorted(_top(loaded))
     assert "installer.tlsfiles" not in loaded
+    # the commands that talk to a cluster or a registry: their flags and modules stay with those commands
+    assert not loaded & RENDER_LATER, sorted(loaded & RENDER_LATER)
     assert "bcrypt" in loaded  # the one hash (or the check of the kept one) is still made
 
 
@@ -66,8 +69,41 @@ def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "CONTEXTS (['one', 'two'], 'two')" in proc.stdout
     loaded = set(proc.stdout.split("MODULES", 1)[1].split())
-    assert not _top(loaded) & {"kubernetes", "requests", "cryptography", "passlib"}, sorted(_top(loaded))
-    later = {"installer.apply", "installer.helm", "installer.render", "installer.verify", "installer.probe"}
-    assert not loaded & later, sorted(loaded & later)
+    assert not _top(loaded) & FIRST_FRAME_NEVER_LOADS, sorted(_top(loaded) & FIRST_FRAME_NEVER_LOADS)
+    assert not loaded & FIRST_FRAME_LATER, sorted(loaded & FIRST_FRAME_LATER)
     screens = {m for m in loaded if m.startswith("screens.")}
     assert screens == {"screens.app", "screens.base", "screens.cluster", "screens.state"}, sorted(screens)
+
+
+# pydantic and the Choices model load in the Cluster step's connect worker, after the first frame; RichLog (rich.pretty
+# and attrs) with the first step that shows a log
+FIRST_FRAME_NEVER_LOADS = {"kubernetes", "requests", "cryptography", "passlib", "pydantic", "pydantic_core", "attr"}
+FIRST_FRAME_LATER = {
+    "installer.apply",
+    "installer.helm",
+    "installer.render",
+    "installer.verify",
+    "installer.probe",
+    "installer.model",
+    "installer.preset",
+    "textual.widgets._rich_log",
+}
+
+
+def test_wizard_command_reaches_the_app_without_pydantic(tmp_path):
+    """`registry-installer` itself (the CLI's wizard command, not only make_app) starts the app before pydantic and
+    the model load; App.run is replaced here by a report of what is loaded at that moment."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters: []\ncontexts: []\n")
+    code = (
+        "import sys\nfrom textual.app import App\n"
+        "App.run = lambda self, **kw: print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "from installer.cli import main\n"
+        f"main(['--kubeconfig', {str(kubeconfig)!r}])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.split("MODULES", 1)[1].split())
+    assert "screens.app" in loaded
+    assert not _top(loaded) & FIRST_FRAME_NEVER_LOADS, sorted(_top(loaded) & FIRST_FRAME_NEVER_LOADS)
+    assert not loaded & FIRST_FRAME_LATER, sorted(loaded & FIRST_FRAME_LATER)
