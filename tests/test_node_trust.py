@@ -9,6 +9,7 @@ plain HTTP for localhost, which would hide the x509 failure.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -263,14 +264,16 @@ def _corporate_chain(folder, hosts: list[str]) -> tuple[str, str]:
 
 
 def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_through_containerd(
-    kube_node, ingress, tmp_path
+    kube_node, ingress, tmp_path, monkeypatch
 ):
     """tls.mode files with a certificate from a corporate intermediate, exposure.tls.ca_file the corporate root: the
     DaemonSet writes that root where containerd reads it, the smoke push trusts the same root, and the kubelet's pull
     by a name only the node resolves passes (no other trust: without the root containerd says x509)."""
     from installer.clients import node_trust_name, run_pull_check
-    from installer.engine import connect
+    from installer.engine import connect, prepare
     from installer.helm import HelmRunner
+    from installer.model import TLS
+    from installer.session import WizardSession
     from installer.tlsfiles import generate_ca
     from installer.uninstall import uninstall
 
@@ -321,6 +324,31 @@ def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_thro
         node_ca.write_text(root)
         right = run_pull_check(kube, apps, image, None, "docker-registry")
         assert not right.ok and right.kind in ("not-found", "auth") and "x509" not in right.detail, right
+
+        # the same root as the ca.crt of a TLS Secret (cert-manager's CA issuers write it): found without asking by
+        # the engine (apply's prepare) and by the wizard's Clients step (the session), from the real API server
+        def b64(text: str) -> str:
+            return base64.b64encode(text.encode()).decode()
+
+        files = {name: (tmp_path / f"{name}.pem").read_text() for name in ("chain", "key")}
+        data = {"tls.crt": b64(files["chain"]), "tls.key": b64(files["key"]), "ca.crt": b64(root)}
+        kube.core.create_namespaced_secret(
+            namespace, {"metadata": {"name": "corp-tls"}, "type": "kubernetes.io/tls", "data": data}
+        )
+        from_secret = choices.model_copy(
+            update={
+                "exposure": choices.exposure.model_copy(
+                    update={"tls": TLS(mode="existing-secret", secret_name="corp-tls")}
+                )
+            }
+        )
+        monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORD)
+        found = prepare(from_secret, kube).plan.client_ca
+        assert found.pem.strip() == root.strip(), found
+        assert found.source == "ca.crt of Secret corp-tls (CN=Example Corp Root CA)"
+        session = WizardSession()
+        session.kube = kube
+        assert session.client_ca(from_secret) == found and session.clients_problems(from_secret) == []
         # uninstall removes the files the DaemonSet wrote, and only those
         lines = uninstall(helm, kube, namespace, "docker-registry", keep_data=False)
         assert any("docker-registry-pull" in line for line in lines), lines
