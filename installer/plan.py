@@ -90,6 +90,7 @@ class ExistingState:
     # the TLS Secret of tls.mode existing-secret / cert-manager as it is now: its tls.crt chain and ca.crt (PEM)
     tls_secret_chain: str | None = field(default=None, repr=False)
     tls_secret_ca: str | None = field(default=None, repr=False)
+    node_trust_ca: str | None = field(default=None, repr=False)  # the CA node trust wrote before (its ConfigMap)
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,13 @@ def client_ca(
     tls = choices.exposure.tls
     if tls.mode == "none":
         return None, []
-    known = tls.ca_file or existing.tls_secret_chain or existing.tls_secret_ca or any(existing.listener_certs.values())
+    known = (
+        tls.ca_file
+        or existing.tls_secret_chain
+        or existing.tls_secret_ca
+        or existing.node_trust_ca
+        or any(existing.listener_certs.values())
+    )
     if tls.mode not in ("self-signed", "files") and not known and not choices.clients.node_trust:
         return None, []  # nothing to look at (offline, or before cert-manager issued): not even cryptography
     from installer.tlsfiles import ClientCA, find_client_ca, load_chain
@@ -324,19 +331,21 @@ def client_ca(
             ca_pem, f"the installer's own CA (tls.mode self-signed, Secret {choices.target.release}-ca)"
         ), []
     secret = tls.secret_name or SecretNames(choices.target.release).tls
+    installed = (f"{choices.target.release}-node-trust", existing.node_trust_ca) if existing.node_trust_ca else None
     if tls.mode == "files":
         chain = load_chain(material.cert_pem if material is not None else _read_text(tls.cert_file))
-        return find_client_ca(chain, f"exposure.tls.cert_file ({tls.cert_file})", tls.ca_file)
+        return find_client_ca(chain, f"exposure.tls.cert_file ({tls.cert_file})", tls.ca_file, installed_ca=installed)
     if tls.mode == "listener":
         pems = [pem for pem in existing.listener_certs.values() if pem]
         chain = load_chain(pems[0] if pems else None)
-        return find_client_ca(chain, "the Gateway listener's certificate", tls.ca_file)
+        return find_client_ca(chain, "the Gateway listener's certificate", tls.ca_file, installed_ca=installed)
     return find_client_ca(
         load_chain(existing.tls_secret_chain),
         f"the certificate in Secret {secret}",
         tls.ca_file,
         existing.tls_secret_ca,
         secret,
+        installed,
     )
 
 

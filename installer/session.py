@@ -478,15 +478,18 @@ class WizardSession:
 
         existing = ExistingState()
         tls, target = choices.exposure.tls, choices.target
-        if self.kube is not None and tls.mode in ("existing-secret", "cert-manager"):
-            from installer.state import tls_secret_pems
+        if self.kube is not None and tls.mode not in ("self-signed", "none"):
+            from installer.state import node_trust_ca, tls_secret_pems
 
             try:
-                chain, ca = tls_secret_pems(
-                    self.kube, target.namespace, tls.secret_name or SecretNames(target.release).tls
+                chain, ca = (
+                    tls_secret_pems(self.kube, target.namespace, tls.secret_name or SecretNames(target.release).tls)
+                    if tls.mode in ("existing-secret", "cert-manager")
+                    else (None, None)
                 )
-                existing = ExistingState(tls_secret_chain=chain, tls_secret_ca=ca)
-            except InstallerError as exc:  # not allowed to read it: the CA is not found then, and the step asks
+                installed = node_trust_ca(self.kube, target.namespace, target.release)
+                existing = ExistingState(tls_secret_chain=chain, tls_secret_ca=ca, node_trust_ca=installed)
+            except InstallerError as exc:  # not allowed to read them: the CA is not found then, and the step asks
                 log.debug("TLS Secret not read: %s", exc)
         return client_ca(choices, existing)
 

@@ -97,7 +97,21 @@ def load_existing(
         # the TLS Secret's chain and ca.crt: where a private CA is found without asking (cert-manager's CA issuers)
         tls_secret_chain=_decode(tls_secret, "tls.crt") if tls_secret is not None else None,
         tls_secret_ca=_decode(tls_secret, "ca.crt") if tls_secret is not None else None,
+        node_trust_ca=node_trust_ca(kube, namespace, release),
     )
+
+
+def node_trust_ca(kube: KubeClient, namespace: str, release: str) -> str | None:
+    """The CA certificate node trust put on the nodes in an earlier run (its ConfigMap's ca.crt), or None."""
+    from installer.clients import node_trust_name
+    from installer.kube import Forbidden
+
+    name = node_trust_name(release)
+    try:
+        config_map = kube.call(f"read ConfigMap {name}", kube.core.read_namespaced_config_map, name, namespace)
+    except (NotFound, Forbidden):
+        return None
+    return (config_map.data or {}).get("ca.crt")
 
 
 def tls_secret_pems(kube: KubeClient, namespace: str, name: str) -> tuple[str | None, str | None]:

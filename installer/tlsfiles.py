@@ -379,13 +379,16 @@ def find_client_ca(
     ca_file: str | None = None,
     secret_ca: str | None = None,
     secret_name: str | None = None,
+    installed_ca: tuple[str, str] | None = None,
 ) -> tuple[ClientCA, list[Problem]]:
     """Where the CA that signed the registry's certificate comes from, in this order:
 
     1. `exposure.tls.ca_file` (checked: a readable PEM file of CA certificates that signed `chain`, when known);
     2. the system trust store: a publicly trusted certificate needs no CA on the nodes;
     3. the `ca.crt` key of the TLS Secret (cert-manager's CA issuers write it; so may you);
-    4. the last certificate of the chain, when it is a self-signed CA (a `files` chain that includes its root).
+    4. the last certificate of the chain, when it is a self-signed CA (a `files` chain that includes its root);
+    5. `installed_ca` (the ConfigMap name, its ca.crt): what node trust put on the nodes in an earlier run, when it
+       signed `chain` or the chain is not known (a reconfigure, where ca_file is not read back).
 
     `chain`: the serving certificate chain when known (leaf first; [] when not, e.g. before cert-manager issued it);
     `where`: words for it (the file or Secret)."""
@@ -419,6 +422,12 @@ def find_client_ca(
     if len(chain) > 1 and is_ca(chain[-1]) and _signed_by(chain[-1], chain[-1]) and chain_anchor(chain, chain[-1:]):
         return ClientCA(
             pem_of(chain[-1:]), f"the last certificate of {where} ({subject_words(chain[-1])}, a self-signed root)"
+        ), []
+    installed = [c for c in load_chain(installed_ca[1]) if is_ca(c)] if installed_ca else []
+    if installed_ca and installed and (not chain or chain_anchor(chain, installed) is not None):
+        return ClientCA(
+            pem_of(installed),
+            f"the CA node trust put on the nodes before (ConfigMap {installed_ca[0]}: {subject_words(installed[0])})",
         ), []
     if not chain:
         why = (

@@ -414,3 +414,24 @@ def test_a_publicly_trusted_certificate_needs_no_node_trust(corporate, monkeypat
     assert not node_trust_offered("files", plan.client_ca)
     # an explicit ca_file still wins (a private root that is also in this machine's store)
     assert build_plan(_files(folder, ca="ca", node_trust=True)).client_ca.public is False
+
+
+def test_the_ca_node_trust_installed_before_is_found_on_a_reconfigure(corporate):
+    """A reconfigure reads exposure back without ca_file: the CA node trust wrote (its ConfigMap) is used, when it
+    signed the certificate (or the certificate is not known yet); a CA that did not is ignored."""
+    folder, ca_pem, leaf = corporate
+    choices = Choices.model_validate(
+        {
+            "exposure": {"hosts": [HOST], "tls": {"mode": "cert-manager", "issuer": "corp-ca"}},
+            "clients": {"node_trust": True},
+        }
+    )
+    plan = build_plan(choices, None, ExistingState(node_trust_ca=ca_pem))
+    assert plan.ca_pem.strip() == ca_pem.strip()
+    assert plan.client_ca.source == (
+        "the CA node trust put on the nodes before (ConfigMap docker-registry-node-trust: CN=Example Corp Root CA)"
+    )
+    other = (folder / "other-ca.pem").read_text()
+    ((path, message, _fix),) = _problems(choices, ExistingState(tls_secret_chain=leaf, node_trust_ca=other))
+    assert path == "clients.node_trust" and "not known" in message
+    assert build_plan(_files(folder, node_trust=True), None, ExistingState(node_trust_ca=ca_pem)).ca_pem == ca_pem
