@@ -18,7 +18,6 @@ import io
 import logging
 import os
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +52,8 @@ def read_chart(path: str | os.PathLike[str]) -> ChartInfo:
     Raises:
         InstallerError: the path is missing, not a chart, or not the docker-registry chart.
     """
+    import tarfile  # here: the wizard's start (chart_option) reads no chart
+
     path = Path(path)
     if not path.exists():
         raise InstallerError(
@@ -103,6 +104,8 @@ MAX_CHART_BYTES = 50 * 1024 * 1024
 
 
 def _chart_yaml(path: Path) -> str:
+    import tarfile
+
     from installer.files import FileProblem, read_user_file, read_user_text
 
     try:
