@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from installer import defaults
 from installer.model import Auth, Choices, Exposure, Extras, Storage, Target, Uploads, User
 from screens.state import ClusterChoice, RenderedFiles, StorageChoice, WizardState
 
@@ -43,6 +44,17 @@ def test_choices_fill_unvisited_sections_with_defaults():
     choices = state.choices()
     assert choices.auth == Auth() and choices.storage == Choices.model_fields["storage"].default
     assert choices.exposure.hosts == ["r.example.com"]
+
+
+def test_before_the_cluster_step_answers_the_target_is_the_models_default():
+    """WizardState makes no model before the first frame: no target yet, `chosen_target` gives Target's defaults
+    (the Cluster screen shows installer.defaults, which Target's fields use), and the Choices get them too."""
+    state = WizardState(exposure=Exposure(hosts=["r.example.com"]))
+    assert state.target is None and state.extras is None
+    assert state.chosen_target == Target() == Target(namespace=defaults.NAMESPACE, release=defaults.RELEASE)
+    assert state.choices().target == Target() and state.choices().extras == Extras()
+    state.keep(None, ClusterChoice(Target(namespace="reg"), offline=False))
+    assert state.chosen_target is state.target and state.choices().target.namespace == "reg"
 
 
 def test_choices_need_the_address():
