@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ApplyOptions:
     dry_run: bool = False
+    # wait for the registry's pods (both front ends the same way): helm runs without --wait and returns once the
+    # release is deployed, the installer's rollout watch waits up to `timeout` and rolls back itself on a failure;
+    # stopping the wait (apply's `detach`, the wizard's) leaves no helm running and no release pending
     wait: bool = True
     timeout: str = "10m"
     smoke: bool = True
@@ -44,10 +47,6 @@ class ApplyOptions:
         True  # after the smoke push, a pod pulls the pushed image (clients.pull_check and a namespace needed too)
     )
     pull_check_timeout: float = 90.0
-    # wait with the installer's own rollout watch instead of helm's --wait (the wizard): helm returns once the
-    # release is deployed, the installer waits up to `timeout` and rolls back itself on a failure; stopping the
-    # wait (apply's `detach`) leaves no helm running and no release pending
-    own_wait: bool = False
 
 
 @dataclass
@@ -62,7 +61,7 @@ class ApplyResult:
     seconds: float = 0.0
     clients: ClientsResult | None = None
     pull_check: PullCheck | None = None
-    ready: bool | None = None  # own_wait: the pods were seen ready (False: the user stopped waiting); None: not waited
+    ready: bool | None = None  # the pods were seen ready (False: the user stopped waiting); None: not waited
 
 
 def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
@@ -79,17 +78,27 @@ def helm_values_files(rendered: Rendered, workdir: Path) -> list[str]:
 
 def helm_command_text(plan: Plan, helm: HelmRunner, options: ApplyOptions) -> str:
     """The helm command the install runs, for the review screen (file names, no secret content)."""
-    args = helm.upgrade_args(
+    return "helm " + " ".join(
+        _upgrade_args(plan, helm, options, ["values.yaml", "secret-values.yaml"], options.dry_run)
+    )
+
+
+def _upgrade_args(
+    plan: Plan, helm: HelmRunner, options: ApplyOptions, files: list[str], dry_run: bool, create_namespace=False
+) -> list[str]:
+    """`helm upgrade --install` of the plan, never with helm's --wait/--atomic: the installer waits (`_own_wait`)
+    and rolls back itself (`_recover`)."""
+    return helm.upgrade_args(
         plan.release,
         plan.chart,
         plan.namespace,
-        ["values.yaml", "secret-values.yaml"],
-        wait=options.wait and not options.own_wait,
+        files,
+        wait=False,
         timeout=options.timeout,
-        rollback=True,
-        dry_run=options.dry_run,
+        rollback=False,
+        dry_run=dry_run,
+        create_namespace=create_namespace,
     )
-    return "helm " + " ".join(args)
 
 
 def apply(
@@ -100,7 +109,7 @@ def apply(
     options: ApplyOptions = ApplyOptions(),
     on_event: EventSink = discard,
     cancel: threading.Event | None = None,
-    detach: threading.Event | None = None,  # own_wait: set to stop waiting for the pods (deployed, unverified)
+    detach: threading.Event | None = None,  # set to stop waiting for the pods (deployed, unverified)
 ) -> ApplyResult:
     """Install or upgrade (no smoke push: engine.install runs it after this). On a helm failure the release is
     rolled back and the Secrets restored.
@@ -132,8 +141,8 @@ def apply(
                 claim_created, run.result = prepare_claim(kube, plan, rendered)
             result.helm_output = _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result)
         except (HelmFailed, InstallerError) as exc:
-            # own_wait: helm had deployed the revision (result.revision) before the installer's wait failed
-            deployed = options.own_wait and result.revision is not None
+            # helm had deployed the revision (result.revision) before the installer's wait failed
+            deployed = result.revision is not None
             _recover(
                 plan, helm, kube, options, on_event, previous, snapshot, result.changed_secrets, claim_created, deployed
             )
@@ -223,16 +232,8 @@ def _dry_run(plan, rendered, helm, kube, options, on_event, result, started, nam
     with step(on_event, "helm", "helm upgrade --install --dry-run=server") as run:
         workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
         try:
-            args = helm.upgrade_args(
-                plan.release,
-                plan.chart,
-                plan.namespace,
-                helm_values_files(rendered, workdir),
-                wait=False,
-                timeout=options.timeout,
-                rollback=False,
-                dry_run=True,
-                create_namespace=namespace_missing,
+            args = _upgrade_args(
+                plan, helm, options, helm_values_files(rendered, workdir), True, create_namespace=namespace_missing
             )
             # the dry run's output contains the rendered Secrets: keep it out of the event stream
             helm.upgrade_install(args, on_line=lambda _line: None)
@@ -350,48 +351,17 @@ def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
 
 
 def _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result) -> str:
-    """helm upgrade --install (one "helm" step); sets `result.revision` and, with own_wait, `result.ready`."""
-    from installer.watch import RolloutWatcher
-
+    """helm upgrade --install, then (options.wait) the installer's own wait for the pods, as one "helm" step; sets
+    `result.revision` and, when waiting, `result.ready`."""
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
     try:
-        args = helm.upgrade_args(
-            plan.release,
-            plan.chart,
-            plan.namespace,
-            helm_values_files(rendered, workdir),
-            wait=options.wait and not options.own_wait,
-            timeout=options.timeout,
-            rollback=True,
-            dry_run=False,
-        )
+        args = _upgrade_args(plan, helm, options, helm_values_files(rendered, workdir), False)
         with step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as run:
-            if not options.wait or options.own_wait:
-                output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
-            else:
-                # the watcher explains the wait as it goes and, on a failure no waiting cures, stops helm
-                # through `stop` as the user's cancel does (it passes the user's cancel on to `stop` too)
-                stop = threading.Event()
-                with RolloutWatcher(
-                    kube,
-                    plan.namespace,
-                    plan.release,
-                    data_claims(plan, rendered),
-                    on_event,
-                    stop,
-                    cancel,
-                    pull_grace=options.pull_grace,
-                ) as watcher:
-                    try:
-                        output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=stop)
-                    except HelmFailed:
-                        if watcher.failure is not None:
-                            raise RolloutFailed(watcher.failure) from None
-                        raise
+            output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
             status = helm.status(plan.release, plan.namespace) or {}
             result.revision = revision = status.get("version")
             run.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
-            if options.wait and options.own_wait:  # the wait is part of this step, as helm's --wait is
+            if options.wait:  # the wait is part of this step, as helm's --wait was
                 result.ready = _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision)
                 run.result += ", pods ready" if result.ready else ", not verified: stopped waiting for the pods"
         return output
@@ -400,8 +370,9 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, res
 
 
 def _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision) -> bool:
-    """ApplyOptions.own_wait: helm has deployed the release without waiting; wait here for the registry's pods,
-    explaining the rollout as it goes. True when ready, False when the user stopped waiting (`detach`).
+    """helm has deployed the release without waiting; wait here for the registry's pods, explaining the rollout as
+    it goes and ending early on a failure no waiting cures. True when ready, False when the user stopped waiting
+    (`detach`).
 
     Raises:
         RolloutFailed, Cancelled or InstallerError (the timeout): the caller rolls the deployed revision back.
@@ -415,27 +386,21 @@ def _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision)
     on_event(
         Note("wait", f"helm deployed revision {revision}; waiting up to {options.timeout} for the registry's pods")
     )
-    stop = threading.Event()
+    claims = data_claims(plan, rendered)
     with RolloutWatcher(
-        kube,
-        plan.namespace,
-        plan.release,
-        data_claims(plan, rendered),
-        on_event,
-        stop,
-        cancel,
-        pull_grace=options.pull_grace,
-    ) as watcher:
-        outcome = watcher.wait_ready(chart_fullname(plan.release), seconds, detach)
+        kube, plan.namespace, plan.release, claims, on_event, cancel, pull_grace=options.pull_grace
+    ) as w:
+        outcome = w.wait_ready(chart_fullname(plan.release), seconds, detach)
     if outcome in ("ready", "detached"):
         return outcome == "ready"
-    if outcome == "failed" and watcher.failure is not None:
-        raise RolloutFailed(watcher.failure)
+    if outcome == "failed" and w.failure is not None:
+        raise RolloutFailed(w.failure)
     if outcome == "cancelled":
         raise Cancelled("cancelled while waiting for the registry pods", "re-run the same command; it converges")
     raise InstallerError(
-        f"the registry pods were not ready within {options.timeout}",
-        "see the rollout lines above for why; a longer timeout helps only when they were still starting",
+        f"the registry pods did not become ready in time (timeout {options.timeout})",
+        "see the rollout lines above for why (pending volume? image pull?); raise the timeout (--timeout) only when "
+        "they were still starting",
     )
 
 
@@ -450,7 +415,7 @@ def data_claims(plan: Plan, rendered: Rendered) -> tuple[str, ...]:
 
 
 class RolloutFailed(InstallerError):
-    """The rollout watcher saw a failure no waiting cures; helm was stopped."""
+    """The rollout watcher saw a failure no waiting cures."""
 
     def __init__(self, problem) -> None:
         first, *rest = problem.message.splitlines() or [""]
@@ -465,7 +430,7 @@ def _recover(
     plan, helm, kube, options, on_event, previous, snapshot, changed, claim_created=False, deployed=False
 ) -> None:
     """Roll the release back to `previous` (or remove a failed first install) and restore the Secrets; `deployed`:
-    the failed revision is deployed (own_wait) and is rolled back too."""
+    the failed revision is deployed (helm succeeded, the wait failed) and is rolled back too."""
     with step(
         on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install"
     ) as run:

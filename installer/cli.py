@@ -488,7 +488,8 @@ def cmd_apply(args) -> int:
 
 
 def _cancel_on_signals() -> threading.Event:
-    """SIGTERM (and SIGINT) set an Event that makes helm stop cleanly instead of killing us mid-upgrade."""
+    """SIGTERM (and SIGINT) set an Event that stops helm or the wait cleanly (and the installer rolls back) instead
+    of killing us mid-upgrade."""
     import signal
 
     cancel = threading.Event()
@@ -496,7 +497,7 @@ def _cancel_on_signals() -> threading.Event:
 
         def handler(signum, frame):
             cancel.set()
-            print(f"signal {signum}: stopping helm cleanly (it rolls back)...", file=sys.stderr)
+            print(f"signal {signum}: stopping helm cleanly and rolling back...", file=sys.stderr)
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)

@@ -117,7 +117,7 @@ def install(
 ) -> "ApplyResult":
     """Apply the Plan, then (with waiting, unless a dry run) the smoke push and the in-cluster pull check.
 
-    With `options.own_wait`, setting `detach` while the pods are awaited stops waiting: the release stays deployed,
+    Setting `detach` while the pods are awaited (options.wait) stops waiting: the release stays deployed,
     `result.ready` is False and nothing is pushed (not verified yet).
 
     The CLI's `apply` and the wizard's Install step both call this: the same steps in the same order.

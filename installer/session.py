@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -148,7 +148,7 @@ class WizardSession:
         from installer.apply import helm_command_text
 
         try:
-            return helm_command_text(prepared.plan, self.helm(), self.install_options)
+            return helm_command_text(prepared.plan, self.helm(), self.apply_options)
         except InstallerError as exc:
             return f"(helm is not usable: {exc.message})"
 
@@ -193,12 +193,6 @@ class WizardSession:
             lines += clients_changes(installed_clients(self.kube, prepared.plan), prepared.plan.choices.clients)
         return lines
 
-    @property
-    def install_options(self) -> ApplyOptions:
-        """The wizard waits with the installer's own rollout watch, never helm's --wait, so the Install step can stop
-        waiting ("continue without waiting") without leaving helm running or the release pending."""
-        return replace(self.apply_options, own_wait=True)
-
     def install(
         self,
         prepared: Prepared,
@@ -214,7 +208,7 @@ class WizardSession:
         self._cancel = cancel
         self._idle.clear()
         try:
-            result = engine.install(prepared, self.helm(), self.kube, self.install_options, on_event, cancel, detach)
+            result = engine.install(prepared, self.helm(), self.kube, self.apply_options, on_event, cancel, detach)
             # no smoke push ran (not waited for, or the user stopped waiting): the Smoke step's first push waits for
             # the ingress to load the new route, as install's own does
             self._just_installed = result.smoke is None

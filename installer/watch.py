@@ -1,11 +1,12 @@
-"""Watch a release's rollout while helm waits: say what the PVCs and Pods are doing, stop early on a definite failure.
+"""Wait for a release's rollout: say what the PVCs and Pods are doing, stop early on a definite failure.
 
 helm's `--wait` says nothing until its timeout; the cluster usually knows much earlier why the
-registry cannot start. `RolloutWatcher` polls the release's PVCs, Pods and Events about once a
+registry cannot start, so the installer runs helm without it and waits here (`wait_ready`).
+`RolloutWatcher` polls the release's PVCs, Pods and Events about once a
 second on a thread and emits `RolloutStatus` (what changed) and `RolloutProblem` (what stands in
 the way, in the cluster's own words, with a fix). A problem nothing will cure by waiting (no
 provisioner for the class, an image that cannot be pulled, a missing Secret key, a crash loop)
-is `fatal`: the watcher sets `stop`, which interrupts helm as the user's cancel does, and the
+is `fatal`: the watcher sets `stop`, which ends the wait as the user's cancel does, and the
 caller rolls back and raises `failure` as the error.
 
 The classification (`pod_findings`, `claim_findings`) works on the API's plain JSON, so it is
@@ -393,7 +394,7 @@ def deployment_ready(deployment: dict[str, Any]) -> bool:
 
 
 class RolloutWatcher:
-    """Polls one release's rollout on a thread while helm waits; see the module docstring."""
+    """Polls one release's rollout on a thread while the installer waits; see the module docstring."""
 
     def __init__(
         self,
@@ -402,20 +403,14 @@ class RolloutWatcher:
         release: str,
         claims: tuple[str, ...],
         on_event: EventSink,
-        stop: threading.Event,
         cancel: threading.Event | None = None,
         interval: float = 1.0,
         pull_grace: float = PULL_GRACE,
         app: str = "docker-registry",
     ) -> None:
         self.kube, self.namespace, self.release, self.claims = kube, namespace, release, claims
-        self.on_event, self.stop, self.cancel, self.interval, self.pull_grace = (
-            on_event,
-            stop,
-            cancel,
-            interval,
-            pull_grace,
-        )
+        self.on_event, self.cancel, self.interval, self.pull_grace = on_event, cancel, interval, pull_grace
+        self.stop = threading.Event()  # set on a fatal problem or the user's cancel: ends wait_ready's sleep
         self.selector = f"app={app},release={release}"
         self.failure: RolloutProblem | None = None
         self._done = threading.Event()
@@ -429,7 +424,7 @@ class RolloutWatcher:
     def __enter__(self) -> "RolloutWatcher":
         try:
             self._old_events = {self._event_key(e) for e in self._list_events()}
-        except Exception as exc:  # e.g. not allowed to list events: helm still waits, only without explanations
+        except Exception as exc:  # e.g. not allowed to list events: the wait goes on, only without explanations
             log.info("not watching the rollout: %s", exc)
             self._thread = threading.Thread(target=self._pass_cancel_on, name="rollout-cancel", daemon=True)
             self._thread.start()
@@ -449,7 +444,7 @@ class RolloutWatcher:
             and self._thread.name == "rollout-watcher"
         ):
             try:
-                self.poll_once()  # helm is done waiting: show where things ended (Bound, Ready) even if it was quick
+                self.poll_once()  # the wait is over: show where things ended (Bound, Ready) even if it was quick
             except Exception as error:
                 log.debug("last rollout poll failed: %s", error)
 
@@ -457,7 +452,7 @@ class RolloutWatcher:
         next_poll = 0.0
         while not self._done.is_set():
             if self.cancel is not None and self.cancel.is_set():
-                self.stop.set()  # the user's cancel reaches helm through the same event
+                self.stop.set()  # the user's cancel ends the wait's sleep at once
             if time.monotonic() >= next_poll:
                 try:
                     self.poll_once()

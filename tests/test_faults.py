@@ -99,6 +99,8 @@ def test_helm_timeout_rolls_back(kube_cluster, helm_binary):
     # waiting for pods that never run (no kubelet here) meets the timeout for real
     proc = apply_preset(kube_cluster, helm_binary, namespace, "--skip-smoke", "--timeout", "4s")
     assert proc.returncode == 1
+    # helm ran without --wait; the installer's own wait (the wizard's too) met the timeout and rolled back
+    assert "waiting up to 4s for the registry's pods" in proc.stdout, proc.stdout
     assert "did not become ready in time" in proc.stderr, proc.stderr
     assert "The previous registry (revision 1) is still running" in proc.stderr
     releases = release_secrets(kube_cluster, namespace)
