@@ -1,4 +1,4 @@
-"""The installer's own wait (ApplyOptions.own_wait): when a Deployment counts as rolled out."""
+"""The installer's own wait (apply._own_wait, CLI and wizard alike): when a Deployment counts as rolled out."""
 
 from __future__ import annotations
 
