@@ -353,6 +353,18 @@ def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
 def _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result) -> str:
     """helm upgrade --install, then (options.wait) the installer's own wait for the pods, as one "helm" step; sets
     `result.revision` and, when waiting, `result.ready`."""
+    from installer.watch import RolloutWatcher
+
+    watcher = None
+    if options.wait:
+        claims = data_claims(plan, rendered)
+        watcher = RolloutWatcher(
+            kube, plan.namespace, plan.release, claims, on_event, cancel, pull_grace=options.pull_grace
+        )
+        try:
+            watcher.mark_old_events()  # before helm: this rollout's first events (a failed provisioning) count as new
+        except Exception as exc:  # the watch tries again when it starts, and then waits without explanations
+            log.info("cannot list the events: %s", exc)
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
     try:
         args = _upgrade_args(plan, helm, options, helm_values_files(rendered, workdir), False)
@@ -361,15 +373,15 @@ def _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, res
             status = helm.status(plan.release, plan.namespace) or {}
             result.revision = revision = status.get("version")
             run.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
-            if options.wait:  # the wait is part of this step, as helm's --wait was
-                result.ready = _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision)
+            if watcher is not None:  # the wait is part of this step, as helm's --wait was
+                result.ready = _own_wait(watcher, plan, options, on_event, detach, revision)
                 run.result += ", pods ready" if result.ready else ", not verified: stopped waiting for the pods"
         return output
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # the secret values never outlive the run
 
 
-def _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision) -> bool:
+def _own_wait(watcher, plan, options, on_event, detach, revision) -> bool:
     """helm has deployed the release without waiting; wait here for the registry's pods, explaining the rollout as
     it goes and ending early on a failure no waiting cures. True when ready, False when the user stopped waiting
     (`detach`).
@@ -380,16 +392,12 @@ def _own_wait(plan, rendered, kube, options, on_event, cancel, detach, revision)
     from installer.errors import Cancelled
     from installer.maintenance import duration_seconds
     from installer.plan import chart_fullname
-    from installer.watch import RolloutWatcher
 
     seconds = duration_seconds(options.timeout)
     on_event(
         Note("wait", f"helm deployed revision {revision}; waiting up to {options.timeout} for the registry's pods")
     )
-    claims = data_claims(plan, rendered)
-    with RolloutWatcher(
-        kube, plan.namespace, plan.release, claims, on_event, cancel, pull_grace=options.pull_grace
-    ) as w:
+    with watcher as w:
         outcome = w.wait_ready(chart_fullname(plan.release), seconds, detach)
     if outcome in ("ready", "detached"):
         return outcome == "ready"

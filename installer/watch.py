@@ -416,14 +416,24 @@ class RolloutWatcher:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: set[tuple[str, str, str, str]] = set()
-        self._old_events: set[tuple[str, Any]] = set()
+        self._old_events: set[tuple[str, Any]] | None = None
         self._pull_since: dict[str, float] = {}
         self._classes: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, str] = {}
 
+    def mark_old_events(self) -> None:
+        """Remember the namespace's events as they are now: the watch explains only newer ones. Called before helm
+        changes anything (else on entering), so the new rollout's first events count as new.
+
+        Raises:
+            Exception: the events cannot be listed (then the watch only waits, without explanations).
+        """
+        self._old_events = {self._event_key(e) for e in self._list_events()}
+
     def __enter__(self) -> "RolloutWatcher":
         try:
-            self._old_events = {self._event_key(e) for e in self._list_events()}
+            if self._old_events is None:
+                self.mark_old_events()
         except Exception as exc:  # e.g. not allowed to list events: the wait goes on, only without explanations
             log.info("not watching the rollout: %s", exc)
             self._thread = threading.Thread(target=self._pass_cancel_on, name="rollout-cancel", daemon=True)
@@ -512,7 +522,7 @@ class RolloutWatcher:
             ).get("items")
             or []
         )
-        view.events = [e for e in self._list_events() if self._event_key(e) not in self._old_events]
+        view.events = [e for e in self._list_events() if self._event_key(e) not in (self._old_events or set())]
         if not self.claims:
             return view
         listed = self.kube.get_json("list PVCs", f"/api/v1/namespaces/{ns}/persistentvolumeclaims").get("items") or []
