@@ -67,7 +67,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     apply_p.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
     apply_p.add_argument("--dry-run", action="store_true", help="change nothing: server-side dry run of every object")
     apply_p.add_argument("--yes", "-y", action="store_true", help="do not ask before changing the cluster")
-    apply_p.add_argument("--timeout", default="10m", help="helm timeout, e.g. 10m or 600s (default 10m)")
+    apply_p.add_argument(
+        "--timeout", default="10m", help="how long to wait for the registry pods, e.g. 10m or 600s (default 10m)"
+    )
     apply_p.add_argument(
         "--no-wait", action="store_true", help="do not wait for the registry pods (also skips the smoke push)"
     )
