@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Label, Static, Switch
 from installer.errors import Problem
 from installer.model import TLS, Clients, Exposure
 from screens.base import FIELD_WORDS, InvalidStep, StepScreen, validated
+from screens.file_picker import FilePicker
 
 if TYPE_CHECKING:
     from installer.model import Choices
@@ -59,6 +60,7 @@ def split_names(text: str) -> list[str]:
 class ClientsScreen(StepScreen):
     step_key = "clients"
     heading = "Clients: who pulls from the registry inside the cluster?"
+    BINDINGS = [Binding("ctrl+o", "browse", "Browse CA file")]
 
     def __init__(self, session, clients: Clients | None, choices: Choices | None, probe: ProbeResult | None) -> None:
         super().__init__()
@@ -129,6 +131,21 @@ class ClientsScreen(StepScreen):
     def on_switch_changed(self, event: Switch.Changed) -> None:
         if self._armed:
             self.check()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "browse":
+            return self.ask_ca_file
+        return super().check_action(action, parameters)
+
+    def action_browse(self) -> None:
+        field = self.query_one("#ca-file", Input)
+
+        def chosen(path: str | None) -> None:
+            if path:
+                field.value = path  # Input.Changed checks it on the spot
+                field.focus()
+
+        self.app.push_screen(FilePicker("Choose the CA file (PEM)", field.value or None), chosen)
 
     def action_next(self) -> None:
         self.checked.clear()  # the files may have changed since the last keystroke: check them again

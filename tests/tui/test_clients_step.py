@@ -132,7 +132,17 @@ async def test_node_trust_with_your_own_ca_asks_for_its_file_and_cdi_only_when_t
         assert "exposure.tls.ca_file" in problems_text(app)
         await replace_text(pilot, "#ca-file", str(tmp_path / "not-pem.txt"))
         assert "CA file: " in problems_text(app) and "holds no PEM certificate" in problems_text(app)
-        await replace_text(pilot, "#ca-file", str(tmp_path / "corp-root.pem"))
+        await replace_text(pilot, "#ca-file", str(tmp_path))  # Ctrl+O browses from there
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: on_screen(app, "FilePicker"), what="the file picker")
+        names = sorted(p.name for p in tmp_path.iterdir())
+        await wait_until(
+            pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing"
+        )
+        await pilot.press(*["down"] * (names.index("corp-root.pem") + 1), "enter")
+        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"), what="the Clients step again")
+        assert screen.query_one("#ca-file").value == str(tmp_path / "corp-root.pem")
+        await pilot.pause()
         assert problems_text(app) == ""
         screen.query_one("#cdi").focus()
         await pilot.press("space")
