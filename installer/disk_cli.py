@@ -176,9 +176,11 @@ def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, 
                 f"(it was typed, not generated)",
                 "pass --username and --password-env VAR",
             )
-    if existing.tls is not None and existing.tls.ca_pem:
+    # the installer's own CA (self-signed), else the private CA node trust put on the nodes
+    ca_pem = existing.tls.ca_pem if existing.tls is not None and existing.tls.ca_pem else existing.node_trust_ca
+    if ca_pem:
         ca_file = workdir / "ca.crt"
-        ca_file.write_text(existing.tls.ca_pem, encoding="utf-8")
+        ca_file.write_text(ca_pem, encoding="utf-8")
         found["ca_file"] = ca_file
     return str(hosts[0]), found
 
