@@ -51,6 +51,28 @@ def helm_path(name: str) -> Path:
     return path
 
 
+def apply_args(preset: str | Path, namespace: str, *extra: str) -> list[str]:
+    """The installer's arguments for an unattended install of `preset` into `namespace` with the real chart (`apply
+    --preset --namespace --chart --yes`), then `extra`; the connection and helm flags are the caller's."""
+    return ["apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes", *extra]
+
+
+def helm_argv(cluster, *args: str, helm: str | Path = "helm3") -> list[str]:
+    """A helm command line against `cluster` (a ClusterHandle or a NodeHandle) as its admin; `helm` is a binary's
+    name in the tools cache (helm3, helm4) or its path."""
+    binary = helm_path(helm) if isinstance(helm, str) else helm
+    return [str(binary), *args, "--kubeconfig", str(cluster.kubeconfig), "--kube-context", cluster.admin_context]
+
+
+def run_helm(
+    cluster, *args: str, helm: str | Path = "helm3", check: bool = False, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run helm against `cluster` (helm_argv), its output captured as text."""
+    return subprocess.run(
+        helm_argv(cluster, *args, helm=helm), capture_output=True, text=True, check=check, timeout=timeout
+    )
+
+
 @pytest.fixture(params=["helm3", "helm4"])
 def helm_binary(request) -> Path:
     """Each real helm major version in turn."""

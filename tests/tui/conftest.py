@@ -1,15 +1,24 @@
-"""Helpers for the wizard's pilot tests: a kubeconfig no cluster answers, and waiting for workers."""
+"""Helpers for the wizard's pilot tests: a kubeconfig no cluster answers, running the wizard with a record of its
+messages, and waiting on them (a worker's end, an engine event) or on what the screen shows."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 import pytest
 import yaml
+from textual import events
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.worker import Worker, WorkerState
 
 from installer.apply import ApplyOptions
+from installer.events import StepStarted
 from installer.model import Chart
 from installer.session import WizardSession
 from screens.app import WizardApp, make_app
@@ -37,8 +46,125 @@ def closed_kubeconfig(tmp_path: Path) -> Path:
     return write_kubeconfig(tmp_path / "closed.kubeconfig", "https://127.0.0.1:1")
 
 
+class MessageLog:
+    """The messages the wizard dispatched, in order (Textual's `message_hook`, called as each message is handed to
+    its handler; input and timer events are left out), and waiting for one.
+
+    A bubbling message is dispatched once per node on its way up: it is recorded once."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.worker_ends: list[Worker.StateChanged] = []  # of those, the ones that say a worker ended (or failed)
+        self._ids: set[int] = set()
+        self._arrived = asyncio.Event()
+
+    def __call__(self, message: Message) -> None:
+        if not isinstance(message, events.Event) and id(message) not in self._ids:
+            self._ids.add(id(message))
+            self.messages.append(message)
+            if isinstance(message, Worker.StateChanged) and message.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+                self.worker_ends.append(message)
+        self._arrived.set()  # every dispatch: what a waiter checks may have changed (the screen on top, say)
+
+    def after(self, message: Message) -> int:
+        """Where the messages dispatched after `message` start (a `since` for wait_for_message)."""
+        return next(i for i, m in enumerate(self.messages) if m is message) + 1
+
+    async def wait(self, check: Callable[[], bool], timeout: float, what: str, app) -> None:
+        """Until `check()` holds; it is asked again whenever a message is dispatched. Fails after `timeout`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():
+            self._arrived.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), max(left, 0))
+            except asyncio.TimeoutError:
+                if check():
+                    break
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what}; screen is {type(app.screen).__name__}"
+                ) from None
+
+
+_LOGS: weakref.WeakKeyDictionary[WizardApp, MessageLog] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def running(app: WizardApp, size: tuple[int, int] = (80, 24)) -> AsyncIterator[Pilot]:
+    """`app.run_test` with a MessageLog of what it dispatches (`message_log(app)`), for `wait_for_message` and
+    `worker_finished`."""
+    log = _LOGS[app] = MessageLog()
+    async with app.run_test(size=size, message_hook=log) as pilot:
+        yield pilot
+
+
+def message_log(app: WizardApp) -> MessageLog:
+    try:
+        return _LOGS[app]
+    except KeyError:
+        raise AssertionError("no message log: run the app with `async with running(app) as pilot`") from None
+
+
+async def wait_for_message(
+    pilot, where: Callable[[Message], bool], timeout: float = 120.0, what: str = "the message", since: int = 0
+) -> Message:
+    """The first message from the `since`-th on (`len(message_log(app).messages)` taken before the action that
+    posts it) for which `where(message)` holds, once its handler has run; waits for it to be dispatched."""
+    log = message_log(pilot.app)
+    found: list[Message] = []
+    scanned = since
+
+    def arrived() -> bool:
+        nonlocal scanned
+        while not found and scanned < len(log.messages):
+            if where(log.messages[scanned]):
+                found.append(log.messages[scanned])
+            scanned += 1
+        return bool(found)
+
+    await log.wait(arrived, timeout, what, pilot.app)
+    await pilot.pause()  # the hook runs just before the handler: let it (and what it asked for next) run
+    return found[0]
+
+
+def worker_ended(name: str) -> Callable[[Message], bool]:
+    """For wait_for_message: the worker `name` (of whichever screen) ended, with its result or an error."""
+    return lambda m: (
+        isinstance(m, Worker.StateChanged)
+        and m.worker.name == name
+        and m.state in (WorkerState.SUCCESS, WorkerState.ERROR)
+    )
+
+
+def status_read(message: Message) -> bool:
+    """For wait_for_message: the Status view read the release's status (or failed to)."""
+    from screens.status import StatusScreen
+
+    return isinstance(message, StatusScreen.StatusRead)
+
+
+def action_finished(action: str) -> Callable[[Message], bool]:
+    """For wait_for_message: the Status view's `action` ("gc", "grow") ended."""
+    from screens.status import StatusScreen
+
+    return lambda m: isinstance(m, StatusScreen.ActionFinished) and m.action == action
+
+
+def push_finished(message: Message) -> bool:
+    """For wait_for_message: the VM-disk form's push ended (pushed, refused or failed)."""
+    from screens.push_disk import PushDiskScreen
+
+    return isinstance(message, PushDiskScreen.PushFinished)
+
+
+def reported(kind: type, step: str) -> Callable[[Message], bool]:
+    """For wait_for_message: a step's worker reported the engine event `kind` (StepStarted, ...) of `step`."""
+    return lambda m: isinstance(getattr(m, "event", None), kind) and m.event.step == step  # type: ignore[attr-defined]
+
+
 async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 60.0, what: str = "the condition") -> None:
-    """Let workers run until `condition()` holds (the kubernetes client is slow to import on a busy machine)."""
+    """Let the app run until `condition()` holds: for what the screen shows (which step is on top, a field's state);
+    a worker's end or an engine event is waited for as a message (`worker_finished`, `wait_for_message`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -52,16 +178,18 @@ async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 60.0
 
 async def worker_finished(pilot, name: str, timeout: float = 120.0, screen: str | None = None, times: int = 1) -> None:
     """Wait until the current step (or the step class `screen`, once it is shown) has handled the end of its worker
-    `name` (`times` times: a retry runs it again): the Worker.StateChanged message that StepScreen turns into
-    worker_done / worker_failed."""
+    `name` (`times` times: a retry runs it again): the Worker.StateChanged message (SUCCESS or ERROR) that StepScreen
+    turns into worker_done / worker_failed."""
     app = pilot.app
+    log = message_log(app)
 
     def handled() -> bool:
-        done = getattr(app.screen, "workers_done", [])
-        return (screen is None or on_screen(app, screen)) and done.count(name) >= times
+        current = app.screen
+        ends = [m for m in log.worker_ends if m.worker.name == name and m.worker.node is current]
+        return (screen is None or on_screen(app, screen)) and len(ends) >= times
 
-    await wait_until(pilot, handled, timeout, what=f"the {name} worker's result")
-    await pilot.pause()  # what the handler asked for next (a focus change is a call_later) happens too
+    await log.wait(handled, timeout, f"the {name} worker's result", app)
+    await pilot.pause()  # the hook runs just before the handler: let it (and what it asked for next) run
 
 
 def on_screen(app: WizardApp, name: str) -> bool:
@@ -95,6 +223,23 @@ async def offline_to_storage(pilot) -> None:
     await wait_until(pilot, lambda: on_screen(pilot.app, "StorageScreen"), what="the Storage step")
 
 
+async def pick_file(pilot, field_id: str, wanted: Path, back_to: str) -> None:
+    """Pick `wanted` with the keyboard file browser (Ctrl+O) opened from the field `field_id` in its folder; the
+    browser closes back to the screen `back_to`."""
+    app = pilot.app
+    field = app.screen.query_one(field_id)
+    field.value = str(wanted.parent)  # the picker opens in this folder
+    field.focus()
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: on_screen(app, "FilePicker"), what="the file picker")
+    names = sorted(p.name for p in wanted.parent.iterdir())
+    await wait_until(
+        pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing"
+    )
+    await pilot.press(*["down"] * (names.index(wanted.name) + 1), "enter")
+    await wait_until(pilot, lambda: on_screen(app, back_to), what=f"{back_to} again")
+
+
 async def type_text(pilot, text: str) -> None:
     await pilot.press(*text)
 
@@ -120,7 +265,7 @@ def offline_app(kubeconfig: Path, workdir: Path | None = None) -> WizardApp:
 # -- against the real test cluster -------------------------------------------------------------
 
 
-def cluster_session(cluster, **options) -> WizardSession:
+def cluster_session(cluster, helm: str = "helm3", **options) -> WizardSession:
     """No kubelet in the test cluster: pods never run, so by default no waiting and no smoke push.
     With wait=True helm waits for pods that never come: an install that runs until it is stopped."""
     from tests.conftest import helm_path
@@ -129,10 +274,15 @@ def cluster_session(cluster, **options) -> WizardSession:
     return WizardSession(
         context=cluster.admin_context,
         kubeconfig=str(cluster.kubeconfig),
-        helm_binary=str(helm_path("helm3")),
+        helm_binary=str(helm_path(helm)),
         chart=Chart(path=str(CHART_DIR)),
         apply_options=apply_options,
     )
+
+
+def node_session(node, helm: str = "helm4", **options) -> WizardSession:
+    """The real node runs the pods: by default the install waits for them and the smoke push runs."""
+    return cluster_session(node, helm, **{"wait": True, "smoke": True, "timeout": "4m", **options})
 
 
 async def choose(pilot, select_id: str, downs: int) -> None:
@@ -159,12 +309,25 @@ async def next_step(pilot, screen: str, timeout: float = 120) -> None:
 async def connect_and_probe(pilot, namespace: str, release: str | None = None) -> None:
     """On the Cluster step: wait for the connection, set the target, run the probe."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+    await worker_finished(pilot, "connect_worker", 120)
+    assert app.screen.identity is not None, shown_text(app.screen.query_one("#identity"))
     await replace_text(pilot, "#namespace", namespace)
     if release:
         await replace_text(pilot, "#release", release)
     await next_step(pilot, "ProbeScreen")
-    await wait_until(pilot, lambda: app.screen.result is not None, 120, what="the probe")
+    await worker_finished(pilot, "run_probe", 120)
+    assert app.screen.result is not None, app.screen.failure
+
+
+async def install_from_review(pilot, explain: Callable[[], str] = lambda: "") -> None:
+    """On the Review step: wait for the plan, start the install, wait for it to end; a failure of either fails the
+    test with the problem (and `explain()`: the node's state, say)."""
+    app = pilot.app
+    await worker_finished(pilot, "prepare_worker", 120)
+    assert not app.screen.failure, app.screen.failure
+    await next_step(pilot, "InstallScreen")
+    await worker_finished(pilot, "apply_worker", 300)
+    assert app.screen.failure is None, f"{app.screen.failure}\n{explain()}"
 
 
 async def to_running_install(pilot, namespace: str, host: str) -> None:
@@ -175,10 +338,12 @@ async def to_running_install(pilot, namespace: str, host: str) -> None:
     await type_text(pilot, host)
     for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
         await next_step(pilot, screen)
-    await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+    await worker_finished(pilot, "prepare_worker", 120)
     assert not app.screen.failure, app.screen.failure
+    since = len(message_log(app).messages)
     await next_step(pilot, "InstallScreen")
-    await wait_until(pilot, lambda: "helm" in app.screen.steps, 120, what="helm to start")
+    await wait_for_message(pilot, reported(StepStarted, "helm"), 120, "helm to start", since)
+    assert "helm" in app.screen.steps
 
 
 def shown_text(widget, width: int = 200) -> str:

@@ -10,14 +10,17 @@ from installer.preset import load_preset
 from installer.probe import ProbeResult
 from tests.tui.conftest import (
     choose,
+    next_step,
     offline_app,
     offline_to_access,
     offline_to_storage,
     on_screen,
     problems_text,
     replace_text,
+    running,
     shown_text,
     wait_until,
+    worker_finished,
 )
 
 pytestmark = [pytest.mark.tui]
@@ -25,13 +28,12 @@ pytestmark = [pytest.mark.tui]
 
 async def to_clients(pilot) -> None:
     await offline_to_storage(pilot)
-    await pilot.press("ctrl+n")
-    await wait_until(pilot, lambda: on_screen(pilot.app, "ClientsScreen"), what="the Clients step")
+    await next_step(pilot, "ClientsScreen")
 
 
 async def test_clients_step_validates_like_presets_and_done_shows_the_snippets(closed_kubeconfig, tmp_path):
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await to_clients(pilot)
         screen = app.screen
         assert "Clients" in str(screen.query_one("#step-bar").render())
@@ -53,8 +55,7 @@ async def test_clients_step_validates_like_presets_and_done_shows_the_snippets(c
         await replace_text(pilot, "#pull-user", "puller")
         screen.query_one("#node-trust").focus()
         await pilot.press("space")
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+        await next_step(pilot, "UploadsScreen")
         clients = app.state.clients
         assert (clients.namespaces, clients.pull_user, clients.node_trust) == (["apps", "vms"], "puller", True)
 
@@ -63,9 +64,8 @@ async def test_clients_step_validates_like_presets_and_done_shows_the_snippets(c
         assert app.screen.query_one("#namespaces").value == "apps, vms" and app.screen.query_one("#node-trust").value
 
         for step in ("UploadsScreen", "ReviewScreen"):
-            await pilot.press("ctrl+n")
-            await wait_until(pilot, lambda: on_screen(app, step), what=step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, what="the review")
+            await next_step(pilot, step)
+        await worker_finished(pilot, "prepare_worker")
         assert not app.screen.failure, app.screen.failure
         await pilot.press("ctrl+n")  # offline: write the files
         await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")
@@ -103,22 +103,19 @@ async def test_node_trust_with_your_own_ca_asks_for_its_file_and_cdi_only_when_t
     (tmp_path / "corp-root.pem").write_text(generate_ca("Example Corp Root CA")[0])
     (tmp_path / "not-pem.txt").write_text("hello\n")
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         await pilot.press("escape")
         await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step")
         await choose(pilot, "#tls-mode", 1)  # an existing Secret: a CA the installer does not know
         await replace_text(pilot, "#secret-name", "registry-tls")
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+        await next_step(pilot, "AccessScreen")
         # as if the probe had found KubeVirt's CDI (offline there is no probe: the screen reads only these fields)
         app.state.probe = ProbeResult(
             None, None, "v1.37.2", None, cdi=True, node_runtimes=(("n1", "containerd://1.7.24"),)
         )
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"), what="the Storage step")
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"), what="the Clients step")
+        await next_step(pilot, "StorageScreen")
+        await next_step(pilot, "ClientsScreen")
         screen = app.screen
         assert screen.query("#node-trust") and screen.query("#ca-file")  # offered; offline the CA is not found
         assert "CA: not known: Secret registry-tls holds no ca.crt" in shown_text(screen.query_one("#ca-source"), 200)
@@ -146,8 +143,7 @@ async def test_node_trust_with_your_own_ca_asks_for_its_file_and_cdi_only_when_t
         assert problems_text(app) == ""
         screen.query_one("#cdi").focus()
         await pilot.press("space")
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+        await next_step(pilot, "UploadsScreen")
         clients = app.state.clients
         assert clients.cdi and clients.node_trust and clients.namespaces == ["vms"]
         assert app.state.exposure.tls.ca_file == str(tmp_path / "corp-root.pem")  # kept with the TLS settings

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from installer.apply import ApplyOptions
+from installer.events import Note, StepStarted
 from screens.app import make_app
-from tests.conftest import helm_path
+from tests.conftest import run_helm
 from tests.tui.conftest import (
     choose,
     cluster_session,
     connect_and_probe,
+    message_log,
     next_step,
     on_screen,
     problems_text,
     replace_text,
+    reported,
+    running,
     shown_text,
     to_running_install,
     type_text,
+    wait_for_message,
     wait_until,
+    worker_ended,
     worker_finished,
 )
 
@@ -30,31 +35,13 @@ NAMESPACE = "wizard-e2e"
 RELEASE = "registry"
 
 
-def helm_status(cluster) -> dict:
-    out = subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "status",
-            RELEASE,
-            "-n",
-            NAMESPACE,
-            "-o",
-            "json",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--kube-context",
-            cluster.admin_context,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out)
+def helm_status(cluster, release: str = RELEASE, namespace: str = NAMESPACE) -> dict:
+    return json.loads(run_helm(cluster, "status", release, "-n", namespace, "-o", "json", check=True).stdout)
 
 
 async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2(kube_cluster):
     app = make_app(session=cluster_session(kube_cluster))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, NAMESPACE, RELEASE)
         assert "rook-ceph-block" in shown_text(app.screen.query_one("#found"))
         await next_step(pilot, "AddressScreen")
@@ -74,11 +61,11 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await next_step(pilot, "ClientsScreen")
         await next_step(pilot, "UploadsScreen")
         await next_step(pilot, "ReviewScreen")
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
         assert not app.screen.failure, app.screen.failure
         assert "upgrade --install registry" in shown_text(app.screen.query_one("#summary"))
         await next_step(pilot, "InstallScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        await worker_finished(pilot, "apply_worker", 300)
         assert app.screen.failure is None, app.screen.failure
         await next_step(pilot, "SmokeScreen")
         await next_step(pilot, "DoneScreen")
@@ -89,7 +76,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
     assert htpasswd_after_install.startswith("admin:$2y$")
 
     app = make_app(session=cluster_session(kube_cluster))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, NAMESPACE, RELEASE)
         assert "revision 1" in shown_text(app.screen.query_one("#found"))
         await next_step(pilot, "StatusScreen")  # an installed release: its status before the reconfigure steps
@@ -117,7 +104,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await next_step(pilot, "UploadsScreen")
         await replace_text(pilot, "#max-body-size", "10g")
         await next_step(pilot, "ReviewScreen")
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
         assert not app.screen.failure, app.screen.failure
         diff = str(app.screen.query_one("#diff").render())
         assert "proxy-body-size: '0'" in diff and "proxy-body-size: 10g" in diff
@@ -130,7 +117,7 @@ async def test_keyboard_install_of_the_seed_setup_then_reconfigure_to_revision_2
         await next_step(pilot, "Confirm")
         await pilot.press("shift+tab", "enter")
         await wait_until(pilot, lambda: on_screen(app, "InstallScreen"), 120, what="the Install step")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        await worker_finished(pilot, "apply_worker", 300)
         assert app.screen.failure is None, app.screen.failure
         await pilot.press("ctrl+q")
     status = helm_status(kube_cluster)
@@ -153,17 +140,19 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):
     session = cluster_session(kube_cluster)
     session.apply_options = ApplyOptions(wait=True, smoke=False, timeout="5m")
     app = make_app(session=session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.screen.identity is not None, 120, what="the connection")
+    async with running(app) as pilot:
+        await worker_finished(pilot, "connect_worker", 120)
+        assert app.screen.identity is not None, shown_text(app.screen.query_one("#identity"))
         await replace_text(pilot, "#namespace", "wizard-cancel")
         await pilot.press("ctrl+n", "ctrl+n")  # the second one arrives while the probe runs: remembered, not dropped
-        await wait_until(
+        await wait_for_message(pilot, worker_ended("run_probe"), 120, what="the probe")
+        await wait_until(  # the probe's result moves on by itself, or stays for its warnings
             pilot,
             lambda: (
                 on_screen(app, "AddressScreen") or (on_screen(app, "ProbeScreen") and app.screen.result is not None)
             ),
             120,
-            what="the probe",
+            what="the step after the probe",
         )
         if on_screen(app, "ProbeScreen"):  # warnings keep the user on the probe's findings
             assert app.screen.result.warnings() and any("read them" in str(n.message) for n in app._notifications)
@@ -172,36 +161,25 @@ async def test_cancel_during_helm_rolls_back_and_says_so(kube_cluster):
         await type_text(pilot, "cancel.example.com")
         for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
+        since = len(message_log(app).messages)
         await next_step(pilot, "InstallScreen")
-        await wait_until(pilot, lambda: "helm" in app.screen.steps, 120, what="helm to start")
+        await wait_for_message(pilot, reported(StepStarted, "helm"), 120, "helm to start", since)
+        assert "helm" in app.screen.steps
         await pilot.press("ctrl+q")  # asks first while helm runs
         await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
         await pilot.press("escape")
         await wait_until(pilot, lambda: on_screen(app, "InstallScreen"))
         await pilot.press("ctrl+x")  # keyboard only: the Install step's cancel key
-        await wait_until(pilot, lambda: app.screen.failure is not None, 180, what="the cancelled install to finish")
+        await worker_finished(pilot, "apply_worker", 180)  # the cancelled install ends
+        assert app.screen.failure is not None, app.screen.result
         assert "Nothing is left installed" in app.screen.failure.message
         assert app.installing is False
         assert app.screen.check_action("cancel_install", ()) is False  # the footer stops offering ^x Cancel
         await pilot.press("ctrl+n")  # Continue after a failure goes back to Review, where the fix starts
         await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="Review after the failure")
         await pilot.press("ctrl+q")
-    out = subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "status",
-            "docker-registry",
-            "-n",
-            "wizard-cancel",
-            "--kubeconfig",
-            str(kube_cluster.kubeconfig),
-            "--kube-context",
-            kube_cluster.admin_context,
-        ],
-        capture_output=True,
-        text=True,
-    )
+    out = run_helm(kube_cluster, "status", "docker-registry", "-n", "wizard-cancel")
     assert out.returncode != 0 and "not found" in out.stderr
 
 
@@ -210,13 +188,13 @@ async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(
     from screens.install import InstallScreen
 
     app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="10m"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, "wizard-wait")
         await next_step(pilot, "AddressScreen")
         await type_text(pilot, "wait.example.com")
         for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
         summary = lambda: " ".join(shown_text(app.screen.query_one("#summary")).split())  # noqa: E731
         # the wizard's helm does not wait (no --wait, no --atomic): the installer waits and rolls back itself, so the
         # Install step can stop waiting without leaving helm running (issue 12 item 5)
@@ -233,28 +211,23 @@ async def test_review_sets_waiting_and_timeout_and_install_shows_rollout_events(
         assert not app.screen.query_one("#timeout-row").display
         await next_step(pilot, "InstallScreen")
         assert app.session.apply_options.wait is False and app.session.apply_options.timeout == "3m"
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="the install")
+        await worker_finished(pilot, "apply_worker", 300)
         assert app.screen.failure is None, app.screen.failure
         # what the engine's rollout watch emits while helm waits, as the Install step shows it
         screen = app.screen
-        for event in (
-            RolloutStatus("Pod", "registry-abc", "ContainerCreating"),
-            RolloutProblem(
-                "PersistentVolumeClaim",
-                "docker-registry",
-                "NoProvisioner",
-                "no provisioner for class standard-noexpand",
-                "choose a StorageClass with a provisioner",
-                fatal=True,
-            ),
-        ):
-            screen.post_message(InstallScreen.EventReported(event))
-        await wait_until(
-            pilot,
-            lambda: any("fix: choose a StorageClass" in line for line in screen.log_lines),
-            10,
-            what="the problem",
+        problem = RolloutProblem(
+            "PersistentVolumeClaim",
+            "docker-registry",
+            "NoProvisioner",
+            "no provisioner for class standard-noexpand",
+            "choose a StorageClass with a provisioner",
+            fatal=True,
         )
+        since = len(message_log(app).messages)
+        for event in (RolloutStatus("Pod", "registry-abc", "ContainerCreating"), problem):
+            screen.post_message(InstallScreen.EventReported(event))
+        await wait_for_message(pilot, lambda m: getattr(m, "event", None) is problem, 10, "the problem", since)
+        assert any("fix: choose a StorageClass" in line for line in screen.log_lines)
         assert "rollout: Pod registry-abc: ContainerCreating" in screen.log_lines
         assert any(
             line.startswith("stopping: PersistentVolumeClaim docker-registry: NoProvisioner")
@@ -285,10 +258,11 @@ async def test_continue_without_waiting_leaves_the_release_deployed_and_no_helm_
     pending, and Done says "installed, not verified yet" with the status command."""
     namespace = "wizard-nowait"
     app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="5m"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await to_running_install(pilot, namespace, "nowait.example.com")
         screen = app.screen
-        await wait_until(pilot, lambda: screen.waiting, 120, what="the installer's wait for the pods")
+        await wait_for_message(pilot, reported(Note, "wait"), 120, "the installer's wait for the pods")
+        assert screen.waiting
         # helm has finished (the wizard runs it without --wait): the release is deployed, not pending
         assert any("helm deployed revision 1; waiting up to 5m" in line for line in screen.log_lines)
         assert helm_processes_for(namespace) == []
@@ -309,24 +283,6 @@ async def test_continue_without_waiting_leaves_the_release_deployed_and_no_helm_
         assert f"registry-installer status --namespace {namespace} --release docker-registry" in done
         await pilot.press("ctrl+n")  # Quit
     assert "not verified yet" in app.summary
-    out = subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "status",
-            "docker-registry",
-            "-n",
-            namespace,
-            "-o",
-            "json",
-            "--kubeconfig",
-            str(kube_cluster.kubeconfig),
-            "--kube-context",
-            kube_cluster.admin_context,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    status = json.loads(out.stdout)
+    status = helm_status(kube_cluster, "docker-registry", namespace)
     assert status["info"]["status"] == "deployed" and status["version"] == 1
     assert helm_processes_for(namespace) == []

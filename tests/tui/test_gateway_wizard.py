@@ -8,7 +8,16 @@ import json
 import pytest
 
 from screens.app import make_app
-from tests.tui.conftest import choose, cluster_session, connect_and_probe, next_step, shown_text, type_text, wait_until
+from tests.tui.conftest import (
+    choose,
+    cluster_session,
+    connect_and_probe,
+    next_step,
+    running,
+    shown_text,
+    type_text,
+    worker_finished,
+)
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 NAMESPACE = "wizard-gateway"
@@ -16,7 +25,7 @@ NAMESPACE = "wizard-gateway"
 
 async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_cluster):
     app = make_app(session=cluster_session(kube_cluster))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, NAMESPACE)
         found = " ".join(shown_text(app.screen.query_one("#found"), 400).split())
         assert "ingress-nginx (IngressClass nginx) was retired" in found and "March 2026" in found  # the probe's notice
@@ -37,14 +46,14 @@ async def test_address_offers_a_gateway_and_the_install_creates_the_route(kube_c
         )  # no basic auth at a Gateway
         for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
         assert not app.screen.failure, app.screen.failure
         review = app.screen.prepared.rendered.review
         assert any("ClientSettingsPolicy" in line for line in review)
         summary = " ".join(shown_text(app.screen.query_one("#summary"), 400).split())
         assert "Gateway" in summary and "ClientSettingsPolicy" in summary  # shown on the step, not only computed
         await next_step(pilot, "InstallScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        await worker_finished(pilot, "apply_worker", 300)
         assert app.screen.failure is None, app.screen.failure
         await pilot.press("ctrl+q")
     route = json.loads(

@@ -10,37 +10,30 @@ import subprocess
 import pytest
 from pydantic import SecretStr
 
-from installer.apply import ApplyOptions
-from installer.model import Chart
 from installer.registry_client import RegistryClient
-from installer.session import WizardSession
 from screens.app import make_app
-from tests.conftest import helm_path
 from tests.fixtures.node import tls_secret
 from tests.tui.conftest import (
-    CHART_DIR,
+    action_finished,
     choose,
     connect_and_probe,
+    install_from_review,
+    message_log,
     next_step,
+    node_session,
     on_screen,
+    push_finished,
     replace_text,
+    running,
     shown_text,
+    status_read,
     type_text,
+    wait_for_message,
     wait_until,
 )
 
 pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
 PASSWORD = "features-node-Pw-3310"
-
-
-def node_session(kube_node, smoke_address: str) -> WizardSession:
-    return WizardSession(
-        context=kube_node.admin_context,
-        kubeconfig=str(kube_node.kubeconfig),
-        helm_binary=str(helm_path("helm4")),
-        chart=Chart(path=str(CHART_DIR)),
-        apply_options=ApplyOptions(wait=True, smoke=True, timeout="4m", smoke_address=smoke_address),
-    )
 
 
 def words(widget, width: int = 300) -> str:
@@ -56,8 +49,8 @@ async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_
     disk = tmp_path / "tiny.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
 
-    app = make_app(session=node_session(kube_node, address))
-    async with app.run_test(size=(80, 24)) as pilot:
+    app = make_app(session=node_session(kube_node, "helm4", smoke_address=address))
+    async with running(app) as pilot:
         await connect_and_probe(pilot, namespace)
         await next_step(pilot, "AddressScreen")
         await type_text(pilot, "registry.example.test, localhost")  # the public name resolves nowhere here
@@ -71,11 +64,7 @@ async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_
         await pilot.press("enter")
         for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
-        assert not app.screen.failure, app.screen.failure
-        await next_step(pilot, "InstallScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm --wait")
-        assert app.screen.failure is None, f"{app.screen.failure}\n{kube_node.diagnose()}"
+        await install_from_review(pilot, kube_node.diagnose)
         await next_step(pilot, "SmokeScreen")
         await wait_until(pilot, lambda: app.screen.result is not None, 180, what="the smoke push")
         assert app.screen.result.ok, f"{app.screen.result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
@@ -87,13 +76,18 @@ async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_
         modal = app.screen
         assert f"through {address}" in words(modal.query_one("#push-title"))
         await type_text(pilot, str(tmp_path / "missing.qcow2"))
+        log = message_log(app)
+        since = len(log.messages)
         await pilot.press("enter", "enter")  # file, then image (suggested from the name): push
-        await wait_until(pilot, lambda: not modal.running and modal.failure is not None, 60, what="the refusal")
+        await wait_for_message(pilot, push_finished, 60, "the refusal", since)
+        assert not modal.running and modal.failure is not None
         assert "missing.qcow2" in words(modal.query_one("#disk-result"))
         await replace_text(pilot, "#disk-file", str(disk))
         await replace_text(pilot, "#disk-image", "vms/tiny:1")
+        since = len(log.messages)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not modal.running and modal.result is not None, 300, what="the disk push")
+        await wait_for_message(pilot, push_finished, 300, "the disk push", since)
+        assert not modal.running and modal.result is not None, modal.failure
         result = modal.result
         assert result.ok, f"{result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
         assert result.pinned.startswith("registry.example.test/vms/tiny:1@sha256:"), result.pinned
@@ -111,12 +105,13 @@ async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_
     finally:
         client.close()
 
-    app = make_app(session=node_session(kube_node, address))
-    async with app.run_test(size=(80, 24)) as pilot:
+    app = make_app(session=node_session(kube_node, "helm4", smoke_address=address))
+    async with running(app) as pilot:
         await connect_and_probe(pilot, namespace)
         await next_step(pilot, "StatusScreen")
         screen = app.screen
-        await wait_until(pilot, lambda: screen.status is not None, 120, what="the status")
+        await wait_for_message(pilot, status_read, 120, "the status")
+        assert screen.status is not None, words(screen.query_one("#status-summary"))
         text = words(screen.query_one("#status-summary"))
         for part in (
             "Release revision 1 (deployed), chart docker-registry-3.0.0",
@@ -133,6 +128,8 @@ async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_
         screen.query_one("#gc").focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "Confirm"), what="the gc confirmation")
+        log = message_log(app)
+        since = len(log.messages)
         await pilot.press("shift+tab", "enter")  # from Stay to Collect
         await wait_until(pilot, lambda: on_screen(app, "StatusScreen"), what="Status again")
         await wait_until(
@@ -141,12 +138,14 @@ async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_
         assert "pushes get 405" in words(screen.query_one("#action-progress"))
         await pilot.press("ctrl+n")  # Reconfigure is held while the collection runs
         assert on_screen(app, "StatusScreen")
-        await wait_until(pilot, lambda: screen.running is None, 400, what="the collection")
+        collected = await wait_for_message(pilot, action_finished("gc"), 400, "the collection", since)
+        assert screen.running is None
         progress = words(screen.query_one("#action-progress"))
         assert "✓ garbage collected" in progress, f"{progress}\n{kube_node.diagnose()}"
         assert "✓ read-only" in progress and "✓ collect" in progress and "✓ writable" in progress
-        await wait_until(pilot, lambda: "Last GC never" not in words(screen.query_one("#status-summary")), 60)
+        await wait_for_message(pilot, status_read, 60, "the status after the collection", log.after(collected))
         text = words(screen.query_one("#status-summary"))
+        assert "Last GC never" not in text, text
         assert "Last GC" in text and " ok, freed " in text and "Usage" in text
 
         await next_step(pilot, "AddressScreen")  # Reconfigure ▸: the steps start from the installed values

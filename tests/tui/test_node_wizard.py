@@ -7,21 +7,22 @@ import json
 
 import pytest
 
-from installer.apply import ApplyOptions
-from installer.model import Chart
-from installer.session import WizardSession
 from screens.app import make_app
-from tests.conftest import helm_path
 from tests.fixtures.node import tls_secret
 from tests.tui.conftest import (
-    CHART_DIR,
     choose,
     connect_and_probe,
+    install_from_review,
+    message_log,
     next_step,
+    node_session,
     replace_text,
+    running,
     shown_text,
     type_text,
+    wait_for_message,
     wait_until,
+    worker_ended,
 )
 
 pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
@@ -34,15 +35,7 @@ def node_app(kube_node, test_ca, namespace, monkeypatch, helm: str, **options):
         "SSL_CERT_FILE", str(test_ca.ca_file)
     )  # the smoke push trusts the test CA (the stand-in serves its cert)
     tls_secret(kube_node, namespace, test_ca)
-    apply_options = ApplyOptions(wait=True, smoke=True, timeout="4m", **options)
-    session = WizardSession(
-        context=kube_node.admin_context,
-        kubeconfig=str(kube_node.kubeconfig),
-        helm_binary=str(helm_path(helm)),
-        chart=Chart(path=str(CHART_DIR)),
-        apply_options=apply_options,
-    )
-    return make_app(session=session)
+    return make_app(session=node_session(kube_node, helm, **options))
 
 
 async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
@@ -53,7 +46,7 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
     monkeypatch,
 ):
     app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm4", smoke_address=node_ingress.address("localhost"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, namespace)
         await next_step(pilot, "AddressScreen")
         await type_text(pilot, "localhost")
@@ -67,11 +60,7 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
         await pilot.press("enter")
         for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
-        assert not app.screen.failure, app.screen.failure
-        await next_step(pilot, "InstallScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm --wait")
-        assert app.screen.failure is None, f"{app.screen.failure}\n{kube_node.diagnose()}"
+        await install_from_review(pilot, kube_node.diagnose)
         deployment = json.loads(
             kube_node.kubectl("-n", namespace, "get", "deployment", "docker-registry", "-o", "json").stdout
         )
@@ -97,7 +86,7 @@ async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_ad
     app = node_app(
         kube_node, test_ca, namespace, monkeypatch, "helm3"
     )  # no smoke address: the first push goes to the name
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, namespace)
         await next_step(pilot, "AddressScreen")
         await type_text(pilot, "registry.example.test, localhost")  # .test never resolves
@@ -105,11 +94,7 @@ async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_ad
         await replace_text(pilot, "#secret-name", "registry-tls")
         for step in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
-        assert not app.screen.failure, app.screen.failure
-        await next_step(pilot, "InstallScreen")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm --wait")
-        assert app.screen.failure is None, f"{app.screen.failure}\n{kube_node.diagnose()}"
+        await install_from_review(pilot, kube_node.diagnose)
         await next_step(pilot, "SmokeScreen")
         screen = app.screen
         await wait_until(pilot, lambda: screen.result is not None, 180, what="the first smoke push")
@@ -117,10 +102,10 @@ async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_ad
         assert not screen.query_one("#override").has_class("hidden") and screen.query_one("#smoke-address").has_focus
         await replace_text(pilot, "#smoke-address", node_ingress.address("localhost"))
         first = screen.result
+        since = len(message_log(app).messages)
         await pilot.press("ctrl+r")
-        await wait_until(
-            pilot, lambda: screen.result is not first and screen.result is not None, 180, what="the retried push"
-        )
+        await wait_for_message(pilot, worker_ended("smoke_worker"), 180, "the retried push", since)
+        assert screen.result is not first and screen.result is not None, screen.result
         assert screen.result.ok, f"{screen.result.diagnosis}\n{node_ingress.error_log()[-2000:]}"
         await next_step(pilot, "DoneScreen")
         done = " ".join(shown_text(app.screen.query_one("#done-summary"), 400).split())

@@ -24,7 +24,9 @@ from tests.tui.conftest import (
     offline_to_access,
     offline_to_storage,
     on_screen,
+    pick_file,
     problems_text,
+    running,
     shown_text,
     type_text,
     wait_until,
@@ -59,10 +61,9 @@ def write_cert_and_key(directory: Path, host: str, name: str) -> tuple[Path, Pat
 
 async def test_no_cluster_explains_and_quits_with_ctrl_q(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(
-            pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation"
-        )
+    async with running(app) as pilot:
+        await worker_finished(pilot, "connect_worker")  # it fails: the explanation
+        assert not app.screen.query_one("#offline").has_class("hidden")
         text = str(app.screen.query_one("#identity").render())
         assert "No cluster is reachable" in text
         assert "127.0.0.1:1" in text and "connection refused" in text
@@ -79,7 +80,7 @@ async def test_no_cluster_explains_and_quits_with_ctrl_q(closed_kubeconfig):
 
 async def test_bad_hostname_is_refused_inline(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         await type_text(pilot, "Bad_Host")
         assert "is not a valid hostname" in problems_text(app)
@@ -91,7 +92,7 @@ async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
     cert_a, _key_a = write_cert_and_key(tmp_path, "registry.example.com", "a")
     _cert_b, key_b = write_cert_and_key(tmp_path, "registry.example.com", "b")
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         await type_text(pilot, "registry.example.com")
         app.screen.query_one("#tls-mode").value = "files"
@@ -112,32 +113,22 @@ async def test_tls_files_are_picked_with_the_keyboard(closed_kubeconfig, tmp_pat
     folder.mkdir()
     cert, key = write_cert_and_key(folder, "registry.example.com", "a")
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         await type_text(pilot, "registry.example.com")
         app.screen.query_one("#tls-mode").value = "files"
         await pilot.pause()
         for field, wanted in (("#cert-file", cert), ("#key-file", key)):
-            app.screen.query_one(field).value = str(folder)  # the picker opens in this folder
-            app.screen.query_one(field).focus()
-            await pilot.press("ctrl+o")
-            await wait_until(pilot, lambda: on_screen(app, "FilePicker"), what="the file picker")
-            names = sorted(p.name for p in folder.iterdir())
-            await wait_until(
-                pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing"
-            )
-            await pilot.press(*["down"] * (names.index(wanted.name) + 1), "enter")
-            await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the Address step again")
+            await pick_file(pilot, field, wanted, "AddressScreen")
             assert app.screen.query_one(field).value == str(wanted)
         await pilot.pause()
         assert problems_text(app) == ""
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+        await next_step(pilot, "AccessScreen")
 
 
 async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "ci")
@@ -154,7 +145,7 @@ async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
 
 async def test_bad_size_and_body_size(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_storage(pilot)
         size = app.screen.query_one("#size")
         size.focus()
@@ -164,10 +155,8 @@ async def test_bad_size_and_body_size(closed_kubeconfig):
         await pilot.press("ctrl+n")
         assert on_screen(app, "StorageScreen")
         size.value = "200Gi"
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
+        await next_step(pilot, "ClientsScreen")
+        await next_step(pilot, "UploadsScreen")
         body = app.screen.query_one("#max-body-size")
         body.focus()
         body.value = "lots"
@@ -177,7 +166,7 @@ async def test_bad_size_and_body_size(closed_kubeconfig):
 
 async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_storage(pilot)
         replicas = app.screen.query_one("#replicas")
         replicas.focus()
@@ -190,10 +179,8 @@ async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
         app.screen.query_one("#gc-enabled").value = True
         await pilot.pause()
         assert problems_text(app) == ""
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
+        await next_step(pilot, "ClientsScreen")
+        await next_step(pilot, "UploadsScreen")
         extras = app.state.extras
         assert extras.replicas == 2 and extras.garbage_collect.enabled
         assert app.state.storage.filesystem.access_mode == "ReadWriteMany"
@@ -201,13 +188,12 @@ async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
 
 async def test_back_and_forth_keeps_values(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com, mirror.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "ci")
         await pilot.press("enter")  # adds the user
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
+        await next_step(pilot, "StorageScreen")
         await pilot.press("escape")
         await wait_until(pilot, lambda: on_screen(app, "AccessScreen"))
         assert [u.name for u in app.screen.users] == ["admin", "ci"]
@@ -224,17 +210,14 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
     closed_kubeconfig, tmp_path, monkeypatch
 ):
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         await pilot.press("ctrl+n")  # admin, generated password
         await wait_until(pilot, lambda: on_screen(app, "StorageScreen"))
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"))
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"))
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, what="the review")
+        await next_step(pilot, "ClientsScreen")
+        await next_step(pilot, "UploadsScreen")
+        await next_step(pilot, "ReviewScreen")
+        await worker_finished(pilot, "prepare_worker")
         assert not app.screen.failure
         assert "values.yaml" in str(app.screen.query_one("#values").render())
         await pilot.press("ctrl+n")  # offline: write the files
@@ -252,7 +235,7 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
 
 async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubeconfig, tmp_path, monkeypatch):
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "admin")
@@ -260,11 +243,10 @@ async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubec
         await type_text(pilot, "s3cret-typed")
         await pilot.press("enter")
         for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await pilot.press("ctrl+n")
-            await wait_until(pilot, lambda: on_screen(app, step), what=step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None)
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+            await next_step(pilot, step)
+        await worker_finished(pilot, "prepare_worker")
+        assert app.screen.prepared is not None, app.screen.failure
+        await next_step(pilot, "DoneScreen")
         app.screen.save_preset_now()
         await pilot.pause()
     preset = (tmp_path / "registry-preset.yaml").read_text()
@@ -277,7 +259,7 @@ async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubec
 
 async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         app.installing = True
         await pilot.press("ctrl+q")
@@ -322,7 +304,7 @@ async def test_smoke_failure_offers_the_step_that_fixes_it(closed_kubeconfig):
     prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
     state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
     app = make_app(session=FailingSmokeSession(), start_at="smoke", state=state)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
         assert "413" in shown_text(app.screen.query_one("#smoke-result"))
         assert app.focused is app.screen.query_one("#fix")
@@ -346,7 +328,7 @@ async def burst(app, keys: str) -> None:
 
 async def test_typed_ahead_keys_land_in_the_field_focused_when_they_are_handled(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
         await pilot.pause()
@@ -360,7 +342,7 @@ async def test_typed_ahead_keys_land_in_the_field_focused_when_they_are_handled(
 
 async def test_an_invalid_user_name_is_never_echoed(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "adminS3cret-Passw0rd!")  # a password typed into the name field
@@ -374,7 +356,7 @@ async def test_address_is_quiet_until_typed_and_speaks_in_the_screens_words(clos
     from installer.model import is_hostname
 
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         hosts = app.screen.query_one("#hosts")
         assert not is_hostname(hosts.placeholder.strip("()")), "the placeholder must not look like a value"
@@ -395,42 +377,37 @@ async def test_address_is_quiet_until_typed_and_speaks_in_the_screens_words(clos
         await pilot.press("ctrl+u", "ctrl+k")
         await type_text(pilot, "Registry.Example.COM")
         assert problems_text(app) == ""
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
+        await next_step(pilot, "AccessScreen")
         assert app.state.exposure.hosts == ["registry.example.com"]  # lowercased, not refused
 
 
 async def test_unlimited_is_a_body_size(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_storage(pilot)
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ClientsScreen"))
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "UploadsScreen"), what="the Uploads step")
+        await next_step(pilot, "ClientsScreen")
+        await next_step(pilot, "UploadsScreen")
         field = app.screen.query_one("#max-body-size")
         field.focus()
         await pilot.press("ctrl+u", "ctrl+k")
         await type_text(pilot, "unlimited")
         assert problems_text(app) == ""
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "ReviewScreen"), what="the Review step")
+        await next_step(pilot, "ReviewScreen")
         assert app.state.uploads.max_body_size == "0"
 
 
 async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_path, monkeypatch):
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_access(pilot, "registry.example.com, mirror.example.com")
         app.screen.query_one("#user-name").focus()
         await type_text(pilot, "ci")
         await pilot.press("enter")  # a second user, password generated
         for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await pilot.press("ctrl+n")
-            await wait_until(pilot, lambda: on_screen(app, step), what=step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None)
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+            await next_step(pilot, step)
+        await worker_finished(pilot, "prepare_worker")
+        assert app.screen.prepared is not None, app.screen.failure
+        await next_step(pilot, "DoneScreen")
         shown = shown_text(app.screen.query_one("#done-summary"), 76)
         text = " ".join(shown.split())
         for host in ("registry.example.com", "mirror.example.com"):
@@ -462,10 +439,9 @@ async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_pat
 
 async def test_esc_on_the_first_step_says_why_nothing_happens(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(
-            pilot, lambda: not app.screen.query_one("#offline").has_class("hidden"), what="the explanation"
-        )
+    async with running(app) as pilot:
+        await worker_finished(pilot, "connect_worker")  # it fails: the explanation
+        assert not app.screen.query_one("#offline").has_class("hidden")
         await pilot.press("escape")
         await wait_until(
             pilot, lambda: any("first step" in str(n.message) for n in app._notifications), 10, what="a notice"
@@ -475,7 +451,7 @@ async def test_esc_on_the_first_step_says_why_nothing_happens(closed_kubeconfig)
 
 async def test_focus_is_clearly_visible_and_review_does_not_focus_the_action(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         await type_text(pilot, "registry.example.com")
         focused, other = app.screen.query_one("#hosts"), app.screen.query_one("#secret-name")
@@ -483,9 +459,9 @@ async def test_focus_is_clearly_visible_and_review_does_not_focus_the_action(clo
         a, b = focused.background_colors[1], other.background_colors[1]
         assert max(abs(a.r - b.r), abs(a.g - b.g), abs(a.b - b.b)) >= 40, (a, b)  # was 234 vs 235 (one step of grey)
         for step in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await pilot.press("ctrl+n")
-            await wait_until(pilot, lambda: on_screen(app, step), what=step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None)
+            await next_step(pilot, step)
+        await worker_finished(pilot, "prepare_worker")
+        assert app.screen.prepared is not None, app.screen.failure
         await pilot.pause()
         assert app.focused is not app.screen.query_one("#next")  # Enter does not write or install by accident
         assert app.focused is app.screen.query_one("#body")
@@ -495,14 +471,13 @@ async def test_save_preset_asks_before_replacing_a_file(closed_kubeconfig, tmp_p
     existing = tmp_path / "registry-preset.yaml"
     existing.write_text("# someone's preset\n")
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_storage(pilot)
         for step in ("ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await pilot.press("ctrl+n")
-            await wait_until(pilot, lambda: on_screen(app, step), what=step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None)
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"))
+            await next_step(pilot, step)
+        await worker_finished(pilot, "prepare_worker")
+        assert app.screen.prepared is not None, app.screen.failure
+        await next_step(pilot, "DoneScreen")
         app.screen.query_one("#save-preset").press()
         await wait_until(pilot, lambda: on_screen(app, "Confirm"), 10, what="the replace question")
         assert "registry-preset.yaml exists. Replace it?" in str(app.screen.query_one(".confirm-text").render())
@@ -578,7 +553,7 @@ async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(clo
     prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
     state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
     app = make_app(session=session, start_at="smoke", state=state)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
         screen = app.screen
         assert screen.query_one("#fix").has_class("hidden")  # no wizard step fixes DNS
@@ -592,14 +567,13 @@ async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(clo
         await worker_finished(pilot, "smoke_worker", times=2)
         assert not screen.running and screen.result.ok
         assert session.addresses == [None, "203.0.113.7"]
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "DoneScreen"), what="Done")
+        await next_step(pilot, "DoneScreen")
         assert "Installed and verified" in shown_text(app.screen.query_one("#done-summary"))
 
 
 async def test_switches_sit_on_their_labels_line_and_the_gc_schedule_shows_only_when_on(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await offline_to_storage(pilot)
         switch = app.screen.query_one("#gc-enabled")
         label = switch.parent.query_one("Label")
@@ -618,15 +592,14 @@ async def test_switches_sit_on_their_labels_line_and_the_gc_schedule_shows_only_
 async def test_access_says_at_once_that_the_ingress_controller_cannot_check_passwords(closed_kubeconfig):
     """Issue 12 item 10: the ingress-auth check shows on the Access step, not first at Review."""
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         await type_text(pilot, "registry.example.com")
         ingress = app.screen.query_one("#ingress-class")
         ingress.focus()
         await pilot.press("ctrl+u", "ctrl+k")
         await type_text(pilot, "traefik")
-        await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="Access")
+        await next_step(pilot, "AccessScreen")
         assert problems_text(app) == ""
         await choose(pilot, "#auth-mode", 1)  # ingress: the controller checks passwords
         assert "ingress basic auth is not supported on the other controller that serves class traefik" in (
@@ -654,7 +627,7 @@ async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubec
     session = offline_app(closed_kubeconfig).session
     session.go_offline()  # as "Continue offline" on the Cluster step does
     app = make_app(session=session, start_at="review", state=state)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await worker_finished(pilot, "prepare_worker", screen="ReviewScreen")
         assert app.screen.failure
         goto = app.screen.query_one("#goto")
@@ -687,7 +660,7 @@ async def test_while_the_smoke_push_runs_no_hidden_field_has_the_focus():
     session = SlowSmokeSession()
     state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
     app = make_app(session=session, start_at="smoke", state=state)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await wait_until(pilot, lambda: on_screen(app, "SmokeScreen") and app.focused is not None, what="Smoke")
         await pilot.pause()
         assert app.focused is not app.screen.query_one("#smoke-address")

@@ -17,15 +17,17 @@ from installer.helm import HelmRunner
 from installer.lock import LockHeld, ReleaseLock
 from installer.model import Chart, Choices
 from screens.app import make_app
-from tests.conftest import helm_path
+from tests.conftest import helm_argv, helm_path, run_helm
 from tests.tui.conftest import (
     CHART_DIR,
     cluster_session,
     connect_and_probe,
     next_step,
     on_screen,
+    running,
     shown_text,
     wait_until,
+    worker_finished,
 )
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
@@ -33,19 +35,7 @@ RELEASE = "docker-registry"
 
 
 def helm(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(helm_path("helm3")),
-            *args,
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--kube-context",
-            cluster.admin_context,
-        ],
-        capture_output=True,
-        text=True,
-        check=check,
-    )
+    return run_helm(cluster, *args, check=check)
 
 
 def status(cluster, namespace: str) -> dict:
@@ -57,8 +47,8 @@ def leave_pending_upgrade(cluster, namespace: str) -> None:
     what a crashed installer or a closed laptop leaves behind."""
     helm(cluster, "upgrade", "--install", RELEASE, str(CHART_DIR), "-n", namespace, "--create-namespace")
     proc = subprocess.Popen(
-        [
-            str(helm_path("helm3")),
+        helm_argv(
+            cluster,
             "upgrade",
             RELEASE,
             str(CHART_DIR),
@@ -69,11 +59,7 @@ def leave_pending_upgrade(cluster, namespace: str) -> None:
             "10m",
             "--set",
             "replicaCount=2",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--kube-context",
-            cluster.admin_context,
-        ],
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -92,7 +78,7 @@ async def test_wizard_says_what_pending_upgrade_means_and_recovers_it(kube_clust
     namespace = "wizard-pending"
     leave_pending_upgrade(kube_cluster, namespace)
     app = make_app(session=cluster_session(kube_cluster))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, namespace)
         found = " ".join(shown_text(app.screen.query_one("#found")).split())
         assert "pending-upgrade: an install was interrupted or is running now" in found
@@ -103,12 +89,12 @@ async def test_wizard_says_what_pending_upgrade_means_and_recovers_it(kube_clust
             app.screen.query_one("#hosts").value = "pending.example.com"
         for screen in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, screen)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
         assert not app.screen.failure, app.screen.failure
         await next_step(pilot, "Confirm")  # an upgrade asks first
         await pilot.press("shift+tab", "enter")
         await wait_until(pilot, lambda: on_screen(app, "InstallScreen"), 60, what="the Install step")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="the install")
+        await worker_finished(pilot, "apply_worker", 300)
         assert app.screen.failure is None, app.screen.failure  # no "another operation in progress"
         steps = " ".join(app.screen.steps.values())
         assert "recover" in steps and "rolled back to revision 1, the last good one" in steps

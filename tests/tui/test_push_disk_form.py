@@ -10,7 +10,18 @@ import pytest
 from installer.preset import load_preset
 from screens.push_disk import PushDiskScreen, RateMeter, image_for
 from tests.conftest import PRESETS
-from tests.tui.conftest import go_offline, offline_app, on_screen, shown_text, wait_until
+from tests.tui.conftest import (
+    go_offline,
+    message_log,
+    offline_app,
+    on_screen,
+    pick_file,
+    push_finished,
+    running,
+    shown_text,
+    wait_for_message,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.tui]
 
@@ -33,7 +44,7 @@ async def test_the_disk_is_picked_with_the_keyboard_and_a_refused_connection_is_
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
     (folder / "notes.txt").write_text("not a disk\n")
     app = offline_app(closed_kubeconfig)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await go_offline(pilot)
         prepared = app.session.prepare(load_preset(PRESETS / "minimal.yaml"))
         app.session.push_address = "127.0.0.1:1"  # as if the smoke push had gone through an address: nothing listens
@@ -41,19 +52,13 @@ async def test_the_disk_is_picked_with_the_keyboard_and_a_refused_connection_is_
         form = app.screen
         await wait_until(pilot, lambda: bool(form.query("#push-title")), what="the push-disk form")
         assert "through 127.0.0.1:1" in shown_text(form.query_one("#push-title"))
-        form.query_one("#disk-file").value = str(folder)  # the picker opens in this folder
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: on_screen(app, "FilePicker"), what="the file picker")
-        names = sorted(p.name for p in folder.iterdir())
-        await wait_until(
-            pilot, lambda: len(app.screen.query_one("#tree").root.children) == len(names), what="the folder listing"
-        )
-        await pilot.press(*["down"] * (names.index(disk.name) + 1), "enter")
-        await wait_until(pilot, lambda: on_screen(app, "PushDiskScreen"), what="the form again")
+        await pick_file(pilot, "#disk-file", disk, "PushDiskScreen")
         assert form.query_one("#disk-file").value == str(disk)
         assert form.query_one("#disk-image").value == "vms/debian-12:latest" and form.query_one("#disk-image").has_focus
+        since = len(message_log(app).messages)
         await pilot.press("enter")  # push
-        await wait_until(pilot, lambda: not form.running and form.result is not None, 120, what="the push")
+        await wait_for_message(pilot, push_finished, 120, "the push", since)
+        assert not form.running and form.result is not None, form.failure
         assert not form.result.ok
         shown = " ".join(shown_text(form.query_one("#disk-result"), 300).split())
         assert shown.startswith("✗ ") and "127.0.0.1:1" in shown and "fix:" in shown, shown

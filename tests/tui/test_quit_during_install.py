@@ -10,8 +10,16 @@ import subprocess
 import pytest
 
 from screens.app import make_app
-from tests.conftest import helm_path
-from tests.tui.conftest import cluster_session, on_screen, to_running_install, type_text, wait_until
+from tests.conftest import run_helm
+from tests.tui.conftest import (
+    cluster_session,
+    message_log,
+    on_screen,
+    running,
+    to_running_install,
+    type_text,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
 
@@ -23,21 +31,7 @@ def helm_processes(namespace: str) -> list[str]:
 
 
 def release_state(cluster, namespace: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "status",
-            "docker-registry",
-            "-n",
-            namespace,
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--kube-context",
-            cluster.admin_context,
-        ],
-        capture_output=True,
-        text=True,
-    )
+    return run_helm(cluster, "status", "docker-registry", "-n", namespace)
 
 
 def lease_exists(cluster, namespace: str) -> bool:
@@ -64,14 +58,7 @@ def assert_cleaned_up(cluster, namespace: str) -> None:
 async def test_palette_quit_asks_once_shows_the_rollback_and_summarises(kube_cluster):
     namespace = "wizard-quit-palette"
     app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="5m"))
-    shown = []  # what the Install step displayed, in order (its worker's events)
-
-    def hook(message) -> None:
-        event = getattr(message, "event", None)
-        if type(message).__name__ == "EventReported" and type(event).__name__ in ("StepStarted", "StepFinished"):
-            shown.append((type(event).__name__, event.step, getattr(event, "detail", "")))
-
-    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+    async with running(app) as pilot:
         await to_running_install(pilot, namespace, "quit.example.com")
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: on_screen(app, "CommandPalette"), what="the command palette")
@@ -86,7 +73,13 @@ async def test_palette_quit_asks_once_shows_the_rollback_and_summarises(kube_clu
         await wait_until(pilot, lambda: on_screen(app, "InstallScreen"), what="the Install step again")
         assert any("quit requested (you quit): stopping helm and rolling back" in line for line in app.screen.log_lines)
         await wait_until(pilot, lambda: not app.is_running, 180, what="the wizard to quit after the rollback")
-    # the rollback ran while the wizard was up and was shown on the Install step
+    # the rollback ran while the wizard was up and was shown on the Install step (its worker's events, in order)
+    shown = [
+        (type(m.event).__name__, m.event.step, getattr(m.event, "detail", ""))
+        for m in message_log(app).messages
+        if type(m).__name__ == "EventReported"
+        and type(getattr(m, "event", None)).__name__ in ("StepStarted", "StepFinished")
+    ]
     assert ("StepStarted", "rollback", "removing the failed first install") in shown
     assert [s for s in shown if s[1] == "rollback" and s[0] == "StepFinished"], shown
     assert app.return_code == 1
@@ -98,7 +91,7 @@ async def test_palette_quit_asks_once_shows_the_rollback_and_summarises(kube_clu
 async def test_sigterm_during_install_rolls_back_without_asking(kube_cluster):
     namespace = "wizard-quit-sigterm"
     app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="5m"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await to_running_install(pilot, namespace, "term.example.com")
         os.kill(os.getpid(), signal.SIGTERM)  # what `kill` or a closing terminal (SIGHUP) does
         await wait_until(pilot, lambda: app.quitting is not None, 30, what="the signal to be handled")

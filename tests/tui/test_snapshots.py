@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -10,11 +11,11 @@ import pytest
 from tests.tui.conftest import (
     CHART_DIR,
     go_offline,
+    next_step,
     offline_app_with_chart,
     on_screen,
     type_text,
     wait_until,
-    worker_finished,
     write_kubeconfig,
 )
 
@@ -63,14 +64,16 @@ async def at_uploads(pilot) -> None:
 
 async def at_review(pilot) -> None:
     await forward(pilot, "AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen")
-    await worker_finished(pilot, "prepare_worker")
-    assert pilot.app.screen.prepared is not None
+    # snap_compare runs the app itself (no message log): the Review step's worker, started by its on_mount, ends
+    await pilot.pause()
+    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), 120)
+    await pilot.pause()  # its end handled
+    assert pilot.app.screen.prepared is not None, pilot.app.screen.failure
 
 
 async def at_done(pilot) -> None:
     await at_review(pilot)
-    await pilot.press("ctrl+n")
-    await wait_until(pilot, lambda: on_screen(pilot.app, "DoneScreen"))
+    await next_step(pilot, "DoneScreen")
 
 
 STEPS = {

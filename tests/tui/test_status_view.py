@@ -16,13 +16,19 @@ from screens.app import make_app
 from tests.conftest import PRESETS, helm_path
 from tests.test_cluster_install import apply_seed, bind_claim, core, release_secrets
 from tests.tui.conftest import (
+    action_finished,
     cluster_session,
     connect_and_probe,
+    message_log,
     next_step,
     on_screen,
     replace_text,
+    running,
     shown_text,
+    status_read,
+    wait_for_message,
     wait_until,
+    worker_finished,
 )
 
 pytestmark = [pytest.mark.tui, pytest.mark.cluster, pytest.mark.helm]
@@ -73,11 +79,12 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
     )
 
     app = make_app(session=cluster_session(kube_cluster))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, NAMESPACE)
         await next_step(pilot, "StatusScreen")  # the release is installed: its status before the reconfigure steps
         assert "Status" in str(app.screen.query_one("#step-bar").render())
-        await wait_until(pilot, lambda: app.screen.status is not None, 120, what="the status")
+        await wait_for_message(pilot, status_read, 120, "the status")
+        assert app.screen.status is not None, summary(app)
         text = summary(app)
         for words in (
             "Release revision 1 (deployed), chart docker-registry-3.0.0",
@@ -107,15 +114,19 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
         stop = threading.Event()
         controller = threading.Thread(target=play_resize_controller, args=(kube_cluster, "200Gi", stop))
         controller.start()
+        log = message_log(app)
         try:
+            since = len(log.messages)
             await pilot.press("shift+tab", "enter")  # from Stay to Grow
             await wait_until(pilot, lambda: on_screen(app, "StatusScreen"), what="Status again")
-            await wait_until(pilot, lambda: screen.running is None and "PVC" in progress(app), 120, what="the grow")
+            grown = await wait_for_message(pilot, action_finished("grow"), 120, "the grow", since)
         finally:
             stop.set()
             controller.join()
+        assert screen.running is None
         assert "✓ PVC docker-registry is 200Gi" in progress(app)
-        await wait_until(pilot, lambda: "docker-registry 200Gi" in summary(app), 60, what="the status after grow")
+        await wait_for_message(pilot, status_read, 60, "the status after grow", log.after(grown))
+        assert "docker-registry 200Gi" in summary(app)
         assert [r["version"] for r in release_secrets(kube_cluster, NAMESPACE)] == [1, 2]  # the size is recorded
 
         # Collect garbage: confirmed, refused (no registry pod runs here), nothing changed
@@ -123,9 +134,11 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "Confirm"), what="the gc confirmation")
         assert "405 Method Not Allowed" in str(app.screen.query_one(".confirm-text").render())
+        since = len(log.messages)
         await pilot.press("shift+tab", "enter")
         await wait_until(pilot, lambda: on_screen(app, "StatusScreen"), what="Status again")
-        await wait_until(pilot, lambda: screen.running is None and "✗" in progress(app), 120, what="the gc refusal")
+        await wait_for_message(pilot, action_finished("gc"), 120, "the gc refusal", since)
+        assert screen.running is None and "✗" in progress(app)
         assert "no registry pod of release docker-registry is ready" in progress(app)
         assert [r["version"] for r in release_secrets(kube_cluster, NAMESPACE)] == [1, 2], "no read-only revision"
 
@@ -138,13 +151,13 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
         await replace_text(pilot, "#namespaces", "apps")
         for step in ("UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)
-        await wait_until(pilot, lambda: app.screen.prepared is not None or app.screen.failure, 120, what="the review")
+        await worker_finished(pilot, "prepare_worker", 120)
         assert not app.screen.failure, app.screen.failure
         assert "+ pull Secret in namespace apps (created)" in shown_text(app.screen.query_one("#diff"), 300)
         await next_step(pilot, "Confirm")  # an upgrade asks first
         await pilot.press("shift+tab", "enter")
         await wait_until(pilot, lambda: on_screen(app, "InstallScreen"), 120, what="the Install step")
-        await wait_until(pilot, lambda: app.screen.result is not None or app.screen.failure, 300, what="helm")
+        await worker_finished(pilot, "apply_worker", 300)
         assert app.screen.failure is None, app.screen.failure
         await pilot.press("ctrl+q")
     pull = core(kube_cluster).read_namespaced_secret("docker-registry-pull", "apps")
@@ -152,10 +165,11 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
 
     # the next run starts the Clients step from what is installed, and the Status view shows the new revision
     app = make_app(session=cluster_session(kube_cluster))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(app) as pilot:
         await connect_and_probe(pilot, NAMESPACE)
         await next_step(pilot, "StatusScreen")
-        await wait_until(pilot, lambda: app.screen.status is not None, 120, what="the status")
+        await wait_for_message(pilot, status_read, 120, "the status")
+        assert app.screen.status is not None, summary(app)
         assert "Release revision 3 (deployed)" in summary(app)
         for step in ("AddressScreen", "AccessScreen", "StorageScreen", "ClientsScreen"):
             await next_step(pilot, step)
