@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from installer.probe import decode_helm_release
-from tests.conftest import CHART, PRESETS, ROOT
+from tests.conftest import CHART, PRESETS, ROOT, apply_args
 
 pytestmark = pytest.mark.cluster
 PASSWORD = "cluster-Test-pw-42"
@@ -29,20 +29,7 @@ def cli(cluster, *args, helm=None, context="admin", env=None, kubeconfig=None):
 
 def apply_preset(cluster, helm, namespace, *extra, preset=None, env=None):
     """`apply --yes` of `preset` (the seed preset when None) with the real chart into `namespace`, then `extra`."""
-    return cli(
-        cluster,
-        "apply",
-        "--preset",
-        str(preset or PRESETS / "rook-ceph-nginx.yaml"),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
-        *extra,
-        helm=helm,
-        env=env,
-    )
+    return cli(cluster, *apply_args(preset or PRESETS / "rook-ceph-nginx.yaml", namespace, *extra), helm=helm, env=env)
 
 
 def apply_seed(cluster, helm, namespace, *extra, preset=None, env=None):

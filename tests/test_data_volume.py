@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import CHART, PRESETS, ROOT
+from tests.conftest import CHART, PRESETS, ROOT, run_helm
 from tests.test_cluster_install import PASSWORD, apply_seed, bind_claim, cli, core, release_secrets
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
@@ -24,8 +24,7 @@ def apply_real(cluster, helm, namespace, *extra, preset=None):
 
 
 def helm_cli(cluster, helm, *args):
-    argv = [str(helm), *args, "--kubeconfig", str(cluster.kubeconfig), "--kube-context", "admin"]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    return run_helm(cluster, *args, helm=helm, timeout=300)
 
 
 def manifest_kinds(cluster, namespace):

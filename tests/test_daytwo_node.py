@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import CHART, ROOT, helm_path
+from tests.fixtures.cluster import deny_in_namespace
 
 pytestmark = [pytest.mark.node, pytest.mark.helm]
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -31,8 +32,9 @@ def preset(namespace: str, size: str = "1Gi", storage_class: str = "rook-ceph-bl
     )
 
 
-def run(node, *args, timeout=600):
-    argv = [
+def installer_argv(node, *args) -> list[str]:
+    """`python -m installer ARGS` against the node as its admin."""
+    return [
         sys.executable,
         "-m",
         "installer",
@@ -42,20 +44,15 @@ def run(node, *args, timeout=600):
         "--context",
         node.admin_context,
     ]
+
+
+def run(node, *args, timeout=600):
+    argv = installer_argv(node, *args)
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=dict(os.environ))
 
 
 def popen(node, *args):
-    argv = [
-        sys.executable,
-        "-m",
-        "installer",
-        *args,
-        "--kubeconfig",
-        str(node.kubeconfig),
-        "--context",
-        node.admin_context,
-    ]
+    argv = installer_argv(node, *args)
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
 
 
@@ -168,13 +165,7 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
     assert deleted and int(deleted.group(1)) >= 1, output
     assert re.search(r"the registry was read-only for \d+ s and is writable again", output), output
     assert requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=5).status_code == 202, "writable again after gc"
-    push(base, "vm/after", "v1", 1024)
-    with requests.get(
-        f"{base}/v2/vm/keep/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10
-    ) as r:
-        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == keep
-    with requests.head(f"{base}/v2/vm/gone/blobs/{gone}", timeout=10) as r:
-        assert r.status_code == 404, "the deleted image's manifest blob is collected"
+    assert_collected(base, keep, gone)
 
     after = status(kube_node, namespace)
     assert after["last_gc"]["ok"] is True and after["last_gc"]["readonly_seconds"] > 0
@@ -187,6 +178,18 @@ def test_status_gc_frees_space_and_refuses_pushes_only_during_the_window(kube_no
     )
 
 
+def assert_collected(base: str, keep: str, gone: str) -> None:
+    """After a collection: the registry takes a push, still serves vm/keep:v1 (digest `keep`) and no longer has the
+    deleted image's manifest blob `gone`."""
+    push(base, "vm/after", "v1", 1024)
+    with requests.get(
+        f"{base}/v2/vm/keep/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10
+    ) as r:
+        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == keep
+    with requests.head(f"{base}/v2/vm/gone/blobs/{gone}", timeout=10) as r:
+        assert r.status_code == 404, "the deleted image's manifest blob is collected"
+
+
 def accepts_upload(base: str) -> bool:
     try:
         return requests.post(f"{base}/v2/probe/blobs/uploads/", timeout=10).status_code == 202
@@ -195,41 +198,15 @@ def accepts_upload(base: str) -> bool:
 
 
 def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
-    from kubernetes import client
-
     namespace, base = installed
-    api = client.AdmissionregistrationV1Api(kube_node.cluster.api_client("admin"))
-    name = f"deny-jobs-{namespace}"
-    api.create_validating_admission_policy(
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["jobs"]}
-                    ]
-                },
-                "validations": [{"expression": "false", "message": "jobs are not allowed here (test policy)"}],
-            },
-        }
-    )
-    api.create_validating_admission_policy_binding(
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {
-                "policyName": name,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
-            },
-        }
+    remove_policy = deny_in_namespace(
+        kube_node.cluster,
+        f"deny-jobs-{namespace}",
+        namespace,
+        {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["jobs"]},
+        {"expression": "false", "message": "jobs are not allowed here (test policy)"},
     )
     try:
-        time.sleep(2)  # the policy is picked up asynchronously
         proc = run(kube_node, "gc", "--yes", "--namespace", namespace, "--helm", str(helm_path("helm3")))
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "jobs are not allowed here" in proc.stderr and "The registry is writable again" in proc.stderr
@@ -244,8 +221,7 @@ def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
         assert record["last_gc"]["ok"] is False and "jobs are not allowed here" in record["last_gc"]["error"]
         assert record["release_status"] == "deployed" and record["pods_ready"] == 1
     finally:
-        api.delete_validating_admission_policy_binding(name)
-        api.delete_validating_admission_policy(name)
+        remove_policy()
 
 
 def test_grow_on_an_expandable_class_and_refusal_without_expansion(kube_node, installed, tmp_path):

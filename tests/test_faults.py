@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.conftest import CHART, PRESETS, ROOT
+from tests.conftest import PRESETS, ROOT, apply_args
+from tests.fixtures.cluster import deny_in_namespace
 from tests.test_cluster_install import PASSWORD, apply_preset, apply_seed, cli, core, release_secrets
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]
@@ -27,49 +28,16 @@ def _auth_secret(cluster, namespace):
 def _deny_metrics_port(cluster, namespace):
     """A ValidatingAdmissionPolicy that makes the API server reject a Service with a metrics port in `namespace`
     (the upgrade adds one; the rollback takes it away again, which the policy lets through)."""
-    from kubernetes import client
-
-    api = client.AdmissionregistrationV1Api(cluster.api_client("admin"))
-    name = f"deny-metrics-{namespace}"
-    api.create_validating_admission_policy(
+    deny_in_namespace(
+        cluster,
+        f"deny-metrics-{namespace}",
+        namespace,
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"]},
         {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["services"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "!object.spec.ports.exists(p, has(p.name) && p.name == 'http-metrics')",
-                        "message": "metrics ports are not allowed here (test policy)",
-                    }
-                ],
-            },
-        }
+            "expression": "!object.spec.ports.exists(p, has(p.name) && p.name == 'http-metrics')",
+            "message": "metrics ports are not allowed here (test policy)",
+        },
     )
-    api.create_validating_admission_policy_binding(
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {
-                "policyName": name,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
-            },
-        }
-    )
-    time.sleep(2)  # the policy is picked up asynchronously
 
 
 def test_rejected_upgrade_rolls_back_and_restores_secrets(kube_cluster, helm_binary, tmp_path):
@@ -113,14 +81,7 @@ def _start_apply(cluster, helm, namespace, *extra):
         sys.executable,
         "-m",
         "installer",
-        "apply",
-        "--preset",
-        str(PRESETS / "rook-ceph-nginx.yaml"),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
+        *apply_args(PRESETS / "rook-ceph-nginx.yaml", namespace),
         "--kubeconfig",
         str(cluster.kubeconfig),
         "--context",

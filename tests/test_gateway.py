@@ -26,7 +26,7 @@ from installer.plan import build_plan
 from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
 from installer.render import render
 from tests.conftest import CHART as REAL_CHART  # the upstream chart 3.0.0
-from tests.conftest import ROOT
+from tests.conftest import ROOT, apply_args
 
 PASSWORD = "gateway-Test-pw-42"
 
@@ -335,19 +335,7 @@ def write_preset(tmp_path: Path, exposure: dict, name: str = "preset.yaml") -> P
 
 
 def apply(cluster, helm, preset: Path, namespace: str):
-    return cli(
-        cluster,
-        "apply",
-        "--preset",
-        str(preset),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(REAL_CHART),
-        "--yes",
-        "--no-wait",
-        helm=helm,
-    )
+    return cli(cluster, *apply_args(preset, namespace, "--no-wait"), helm=helm)
 
 
 def get(cluster, *args) -> dict:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import CHART, PRESETS, helm_path
+from tests.conftest import CHART, PRESETS, helm_path, run_helm
 from tests.test_cluster_install import apply_seed, cli
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
@@ -86,31 +86,23 @@ def _readonly_env(cluster, namespace) -> list[str]:
 def test_a_helm_upgrade_keeps_the_read_only_switch_and_apply_removes_a_left_one(kube_cluster, helm_binary, tmp_path):
     """The switch is not in the chart's manifest: helm's three-way merge (helm 3) and server-side apply (helm 4)
     leave it alone during a run, so only the job's trap, or apply/gc after a killed job, take it away."""
-    import subprocess
 
     namespace = f"gc-switch-{helm_binary.name}"
     assert apply_seed(kube_cluster, helm_binary, namespace).returncode == 0
     kube_cluster.kubectl(
         "-n", namespace, "set", "env", "deployment/docker-registry", f'{READONLY_ENV}={{"enabled": true}}'
     )
-    upgrade = subprocess.run(
-        [
-            str(helm_binary),
-            "upgrade",
-            "docker-registry",
-            str(CHART),
-            "--namespace",
-            namespace,
-            "--kubeconfig",
-            str(kube_cluster.kubeconfig),
-            "--kube-context",
-            "admin",
-            "--reuse-values",
-            "--set",
-            "podAnnotations.changed=yes",  # the pod template changes: helm patches the Deployment
-        ],
-        capture_output=True,
-        text=True,
+    upgrade = run_helm(
+        kube_cluster,
+        "upgrade",
+        "docker-registry",
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--reuse-values",
+        "--set",
+        "podAnnotations.changed=yes",  # the pod template changes: helm patches the Deployment
+        helm=helm_binary,
         timeout=120,
     )
     assert upgrade.returncode == 0, upgrade.stderr

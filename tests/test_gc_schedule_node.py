@@ -28,6 +28,7 @@ from tests.test_daytwo_node import (
     OCI_LAYER,
     accepts_upload,
     apply_preset,
+    assert_collected,
     delete,
     push,
     run,
@@ -213,13 +214,7 @@ def test_a_scheduled_run_is_read_only_collects_and_ends_writable(kube_node, sche
     assert match and int(match.group(1)) >= 1, log
     assert re.search(r"the registry is writable again \(read-only for \d+ s\)", log), log
     _writable_again(kube_node, base)
-    push(base, "vm/after", "v1", 1024)
-    with requests.get(
-        f"{base}/v2/vm/keep/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10
-    ) as r:
-        assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == keep
-    with requests.head(f"{base}/v2/vm/gone/blobs/{gone}", timeout=10) as r:
-        assert r.status_code == 404, "the deleted image's manifest blob is collected"
+    assert_collected(base, keep, gone)
     after = status(kube_node, NAMESPACE)
     last = after["last_gc"]
     assert last["scheduled"] is True and last["ok"] is True and last["job"] == "gc-now", last

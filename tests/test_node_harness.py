@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CHART, helm_path
+from tests.conftest import CHART, run_helm
 from tests.fixtures import node_host
 from tests.fixtures.cluster import kubectl_binary
 from tests.fixtures.node import NodeError, NodeHandle, NodeLock, forget_namespace
@@ -398,30 +398,22 @@ def test_the_kubelet_reports_a_claims_usage_and_capacity_in_its_stats_summary(ku
 
 
 def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_node: NodeHandle, namespace: str):
-    done = subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "install",
-            "reg",
-            str(CHART),
-            "--namespace",
-            namespace,
-            "--kubeconfig",
-            str(kube_node.kubeconfig),
-            "--kube-context",
-            kube_node.admin_context,
-            "--wait",
-            "--timeout",
-            "3m",
-            "--set",
-            "persistence.enabled=true",
-            "--set",
-            f"persistence.storageClass={kube_node.storage_classes['default']}",
-            "--set",
-            "persistence.size=1Gi",
-        ],
-        capture_output=True,
-        text=True,
+    done = run_helm(
+        kube_node,
+        "install",
+        "reg",
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--wait",
+        "--timeout",
+        "3m",
+        "--set",
+        "persistence.enabled=true",
+        "--set",
+        f"persistence.storageClass={kube_node.storage_classes['default']}",
+        "--set",
+        "persistence.size=1Gi",
         timeout=240,
     )
     assert done.returncode == 0, f"helm install --wait failed:\n{done.stderr}\n{kube_node.diagnose()}"
@@ -432,23 +424,7 @@ def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_n
     assert ip_address(cluster_ip) in ip_network(kube_node.service_cidr)
     with urllib.request.urlopen(f"http://{cluster_ip}:5000/v2/", timeout=10) as answer:
         assert answer.status == 200
-    subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "uninstall",
-            "reg",
-            "--namespace",
-            namespace,
-            "--kubeconfig",
-            str(kube_node.kubeconfig),
-            "--kube-context",
-            kube_node.admin_context,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    run_helm(kube_node, "uninstall", "reg", "--namespace", namespace, timeout=120, check=True)
 
 
 def test_a_second_node_waits_for_the_lock_and_names_its_holder(kube_node: NodeHandle):

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CHART, PRESETS, ROOT, helm_path
+from tests.conftest import CHART, PRESETS, ROOT, apply_args, helm_path
 from tests.fixtures.node import tls_secret
+from tests.test_node_harness import apply
 
 pytestmark = pytest.mark.node
 PASSWORD = "node-Test-pw-42"
@@ -56,14 +57,7 @@ def apply_seed(node, namespace, ingress, ca, tmp_path, *extra, helm="helm4", pre
     preset = write_preset(tmp_path, preset_text, f"preset-{uuid.uuid4().hex[:6]}.yaml")
     return cli(
         node,
-        "apply",
-        "--preset",
-        str(preset),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
+        *apply_args(preset, namespace),
         "--smoke-address",
         ingress.address("localhost"),
         "--timeout",
@@ -220,43 +214,33 @@ def test_the_kubelet_pulls_the_smoke_image_from_the_registry(kube_node, ingress,
     kube_node.trust_registry(address, test_ca.ca_file)
     auth = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
     docker_config = json.dumps({"auths": {address: {"auth": auth}}})
-    kube_node.kubectl(
-        "-n",
+    apply(
+        kube_node,
         namespace,
-        "apply",
-        "-f",
-        "-",
-        input=yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "type": "kubernetes.io/dockerconfigjson",
-                "metadata": {"name": "pull"},
-                "data": {".dockerconfigjson": base64.b64encode(docker_config.encode()).decode()},
-            }
-        ),
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "pull"},
+            "data": {".dockerconfigjson": base64.b64encode(docker_config.encode()).decode()},
+        },
     )
     image = f"{address}/kept/in-cluster:v1"
-    kube_node.kubectl(
-        "-n",
+    apply(
+        kube_node,
         namespace,
-        "apply",
-        "-f",
-        "-",
-        input=yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": "pulled"},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "imagePullSecrets": [{"name": "pull"}],
-                    "containers": [
-                        {"name": "main", "image": image, "imagePullPolicy": "Always", "command": ["/nothing-to-run"]}
-                    ],
-                },
-            }
-        ),
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "pulled"},
+            "spec": {
+                "restartPolicy": "Never",
+                "imagePullSecrets": [{"name": "pull"}],
+                "containers": [
+                    {"name": "main", "image": image, "imagePullPolicy": "Always", "command": ["/nothing-to-run"]}
+                ],
+            },
+        },
     )
 
     def pulled() -> bool:

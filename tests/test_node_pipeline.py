@@ -11,7 +11,7 @@ import pytest
 
 from installer.apply import ApplyOptions
 from installer.events import Event, StepFinished, StepStarted
-from tests.conftest import CHART, helm_path
+from tests.conftest import CHART, apply_args, helm_path
 from tests.fixtures.node import tls_secret
 from tests.test_node_install import (
     PASSWORD,
@@ -51,14 +51,7 @@ def headless_apply(node, preset, namespace, address, monkeypatch) -> tuple[int, 
     try:  # apply stops helm cleanly on SIGINT/SIGTERM: it installs its handlers; put pytest's back after
         code = installer.cli.main(
             [
-                "apply",
-                "--preset",
-                str(preset),
-                "--namespace",
-                namespace,
-                "--chart",
-                str(CHART),
-                "--yes",
+                *apply_args(preset, namespace),
                 "--smoke-address",
                 address,
                 "--timeout",

@@ -436,7 +436,7 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
 
     from installer.cli import build_parser
     from installer.disk_cli import target_from_args
-    from tests.conftest import CHART, PRESETS, ROOT, helm_path
+    from tests.conftest import PRESETS, ROOT, apply_args, helm_path
 
     namespace = "push-disk-defaults"
     kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
@@ -445,15 +445,7 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
             sys.executable,
             "-m",
             "installer",
-            "apply",
-            "--preset",
-            str(PRESETS / "minimal.yaml"),
-            "--namespace",
-            namespace,
-            "--chart",
-            str(CHART),
-            "--yes",
-            "--no-wait",
+            *apply_args(PRESETS / "minimal.yaml", namespace, "--no-wait"),
             "--helm",
             str(helm_path("helm3")),
             *kube,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from installer.probe import decode_helm_release
-from tests.conftest import CHART, ROOT
+from tests.conftest import ROOT, apply_args
 from tests.test_cluster_install import core
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]
@@ -72,14 +72,7 @@ def test_no_plaintext_password_anywhere(kube_cluster, tmp_path, mode):
     env = {**os.environ, **PASSWORDS, "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
     apply = [
-        "apply",
-        "--preset",
-        str(preset),
-        "--namespace",
-        namespace,
-        "--chart",
-        str(CHART),
-        "--yes",
+        *apply_args(preset, namespace),
         "--no-wait",
         "--verbose",
         "--kubeconfig",
