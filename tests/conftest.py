@@ -57,6 +57,14 @@ def apply_args(preset: str | Path, namespace: str, *extra: str) -> list[str]:
     return ["apply", "--preset", str(preset), "--namespace", namespace, "--chart", str(CHART), "--yes", *extra]
 
 
+def template_rendered(directory: Path) -> subprocess.CompletedProcess[str]:
+    """`helm template` (helm 3) of the real chart as release docker-registry in namespace docker-registry with the
+    values.yaml and secret-values.yaml that render wrote into `directory`."""
+    argv = [str(helm_path("helm3")), "template", "docker-registry", str(CHART), "--namespace", "docker-registry"]
+    argv += ["-f", str(directory / "values.yaml"), "-f", str(directory / "secret-values.yaml")]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
 def helm_argv(cluster, *args: str, helm: str | Path = "helm3") -> list[str]:
     """A helm command line against `cluster` (a ClusterHandle or a NodeHandle) as its admin; `helm` is a binary's
     name in the tools cache (helm3, helm4) or its path."""

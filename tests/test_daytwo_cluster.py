@@ -16,6 +16,25 @@ from tests.test_cluster_install import apply_seed, bind_claim, cli, core, releas
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
 
+def record_a_collection(cluster, namespace: str) -> None:
+    """The installer's own record of one collection (2026-11-01T01:00:00Z, ok, freed 3 MiB, read-only 41.2 s), as
+    status reads it for "last gc"."""
+    core(cluster).create_namespaced_config_map(
+        namespace,
+        {
+            "metadata": {
+                "name": "docker-registry-installer-gc",
+                "labels": {"app.kubernetes.io/managed-by": "registry-installer"},
+            },
+            "data": {
+                "history.json": json.dumps(
+                    [{"time": "2026-11-01T01:00:00Z", "ok": True, "freed_bytes": 3 * 2**20, "readonly_seconds": 41.2}]
+                )
+            },
+        },
+    )
+
+
 def test_status_of_an_installed_release_and_of_none(kube_cluster, tmp_path):
     helm = helm_path("helm3")
     namespace = "status-api"
@@ -38,20 +57,7 @@ def test_status_of_an_installed_release_and_of_none(kube_cluster, tmp_path):
     assert any("no address yet" in w for w in status["warnings"])
 
     # the installer's own record of a collection shows as "last gc"
-    core(kube_cluster).create_namespaced_config_map(
-        namespace,
-        {
-            "metadata": {
-                "name": "docker-registry-installer-gc",
-                "labels": {"app.kubernetes.io/managed-by": "registry-installer"},
-            },
-            "data": {
-                "history.json": json.dumps(
-                    [{"time": "2026-11-01T01:00:00Z", "ok": True, "freed_bytes": 3 * 2**20, "readonly_seconds": 41.2}]
-                )
-            },
-        },
-    )
+    record_a_collection(kube_cluster, namespace)
     human = cli(kube_cluster, "status", "--namespace", namespace)
     assert human.returncode == 0, human.stderr
     assert "volume:    PVC docker-registry 100Gi" in human.stdout and "expandable" in human.stdout

@@ -25,8 +25,7 @@ from installer.model import Choices
 from installer.plan import build_plan
 from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
 from installer.render import render
-from tests.conftest import CHART as REAL_CHART  # the upstream chart 3.0.0
-from tests.conftest import ROOT, apply_args
+from tests.conftest import ROOT, apply_args, template_rendered
 
 PASSWORD = "gateway-Test-pw-42"
 
@@ -464,28 +463,11 @@ def test_reconfigure_from_ingress_to_gateway(kube_cluster, tmp_path):
 
 
 def helm_template(rendered, directory: Path) -> str:
-    from tests.conftest import helm_path
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "values.yaml").write_text(rendered.values_yaml())
     (directory / "secret-values.yaml").write_text(rendered.secret_values_yaml())
-    done = subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "template",
-            "docker-registry",
-            str(REAL_CHART),
-            "--namespace",
-            "docker-registry",
-            "-f",
-            str(directory / "values.yaml"),
-            "-f",
-            str(directory / "secret-values.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = template_rendered(directory)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

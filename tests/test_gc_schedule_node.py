@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import CHART, helm_path
+from tests.conftest import helm_path
 from tests.fixtures.cutproxy import CutProxy
 from tests.fixtures.node import IMAGE_CACHE
 from tests.fixtures.node_images import build_images, kubectl_image_spec
@@ -31,7 +31,6 @@ from tests.test_daytwo_node import (
     assert_collected,
     delete,
     push,
-    run,
     service_base,
     status,
     wait_usage,
@@ -262,21 +261,7 @@ def test_turning_the_schedule_off_removes_the_installers_objects(kube_node, sche
     text = preset.read_text().replace("enabled: true", "enabled: false")
     preset.write_text(text)
     assert yaml.safe_load(text)["extras"]["garbage_collect"]["enabled"] is False
-    proc = run(
-        kube_node,
-        "apply",
-        "--preset",
-        str(preset),
-        "--yes",
-        "--skip-smoke",
-        "--chart",
-        str(CHART),
-        "--timeout",
-        "3m",
-        "--helm",
-        str(helm_path("helm3")),
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    apply_preset(kube_node, preset)
     for kind in ("cronjob", "serviceaccount", "role", "rolebinding"):
         done = kube_node.kubectl("-n", NAMESPACE, "get", kind, CRONJOB, check=False)
         assert done.returncode != 0 and "NotFound" in done.stderr, f"{kind} {CRONJOB} is still there"

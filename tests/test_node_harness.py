@@ -397,26 +397,26 @@ def test_the_kubelet_reports_a_claims_usage_and_capacity_in_its_stats_summary(ku
     kube_node.kubectl("-n", namespace, "delete", "pod", "holder", "--wait=true")
 
 
-def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_node: NodeHandle, namespace: str):
+def install_chart(node: NodeHandle, namespace: str, *values: str) -> None:
+    """`helm install --wait` of the real chart as release `reg` with `values` (--set / -f arguments); fails the test
+    with helm's error and the node's state if the pods do not come up."""
     done = run_helm(
+        node, "install", "reg", str(CHART), "--namespace", namespace, "--wait", "--timeout", "3m", *values, timeout=240
+    )
+    assert done.returncode == 0, f"helm install --wait failed:\n{done.stderr}\n{node.diagnose()}"
+
+
+def test_the_real_chart_installs_with_wait_and_serves_through_its_service(kube_node: NodeHandle, namespace: str):
+    install_chart(
         kube_node,
-        "install",
-        "reg",
-        str(CHART),
-        "--namespace",
         namespace,
-        "--wait",
-        "--timeout",
-        "3m",
         "--set",
         "persistence.enabled=true",
         "--set",
         f"persistence.storageClass={kube_node.storage_classes['default']}",
         "--set",
         "persistence.size=1Gi",
-        timeout=240,
     )
-    assert done.returncode == 0, f"helm install --wait failed:\n{done.stderr}\n{kube_node.diagnose()}"
     assert jsonpath(kube_node, namespace, "pvc/reg-docker-registry", "{.status.phase}") == "Bound"
     ready = jsonpath(kube_node, namespace, "pods", "{.items[*].status.conditions[?(@.type=='Ready')].status}")
     assert ready.split() == ["True"]

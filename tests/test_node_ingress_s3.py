@@ -14,9 +14,8 @@ from pydantic import SecretStr
 from installer.events import discard
 from installer.smoke import SmokeTarget, run_smoke
 from installer.verify import ROUTE_SETTLE, wait_until_routed
-from tests.conftest import CHART, run_helm
 from tests.fixtures.registry import make_ca, write_htpasswd
-from tests.test_node_harness import apply, busybox_pod, jsonpath, new_namespace, wait_pod_phase
+from tests.test_node_harness import apply, busybox_pod, install_chart, jsonpath, new_namespace, wait_pod_phase
 
 pytestmark = pytest.mark.node
 
@@ -51,21 +50,7 @@ def secrets_for_ingress(node, namespace: str, tmp_path: Path) -> tuple[object, s
 def helm_install(node, namespace: str, values: dict, tmp_path: Path) -> None:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    done = run_helm(
-        node,
-        "install",
-        "reg",
-        str(CHART),
-        "--namespace",
-        namespace,
-        "--wait",
-        "--timeout",
-        "3m",
-        "-f",
-        str(values_file),
-        timeout=240,
-    )
-    assert done.returncode == 0, f"helm install --wait failed:\n{done.stderr}\n{node.diagnose()}"
+    install_chart(node, namespace, "-f", str(values_file))
 
 
 def ingress_values() -> dict:

@@ -178,6 +178,24 @@ def test_devices_and_bad_image_names_are_refused(capsys):
 # -- against the real registry -------------------------------------------------------------------
 
 
+def push_disk_args(stack, disk: Path, image: str) -> list[str]:
+    """`push-disk DISK --image IMAGE` to the test registry `stack` as its user (password from $DISK_PASSWORD)."""
+    return [
+        "push-disk",
+        str(disk),
+        "--image",
+        image,
+        "--registry",
+        stack.address,
+        "--username",
+        stack.username,
+        "--password-env",
+        "DISK_PASSWORD",
+        "--ca-file",
+        str(stack.ca_file),
+    ]
+
+
 @pytest.mark.registry
 @pytest.mark.timeout(120)
 def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, monkeypatch, capsys):
@@ -185,24 +203,7 @@ def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, 
     disk = qcow2(tmp_path / "fedora.qcow2", fill=6)
     monkeypatch.setenv("DISK_PASSWORD", stack.password.get_secret_value())
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    code = cli_main(
-        [
-            "push-disk",
-            str(disk),
-            "--image",
-            f"{REPO}:v1",
-            "--registry",
-            stack.address,
-            "--username",
-            stack.username,
-            "--password-env",
-            "DISK_PASSWORD",
-            "--ca-file",
-            str(stack.ca_file),
-            "--arch",
-            "amd64",
-        ]
-    )
+    code = cli_main([*push_disk_args(stack, disk, f"{REPO}:v1"), "--arch", "amd64"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"pushed {stack.address}/{REPO}:v1@sha256:" in out
@@ -375,23 +376,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(registry_stack, tmp_p
     with open(disk, "wb") as out:
         out.write(bytes(510) + b"\x55\xaa" + os.urandom(255 * MiB))
     env = {**os.environ, "DISK_PASSWORD": stack.password.get_secret_value(), "XDG_STATE_HOME": str(tmp_path / "st")}
-    argv = [
-        sys.executable,
-        "-m",
-        "installer",
-        "push-disk",
-        str(disk),
-        "--image",
-        f"{REPO}:big",
-        "--registry",
-        stack.address,
-        "--username",
-        stack.username,
-        "--password-env",
-        "DISK_PASSWORD",
-        "--ca-file",
-        str(stack.ca_file),
-    ]
+    argv = [sys.executable, "-m", "installer", *push_disk_args(stack, disk, f"{REPO}:big")]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     seen = []
     for text in first.stdout:

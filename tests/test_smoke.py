@@ -564,7 +564,7 @@ def render_objects(tmp_path: Path, preset: str):
     import os
     import sys
 
-    from tests.conftest import CHART, ROOT, helm_path
+    from tests.conftest import ROOT, template_rendered
     from tests.fixtures.registry import RenderedObjects
 
     preset_file = tmp_path / "preset.yaml"
@@ -580,23 +580,7 @@ def render_objects(tmp_path: Path, preset: str):
         timeout=120,
     )
     assert render.returncode == 0, render.stderr
-    template = subprocess.run(
-        [
-            str(helm_path("helm3")),
-            "template",
-            "docker-registry",
-            str(CHART),
-            "--namespace",
-            "docker-registry",
-            "-f",
-            str(out / "values.yaml"),
-            "-f",
-            str(out / "secret-values.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    template = template_rendered(out)
     assert template.returncode == 0, template.stderr
     return RenderedObjects(template.stdout, (out / "secrets.yaml").read_text())
 

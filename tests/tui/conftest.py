@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator, Callable
@@ -86,21 +85,24 @@ class MessageLog:
                 ) from None
 
 
-_LOGS: weakref.WeakKeyDictionary[WizardApp, MessageLog] = weakref.WeakKeyDictionary()
+_LOGS: dict[int, MessageLog] = {}  # id(app) → its log, while it runs
 
 
 @asynccontextmanager
 async def running(app: WizardApp, size: tuple[int, int] = (80, 24)) -> AsyncIterator[Pilot]:
-    """`app.run_test` with a MessageLog of what it dispatches (`message_log(app)`), for `wait_for_message` and
-    `worker_finished`."""
-    log = _LOGS[app] = MessageLog()
-    async with app.run_test(size=size, message_hook=log) as pilot:
-        yield pilot
+    """`app.run_test` with a MessageLog of what it dispatches (`message_log(app)` while it runs), for
+    `wait_for_message` and `worker_finished`."""
+    log = _LOGS[id(app)] = MessageLog()
+    try:
+        async with app.run_test(size=size, message_hook=log) as pilot:
+            yield pilot
+    finally:
+        del _LOGS[id(app)]
 
 
 def message_log(app: WizardApp) -> MessageLog:
     try:
-        return _LOGS[app]
+        return _LOGS[id(app)]
     except KeyError:
         raise AssertionError("no message log: run the app with `async with running(app) as pilot`") from None
 
@@ -328,6 +330,39 @@ async def install_from_review(pilot, explain: Callable[[], str] = lambda: "") ->
     await next_step(pilot, "InstallScreen")
     await worker_finished(pilot, "apply_worker", 300)
     assert app.screen.failure is None, f"{app.screen.failure}\n{explain()}"
+
+
+def node_app(node, ca, namespace: str, monkeypatch, helm: str = "helm4", **options) -> WizardApp:
+    """The wizard on the real node (node_session), its pushes trusting `ca` (the ingress stand-in serves the
+    certificate it signed), with the TLS Secret `registry-tls` made from it in `namespace`."""
+    from tests.fixtures.node import tls_secret
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    tls_secret(node, namespace, ca)
+    return make_app(session=node_session(node, helm, **options))
+
+
+async def keyboard_install(
+    pilot, namespace: str, hosts: str, password: str | None = None, explain: Callable[[], str] = lambda: ""
+) -> None:
+    """From the Cluster step, by keyboard: connect, probe; Address: `hosts` with the existing TLS Secret
+    `registry-tls`; Access: ingress basic auth for admin with `password` (None: as it comes); every other step as it
+    comes; install and wait for it (install_from_review)."""
+    await connect_and_probe(pilot, namespace)
+    await next_step(pilot, "AddressScreen")
+    await type_text(pilot, hosts)
+    await choose(pilot, "#tls-mode", 1)  # existing Secret
+    await replace_text(pilot, "#secret-name", "registry-tls")
+    await next_step(pilot, "AccessScreen")
+    if password is not None:
+        await choose(pilot, "#auth-mode", 1)  # ingress basic auth
+        await replace_text(pilot, "#user-name", "admin")
+        await pilot.press("tab")
+        await type_text(pilot, password)
+        await pilot.press("enter")
+    for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
+        await next_step(pilot, step)
+    await install_from_review(pilot, explain)
 
 
 async def to_running_install(pilot, namespace: str, host: str) -> None:

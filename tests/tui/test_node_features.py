@@ -12,14 +12,13 @@ from pydantic import SecretStr
 
 from installer.registry_client import RegistryClient
 from screens.app import make_app
-from tests.fixtures.node import tls_secret
 from tests.tui.conftest import (
     action_finished,
-    choose,
     connect_and_probe,
-    install_from_review,
+    keyboard_install,
     message_log,
     next_step,
+    node_app,
     node_session,
     on_screen,
     push_finished,
@@ -43,28 +42,15 @@ def words(widget, width: int = 300) -> str:
 async def test_done_pushes_a_vm_disk_then_status_collects_garbage_with_its_read_only_window(
     kube_node, node_ingress, test_ca, namespace, monkeypatch, tmp_path
 ):
-    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))  # the pushes trust the test CA the stand-in serves
-    tls_secret(kube_node, namespace, test_ca)
     address = node_ingress.address("localhost")
     disk = tmp_path / "tiny.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
 
-    app = make_app(session=node_session(kube_node, "helm4", smoke_address=address))
+    # the pushes trust the test CA the stand-in serves
+    app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm4", smoke_address=address)
     async with running(app) as pilot:
-        await connect_and_probe(pilot, namespace)
-        await next_step(pilot, "AddressScreen")
-        await type_text(pilot, "registry.example.test, localhost")  # the public name resolves nowhere here
-        await choose(pilot, "#tls-mode", 1)  # existing Secret
-        await replace_text(pilot, "#secret-name", "registry-tls")
-        await next_step(pilot, "AccessScreen")
-        await choose(pilot, "#auth-mode", 1)  # ingress basic auth
-        await replace_text(pilot, "#user-name", "admin")
-        await pilot.press("tab")
-        await type_text(pilot, PASSWORD)
-        await pilot.press("enter")
-        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await next_step(pilot, step)
-        await install_from_review(pilot, kube_node.diagnose)
+        # the public name resolves nowhere here
+        await keyboard_install(pilot, namespace, "registry.example.test, localhost", PASSWORD, kube_node.diagnose)
         await next_step(pilot, "SmokeScreen")
         await wait_until(pilot, lambda: app.screen.result is not None, 180, what="the smoke push")
         assert app.screen.result.ok, f"{app.screen.result.diagnosis}\n{node_ingress.error_log()[-2000:]}"

@@ -7,19 +7,14 @@ import json
 
 import pytest
 
-from screens.app import make_app
-from tests.fixtures.node import tls_secret
 from tests.tui.conftest import (
-    choose,
-    connect_and_probe,
-    install_from_review,
+    keyboard_install,
     message_log,
     next_step,
-    node_session,
+    node_app,
     replace_text,
     running,
     shown_text,
-    type_text,
     wait_for_message,
     wait_until,
     worker_ended,
@@ -27,15 +22,6 @@ from tests.tui.conftest import (
 
 pytestmark = [pytest.mark.tui, pytest.mark.node, pytest.mark.helm]
 PASSWORD = "wizard-node-Pw-4821"
-
-
-def node_app(kube_node, test_ca, namespace, monkeypatch, helm: str, **options):
-    """The wizard on the real node, waiting and smoke-testing; the TLS Secret `registry-tls` from the test CA."""
-    monkeypatch.setenv(
-        "SSL_CERT_FILE", str(test_ca.ca_file)
-    )  # the smoke push trusts the test CA (the stand-in serves its cert)
-    tls_secret(kube_node, namespace, test_ca)
-    return make_app(session=node_session(kube_node, helm, **options))
 
 
 async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
@@ -47,20 +33,7 @@ async def test_keyboard_install_waits_for_the_pod_and_the_smoke_push_passes(
 ):
     app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm4", smoke_address=node_ingress.address("localhost"))
     async with running(app) as pilot:
-        await connect_and_probe(pilot, namespace)
-        await next_step(pilot, "AddressScreen")
-        await type_text(pilot, "localhost")
-        await choose(pilot, "#tls-mode", 1)  # existing Secret
-        await replace_text(pilot, "#secret-name", "registry-tls")
-        await next_step(pilot, "AccessScreen")
-        await choose(pilot, "#auth-mode", 1)  # ingress basic auth, as the seed
-        await replace_text(pilot, "#user-name", "admin")
-        await pilot.press("tab")
-        await type_text(pilot, PASSWORD)
-        await pilot.press("enter")
-        for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await next_step(pilot, step)
-        await install_from_review(pilot, kube_node.diagnose)
+        await keyboard_install(pilot, namespace, "localhost", PASSWORD, kube_node.diagnose)  # ingress auth, as the seed
         deployment = json.loads(
             kube_node.kubectl("-n", namespace, "get", "deployment", "docker-registry", "-o", "json").stdout
         )
@@ -83,18 +56,10 @@ async def test_a_name_that_does_not_resolve_fails_smoke_then_retry_through_an_ad
 ):
     """Issue 12's end-to-end case: install, a failed smoke (the name has no DNS yet), Retry through the address the
     operator types, Done says verified."""
-    app = node_app(
-        kube_node, test_ca, namespace, monkeypatch, "helm3"
-    )  # no smoke address: the first push goes to the name
+    app = node_app(kube_node, test_ca, namespace, monkeypatch, "helm3")  # no smoke address: the push goes to the name
     async with running(app) as pilot:
-        await connect_and_probe(pilot, namespace)
-        await next_step(pilot, "AddressScreen")
-        await type_text(pilot, "registry.example.test, localhost")  # .test never resolves
-        await choose(pilot, "#tls-mode", 1)
-        await replace_text(pilot, "#secret-name", "registry-tls")
-        for step in ("AccessScreen", "StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
-            await next_step(pilot, step)
-        await install_from_review(pilot, kube_node.diagnose)
+        hosts = "registry.example.test, localhost"  # .test never resolves
+        await keyboard_install(pilot, namespace, hosts, explain=kube_node.diagnose)
         await next_step(pilot, "SmokeScreen")
         screen = app.screen
         await wait_until(pilot, lambda: screen.result is not None, 180, what="the first smoke push")

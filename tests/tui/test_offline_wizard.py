@@ -88,15 +88,20 @@ async def test_bad_hostname_is_refused_inline(closed_kubeconfig):
         assert on_screen(app, "AddressScreen")
 
 
+async def offline_with_tls_files(pilot) -> None:
+    """Offline to the Address step, host registry.example.com, TLS from files."""
+    await go_offline(pilot)
+    await type_text(pilot, "registry.example.com")
+    pilot.app.screen.query_one("#tls-mode").value = "files"
+    await pilot.pause()
+
+
 async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
     cert_a, _key_a = write_cert_and_key(tmp_path, "registry.example.com", "a")
     _cert_b, key_b = write_cert_and_key(tmp_path, "registry.example.com", "b")
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com")
-        app.screen.query_one("#tls-mode").value = "files"
-        await pilot.pause()
+        await offline_with_tls_files(pilot)
         app.screen.query_one("#cert-file").value = str(tmp_path / "missing.crt")
         app.screen.query_one("#key-file").value = str(key_b)
         await pilot.pause()
@@ -114,10 +119,7 @@ async def test_tls_files_are_picked_with_the_keyboard(closed_kubeconfig, tmp_pat
     cert, key = write_cert_and_key(folder, "registry.example.com", "a")
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await go_offline(pilot)
-        await type_text(pilot, "registry.example.com")
-        app.screen.query_one("#tls-mode").value = "files"
-        await pilot.pause()
+        await offline_with_tls_files(pilot)
         for field, wanted in (("#cert-file", cert), ("#key-file", key)):
             await pick_file(pilot, field, wanted, "AddressScreen")
             assert app.screen.query_one(field).value == str(wanted)
@@ -143,17 +145,24 @@ async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
         assert password.password is False
 
 
+async def typed_and_refused(pilot, field_id: str, text: str, problem: str, screen: str):
+    """Type `text` into the emptied field `field_id`: the step shows `problem` and Next stays on `screen`."""
+    app = pilot.app
+    field = app.screen.query_one(field_id)
+    field.focus()
+    field.value = ""
+    await type_text(pilot, text)
+    assert problem in problems_text(app)
+    await pilot.press("ctrl+n")
+    assert on_screen(app, screen)
+    return field
+
+
 async def test_bad_size_and_body_size(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
         await offline_to_storage(pilot)
-        size = app.screen.query_one("#size")
-        size.focus()
-        size.value = ""
-        await type_text(pilot, "100GB")
-        assert "'100GB' is not a size" in problems_text(app)
-        await pilot.press("ctrl+n")
-        assert on_screen(app, "StorageScreen")
+        size = await typed_and_refused(pilot, "#size", "100GB", "'100GB' is not a size", "StorageScreen")
         size.value = "200Gi"
         await next_step(pilot, "ClientsScreen")
         await next_step(pilot, "UploadsScreen")
@@ -168,13 +177,8 @@ async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
         await offline_to_storage(pilot)
-        replicas = app.screen.query_one("#replicas")
-        replicas.focus()
-        replicas.value = ""
-        await type_text(pilot, "2")
-        assert "2 replicas cannot share a ReadWriteOnce volume" in problems_text(app)
-        await pilot.press("ctrl+n")
-        assert on_screen(app, "StorageScreen")
+        problem = "2 replicas cannot share a ReadWriteOnce volume"
+        await typed_and_refused(pilot, "#replicas", "2", problem, "StorageScreen")
         app.screen.query_one("#access-mode").value = "ReadWriteMany"
         app.screen.query_one("#gc-enabled").value = True
         await pilot.pause()
@@ -272,6 +276,16 @@ async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
     assert app.return_code == 1 and app.exit_code == 1
 
 
+def failed_smoke(*diagnosis: str):
+    """A failed smoke push as the engine reports it: `diagnosis` is Diagnosis(cause, fix, fix_screen, detail)."""
+    from installer.diagnose import Diagnosis
+    from installer.smoke import SmokeResult
+
+    return SmokeResult(
+        ok=False, digest=None, bytes=0, seconds=0.1, throughput_mib_s=0.0, diagnosis=Diagnosis(*diagnosis)
+    )
+
+
 class FailingSmokeSession:
     """Stands in for the session's smoke push only: the registry answered 413 (the push itself is tested in
     test_smoke)."""
@@ -280,21 +294,11 @@ class FailingSmokeSession:
     offline = False
 
     def smoke(self, prepared, on_event, address=None):
-        from installer.diagnose import Diagnosis
-        from installer.smoke import SmokeResult
-
-        return SmokeResult(
-            ok=False,
-            digest=None,
-            bytes=0,
-            seconds=0.1,
-            throughput_mib_s=0.0,
-            diagnosis=Diagnosis(
-                "the ingress refused the layer: 413 Request Entity Too Large",
-                "set the body size to 0 (unlimited)",
-                "uploads",
-                "PATCH /v2/... 413",
-            ),
+        return failed_smoke(
+            "the ingress refused the layer: 413 Request Entity Too Large",
+            "set the body size to 0 (unlimited)",
+            "uploads",
+            "PATCH /v2/... 413",
         )
 
 
@@ -523,7 +527,6 @@ class UnresolvedNameSession(WizardSession):
         return "203.0.113.7"
 
     def smoke(self, prepared, on_event, address=None):
-        from installer.diagnose import Diagnosis
         from installer.smoke import SmokeResult
 
         self.addresses.append(address)
@@ -531,18 +534,11 @@ class UnresolvedNameSession(WizardSession):
             return SmokeResult(
                 ok=True, digest="sha256:" + "0" * 64, bytes=2**20, seconds=0.5, throughput_mib_s=2.0, diagnosis=None
             )
-        return SmokeResult(
-            ok=False,
-            digest=None,
-            bytes=0,
-            seconds=0.1,
-            throughput_mib_s=0.0,
-            diagnosis=Diagnosis(
-                "The name registry.example.com does not resolve (DNS lookup failed).",
-                "Create a DNS record for registry.example.com pointing at the ingress controller's external address",
-                "address",
-                "GET https://registry.example.com/v2/: dns",
-            ),
+        return failed_smoke(
+            "The name registry.example.com does not resolve (DNS lookup failed).",
+            "Create a DNS record for registry.example.com pointing at the ingress controller's external address",
+            "address",
+            "GET https://registry.example.com/v2/: dns",
         )
 
 

@@ -59,6 +59,7 @@ async def test_palette_quit_asks_once_shows_the_rollback_and_summarises(kube_clu
     namespace = "wizard-quit-palette"
     app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="5m"))
     async with running(app) as pilot:
+        log = message_log(app)
         await to_running_install(pilot, namespace, "quit.example.com")
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: on_screen(app, "CommandPalette"), what="the command palette")
@@ -76,7 +77,7 @@ async def test_palette_quit_asks_once_shows_the_rollback_and_summarises(kube_clu
     # the rollback ran while the wizard was up and was shown on the Install step (its worker's events, in order)
     shown = [
         (type(m.event).__name__, m.event.step, getattr(m.event, "detail", ""))
-        for m in message_log(app).messages
+        for m in log.messages
         if type(m).__name__ == "EventReported"
         and type(getattr(m, "event", None)).__name__ in ("StepStarted", "StepFinished")
     ]

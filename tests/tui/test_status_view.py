@@ -6,7 +6,6 @@ on the real node in test_node_features.py) and this test plays the volume resize
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -15,6 +14,7 @@ import pytest
 from screens.app import make_app
 from tests.conftest import PRESETS, helm_path
 from tests.test_cluster_install import apply_seed, bind_claim, core, release_secrets
+from tests.test_daytwo_cluster import record_a_collection
 from tests.tui.conftest import (
     action_finished,
     cluster_session,
@@ -63,20 +63,7 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
     proc = apply_seed(kube_cluster, helm, NAMESPACE, preset=PRESETS / "minimal.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bind_claim(kube_cluster, NAMESPACE, "docker-registry", "100Gi")
-    core(kube_cluster).create_namespaced_config_map(
-        NAMESPACE,
-        {
-            "metadata": {
-                "name": "docker-registry-installer-gc",
-                "labels": {"app.kubernetes.io/managed-by": "registry-installer"},
-            },
-            "data": {
-                "history.json": json.dumps(
-                    [{"time": "2026-11-01T01:00:00Z", "ok": True, "freed_bytes": 3 * 2**20, "readonly_seconds": 41.2}]
-                )
-            },
-        },
-    )
+    record_a_collection(kube_cluster, NAMESPACE)
 
     app = make_app(session=cluster_session(kube_cluster))
     async with running(app) as pilot:
