@@ -12,7 +12,7 @@ import yaml
 from pydantic import SecretStr
 
 from installer.events import discard
-from installer.smoke import SmokeTarget, run_smoke
+from installer.smoke import SmokeResult, SmokeTarget, run_smoke
 from installer.verify import ROUTE_SETTLE, wait_until_routed
 from tests.fixtures.registry import make_ca, write_htpasswd
 from tests.test_node_harness import apply, busybox_pod, install_chart, jsonpath, new_namespace, wait_pod_phase
@@ -53,6 +53,24 @@ def helm_install(node, namespace: str, values: dict, tmp_path: Path) -> None:
     install_chart(node, namespace, "-f", str(values_file))
 
 
+def smoke_through(node_ingress, ca, password: str, **options) -> tuple[SmokeTarget, SmokeResult]:
+    """A smoke push (an 8 MiB blob) as the test user through the ingress stand-in on localhost, trusting `ca`, once
+    kube-proxy routes to the pods: helm --wait returns when they are Ready, and the Service may route a moment later
+    (a CI run got 502), as apply waits after an install. Returns the target and the result."""
+    target = SmokeTarget(
+        registry=node_ingress.address("localhost"),
+        username=USER,
+        password=SecretStr(password),
+        ca_file=ca.ca_file,
+        controller_family="ingress-nginx",
+        blob_size=8 * MiB,
+        timeout=30.0,
+        **options,
+    )
+    wait_until_routed(target, discard, ROUTE_SETTLE)
+    return target, run_smoke(target)
+
+
 def ingress_values() -> dict:
     return {
         "ingress": {
@@ -80,18 +98,7 @@ def test_the_real_charts_ingress_is_served_through_kube_proxy(kube_node, namespa
         == "127.0.0.1"
     )
 
-    target = SmokeTarget(
-        registry=node_ingress.address("localhost"),
-        username=USER,
-        password=SecretStr(password),
-        ca_file=ca.ca_file,
-        controller_family="ingress-nginx",
-        blob_size=8 * MiB,
-        timeout=30.0,
-    )
-    # helm --wait returns once the pod is Ready; kube-proxy may route its Service a moment later (a CI run got 502)
-    wait_until_routed(target, discard, ROUTE_SETTLE)
-    result = run_smoke(target)
+    target, result = smoke_through(node_ingress, ca, password)
     assert result.ok, f"{result.diagnosis}\n{node_ingress.error_log()[-2000:]}\n{kube_node.diagnose()}"
     wrong = run_smoke(dataclasses.replace(target, password=SecretStr("not-" + password), blob_size=MiB))
     assert not wrong.ok and '"Node Realm"' in wrong.diagnosis.cause
@@ -149,19 +156,7 @@ def test_two_chart_replicas_on_s3_write_the_pushed_blobs_into_the_bucket(
     assert ready.split() == ["True", "True"]
     node_ingress.wait_served(namespace, "reg-docker-registry")
 
-    target = SmokeTarget(
-        registry=node_ingress.address("localhost"),
-        username=USER,
-        password=SecretStr(password),
-        ca_file=ca.ca_file,
-        controller_family="ingress-nginx",
-        blob_size=8 * MiB,
-        keep=True,
-        timeout=30.0,
-    )
-    # as apply does after an install: kube-proxy may not route to pods that just became Ready (502) for a moment
-    wait_until_routed(target, discard, ROUTE_SETTLE)
-    result = run_smoke(target)
+    _target, result = smoke_through(node_ingress, ca, password, keep=True)
     assert result.ok, f"{result.diagnosis}\n{kube_node.diagnose()}"
     assert node_s3.has_blob(result.digest), node_s3.list_keys()
     layers = [key for key in node_s3.list_keys("docker/registry/v2/blobs/") if key.endswith("/data")]

@@ -42,6 +42,22 @@ def client_for(stack, **overrides) -> RegistryClient:
     return RegistryClient(stack.address, **options)
 
 
+def ping_refused(stack, **overrides) -> RegistryError:
+    """The error the client raises when it pings `stack` with `overrides` (a wrong password, no credentials, ...)."""
+    with client_for(stack, **overrides) as client:
+        with pytest.raises(RegistryError) as caught:
+            client.ping()
+    return caught.value
+
+
+def assert_pushes_a_blob(stack, scheme: str) -> None:
+    """The client authenticates with `scheme` ("basic", "bearer") and uploads a blob the registry then has."""
+    with client_for(stack) as client:
+        assert client.ping() == scheme
+        digest, _ = client.upload_blob(REPO, zero_chunks(MiB))
+        assert client.blob_exists(REPO, digest)
+
+
 # -- unit tests --------------------------------------------------------------------------------
 
 
@@ -156,10 +172,7 @@ def test_layer_goes_up_as_one_chunked_patch(registry_stack):
 @pytest.mark.registry
 def test_bearer_token_realm_is_used(registry_stack):
     stack = registry_stack(auth="token")
-    with client_for(stack) as client:
-        assert client.ping() == "bearer"
-        digest, _ = client.upload_blob(REPO, zero_chunks(MiB))
-        assert client.blob_exists(REPO, digest)
+    assert_pushes_a_blob(stack, "bearer")
     seen = stack.token_server.requests_seen
     assert seen and all(request["authorized"] for request in seen)
     # The registry's challenge lists the actions in no fixed order (push,pull or pull,push).
@@ -175,35 +188,25 @@ def test_bearer_token_realm_is_used(registry_stack):
 @pytest.mark.registry
 def test_bearer_token_server_rejects_wrong_password(registry_stack):
     stack = registry_stack(auth="token")
-    with client_for(stack, password=SecretStr("not-the-password")) as client:
-        with pytest.raises(RegistryError) as caught:
-            client.ping()
-    assert caught.value.status == 401
-    assert "token server" in str(caught.value)
-    assert "not-the-password" not in str(caught.value)
+    error = ping_refused(stack, password=SecretStr("not-the-password"))
+    assert error.status == 401
+    assert "token server" in str(error)
+    assert "not-the-password" not in str(error)
 
 
 @pytest.mark.registry
 def test_registry_native_htpasswd(registry_stack):
     stack = registry_stack(auth="registry")
-    with client_for(stack) as client:
-        assert client.ping() == "basic"
-        digest, _ = client.upload_blob(REPO, zero_chunks(MiB))
-        assert client.blob_exists(REPO, digest)
-    with client_for(stack, password=SecretStr("wrong")) as client:
-        with pytest.raises(RegistryError) as caught:
-            client.ping()
-    assert caught.value.status == 401
-    assert 'realm="Registry Realm"' in caught.value.challenge  # the registry's challenge, not nginx's
+    assert_pushes_a_blob(stack, "basic")
+    error = ping_refused(stack, password=SecretStr("wrong"))
+    assert error.status == 401
+    assert 'realm="Registry Realm"' in error.challenge  # the registry's challenge, not nginx's
 
 
 @pytest.mark.registry
 def test_no_credentials_for_a_protected_registry(registry_stack):
     stack = registry_stack()
-    with client_for(stack, username=None, password=None) as client:
-        with pytest.raises(RegistryError) as caught:
-            client.ping()
-    assert caught.value.kind == "auth"
+    assert ping_refused(stack, username=None, password=None).kind == "auth"
 
 
 @pytest.mark.registry
@@ -225,10 +228,8 @@ def test_ca_file_beats_requests_ca_bundle(registry_stack, monkeypatch):
 def test_environment_bundle_does_not_sneak_in_trust(registry_stack, monkeypatch):
     stack = registry_stack()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stack.ca_file))
-    with client_for(stack, ca_file=None) as client:
-        with pytest.raises(RegistryError) as caught:
-            client.ping()
-    assert caught.value.kind == "tls" and caught.value.reason == "unknown_authority"
+    error = ping_refused(stack, ca_file=None)
+    assert error.kind == "tls" and error.reason == "unknown_authority"
 
 
 @pytest.mark.registry
