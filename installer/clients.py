@@ -867,11 +867,15 @@ def client_snippets(plan, image: str = "vms/fedora:40") -> list[tuple[str, str]]
         else ""
     )
     out.append(("podman", podman + (f"podman login {host} {login}\n" if user else "") + f"podman pull {reference}\n"))
+    found = plan.client_ca
+    if found is not None and found.public:
+        out.append(("CA", f"# {found.source}\n"))
     if ca:
         out.append(
             (
                 "containerd (each node; clients.node_trust does this for you)",
-                f"# {DEFAULT_CERTS_D}/{host}/hosts.toml, with the CA beside it as ca.crt\n"
+                (f"# ca.crt: {found.source}\n" if found is not None else "")
+                + f"# {DEFAULT_CERTS_D}/{host}/hosts.toml, with the CA beside it as ca.crt\n"
                 f'server = "https://{host}"\nca = "{DEFAULT_CERTS_D}/{host}/ca.crt"\n\n[host."https://{host}"]\n'
                 f'  capabilities = ["pull", "resolve"]\n  ca = "{DEFAULT_CERTS_D}/{host}/ca.crt"\n'
                 f"# and in /etc/containerd/config.toml (containerd 1.x; 2.x reads this folder by default):\n"

@@ -320,8 +320,8 @@ def test_ca_file_is_what_nodes_smoke_and_cdi_trust(corporate):
     assert config_map["data"] == {"ca.crt": ca_pem}  # the CA only, never the serving key
     assert daemon_set["kind"] == "DaemonSet"
     assert cl.client_config_maps(plan)[0]["data"] == {"ca.crt": ca_pem}
-    titles = [title for title, _ in cl.client_snippets(plan)]
-    assert any(t.startswith("containerd") for t in titles)
+    containerd = next(text for title, text in cl.client_snippets(plan) if title.startswith("containerd"))
+    assert containerd.startswith(f"# ca.crt: exposure.tls.ca_file ({folder / 'ca.pem'}")  # where to get ca.crt
     tls_secret = next(s for s in render(plan).secrets if s["metadata"]["name"] == plan.tls_secret_name)
     assert "ca.crt" not in tls_secret["data"]  # the Secret holds what the user gave for the ingress, as before
 
@@ -412,6 +412,8 @@ def test_a_publicly_trusted_certificate_needs_no_node_trust(corporate, monkeypat
     from installer.plan import node_trust_offered
 
     assert not node_trust_offered("files", plan.client_ca)
+    snippets = dict(cl.client_snippets(plan))
+    assert "publicly trusted" in snippets["CA"] and not any(t.startswith("containerd") for t in snippets)
     # an explicit ca_file still wins (a private root that is also in this machine's store)
     assert build_plan(_files(folder, ca="ca", node_trust=True)).client_ca.public is False
 
