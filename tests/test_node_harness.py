@@ -53,6 +53,13 @@ def apply(node: NodeHandle, namespace: str, *docs: dict) -> None:
     node.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
 
+def events_of(node: NodeHandle, namespace: str, selector: str, template: str = "{.items[*].message}") -> str:
+    """The Events in `namespace` that match the field `selector`, printed with the jsonpath `template`."""
+    return node.kubectl(
+        "-n", namespace, "get", "events", "--field-selector", selector, "-o", f"jsonpath={template}"
+    ).stdout
+
+
 def jsonpath(node: NodeHandle, namespace: str, what: str, path: str) -> str:
     return node.kubectl("-n", namespace, "get", what, "-o", f"jsonpath={path}").stdout
 
@@ -211,16 +218,7 @@ def test_an_image_the_node_lacks_fails_at_once_without_a_pull_from_outside(kube_
         60,
         "ErrImagePull",
     )
-    events = kube_node.kubectl(
-        "-n",
-        namespace,
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.name=missing,reason=Failed",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ).stdout
+    events = events_of(kube_node, namespace, "involvedObject.name=missing,reason=Failed")
     assert "docker.io/library/nginx:1.0" in events and "lookup registry-1.docker.io" in events, events
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from tests.conftest import CHART, PRESETS, ROOT, apply_args, helm_path
 from tests.fixtures.node import tls_secret
-from tests.test_node_harness import apply
+from tests.test_node_harness import apply, events_of
 
 pytestmark = pytest.mark.node
 PASSWORD = "node-Test-pw-42"
@@ -89,8 +89,9 @@ def registry_client(ingress, ca):
     )
 
 
-def push_kept(node, ingress, ca, repository: str) -> str:
-    """Push an image through the installed registry and keep it; returns its manifest digest."""
+def smoke_kept(node, ingress, ca, repository: str, password_env: str = "REGISTRY_PASSWORD", env=None):
+    """`registry-installer smoke --keep` as admin (password from $`password_env`) through `ingress` trusting `ca`:
+    the test image stays as `repository`:v1; fails the test with the output if the push fails."""
     proc = cli(
         node,
         "smoke",
@@ -99,7 +100,7 @@ def push_kept(node, ingress, ca, repository: str) -> str:
         "--username",
         "admin",
         "--password-env",
-        "REGISTRY_PASSWORD",
+        password_env,
         "--ca-file",
         str(ca.ca_file),
         "--repository",
@@ -108,8 +109,15 @@ def push_kept(node, ingress, ca, repository: str) -> str:
         "v1",
         "--keep",
         helm=None,
+        env=env,
     )
     assert proc.returncode == 0, failed(proc, node)
+    return proc
+
+
+def push_kept(node, ingress, ca, repository: str) -> str:
+    """Push an image through the installed registry and keep it; returns its manifest digest."""
+    smoke_kept(node, ingress, ca, repository)
     client = registry_client(ingress, ca)
     try:
         return client.get_manifest(repository, "v1").digest
@@ -244,16 +252,9 @@ def test_the_kubelet_pulls_the_smoke_image_from_the_registry(kube_node, ingress,
     )
 
     def pulled() -> bool:
-        events = kube_node.kubectl(
-            "-n",
-            namespace,
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=pulled",
-            "-o",
-            "jsonpath={range .items[*]}{.reason} {.message}{'\\n'}{end}",
-        ).stdout
+        events = events_of(
+            kube_node, namespace, "involvedObject.name=pulled", "{range .items[*]}{.reason} {.message}{'\\n'}{end}"
+        )
         return "Pulled " in events
 
     kube_node.wait_for(pulled, 90, f"the kubelet pulling {image}")
@@ -409,27 +410,9 @@ def test_s3_ha_preset_runs_two_replicas_that_write_the_push_into_the_bucket(
     password = base64.b64decode(
         get_json(kube_node, namespace, "secret/docker-registry-installer")["data"]["password.admin"]
     ).decode()
-    ca = ingress.default_ca
-    proc = cli(
-        kube_node,
-        "smoke",
-        "--registry",
-        ingress.address("localhost"),
-        "--username",
-        "admin",
-        "--password-env",
-        "ADMIN_PASSWORD",
-        "--ca-file",
-        str(ca.ca_file),
-        "--repository",
-        "kept/on-s3",
-        "--tag",
-        "v1",
-        "--keep",
-        helm=None,
-        env={"ADMIN_PASSWORD": password},
+    proc = smoke_kept(
+        kube_node, ingress, ingress.default_ca, "kept/on-s3", "ADMIN_PASSWORD", {"ADMIN_PASSWORD": password}
     )
-    assert proc.returncode == 0, failed(proc, kube_node)
     kept = next(line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("[ ok ] smoke: push manifest"))
     assert node_s3.has_blob(kept)
     assert any(
