@@ -259,17 +259,22 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
 
 
 def installed_ca(kube: KubeClient, namespace: str, release: str) -> tuple[str, list[str]]:
-    """The installer's CA certificate (PEM, self-signed TLS) and the hosts the release answers on (Ingress rules, or
-    the installer's HTTPRoute); InstallerError when there is no such CA."""
+    """The installer's CA certificate (PEM, self-signed TLS), else the private CA node trust put on the nodes, and the
+    hosts the release answers on (Ingress rules, or the installer's HTTPRoute); InstallerError when there is no CA."""
     name = SecretNames(release).ca
     try:
         secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+        pem = _decode(secret, "tls.crt")
     except NotFound:
-        raise InstallerError(
-            f"no installer CA in namespace {namespace} (Secret {name} is missing)",
-            "the CA exists only for tls.mode self-signed; other modes use your own or cert-manager's certificates",
-        ) from None
-    pem = _decode(secret, "tls.crt")
+        # a private CA (exposure.tls.ca_file, a Secret's ca.crt) is on record where node trust keeps it
+        pem = node_trust_ca(kube, namespace, release)
+        if pem is None:
+            raise InstallerError(
+                f"no installer CA in namespace {namespace} (Secret {name} is missing, and no node-trust ConfigMap "
+                "holds a private CA)",
+                "the CA exists for tls.mode self-signed, or with node trust for your own CA; other modes use your "
+                "own or cert-manager's certificates",
+            ) from None
     if not pem:
         raise InstallerError(
             f"Secret {name} in namespace {namespace} holds no readable tls.crt",

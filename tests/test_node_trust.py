@@ -325,6 +325,26 @@ def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_thro
         right = run_pull_check(kube, apps, image, None, "docker-registry")
         assert not right.ok and right.kind in ("not-found", "auth") and "x509" not in right.detail, right
 
+        # `registry-installer ca` prints the CA clients must trust: the corporate root on record in node trust
+        printed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "installer",
+                "ca",
+                "--namespace",
+                namespace,
+                "--kubeconfig",
+                str(kube_node.kubeconfig),
+            ]
+            + ["--context", kube_node.admin_context],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert printed.returncode == 0 and printed.stdout == root, printed.stdout + printed.stderr
+
         # the same root as the ca.crt of a TLS Secret (cert-manager's CA issuers write it): found without asking by
         # the engine (apply's prepare) and by the wizard's Clients step (the session), from the real API server
         def b64(text: str) -> str:
