@@ -325,33 +325,35 @@ def chain_anchor(chain: list[x509.Certificate], anchors: list[x509.Certificate])
     return None
 
 
-_SYSTEM_ANCHORS: list[x509.Certificate] | None = None
+_SYSTEM_ANCHORS: dict[tuple[str, ...], list[x509.Certificate]] = {}
 
 
 def system_anchors() -> list[x509.Certificate]:
-    """The system trust store's roots (ssl's default CA file, and certifi's bundle when installed)."""
-    global _SYSTEM_ANCHORS
-    if _SYSTEM_ANCHORS is None:
-        import ssl
+    """The system trust store's roots (ssl's default CA file, which SSL_CERT_FILE names when set, and certifi's
+    bundle when installed); read once per set of files."""
+    import ssl
+
+    files = [ssl.get_default_verify_paths().cafile or ""]
+    try:
+        import certifi
+
+        files.append(certifi.where())
+    except ImportError:
+        pass
+    key = tuple(files)
+    if key not in _SYSTEM_ANCHORS:
         import warnings
 
-        files = [ssl.get_default_verify_paths().cafile]
-        try:
-            import certifi
-
-            files.append(certifi.where())
-        except ImportError:
-            pass
         anchors: list[x509.Certificate] = []
         for name in files:
             try:
-                with open(name or "", "rb") as handle, warnings.catch_warnings():
+                with open(name, "rb") as handle, warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # a few old roots have serial numbers RFC 5280 disallows
                     anchors += x509.load_pem_x509_certificates(handle.read())
             except (OSError, ValueError):
                 continue
-        _SYSTEM_ANCHORS = anchors
-    return _SYSTEM_ANCHORS
+        _SYSTEM_ANCHORS[key] = anchors
+    return _SYSTEM_ANCHORS[key]
 
 
 def publicly_trusted(chain: list[x509.Certificate]) -> x509.Certificate | None:

@@ -398,11 +398,8 @@ def test_a_ca_crt_that_did_not_sign_the_secrets_certificate_is_not_used(corporat
 
 def test_a_publicly_trusted_certificate_needs_no_node_trust(corporate, monkeypatch):
     """The system trust store is read where OpenSSL reads it (SSL_CERT_FILE here names a store holding the root)."""
-    from installer import tlsfiles
-
     folder, _ca, _leaf = corporate
     monkeypatch.setenv("SSL_CERT_FILE", str(folder / "ca.pem"))
-    monkeypatch.setattr(tlsfiles, "_SYSTEM_ANCHORS", None)
     plan = build_plan(_files(folder))
     assert plan.ca_pem is None and plan.client_ca.public
     assert "publicly trusted" in plan.client_ca.source and "nodes and clients need no CA" in plan.client_ca.source
