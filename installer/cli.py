@@ -626,10 +626,11 @@ def cmd_status(args) -> int:
             freed = f"{gc['blobs_deleted']} blobs deleted"
         else:
             freed = "freed unknown"
+        outcome = f"{'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, {freed}, "
+        outcome += f"read-only {gc.get('readonly_seconds') or 0:.0f} s"
         print(
             f"last gc:   {gc['time']}{' (scheduled)' if gc.get('scheduled') else ''} "
-            f"{'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, {freed}, "
-            f"read-only {gc.get('readonly_seconds') or 0:.0f} s"
+            + (gc.get("error", "skipped") if gc.get("skipped") else outcome)
         )
     else:
         print("last gc:   never (by this installer)")

@@ -14,6 +14,10 @@ ServiceAccount and a script that, under the release's Lease (the same lock as ap
    or a lost lock still ends writable, and records the run in the installer's ConfigMap
    `<release>-installer-gc` (key `scheduled.json`), where `status` reads the last collection.
 
+A run that finds the Lock held (an install, `gc` or `grow` is running) changes nothing, fails its
+Job with the reason in its log, and is recorded too (`"skipped": true`, who held the lock, since
+when), so `status` shows why no collection happened.
+
 Why an environment variable and not the chart's config: a `helm upgrade` would need helm and
 write access to every object of the release in the job. The variable is not in the chart's
 manifest, so helm's three-way merge (and helm 4's server-side apply) leaves it alone: a plain
@@ -73,7 +77,7 @@ say() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 k() { kubectl -n "$NAMESPACE" "$@"; }
 micro() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 holder="scheduled-gc/$POD_NAME"
-ready=""; locked=""; readonly_at=""; ro_seconds=0; blobs=null; manifests=null; error=""
+ready=""; locked=""; skipped=""; readonly_at=""; ro_seconds=0; blobs=null; manifests=null; error=""
 selector="app=docker-registry,release=$RELEASE"
 
 lease() {  # $1: extra metadata (a resourceVersion to replace)
@@ -86,14 +90,16 @@ lease() {  # $1: extra metadata (a resourceVersion to replace)
 
 take_lock() {
   if lease "" | k create -f - >/dev/null 2>&1; then locked=1; return 0; fi
-  local info who renewed secs rv
-  info=$(k get lease "$LEASE" \
-    -o 'jsonpath={.spec.holderIdentity}|{.spec.renewTime}|{.spec.leaseDurationSeconds}|{.metadata.resourceVersion}') \
+  local info who renewed secs rv acquired
+  info=$(k get lease "$LEASE" -o 'jsonpath={.spec.holderIdentity}|{.spec.renewTime}|{.spec.leaseDurationSeconds}|'\
+'{.metadata.resourceVersion}|{.spec.acquireTime}') \
     || { error="could not read the release's lock (Lease $LEASE)"; return 1; }
-  IFS='|' read -r who renewed secs rv <<< "$info"
+  IFS='|' read -r who renewed secs rv acquired <<< "$info"
   if [ -n "$who" ] && [ -n "$renewed" ] \
       && [ $(( $(date -u -d "$renewed" +%s) + ${secs:-60} )) -gt "$(date -u +%s)" ]; then
-    error="another registry-installer ($who) holds the release's lock; this run changed nothing"
+    skipped=1  # recorded (status shows it), and the Job fails with this reason in its log
+    error="skipped: the release's lock is held by $who (since ${acquired:-$renewed}, renewed $renewed): an install, gc"
+    error+=" or grow was running; this run changed nothing"
     return 1
   fi
   lease ",\"resourceVersion\":\"$rv\"" | k replace -f - >/dev/null \
@@ -130,6 +136,7 @@ settle() {
 record() {  # $1: true|false
   local entry err=${error//[\"\\]/\'}
   entry="{\"time\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"ok\":$1,\"scheduled\":true,"
+  [ -n "$skipped" ] && entry+="\"skipped\":true,"
   entry+="\"readonly_seconds\":$ro_seconds,\"blobs_deleted\":$blobs,\"manifests_deleted\":$manifests,"
   entry+="\"used_before\":null,\"used_after\":null,\"freed_bytes\":null,\"job\":\"$JOB_NAME\""
   [ -n "$err" ] && entry+=",\"error\":\"$err\""
@@ -161,8 +168,10 @@ finish() {
   if [ -n "$locked" ]; then
     if [ "$rc" = 0 ]; then record true; else record false; fi
     k delete lease "$LEASE" >/dev/null 2>&1 || say "could not release Lease $LEASE (it expires by itself)"
+  elif [ -n "$skipped" ]; then
+    record false  # the lock is someone else's: leave it alone
   fi
-  [ "$rc" = 0 ] && say "done" || say "failed: $error"
+  if [ "$rc" = 0 ]; then say "done"; elif [ -n "$skipped" ]; then say "$error"; else say "failed: $error"; fi
   exit "$rc"
 }
 

@@ -64,6 +64,23 @@ def test_status_of_an_installed_release_and_of_none(kube_cluster, tmp_path):
     assert "last gc:   2026-11-01T01:00:00Z ok, freed 3 MiB, read-only 41 s" in human.stdout
     assert "usage:     unknown" in human.stdout
 
+    # a scheduled run that found the lock held is recorded (by the CronJob's script) and is the last gc status shows
+    skipped = {
+        "time": "2026-11-02T01:00:00Z",
+        "ok": False,
+        "scheduled": True,
+        "skipped": True,
+        "error": "skipped: the release's lock is held by host/1/a (since 2026-11-02T00:59:00Z); nothing changed",
+    }
+    core(kube_cluster).patch_namespaced_config_map(
+        "docker-registry-installer-gc", namespace, {"data": {"scheduled.json": json.dumps(skipped)}}
+    )
+    human = cli(kube_cluster, "status", "--namespace", namespace)
+    assert (
+        "last gc:   2026-11-02T01:00:00Z (scheduled) skipped: the release's lock is held by host/1/a (since "
+        "2026-11-02T00:59:00Z); nothing changed\n" in human.stdout
+    ), human.stdout
+
     none = cli(kube_cluster, "status", "--namespace", "nothing-here")
     assert none.returncode == 1 and "release docker-registry is not installed in namespace nothing-here" in none.stdout
 

@@ -240,6 +240,31 @@ def test_a_failing_run_ends_writable_and_is_recorded(kube_node, scheduled):
     assert last["scheduled"] is True and last["ok"] is False and "garbage-collect failed" in last["error"], last
 
 
+def test_a_run_that_finds_the_lock_held_changes_nothing_and_is_recorded(kube_node, scheduled):
+    """An install, gc or grow holds the release's Lease: the run leaves the registry writable, fails its Job with the
+    reason, and status shows it as skipped (who held the lock)."""
+    from tests.test_gc_schedule_cluster import _lease
+
+    base, _preset = scheduled
+    kube_node.kubectl("-n", NAMESPACE, "apply", "-f", "-", input=json.dumps(_lease("other-host/4242/abc")))
+    try:
+        _start_job(kube_node, "gc-skipped")
+        answers = _probe_until_done(kube_node, base, "gc-skipped")
+        log = _job_log(kube_node, "gc-skipped")
+        assert _job_state(kube_node, "gc-skipped") == "Failed", log + kube_node.diagnose()
+        assert "skipped: the release's lock is held by other-host/4242/abc" in log, log
+        assert set(answers) == {202}, f"the registry stayed writable: {answers}"
+        last = status(kube_node, NAMESPACE)["last_gc"]
+        assert last["scheduled"] is True and last["skipped"] is True and last["job"] == "gc-skipped", last
+        assert "other-host/4242/abc" in last["error"], last
+        holder = kube_node.kubectl(
+            "-n", NAMESPACE, "get", "lease", "docker-registry-installer-lock", "-o", "jsonpath={.spec.holderIdentity}"
+        ).stdout
+        assert holder == "other-host/4242/abc", "the other run's lock is left alone"
+    finally:
+        kube_node.kubectl("-n", NAMESPACE, "delete", "lease", "docker-registry-installer-lock", check=False)
+
+
 def test_a_run_stopped_by_its_deadline_ends_writable(kube_node, scheduled):
     """A read-only switch the registry cannot start with (distribution panics on `readonly: true`): the rollout
     never ends, the Job's deadline sends TERM, and the trap still takes the switch away."""

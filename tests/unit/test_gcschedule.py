@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -180,6 +181,53 @@ def test_the_script_is_valid_bash():
     assert done.returncode == 0, done.stderr
     # the switch back lives in the EXIT trap, set before the registry is made read-only
     assert SCRIPT.index("trap finish EXIT") < SCRIPT.index("readonly_at=$(date")
+
+
+# A stand-in for kubectl (the real one talks to a cluster; the node test runs the script against one): the Lease
+# exists and was renewed just now by an installer, every call is logged, the record patch is kept.
+LOCK_HELD_KUBECTL = r"""#!/bin/bash
+echo "$*" >> "$STUB_DIR/calls"
+case "$*" in
+  *" create -f -") cat > /dev/null; echo 'leases "x" already exists' >&2; exit 1 ;;
+  *" get lease "*) now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+                   printf '%s' "other-host/4242/abc|$now|60|42|2026-11-29T00:20:00.000000Z" ;;
+  *" patch configmap "*) printf '%s' "${@: -1}" > "$STUB_DIR/record" ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+def test_a_run_that_finds_the_lock_held_is_recorded_as_skipped(tmp_path):
+    import json
+
+    from installer.gcschedule import RECORD_KEY
+
+    cron = _by_kind(schedule_objects(_plan({"enabled": True, "schedule": "0 1 * * *"})))["CronJob"]
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    kubectl = tmp_path / "bin" / "kubectl"
+    kubectl.parent.mkdir()
+    kubectl.write_text(LOCK_HELD_KUBECTL)
+    kubectl.chmod(0o755)
+    env.update(
+        NAMESPACE="registry",
+        POD_NAME="docker-registry-installer-gc-1-x",
+        JOB_NAME="docker-registry-installer-gc-1",
+        STUB_DIR=str(tmp_path),
+        PATH=f"{kubectl.parent}:/usr/bin:/bin",
+        HOME=str(tmp_path),
+    )
+    done = subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr  # the Job fails, its log says why
+    assert "skipped: the release's lock is held by other-host/4242/abc" in done.stdout
+    calls = (tmp_path / "calls").read_text()
+    assert "set env" not in calls and "delete lease" not in calls, "nothing changed, the other run's lock kept"
+    patch = json.loads((tmp_path / "record").read_text())
+    entry = json.loads(patch["data"][RECORD_KEY])
+    assert entry["ok"] is False and entry["skipped"] is True and entry["scheduled"] is True
+    assert entry["error"].startswith("skipped: the release's lock is held by other-host/4242/abc (since 2026-11-29T00")
+    assert entry["job"] == "docker-registry-installer-gc-1" and entry["readonly_seconds"] == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry["time"]), entry["time"]
 
 
 def test_catalog_credentials_use_a_generated_password_or_say_why():
