@@ -419,9 +419,10 @@ def cmd_apply(args) -> int:
             print("exposure objects:")
             for line in changes:
                 print(f"  {line}")
-        from installer.clients import clients_changes, installed_clients
+        from installer.clients import ca_change, clients_changes, installed_clients
 
         client_lines = clients_changes(installed_clients(kube, plan), plan.choices.clients)
+        client_lines += ca_change(prepared.existing.node_trust_ca, plan)
         if client_lines:
             print("clients:")
             for line in client_lines:

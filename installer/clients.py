@@ -1007,6 +1007,23 @@ def installed_clients(kube: KubeClient, plan) -> dict[str, Any] | None:
         return None
 
 
+def ca_change(before_pem: str | None, plan) -> list[str]:
+    """Reconfigure: the CA node trust writes is not the one on the nodes now (`before_pem`, its ConfigMap's); the
+    re-run rolls the DaemonSet and every node gets the new one."""
+    if not plan.choices.clients.node_trust or not plan.ca_pem or not before_pem:
+        return []
+    if before_pem.strip() == plan.ca_pem.strip():
+        return []
+    from installer.tlsfiles import load_chain, subject_words
+
+    def words(pem: str) -> str:
+        chain = load_chain(pem)
+        return subject_words(chain[0]) if chain else "an unreadable certificate"
+
+    source = f" from {plan.client_ca.source}" if plan.client_ca is not None else ""
+    return [f"~ node trust CA: {words(before_pem)} -> {words(plan.ca_pem)}{source} (written on every node)"]
+
+
 def clients_changes(before: dict[str, Any] | None, clients) -> list[str]:
     """What a reconfigure changes in the clients section, one line each (`before`: clients_from_cluster's answer)."""
     before = before or {}

@@ -188,9 +188,10 @@ class WizardSession:
             prepared.rendered.values,
         )
         if self.kube is not None:  # pull Secrets and node trust (issue 14) live beside the release
-            from installer.clients import clients_changes, installed_clients
+            from installer.clients import ca_change, clients_changes, installed_clients
 
             lines += clients_changes(installed_clients(self.kube, prepared.plan), prepared.plan.choices.clients)
+            lines += ca_change(prepared.existing.node_trust_ca, prepared.plan)
         return lines
 
     def install(

@@ -204,7 +204,7 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
         shutil.rmtree(kube_node.certs_d / "localhost", ignore_errors=True)
 
 
-def _corporate_chain(folder, hosts: list[str]) -> tuple[str, str]:
+def _corporate_chain(folder, hosts: list[str], root_name: str = "Example Corp Root CA") -> tuple[str, str]:
     """A "corporate" PKI made with cryptography, as an operator's would be: an RSA root CA, an intermediate CA, and a
     serving certificate for `hosts` from the intermediate. Writes root.pem, chain.pem (leaf + intermediate) and
     key.pem to `folder`; returns (root PEM, leaf PEM)."""
@@ -245,7 +245,7 @@ def _corporate_chain(folder, hosts: list[str]) -> tuple[str, str]:
         return builder.sign(issuer_key, hashes.SHA256())
 
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    root = certificate("Example Corp Root CA", root_key, None, root_key, ca=True)
+    root = certificate(root_name, root_key, None, root_key, ca=True)
     mid_key = ec.generate_private_key(ec.SECP256R1())
     mid = certificate("Example Corp Issuing CA 1", mid_key, root, root_key, ca=True)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -326,18 +326,9 @@ def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_thro
         assert not right.ok and right.kind in ("not-found", "auth") and "x509" not in right.detail, right
 
         # `registry-installer ca` prints the CA clients must trust: the corporate root on record in node trust
+        target = ["--namespace", namespace, "--kubeconfig", str(kube_node.kubeconfig), "--context"]
         printed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "installer",
-                "ca",
-                "--namespace",
-                namespace,
-                "--kubeconfig",
-                str(kube_node.kubeconfig),
-            ]
-            + ["--context", kube_node.admin_context],
+            [sys.executable, "-m", "installer", "ca", *target, kube_node.admin_context],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -345,12 +336,29 @@ def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_thro
         )
         assert printed.returncode == 0 and printed.stdout == root, printed.stdout + printed.stderr
 
+        # a re-run with a new corporate PKI: the plan says the CA changes, every node gets the new root, and the pull
+        # passes with it
+        renewed = tmp_path / "renewed"
+        renewed.mkdir()
+        new_root, _ = _corporate_chain(renewed, [host, "localhost"], "Example Corp Root CA 2")
+        new_tls = {k: str(renewed / name) for k, name in (("cert_file", "chain.pem"), ("key_file", "key.pem"))}
+        new_tls.update(mode="files", ca_file=str(renewed / "root.pem"))
+        again = _choices(kube_node, namespace, host, apps, pull_address, tmp_path / "node-etc", new_tls)
+        proc, output = _apply(kube_node, ingress, again, renewed)
+        assert proc.returncode == 0, f"{output}\n{kube_node.diagnose()}"
+        assert "~ node trust CA: CN=Example Corp Root CA -> CN=Example Corp Root CA 2 from exposure.tls.ca_file" in (
+            proc.stdout
+        ), output
+        assert "in-cluster pull check passed" in proc.stdout, output
+        assert (kube_node.certs_d / pull_address / "ca.crt").read_text().strip() == new_root.strip()
+        root = new_root
+
         # the same root as the ca.crt of a TLS Secret (cert-manager's CA issuers write it): found without asking by
         # the engine (apply's prepare) and by the wizard's Clients step (the session), from the real API server
         def b64(text: str) -> str:
             return base64.b64encode(text.encode()).decode()
 
-        files = {name: (tmp_path / f"{name}.pem").read_text() for name in ("chain", "key")}
+        files = {name: (renewed / f"{name}.pem").read_text() for name in ("chain", "key")}
         data = {"tls.crt": b64(files["chain"]), "tls.key": b64(files["key"]), "ca.crt": b64(root)}
         kube.core.create_namespaced_secret(
             namespace, {"metadata": {"name": "corp-tls"}, "type": "kubernetes.io/tls", "data": data}
@@ -365,7 +373,7 @@ def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_thro
         monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORD)
         found = prepare(from_secret, kube).plan.client_ca
         assert found.pem.strip() == root.strip(), found
-        assert found.source == "ca.crt of Secret corp-tls (CN=Example Corp Root CA)"
+        assert found.source == "ca.crt of Secret corp-tls (CN=Example Corp Root CA 2)"
         session = WizardSession()
         session.kube = kube
         assert session.client_ca(from_secret) == found and session.clients_problems(from_secret) == []

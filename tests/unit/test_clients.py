@@ -434,3 +434,15 @@ def test_the_ca_node_trust_installed_before_is_found_on_a_reconfigure(corporate)
     ((path, message, _fix),) = _problems(choices, ExistingState(tls_secret_chain=leaf, node_trust_ca=other))
     assert path == "clients.node_trust" and "not known" in message
     assert build_plan(_files(folder, node_trust=True), None, ExistingState(node_trust_ca=ca_pem)).ca_pem == ca_pem
+
+
+def test_review_says_when_the_ca_on_the_nodes_changes(corporate):
+    folder, ca_pem, _leaf = corporate
+    plan = build_plan(_files(folder, ca="ca", node_trust=True))
+    other = (folder / "other-ca.pem").read_text()
+    assert cl.ca_change(other, plan) == [
+        f"~ node trust CA: CN=Someone Else's CA -> CN=Example Corp Root CA from exposure.tls.ca_file "
+        f"({folder / 'ca.pem'}: CN=Example Corp Root CA) (written on every node)"
+    ]
+    assert cl.ca_change(ca_pem, plan) == [] and cl.ca_change(None, plan) == []  # same CA, or no node trust before
+    assert cl.ca_change(other, build_plan(_files(folder, ca="ca"))) == []  # node trust off: its removal says so
