@@ -198,6 +198,8 @@ class WizardApp(App[int]):
         self.step_index = 0
         self.exit_code = 0
         self.summary = ""  # one paragraph printed after the wizard's screen is gone
+        self.created_namespaces: set[str] = set()  # by an install of this run (a rollback leaves them)
+        self.failed_install: str | None = None  # the last install failed and was rolled back: what the summary says
         self._signals: list[int] = []
         self._held_keys: list[events.Key] | None = None  # keys typed while focus may be moving
         self._settling: Any = None
@@ -375,16 +377,26 @@ class WizardApp(App[int]):
             target = self.state.chosen_target
             self.install_ended(target.release, target.namespace, None, "The install was stopped.")
 
-    def install_ended(self, release: str, namespace: str, result: Any, failure: str | None) -> None:
-        """The Install step's worker finished; when a quit was waiting for it, quit now with a summary."""
+    def install_ended(
+        self, release: str, namespace: str, result: Any, failure: str | None, created_namespace: bool = False
+    ) -> None:
+        """The Install step's worker finished; when a quit was waiting for it, quit now with a summary. A failed
+        install is remembered for the summary of a later quit (it changed the cluster: `created_namespace`)."""
         self.installing = False
+        if created_namespace:
+            self.created_namespaces.add(namespace)
+        created_namespace = namespace in self.created_namespaces  # by this install or an earlier try
+        self.failed_install = (
+            None if failure is None else self.failed_install_words(release, namespace, failure, created_namespace)
+        )
         if not self.quitting:
             return
         if failure is not None:
             self.summary = (
                 f"Quit during the install ({self.quitting}): helm was stopped and the release rolled back. "
                 f"{failure} The installer's lock on release {release} in namespace {namespace} is released "
-                "and no helm process is left running. Run registry-installer again to install."
+                f"and no helm process is left running.{self.namespace_left(namespace, created_namespace)} "
+                "Run registry-installer again to install."
             )
             self.exit_code = 1
         else:
@@ -420,9 +432,30 @@ class WizardApp(App[int]):
             f"{plan.namespace}; the registry is at {scheme}://{plan.registry_host}; {verified}."
         )
 
+    @staticmethod
+    def namespace_left(namespace: str, created: bool) -> str:
+        """What a rolled-back first install leaves: the namespace it created (the rollback does not delete it)."""
+        if not created:
+            return ""
+        return (
+            f" Namespace {namespace}, created by the install, is still there (`kubectl delete namespace {namespace}` "
+            "removes it; a re-run uses it)."
+        )
+
+    def failed_install_words(self, release: str, namespace: str, failure: str, created_namespace: bool) -> str:
+        failure = " ".join(failure.split())
+        return (
+            f"The install of release {release} in namespace {namespace} was tried and failed; it was rolled back: "
+            f"{failure}{self.namespace_left(namespace, created_namespace)} The registry is not installed: "
+            "run registry-installer again to install."
+        )
+
     def summary_before_install(self) -> str:
         if self.state.install is not None or self.summary:
             return self.summary
+        if self.failed_install:  # not "nothing was changed": an install ran and was rolled back
+            self.exit_code = 1
+            return self.failed_install
         if self.state.written:
             return (
                 "Nothing was changed on any cluster; the files are written: "

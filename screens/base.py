@@ -436,9 +436,15 @@ class StepScreen(Screen[Any]):
         self.post_message(self.EventReported(event))
 
     def on_step_screen_event_reported(self, message: EventReported) -> None:
+        """Shown once: Textual calls this handler of every class in the MRO that defines it, so subclasses do not
+        define it again (calling super() would show each event twice); they override `event_shown`."""
         logs = self.query(EventLog)
         if logs:
             logs.first().show(message.event)
+        self.event_shown(message.event)
+
+    def event_shown(self, event: Event) -> None:
+        """An engine event this step's log has just shown (a step reacts to it here)."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every step's slow work ends here: `worker_done` with the result, or `worker_failed` with the error in

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from installer.errors import Problem
-from installer.events import Note, StepFinished
+from installer.events import Event, Note, StepFinished
 from screens.base import EventLog, GoBack, InvalidStep, StepScreen
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class InstallScreen(StepScreen):
         self.started = time.monotonic()
         self.result: Any = None
         self.failure: Problem | None = None
+        self.created_namespace = False  # the engine created the namespace (a rollback leaves it: the summary says so)
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="install-row"):
@@ -90,9 +91,9 @@ class InstallScreen(StepScreen):
     def apply_worker(self) -> Any:
         return self.session.install(self.prepared, self.report, self.cancel, self.detach)
 
-    def on_step_screen_event_reported(self, message: StepScreen.EventReported) -> None:
-        super().on_step_screen_event_reported(message)
-        event = message.event
+    def event_shown(self, event: Event) -> None:
+        if isinstance(event, StepFinished) and event.step == "namespace" and event.ok:
+            self.created_namespace = event.detail == "created"
         started = isinstance(event, Note) and event.step == "wait"
         if started or (isinstance(event, StepFinished) and event.step == "helm"):
             # helm is done (the release is deployed); while the installer waits for the pods, offer to stop waiting
@@ -125,7 +126,11 @@ class InstallScreen(StepScreen):
         self.check()
         plan = self.prepared.plan
         self.wizard.install_ended(
-            plan.release, plan.namespace, self.result, self.failure.message if self.failure else None
+            plan.release,
+            plan.namespace,
+            self.result,
+            self.failure.message if self.failure else None,
+            self.created_namespace,
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
