@@ -138,7 +138,7 @@ def apply(
         claim_created = False
         try:
             with step(on_event, "volume", plan.claim.name if plan.claim else "none", cancel) as run:
-                claim_created, run.result = prepare_claim(kube, plan, rendered)
+                claim_created, run.result = prepare_claim(kube, plan, rendered, on_event=on_event, cancel=cancel)
             result.helm_output = _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result)
         except (HelmFailed, InstallerError) as exc:
             # helm had deployed the revision (result.revision) before the installer's wait failed

@@ -180,3 +180,82 @@ def test_uninstall_of_a_release_whose_chart_owns_the_pvc_keeps_it(kube_cluster, 
     assert kept.metadata.uid == uid and kept.metadata.deletion_timestamp is None
     assert_installers_own(kept)
     assert release_secrets(kube_cluster, namespace) == []
+
+
+def claim_being_deleted(cluster, namespace):
+    """The installer's data PVC, made by prepare_claim, then deleted while a finalizer holds it: Terminating, as
+    after a cancelled install on a real cluster (there its pod's pvc-protection holds it a moment; here nothing
+    removes the test's finalizer until the test does)."""
+    from installer.engine import connect, prepare
+    from installer.model import Choices, Exposure, Target
+    from installer.volume import prepare_claim
+
+    kube = connect(cluster.admin_context, str(cluster.kubeconfig))
+    prepared = prepare(Choices(exposure=Exposure(hosts=["r.example.com"]), target=Target(namespace=namespace)), None)
+    api = core(cluster)
+    api.create_namespace({"metadata": {"name": namespace}})
+    created, _ = prepare_claim(kube, prepared.plan, prepared.rendered)
+    assert created
+    old = read_claim(cluster, namespace)
+    finalizers = [*(old.metadata.finalizers or []), "tests.example.com/hold"]
+    api.patch_namespaced_persistent_volume_claim(CLAIM, namespace, {"metadata": {"finalizers": finalizers}})
+    api.delete_namespaced_persistent_volume_claim(CLAIM, namespace)
+    assert read_claim(cluster, namespace).metadata.deletion_timestamp is not None
+    return kube, prepared, old
+
+
+def release_claim(cluster, namespace):
+    core(cluster).patch_namespaced_persistent_volume_claim(CLAIM, namespace, {"metadata": {"finalizers": None}})
+
+
+def test_a_pvc_being_deleted_is_not_reused_and_the_wait_for_it_is_bounded(kube_cluster):
+    """A cancelled install left its PVC Terminating; the next apply said 'PVC docker-registry (100Gi, the installer's
+    own) reused', and on a real cluster that PVC vanished a moment later with the pod Pending. Now the volume step
+    says it is being deleted, waits (bounded) and, when it is still there, stops with what holds it and the fix."""
+    from installer.errors import InstallerError
+    from installer.events import Note
+    from installer.volume import prepare_claim
+
+    namespace = "pvc-terminating-stuck"
+    kube, prepared, old = claim_being_deleted(kube_cluster, namespace)
+    events = []
+    with pytest.raises(InstallerError) as failed:
+        prepare_claim(kube, prepared.plan, prepared.rendered, on_event=events.append, wait_s=2)
+    assert f"PVC {CLAIM} in namespace {namespace} is being deleted" in failed.value.message
+    assert "still there after 2s" in failed.value.message and "cannot be reused" in failed.value.message
+    assert "tests.example.com/hold" in failed.value.message or "pvc-protection" in failed.value.message
+    assert f"kubectl get pvc {CLAIM} -n {namespace}" in failed.value.hint
+    [note] = [e.text for e in events if isinstance(e, Note)]
+    assert note.startswith(f"PVC {CLAIM} is being deleted (since ") and "tests.example.com/hold" in note, note
+    assert note.endswith("waiting up to 2s for it to go, then creating it anew"), note
+    assert read_claim(kube_cluster, namespace).metadata.uid == old.metadata.uid  # left as it was
+    release_claim(kube_cluster, namespace)
+
+
+def test_a_pvc_being_deleted_is_waited_for_then_made_anew(kube_cluster):
+    import threading
+
+    from installer.events import Note
+    from installer.volume import prepare_claim
+
+    namespace = "pvc-terminating-goes"
+    kube, prepared, old = claim_being_deleted(kube_cluster, namespace)
+    waiting = threading.Event()
+    events = []
+
+    def seen(event):
+        events.append(event)
+        if isinstance(event, Note):
+            waiting.set()
+
+    def finalizer_removed_once_waiting():
+        assert waiting.wait(60)
+        release_claim(kube_cluster, namespace)
+
+    remover = threading.Thread(target=finalizer_removed_once_waiting)
+    remover.start()
+    created, words = prepare_claim(kube, prepared.plan, prepared.rendered, on_event=seen, wait_s=120)
+    remover.join()
+    assert created and words == f"created PVC {CLAIM} (100Gi, the installer's own)"
+    new = read_claim(kube_cluster, namespace)
+    assert new.metadata.uid != old.metadata.uid and new.metadata.deletion_timestamp is None
