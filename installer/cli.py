@@ -98,6 +98,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     probe_p = sub.add_parser("probe", help="show what the cluster offers")
     probe_p.add_argument("--json", action="store_true", help="machine-readable output")
+    probe_p.add_argument("--helm", default=DEFAULT_HELM, help="helm binary to check (default: helm on PATH)")
     _add_target_flags(probe_p)
 
     uninstall_p = sub.add_parser(
@@ -289,6 +290,7 @@ def _connect_target(args) -> tuple[KubeClient, str, str]:
 
 def cmd_probe(args) -> int:
     from installer.engine import run_probe
+    from installer.helm import HelmRunner, check_helm
 
     kube, namespace, release = _connect_target(args)
     result = run_probe(kube, namespace, release)
@@ -342,6 +344,8 @@ def cmd_probe(args) -> int:
         print(f"release:   {r.name} in {r.namespace}: revision {r.revision}, {r.status}, chart {r.chart}")
     else:
         print("release:   none installed")
+    helm = check_helm(HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context))
+    print(f"helm:      {helm.words}" if helm.ok else f"helm:      ✗ {helm.words}\n  fix: {helm.fix}")
     for warning in result.warnings():
         print(f"warning: {warning}")
     return 0

@@ -49,6 +49,30 @@ def parse_version(text: str) -> HelmVersion:
     return HelmVersion(major, minor, patch, match.group(0))
 
 
+@dataclass(frozen=True)
+class HelmCheck:
+    """Whether the helm binary can run the install: its version and path, or what is wrong and the fix."""
+
+    ok: bool
+    words: str
+    fix: str = ""
+
+
+def check_helm(runner: HelmRunner) -> HelmCheck:
+    """Find and run `helm version` once (no cluster needed): the Probe step and `probe` say it before the questions."""
+    try:
+        version = runner.version
+    except InstallerError as exc:
+        return HelmCheck(False, exc.message, exc.hint)
+    except (OSError, subprocess.SubprocessError) as exc:  # found, but it does not run (not executable, hangs)
+        return HelmCheck(
+            False,
+            f"the helm binary {runner.binary} does not run: {exc}",
+            "install helm 3.8 or newer (https://helm.sh/docs/intro/install/) or pass --helm /path/to/helm",
+        )
+    return HelmCheck(True, f"helm {version.text} at {runner.path}")
+
+
 class HelmRunner:
     """Runs one helm binary against one kubeconfig/context."""
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from installer.apply import ApplyOptions, ApplyResult
     from installer.disk import Compression
     from installer.engine import Prepared
-    from installer.helm import HelmRunner
+    from installer.helm import HelmCheck, HelmRunner
     from installer.model import Chart, Choices, Exposure, Storage, Target
     from installer.plan import ClaimInfo
     from installer.probe import ProbeResult
@@ -142,6 +142,12 @@ class WizardSession:
         from installer.helm import HelmRunner
 
         return HelmRunner(self.helm_binary, self.kubeconfig, self.context)
+
+    def check_helm(self) -> HelmCheck:
+        """Whether the session's helm binary can run the install (its version and path, or the problem and fix)."""
+        from installer.helm import check_helm
+
+        return check_helm(self.helm())
 
     def helm_command(self, prepared: Prepared) -> str:
         """The exact helm command the install runs (values file names, never their content)."""

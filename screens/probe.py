@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import work
@@ -70,19 +70,40 @@ class ProbeScreen(StepScreen):
         self.result: ProbeResult | None = None
         self.failure: Problem | None = None
         self.next_requested = False
+        self.helm: Any = None  # the session's HelmCheck once check_helm has run
 
     def compose_body(self) -> ComposeResult:
         yield EventLog("Probing…", last_only=True, id="progress")
+        yield Static("", id="helm")
         yield Static("", id="found")
 
     def on_mount(self) -> None:
         self.run_probe()
+        self.check_helm()
+
+    @work(thread=True, exclusive=True, group="helm", exit_on_error=False)
+    def check_helm(self):
+        """helm is needed only to install, but told here: before every question is answered, not at Review."""
+        return self.session.check_helm()
+
+    def show_helm(self, helm) -> None:
+        line = (
+            f"[b]helm[/b]: [$success]✓[/] {escape(helm.words)}"
+            if helm.ok
+            else f"[b]helm[/b]: [$error]✗[/] {escape(helm.words)}\n    [i]fix:[/i] {escape(helm.fix)} "
+            "(needed to install; the other steps work without it)"
+        )
+        self.query_one("#helm", Static).update(hanging(line))
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def run_probe(self) -> ProbeResult:
         return self.session.probe(self.namespace, self.release, self.report)
 
     def worker_done(self, name: str, result: ProbeResult) -> None:
+        if name == "check_helm":
+            self.helm = result
+            self.show_helm(result)
+            return
         self.result = result
         self.query_one("#found", Static).update(hanging(probe_summary(result)))
         self.check()
@@ -104,6 +125,9 @@ class ProbeScreen(StepScreen):
         super().action_next()
 
     def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
+        if name == "check_helm":  # check_helm catches what helm does; anything else is said, not fatal
+            self.query_one("#helm", Static).update(f"helm: could not be checked: {escape(problem.message)}")
+            return
         self.failure = problem
         self.check()
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from installer.probe import decode_helm_release
-from tests.conftest import CHART, PRESETS, ROOT, apply_args
+from tests.conftest import CHART, PRESETS, ROOT, apply_args, helm_path
 
 pytestmark = pytest.mark.cluster
 PASSWORD = "cluster-Test-pw-42"
@@ -46,6 +46,21 @@ def core(cluster, context="admin"):
 def release_secrets(cluster, namespace, release="docker-registry"):
     items = core(cluster).list_namespaced_secret(namespace, label_selector=f"owner=helm,name={release}").items
     return sorted((decode_helm_release(s.data["release"]) for s in items), key=lambda r: r["version"])
+
+
+def test_probe_says_whether_helm_can_install(kube_cluster):
+    """`probe` names the helm the install would run (version and path), or says it is missing and the fix: before a
+    preset is written, not when `apply` fails."""
+    missing = cli(kube_cluster, "probe", helm="no-such-helm-here")
+    assert missing.returncode == 0, missing.stderr
+    assert "helm:      ✗ the helm binary 'no-such-helm-here' was not found on PATH" in missing.stdout
+    assert "fix: install helm 3.8 or newer" in missing.stdout and "pass --helm /path/to/helm" in missing.stdout
+    helm = helm_path("helm3")
+    found = cli(kube_cluster, "probe", helm=helm)
+    assert found.returncode == 0, found.stderr
+    assert any(
+        line.startswith("helm:      helm v3.") and line.endswith(f" at {helm}") for line in found.stdout.splitlines()
+    )
 
 
 def test_probe_reports_the_seeded_cluster(kube_cluster):
