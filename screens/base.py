@@ -340,18 +340,22 @@ class StepBar(Static):
 
     @staticmethod
     def _markup(labels: list[str], current: int, skipped: set[int], width: int | None = None) -> str:
-        """The bar's markup; when the names do not fit in `width` columns, those farthest from the current step
-        are cut to their first three letters (the current one always shows in full)."""
+        """The bar's markup; when the names do not fit in `width` columns, the current step's highlight first loses
+        its spaces (every name in full: the usual 11 steps at 80 columns), and when that is not enough, the names
+        farthest from the current step are cut to their first three letters (the current one always shows in full).
+        """
         shown = list(labels)
+        length = sum(map(len, shown)) + len(shown) - 1
+        pad = " " if width is None or length + 2 <= width or length > width else ""
         by_distance = sorted((i for i in range(len(labels)) if i != current), key=lambda i: -abs(i - current))
         for index in by_distance:
-            if width is None or sum(map(len, shown)) + len(shown) - 1 + 2 <= width:
+            if width is None or sum(map(len, shown)) + len(shown) - 1 + 2 * len(pad) <= width:
                 break
             shown[index] = labels[index][:3]
         parts = []
         for index, label in enumerate(shown):
             if index == current:
-                parts.append(f"[reverse b] {label} [/]")
+                parts.append(f"[reverse b]{pad}{label}{pad}[/]")
             elif index in skipped:
                 parts.append(f"[strike dim]{label}[/]")
             elif index < current:

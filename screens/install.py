@@ -51,7 +51,9 @@ class InstallScreen(StepScreen):
         with Horizontal(id="install-row"):
             yield Static("", id="install-status")
             yield Button("Continue without waiting (Ctrl+D)", id="detach", classes="hidden", compact=True)
-            yield Button("Cancel install (Ctrl+X)", id="cancel", variant="error", compact=True)
+            # short labels: status, both buttons and their margins fit in one row at 80 columns (the footer says
+            # "Cancel install")
+            yield Button("Cancel (Ctrl+X)", id="cancel", variant="error", compact=True)
         yield Static(CANCEL_MEANS, id="cancel-means", classes="hint")
         yield EventLog(lines=True, id="install-log")
 
@@ -183,6 +185,8 @@ class InstallScreen(StepScreen):
             return
         self.cancel.set()
         self.refresh_bindings()
+        self.query_one("#cancel").display = False  # nothing more to press: the status line says it is stopping
+        self.query_one("#detach").display = False
         self.write_log("cancel requested: stopping helm and rolling back…", "bold")
 
     def build_section(self):

@@ -85,3 +85,21 @@ async def test_quit_after_a_rolled_back_install_says_it_was_tried_and_what_is_le
     assert "rolled back" in summary and "Nothing is left installed" in summary
     assert "Namespace docker-registry, created by the install, is still there" in summary
     assert app.return_code == 1
+
+
+async def test_install_status_line_fits_80_columns_while_waiting():
+    """At 80x24, "running — 29s elapsed" and both buttons in one row: "elapsed" wrapped to the next line before."""
+    app = install_app()
+    async with running(app, size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.waiting, 30, what="the wait for the pods")
+        await wait_until(pilot, lambda: screen.query_one("#detach").region.width > 0, 10, what="the detach button")
+        status = screen.query_one("#install-status")
+        text = str(status.render())
+        assert text.startswith("running — ") and text.endswith("s elapsed"), text
+        assert status.size.height == 1 and len(text) <= status.content_size.width, (text, status.content_size)
+        for button in ("#detach", "#cancel"):
+            region = screen.query_one(button).region
+            assert region.height == 1 and region.right <= 80, (button, region)
+        await pilot.press("ctrl+x")
+        await worker_finished(pilot, "apply_worker", 30)

@@ -106,3 +106,15 @@ def test_the_step_bar_fits_80_columns_with_every_step():
         assert len(plain) <= 78 and f" {labels[current]} " in plain, plain
     assert Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain.count("·") == 9
     assert "Cluster" in Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain
+
+
+def test_the_usual_steps_show_every_name_in_full_at_80_columns():
+    """The 11 steps of a first install at 80x24 (78 columns inside the bar's padding): no name cut ("Smo·Don")."""
+    from textual.content import Content
+
+    from screens.base import StepBar
+
+    labels = "Cluster Probe Address Access Storage Clients Uploads Review Install Smoke Done".split()
+    for current in range(len(labels)):
+        plain = Content.from_markup(StepBar._markup(labels, current, set(), width=78)).plain
+        assert plain == "·".join(labels), plain
