@@ -345,22 +345,46 @@ class WizardApp(App[int]):
 
     def action_request_quit(self) -> None:
         if self.quitting:
-            self.notify("Stopping helm and rolling back: the wizard quits when that is done.", severity="warning")
+            self.notify("Stopping what runs first: the wizard quits when that is done.", severity="warning")
             return
-        if not self.installing:
+        busy = self.busy_step()
+        if not self.installing and busy is None:
             self.quit_now("you quit")
             return
-        if isinstance(self.screen, ConfirmQuit):
-            return  # one confirmation is enough
+        if isinstance(self.screen, Confirm):
+            return  # one question at a time: answer it first
 
         def answered(quit_now: bool | None) -> None:
             if quit_now:
                 self.quit_now("you quit")
 
-        self.push_screen(ConfirmQuit(), answered)
+        self.push_screen(ConfirmQuit() if self.installing else Confirm(busy.quit_question(), "Quit"), answered)
+
+    def busy_step(self) -> Any:
+        """The step screen running something a quit must stop first (the Status view's garbage collection), or None:
+        such a step has `quit_question()` (a question, or None when idle) and `stop_for_quit(reason)`, and calls
+        `action_quit_done(summary)` when it has stopped."""
+        for screen in reversed(self.screen_stack):
+            question = getattr(screen, "quit_question", None)
+            if question is not None and question():
+                return screen
+        return None
+
+    def action_quit_done(self, summary: str) -> None:
+        """A busy step stopped what it ran for a quit: quit with its summary."""
+        self.summary = summary
+        self.exit(self.exit_code, return_code=self.exit_code)
 
     def quit_now(self, reason: str) -> None:
-        """Quit; during an install, first stop helm and show the rollback until it is done."""
+        """Quit; during an install, first stop helm and show the rollback until it is done (and likewise a step's
+        garbage collection: `busy_step`)."""
+        busy = None if self.installing or self.quitting else self.busy_step()
+        if busy is not None:
+            while isinstance(self.screen, ModalScreen):
+                self.pop_screen()
+            self.quitting = reason
+            busy.stop_for_quit(reason)
+            return
         if not self.installing:
             if not self.summary:
                 self.summary = self.summary_before_install()

@@ -143,6 +143,7 @@ class StatusScreen(StepScreen):
         self.gc_steps: dict[str, str] = {}
         self.outcome = ""  # the last action's result, in words
         self.probe: Any = None  # the release probed again after an action changed it
+        self.quit_reason: str | None = None  # the wizard quits once the running action has stopped
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"Reading the status of {escape(self.release)} in {escape(self.namespace)}…", id="status-summary")
@@ -158,6 +159,39 @@ class StatusScreen(StepScreen):
         self.query_one("#status-actions").display = False
         self.read_status()
         self.set_interval(1, self.show_window)
+
+    def quit_question(self) -> str | None:
+        """What quitting now must ask (the app's Ctrl+Q, `busy_step`): None when nothing runs."""
+        if self.running == "gc":
+            return (
+                "Garbage collection is running: the registry is read-only (pushes get 405). Quit anyway? The "
+                "collection is stopped and the registry made writable again first; the wizard quits when that is done."
+            )
+        if self.running == "grow":
+            return "The volume is being grown. Quit anyway? The wizard quits when the resize request has been made."
+        return None
+
+    def stop_for_quit(self, reason: str) -> None:
+        """The wizard quits: stop the collection (it rolls back to writable) and quit when the worker has ended."""
+        self.quit_reason = reason
+        self.cancel.set()
+        self.outcome = f"[b]Quitting ({escape(reason)})[/b]: stopping the {self.running}; the wizard quits when it ends"
+        self.show_progress()
+
+    def quit_summary(self, message: ActionFinished) -> str:
+        doing = "garbage collection" if message.action == "gc" else "volume grow"
+        if message.failure is not None:
+            text, hint = message.failure
+            return (
+                f"Quit during the {doing} ({self.quit_reason}): it stopped: {text}"
+                + (f" ({hint})" if hint else "")
+                + f". `registry-installer status --namespace {self.namespace} --release {self.release}` shows the "
+                "registry."
+            )
+        from rich.text import Text
+
+        words = gc_words(message.result) if message.action == "gc" else message.result.message
+        return f"Quit during the {doing} ({self.quit_reason}): it had finished: {Text.from_markup(words).plain}."
 
     def on_unmount(self) -> None:
         self.cancel.set()  # a collection still running switches the registry back to writable
@@ -333,6 +367,9 @@ class StatusScreen(StepScreen):
             self.outcome = gc_words(message.result)
         else:
             self.outcome = f"[green]✓[/] {escape(message.result.message)}"
+        if self.quit_reason is not None:
+            self.wizard.action_quit_done(self.quit_summary(message))
+            return
         self.show_progress()
         self.show_actions()
         self.read_status(reprobe=message.failure is None)  # the figures, and the release's values, after the action
