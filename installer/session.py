@@ -295,6 +295,23 @@ class WizardSession:
             prepared.plan, file, image, compress, on_event, cancel, address=self.push_disk_address
         )
 
+    @staticmethod
+    def push_credentials_problem(prepared: Prepared) -> Problem | None:
+        """Done's push form: the registry asks for a password and the wizard knows none (each was kept from the
+        installed release: the installer never saw it), so a push from here would be refused with 401."""
+        users = prepared.plan.users
+        if not users or any(u.password is not None for u in users):
+            return None
+        first = users[0].name
+        return Problem(
+            "",
+            f"no password is known here for {', '.join(u.name for u in users)}: each was kept from the installed "
+            "release (the installer never saw it), so a push from here would be refused (401 Unauthorized)",
+            f"push from a shell with the password: `registry-installer push-disk FILE --image REPOSITORY:TAG "
+            f"--namespace {prepared.plan.namespace} --release {prepared.plan.release} --username {first} "
+            f"--password-env VAR`; or set a new password for {first} on the Access step and install again",
+        )
+
     @property
     def push_disk_address(self) -> str | None:
         """Where Done's push-disk connects: the way the smoke push went (its address override), else the name."""

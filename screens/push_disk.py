@@ -102,6 +102,7 @@ class PushDiskScreen(ModalScreen[Any]):
         self.failure: tuple[str, str] | None = None
         self.meter = RateMeter()
         self.progress_text = ""
+        self.no_credentials: Any = None  # the session's Problem when no password is known for the registry's users
 
     def compose(self) -> ComposeResult:
         host = self.prepared.plan.registry_host
@@ -134,6 +135,9 @@ class PushDiskScreen(ModalScreen[Any]):
         self.query_one("#disk-progress").display = False
         self.query_one("#stop").display = False
         self.query_one("#disk-file").focus()
+        self.no_credentials = self.session.push_credentials_problem(self.prepared)
+        if self.no_credentials is not None:  # said before a disk is chosen, not as a 401 after the upload starts
+            self.say_problem(self.no_credentials.message, self.no_credentials.fix)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
@@ -187,6 +191,9 @@ class PushDiskScreen(ModalScreen[Any]):
             return
         file = self.query_one("#disk-file", Input).value.strip()
         image = self.query_one("#disk-image", Input).value.strip()
+        if self.no_credentials is not None:
+            self.say_problem(self.no_credentials.message, self.no_credentials.fix)
+            return
         if not file:
             self.say_problem("choose the disk file (Ctrl+O browses)", "")
             self.query_one("#disk-file").focus()

@@ -65,3 +65,37 @@ async def test_the_disk_is_picked_with_the_keyboard_and_a_refused_connection_is_
         assert form.query_one("#push").display and not form.query_one("#stop").display  # ready to try again
         await pilot.press("escape")
         await wait_until(pilot, lambda: on_screen(app, "AddressScreen"), what="the step under the form")
+
+
+async def test_the_form_says_at_once_when_no_password_is_known_and_does_not_push(closed_kubeconfig, tmp_path):
+    """Every password kept from the installed release (the installer never saw them): the push went anonymous and
+    failed with the 401 diagnosis. The form says so when it opens, with the fix, and Push does not start."""
+    import bcrypt
+
+    from installer.engine import prepare
+    from installer.model import Auth, Choices, Exposure
+    from installer.plan import ExistingState
+
+    installed = bcrypt.hashpw(b"typed-at-install", bcrypt.gensalt(4)).decode()
+    choices = Choices(
+        exposure=Exposure(hosts=["registry.example.com"]),
+        auth=Auth.model_validate({"users": [{"name": "admin", "password": "keep"}]}),
+    )
+    prepared = prepare(choices, None, existing=ExistingState(registry_htpasswd={"admin": installed}))
+    disk = tmp_path / "debian-12.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+    app = offline_app(closed_kubeconfig)
+    async with running(app) as pilot:
+        await go_offline(pilot)
+        app.push_screen(PushDiskScreen(app.session, prepared))
+        form = app.screen
+        await wait_until(pilot, lambda: bool(form.query("#push-title")), what="the push-disk form")
+        shown = lambda: " ".join(shown_text(form.query_one("#disk-result"), 400).split())  # noqa: E731
+        await wait_until(pilot, lambda: "no password is known" in shown(), 10, what="the warning")
+        assert "no password is known here for admin" in shown() and "401 Unauthorized" in shown(), shown()
+        assert "--username admin --password-env VAR" in shown(), shown()
+        form.query_one("#disk-file").value = str(disk)
+        form.query_one("#disk-image").value = "vms/debian-12:latest"
+        await pilot.click("#push")
+        await pilot.pause()
+        assert not form.running and form.result is None and "no password is known" in shown()
