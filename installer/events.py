@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Literal, Union
 
-WatchedKind = Literal["PersistentVolumeClaim", "Pod"]  # what the rollout watcher reads
+WatchedKind = Literal["PersistentVolumeClaim", "Pod", "ReplicaSet"]  # what the rollout watcher reads
 
 
 @dataclass(frozen=True)

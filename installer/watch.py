@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PVC: WatchedKind = "PersistentVolumeClaim"
 POD: WatchedKind = "Pod"
+REPLICA_SET: WatchedKind = "ReplicaSet"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 PULL_GRACE = 60.0  # seconds an image may fail to pull (network hiccups) before the wait ends
 LOG_LINES = 10
@@ -352,6 +353,34 @@ def pod_findings(
     return [Finding(POD, name, "ContainerCreating", f"on {(pod.get('spec') or {}).get('nodeName', '?')}")]
 
 
+def replica_set_findings(view: ClusterView, deployment: str) -> list[Finding]:
+    """The API server refuses the Deployment's pods (an admission policy, Pod Security, a quota): no pod appears, only
+    its ReplicaSet's FailedCreate event says why."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in view.events:
+        involved = event.get("involvedObject") or {}
+        name = involved.get("name") or ""
+        if (
+            involved.get("kind") == REPLICA_SET
+            and name.startswith(f"{deployment}-")
+            and event.get("reason") == "FailedCreate"
+        ):
+            if name not in latest or _event_time(event) >= _event_time(latest[name]):
+                latest[name] = event
+    return [
+        _problem(
+            REPLICA_SET,
+            name,
+            "FailedCreate",
+            "FailedCreate",
+            _one_line(event.get("message")),
+            "the API server refuses the registry's pods: change what its message names (a Pod Security level, a "
+            "quota, an admission policy) or ask a cluster admin",
+        )
+        for name, event in sorted(latest.items())
+    ]
+
+
 def _unschedulable_fix(message: str) -> str:
     lowered = message.lower()
     if "persistentvolumeclaim" in lowered or "persistent volume" in lowered or "volume node affinity" in lowered:
@@ -570,6 +599,8 @@ class RolloutWatcher:
 
     def poll_once(self) -> None:
         """Look once, emit what is new; sets `failure` on a fatal problem."""
+        from installer.plan import chart_fullname
+
         view = self.view()
         findings: list[Finding] = []
         for name, pvc in view.claims.items():
@@ -589,6 +620,7 @@ class RolloutWatcher:
 
         for pod in view.pods:
             findings += pod_findings(pod, view, pull_failing_for, self._last_logs, self.pull_grace)
+        findings += replica_set_findings(view, chart_fullname(self.release))
         for finding in findings:
             self._emit(finding)
             if finding.problem is not None and finding.problem.fatal and self.failure is None:

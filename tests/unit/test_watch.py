@@ -6,7 +6,7 @@ import io
 
 from installer.console import EventPrinter
 from installer.events import RolloutProblem, RolloutStatus
-from installer.watch import ClusterView, claim_findings, pod_findings
+from installer.watch import ClusterView, claim_findings, pod_findings, replica_set_findings
 
 NS = "docker-registry"
 
@@ -215,3 +215,20 @@ def test_the_console_prints_statuses_problems_and_log_lines():
     assert lines[0] == "       rollout: PersistentVolumeClaim docker-registry: Bound  volume pv-1, 10Gi"
     assert lines[1] == "       STOP: Pod p: CrashLoopBackOff: container keeps failing"
     assert lines[3] == "         | boom" and lines[4] == "         fix: read the log"
+
+
+def test_pods_the_api_server_refuses_are_explained_from_the_replica_sets_event():
+    refused = 'Error creating: pods "docker-registry-7c9-" is forbidden: exceeded quota: pods, requested: pods=1'
+    view = ClusterView(
+        events=[
+            event("ReplicaSet", "docker-registry-7c9", "FailedCreate", refused),
+            event("ReplicaSet", "other-app-5d4", "FailedCreate", "not ours"),
+            event("ReplicaSet", "docker-registry-7c9", "SuccessfulCreate", "Created pod: docker-registry-7c9-x"),
+        ]
+    )
+    (found,) = replica_set_findings(view, "docker-registry")
+    problem = found.problem
+    assert problem is not None and not problem.fatal, "a quota or policy may change: the wait goes on"
+    assert (problem.kind, problem.name, problem.reason) == ("ReplicaSet", "docker-registry-7c9", "FailedCreate")
+    assert problem.message == refused and "quota" in problem.fix
+    assert replica_set_findings(ClusterView(), "docker-registry") == []
