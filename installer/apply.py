@@ -344,7 +344,12 @@ def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
 
 
 def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
-    for entry in reversed(helm.history(plan.release, plan.namespace)):
+    return deployed_revision(helm, plan.namespace, plan.release)
+
+
+def deployed_revision(helm: HelmRunner, namespace: str, release: str) -> int | None:
+    """The release's last good revision (deployed or superseded), None when it has none."""
+    for entry in reversed(helm.history(release, namespace)):
         if entry.get("status") in ("deployed", "superseded"):
             return int(entry["revision"])
     return None
@@ -353,35 +358,112 @@ def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
 def _run_helm(plan, rendered, helm, kube, options, on_event, cancel, detach, result) -> str:
     """helm upgrade --install, then (options.wait) the installer's own wait for the pods, as one "helm" step; sets
     `result.revision` and, when waiting, `result.ready`."""
-    from installer.watch import RolloutWatcher
-
-    watcher = None
-    if options.wait:
-        claims = data_claims(plan, rendered)
-        watcher = RolloutWatcher(
-            kube, plan.namespace, plan.release, claims, on_event, cancel, pull_grace=options.pull_grace
-        )
-        try:
-            watcher.mark_old_events()  # before helm: this rollout's first events (a failed provisioning) count as new
-        except Exception as exc:  # the watch tries again when it starts, and then waits without explanations
-            log.info("cannot list the events: %s", exc)
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-"))
     try:
         args = _upgrade_args(plan, helm, options, helm_values_files(rendered, workdir), False)
-        with step(on_event, "helm", f"helm {helm.version.text} upgrade --install {plan.release}", cancel) as run:
-            output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
-            status = helm.status(plan.release, plan.namespace) or {}
-            result.revision = revision = status.get("version")
-            run.result = f"revision {revision} {status.get('info', {}).get('status', '')}".strip()
-            if watcher is not None:  # the wait is part of this step, as helm's --wait was
-                result.ready = _own_wait(watcher, plan, options, on_event, detach, revision)
-                run.result += ", pods ready" if result.ready else ", not verified: stopped waiting for the pods"
-        return output
+        upgrade = Upgrade(
+            plan.namespace, plan.release, data_claims(plan, rendered), options.timeout, options.pull_grace
+        )
+        try:
+            upgrade_and_wait(
+                helm,
+                kube,
+                upgrade,
+                args,
+                f"helm {helm.version.text} upgrade --install {plan.release}",
+                on_event,
+                cancel,
+                wait=options.wait,
+                detach=detach,
+            )
+        finally:
+            result.revision, result.ready = upgrade.revision, upgrade.ready
+        return upgrade.output
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # the secret values never outlive the run
 
 
-def _own_wait(watcher, plan, options, on_event, detach, revision) -> bool:
+@dataclass
+class Upgrade:
+    """One helm change of a release and the installer's own wait for it (apply, and the day-two upgrades of
+    uninstall.py and maintenance.py); `revision`, `ready` and `output` are filled in as it goes."""
+
+    namespace: str
+    release: str
+    claims: tuple[str, ...] = ()  # the data PVCs the watch explains
+    timeout: str = "10m"
+    pull_grace: float = 60.0
+    revision: int | None = None  # set once helm has deployed it (a failure after that rolls it back too)
+    ready: bool | None = None  # the pods were seen ready (False: stopped waiting); None: not waited
+    output: str = ""
+
+
+def upgrade_and_wait(
+    helm: HelmRunner,
+    kube: KubeClient,
+    upgrade: Upgrade,
+    args: list[str],
+    detail: str,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+    *,
+    wait: bool,
+    detach: threading.Event | None = None,
+    step_name: str = "helm",
+) -> None:
+    """`helm upgrade` (args without helm's --wait/--atomic), then, with `wait`, the installer's own wait for the
+    rollout, as one step. The caller recovers on a failure (`roll_back`).
+
+    Raises:
+        HelmFailed, RolloutFailed, Cancelled or InstallerError (the timeout).
+    """
+
+    def change() -> int | None:
+        upgrade.output = helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
+        status = helm.status(upgrade.release, upgrade.namespace) or {}
+        upgrade.revision = status.get("version")
+        run.result = f"revision {upgrade.revision} {status.get('info', {}).get('status', '')}".strip()
+        return upgrade.revision
+
+    with step(on_event, step_name, detail, cancel) as run:
+        upgrade.ready = change_and_wait(kube, upgrade, change, on_event, cancel, wait=wait, detach=detach)
+        if upgrade.ready is not None:  # the wait is part of this step, as helm's --wait was
+            run.result += ", pods ready" if upgrade.ready else ", not verified: stopped waiting for the pods"
+
+
+def change_and_wait(
+    kube: KubeClient,
+    upgrade: Upgrade,
+    change,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+    *,
+    wait: bool = True,
+    detach: threading.Event | None = None,
+) -> bool | None:
+    """Run `change` (a helm upgrade or rollback without helm's wait; returns the revision it deployed), then, with
+    `wait`, the installer's own wait for the registry's pods (`RolloutWatcher`: explains the rollout as it goes).
+    Returns None when not waiting, else True (ready) or False (stopped waiting: `detach`).
+
+    Raises:
+        RolloutFailed, Cancelled or InstallerError (the timeout), besides what `change` raises.
+    """
+    from installer.watch import RolloutWatcher
+
+    if not wait:
+        change()
+        return None
+    watcher = RolloutWatcher(
+        kube, upgrade.namespace, upgrade.release, upgrade.claims, on_event, cancel, pull_grace=upgrade.pull_grace
+    )
+    try:
+        watcher.mark_old_events()  # before helm: this rollout's first events (a failed provisioning) count as new
+    except Exception as exc:  # the watch tries again when it starts, and then waits without explanations
+        log.info("cannot list the events: %s", exc)
+    return _own_wait(watcher, upgrade.release, upgrade.timeout, on_event, detach, change())
+
+
+def _own_wait(watcher, release, timeout, on_event, detach, revision) -> bool:
     """helm has deployed the release without waiting; wait here for the registry's pods, explaining the rollout as
     it goes and ending early on a failure no waiting cures. True when ready, False when the user stopped waiting
     (`detach`).
@@ -393,12 +475,10 @@ def _own_wait(watcher, plan, options, on_event, detach, revision) -> bool:
     from installer.maintenance import duration_seconds
     from installer.plan import chart_fullname
 
-    seconds = duration_seconds(options.timeout)
-    on_event(
-        Note("wait", f"helm deployed revision {revision}; waiting up to {options.timeout} for the registry's pods")
-    )
+    seconds = duration_seconds(timeout)
+    on_event(Note("wait", f"helm deployed revision {revision}; waiting up to {timeout} for the registry's pods"))
     with watcher as w:
-        outcome = w.wait_ready(chart_fullname(plan.release), seconds, detach)
+        outcome = w.wait_ready(chart_fullname(release), seconds, detach)
     if outcome in ("ready", "detached"):
         return outcome == "ready"
     if outcome == "failed" and w.failure is not None:
@@ -406,7 +486,7 @@ def _own_wait(watcher, plan, options, on_event, detach, revision) -> bool:
     if outcome == "cancelled":
         raise Cancelled("cancelled while waiting for the registry pods", "re-run the same command; it converges")
     raise InstallerError(
-        f"the registry pods did not become ready in time (timeout {options.timeout})",
+        f"the registry pods did not become ready in time (timeout {timeout})",
         "see the rollout lines above for why (pending volume? image pull?); raise the timeout (--timeout) only when "
         "they were still starting",
     )
@@ -439,33 +519,45 @@ def _recover(
 ) -> None:
     """Roll the release back to `previous` (or remove a failed first install) and restore the Secrets; `deployed`:
     the failed revision is deployed (helm succeeded, the wait failed) and is rolled back too."""
+    try:
+        roll_back(helm, plan.namespace, plan.release, previous, on_event, deployed)
+    finally:
+        restore_secrets(kube, plan.namespace, snapshot, changed)
+        if claim_created and plan.claim is not None:  # made by this run, still empty: leave the cluster as it was
+            try:
+                delete_claim(kube, plan.namespace, plan.claim.name)
+            except InstallerError as exc:
+                log.warning("could not remove the new PVC %s: %s", plan.claim.name, exc)
+
+
+def roll_back(
+    helm: HelmRunner, namespace: str, release: str, previous: int | None, on_event: EventSink, deployed: bool
+) -> None:
+    """The "rollback" step after a failed upgrade: back to revision `previous` (or remove a failed first install).
+    `deployed`: helm deployed the failed revision (the wait failed), so it is rolled back even though helm says
+    deployed."""
     with step(
         on_event, "rollback", f"to revision {previous}" if previous else "removing the failed first install"
     ) as run:
-        status = (helm.status(plan.release, plan.namespace) or {}).get("info", {}).get("status")
-        try:
-            if previous is not None and status is not None and (deployed or status != "deployed"):
-                helm.rollback(plan.release, plan.namespace, previous)
-                run.result = f"release back at revision {previous}"
-            elif previous is None and status is not None:
-                helm.uninstall(plan.release, plan.namespace)
-                run.result = "failed first install removed"
-            else:
-                run.result = f"release status {status or 'absent'}: nothing to roll back"
-        finally:
-            restore_secrets(kube, plan.namespace, snapshot, changed)
-            if claim_created and plan.claim is not None:  # made by this run, still empty: leave the cluster as it was
-                try:
-                    delete_claim(kube, plan.namespace, plan.claim.name)
-                except InstallerError as exc:
-                    log.warning("could not remove the new PVC %s: %s", plan.claim.name, exc)
+        status = (helm.status(release, namespace) or {}).get("info", {}).get("status")
+        if previous is not None and status is not None and (deployed or status != "deployed"):
+            helm.rollback(release, namespace, previous)
+            run.result = f"release back at revision {previous}"
+        elif previous is None and status is not None:
+            helm.uninstall(release, namespace)
+            run.result = "failed first install removed"
+        else:
+            run.result = f"release status {status or 'absent'}: nothing to roll back"
 
 
 def _explain_failure(exc: InstallerError, previous: int | None) -> InstallerError:
     still = (
         f"The previous registry (revision {previous}) is still running." if previous else "Nothing is left installed."
     )
-    separator = "\n" if "\n" in exc.message else ". "
-    return InstallerError(
-        f"{exc.message}{separator}{still} The Secrets are as they were.", exc.hint or "fix the cause above and re-run"
-    )
+    return explain_failure(exc, f"{still} The Secrets are as they were.")
+
+
+def explain_failure(exc: InstallerError, after: str) -> InstallerError:
+    """The failure's message followed by `after` (where the rollback left things), its hint kept."""
+    separator = "\n" if "\n" in exc.message else " " if exc.message.endswith(".") else ". "
+    return InstallerError(f"{exc.message}{separator}{after}", exc.hint or "fix the cause above and re-run")

@@ -148,6 +148,7 @@ def run_gc(
     Raises:
         InstallerError: what failed; the registry is writable again (revision said in the message).
     """
+    from installer.apply import explain_failure
     from installer.events import step
     from installer.uninstall import upgrade_stored_chart
 
@@ -175,7 +176,9 @@ def run_gc(
             return result
         started = time.monotonic()
         failure: BaseException | None = None
+        claims = (target.claim,) if target.claim else ()
         try:
+            # the same helm upgrade and own wait as apply; a rollout that fails is explained and rolled back there
             upgrade_stored_chart(
                 helm,
                 kube,
@@ -188,13 +191,14 @@ def run_gc(
                 wait=True,
                 timeout=options.timeout,
                 cancel=cancel,
+                claims=claims,
             )
             _collect(kube, target, node, options, result, on_event, cancel)
         except BaseException as exc:  # KeyboardInterrupt too: the registry must end writable
             failure = exc
         finally:
-            with step(on_event, "writable", f"rolling back to revision {target.revision} (writable)"):
-                helm.rollback(release, namespace, target.revision, timeout=options.timeout, wait=True)
+            with step(on_event, "writable", f"rolling back to revision {target.revision} (writable)") as run:
+                run.result = _writable_again(kube, helm, target, claims, options.timeout, on_event)
             result.readonly_seconds = time.monotonic() - started
             on_event(Note("gc", f"the registry was read-only for {result.readonly_seconds:.0f} s"))
         result.revision_after = (helm.status(release, namespace) or {}).get("version")
@@ -207,9 +211,9 @@ def run_gc(
                 error=str(failure).splitlines()[0] if str(failure) else type(failure).__name__,
             )
             if isinstance(failure, InstallerError):
-                raise InstallerError(
-                    f"{failure.message}. The registry is writable again (revision {result.revision_after}).",
-                    failure.hint or "see the Job's log above",
+                failure.hint = failure.hint or "see the Job's log above"
+                raise explain_failure(
+                    failure, f"The registry is writable again (revision {result.revision_after})."
                 ) from None
             raise failure
         if target.claim and before is not None:  # a kubelet that gave no usage before gives none after
@@ -218,6 +222,40 @@ def run_gc(
         result.ok = True
         _record(kube, target, result, ok=True)
     return result
+
+
+def _writable_again(
+    kube: KubeClient, helm: HelmRunner, target: Target, claims: tuple[str, ...], timeout: str, on_event: EventSink
+) -> str:
+    """Back to revision `target.revision`'s values (unless a failed switch was rolled back there already), then the
+    installer's own wait until its pods are ready, as apply waits. Not cancellable: it is what a cancel ends with.
+
+    Raises:
+        InstallerError: the pods of the writable revision did not become ready (values are writable by then).
+    """
+    from installer.apply import Upgrade, change_and_wait
+
+    values = helm.get_values(target.release, target.namespace)
+    maintenance = ((values.get("configData") or {}).get("storage") or {}).get("maintenance") or {}
+    read_only = maintenance.get("readonly") if isinstance(maintenance, dict) else None
+    status = (helm.status(target.release, target.namespace) or {}).get("info", {}).get("status")
+    switched = (isinstance(read_only, dict) and bool(read_only.get("enabled"))) or status != "deployed"
+
+    def change() -> int | None:
+        if switched:
+            helm.rollback(target.release, target.namespace, target.revision, timeout=timeout)
+        return (helm.status(target.release, target.namespace) or {}).get("version")
+
+    upgrade = Upgrade(target.namespace, target.release, claims, timeout)
+    try:
+        change_and_wait(kube, upgrade, change, on_event, None)
+    except InstallerError as exc:
+        raise InstallerError(
+            f"the registry is back at revision {target.revision}'s values (writable), but its pods are not ready: "
+            f"{exc.message}",
+            exc.hint,
+        ) from None
+    return f"revision {target.revision}'s values" + ("" if switched else " (the failed switch was rolled back)")
 
 
 def _check_job_permission(kube: KubeClient, namespace: str, release: str) -> None:

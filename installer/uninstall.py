@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from installer.errors import InstallerError
-from installer.events import EventSink, HelmLine, discard, step
+from installer.events import EventSink, discard, step
 from installer.helm import HelmRunner
 from installer.kube import KubeClient
 from installer.lock import ReleaseLock
@@ -130,29 +130,47 @@ def upgrade_stored_chart(
     wait: bool = False,
     timeout: str = "10m",
     cancel: threading.Event | None = None,
-) -> None:
-    """`helm upgrade --reuse-values` plus `set_args` with the chart stored in the release (no download, same version).
+    claims: tuple[str, ...] = (),
+) -> int | None:
+    """`helm upgrade --reuse-values` plus `set_args` with the chart stored in the release (no download, same version),
+    the same way `apply` upgrades: helm without its --wait/--atomic; with `wait`, the installer's own wait for the
+    rollout (explaining it; `claims`: the data PVCs). Returns the revision it deployed.
 
-    With `wait`, helm waits for the rollout and rolls back by itself when it fails.
+    Raises:
+        InstallerError: helm failed, or (with `wait`) the rollout failed, timed out or was cancelled; the release has
+        been rolled back to the revision before (the message says so).
     """
+    from installer.apply import Upgrade, deployed_revision, explain_failure, roll_back, upgrade_and_wait
+    from installer.helm import HelmFailed
     from installer.plan import ChartRef
     from installer.state import release_chart_dir
 
+    previous = deployed_revision(helm, namespace, release)
+    if previous is None:  # nothing to return to on a failure: change nothing
+        raise InstallerError(
+            f"release {release} in namespace {namespace} has no deployed revision (helm history)",
+            "re-run `registry-installer apply` to converge it first",
+        )
+    upgrade = Upgrade(namespace, release, claims, timeout)
     workdir = Path(tempfile.mkdtemp(prefix="registry-installer-chart-"))
     try:
         chart_dir = release_chart_dir(kube, namespace, release, workdir / "chart")
-        with step(on_event, step_name, detail, cancel):
-            args = helm.upgrade_args(
-                release,
-                ChartRef(str(chart_dir), None, None),
-                namespace,
-                [],
-                wait=wait,
-                timeout=timeout,
-                rollback=wait,
-                dry_run=False,
-            )
-            args += ["--reuse-values", *set_args]
-            helm.upgrade_install(args, on_line=lambda line: on_event(HelmLine(line)), cancel=cancel)
+        args = helm.upgrade_args(
+            release,
+            ChartRef(str(chart_dir), None, None),
+            namespace,
+            [],
+            wait=False,
+            timeout=timeout,
+            rollback=False,
+            dry_run=False,
+        )
+        args += ["--reuse-values", *set_args]
+        try:
+            upgrade_and_wait(helm, kube, upgrade, args, detail, on_event, cancel, wait=wait, step_name=step_name)
+        except (HelmFailed, InstallerError) as exc:
+            roll_back(helm, namespace, release, previous, on_event, deployed=upgrade.revision is not None)
+            raise explain_failure(exc, f"Release {release} is back at revision {previous}, as it was before.") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return upgrade.revision

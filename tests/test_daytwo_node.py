@@ -197,6 +197,21 @@ def accepts_upload(base: str) -> bool:
         return False
 
 
+def assert_writable_after_failed_gc(node, namespace: str, base: str, error: str) -> dict:
+    """After a failed gc: the registry takes uploads, its config is not read-only, the release is deployed with its
+    pod ready, and status records the failure with `error` in it; returns status."""
+    # kube-proxy may take a moment to route the Service to the rolled-back pod: refused until then
+    node.wait_for(lambda: accepts_upload(base), 30, "the registry accepts an upload after the failed gc")
+    config = node.kubectl(
+        "-n", namespace, "get", "configmap", "docker-registry-config", "-o", "jsonpath={.data.config\\.yml}"
+    ).stdout
+    assert "readonly" not in config
+    record = status(node, namespace)
+    assert record["last_gc"]["ok"] is False and error in record["last_gc"]["error"], record["last_gc"]
+    assert record["release_status"] == "deployed" and record["pods_ready"] == 1
+    return record
+
+
 def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
     namespace, base = installed
     remove_policy = deny_in_namespace(
@@ -211,17 +226,47 @@ def test_a_failed_collection_leaves_the_registry_writable(kube_node, installed):
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "jobs are not allowed here" in proc.stderr and "The registry is writable again" in proc.stderr
         assert "Traceback" not in proc.stderr and "[ ok ] writable" in proc.stdout
-        # kube-proxy may take a moment to route the Service to the rolled-back pod: refused until then
-        kube_node.wait_for(lambda: accepts_upload(base), 30, "the registry accepts an upload after the failed gc")
-        config = kube_node.kubectl(
-            "-n", namespace, "get", "configmap", "docker-registry-config", "-o", "jsonpath={.data.config\\.yml}"
-        ).stdout
-        assert "readonly" not in config
-        record = status(kube_node, namespace)
-        assert record["last_gc"]["ok"] is False and "jobs are not allowed here" in record["last_gc"]["error"]
-        assert record["release_status"] == "deployed" and record["pods_ready"] == 1
+        assert_writable_after_failed_gc(kube_node, namespace, base, "jobs are not allowed here")
     finally:
         remove_policy()
+
+
+def test_a_read_only_rollout_that_fails_is_explained_and_rolled_back_writable(kube_node, installed):
+    """gc's read-only switch rolls out like apply: helm without --wait, the installer's own wait. Here the API server
+    refuses every registry pod but the running one's config (a test policy on the pods' checksum/config), so the
+    read-only pod never comes: the wait ends at --timeout, the release goes back to its revision, writable."""
+    namespace, base = installed
+    (pod,) = json.loads(
+        kube_node.kubectl("-n", namespace, "get", "pods", "-l", "app=docker-registry", "-o", "json").stdout
+    )["items"]
+    checksum = pod["metadata"]["annotations"]["checksum/config"]
+    remove_policy = deny_in_namespace(
+        kube_node.cluster,
+        f"deny-readonly-{namespace}",
+        namespace,
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]},
+        {
+            "expression": "!has(object.metadata.annotations) || !('checksum/config' in object.metadata.annotations)"
+            f" || object.metadata.annotations['checksum/config'] == '{checksum}'",
+            "message": "only the running registry's config may start here (test policy)",
+        },
+    )
+    try:
+        proc = run(
+            kube_node, "gc", "--yes", "--timeout", "20s", "--namespace", namespace, "--helm", str(helm_path("helm4"))
+        )
+    finally:
+        remove_policy()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "waiting up to 20s for the registry's pods" in proc.stdout, proc.stdout  # the installer's own wait
+    # the watch explains it as it happens, from the ReplicaSet's FailedCreate event (no pod shows)
+    assert "only the running registry's config may start here (test policy)" in proc.stdout, proc.stdout
+    assert "the registry pods did not become ready in time (timeout 20s)" in proc.stderr, proc.stderr
+    assert "Release docker-registry is back at revision 1, as it was before" in proc.stderr, proc.stderr
+    assert "The registry is writable again (revision 3)" in proc.stderr and "Traceback" not in proc.stderr
+    assert "[ ok ] rollback" in proc.stdout and "[ ok ] writable" in proc.stdout, proc.stdout
+    record = assert_writable_after_failed_gc(kube_node, namespace, base, "did not become ready in time")
+    assert record["revision"] == 3, "installed 1, read-only 2, rolled back to 1's values 3"
 
 
 def test_grow_on_an_expandable_class_and_refusal_without_expansion(kube_node, installed, tmp_path):
