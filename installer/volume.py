@@ -129,7 +129,8 @@ def wait_until_deleted(
             return current
         finalizers = list(current.metadata.finalizers or [])
     why = (
-        "a pod still uses it (the kubernetes.io/pvc-protection finalizer keeps a PVC while a pod mounts it)"
+        "the kubernetes.io/pvc-protection finalizer holds it: a pod may still use it (the finalizer stays while a "
+        "pod mounts it)"
         if "kubernetes.io/pvc-protection" in finalizers
         else f"its finalizers ({', '.join(finalizers) or 'none'}) have not been removed"
     )

@@ -116,6 +116,7 @@ class InstallScreen(StepScreen):
             nxt = self.query_one("#next", Button)
             nxt.label = "◂ Back to Review"
             nxt.focus()
+            self.query_one("#back").display = False  # the same way back, said once: both were cut at 80 columns
 
     def finish(self) -> None:
         self.timer.stop()

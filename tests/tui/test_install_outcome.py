@@ -78,6 +78,9 @@ async def test_quit_after_a_rolled_back_install_says_it_was_tried_and_what_is_le
         await pilot.press("ctrl+x")
         await worker_finished(pilot, "apply_worker", 30)
         assert app.screen.failure is not None and not app.installing
+        back_to_review = app.screen.query_one("#next")
+        assert str(back_to_review.label) == "◂ Back to Review" and back_to_review.region.right <= 80
+        assert not app.screen.query_one("#back").display  # one way back, not two cut at 80 columns
         await pilot.press("ctrl+q")
     summary = " ".join(app.summary.split())
     assert "Nothing was changed" not in summary
