@@ -711,7 +711,14 @@ def cmd_grow(args) -> int:
 
     helm = HelmRunner(args.helm, kubeconfig=args.kubeconfig, context=args.context)
     result = run_grow(
-        kube, helm, namespace, release, args.size, on_event=EventPrinter(), wait_seconds=duration_seconds(args.timeout)
+        kube,
+        helm,
+        namespace,
+        release,
+        args.size,
+        on_event=EventPrinter(),
+        wait_seconds=duration_seconds(args.timeout),
+        cancel=_cancel_on_signals(),  # a signal stops helm; the record is rolled back like apply's
     )
     print(result.message)
     return 0

@@ -480,14 +480,18 @@ def run_grow(
     size: str,
     on_event: EventSink = discard,
     wait_seconds: float = 120.0,
+    cancel: threading.Event | None = None,
 ) -> GrowResult:
-    """Expand the installer's data PVC to `size`, record it in the release's values, and wait for the resize.
+    """Expand the installer's data PVC to `size`, record it in the release's values, and wait for the resize. A PVC
+    that asks for `size` already while the release's values say otherwise (a grow whose record failed, or a resize by
+    hand) only gets the record.
 
     Raises:
         UsageError: a size that is not a quantity.
         InstallerError: shrinking, a class without expansion, S3 storage, an unbound or foreign PVC (each with
         alternatives).
     """
+    from installer.apply import explain_failure
     from installer.events import step
     from installer.sizes import parse_size
     from installer.state import claim_owner
@@ -525,7 +529,12 @@ def run_grow(
         raise InstallerError(
             f"--size {size} is smaller than the volume ({current}): Kubernetes volumes cannot shrink", alternatives
         )
-    if wanted == parse_size(current):
+    recorded = str((target.values.get("persistence") or {}).get("size") or current)
+    try:
+        recorded_bytes: int | None = parse_size(recorded)
+    except ValueError:
+        recorded_bytes = None
+    if wanted == parse_size(current) and recorded_bytes == wanted:
         raise InstallerError(f"PVC {claim} is already {current}", "give a larger --size")
     sc_name = pvc.spec.storage_class_name
     sc = (
@@ -556,20 +565,31 @@ def run_grow(
             if not (target.values.get("persistence") or {}).get("existingClaim"):
                 detach_claim(helm, kube, namespace, release, claim, on_event)
             adopt_claim(kube, namespace, release, claim)
-        with step(on_event, "grow", f"PVC {claim} {current} -> {size}"):
-            request_size(kube, namespace, claim, size)
+        with step(on_event, "grow", f"PVC {claim} {current} -> {size}") as run:
+            if wanted == parse_size(current):
+                run.result = f"asks for {size} already; the release's values say {recorded}"
+            else:
+                request_size(kube, namespace, claim, size)
         # the chart renders nothing from persistence.size here: a new revision that changes no object, so reconfigure
         # sees the size
-        upgrade_stored_chart(
-            helm,
-            kube,
-            namespace,
-            release,
-            ["--set-string", f"persistence.size={size}"],
-            on_event,
-            "record",
-            f"persistence.size={size} in the release's values",
-        )
+        try:
+            upgrade_stored_chart(
+                helm,
+                kube,
+                namespace,
+                release,
+                ["--set-string", f"persistence.size={size}"],
+                on_event,
+                "record",
+                f"persistence.size={size} in the release's values",
+                cancel=cancel,
+            )
+        except InstallerError as exc:
+            raise explain_failure(
+                exc,
+                f"PVC {claim} keeps asking for {size} (volumes cannot shrink): re-run the same `grow` to record it "
+                "in the release's values.",
+            ) from None
         with step(on_event, "resize", "waiting for the storage driver") as run:
             result = _wait_resize(kube, namespace, claim, current, size, wanted, wait_seconds)
             run.result = result.message

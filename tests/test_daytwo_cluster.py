@@ -151,6 +151,20 @@ def test_grow_expands_the_installers_pvc_and_records_the_size(kube_cluster, helm
     assert "FileSystemResizePending" in status["claim_conditions"]
     assert any("waits for its filesystem to grow" in w for w in status["warnings"])
 
+    # a PVC that asks for more than the release's values say (a grow whose record was rolled back, or kubectl by
+    # hand): grow records it, and then it is "already" that size
+    core(kube_cluster).patch_namespaced_persistent_volume_claim(
+        "docker-registry", namespace, {"spec": {"resources": {"requests": {"storage": "400Gi"}}}}
+    )
+    recorded = cli(
+        kube_cluster, "grow", "--size", "400Gi", "--yes", "--timeout", "3s", "--namespace", namespace, helm=helm_binary
+    )
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    assert "asks for 400Gi already; the release's values say 300Gi" in recorded.stdout, recorded.stdout
+    assert release_secrets(kube_cluster, namespace)[-1]["config"]["persistence"]["size"] == "400Gi"
+    again = cli(kube_cluster, "grow", "--size", "400Gi", "--yes", "--namespace", namespace, helm=helm_binary)
+    assert again.returncode == 1 and "PVC docker-registry is already 400Gi" in again.stderr, again.stderr
+
 
 def test_grow_is_refused_on_a_class_without_expansion(kube_cluster, tmp_path):
     helm = helm_path("helm3")
