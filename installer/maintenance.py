@@ -572,18 +572,9 @@ def run_grow(
                 request_size(kube, namespace, claim, size)
         # the chart renders nothing from persistence.size here: a new revision that changes no object, so reconfigure
         # sees the size
+        record, what = ["--set-string", f"persistence.size={size}"], f"persistence.size={size} in the release's values"
         try:
-            upgrade_stored_chart(
-                helm,
-                kube,
-                namespace,
-                release,
-                ["--set-string", f"persistence.size={size}"],
-                on_event,
-                "record",
-                f"persistence.size={size} in the release's values",
-                cancel=cancel,
-            )
+            upgrade_stored_chart(helm, kube, namespace, release, record, on_event, "record", what, cancel=cancel)
         except InstallerError as exc:
             raise explain_failure(
                 exc,
