@@ -567,7 +567,7 @@ def _check_duration(flag: str, value: str) -> None:
 
 
 def cmd_status(args) -> int:
-    from installer.console import format_size
+    from installer.console import format_size, gc_record_words
     from installer.status import collect_status
 
     kube, namespace, release = _connect_target(args)
@@ -625,18 +625,7 @@ def cmd_status(args) -> int:
         print(f"images:    {status.catalog_note}")
     gc = status.last_gc
     if gc:
-        if gc.get("freed_bytes") is not None:
-            freed = f"freed {format_size(gc['freed_bytes'])}"
-        elif gc.get("blobs_deleted") is not None:
-            freed = f"{gc['blobs_deleted']} blobs deleted"
-        else:
-            freed = "freed unknown"
-        outcome = f"{'ok' if gc.get('ok') else 'FAILED: ' + gc.get('error', '')}, {freed}, "
-        outcome += f"read-only {gc.get('readonly_seconds') or 0:.0f} s"
-        print(
-            f"last gc:   {gc['time']}{' (scheduled)' if gc.get('scheduled') else ''} "
-            + (gc.get("error", "skipped") if gc.get("skipped") else outcome)
-        )
+        print(f"last gc:   {gc_record_words(gc)}")
     else:
         print("last gc:   never (by this installer)")
     if status.gc_schedule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from installer.events import Event, HelmLine, Note, Progress, RolloutProblem, RolloutStatus, StepFinished, StepStarted
 
@@ -15,6 +15,22 @@ def format_size(size: int) -> str:
         if size >= factor:
             return f"{size / factor:.1f} {unit}".replace(".0 ", " ")
     return f"{size} B"
+
+
+def gc_record_words(gc: dict[str, Any]) -> str:
+    """One GC record as both front ends say it: when (scheduled or not), then ok/FAILED/skipped, what it freed and how
+    long the registry was read-only."""
+    when = f"{gc.get('time', '?')}{' (scheduled)' if gc.get('scheduled') else ''}"
+    if gc.get("skipped"):
+        return f"{when} {gc.get('error', 'skipped')}"
+    if gc.get("freed_bytes") is not None:
+        freed = f"freed {format_size(gc['freed_bytes'])}"
+    elif gc.get("blobs_deleted") is not None:
+        freed = f"{gc['blobs_deleted']} blobs deleted"
+    else:
+        freed = "freed unknown"
+    outcome = "ok" if gc.get("ok") else "FAILED: " + str(gc.get("error", ""))
+    return f"{when} {outcome}, {freed}, read-only {float(gc.get('readonly_seconds') or 0):.0f} s"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
-from installer.console import format_size
+from installer.console import format_size, gc_record_words
 from installer.errors import Problem
 from installer.events import Event, Note, StepFinished, StepStarted
 from installer.sizes import parse_size
@@ -72,12 +72,7 @@ def status_lines(st: Any, trust: list[Any] | None) -> list[str]:
         lines.append(f"[b]Images[/b]    unknown: {escape(st.catalog_note)}")
     gc = st.last_gc
     if gc:
-        freed = format_size(gc["freed_bytes"]) if gc.get("freed_bytes") is not None else "unknown"
-        outcome = "ok" if gc.get("ok") else "FAILED: " + str(gc.get("error", ""))
-        lines.append(
-            f"[b]Last GC[/b]   {escape(str(gc.get('time', '?')))} {escape(outcome)}, freed {freed}, "
-            f"read-only {float(gc.get('readonly_seconds') or 0):.0f} s"
-        )
+        lines.append(f"[b]Last GC[/b]   {escape(gc_record_words(gc))}")
     else:
         lines.append("[b]Last GC[/b]   never (by this installer)")
     if trust is None:

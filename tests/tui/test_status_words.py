@@ -36,3 +36,13 @@ def test_a_full_volume_warns_in_yellow_and_node_trust_says_what_each_node_needs(
     assert any(line.startswith("[b]Usage[/b]     [green]") for line in status_lines(st, None))
     assert "Node trust off" in plain(status_lines(st, None))
     assert "not installed in namespace ns" in plain(status_lines(RegistryStatus("ns", "docker-registry"), None))
+
+
+def test_the_last_gc_reads_as_the_status_command_says_it_scheduled_skipped_or_failed():
+    st = RegistryStatus("ns", "docker-registry", installed=True)
+    skipped = "skipped: the release's lock is held by host/1/a (since 2026-11-02T00:59:00Z)"
+    st.last_gc = {"time": "2026-11-02T01:00:00Z", "scheduled": True, "ok": False, "skipped": True, "error": skipped}
+    text = plain(status_lines(st, None))
+    assert f"Last GC   2026-11-02T01:00:00Z (scheduled) {skipped}" in text and "FAILED" not in text, text
+    st.last_gc = {"time": "t", "ok": False, "error": "helm said no", "blobs_deleted": 4, "readonly_seconds": 12.4}
+    assert "Last GC   t FAILED: helm said no, 4 blobs deleted, read-only 12 s" in plain(status_lines(st, None))
