@@ -114,6 +114,18 @@ def _read_until(proc, marker, timeout=120):
     raise AssertionError(f"never saw {marker!r}: {''.join(seen)}")
 
 
+def _finish_claim_deletion(cluster, namespace):
+    """The rollback of a first install deletes the PVC it made. A real cluster's pvc-protection controller then drops
+    the finalizer (no pod mounts the claim any more) and the PVC is gone; this cluster has no controllers, so the test
+    does that step. Without it the re-run finds the PVC being deleted and (rightly) will not reuse it."""
+    api = core(cluster)
+    claims = api.list_namespaced_persistent_volume_claim(namespace).items
+    for claim in claims:
+        assert claim.metadata.deletion_timestamp is not None, f"the rollback left PVC {claim.metadata.name} in place"
+        assert claim.metadata.finalizers == ["kubernetes.io/pvc-protection"], claim.metadata.finalizers
+        api.patch_namespaced_persistent_volume_claim(claim.metadata.name, namespace, {"metadata": {"finalizers": None}})
+
+
 @pytest.mark.parametrize("helm_name,signum", [("helm3", signal.SIGTERM), ("helm4", signal.SIGINT)])
 def test_signal_during_helm_stops_cleanly_and_rerun_converges(kube_cluster, helm_name, signum):
     from tests.conftest import helm_path
@@ -128,6 +140,7 @@ def test_signal_during_helm_stops_cleanly_and_rerun_converges(kube_cluster, helm
     out, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
     assert "stopping helm cleanly" in err and "Traceback" not in err
+    _finish_claim_deletion(kube_cluster, namespace)
     rerun = apply_seed(kube_cluster, helm_binary, namespace)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert release_secrets(kube_cluster, namespace)[-1]["info"]["status"] == "deployed"
