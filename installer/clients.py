@@ -767,12 +767,19 @@ def _events(kube: KubeClient, namespace: str, name: str) -> list[Any]:
         return []
 
 
+def _count(events: list[Any], reason: str, prefix: str = "") -> int:
+    """How many times the kubelet reported `reason` (an Event's count folds repeats), optionally only messages
+    starting with `prefix`."""
+    return sum(e.count or 1 for e in events if e.reason == reason and (e.message or "").startswith(prefix))
+
+
 def _await_verdict(
     kube: KubeClient, namespace: str, name: str, image: str, timeout: float, nodes: tuple[NodeTrust, ...]
 ) -> PullCheck:
     deadline = time.monotonic() + timeout
     trust_words = "; ".join(n.words() for n in nodes)
     last = ""
+    first_unread: tuple[int, int] | None = None  # (failed pulls, unread-Secret events) when a 401 came without it
     while True:
         pod = kube.call(f"read pod {name}", kube.core.read_namespaced_pod, name, namespace)
         node = pod.spec.node_name
@@ -800,6 +807,18 @@ def _await_verdict(
                 if not message:
                     break  # the event is not there yet: ask again
                 kind, cause, fix = classify_pull_error(message, image, trust_words)
+                unread = _count(events, "FailedToRetrieveImagePullSecret")
+                if kind == "auth" and unread:
+                    # the kubelet pulled without the Secret because it could not read it yet ("failed to sync secret
+                    # cache", a busy node): its next attempt, after the back-off, reads it. Judge that attempt.
+                    attempts = _count(events, "Failed", "Failed to pull image")
+                    if first_unread is None:
+                        first_unread = (attempts, unread)
+                    if attempts <= first_unread[0] and time.monotonic() < deadline:
+                        break
+                    if unread > first_unread[1] or attempts <= first_unread[0]:
+                        cause = f"the kubelet on {node} could not read the pull Secret, so it pulled without it"
+                        fix = "check the node's access to Secrets (kubectl describe pod; the kubelet's log) and re-run"
                 return PullCheck(False, image, namespace, node, cause, fix, kind, message, nodes)
         for condition in pod.status.conditions or []:
             if condition.type == "PodScheduled" and condition.status == "False" and condition.reason == "Unschedulable":

@@ -446,3 +446,81 @@ def test_review_says_when_the_ca_on_the_nodes_changes(corporate):
     ]
     assert cl.ca_change(ca_pem, plan) == [] and cl.ca_change(None, plan) == []  # same CA, or no node trust before
     assert cl.ca_change(other, build_plan(_files(folder, ca="ca"))) == []  # node trust off: its removal says so
+
+
+# -- the pull check's verdict when the kubelet pulled without the Secret it could not read yet ------------------------
+
+PULL_401 = (
+    'Failed to pull image "r.example:443/x@sha256:1": failed to resolve reference "r.example:443/x@sha256:1": pulling '
+    "from host r.example:443 failed with status code [manifests sha256:1]: 401 Unauthorized"
+)
+UNREAD = (
+    "Unable to retrieve some image pull secrets (docker-registry-pull); attempting to pull the image may not succeed."
+)
+
+
+class ScriptedReads:
+    """A stand-in for the two API reads the pull check makes (the pod, its events), replaying one snapshot a poll.
+
+    The sequence in the first test is the one CI's real node produced on 2026-11-29: the kubelet's secret cache timed
+    out ("failed to sync secret cache"), it pulled without the pull Secret and got 401, then retried after the
+    back-off. A real kubelet cannot be made to lose that race on demand, hence the script."""
+
+    def __init__(self, polls: list[tuple[str | None, list[tuple[str, str, int]]]]) -> None:
+        from types import SimpleNamespace as NS
+
+        self.polls, self.n, self.ns = polls, 0, NS
+        self.core = NS(read_namespaced_pod=self.read_pod, list_namespaced_event=self.list_events)
+
+    @staticmethod
+    def call(what, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    def _poll(self):
+        return self.polls[min(self.n, len(self.polls) - 1)]
+
+    def read_pod(self, name, namespace):
+        NS, (waiting, _) = self.ns, self._poll()
+        state = NS(waiting=NS(reason=waiting, message="") if waiting else None, running=None, terminated=None)
+        status = NS(image_id="", state=state)
+        return NS(spec=NS(node_name="n1"), status=NS(container_statuses=[status], conditions=[], phase="Pending"))
+
+    def list_events(self, namespace, field_selector):
+        _, events = self._poll()
+        self.n += 1
+        return self.ns(items=[self.ns(reason=r, message=m, count=c) for r, m, c in events])
+
+
+def verdict(polls):
+    return cl._await_verdict(ScriptedReads(polls), "apps", "pull-check", "r.example:443/x@sha256:1", 30, ())
+
+
+def test_a_401_from_a_pull_without_the_unread_secret_waits_for_the_kubelets_retry():
+    first = [
+        ("FailedToRetrieveImagePullSecret", UNREAD, 1),
+        ("Failed", PULL_401, 1),
+        ("Failed", "Error: ErrImagePull", 1),
+    ]
+    backoff = [*first, ("BackOff", 'Back-off pulling image "r.example:443/x@sha256:1"', 1)]
+    result = verdict([("ErrImagePull", first), ("ImagePullBackOff", backoff), (None, [*backoff, ("Pulled", "ok", 1)])])
+    assert result.ok and result.kind == "pulled", result
+
+
+def test_a_retry_that_read_the_secret_and_still_got_401_is_the_credentials():
+    first = [("FailedToRetrieveImagePullSecret", UNREAD, 1), ("Failed", PULL_401, 1)]
+    again = [("FailedToRetrieveImagePullSecret", UNREAD, 1), ("Failed", PULL_401, 2)]
+    result = verdict([("ErrImagePull", first), ("ErrImagePull", again)])
+    assert not result.ok and result.kind == "auth" and "without valid credentials (401)" in result.cause, result
+
+
+def test_a_retry_that_still_could_not_read_the_secret_says_so():
+    first = [("FailedToRetrieveImagePullSecret", UNREAD, 1), ("Failed", PULL_401, 1)]
+    again = [("FailedToRetrieveImagePullSecret", UNREAD, 2), ("Failed", PULL_401, 2)]
+    result = verdict([("ErrImagePull", first), ("ErrImagePull", again)])
+    assert not result.ok and "could not read the pull Secret" in result.cause and "n1" in result.cause, result
+
+
+def test_a_401_with_the_secret_read_is_final_at_once():
+    reads = ScriptedReads([("ErrImagePull", [("Failed", PULL_401, 1)]), (None, [("Pulled", "ok", 1)])])
+    result = cl._await_verdict(reads, "apps", "pull-check", "r.example:443/x@sha256:1", 30, ())
+    assert not result.ok and result.kind == "auth" and reads.n == 1, result
