@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -17,6 +16,7 @@ import requests
 
 from tests.conftest import CHART, ROOT, helm_path
 from tests.fixtures.cluster import deny_in_namespace
+from tests.fixtures.node import installer_argv
 
 pytestmark = [pytest.mark.node, pytest.mark.helm]
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -30,20 +30,6 @@ def preset(namespace: str, size: str = "1Gi", storage_class: str = "rook-ceph-bl
         f"auth: {{mode: none}}\n"
         f"storage: {{kind: filesystem, filesystem: {{storage_class: {storage_class}, size: {size}}}}}\n"
     )
-
-
-def installer_argv(node, *args) -> list[str]:
-    """`python -m installer ARGS` against the node as its admin."""
-    return [
-        sys.executable,
-        "-m",
-        "installer",
-        *args,
-        "--kubeconfig",
-        str(node.kubeconfig),
-        "--context",
-        node.admin_context,
-    ]
 
 
 def run(node, *args, timeout=600):

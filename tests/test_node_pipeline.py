@@ -12,7 +12,7 @@ import pytest
 from installer.apply import ApplyOptions
 from installer.events import Event, StepFinished, StepStarted
 from tests.conftest import CHART, apply_args, helm_path
-from tests.fixtures.node import tls_secret
+from tests.fixtures.node import node_flags, tls_secret
 from tests.test_node_install import (
     PASSWORD,
     SEED_LOCAL,
@@ -56,10 +56,7 @@ def headless_apply(node, preset, namespace, address, monkeypatch) -> tuple[int, 
                 address,
                 "--timeout",
                 "4m",
-                "--kubeconfig",
-                str(node.kubeconfig),
-                "--context",
-                node.admin_context,
+                *node_flags(node),
                 "--helm",
                 str(helm_path("helm4")),
             ]

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import CHART, ROOT, helm_path
 from tests.fixtures.ingress import start_ingress_stand_in
+from tests.fixtures.node import installer_argv
 
 pytestmark = pytest.mark.node
 PASSWORD = "trust-Test-pw-42"
@@ -74,25 +75,11 @@ def _apply(node, ingress, choices, tmp_path) -> tuple[subprocess.CompletedProces
     preset = tmp_path / "preset.yaml"
     preset.write_text(dump_preset(choices))
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "installer",
-            "apply",
-            "--preset",
-            str(preset),
-            "--yes",
-            "--timeout",
-            "4m",
-            "--smoke-address",
-            ingress.address("localhost"),
-            "--kubeconfig",
-            str(node.kubeconfig),
-            "--context",
-            node.admin_context,
-            "--helm",
-            str(helm_path("helm4")),
-        ],
+        installer_argv(
+            node,
+            *("apply", "--preset", str(preset), "--yes", "--timeout", "4m"),
+            *("--smoke-address", ingress.address("localhost"), "--helm", str(helm_path("helm4"))),
+        ),
         capture_output=True,
         text=True,
         cwd=ROOT,
