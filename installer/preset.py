@@ -104,6 +104,8 @@ def problems_from_validation(exc: ValidationError, lines: dict[tuple, int] | Non
             # a check across settings (e.g. target.release with garbage collection) names the setting it is about
             loc = tuple(int(p) if p.isdigit() else p for p in named[1].split("."))
             path = named[1]
+            rest = message[len(path) :]  # the path is said once, before the message: not "x.y (line 3): x.y: ..."
+            message = rest[2:] if rest.startswith(": ") else rest[1:] if rest.startswith((" '", ' "')) else message
         problems.append(Problem(path, message, fix, _line_for(loc, lines or {})))
     return problems
 

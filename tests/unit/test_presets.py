@@ -178,3 +178,26 @@ def test_missing_file_and_directory_are_clear(tmp_path):
         load_preset(tmp_path / "nope.yaml")
     with pytest.raises(ValidationFailed, match="is a directory"):
         load_preset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text,path,starts",
+    [
+        (b"version: 1\nexposure: {hosts: [a.example.com]}\nextras: {replicas: 2}\n", "extras.replicas", "2 replicas"),
+        (
+            b"version: 1\nexposure: {hosts: [a.example.com]}\nauth: {users: [{name: puller}]}\n"
+            b"clients: {namespaces: [apps]}\n",
+            "clients.pull_user",
+            "'puller' is also in auth.users",
+        ),
+    ],
+    ids=["replicas-rwo", "pull-user-in-users"],
+)
+def test_a_check_across_settings_names_its_setting_once(text, path, starts):
+    """A check across sections is reported at the setting it is about, and the line says that setting once."""
+    with pytest.raises(ValidationFailed) as info:
+        parse_preset(text, "preset test.yaml")
+    (problem,) = info.value.problems
+    assert problem.path == path and problem.line == text.count(b"\n", 0, text.index(path.split(".")[0].encode())) + 1
+    assert problem.message.startswith(starts), str(problem)
+    assert str(problem).count(path) == 1, str(problem)
