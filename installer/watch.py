@@ -102,6 +102,11 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
     bindable."""
     if pvc is None:
         return []
+
+    def pending(reason: str, message: str, fix: str, *, fatal: bool = False) -> list[Finding]:
+        """The claim stays Pending because of `reason`."""
+        return [_problem(PVC, name, "Pending", reason, message, fix, fatal=fatal)]
+
     spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
     phase = status.get("phase") or "Pending"
     if phase == "Bound":
@@ -120,6 +125,7 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
                 fatal=True,
             )
         ]
+
     class_name = spec.get("storageClassName")
     if class_name is None:
         class_name = view.default_class
@@ -127,63 +133,43 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
     if not class_name:
         binding = _last_event(view, PVC, name, "FailedBinding")
         if binding is not None:
-            return [
-                _problem(
-                    PVC,
-                    name,
-                    "Pending",
-                    "NoStorageClass",
-                    _one_line(binding.get("message")),
-                    "the cluster has no default StorageClass: name one in storage.filesystem.storage_class",
-                    fatal=True,
-                )
-            ]
+            return pending(
+                "NoStorageClass",
+                _one_line(binding.get("message")),
+                "the cluster has no default StorageClass: name one in storage.filesystem.storage_class",
+                fatal=True,
+            )
         return [Finding(PVC, name, "Pending", "no StorageClass; waiting for a matching PersistentVolume")]
     sc = view.classes.get(class_name, {})
     if sc is None:
-        return [
-            _problem(
-                PVC,
-                name,
-                "Pending",
-                "NoStorageClass",
-                f"PVC {name} asks for StorageClass {class_name}, which does not exist",
-                "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)",
-                fatal=True,
-            )
-        ]
+        return pending(
+            "NoStorageClass",
+            f"PVC {name} asks for StorageClass {class_name}, which does not exist",
+            "choose an existing class in storage.filesystem.storage_class (`registry-installer probe` lists them)",
+            fatal=True,
+        )
     provisioner = sc.get("provisioner", "")
     if provisioner == NO_PROVISIONER:
         free = (view.free_volumes or {}).get(class_name, 0)
         binding = _last_event(view, PVC, name, "FailedBinding")
         if (view.free_volumes is not None and free == 0) or binding is not None:
-            return [
-                _problem(
-                    PVC,
-                    name,
-                    "Pending",
-                    "NoProvisioner",
-                    f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume "
-                    f"of that class: PVC {name} ({size}) can never bind",
-                    "choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a "
-                    f"PersistentVolume of class {class_name} with at least {size}",
-                    fatal=True,
-                )
-            ]
+            return pending(
+                "NoProvisioner",
+                f"StorageClass {class_name} has no provisioner ({NO_PROVISIONER}) and no free PersistentVolume "
+                f"of that class: PVC {name} ({size}) can never bind",
+                "choose a StorageClass with a provisioner (storage.filesystem.storage_class), or create a "
+                f"PersistentVolume of class {class_name} with at least {size}",
+                fatal=True,
+            )
         return [Finding(PVC, name, "Pending", f"waiting for a pre-made PersistentVolume of class {class_name}")]
     failed = _last_event(view, PVC, name, "ProvisioningFailed")
     if failed is not None:
-        return [
-            _problem(
-                PVC,
-                name,
-                "Pending",
-                "ProvisioningFailed",
-                _one_line(failed.get("message")),
-                f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
-                "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)",
-            )
-        ]
+        return pending(
+            "ProvisioningFailed",
+            _one_line(failed.get("message")),
+            f"the provisioner of StorageClass {class_name} cannot make the volume: fix what its message says "
+            "(quota, pool, credentials) or choose another class (storage.filesystem.storage_class)",
+        )
     if (
         sc.get("volumeBindingMode") == "WaitForFirstConsumer"
         and _last_event(view, PVC, name, "ExternalProvisioning", "Provisioning") is None

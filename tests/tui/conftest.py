@@ -218,6 +218,13 @@ async def offline_to_access(pilot, hosts: str = "registry.example.com") -> None:
     await wait_until(pilot, lambda: on_screen(pilot.app, "AccessScreen"), what="the Access step")
 
 
+async def offline_to_new_user(pilot, name: str, hosts: str = "registry.example.com") -> None:
+    """Offline to the Access step (`hosts` on Address) and type `name` into the new user's name field."""
+    await offline_to_access(pilot, hosts)
+    pilot.app.screen.query_one("#user-name").focus()
+    await type_text(pilot, name)
+
+
 async def offline_to_storage(pilot) -> None:
     """Offline, with the default host and users, to the Storage step."""
     await offline_to_access(pilot)

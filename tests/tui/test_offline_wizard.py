@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from installer.engine import prepare
 from installer.preset import load_preset
 from installer.session import WizardSession
 from screens.app import make_app
 from screens.state import WizardState
+from tests.fixtures.tls import write_cert_and_key
 from tests.tui.conftest import (
     choose,
     go_offline,
     next_step,
     offline_app,
     offline_to_access,
+    offline_to_new_user,
     offline_to_storage,
     on_screen,
     pick_file,
@@ -34,29 +29,6 @@ from tests.tui.conftest import (
 )
 
 pytestmark = pytest.mark.tui
-
-
-def write_cert_and_key(directory: Path, host: str, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 async def test_no_cluster_explains_and_quits_with_ctrl_q(closed_kubeconfig):
@@ -97,8 +69,8 @@ async def offline_with_tls_files(pilot) -> None:
 
 
 async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
-    cert_a, _key_a = write_cert_and_key(tmp_path, "registry.example.com", "a")
-    _cert_b, key_b = write_cert_and_key(tmp_path, "registry.example.com", "b")
+    cert_a, _key_a = write_cert_and_key(tmp_path, ["registry.example.com"], "a")
+    _cert_b, key_b = write_cert_and_key(tmp_path, ["registry.example.com"], "b")
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
         await offline_with_tls_files(pilot)
@@ -116,7 +88,7 @@ async def test_tls_files_missing_then_mismatched(closed_kubeconfig, tmp_path):
 async def test_tls_files_are_picked_with_the_keyboard(closed_kubeconfig, tmp_path):
     folder = tmp_path / "certs"
     folder.mkdir()
-    cert, key = write_cert_and_key(folder, "registry.example.com", "a")
+    cert, key = write_cert_and_key(folder, ["registry.example.com"], "a")
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
         await offline_with_tls_files(pilot)
@@ -131,9 +103,7 @@ async def test_tls_files_are_picked_with_the_keyboard(closed_kubeconfig, tmp_pat
 async def test_password_over_72_bytes_is_refused(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await offline_to_access(pilot, "registry.example.com")
-        app.screen.query_one("#user-name").focus()
-        await type_text(pilot, "ci")
+        await offline_to_new_user(pilot, "ci")
         await pilot.press("tab")
         await type_text(pilot, "é" * 37)  # 74 bytes
         assert "74 bytes" in problems_text(app)
@@ -193,9 +163,7 @@ async def test_replicas_need_shared_storage_and_gc_is_kept(closed_kubeconfig):
 async def test_back_and_forth_keeps_values(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await offline_to_access(pilot, "registry.example.com, mirror.example.com")
-        app.screen.query_one("#user-name").focus()
-        await type_text(pilot, "ci")
+        await offline_to_new_user(pilot, "ci", "registry.example.com, mirror.example.com")
         await pilot.press("enter")  # adds the user
         await next_step(pilot, "StorageScreen")
         await pilot.press("escape")
@@ -240,9 +208,7 @@ async def test_keyboard_only_offline_run_renders_files_and_the_preset_replays_id
 async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubeconfig, tmp_path, monkeypatch):
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with running(app) as pilot:
-        await offline_to_access(pilot, "registry.example.com")
-        app.screen.query_one("#user-name").focus()
-        await type_text(pilot, "admin")
+        await offline_to_new_user(pilot, "admin")
         await pilot.press("tab")
         await type_text(pilot, "s3cret-typed")
         await pilot.press("enter")
@@ -347,9 +313,7 @@ async def test_typed_ahead_keys_land_in_the_field_focused_when_they_are_handled(
 async def test_an_invalid_user_name_is_never_echoed(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await offline_to_access(pilot, "registry.example.com")
-        app.screen.query_one("#user-name").focus()
-        await type_text(pilot, "adminS3cret-Passw0rd!")  # a password typed into the name field
+        await offline_to_new_user(pilot, "adminS3cret-Passw0rd!")  # a password typed into the name field
         await pilot.press("enter")
         shown = problems_text(app)
         assert "user name is invalid" in shown
@@ -403,9 +367,7 @@ async def test_unlimited_is_a_body_size(closed_kubeconfig):
 async def test_done_gives_what_an_operator_needs_next(closed_kubeconfig, tmp_path, monkeypatch):
     app = offline_app(closed_kubeconfig, workdir=tmp_path)
     async with running(app) as pilot:
-        await offline_to_access(pilot, "registry.example.com, mirror.example.com")
-        app.screen.query_one("#user-name").focus()
-        await type_text(pilot, "ci")
+        await offline_to_new_user(pilot, "ci", "registry.example.com, mirror.example.com")
         await pilot.press("enter")  # a second user, password generated
         for step in ("StorageScreen", "ClientsScreen", "UploadsScreen", "ReviewScreen"):
             await next_step(pilot, step)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from installer.errors import ValidationFailed
 from installer.model import Choices
 from installer.plan import build_plan
 from installer.probe import IngressClassInfo, IssuerInfo, ProbeResult, StorageClassInfo
+from tests.fixtures.tls import write_cert_and_key
 
 PROBE = ProbeResult(
     context="admin",
@@ -106,28 +101,6 @@ def test_secrets_never_show_in_repr():
     assert "visible-if-leaked" not in repr(plan) and "visible-if-leaked" not in str(plan.choices)
 
 
-def _cert(tmp_path, hosts, days=30, key=None, start_days=-1):
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")]))
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now + dt.timedelta(days=start_days))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def _tls_choices(cert, key):
     return choices(
         exposure={
@@ -138,7 +111,7 @@ def _tls_choices(cert, key):
 
 
 def test_good_tls_files_become_a_tls_secret(tmp_path):
-    cert, key = _cert(tmp_path, ["registry.example.com"])
+    cert, key = write_cert_and_key(tmp_path, ["registry.example.com"])
     plan = build_plan(_tls_choices(cert, key), PROBE)
     assert plan.tls is not None and plan.tls_secret_name == "docker-registry-tls"
 
@@ -146,10 +119,16 @@ def test_good_tls_files_become_a_tls_secret(tmp_path):
 @pytest.mark.parametrize(
     "make,words",
     [
-        (lambda p: _cert(p, ["other.example.com"]), "does not cover registry.example.com"),
-        (lambda p: _cert(p, ["registry.example.com"], days=-1, start_days=-10), "expired"),
-        (lambda p: _cert(p, ["registry.example.com"], start_days=5, days=50), "not valid before"),
-        (lambda p: (_cert(p, ["registry.example.com"])[0], _cert(p / "..", ["x.example.com"])[1]), "does not belong"),
+        (lambda p: write_cert_and_key(p, ["other.example.com"]), "does not cover registry.example.com"),
+        (lambda p: write_cert_and_key(p, ["registry.example.com"], days=-1, start_days=-10), "expired"),
+        (lambda p: write_cert_and_key(p, ["registry.example.com"], start_days=5, days=50), "not valid before"),
+        (
+            lambda p: (
+                write_cert_and_key(p, ["registry.example.com"])[0],
+                write_cert_and_key(p / "..", ["x.example.com"])[1],
+            ),
+            "does not belong",
+        ),
         (lambda p: (p / "missing.crt", p / "missing.key"), "does not exist"),
         (lambda p: (p, p), "is a directory"),
     ],
