@@ -55,9 +55,7 @@ def our_push(stack: RegistryStack, size: int) -> tuple[float, int, int]:
     """Push a fresh one-layer image of `size`; returns (seconds, layer bytes, peak RSS growth in bytes)."""
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM so the peak is this push's
     rss_before = status_kib("VmRSS")
-    with RegistryClient(
-        stack.address, username=stack.username, password=stack.password, ca_file=stack.ca_file, timeout=120.0
-    ) as client:
+    with RegistryClient(stack.address, **stack.client_options(), timeout=120.0) as client:
         started = time.monotonic()
         client.ping()
         layer = SmokeLayer(size)

@@ -45,9 +45,7 @@ def target_for(stack, disk_path: Path, state_dir: Path, **overrides) -> PushDisk
         registry=stack.address,
         repository=REPO,
         tag="v1",
-        username=stack.username,
-        password=stack.password,
-        ca_file=stack.ca_file,
+        **stack.client_options(),
         timeout=30.0,
         state_dir=state_dir,
     )

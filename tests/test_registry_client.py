@@ -37,7 +37,7 @@ def zero_chunks(size: int, chunk: int = MiB):
 
 
 def client_for(stack, **overrides) -> RegistryClient:
-    options = dict(username=stack.username, password=stack.password, ca_file=stack.ca_file, timeout=10.0)
+    options = dict(**stack.client_options(), timeout=10.0)
     options.update(overrides)
     return RegistryClient(stack.address, **options)
 

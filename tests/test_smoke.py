@@ -30,9 +30,7 @@ MiB = 1024 * 1024
 def target_for(stack, **overrides) -> SmokeTarget:
     options = dict(
         registry=stack.address,
-        username=stack.username,
-        password=stack.password,
-        ca_file=stack.ca_file,
+        **stack.client_options(),
         controller_family="ingress-nginx",
         blob_size=8 * MiB,
         timeout=10.0,
@@ -318,9 +316,7 @@ def test_smoke_deletes_the_tag_unless_kept(registry_stack):
     assert result.ok and result.deleted is True
     from installer.registry_client import RegistryClient
 
-    with RegistryClient(
-        stack.address, username=stack.username, password=stack.password, ca_file=stack.ca_file
-    ) as client:
+    with RegistryClient(stack.address, **stack.client_options()) as client:
         client.ping()
         with pytest.raises(RegistryError) as gone:
             client.get_manifest("registry-installer/smoke", "smoke")
