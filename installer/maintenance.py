@@ -103,9 +103,9 @@ class Target:
 
 def load_target(kube: KubeClient, namespace: str, release: str) -> Target:
     """The deployed release, its values and Deployment; refuses a release that is not installed or not settled."""
-    from installer.probe import ClusterProbe
+    from installer.probe import read_release
 
-    info = ClusterProbe(kube, namespace, release)._release()
+    info = read_release(kube, namespace, release)
     if info is None:
         raise InstallerError(
             f"release {release} is not installed in namespace {namespace}",

@@ -475,25 +475,7 @@ class ClusterProbe:
         return True, tuple(sorted(issuers, key=lambda i: (i.kind, i.name)))
 
     def _release(self) -> ReleaseInfo | None:
-        secrets = self.kube.get_json(
-            f"list helm release secrets in {self.namespace}",
-            f"/api/v1/namespaces/{self.namespace}/secrets",
-            {"labelSelector": f"owner=helm,name={self.release_name}"},
-        ).get("items", [])
-        if not secrets:
-            return None
-        latest = max(secrets, key=lambda s: int((s["metadata"].get("labels") or {}).get("version", "0")))
-        release = decode_helm_release(latest["data"]["release"])
-        chart_meta = release.get("chart", {}).get("metadata", {})
-        return ReleaseInfo(
-            name=release.get("name", self.release_name),
-            namespace=self.namespace,
-            revision=int(release.get("version", 0)),
-            status=release.get("info", {}).get("status", "unknown"),
-            chart=f"{chart_meta.get('name', '?')}-{chart_meta.get('version', '?')}",
-            app_version=chart_meta.get("appVersion", ""),
-            values=release.get("config") or {},
-        )
+        return read_release(self.kube, self.namespace, self.release_name)
 
     def permissions(self) -> tuple[PermissionCheck, ...]:
         return tuple(self.can(need) for need in NEEDED_PERMISSIONS)
@@ -528,6 +510,37 @@ def _ready(obj: dict) -> bool | None:
         if cond.get("type") == "Ready":
             return cond.get("status") == "True"
     return None
+
+
+def latest_release_record(kube: KubeClient, namespace: str, release: str) -> dict[str, Any] | None:
+    """Helm's record of the release's latest revision (one Secret per revision, the highest `version` label wins),
+    decoded; None when `namespace` holds none."""
+    secrets = kube.get_json(
+        f"list helm release secrets in {namespace}",
+        f"/api/v1/namespaces/{namespace}/secrets",
+        {"labelSelector": f"owner=helm,name={release}"},
+    ).get("items", [])
+    if not secrets:
+        return None
+    latest = max(secrets, key=lambda s: int((s["metadata"].get("labels") or {}).get("version", "0")))
+    return decode_helm_release(latest["data"]["release"])
+
+
+def read_release(kube: KubeClient, namespace: str, release: str) -> ReleaseInfo | None:
+    """The installed release's latest revision: its status, chart and values; None when it is not installed."""
+    record = latest_release_record(kube, namespace, release)
+    if record is None:
+        return None
+    chart_meta = record.get("chart", {}).get("metadata", {})
+    return ReleaseInfo(
+        name=record.get("name", release),
+        namespace=namespace,
+        revision=int(record.get("version", 0)),
+        status=record.get("info", {}).get("status", "unknown"),
+        chart=f"{chart_meta.get('name', '?')}-{chart_meta.get('version', '?')}",
+        app_version=chart_meta.get("appVersion", ""),
+        values=record.get("config") or {},
+    )
 
 
 def decode_helm_release(data_b64: str) -> dict[str, Any]:

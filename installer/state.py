@@ -231,16 +231,15 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
     """Write the chart stored in the release's latest revision to `dest` (helm keeps it whole)."""
     import yaml
 
-    from installer.probe import decode_helm_release
+    from installer.probe import latest_release_record
 
-    secrets = kube.call(
-        f"read helm release {release}",
-        kube.core.list_namespaced_secret,
-        namespace,
-        label_selector=f"owner=helm,name={release}",
-    ).items
-    latest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))
-    chart = decode_helm_release(latest.data["release"])["chart"]
+    record = latest_release_record(kube, namespace, release)
+    if record is None:
+        raise InstallerError(
+            f"release {release} is not installed in namespace {namespace}",
+            "check --release and --namespace (helm list -A)",
+        )
+    chart = record["chart"]
     dest = Path(dest)
     dest.mkdir(parents=True)
     (dest / "Chart.yaml").write_text(yaml.safe_dump(chart["metadata"]))

@@ -93,10 +93,10 @@ class RegistryStatus:
 
 def collect_status(kube: KubeClient, namespace: str, release: str) -> RegistryStatus:
     """Read everything status shows. Parts the identity may not read are said in words, not raised."""
-    from installer.probe import ClusterProbe
+    from installer.probe import read_release
 
     status = RegistryStatus(namespace=namespace, release=release)
-    info = ClusterProbe(kube, namespace, release)._release()
+    info = read_release(kube, namespace, release)
     if info is None:
         status.warnings.append(f"release {release} is not installed in namespace {namespace}")
         return status
