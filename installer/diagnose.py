@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
@@ -35,7 +35,7 @@ class Diagnosis:
     cause: str
     fix: str
     fix_screen: Literal["uploads", "access", "address", "tls"] | None
-    detail: str
+    detail: str = ""  # the error's own words; diagnose() adds them to what its matchers find
 
     def lines(self) -> str:
         return failure_lines(self.cause, self.fix, self.detail)
@@ -148,7 +148,7 @@ def diagnose(error: RegistryError, step: str, target: SmokeTarget) -> Diagnosis:
     for matcher in (_diagnose_transport, _diagnose_tls, _diagnose_auth, _diagnose_status, _diagnose_digest):
         found = matcher(error, step, target)
         if found is not None:
-            return found
+            return replace(found, detail=_detail(error))
     return Diagnosis(
         cause=f"The registry gave an unexpected answer during '{step}'.",
         fix="Read the detail below and the registry's log (kubectl logs) for the same time.",
@@ -165,7 +165,6 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
             fix=f"Create a DNS record for {host} pointing at the ingress controller's external address "
             f"(or an /etc/hosts entry for a test), or correct the registry host name.",
             fix_screen="address",
-            detail=_detail(error),
         )
     if error.kind == "refused":
         return Diagnosis(
@@ -173,7 +172,6 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
             fix="Check the port (443 for an Ingress with TLS) and that the ingress controller's Service is "
             "exposed there (LoadBalancer or NodePort), and that the address points at it.",
             fix_screen="address",
-            detail=_detail(error),
         )
     if error.kind == "timeout":
         if error.reason == "connect":
@@ -182,14 +180,12 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
                 fix="A firewall drops the traffic or the address points at nothing: check the DNS record, the "
                 "load balancer and security groups for port 443.",
                 fix_screen="address",
-                detail=_detail(error),
             )
         return Diagnosis(
             cause=f"The registry stopped answering for {target.timeout:g}s during '{step}' (timed out).",
             fix="Check the registry pod and its storage; for big layers raise --timeout. "
             + timeout_fix(target.controller_family),
             fix_screen="uploads" if step in UPLOAD_STEPS else "address",
-            detail=_detail(error),
         )
     if error.kind == "connection":
         during_upload = step in UPLOAD_STEPS
@@ -202,7 +198,6 @@ def _diagnose_transport(error: RegistryError, step: str, target: SmokeTarget) ->
                 else "Check that the address reaches the ingress controller and the registry."
             ),
             fix_screen="uploads" if during_upload else "address",
-            detail=_detail(error),
         )
     return None
 
@@ -246,7 +241,7 @@ def _diagnose_tls(error: RegistryError, step: str, target: SmokeTarget) -> Diagn
             f"machine does not trust (self-signed or a private CA).",
             ca_placement(netloc),
         )
-    return Diagnosis(cause=cause, fix=fix, fix_screen="tls", detail=_detail(error))
+    return Diagnosis(cause=cause, fix=fix, fix_screen="tls")
 
 
 def _diagnose_auth(error: RegistryError, step: str, target: SmokeTarget) -> Diagnosis | None:
@@ -256,7 +251,6 @@ def _diagnose_auth(error: RegistryError, step: str, target: SmokeTarget) -> Diag
             fix="Pass --username and --password-env VAR (the variable holding the password), or set the user "
             "on the access screen.",
             fix_screen="access",
-            detail=_detail(error),
         )
     if error.status == 401:
         realm = re.search(r'realm="([^"]*)"', error.challenge or "")
@@ -273,14 +267,12 @@ def _diagnose_auth(error: RegistryError, step: str, target: SmokeTarget) -> Diag
             "Secrets (they disagree now); better keep only one of them. The registry accepts bcrypt "
             "htpasswd entries only.",
             fix_screen="access",
-            detail=_detail(error),
         )
     if error.status == 403:
         return Diagnosis(
             cause="The credentials were accepted but the user may not push to this repository (403 Forbidden).",
             fix=f"Grant push (and delete) on {target.repository} to the user, or use another --repository.",
             fix_screen="access",
-            detail=_detail(error),
         )
     return None
 
@@ -295,7 +287,6 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
             f"push of any bigger layer fails the same way.",
             fix=body_limit_fix(family),
             fix_screen="uploads",
-            detail=_detail(error),
         )
     if status == 404 and step in CONNECT_STEPS:
         return Diagnosis(
@@ -304,7 +295,6 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
             "5000: check the Ingress host name, ingress.path and the IngressClass, and that no other Ingress "
             "claims this host.",
             fix_screen="address",
-            detail=_detail(error),
         )
     if status in (502, 503):
         return Diagnosis(
@@ -315,7 +305,6 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
             "and wait for it to be Ready; the Ingress backend must be the registry Service, port 5000. "
             + (timeout_fix(family) if step in UPLOAD_STEPS else ""),
             fix_screen="address",
-            detail=_detail(error),
         )
     if status == 504:
         return Diagnosis(
@@ -323,7 +312,6 @@ def _diagnose_status(error: RegistryError, step: str, target: SmokeTarget) -> Di
             f"registry is hung or slow, or the proxy timeouts are too short for large layers.",
             fix=f"{timeout_fix(family)} Also check the registry pod and its storage.",
             fix_screen="uploads",
-            detail=_detail(error),
         )
     return None
 
@@ -337,7 +325,6 @@ def _diagnose_digest(error: RegistryError, step: str, target: SmokeTarget) -> Di
         fix="Check the registry's storage (a full or failing volume, an S3-compatible store that changes objects) "
         "and any proxy that rewrites bodies; run again with --keep and inspect the blob.",
         fix_screen=None,
-        detail=_detail(error),
     )
 
 
