@@ -235,9 +235,14 @@ def error_problems(exc: Exception) -> list[Problem]:
 
 
 class Confirm(ModalScreen[bool]):
-    """A yes/no question; the safe answer ("Stay") has the focus, Esc is "Stay"."""
+    """A yes/no question; the safe answer ("Stay") has the focus, Esc is "Stay"; the arrow keys move between the two
+    answers as Tab does."""
 
-    BINDINGS = [Binding("escape", "dismiss(False)", "Stay")]
+    BINDINGS = [
+        Binding("escape", "dismiss(False)", "Stay"),
+        Binding("left", "app.focus_previous", show=False),
+        Binding("right", "app.focus_next", show=False),
+    ]
 
     def __init__(self, question: str, yes: str, no: str = "Stay") -> None:
         super().__init__(classes="confirm")

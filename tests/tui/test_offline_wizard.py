@@ -242,6 +242,22 @@ async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
     assert app.return_code == 1 and app.exit_code == 1
 
 
+async def test_arrow_keys_move_between_a_questions_answers(closed_kubeconfig):
+    app = offline_app(closed_kubeconfig)
+    async with running(app) as pilot:
+        await go_offline(pilot)
+        app.installing = True
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
+        assert app.focused is not None and app.focused.id == "no"  # the safe answer first
+        await pilot.press("left")
+        assert app.focused.id == "yes"
+        await pilot.press("right")
+        assert app.focused.id == "no"
+        await pilot.press("left", "enter")
+    assert app.return_code == 1 and app.exit_code == 1
+
+
 def failed_smoke(*diagnosis: str):
     """A failed smoke push as the engine reports it: `diagnosis` is Diagnosis(cause, fix, fix_screen, detail)."""
     from installer.diagnose import Diagnosis
