@@ -485,11 +485,7 @@ def _own_wait(watcher, release, timeout, on_event, detach, revision) -> bool:
         raise RolloutFailed(w.failure)
     if outcome == "cancelled":
         raise Cancelled("cancelled while waiting for the registry pods", "re-run the same command; it converges")
-    raise InstallerError(
-        f"the registry pods did not become ready in time (timeout {timeout})",
-        "see the rollout lines above for why (pending volume? image pull?); raise the timeout (--timeout) only when "
-        "they were still starting",
-    )
+    raise w.timeout_error(timeout)  # each object still not ready, its last state and its fix
 
 
 def data_claims(plan: Plan, rendered: Rendered) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from installer.errors import InstallerError
 from installer.events import EventSink, RolloutProblem, RolloutStatus, WatchedKind
 from installer.kube import KubeClient
 
@@ -31,8 +32,22 @@ PVC: WatchedKind = "PersistentVolumeClaim"
 POD: WatchedKind = "Pod"
 REPLICA_SET: WatchedKind = "ReplicaSet"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"  # the scheduler's pick: a WaitForFirstConsumer claim's turn
 PULL_GRACE = 60.0  # seconds an image may fail to pull (network hiccups) before the wait ends
+# Seconds a claim may wait for its provisioner's first word before the watch says the provisioner is silent. An
+# external provisioner picks a claim up from its informer within a second and emits "Provisioning" at the start of
+# every attempt; one restarting or failing over (leader election: 15 s lease, 5 s retries) answers well within 60 s.
+# Counted on the watch's own clock from when it first sees the claim waiting (for a first install that is moments
+# after the installer made the claim): the PVC's creationTimestamp is the API server's clock, and the events that
+# would show an earlier answer expire (--event-ttl, 1 h), so a claim's age says nothing about its provisioner.
+PROVISIONER_GRACE = 60.0
+# what only the provisioner itself says about a claim (the PV controller's "ExternalProvisioning" is not an answer)
+PROVISIONER_ANSWERS = ("Provisioning", "ProvisioningSucceeded", "ProvisioningFailed")
 LOG_LINES = 10
+MAX_STUCK_LINES = 6  # objects the timeout error lists (replicas beyond these are alike)
+NO_SCHEDULER_FIX = (
+    "no scheduler placed the pod or said why not: check that kube-scheduler runs (and serves the pod's schedulerName)"
+)
 # pull errors no retry cures: the image or tag does not exist, or the node may not read it
 DEFINITE_PULL = re.compile(
     r"not found|manifest unknown|repository does not exist|pull access denied|unauthorized|"
@@ -50,6 +65,22 @@ class Finding:
     state: str
     detail: str = ""
     problem: RolloutProblem | None = None
+    fix: str = ""  # a status that waiting will not end: what to do (the timeout error says it); problems have theirs
+    stuck: str = ""  # how the timeout error says it, when "KIND NAME was still STATE (DETAIL)" says too little
+
+    def stuck_words(self) -> str:
+        """This object's last state as the timeout error says it."""
+        if self.stuck:
+            return self.stuck
+        if self.problem is not None:
+            first = (self.problem.message.splitlines() or [""])[0]
+            return f"{self.kind} {self.name}: {self.problem.reason}: {first}"
+        return f"{self.kind} {self.name} was still {self.state}{f' ({self.detail})' if self.detail else ''}"
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to wait for here (a Bound claim, a Ready pod)."""
+        return self.problem is None and self.state in ("Bound", "Ready")
 
 
 @dataclass
@@ -59,6 +90,7 @@ class ClusterView:
     pods: list[dict[str, Any]] = field(default_factory=list)
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> PVC (None: not created yet)
     events: list[dict[str, Any]] = field(default_factory=list)  # only those new since the watch started
+    earlier_events: list[dict[str, Any]] = field(default_factory=list)  # the rest: only to see a provisioner answered
     classes: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> StorageClass (None: missing)
     free_volumes: dict[str, int] | None = None  # class -> Available PVs; None when PVs cannot be listed
     default_class: str | None = None
@@ -97,9 +129,15 @@ def _problem(
     return Finding(kind, name, state, problem=RolloutProblem(kind, name, reason, message, fix, fatal=fatal))
 
 
-def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> list[Finding]:
+def claim_findings(
+    name: str, pvc: dict[str, Any] | None, view: ClusterView, waited: float = 0.0, grace: float = PROVISIONER_GRACE
+) -> list[Finding]:
     """What a data PVC is doing: Bound, waiting for its first pod, waiting for or failing at provisioning, or never
-    bindable."""
+    bindable.
+
+    Args:
+        waited: seconds the watch has seen this claim waiting for its provisioner (`grace` of silence: a problem).
+    """
     if pvc is None:
         return []
 
@@ -172,14 +210,71 @@ def claim_findings(name: str, pvc: dict[str, Any] | None, view: ClusterView) -> 
         )
     if (
         sc.get("volumeBindingMode") == "WaitForFirstConsumer"
+        and not ((pvc.get("metadata") or {}).get("annotations") or {}).get(SELECTED_NODE)
         and _last_event(view, PVC, name, "ExternalProvisioning", "Provisioning") is None
     ):
         return [
             Finding(PVC, name, "WaitForFirstConsumer", f"class {class_name} binds when the registry pod is scheduled")
         ]
-    return [
-        Finding(PVC, name, "Provisioning", f"waiting for {provisioner} to make a {size} volume of class {class_name}")
+    return [_provisioning(name, pvc, view, provisioner, f"a {size} volume of class {class_name}", waited, grace)]
+
+
+def _provisioning(
+    name: str, pvc: dict[str, Any], view: ClusterView, provisioner: str, volume: str, waited: float, grace: float
+) -> Finding:
+    """A claim its provisioner should be making `volume` for: at it, or silent (a problem after `grace`; the wait
+    goes on, since a provisioner may be slow to start or fail over, but the operator learns where to look)."""
+    making = f"{PVC} {name} was still waiting for {provisioner} to make {volume} after {waited:.0f}s"
+    answer = _provisioner_answer(view, pvc, name)
+    if answer is not None:
+        said = _one_line(answer.get("message"))
+        detail = (
+            f"{provisioner} made the volume; waiting for the claim to bind"
+            if answer.get("reason") == "ProvisioningSucceeded"
+            else f"{provisioner} is making {volume}"
+        )
+        return Finding(PVC, name, "Provisioning", detail, stuck=f"{making} ({provisioner} said: {said})")
+    fix = _provisioner_fix(provisioner)
+    silent = f"{making} (no answer from that provisioner)"
+    if waited < grace:
+        return Finding(PVC, name, "Provisioning", f"waiting for {provisioner} to make {volume}", fix=fix, stuck=silent)
+    message = (
+        f"no answer from {provisioner} about PVC {name} in {grace:.0f}s (no Provisioning event): the provisioner is "
+        "not running, or does not see the claim; still waiting"
+    )
+    return Finding(
+        PVC, name, "Provisioning", problem=RolloutProblem(PVC, name, "ProvisionerSilent", message, fix), stuck=silent
+    )
+
+
+def _provisioner_answer(view: ClusterView, pvc: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The provisioner's last event about this claim (this very object: an older claim of the same name does not
+    count), from before the watch too."""
+    uid = (pvc.get("metadata") or {}).get("uid")
+    answers = [
+        e
+        for e in view.earlier_events + view.events
+        if (e.get("involvedObject") or {}).get("kind") == PVC
+        and (e.get("involvedObject") or {}).get("name") == name
+        and (not uid or (e.get("involvedObject") or {}).get("uid") in (None, uid))
+        and e.get("reason") in PROVISIONER_ANSWERS
     ]
+    return max(answers, key=_event_time) if answers else None
+
+
+def _provisioner_fix(provisioner: str) -> str:
+    other = "or choose another StorageClass (storage.filesystem.storage_class; `registry-installer probe` lists them)"
+    rook = re.fullmatch(r"([a-z0-9.-]+)\.(rbd|cephfs)\.csi\.ceph\.com", provisioner)
+    if rook:  # Rook names its CSI drivers after the operator's namespace
+        namespace, driver = rook.groups()
+        return (
+            f"check Rook's CSI provisioner: `kubectl -n {namespace} get pods -l app=csi-{driver}plugin-provisioner` "
+            f"(the csi-provisioner container's log says why) and `kubectl -n {namespace} get cephcluster`; {other}"
+        )
+    return (
+        f"check that {provisioner} runs: `kubectl get csidriver {provisioner}` (a CSI driver registers one) and its "
+        f"controller pods (the csi-provisioner container's log says why); {other}"
+    )
 
 
 def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
@@ -224,7 +319,7 @@ def pod_findings(
                     Finding(POD, name, "Pending", "waiting for its volume to be bound")
                 ]  # the PVC's own lines say why
             return [_problem(POD, name, "Pending", "Unschedulable", message, _unschedulable_fix(message))]
-        return [Finding(POD, name, "Pending", "waiting for the scheduler")]
+        return [Finding(POD, name, "Pending", "waiting for the scheduler", fix=NO_SCHEDULER_FIX)]
     findings: list[Finding] = []
     for cs in _container_statuses(pod):
         container = cs.get("name", "?")
@@ -395,6 +490,58 @@ def _config_fix(message: str) -> str:
     return "fix the Secret or ConfigMap the message names"
 
 
+def timeout_error(findings: list[Finding] | None, timeout: str, namespace: str, deployment: str) -> InstallerError:
+    """The error when the wait met its timeout: each object still not ready with its last state, and their fixes;
+    "raise the timeout" only when none of them needed more than time. `findings`: the watch's last look (None: the
+    watch could not look)."""
+    head = f"the registry pods did not become ready in time (timeout {timeout})"
+    if findings is None:
+        return InstallerError(
+            head,
+            f"the installer could not watch the rollout (listing events is not allowed?): `kubectl -n {namespace} "
+            "describe pods,pvc` says why; raise the timeout (--timeout) only when they were still starting",
+        )
+    stuck = [
+        (f"{f.kind} {f.name}", f.stuck_words(), f.problem.fix if f.problem is not None else f.fix)
+        for f in findings
+        if not f.settled
+    ]
+    if not any(f.kind != PVC for f in findings):  # no pod, and no ReplicaSet saying why not
+        stuck.append(
+            (
+                f"Deployment {deployment}",
+                f"Deployment {deployment} had no pod: nothing created one, nothing said why",
+                "check that kube-controller-manager runs (it makes the Deployment's pods): "
+                f"`kubectl -n {namespace} describe deployment {deployment}`",
+            )
+        )
+    elif not stuck:
+        stuck.append(
+            (
+                f"Deployment {deployment}",
+                f"Deployment {deployment} had not finished its rollout (its pods were ready)",
+                "",
+            )
+        )
+    fixes = list(dict.fromkeys(fix for _name, _words, fix in stuck if fix))
+    names = list(dict.fromkeys(name for name, _words, _fix in stuck))
+    head += "; not ready: " + ", ".join(names[:MAX_STUCK_LINES])
+    if len(names) > MAX_STUCK_LINES:
+        head += f" and {len(names) - MAX_STUCK_LINES} more (`kubectl -n {namespace} get pods,pvc`)"
+    lines = [head]
+    for _name, words, fix in stuck[:MAX_STUCK_LINES]:
+        lines.append(f"  • {words}")
+        if fix and len(fixes) > 1:
+            lines.append(f"    fix: {fix}")
+    if not fixes:
+        hint = "they were still starting: raise the timeout (--timeout) and re-run the same command"
+    elif len(fixes) == 1:
+        hint = fixes[0]
+    else:
+        hint = "fix what each line above says, then re-run the same command"
+    return InstallerError("\n".join(lines), hint)
+
+
 def deployment_ready(deployment: dict[str, Any]) -> bool:
     """A Deployment's rollout is complete: its newest spec observed, every replica updated and available, no old
     replica left (what `helm --wait` and `kubectl rollout status` wait for)."""
@@ -422,6 +569,7 @@ class RolloutWatcher:
         interval: float = 1.0,
         pull_grace: float = PULL_GRACE,
         app: str = "docker-registry",
+        provisioner_grace: float = PROVISIONER_GRACE,
     ) -> None:
         self.kube, self.namespace, self.release, self.claims = kube, namespace, release, claims
         self.on_event, self.cancel, self.interval, self.pull_grace = on_event, cancel, interval, pull_grace
@@ -433,6 +581,9 @@ class RolloutWatcher:
         self._seen: set[tuple[str, str, str, str]] = set()
         self._old_events: set[tuple[str, Any]] | None = None
         self._pull_since: dict[str, float] = {}
+        self.provisioner_grace = provisioner_grace
+        self._claim_since: dict[str, float] = {}  # claim -> when the watch first saw it waiting for its provisioner
+        self.latest: list[Finding] | None = None  # the last poll's findings (None: the watch never saw the cluster)
         self._classes: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, str] = {}
 
@@ -511,6 +662,12 @@ class RolloutWatcher:
                 return "timeout"
             self.stop.wait(self.interval)  # set by the watcher thread on a fatal problem or the user's cancel
 
+    def timeout_error(self, timeout: str) -> InstallerError:
+        """The timeout's error from the watch's last look (`timeout_error`)."""
+        from installer.plan import chart_fullname
+
+        return timeout_error(self.latest, timeout, self.namespace, chart_fullname(self.release))
+
     def _pass_cancel_on(self) -> None:
         while not self._done.wait(0.1):
             if self.cancel is not None and self.cancel.is_set():
@@ -537,7 +694,9 @@ class RolloutWatcher:
             ).get("items")
             or []
         )
-        view.events = [e for e in self._list_events() if self._event_key(e) not in (self._old_events or set())]
+        for event in self._list_events():
+            old = self._event_key(event) in (self._old_events or set())
+            (view.earlier_events if old else view.events).append(event)
         if not self.claims:
             return view
         listed = self.kube.get_json("list PVCs", f"/api/v1/namespaces/{ns}/persistentvolumeclaims").get("items") or []
@@ -589,9 +748,14 @@ class RolloutWatcher:
 
         view = self.view()
         findings: list[Finding] = []
-        for name, pvc in view.claims.items():
-            findings += claim_findings(name, pvc, view)
         now = time.monotonic()
+        for name, pvc in view.claims.items():
+            found = claim_findings(name, pvc, view, now - self._claim_since.get(name, now), self.provisioner_grace)
+            if any(f.state == "Provisioning" for f in found):
+                self._claim_since.setdefault(name, now)
+            else:
+                self._claim_since.pop(name, None)
+            findings += found
         pulling = set()
         for pod in view.pods:
             for cs in _container_statuses(pod):
@@ -607,6 +771,7 @@ class RolloutWatcher:
         for pod in view.pods:
             findings += pod_findings(pod, view, pull_failing_for, self._last_logs, self.pull_grace)
         findings += replica_set_findings(view, chart_fullname(self.release))
+        self.latest = findings
         for finding in findings:
             self._emit(finding)
             if finding.problem is not None and finding.problem.fatal and self.failure is None:
@@ -620,7 +785,7 @@ class RolloutWatcher:
                 self._seen.add(key)
                 self.on_event(problem)
             return
-        key = (finding.kind, finding.name, finding.state, "")
+        key = (finding.kind, finding.name, finding.state, finding.detail)
         if key not in self._seen:
             self._seen.add(key)
             self.on_event(RolloutStatus(finding.kind, finding.name, finding.state, finding.detail))

@@ -6,7 +6,7 @@ import io
 
 from installer.console import EventPrinter
 from installer.events import RolloutProblem, RolloutStatus
-from installer.watch import ClusterView, claim_findings, pod_findings, replica_set_findings
+from installer.watch import ClusterView, claim_findings, pod_findings, replica_set_findings, timeout_error
 
 NS = "docker-registry"
 
@@ -232,3 +232,175 @@ def test_pods_the_api_server_refuses_are_explained_from_the_replica_sets_event()
     assert (problem.kind, problem.name, problem.reason) == ("ReplicaSet", "docker-registry-7c9", "FailedCreate")
     assert problem.message == refused and "quota" in problem.fix
     assert replica_set_findings(ClusterView(), "docker-registry") == []
+
+
+# a claim of the seed preset on a Rook cluster, and what the cluster says about it (events as recorded from
+# kube-controller-manager's PV controller and ceph-csi's external-provisioner sidecar)
+ROOK = "rook-ceph.rbd.csi.ceph.com"
+ROOK_CLASS = {"rook-ceph-block": {"provisioner": ROOK, "volumeBindingMode": "Immediate"}}
+CLAIM_UID = "5c1e0f7a-claim"
+
+
+def rook_claim(annotations=None):
+    claim = pvc(cls="rook-ceph-block", size="100Gi")
+    claim["metadata"].update(uid=CLAIM_UID, annotations=annotations or {})
+    return claim
+
+
+def claim_event(reason, message, uid=CLAIM_UID, at="2026-11-28T17:00:00Z"):
+    found = event("PersistentVolumeClaim", "docker-registry", reason, message)
+    found["involvedObject"]["uid"] = uid
+    found["metadata"]["uid"] = f"{uid}-{reason}"
+    found["lastTimestamp"] = at
+    return found
+
+
+HANDED_OVER = claim_event(
+    "ExternalProvisioning",
+    f"Waiting for a volume to be created either by the external provisioner '{ROOK}' or manually by the system "
+    "administrator. If volume creation is delayed, please verify that the provisioner is running and correctly "
+    "registered.",
+)
+STARTED = claim_event(
+    "Provisioning", 'External provisioner is provisioning volume for claim "docker-registry/docker-registry"'
+)
+
+
+def test_a_silent_provisioner_is_a_problem_after_the_grace_and_the_wait_goes_on():
+    """The coordinator's cluster: rook-ceph-block's provisioner is not running. Only the PV controller says it handed
+    the claim over; after 60 s without a word from the provisioner the watch says so, names it and what to check,
+    and keeps waiting (the provisioner may be starting or failing over)."""
+    view = ClusterView(classes=ROOK_CLASS, events=[HANDED_OVER])
+    [early] = claim_findings("docker-registry", rook_claim(), view, waited=30)
+    assert early.problem is None and early.state == "Provisioning"
+    assert early.detail == f"waiting for {ROOK} to make a 100Gi volume of class rook-ceph-block"
+    [late] = claim_findings("docker-registry", rook_claim(), view, waited=61)
+    problem = late.problem
+    assert problem is not None and problem.reason == "ProvisionerSilent" and not problem.fatal
+    assert problem.message.startswith(f"no answer from {ROOK} about PVC docker-registry in 60s")
+    assert "`kubectl -n rook-ceph get pods -l app=csi-rbdplugin-provisioner`" in problem.fix
+    assert "storage.filesystem.storage_class" in problem.fix
+    assert early.fix == problem.fix, "the timeout error gives the same fix before the grace is over"
+    assert late.stuck_words() == (
+        f"PersistentVolumeClaim docker-registry was still waiting for {ROOK} to make a 100Gi volume of class "
+        "rook-ceph-block after 61s (no answer from that provisioner)"
+    )
+
+
+def test_a_provisioner_that_answered_is_slow_not_silent():
+    """An answer (the sidecar's Provisioning event), even from before the watch started, means the provisioner runs:
+    no problem however long it takes. An event about an earlier claim of the same name (another uid) is no answer."""
+    for view in (
+        ClusterView(classes=ROOK_CLASS, events=[HANDED_OVER, STARTED]),
+        ClusterView(classes=ROOK_CLASS, events=[HANDED_OVER], earlier_events=[STARTED]),
+    ):
+        [slow] = claim_findings("docker-registry", rook_claim(), view, waited=600)
+        assert slow.problem is None and slow.fix == ""
+        assert slow.detail == f"{ROOK} is making a 100Gi volume of class rook-ceph-block"
+        assert "is provisioning volume for claim" in slow.stuck_words()
+    earlier_claim = claim_event("ProvisioningSucceeded", "Successfully provisioned volume pvc-1", uid="old-claim")
+    view = ClusterView(classes=ROOK_CLASS, earlier_events=[earlier_claim])
+    [silent] = claim_findings("docker-registry", rook_claim(), view, waited=61)
+    assert silent.problem is not None and silent.problem.reason == "ProvisionerSilent"
+
+
+def test_a_silent_csi_driver_gets_the_generic_checks():
+    view = ClusterView(classes={"gp3": {"provisioner": "ebs.csi.aws.com", "volumeBindingMode": "Immediate"}})
+    [f] = claim_findings("docker-registry", pvc(cls="gp3"), view, waited=90)
+    assert "`kubectl get csidriver ebs.csi.aws.com`" in f.problem.fix and "controller pods" in f.problem.fix
+    assert "rook-ceph" not in f.problem.fix
+
+
+def test_a_wait_for_first_consumer_claim_is_the_provisioners_once_the_scheduler_picked_a_node():
+    wffc = {"local-path": {"provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer"}}
+    claim = pvc()
+    [before] = claim_findings("docker-registry", claim, ClusterView(classes=wffc), waited=300)
+    assert before.state == "WaitForFirstConsumer" and before.problem is None
+    claim["metadata"]["annotations"] = {"volume.kubernetes.io/selected-node": "node-1"}
+    [after] = claim_findings("docker-registry", claim, ClusterView(classes=wffc), waited=300)
+    assert after.problem is not None and after.problem.reason == "ProvisionerSilent"
+    assert "rancher.io/local-path" in after.problem.message
+
+
+def stuck_error(findings, timeout="45s"):
+    return timeout_error(findings, timeout, NS, "docker-registry")
+
+
+def test_the_timeout_error_names_the_silent_provisioner_and_its_fix():
+    """The coordinator's run ended with "see the rollout lines above"; now the error itself names the claim, the
+    provisioner, its last state and the fix, and does not suggest a longer timeout for a provisioner that never
+    answered. Here, as on the test cluster, no pod ever appeared either (no controller-manager)."""
+    [claim] = claim_findings("docker-registry", rook_claim(), ClusterView(classes=ROOK_CLASS), waited=45)
+    error = stuck_error([claim])
+    lines = error.message.splitlines()
+    assert lines[0] == (
+        "the registry pods did not become ready in time (timeout 45s); not ready: PersistentVolumeClaim "
+        "docker-registry, Deployment docker-registry"
+    )
+    assert lines[1] == (
+        f"  • PersistentVolumeClaim docker-registry was still waiting for {ROOK} to make a 100Gi volume of class "
+        "rook-ceph-block after 45s (no answer from that provisioner)"
+    )
+    assert lines[2].startswith("    fix: check Rook's CSI provisioner: `kubectl -n rook-ceph get pods -l app=csi-rbd")
+    assert lines[3] == "  • Deployment docker-registry had no pod: nothing created one, nothing said why"
+    assert "kube-controller-manager" in lines[4]
+    assert error.hint == "fix what each line above says, then re-run the same command"
+    assert "--timeout" not in str(error)
+
+
+def test_the_timeout_error_gives_one_fix_as_the_hint_and_keeps_the_pod_waiting_for_its_volume():
+    """A real cluster: the pod exists, Pending on the unbound claim; the claim's fix is the error's fix."""
+    waiting = pod(
+        scheduled=False,
+        conditions=[
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+            }
+        ],
+    )
+    [claim] = claim_findings("docker-registry", rook_claim(), ClusterView(classes=ROOK_CLASS), waited=600)
+    error = stuck_error([claim, *findings(waiting)], "10m")
+    assert "(timeout 10m)" in error.message and f"waiting for {ROOK}" in error.message
+    assert "Pod docker-registry-7c9-abcde was still Pending (waiting for its volume to be bound)" in error.message
+    assert "fix:" not in error.message and error.hint == claim.problem.fix
+
+
+def test_the_timeout_error_gives_the_schedulers_reason():
+    reason = "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available"
+    unschedulable = pod(
+        scheduled=False,
+        conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": reason}],
+    )
+    error = stuck_error(findings(unschedulable))
+    assert f"  • Pod docker-registry-7c9-abcde: Unschedulable: {reason}" in error.message.splitlines()
+    assert "extras.resources" in error.hint and "--timeout" not in error.hint
+    [unplaced] = findings(pod(scheduled=False))
+    assert "kube-scheduler" in stuck_error([unplaced]).hint, "no decision at all: nothing schedules"
+
+
+def test_the_timeout_error_says_raise_the_timeout_only_while_things_were_still_starting():
+    pulling = pod(waiting={"reason": "ContainerCreating"})
+    starting = pod(name="docker-registry-7c9-fghij", phase="Running")
+    [bound] = claim_findings("docker-registry", pvc(phase="Bound"), ClusterView())
+    error = stuck_error([bound, *findings(pulling), *findings(starting)])
+    assert "Pod docker-registry-7c9-abcde was still ContainerCreating" in error.message
+    assert "Pod docker-registry-7c9-fghij was still Running (waiting for the readiness probe)" in error.message
+    assert "PersistentVolumeClaim" not in error.message, "a Bound claim is not what held things up"
+    assert "raise the timeout (--timeout)" in error.hint
+    failing = event(
+        "Pod",
+        "docker-registry-7c9-fghij",
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+    )
+    error = stuck_error(findings(starting, ClusterView(events=[failing])))
+    assert "ReadinessFailed: Readiness probe failed" in error.message and "--timeout" not in error.hint
+
+
+def test_the_timeout_error_without_a_watch_says_how_to_look():
+    error = stuck_error(None)
+    assert error.message == "the registry pods did not become ready in time (timeout 45s)"
+    assert "kubectl -n docker-registry describe pods,pvc" in error.hint
