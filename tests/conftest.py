@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,25 @@ pytest_plugins = [
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "presets"
 HELM_BIN = TOOLS_CACHE / "bin"
+
+
+def run_installer(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m installer ARGS` as a process of its own in the repository root, its output captured as text.
+
+    Args:
+        env: the process's whole environment (None: this process's).
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "installer", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        input=stdin,
+    )
 
 
 def _real_chart() -> Path:

@@ -13,8 +13,6 @@ import hashlib
 import os
 import re
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +25,7 @@ from installer.cli import main
 from installer.errors import ValidationFailed
 from installer.model import Auth, Choices, Exposure, FilesystemStorage, Resources, Uploads, User
 from installer.preset import parse_preset, problems_from_validation
-from tests.conftest import PRESETS, ROOT
+from tests.conftest import PRESETS, ROOT, run_installer
 from tests.unit.test_presets import BAD_PRESETS
 
 HOST = "version: 1\nexposure: {hosts: [r.example.com]}\n"
@@ -35,14 +33,7 @@ HOST = "version: 1\nexposure: {hosts: [r.example.com]}\n"
 
 def run_cli(*args, env=None):
     """The CLI as a separate process (for what only a real process shows: the traceback on stderr)."""
-    return subprocess.run(
-        [sys.executable, "-m", "installer", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
+    return run_installer(*args, env={**os.environ, **(env or {})}, timeout=60)
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:

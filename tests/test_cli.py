@@ -5,26 +5,16 @@ from __future__ import annotations
 import base64
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import PRESETS, ROOT
+from tests.conftest import PRESETS, run_installer
 
 
 def run(*args, env=None, stdin=None):
     full_env = {k: v for k, v in os.environ.items() if k != "REGISTRY_PASSWORD"}
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "installer", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=ROOT,
-        input=stdin,
-        timeout=120,
-    )
+    return run_installer(*args, env=full_env, stdin=stdin, timeout=120)
 
 
 def test_help_for_every_command():

@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from installer.probe import decode_helm_release
-from tests.conftest import CHART, PRESETS, ROOT, apply_args, helm_path
+from tests.conftest import CHART, PRESETS, ROOT, apply_args, helm_path, run_installer
 
 pytestmark = pytest.mark.cluster
 PASSWORD = "cluster-Test-pw-42"
@@ -19,12 +17,12 @@ PASSWORD = "cluster-Test-pw-42"
 
 def cli(cluster, *args, helm=None, context="admin", env=None, kubeconfig=None):
     full_env = {**os.environ, "REGISTRY_PASSWORD": PASSWORD, **(env or {})}
-    argv = [sys.executable, "-m", "installer", *args, "--kubeconfig", str(kubeconfig or cluster.kubeconfig)]
+    argv = [*args, "--kubeconfig", str(kubeconfig or cluster.kubeconfig)]
     if context:
         argv += ["--context", context]
     if helm:
         argv += ["--helm", str(helm)]
-    return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=300)
+    return run_installer(*argv, env=full_env)
 
 
 def apply_preset(cluster, helm, namespace, *extra, preset=None, env=None):

@@ -25,7 +25,7 @@ from installer.model import Choices
 from installer.plan import build_plan
 from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
 from installer.render import render
-from tests.conftest import ROOT, apply_args, template_rendered
+from tests.conftest import ROOT, apply_args, run_installer, template_rendered
 
 PASSWORD = "gateway-Test-pw-42"
 
@@ -313,12 +313,10 @@ def test_shipped_gateway_preset_renders_offline(tmp_path):
 
 
 def cli(cluster, *args, helm=None):
-    argv = [sys.executable, "-m", "installer", *args, "--kubeconfig", str(cluster.kubeconfig), "--context", "admin"]
+    argv = [*args, "--kubeconfig", str(cluster.kubeconfig), "--context", "admin"]
     if helm:
         argv += ["--helm", str(helm)]
-    return subprocess.run(
-        argv, capture_output=True, text=True, env={**os.environ, "REGISTRY_PASSWORD": PASSWORD}, cwd=ROOT, timeout=300
-    )
+    return run_installer(*argv, env={**os.environ, "REGISTRY_PASSWORD": PASSWORD})
 
 
 def write_preset(tmp_path: Path, exposure: dict, name: str = "preset.yaml") -> Path:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CHART, PRESETS, ROOT, apply_args, helm_path
+from tests.conftest import CHART, PRESETS, apply_args, helm_path, run_installer
 from tests.fixtures.node import tls_secret
 from tests.test_node_harness import apply, events_of
 
@@ -37,13 +35,13 @@ def ingress(node_ingress):
 
 
 def cli(node, *args, helm="helm4", env=None, timeout=420):
-    argv = [sys.executable, "-m", "installer", *args]
+    argv = list(args)
     if args[0] != "smoke":  # the smoke command talks to the registry only
         argv += ["--kubeconfig", str(node.kubeconfig), "--context", node.admin_context]
     if helm:
         argv += ["--helm", str(helm_path(helm))]
     full_env = {**os.environ, "REGISTRY_PASSWORD": PASSWORD, **(env or {})}
-    return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=timeout)
+    return run_installer(*argv, env=full_env, timeout=timeout)
 
 
 def write_preset(tmp_path: Path, text: str, name: str = "preset.yaml") -> Path:

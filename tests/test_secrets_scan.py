@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from installer.probe import decode_helm_release
-from tests.conftest import ROOT, apply_args
+from tests.conftest import apply_args, run_installer
 from tests.test_cluster_install import core
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]
@@ -89,9 +87,7 @@ def test_no_plaintext_password_anywhere(kube_cluster, tmp_path, mode):
         "render": ["render", "--preset", str(preset), "--out", str(tmp_path / "out")],
         "probe": ["probe", "--json", "--kubeconfig", str(kube_cluster.kubeconfig)],
     }.items():
-        proc = subprocess.run(
-            [sys.executable, "-m", "installer", *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
-        )
+        proc = run_installer(*argv, env=env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         outputs[f"{label} stdout"] = proc.stdout
         outputs[f"{label} stderr"] = proc.stderr

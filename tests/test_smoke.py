@@ -558,23 +558,15 @@ E2E_PASSWORD = "e2e-Password-41"
 def render_objects(tmp_path: Path, preset: str):
     """`registry-installer render` a preset, then `helm template` the chart with its values, as apply would."""
     import os
-    import sys
 
-    from tests.conftest import ROOT, template_rendered
+    from tests.conftest import run_installer, template_rendered
     from tests.fixtures.registry import RenderedObjects
 
     preset_file = tmp_path / "preset.yaml"
     preset_file.write_text(preset)
     out = tmp_path / "rendered"
     env = {**os.environ, "SMOKE_E2E_PASSWORD": E2E_PASSWORD}
-    render = subprocess.run(
-        [sys.executable, "-m", "installer", "render", "--preset", str(preset_file), "--out", str(out)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    render = run_installer("render", "--preset", str(preset_file), "--out", str(out), env=env, timeout=120)
     assert render.returncode == 0, render.stderr
     template = template_rendered(out)
     assert template.returncode == 0, template.stderr
