@@ -227,13 +227,18 @@ async def test_typed_password_goes_to_a_private_file_not_the_preset(closed_kubec
     assert secret_file.stat().st_mode & 0o777 == 0o600
 
 
+async def asked_to_quit_mid_install(pilot) -> None:
+    """Offline on the Address step, as if an install ran: Ctrl+Q asks first (the ConfirmQuit question shows)."""
+    await go_offline(pilot)
+    pilot.app.installing = True
+    await pilot.press("ctrl+q")
+    await wait_until(pilot, lambda: on_screen(pilot.app, "ConfirmQuit"))
+
+
 async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await go_offline(pilot)
-        app.installing = True
-        await pilot.press("ctrl+q")
-        await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
+        await asked_to_quit_mid_install(pilot)
         await pilot.press("escape")
         await wait_until(pilot, lambda: on_screen(app, "AddressScreen"))
         await pilot.press("ctrl+q")
@@ -245,10 +250,7 @@ async def test_ctrl_q_asks_first_while_installing(closed_kubeconfig):
 async def test_arrow_keys_move_between_a_questions_answers(closed_kubeconfig):
     app = offline_app(closed_kubeconfig)
     async with running(app) as pilot:
-        await go_offline(pilot)
-        app.installing = True
-        await pilot.press("ctrl+q")
-        await wait_until(pilot, lambda: on_screen(app, "ConfirmQuit"))
+        await asked_to_quit_mid_install(pilot)
         assert app.focused is not None and app.focused.id == "no"  # the safe answer first
         await pilot.press("left")
         assert app.focused.id == "yes"

@@ -49,6 +49,14 @@ def pod(
     }
 
 
+def unschedulable_pod(message):
+    """A pod the scheduler could not place, in the scheduler's words (PodScheduled False, reason Unschedulable)."""
+    return pod(
+        scheduled=False,
+        conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}],
+    )
+
+
 def event(kind, name, reason, message):
     return {
         "metadata": {"uid": f"{name}-{reason}"},
@@ -120,27 +128,14 @@ def test_a_crash_loop_is_fatal_and_carries_the_last_log_lines():
 
 def test_unschedulable_gives_the_schedulers_reason():
     reason = "0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes are available"
-    p = pod(
-        scheduled=False,
-        conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": reason}],
-    )
+    p = unschedulable_pod(reason)
     [f] = findings(p)
     assert f.problem.reason == "Unschedulable" and f.problem.message == reason and not f.problem.fatal
     assert "extras.resources" in f.problem.fix
 
 
 def test_a_pod_waiting_for_its_volume_is_no_problem_of_its_own():
-    p = pod(
-        scheduled=False,
-        conditions=[
-            {
-                "type": "PodScheduled",
-                "status": "False",
-                "reason": "Unschedulable",
-                "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found",
-            }
-        ],
-    )
+    p = unschedulable_pod("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found")
     [f] = findings(p)
     assert (f.state, f.problem) == ("Pending", None)
 
@@ -350,17 +345,7 @@ def test_the_timeout_error_names_the_silent_provisioner_and_its_fix():
 
 def test_the_timeout_error_gives_one_fix_as_the_hint_and_keeps_the_pod_waiting_for_its_volume():
     """A real cluster: the pod exists, Pending on the unbound claim; the claim's fix is the error's fix."""
-    waiting = pod(
-        scheduled=False,
-        conditions=[
-            {
-                "type": "PodScheduled",
-                "status": "False",
-                "reason": "Unschedulable",
-                "message": "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
-            }
-        ],
-    )
+    waiting = unschedulable_pod("0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
     [claim] = claim_findings("docker-registry", rook_claim(), ClusterView(classes=ROOK_CLASS), waited=600)
     error = stuck_error([claim, *findings(waiting)], "10m")
     assert "(timeout 10m)" in error.message and f"waiting for {ROOK}" in error.message
@@ -370,10 +355,7 @@ def test_the_timeout_error_gives_one_fix_as_the_hint_and_keeps_the_pod_waiting_f
 
 def test_the_timeout_error_gives_the_schedulers_reason():
     reason = "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available"
-    unschedulable = pod(
-        scheduled=False,
-        conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": reason}],
-    )
+    unschedulable = unschedulable_pod(reason)
     error = stuck_error(findings(unschedulable))
     assert f"  • Pod docker-registry-7c9-abcde: Unschedulable: {reason}" in error.message.splitlines()
     assert "extras.resources" in error.hint and "--timeout" not in error.hint
