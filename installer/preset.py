@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -186,7 +187,7 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _Composer(events).get_single_node()
     except yaml.YAMLError as exc:  # e.g. two documents (---) in one preset
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -213,6 +214,25 @@ def _safe_yaml(data: bytes | str, source: str) -> tuple[Any, dict[tuple, int]]:
             source,
         ) from None
     return tree, lines
+
+
+class _Composer(yaml.composer.Composer, yaml.resolver.Resolver):
+    """yaml.compose(text, Loader=yaml.SafeLoader) from the events already parsed for the checks above, instead of
+    parsing the text a second time: the same nodes, marks and composer errors."""
+
+    def __init__(self, events: list[yaml.Event]) -> None:
+        self.events = deque(events)
+        yaml.composer.Composer.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+    def check_event(self, *choices: type[yaml.Event]) -> bool:
+        return bool(self.events) and (not choices or isinstance(self.events[0], choices))
+
+    def peek_event(self) -> yaml.Event:
+        return self.events[0]
+
+    def get_event(self) -> yaml.Event:
+        return self.events.popleft()
 
 
 PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}

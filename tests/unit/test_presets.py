@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from installer.errors import ValidationFailed
-from installer.preset import dump_preset, load_preset, parse_preset, preset_schema, schema_text
+from installer.preset import _Composer, dump_preset, load_preset, parse_preset, preset_schema, schema_text
 from tests.conftest import PRESETS
 
 
@@ -201,3 +202,47 @@ def test_a_check_across_settings_names_its_setting_once(text, path, starts):
     assert problem.path == path and problem.line == text.count(b"\n", 0, text.index(path.split(".")[0].encode())) + 1
     assert problem.message.startswith(starts), str(problem)
     assert str(problem).count(path) == 1, str(problem)
+
+
+def _nodes(node):
+    """A composed YAML node as plain data: kind, tag, value and start line, recursively."""
+    if isinstance(node, yaml.ScalarNode):
+        return ("scalar", node.tag, node.value, node.style, node.start_mark.line)
+    items = [(_nodes(k), _nodes(v)) for k, v in node.value] if isinstance(node, yaml.MappingNode) else None
+    items = items if items is not None else [_nodes(item) for item in node.value]
+    return (type(node).__name__, node.tag, node.start_mark.line, node.flow_style, items)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(path.read_text() for path in sorted(PRESETS.glob("*.yaml"))),
+        "version: 1\nexposure: {hosts: [a.example.com], tls: {mode: files}}\nextras: !!map {replicas: 2}\n",
+        "- 1\n- [a, {b: c}]\n- ''\n- |\n  text\n",
+        "",
+    ],
+    ids=lambda text: text.splitlines()[0][:30] if text else "empty",
+)
+def test_preset_nodes_are_composed_from_the_checked_events_as_pyyaml_composes_them(text):
+    """The preset is parsed once: its nodes come from the events the anchor/depth checks read, and are the nodes
+    yaml.compose makes from the text (tags, values, styles, lines); a second document is the same composer error."""
+    events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+    composed = _Composer(events).get_single_node()
+    expected = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert (_nodes(composed) if composed else None) == (_nodes(expected) if expected else None)
+    two = text + "\n---\nversion: 1\n---\nversion: 1\n"  # at least two documents, also after an empty text
+    with pytest.raises(yaml.composer.ComposerError) as ours:
+        _Composer(list(yaml.parse(two, Loader=yaml.SafeLoader))).get_single_node()
+    with pytest.raises(yaml.composer.ComposerError) as pyyaml:
+        yaml.compose(two, Loader=yaml.SafeLoader)
+    assert str(ours.value) == str(pyyaml.value)
+
+
+def test_a_preset_is_parsed_once(monkeypatch):
+    """yaml.compose (a second parse of the text) is not used: a preset loads with it broken."""
+
+    def second_parse(*_args, **_kwargs):
+        raise AssertionError("the preset text was parsed a second time")
+
+    monkeypatch.setattr(yaml, "compose", second_parse)
+    assert load_preset(PRESETS / "rook-ceph-nginx.yaml").exposure.ingress_class == "nginx"
