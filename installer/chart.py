@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +159,8 @@ def local_chart(
 
 
 def _helm_pull(helm: str) -> Path | None:
+    import subprocess  # here: render and the wizard's start read no chart from helm (start-up)
+
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     try:
         proc = subprocess.run(

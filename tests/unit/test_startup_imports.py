@@ -43,6 +43,13 @@ def test_seed_render_loads_no_cluster_client_no_ui_and_no_x509(tmp_path):
     assert "bcrypt" in loaded  # the one hash (or the check of the kept one) is still made
 
 
+def test_render_starts_no_process_tools(tmp_path):
+    """render asks helm for nothing: subprocess (with signal and fcntl) loads only with a command that runs helm or
+    `helm pull`s the chart (installer/chart.py imports it there)."""
+    loaded = _render_modules("rook-ceph-nginx.yaml", tmp_path / "out")
+    assert not loaded & {"subprocess", "signal", "fcntl"}, sorted(loaded & {"subprocess", "signal", "fcntl"})
+
+
 def test_self_signed_render_still_loads_x509(tmp_path):
     """The other side of the lazy import: a mode that makes certificates does load cryptography."""
     loaded = _render_modules("minimal.yaml", tmp_path / "out")
