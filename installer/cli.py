@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Sequence, TextIO
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Sequence, TextIO
 
 from installer.console import EventPrinter
 from installer.errors import InstallerError, UsageError
@@ -231,7 +233,25 @@ def _load_choices(args):
     return choices
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cycle collector off for a short command: importing pydantic and building the model run ~55 collections
+    that free ~750 objects (~5 ms of render's ~135 ms CPU, bench/startup.py); on again after, as it was."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def cmd_render(args) -> int:
+    with collector_paused():
+        return _render(args)
+
+
+def _render(args) -> int:
     from installer.engine import prepare
     from installer.render import read_previous_render, write_rendered
 
