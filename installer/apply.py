@@ -314,10 +314,7 @@ def _exposure_objects(plan: Plan, rendered: Rendered, kube: KubeClient, on_event
         try:
             applied, removed = apply_managed(kube, rendered.objects, plan.namespace, plan.release)
         except InstallerError as exc:
-            raise InstallerError(
-                f"the registry is installed (helm succeeded), but {exc.message}",
-                exc.hint or "fix the cause and re-run the same command: it converges",
-            ) from None
+            raise _after_helm(exc) from None
         run.result = (
             "; ".join(
                 p
@@ -337,10 +334,15 @@ def _clients(plan: Plan, kube: KubeClient, on_event: EventSink):
     try:
         return apply_clients(kube, plan, on_event)
     except InstallerError as exc:
-        raise InstallerError(
-            f"the registry is installed (helm succeeded), but {exc.message}",
-            exc.hint or "fix the cause and re-run the same command: it converges",
-        ) from None
+        raise _after_helm(exc) from None
+
+
+def _after_helm(exc: InstallerError) -> InstallerError:
+    """A step after helm failed: the registry is installed; a re-run converges the rest."""
+    return InstallerError(
+        f"the registry is installed (helm succeeded), but {exc.message}",
+        exc.hint or "fix the cause and re-run the same command: it converges",
+    )
 
 
 def _deployed_revision(helm: HelmRunner, plan: Plan) -> int | None:
