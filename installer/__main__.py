@@ -1,5 +1,7 @@
 """Entry point for `python -m installer`."""
 
-from installer.cli import main
+from installer.cli import exit_soon, main
 
-raise SystemExit(main())
+code = main()
+exit_soon()
+raise SystemExit(code)

@@ -246,6 +246,13 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def exit_soon() -> None:
+    """For a process that ends right after the command (the entry points call it): move every object to the
+    collector's permanent generation, so the interpreter's tear-down does not walk them all to find cycles the exit
+    frees anyway (~40 M instructions, ~4% of a render)."""
+    gc.freeze()
+
+
 def cmd_render(args) -> int:
     with collector_paused():
         return _render(args)

@@ -26,6 +26,9 @@ def use_installed_layout() -> None:
 
 def main() -> int:
     use_installed_layout()
+    from installer.cli import exit_soon
     from installer.cli import main as cli_main
 
-    return cli_main()
+    code = cli_main()
+    exit_soon()
+    return code
