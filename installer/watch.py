@@ -263,17 +263,17 @@ def _provisioner_answer(view: ClusterView, pvc: dict[str, Any], name: str) -> di
 
 
 def _provisioner_fix(provisioner: str) -> str:
-    other = "or choose another StorageClass (storage.filesystem.storage_class; `registry-installer probe` lists them)"
+    other = "or choose another StorageClass (storage.filesystem.storage_class)"
     rook = re.fullmatch(r"([a-z0-9.-]+)\.(rbd|cephfs)\.csi\.ceph\.com", provisioner)
     if rook:  # Rook names its CSI drivers after the operator's namespace
         namespace, driver = rook.groups()
         return (
             f"check Rook's CSI provisioner: `kubectl -n {namespace} get pods -l app=csi-{driver}plugin-provisioner` "
-            f"(the csi-provisioner container's log says why) and `kubectl -n {namespace} get cephcluster`; {other}"
+            f"(and their csi-provisioner log), {other}"
         )
     return (
         f"check that {provisioner} runs: `kubectl get csidriver {provisioner}` (a CSI driver registers one) and its "
-        f"controller pods (the csi-provisioner container's log says why); {other}"
+        f"controller pods (their csi-provisioner log), {other}"
     )
 
 
@@ -501,38 +501,25 @@ def timeout_error(findings: list[Finding] | None, timeout: str, namespace: str, 
             f"the installer could not watch the rollout (listing events is not allowed?): `kubectl -n {namespace} "
             "describe pods,pvc` says why; raise the timeout (--timeout) only when they were still starting",
         )
-    stuck = [
-        (f"{f.kind} {f.name}", f.stuck_words(), f.problem.fix if f.problem is not None else f.fix)
-        for f in findings
-        if not f.settled
-    ]
+    stuck = [(f.stuck_words(), f.problem.fix if f.problem is not None else f.fix) for f in findings if not f.settled]
     if not any(f.kind != PVC for f in findings):  # no pod, and no ReplicaSet saying why not
         stuck.append(
             (
-                f"Deployment {deployment}",
                 f"Deployment {deployment} had no pod: nothing created one, nothing said why",
                 "check that kube-controller-manager runs (it makes the Deployment's pods): "
                 f"`kubectl -n {namespace} describe deployment {deployment}`",
             )
         )
     elif not stuck:
-        stuck.append(
-            (
-                f"Deployment {deployment}",
-                f"Deployment {deployment} had not finished its rollout (its pods were ready)",
-                "",
-            )
-        )
-    fixes = list(dict.fromkeys(fix for _name, _words, fix in stuck if fix))
-    names = list(dict.fromkeys(name for name, _words, _fix in stuck))
-    head += "; not ready: " + ", ".join(names[:MAX_STUCK_LINES])
-    if len(names) > MAX_STUCK_LINES:
-        head += f" and {len(names) - MAX_STUCK_LINES} more (`kubectl -n {namespace} get pods,pvc`)"
-    lines = [head]
-    for _name, words, fix in stuck[:MAX_STUCK_LINES]:
+        stuck.append((f"Deployment {deployment} had not finished its rollout (its pods were ready)", ""))
+    fixes = list(dict.fromkeys(fix for _words, fix in stuck if fix))
+    lines = [head]  # the failed step's line shows this one; both front ends show the objects under it
+    for words, fix in stuck[:MAX_STUCK_LINES]:
         lines.append(f"  • {words}")
         if fix and len(fixes) > 1:
             lines.append(f"    fix: {fix}")
+    if len(stuck) > MAX_STUCK_LINES:
+        lines.append(f"  • and {len(stuck) - MAX_STUCK_LINES} more: `kubectl -n {namespace} get pods,pvc`")
     if not fixes:
         hint = "they were still starting: raise the timeout (--timeout) and re-run the same command"
     elif len(fixes) == 1:
