@@ -111,6 +111,7 @@ class InstallScreen(StepScreen):
 
     def worker_failed(self, name: str, error: Exception, problem: Problem) -> None:
         self.failure = Problem("install", problem.message, f"{problem.fix} (Enter or Esc: back to Review)")
+        self.add_class("failed")  # the error says what was stuck and the fix: it gets the helm log's room (app.tcss)
         self.finish()
         if not self.wizard.quitting:
             nxt = self.query_one("#next", Button)

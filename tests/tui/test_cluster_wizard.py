@@ -286,3 +286,26 @@ async def test_continue_without_waiting_leaves_the_release_deployed_and_no_helm_
     status = helm_status(kube_cluster, "docker-registry", namespace)
     assert status["info"]["status"] == "deployed" and status["version"] == 1
     assert helm_processes_for(namespace) == []
+
+
+async def test_install_timeout_names_the_claim_no_provisioner_answers(kube_cluster):
+    """The Install step's error after the wait's timeout is the engine's, as `apply` prints it: the claim of class
+    rook-ceph-block (no provisioner runs here), what it waited for and the Rook check; no "see the lines above"."""
+    namespace = "wizard-silent"
+    app = make_app(session=cluster_session(kube_cluster, wait=True, timeout="5s"))
+    async with running(app) as pilot:
+        await to_running_install(pilot, namespace, "silent.example.com")
+        await worker_finished(pilot, "apply_worker", 180)
+        screen = app.screen
+        assert screen.failure is not None, screen.result
+        shown = " ".join(problems_text(app).split())
+        assert (
+            "PersistentVolumeClaim docker-registry was still waiting for rook-ceph.rbd.csi.ceph.com to make a 100Gi "
+            "volume of class rook-ceph-block after " in shown
+        ), shown
+        assert "(no answer from that provisioner)" in shown and "Nothing is left installed" in shown
+        assert "kubectl -n rook-ceph get pods -l app=csi-rbdplugin-provisioner" in shown
+        assert "see the rollout lines above" not in shown
+        await pilot.press("ctrl+q")
+    out = run_helm(kube_cluster, "status", "docker-registry", "-n", namespace)
+    assert out.returncode != 0 and "not found" in out.stderr
