@@ -177,7 +177,16 @@ def claim_findings(
                 "the cluster has no default StorageClass: name one in storage.filesystem.storage_class",
                 fatal=True,
             )
-        return [Finding(PVC, name, "Pending", "no StorageClass; waiting for a matching PersistentVolume")]
+        return [
+            Finding(
+                PVC,
+                name,
+                "Pending",
+                "no StorageClass; waiting for a matching PersistentVolume",
+                fix=f"create a PersistentVolume without a class of at least {size} for it, or name a StorageClass in "
+                "storage.filesystem.storage_class",
+            )
+        ]
     sc = view.classes.get(class_name, {})
     if sc is None:
         return pending(
@@ -199,7 +208,20 @@ def claim_findings(
                 f"PersistentVolume of class {class_name} with at least {size}",
                 fatal=True,
             )
-        return [Finding(PVC, name, "Pending", f"waiting for a pre-made PersistentVolume of class {class_name}")]
+        # bound at once when one fits (Immediate); WaitForFirstConsumer waits for the pod, whose lines say why not
+        fits = (
+            f"no free PersistentVolume of class {class_name} fits: check their size (at least {size}), access mode and "
+            "node affinity, or choose a StorageClass with a provisioner (storage.filesystem.storage_class)"
+        )
+        return [
+            Finding(
+                PVC,
+                name,
+                "Pending",
+                f"waiting for a pre-made PersistentVolume of class {class_name}",
+                fix="" if sc.get("volumeBindingMode") == "WaitForFirstConsumer" else fits,
+            )
+        ]
     failed = _last_event(view, PVC, name, "ProvisioningFailed")
     if failed is not None:
         return pending(

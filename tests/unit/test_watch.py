@@ -383,3 +383,20 @@ def test_the_timeout_error_without_a_watch_says_how_to_look():
     error = stuck_error(None)
     assert error.message == "the registry pods did not become ready in time (timeout 45s)"
     assert "kubectl -n docker-registry describe pods,pvc" in error.hint
+
+
+def test_the_timeout_error_says_what_a_claim_waiting_for_a_pre_made_volume_needs():
+    """Claims no provisioner serves: the timeout error says what would let them bind. A WaitForFirstConsumer one
+    waits for the pod, whose own line says why it is not placed."""
+    manual = {"provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate"}
+    [claim] = claim_findings("docker-registry", pvc(cls="manual"), ClusterView(classes={"manual": manual}))
+    error = stuck_error([claim, *findings(pod(phase="Running"))])
+    assert "PersistentVolumeClaim docker-registry was still Pending (waiting for a pre-made" in error.message
+    assert error.hint.startswith("no free PersistentVolume of class manual fits: check their size (at least 10Gi)")
+    wffc = ClusterView(classes={"manual": {**manual, "volumeBindingMode": "WaitForFirstConsumer"}})
+    [waiting] = claim_findings("docker-registry", pvc(cls="manual"), wffc)
+    assert waiting.fix == "" and "raise the timeout" in stuck_error([waiting, *findings(pod(phase="Running"))]).hint
+    classless = pvc()
+    classless["spec"]["storageClassName"] = ""
+    [bare] = claim_findings("docker-registry", classless, ClusterView())
+    assert "create a PersistentVolume without a class of at least 10Gi" in stuck_error([bare]).message
