@@ -43,7 +43,6 @@ def apply_secrets(
     changed = []
     for manifest in manifests:
         name = manifest["metadata"]["name"]
-        namespace = manifest["metadata"]["namespace"]
         current = snapshot.get(name)
         if (
             current is not None
@@ -52,38 +51,7 @@ def apply_secrets(
             and all((current.metadata.labels or {}).get(k) == v for k, v in manifest["metadata"]["labels"].items())
         ):
             continue
-        kwargs = {"dry_run": "All"} if dry_run else {}
-        if current is None:
-            kube.call(
-                f"create Secret {name} in {namespace}",
-                kube.core.create_namespaced_secret,
-                namespace,
-                manifest,
-                **kwargs,
-            )
-        elif current.type != manifest["type"]:
-            # type is immutable: replace by delete + create
-            kube.call(
-                f"delete Secret {name} in {namespace}", kube.core.delete_namespaced_secret, name, namespace, **kwargs
-            )
-            kube.call(
-                f"create Secret {name} in {namespace}",
-                kube.core.create_namespaced_secret,
-                namespace,
-                manifest,
-                **kwargs,
-            )
-        else:
-            body = dict(manifest)
-            body["metadata"] = {**manifest["metadata"], "resourceVersion": current.metadata.resource_version}
-            kube.call(
-                f"update Secret {name} in {namespace}",
-                kube.core.replace_namespaced_secret,
-                name,
-                namespace,
-                body,
-                **kwargs,
-            )
+        _write_secret(kube, manifest, current, dry_run)
         changed.append(name)
     return changed
 
@@ -95,24 +63,40 @@ def restore_secrets(kube: KubeClient, namespace: str, snapshot: dict[str, Any], 
         try:
             if old is None:
                 kube.call(f"delete Secret {name}", kube.core.delete_namespaced_secret, name, namespace)
-            else:
-                body = {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "type": old.type,
-                    "data": old.data,
-                    "metadata": {
-                        "name": name,
-                        "namespace": namespace,
-                        "labels": old.metadata.labels,
-                        "annotations": old.metadata.annotations,
-                    },
-                }
-                try:
-                    current = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
-                    body["metadata"]["resourceVersion"] = current.metadata.resource_version
-                    kube.call(f"restore Secret {name}", kube.core.replace_namespaced_secret, name, namespace, body)
-                except NotFound:
-                    kube.call(f"restore Secret {name}", kube.core.create_namespaced_secret, namespace, body)
+                continue
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": old.type,
+                "data": old.data,
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": old.metadata.labels,
+                    "annotations": old.metadata.annotations,
+                },
+            }
+            try:
+                current = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+            except NotFound:
+                current = None
+            _write_secret(kube, body, current)
         except Exception as exc:  # keep restoring the others; report this one
             log.warning("could not restore Secret %s: %s", name, exc)
+
+
+def _write_secret(kube: KubeClient, body: dict[str, Any], current: Any | None, dry_run: bool = False) -> None:
+    """Make the Secret `body` names what it says over `current` (the live one, None when there is none): create it,
+    replace it, or delete and create it when the type differs (a Secret's type is immutable)."""
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    kwargs = {"dry_run": "All"} if dry_run else {}
+    if current is not None and current.type != body["type"]:
+        kube.call(f"delete Secret {name} in {namespace}", kube.core.delete_namespaced_secret, name, namespace, **kwargs)
+        current = None
+    if current is None:
+        kube.call(f"create Secret {name} in {namespace}", kube.core.create_namespaced_secret, namespace, body, **kwargs)
+        return
+    body = {**body, "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version}}
+    kube.call(
+        f"update Secret {name} in {namespace}", kube.core.replace_namespaced_secret, name, namespace, body, **kwargs
+    )
