@@ -109,15 +109,11 @@ def finish_oci_layout(directory: Path, config: bytes, layer: Descriptor) -> None
 
 def skopeo_push(stack: RegistryStack, layout: Path) -> tuple[float, int]:
     """skopeo copy oci:layout to the registry; returns (seconds, skopeo's max RSS in bytes)."""
-    creds = f"{stack.username}:{stack.password.get_secret_value()}"
     argv = [
         "skopeo",
         "copy",
         "--quiet",
-        "--dest-cert-dir",
-        str(stack.ca.cert_dir),
-        "--dest-creds",
-        creds,
+        *stack.skopeo_login("dest"),
         f"oci:{layout}:bench",
         f"docker://{stack.address}/{REPO}:bench",
     ]

@@ -53,8 +53,21 @@ def target_for(stack, disk_path: Path, state_dir: Path, **overrides) -> PushDisk
     return PushDiskTarget(**options)
 
 
-def skopeo_auth(stack) -> list[str]:
-    return ["--cert-dir", str(stack.ca.cert_dir), "--creds", f"{stack.username}:{stack.password.get_secret_value()}"]
+def copy_out(stack, tag: str, dest: Path) -> dict:
+    """skopeo copies REPO:`tag` from `stack` into the folder `dest` (its dir: layout); returns the manifest."""
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            *stack.skopeo_login("src"),
+            f"docker://{stack.address}/{REPO}:{tag}",
+            f"dir:{dest}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return json.loads((dest / "manifest.json").read_text())
 
 
 def layer_members(layer_path: Path) -> dict[str, tuple[tarfile.TarInfo, bytes | None]]:
@@ -208,19 +221,7 @@ def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, 
     assert f"image: {stack.address}/{REPO}@sha256:" in out  # the VirtualMachine's containerDisk, pinned
     assert f'url: "docker://{stack.address}/{REPO}:v1"' in out  # the DataVolume's registry source
     copy = tmp_path / "copy"
-    subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--quiet",
-            *[a.replace("--cert-dir", "--src-cert-dir").replace("--creds", "--src-creds") for a in skopeo_auth(stack)],
-            f"docker://{stack.address}/{REPO}:v1",
-            f"dir:{copy}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest = copy_out(stack, "v1", copy)
     assert manifest["schemaVersion"] == 2
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
@@ -240,7 +241,7 @@ def test_qcow2_pushed_is_a_containerdisk_skopeo_reads(registry_stack, tmp_path, 
     assert members["disk"][0].isdir() and members["disk"][0].uid == 107
     inspect = json.loads(
         subprocess.run(
-            ["skopeo", "inspect", *skopeo_auth(stack), f"docker://{stack.address}/{REPO}:v1"],
+            ["skopeo", "inspect", *stack.skopeo_login(), f"docker://{stack.address}/{REPO}:v1"],
             check=True,
             capture_output=True,
             text=True,
@@ -257,22 +258,7 @@ def test_gzip_layer_has_a_diff_id_of_the_tar(registry_stack, tmp_path):
     result = run_push_disk(target_for(stack, disk, tmp_path / "state", compress="gzip", tag="gz"))
     assert result.ok, result.diagnosis
     copy = tmp_path / "copy"
-    subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--src-cert-dir",
-            str(stack.ca.cert_dir),
-            "--src-creds",
-            f"{stack.username}:{stack.password.get_secret_value()}",
-            f"docker://{stack.address}/{REPO}:gz",
-            f"dir:{copy}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest = copy_out(stack, "gz", copy)
     [layer] = manifest["layers"]
     assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
     import gzip

@@ -266,10 +266,9 @@ def test_smoke_passes_and_skopeo_reads_the_image(registry_stack, tmp_path):
     assert finished == ["smoke: connect", "smoke: push layer", "smoke: push manifest", "smoke: read back"]
     assert any(isinstance(event, Progress) and event.done >= 8 * MiB for event in events)
 
-    creds = f"{stack.username}:{stack.password.get_secret_value()}"
     image = f"docker://{stack.address}/registry-installer/smoke:smoke"
     inspect = subprocess.run(
-        ["skopeo", "inspect", "--tls-verify=true", "--cert-dir", str(stack.ca.cert_dir), "--creds", creds, image],
+        ["skopeo", "inspect", "--tls-verify=true", *stack.skopeo_login(), image],
         capture_output=True,
         text=True,
         timeout=60,
@@ -280,7 +279,7 @@ def test_smoke_passes_and_skopeo_reads_the_image(registry_stack, tmp_path):
     assert info["Os"] == "linux"
     manifest = json.loads(
         subprocess.run(
-            ["skopeo", "inspect", "--raw", "--cert-dir", str(stack.ca.cert_dir), "--creds", creds, image],
+            ["skopeo", "inspect", "--raw", *stack.skopeo_login(), image],
             capture_output=True,
             text=True,
             timeout=60,
@@ -290,16 +289,7 @@ def test_smoke_passes_and_skopeo_reads_the_image(registry_stack, tmp_path):
     assert info["Layers"] == [manifest["layers"][0]["digest"]]
     # A full pull: skopeo verifies every blob digest and the layer's diff_id on the way.
     copy = subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--src-cert-dir",
-            str(stack.ca.cert_dir),
-            "--src-creds",
-            creds,
-            image,
-            f"oci:{tmp_path / 'pulled'}:smoke",
-        ],
+        ["skopeo", "copy", *stack.skopeo_login("src"), image, f"oci:{tmp_path / 'pulled'}:smoke"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -21,6 +21,7 @@ from tests.tui.conftest import (
     on_screen,
     pick_file,
     problems_text,
+    replace_text,
     running,
     shown_text,
     type_text,
@@ -373,10 +374,7 @@ async def test_unlimited_is_a_body_size(closed_kubeconfig):
         await offline_to_storage(pilot)
         await next_step(pilot, "ClientsScreen")
         await next_step(pilot, "UploadsScreen")
-        field = app.screen.query_one("#max-body-size")
-        field.focus()
-        await pilot.press("ctrl+u", "ctrl+k")
-        await type_text(pilot, "unlimited")
+        await replace_text(pilot, "#max-body-size", "unlimited")
         assert problems_text(app) == ""
         await next_step(pilot, "ReviewScreen")
         assert app.state.uploads.max_body_size == "0"
@@ -571,10 +569,7 @@ async def test_access_says_at_once_that_the_ingress_controller_cannot_check_pass
     async with running(app) as pilot:
         await go_offline(pilot)
         await type_text(pilot, "registry.example.com")
-        ingress = app.screen.query_one("#ingress-class")
-        ingress.focus()
-        await pilot.press("ctrl+u", "ctrl+k")
-        await type_text(pilot, "traefik")
+        await replace_text(pilot, "#ingress-class", "traefik")
         await next_step(pilot, "AccessScreen")
         assert problems_text(app) == ""
         await choose(pilot, "#auth-mode", 1)  # ingress: the controller checks passwords
