@@ -165,3 +165,20 @@ def test_wizard_command_reaches_the_app_without_pydantic(tmp_path):
     assert "screens.app" in loaded
     assert not _top(loaded) & FIRST_FRAME_NEVER_LOADS, sorted(_top(loaded) & FIRST_FRAME_NEVER_LOADS)
     assert not loaded & FIRST_FRAME_LATER, sorted(loaded & FIRST_FRAME_LATER)
+
+
+def test_no_model_field_has_a_builtin_default_factory():
+    """pydantic reads a default_factory's signature when it builds the model; for a builtin such as `list` that means
+    tokenizing its text signature (the tokenizer's regex compiled first: ~16 M instructions of every render)."""
+    import inspect
+
+    from installer import model
+
+    builtin = [
+        f"{name}.{field_name}"
+        for name, cls in vars(model).items()
+        if inspect.isclass(cls) and issubclass(cls, model.BaseModel) and cls.__module__ == model.__name__
+        for field_name, field in cls.model_fields.items()
+        if inspect.isbuiltin(field.default_factory) or isinstance(field.default_factory, type)
+    ]
+    assert not builtin, builtin
