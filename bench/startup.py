@@ -119,14 +119,14 @@ RENDER_FLOORS = {  # name: the code `python -c` runs
 
 def render_floor_reason(render: dict[str, float], floors: dict[str, dict[str, float]]) -> str:
     """Why render misses its goal, in the floors' own figures (CPU ratios to helm template: the steadier ones)."""
-    alone, check, model = (ratios["CPU"] for ratios in floors.values())
+    alone, check, model = (ratios["CPU"] for ratios in floors.values())  # RENDER_FLOORS' order: (a), (b), (c)
     ours = render["CPU"]
     return (
         f"CPU to helm template's whole run: (a) python alone {alone:.2f}x, (b) with yaml and one cost-8 bcrypt check "
-        f"{check:.2f}x, (c) with pydantic and the Choices model {model:.2f}x: past the goal before a preset is read. "
-        f"Render's work above (c) is {ours - model:.2f}x ({1 - model / ours:.0%} of its CPU: the check of the kept "
-        f"hash, validating the preset, our plan/render modules, writing the files); pydantic and the model (c - a) "
-        f"are {model - alone:.2f}x, so render without them would be about {ours - (model - alone):.2f}x"
+        f"{check:.2f}x, (c) with pydantic and the Choices model {model:.2f}x. Importing pydantic and building the "
+        f"model (c - a) is {model - alone:.2f}x by itself: with the interpreter, past the goal before a preset is "
+        f"read. Render's work above (c) is {ours - model:.2f}x ({1 - model / ours:.0%} of its CPU: the check of the "
+        "kept hash, validating the preset, our plan/render modules, writing the files)"
     )
 
 
