@@ -20,8 +20,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from installer.errors import InstallerError, UsageError
 
 log = logging.getLogger(__name__)
@@ -52,6 +50,8 @@ def read_chart(path: str | os.PathLike[str]) -> ChartInfo:
         InstallerError: the path is missing, not a chart, or not the docker-registry chart.
     """
     import tarfile  # here: the wizard's start (chart_option) reads no chart
+
+    import yaml
 
     path = Path(path)
     if not path.exists():

@@ -11,9 +11,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 
-from installer.console import EventPrinter
 from installer.errors import InstallerError, UsageError
-from installer.events import Note
 
 if TYPE_CHECKING:
     from installer.kube import KubeClient
@@ -31,6 +29,38 @@ def _add_target_flags(parser: argparse.ArgumentParser, release: bool = True) -> 
         parser.add_argument("--release", help="helm release name (overrides the preset)")
 
 
+def _common_flags() -> argparse.ArgumentParser:
+    """The options every command takes after its name too (a parent parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logging on stderr (never secrets)",
+    )
+    return common
+
+
+def _add_wizard_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--context")
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--helm", default=DEFAULT_HELM)
+    parser.add_argument(
+        "--chart", help="a local chart directory or .tgz instead of the chart repository (air-gapped clusters)"
+    )
+
+
+def wizard_parser() -> argparse.ArgumentParser:
+    """`registry-installer wizard`'s parser alone, the same as build_parser's `wizard` command (its usage, help and
+    errors), for the command line that starts with the wizard: the other commands' parsers are not built for it (~3 ms
+    of the wizard's start-up, bench/startup.py)."""
+    parser = argparse.ArgumentParser(prog="registry-installer wizard", parents=[_common_flags()])
+    _add_wizard_flags(parser)
+    parser.set_defaults(command="wizard", verbose=False)
+    return parser
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; given the `command` about to run, the other commands that talk to a registry
     (smoke, push-disk) get their flags left off: those flags import the probe's controller families, the disk
@@ -40,14 +70,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Install a private Docker registry on Kubernetes with Helm, then prove it works.",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging on stderr (never secrets)")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="debug logging on stderr (never secrets)",
-    )
+    common = _common_flags()
 
     class CommandParser(argparse.ArgumentParser):
         """A command's parser: it takes the common options too (--verbose after the command)."""
@@ -57,13 +80,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
 
-    wizard = sub.add_parser("wizard", help="the guided installer (the default with no command)")
-    wizard.add_argument("--context")
-    wizard.add_argument("--kubeconfig")
-    wizard.add_argument("--helm", default=DEFAULT_HELM)
-    wizard.add_argument(
-        "--chart", help="a local chart directory or .tgz instead of the chart repository (air-gapped clusters)"
-    )
+    _add_wizard_flags(sub.add_parser("wizard", help="the guided installer (the default with no command)"))
 
     apply_p = sub.add_parser("apply", help="install or upgrade from a preset, headless")
     apply_p.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
@@ -176,10 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(arg in COMMANDS for arg in argv) and not any(arg in ("-h", "--help") for arg in argv):
         argv = ["wizard", *argv]  # `registry-installer --kubeconfig X` starts the wizard with those flags
-    # the command is the first word naming one (the only option before it, --verbose, takes no value)
-    parser = build_parser(next((arg for arg in argv if arg in COMMANDS), None))
     try:
-        args = parser.parse_args(argv)
+        # the wizard's own flags, parsed as build_parser's `wizard` command parses the rest of the line
+        args, unknown = wizard_parser().parse_known_args(argv[1:]) if argv[0] == "wizard" else (None, [])
+        if args is None or unknown:  # another command, or words the wizard does not take (the whole parser says so)
+            # the command is the first word naming one (the only option before it, --verbose, takes no value)
+            args = build_parser(next((arg for arg in argv if arg in COMMANDS), None)).parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     logging.basicConfig(
@@ -419,8 +438,10 @@ def _address_host(host: str) -> bool:
 
 def cmd_apply(args) -> int:
     from installer.apply import ApplyOptions
+    from installer.console import EventPrinter
     from installer.diff import merged_values, values_diff
     from installer.engine import connect, install, prepare
+    from installer.events import Note
     from installer.helm import HelmRunner
 
     _check_apply_flags(args)
@@ -540,6 +561,7 @@ def _cancel_on_signals() -> threading.Event:
 
 
 def cmd_uninstall(args) -> int:
+    from installer.console import EventPrinter
     from installer.engine import connect
     from installer.helm import HelmRunner
     from installer.uninstall import uninstall
@@ -664,7 +686,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_gc(args) -> int:
-    from installer.console import format_size
+    from installer.console import EventPrinter, format_size
     from installer.helm import HelmRunner
     from installer.maintenance import GCOptions, run_gc
 
@@ -708,6 +730,7 @@ def cmd_gc(args) -> int:
 
 
 def cmd_grow(args) -> int:
+    from installer.console import EventPrinter
     from installer.helm import HelmRunner
     from installer.maintenance import run_grow
     from installer.sizes import parse_size
@@ -743,7 +766,7 @@ def cmd_grow(args) -> int:
 
 def cmd_smoke(args) -> int:
     """Push a test image through --registry and read it back: 0 passed, 1 failed (the diagnosis printed)."""
-    from installer.console import format_size
+    from installer.console import EventPrinter, format_size
     from installer.registry_flags import target_from_args
     from installer.smoke import run_smoke
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from functools import cached_property
 from pathlib import Path
@@ -31,10 +32,10 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
     kubernetes client would refuse (KubeClient then says what is wrong).
 
     The files of a KUBECONFIG path list are merged as the kubernetes client merges them (a context name's first
-    file wins; the last file that sets current-context wins). Read with yaml, not the client: importing the
-    kubernetes package takes ~75 ms of CPU, and the wizard's first frame lists the contexts."""
-    import yaml
-
+    file wins; the last file that sets current-context wins). Read without the client: importing the kubernetes
+    package takes ~75 ms of CPU, and the wizard's first frame lists the contexts. A kubeconfig as kubectl, kind and
+    the cloud CLIs write it (block-style YAML, plain or simply quoted names) is read by `_block_yaml`; any other
+    YAML by PyYAML (importing it costs ~8 ms of the first frame)."""
     paths = os.environ.get("KUBECONFIG", "~/.kube/config") if kubeconfig is None else kubeconfig
     found: dict[str, dict[Any, Any]] = {"clusters": {}, "contexts": {}}
     current = None
@@ -43,8 +44,15 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
         for path in (os.path.expanduser(p) for p in paths.split(os.pathsep) if p):
             if not os.path.exists(path):
                 continue
-            with open(path) as f:  # libyaml's parser when present: kubeconfigs carry long certificate strings
-                config = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            with open(path) as f:
+                text = f.read()
+            try:
+                config: Any = _block_yaml(text)
+            except _NotBlockYaml:
+                import yaml
+
+                # libyaml's parser when present: kubeconfigs carry long certificate strings
+                config = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             if not isinstance(config, dict):
                 return [], None
             read = True
@@ -62,6 +70,127 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
     except Exception:  # any malformed kubeconfig: no contexts to offer
         return [], None
     return list(found["contexts"]), current
+
+
+class _NotBlockYaml(Exception):
+    """The text is not in the block-YAML subset `_block_yaml` reads: PyYAML reads it."""
+
+
+class _Plain(str):
+    """A plain (unquoted) scalar, kept as written: only the scalars list_contexts reads are resolved (`_text`)."""
+
+
+_BLOCK_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*):(?: +(.*))?")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\n\x20-\x7e]")
+_YAML_WORDS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False"}
+_YAML_WORDS |= {"FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~"}
+
+
+def _block_yaml(text: str) -> Any:
+    """The mapping a kubeconfig in block style holds, as yaml.safe_load reads it, except that plain scalars are kept
+    as written (`_Plain`, or None for the null words); `_NotBlockYaml` for anything outside this subset (flow
+    collections other than {} and [], anchors, tags, block or multi-line scalars, escapes, comments after a value,
+    tabs, non-ASCII text, several documents...), which PyYAML then reads. The scalars list_contexts uses (names,
+    current-context, a context's cluster) are checked to be strings as YAML would resolve them (`_text`)."""
+    if _NOT_PRINTABLE_ASCII.search(text):
+        raise _NotBlockYaml
+    lines = []
+    for raw in text.split("\n"):
+        stripped = raw.lstrip(" ")
+        if stripped and not stripped.startswith("#"):
+            lines.append((len(raw) - len(stripped), stripped.rstrip(" ")))
+    if not lines or lines[0][0] != 0:
+        raise _NotBlockYaml
+    end, config = _block_mapping(lines, 0, 0)
+    if end != len(lines):
+        raise _NotBlockYaml
+    for section in ("clusters", "contexts", "users"):
+        entries = config.get(section)
+        if not isinstance(entries, (list, dict, type(None))):
+            raise _NotBlockYaml
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and "name" in entry:
+                entry["name"] = _text(entry["name"])
+                body = entry.get("context")
+                if section == "contexts" and isinstance(body, dict) and "cluster" in body:
+                    body["cluster"] = _text(body["cluster"])
+    if "current-context" in config:
+        config["current-context"] = _text(config["current-context"])
+    return config
+
+
+def _text(value: Any) -> Any:
+    """A scalar list_contexts reads, as YAML resolves it: None, a quoted string, or a plain one that is surely a string
+    (one that YAML could read as a number, a date, a boolean or a merge key is left to PyYAML)."""
+    if isinstance(value, _Plain) and (value[0] in "-+.0123456789<=" or value in _YAML_WORDS):
+        raise _NotBlockYaml
+    if value is not None and not isinstance(value, str):
+        raise _NotBlockYaml
+    return None if value is None else str(value)
+
+
+def _block_mapping(lines: list[tuple[int, str]], start: int, indent: int) -> tuple[int, dict[str, Any]]:
+    """The mapping whose keys start at column `indent` from line `start`; (the next line, the mapping)."""
+    mapping: dict[str, Any] = {}
+    i = start
+    while i < len(lines) and lines[i][0] == indent:
+        key_line = _BLOCK_KEY.fullmatch(lines[i][1])
+        if key_line is None or key_line[1] in mapping:
+            raise _NotBlockYaml
+        i += 1
+        if key_line[2] is not None:
+            value = _block_scalar(key_line[2])
+        elif i < len(lines) and lines[i][1].startswith("- ") and lines[i][0] >= indent:
+            i, value = _block_sequence(lines, i, lines[i][0])
+        elif i < len(lines) and lines[i][0] > indent:
+            i, value = _block_mapping(lines, i, lines[i][0])
+        else:
+            value = None
+        mapping[key_line[1]] = value
+    if i < len(lines) and lines[i][0] > indent:
+        raise _NotBlockYaml  # a continued scalar, or a line indented like nothing before it
+    return i, mapping
+
+
+def _block_sequence(lines: list[tuple[int, str]], start: int, indent: int) -> tuple[int, list[Any]]:
+    """The sequence whose `- ` items start at column `indent` from line `start`; (the next line, the list)."""
+    items: list[Any] = []
+    i = start
+    while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+        item = lines[i][1][2:].lstrip(" ")
+        column = indent + len(lines[i][1]) - len(item)
+        if item.startswith("- ") or item in ("", "-") or item.startswith("#"):
+            raise _NotBlockYaml
+        if _BLOCK_KEY.fullmatch(item):  # a mapping: its first key on the item's line, the others below it
+            lines[i] = (column, item)
+            i, value = _block_mapping(lines, i, column)
+        else:
+            i, value = i + 1, _block_scalar(item)
+        items.append(value)
+    if i < len(lines) and lines[i][0] > indent:
+        raise _NotBlockYaml
+    return i, items
+
+
+def _block_scalar(text: str) -> Any:
+    """A value written on its key's or item's line: {} or [], a quoted string without escapes, or a plain scalar."""
+    if text in ("{}", "[]"):
+        return {} if text == "{}" else []
+    if text[0] == "'":
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != "'" or "'" in inner.replace("''", ""):
+            raise _NotBlockYaml
+        return inner.replace("''", "'")
+    if text[0] == '"':
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != '"' or '"' in inner or "\\" in inner:
+            raise _NotBlockYaml
+        return inner
+    if text[0] in "?:,[]{}#&*!|>%@`" or (text[0] == "-" and text[1:2] in ("", " ")):
+        raise _NotBlockYaml
+    if ": " in text or " #" in text or text.endswith(":"):
+        raise _NotBlockYaml
+    return None if text in ("null", "Null", "NULL", "~") else _Plain(text)
 
 
 MAX_KUBECONFIG_BYTES = 4 * 1024 * 1024

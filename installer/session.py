@@ -9,18 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from installer import engine
 from installer.errors import InstallerError, Problem
-from installer.events import EventSink, discard
 from installer.kube import KubeClient, list_contexts
 
-# The wizard's first frame needs only the contexts: apply, helm, render, verify (requests), diff and probe load
-# when a step uses them, and so do pydantic and the Choices model (bench/startup.py), so their imports sit in the
-# methods below.
+# The wizard's first frame needs only the contexts: the engine and its events, apply, helm, render, verify
+# (requests), diff and probe load when a step uses them, and so do pydantic and the Choices model
+# (bench/startup.py), so their imports sit in the methods below.
 if TYPE_CHECKING:
     from installer.apply import ApplyOptions, ApplyResult
     from installer.disk import Compression
     from installer.engine import Prepared
+    from installer.events import EventSink
     from installer.helm import HelmCheck, HelmRunner
     from installer.model import Chart, Choices, Exposure, Storage, Target
     from installer.plan import ClaimInfo
@@ -46,6 +45,16 @@ class SavedPreset:
 
     path: Path
     secret_files: tuple[Path, ...] = ()
+
+
+def _sink(on_event: EventSink | None) -> EventSink:
+    """The caller's event sink, or the engine's `discard` (imported here: the engine's events are not for the first
+    frame)."""
+    if on_event is not None:
+        return on_event
+    from installer.events import discard
+
+    return discard
 
 
 class WizardSession:
@@ -108,6 +117,7 @@ class WizardSession:
 
     def connect(self, context: str | None) -> ClusterIdentity:
         """Connect to `context` and ask who we are; raises InstallerError when the cluster is unreachable."""
+        from installer import engine
         from installer.probe import ClusterProbe
 
         kube = engine.connect(context, self.kubeconfig)
@@ -120,14 +130,16 @@ class WizardSession:
         """No cluster: the wizard renders files instead of installing."""
         self.kube, self.offline = None, True
 
-    def probe(self, namespace: str, release: str, on_event: EventSink = discard) -> ProbeResult:
+    def probe(self, namespace: str, release: str, on_event: EventSink | None = None) -> ProbeResult:
         if self.kube is None:
             raise InstallerError("no cluster is connected", "go back to the Cluster step and pick a reachable context")
-        result = engine.run_probe(self.kube, namespace, release, on_event)
+        from installer import engine
+
+        result = engine.run_probe(self.kube, namespace, release, _sink(on_event))
         self._probed = (namespace, release, result)
         return result
 
-    def prepare(self, choices: Choices, on_event: EventSink = discard) -> Prepared:
+    def prepare(self, choices: Choices, on_event: EventSink | None = None) -> Prepared:
         """Read the installed state and render (raises ValidationFailed with every problem).
 
         The Probe step's probe is used when it was of the same namespace and release and nothing was installed since
@@ -136,7 +148,9 @@ class WizardSession:
         if self._probed is not None and self._probed[:2] == (choices.target.namespace, choices.target.release):
             probe = self._probed[2]
         self._probed = None  # once only: a later prepare (after Back, after an install) probes afresh
-        return engine.prepare(choices, None if self.offline else self.kube, on_event, probe=probe)
+        from installer import engine
+
+        return engine.prepare(choices, None if self.offline else self.kube, _sink(on_event), probe=probe)
 
     def helm(self) -> HelmRunner:
         from installer.helm import HelmRunner
@@ -212,6 +226,8 @@ class WizardSession:
         not waiting); `stop_install()` from any thread stops helm and waits for the rollback."""
         if self.kube is None:
             raise InstallerError("no cluster is connected", "go back to the Cluster step")
+        from installer import engine
+
         self._cancel = cancel
         self._idle.clear()
         try:
@@ -236,14 +252,16 @@ class WizardSession:
             cancel.set()
         return self._idle.wait(timeout)
 
-    def smoke(self, prepared: Prepared, on_event: EventSink = discard, address: str | None = None):
+    def smoke(self, prepared: Prepared, on_event: EventSink | None = None, address: str | None = None):
         """Push a test image through the public address, or `address` (HOST[:PORT], the CLI's --smoke-address, for a
         name that does not resolve yet), and read it back (a SmokeResult)."""
         from installer.verify import ROUTE_SETTLE, run_plan_smoke
 
         settle, self._just_installed = (ROUTE_SETTLE if self._just_installed else 0.0), False
         address = address or self.apply_options.smoke_address
-        result = run_plan_smoke(prepared.plan, on_event, self.apply_options.smoke_blob_size, address, settle=settle)
+        result = run_plan_smoke(
+            prepared.plan, _sink(on_event), self.apply_options.smoke_blob_size, address, settle=settle
+        )
         if getattr(result, "ok", False):  # Done's push-disk goes the way the smoke push went
             self.push_address = address
         return result
@@ -280,7 +298,7 @@ class WizardSession:
         file: str,
         image: str,
         compress: Compression = "none",
-        on_event: EventSink = discard,
+        on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
     ):
         """Done step, "Push a VM disk now": FILE to the installed registry as a KubeVirt containerDisk.
@@ -292,7 +310,7 @@ class WizardSession:
         from installer.push_disk import push_disk_for_plan
 
         return push_disk_for_plan(
-            prepared.plan, file, image, compress, on_event, cancel, address=self.push_disk_address
+            prepared.plan, file, image, compress, _sink(on_event), cancel, address=self.push_disk_address
         )
 
     @staticmethod
@@ -450,11 +468,13 @@ class WizardSession:
             cancel,
         )
 
-    def grow(self, namespace: str, release: str, size: str, on_event: EventSink = discard, wait_seconds: float = 120.0):
+    def grow(
+        self, namespace: str, release: str, size: str, on_event: EventSink | None = None, wait_seconds: float = 120.0
+    ):
         """Expand the data PVC to `size`; an installer.maintenance.GrowResult (its .message says what happened)."""
         from installer.maintenance import run_grow
 
-        return run_grow(self._connected(), self.helm(), namespace, release, size, on_event, wait_seconds)
+        return run_grow(self._connected(), self.helm(), namespace, release, size, _sink(on_event), wait_seconds)
 
     def node_trust_status(self, namespace: str, release: str):
         """Per node, whether it trusts the registry's CA (installer.clients.NodeTrust); None when node trust is off."""

@@ -20,11 +20,11 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from installer.errors import InstallerError, Problem, ValidationFailed
-from installer.events import Event, HelmLine, Note, Progress, RolloutProblem, RolloutStatus, StepFinished, StepStarted
 
-if TYPE_CHECKING:  # pydantic, the Choices model and preset's wording load after the first frame (bench/startup.py)
+if TYPE_CHECKING:  # pydantic, the Choices model, preset's wording and the engine's events load after the first frame
     from pydantic import BaseModel
 
+    from installer.events import Event
     from screens.app import WizardApp
 
 
@@ -287,6 +287,8 @@ class EventLog(Vertical):
 
     def show(self, event: Event) -> None:
         """One engine event, as the step shows it."""
+        from installer.events import HelmLine, Note, Progress, RolloutProblem, RolloutStatus, StepFinished, StepStarted
+
         if isinstance(event, HelmLine):
             self.write(event.line)
         elif isinstance(event, RolloutStatus):  # while helm waits: what the cluster is doing
@@ -377,7 +379,9 @@ class StepScreen(Screen[Any]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
     ]
-    AUTO_FOCUS = None  # focus_first_field() chooses; a worker's result may move it before the screen resumes
+    # None: the app's AUTO_FOCUS ("*", the first focusable: the scrolling body), then focus_first_field() chooses; a
+    # worker's result may move it before the screen resumes
+    AUTO_FOCUS: ClassVar[str | None] = None
     step_key = ""
     heading = ""
     next_label = "Next ▸"

@@ -28,6 +28,9 @@ class ClusterScreen(StepScreen):
     heading = "Cluster: which Kubernetes cluster gets the registry?"
     next_label = "Use this cluster ▸"
     can_go_back = False
+    # the context list has the focus from the first frame on (StepScreen's default focuses the scrolling body first,
+    # then focus_first_field moves it: two focus changes, each restyling and recomposing the footer)
+    AUTO_FOCUS = "#context"
     BINDINGS = [Binding("escape", "first_step_back", show=False)]
     FAILURE_WORDS = {"connect_worker": ("cannot connect", "check the kubeconfig (kubectl cluster-info)")}
 

@@ -108,15 +108,32 @@ def test_self_signed_render_still_loads_x509(tmp_path):
     assert not _top(loaded) & set(RENDER_NEVER_LOADS)
 
 
+# two contexts as kubectl writes them (block style; kube._block_yaml reads it without PyYAML)
+KUBECTL_STYLE = """apiVersion: v1
+clusters:
+- cluster:
+    server: https://127.0.0.1:9
+  name: c
+contexts:
+- context:
+    cluster: c
+  name: one
+- context:
+    cluster: c
+  name: two
+current-context: two
+kind: Config
+preferences: {}
+users: []
+"""
+
+
 def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
     """What the Cluster step needs before it paints: the app, the session, the Cluster screen and the kubeconfig's
     contexts. The kubernetes client loads in the step's connect worker after the first frame; the later steps'
     screens, apply, helm, render and the registry client (requests) when a step uses them."""
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "contexts: [{name: one, context: {cluster: c}}, {name: two, context: {cluster: c}}]\ncurrent-context: two\n"
-    )
+    kubeconfig.write_text(KUBECTL_STYLE)
     code = (
         "import sys\nfrom screens.app import make_app\n"
         f"app = make_app(kubeconfig={str(kubeconfig)!r})\n"
@@ -134,9 +151,21 @@ def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
 
 
 # pydantic and the Choices model load in the Cluster step's connect worker, after the first frame; RichLog (rich.pretty
-# and attrs) with the first step that shows a log
-FIRST_FRAME_NEVER_LOADS = {"kubernetes", "requests", "cryptography", "passlib", "pydantic", "pydantic_core", "attr"}
+# and attrs) with the first step that shows a log; PyYAML only for a kubeconfig not written as kubectl writes it
+FIRST_FRAME_NEVER_LOADS = {
+    "kubernetes",
+    "requests",
+    "cryptography",
+    "passlib",
+    "pydantic",
+    "pydantic_core",
+    "attr",
+    "yaml",
+}
 FIRST_FRAME_LATER = {
+    "installer.engine",
+    "installer.events",
+    "installer.console",
     "installer.apply",
     "installer.helm",
     "installer.render",
@@ -152,7 +181,7 @@ def test_wizard_command_reaches_the_app_without_pydantic(tmp_path):
     """`registry-installer` itself (the CLI's wizard command, not only make_app) starts the app before pydantic and
     the model load; App.run is replaced here by a report of what is loaded at that moment."""
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("clusters: []\ncontexts: []\n")
+    kubeconfig.write_text(KUBECTL_STYLE)
     code = (
         "import sys\nfrom textual.app import App\n"
         "App.run = lambda self, **kw: print('MODULES', ' '.join(sorted(sys.modules)))\n"
@@ -182,3 +211,39 @@ def test_no_model_field_has_a_builtin_default_factory():
         if inspect.isbuiltin(field.default_factory) or isinstance(field.default_factory, type)
     ]
     assert not builtin, builtin
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--context", "a", "--kubeconfig=/k", "-v"],
+        ["--verbose", "--helm", "helm4", "--chart", "c.tgz", "--context=b"],
+        ["--kube", "/k"],  # an abbreviation, as argparse allows
+        ["-h"],
+        ["--context"],
+        ["--bogus"],
+        ["extra"],
+        ["wizard"],
+    ],
+)
+def test_the_wizard_parser_is_the_wizard_command_of_the_whole_parser(argv, capsys):
+    """The wizard's start parses its flags without building the other commands' parsers (cli.wizard_parser); the
+    answer, the help, the usage and the errors are those of `registry-installer wizard ARGS` on the whole parser."""
+    from installer import cli
+
+    def parsed(parse):
+        try:
+            answer = vars(parse())
+        except SystemExit as exc:
+            answer = {"exit": exc.code}
+        return answer, capsys.readouterr()
+
+    seen = {}
+    cli.COMMANDS["wizard"], real = (lambda args: seen.setdefault("args", vars(args)) and 0), cli.COMMANDS["wizard"]
+    try:
+        code = cli.main(["wizard", *argv])
+    finally:
+        cli.COMMANDS["wizard"] = real
+    ours = seen.get("args", {"exit": code}), capsys.readouterr()
+    assert ours == parsed(lambda: cli.build_parser().parse_args(["wizard", *argv]))
