@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import deque
@@ -330,4 +329,6 @@ def preset_schema() -> dict[str, Any]:
 
 
 def schema_text() -> str:
+    import json  # here: loading a preset needs no JSON (start-up)
+
     return json.dumps(preset_schema(), indent=2, sort_keys=True) + "\n"

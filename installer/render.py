@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -402,12 +401,16 @@ def chart_bare(value: str) -> str:
         plain = None
     if plain == value and isinstance(plain, str) and not _GO_YAML_SCALAR.match(value) and value.strip() == value:
         return value
+    import json  # here: most renders quote no value (start-up)
+
     return json.dumps(value)
 
 
 def chart_unbare(value: Any) -> Any:
     """The value `chart_bare` was given (values read back from an installed release)."""
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        import json  # here: only a quoted value needs it (start-up)
+
         try:
             return json.loads(value)
         except ValueError:

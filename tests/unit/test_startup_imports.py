@@ -52,6 +52,13 @@ def test_render_starts_no_process_tools(tmp_path):
     assert not loaded & {"subprocess", "signal", "fcntl"}, sorted(loaded & {"subprocess", "signal", "fcntl"})
 
 
+def test_filesystem_render_loads_no_json(tmp_path):
+    """A render whose values need no quoting for the chart (render.chart_bare: S3 names) loads no json module; the
+    preset's schema text (preset.schema_text) is not needed to load a preset."""
+    loaded = _render_modules("rook-ceph-nginx.yaml", tmp_path / "out")
+    assert not {m for m in loaded if m == "json" or m.startswith("json.")}, sorted(m for m in loaded if "json" in m)
+
+
 @pytest.mark.parametrize("command", ["render", "clients", "schema"])
 def test_short_commands_run_no_cycle_collection_and_leave_the_collector_on(tmp_path, command):
     """Importing pydantic and building the model would run ~50 cycle collections that free ~750 objects: the commands
