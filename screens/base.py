@@ -379,9 +379,9 @@ class StepScreen(Screen[Any]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
     ]
-    # None: the app's AUTO_FOCUS ("*", the first focusable: the scrolling body), then focus_first_field() chooses; a
-    # worker's result may move it before the screen resumes
-    AUTO_FOCUS: ClassVar[str | None] = None
+    # no auto-focus: focus_first_field() chooses (None would mean the app's "*": Textual focused the #body scroll box
+    # at compose, and its scrollbar kept that focused background after focus_first_field moved on)
+    AUTO_FOCUS: ClassVar[str | None] = ""
     step_key = ""
     heading = ""
     next_label = "Next ▸"

@@ -122,7 +122,6 @@ class ClientsScreen(StepScreen):
             yield Static(f"Nodes: {escape(found)}{more}", classes="hint", id="runtimes")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.show_pull_fields()
 
     def on_input_changed(self, event: Input.Changed) -> None:

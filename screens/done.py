@@ -174,7 +174,6 @@ class DoneScreen(StepScreen):
         yield Static("", id="saved")
 
     def on_mount(self) -> None:
-        super().on_mount()
         if not self.session.offline:
             self.find_dns_target()
 

@@ -86,11 +86,10 @@ class SmokeScreen(StepScreen):
             yield Button("Go to the step that fixes it", id="fix", classes="hidden", compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
         if not self.waited and self.session.smoke_enabled:  # Retry pushes once the pods are up
             self.query_one("#retry").remove_class("hidden")
         if self.pushed is not None:
-            self.smoke_finished(self.pushed)
+            self.smoke_finished(self.pushed, focus=False)  # StepScreen's on_mount (after this one) focuses
             self.find_dns_target()
         if self.running:
             self.smoke_worker(None)
@@ -130,7 +129,7 @@ class SmokeScreen(StepScreen):
         if target and not field.value:
             field.value = target.split(",")[0].split(" ")[0]
 
-    def smoke_finished(self, result: Any) -> None:
+    def smoke_finished(self, result: Any, focus: bool = True) -> None:
         self.running = False
         self.refresh_bindings()
         self.result = result
@@ -155,13 +154,25 @@ class SmokeScreen(StepScreen):
             )
             if "does not resolve" in diagnosis.cause:
                 self.query_one("#override").remove_class("hidden")
-                self.query_one("#smoke-address").focus()
-                return
-            self.query_one("#fix").set_class(fixing_step(diagnosis) is None, "hidden")
-            if fixing_step(diagnosis):
-                self.query_one("#fix").focus()
-                return
-        self.query_one("#retry" if not self.query_one("#retry").has_class("hidden") else "#next").focus()
+            else:
+                self.query_one("#fix").set_class(fixing_step(diagnosis) is None, "hidden")
+        if focus:
+            self.focus_first_field()
+
+    def focus_first_field(self) -> None:
+        """Before a result: the first field; after one, what it asks for: the address to push through when the
+        name does not resolve, the step that fixes it, Retry, or Finish."""
+        if self.result is None:
+            super().focus_first_field()
+            return
+        diagnosis = getattr(self.result, "diagnosis", None)
+        if diagnosis is not None and "does not resolve" in diagnosis.cause:
+            wanted = "#smoke-address"
+        elif fixing_step(diagnosis):
+            wanted = "#fix"
+        else:
+            wanted = "#retry" if not self.query_one("#retry").has_class("hidden") else "#next"
+        self.query_one(wanted).focus()
 
     def action_retry(self) -> None:
         if self.running or not self.session.smoke_enabled:
@@ -192,14 +203,12 @@ class SmokeScreen(StepScreen):
         self.action_retry()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.prevent_default()  # Enter in the address retries: StepScreen's handler (Next) must not run too
         event.stop()
-        if event.input.id == "smoke-address":
-            self.action_retry()
-        else:
-            self.action_next()
+        self.action_retry()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        pass  # the address override is checked when Retry runs
+        event.prevent_default()  # the address override is checked when Retry runs (not by StepScreen's check)
 
     @on(Button.Pressed, "#fix")
     def fix_pressed(self, event: Button.Pressed) -> None:

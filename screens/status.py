@@ -150,7 +150,6 @@ class StatusScreen(StepScreen):
         yield Static("", id="action-progress")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#status-actions").display = False
         self.read_status()
         self.set_interval(1, self.show_window)

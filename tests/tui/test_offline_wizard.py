@@ -541,6 +541,9 @@ async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(clo
         await worker_finished(pilot, "smoke_worker", times=2)
         assert not screen.running and screen.result.ok
         assert session.addresses == [None, "203.0.113.7"]
+        # Enter retried only: StepScreen's Enter (Next) did not run too and say "the smoke push is still running"
+        assert on_screen(app, "SmokeScreen") and problems_text(app) == ""
+        assert app.focused is screen.query_one("#next")  # pushed: Finish, not the address field still shown
         await next_step(pilot, "DoneScreen")
         assert "Installed and verified" in shown_text(app.screen.query_one("#done-summary"))
 
@@ -607,6 +610,25 @@ async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubec
         await pilot.press("enter")
         await wait_until(pilot, lambda: on_screen(app, "AccessScreen"), what="the Access step")
         assert "ingress basic auth is not supported" in problems_text(app)
+
+
+async def test_enter_on_a_wrong_push_through_address_stays_on_the_smoke_step(closed_kubeconfig):
+    """Enter in the address field retries; a wrong address is named there, and the step does not move on."""
+    from installer.model import Choices, Exposure
+
+    session = UnresolvedNameSession()
+    prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
+    state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
+    app = make_app(session=session, start_at="smoke", state=state)
+    async with running(app) as pilot:
+        await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
+        await worker_finished(pilot, "find_dns_target")
+        await replace_text(pilot, "#smoke-address", "https://203.0.113.7/v2")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert on_screen(app, "SmokeScreen"), "Enter on a wrong address left the Smoke step"
+        assert problems_text(app).startswith("✗ Push through:")
+        assert session.addresses == [None] and app.focused is app.screen.query_one("#smoke-address")
 
 
 class SlowSmokeSession(FailingSmokeSession):
