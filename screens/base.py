@@ -332,7 +332,9 @@ class EventLog(Vertical):
 
 
 class StepBar(Static):
-    """Where the user is: every step's name, done ones dimmed, the current one highlighted."""
+    """Where the user is: the steps' names, done ones green, skipped ones struck through, the current one highlighted.
+    Names are never cut: when they do not all fit, the bar shows the current step and as many of its neighbours as
+    fit, and counts the hidden ones at either end ("◂+2", "+2▸")."""
 
     DEFAULT_CSS = """
     StepBar { height: 1; width: 100%; background: $panel; padding: 0 1; }
@@ -346,29 +348,48 @@ class StepBar(Static):
         self.update(self._markup(self.labels, self.current, self.skipped, self.content_size.width))
 
     @staticmethod
-    def _markup(labels: list[str], current: int, skipped: set[int], width: int | None = None) -> str:
-        """The bar's markup; when the names do not fit in `width` columns, the current step's highlight first loses
-        its spaces (every name in full: the usual 11 steps at 80 columns), and when that is not enough, the names
-        farthest from the current step are cut to their first three letters (the current one always shows in full).
-        """
-        shown = list(labels)
-        length = sum(map(len, shown)) + len(shown) - 1
-        pad = " " if width is None or length + 2 <= width or length > width else ""
-        by_distance = sorted((i for i in range(len(labels)) if i != current), key=lambda i: -abs(i - current))
-        for index in by_distance:
-            if width is None or sum(map(len, shown)) + len(shown) - 1 + 2 * len(pad) <= width:
-                break
-            shown[index] = labels[index][:3]
+    def window(labels: list[str], current: int, width: int | None) -> tuple[int, int, bool]:
+        """Which names the bar shows in `width` columns: (first, last, whether the current one gets a space on either
+        side). Every name when they fit (the spaces go first); else the current step, then its neighbours one at a
+        time, the next step first, as long as they fit beside the hidden steps' counts."""
+
+        def length(first: int, last: int) -> int:
+            names = sum(len(label) for label in labels[first : last + 1]) + last - first
+            hidden_before = len(f"◂+{first}·") if first > 0 else 0
+            hidden_after = len(f"·+{len(labels) - 1 - last}▸") if last < len(labels) - 1 else 0
+            return names + hidden_before + hidden_after
+
+        everything = (0, len(labels) - 1)
+        if width is None or length(*everything) + 2 <= width:
+            return (*everything, True)
+        first = last = current
+        after = True  # the side to grow next: they take turns, the next step first
+        for _ in range(2 * len(labels)):
+            candidate = (first, last + 1) if after else (first - 1, last)
+            after = not after
+            if 0 <= candidate[0] and candidate[1] < len(labels) and length(*candidate) <= width:
+                first, last = candidate
+        return first, last, length(first, last) + 2 <= width
+
+    @classmethod
+    def _markup(cls, labels: list[str], current: int, skipped: set[int], width: int | None = None) -> str:
+        first, last, pad = cls.window(labels, current, width)
+        space = " " if pad else ""
         parts = []
-        for index, label in enumerate(shown):
+        if first > 0:
+            parts.append(f"[$success]◂+{first}[/]")
+        for index in range(first, last + 1):
+            label = labels[index]
             if index == current:
-                parts.append(f"[reverse b]{pad}{label}{pad}[/]")
+                parts.append(f"[reverse b]{space}{label}{space}[/]")
             elif index in skipped:
                 parts.append(f"[strike dim]{label}[/]")
             elif index < current:
                 parts.append(f"[$success]{label}[/]")
             else:
                 parts.append(f"[dim]{label}[/]")
+        if last < len(labels) - 1:
+            parts.append(f"[dim]+{len(labels) - 1 - last}▸[/]")
         return "·".join(parts)
 
 

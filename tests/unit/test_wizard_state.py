@@ -95,7 +95,8 @@ def test_the_state_module_loads_without_textual():
 
 
 def test_the_step_bar_fits_80_columns_with_every_step():
-    """12 steps (Status and Clients included) at 80x24: the bar fits in one line, the current step in full."""
+    """12 steps (Status and Clients included) at 80x24 (78 columns inside the bar's padding): one line, no name cut;
+    the current step and both its neighbours shown, the hidden steps counted at the ends ("◂+2", "+2▸")."""
     from textual.content import Content
 
     from screens.base import StepBar
@@ -103,9 +104,15 @@ def test_the_step_bar_fits_80_columns_with_every_step():
     labels = "Cluster Probe Status Address Access Storage Clients Uploads Review Install Smoke Done".split()
     for current in range(len(labels)):
         plain = Content.from_markup(StepBar._markup(labels, current, set(), width=78)).plain
-        assert len(plain) <= 78 and f" {labels[current]} " in plain, plain
-    assert Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain.count("·") == 9
-    assert "Cluster" in Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain
+        assert len(plain) <= 78, plain
+        parts = [part.strip() for part in plain.split("·")]
+        before = int(parts.pop(0)[2:]) if parts[0].startswith("◂+") else 0
+        after = int(parts.pop()[1:-1]) if parts[-1].endswith("▸") else 0
+        assert parts == labels[before : len(labels) - after], plain  # the names shown are whole and in order
+        assert set(labels[max(current - 1, 0) : current + 2]) <= set(parts), plain
+    # 10 steps fit whole, the current one with a space either side
+    plain = Content.from_markup(StepBar._markup(labels[:10], 6, set(), width=78)).plain
+    assert plain.split("·") == [*labels[:6], " Clients ", *labels[7:10]]
 
 
 def test_the_usual_steps_show_every_name_in_full_at_80_columns():
