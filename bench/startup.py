@@ -46,7 +46,8 @@ from textual.app import App
 from textual.widgets import Static
 mode, kubeconfig = sys.argv[1], sys.argv[2]
 async def pilot(p):
-    # auto_pilot runs once the first screen is up and taking keys
+    # auto_pilot runs once the app has mounted and takes keys: the wizard's Cluster step is composed, styled and
+    # laid out by then (its footer's keys follow); the bare app's Static is mounted
     print("READY", time.time(), time.process_time(), flush=True)
     p.app.exit()
 if mode == "ours":  # `registry-installer --kubeconfig FILE` as users start it, its App.run made headless

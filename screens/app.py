@@ -35,6 +35,7 @@ def _later(module: str, name: str) -> Callable[..., Screen[Any]]:
     return getattr(importlib.import_module(f"screens.{module}"), name)
 
 
+STEPS_CSS = "steps.tcss"
 FOCUS_MOVING_KEYS = frozenset({"tab", "shift+tab", "enter", "ctrl+n", "escape", "ctrl+o", "ctrl+p"})
 
 
@@ -169,7 +170,7 @@ class ConfirmQuit(Confirm):
 class WizardApp(App[int]):
     """Gathers Choices one step at a time and shows what the engine does with them."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = "app.tcss"  # and STEPS_CSS, from the second step on (add_steps_css)
     TITLE = "registry-installer"
     BINDINGS = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
@@ -280,7 +281,16 @@ class WizardApp(App[int]):
 
     def show_step(self, index: int) -> None:
         self.step_index = index
+        if index > 0:
+            self.add_steps_css()
         self.push_screen(self.steps[index].screen(self), self.step_finished)
+
+    def add_steps_css(self) -> None:
+        """steps.tcss, the rules only the steps after Cluster use, added to the stylesheet before the first of them is
+        shown (after app.tcss's rules, as if they ended it): the Cluster step's first frame does without them."""
+        path = Path(__file__).with_name(STEPS_CSS)
+        if not self.stylesheet.has_source(str(path)):
+            self.stylesheet.add_source(path.read_text(encoding="utf-8"), read_from=(str(path), ""))
 
     def step_finished(self, result: Any) -> None:
         step = self.steps[self.step_index]

@@ -1,13 +1,16 @@
-"""The Cluster step's kube context: drawn without the Select until its list is opened (screens.cluster.ContextField),
-then chosen with the Select as before."""
+"""The Cluster step's first frame: the kube context drawn without the Select until its list is opened
+(screens.cluster.ContextField), then chosen with the Select as before; the later steps' rules added with them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from textual.widgets import Select
 
+import screens.app
 from screens.cluster import ContextField
-from tests.tui.conftest import offline_app, on_screen, running, wait_until
+from tests.tui.conftest import go_offline, offline_app, on_screen, running, wait_until
 
 pytestmark = pytest.mark.tui
 
@@ -63,3 +66,18 @@ async def test_the_list_opens_as_the_select_and_a_choice_reconnects(tmp_path):
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: connected_to == ["two"], what="the connection to context two")
         assert screen.chosen_context() == "two" and not select.expanded
+
+
+async def test_the_later_steps_rules_are_added_with_the_second_step(closed_kubeconfig):
+    """steps.tcss (the rules only the steps after Cluster use) is not parsed for the first frame; it is in the
+    stylesheet from the second step on, after app.tcss's rules."""
+    app = offline_app(closed_kubeconfig)
+    steps_css = str(Path(screens.app.__file__).with_name(screens.app.STEPS_CSS))
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: on_screen(app, "ClusterScreen"))
+        assert not app.stylesheet.has_source(steps_css)
+        await go_offline(pilot)
+        sources = [path for path, _ in app.stylesheet.source]
+        assert sources.index(steps_css) > sources.index(str(Path(steps_css).with_name("app.tcss")))
+        cert_file = app.screen.query_one("#cert-file")  # in a .file-row: steps.tcss's width, not app.tcss's 100%
+        assert str(cert_file.styles.width) == "1fr", cert_file.styles.width
