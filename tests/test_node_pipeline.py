@@ -37,6 +37,7 @@ def headless_apply(node, preset, namespace, address, monkeypatch) -> tuple[int, 
     """`registry-installer apply --preset ... --yes` through installer.cli.main in this process, recording the
     events its printer is given."""
     import installer.cli
+    import installer.console
     from installer.console import EventPrinter
 
     recorded: list[Event] = []
@@ -46,7 +47,8 @@ def headless_apply(node, preset, namespace, address, monkeypatch) -> tuple[int, 
             recorded.append(event)
             super().__call__(event)
 
-    monkeypatch.setattr(installer.cli, "EventPrinter", RecordingPrinter)
+    # apply imports its printer from installer.console when it runs (since 7268145): patch it there
+    monkeypatch.setattr(installer.console, "EventPrinter", RecordingPrinter)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:  # apply stops helm cleanly on SIGINT/SIGTERM: it installs its handlers; put pytest's back after
         code = installer.cli.main(
