@@ -262,6 +262,31 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+class ProblemsPanel(VerticalScroll):
+    """The step's problems, under its fields, a few lines high. When they do not fit, Tab reaches the panel, the
+    arrow and page keys scroll it, and its top border says so; otherwise it is not in the focus order."""
+
+    MORE = "more: Tab here, then ↑↓"
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="problems-text")
+
+    def allow_focus(self) -> bool:
+        return self.has_class("shown") and self.max_scroll_y > 0
+
+    def show(self, problems: Any | None) -> None:
+        """Show `problems` (a renderable), or hide the panel for None."""
+        if problems is None and self.has_focus:
+            self.screen.focus_next()
+        self.query_one("#problems-text", Static).update("" if problems is None else problems)
+        self.set_class(problems is not None, "shown")
+        self.scroll_home(animate=False)
+        self.call_after_refresh(self._say_if_more)
+
+    def _say_if_more(self) -> None:
+        self.border_title = self.MORE if self.max_scroll_y > 0 else ""
+
+
 class EventLog(Vertical):
     """What the engine reports while a step's worker runs, shown one way on every step: a ✓/✗/… line per engine
     step (its time and detail) and, with `lines=True`, a log of helm's output and the rollout watch."""
@@ -432,7 +457,7 @@ class StepScreen(Screen[Any]):
                 if isinstance(widget, (Input, Select)):
                     widget.compact = True  # before mounting: no second style pass per field (start-up)
                 yield widget
-        yield Static("", id="problems")
+        yield ProblemsPanel(id="problems")
         with Horizontal(id="nav"):
             if self.can_go_back:
                 yield Button("◂ Back", id="back", compact=True)
@@ -520,10 +545,8 @@ class StepScreen(Screen[Any]):
         return None
 
     def show_problems(self, problems: list[Problem]) -> None:
-        panel = self.query_one("#problems", Static)
         self.problems_shown = problem_lines(problems)
-        panel.update(hanging(self.problems_shown) if problems else "")
-        panel.set_class(bool(problems), "shown")
+        self.query_one("#problems", ProblemsPanel).show(hanging(self.problems_shown) if problems else None)
 
     def check(self) -> Any:
         """Validate now, show what is wrong; the section, or None when invalid."""

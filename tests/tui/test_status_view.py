@@ -92,7 +92,7 @@ async def test_status_view_grows_the_volume_refuses_gc_without_a_pod_then_reconf
         await replace_text(pilot, "#grow-size", "50Gi")
         await pilot.press("enter")
         assert "50Gi is not larger than the volume's 100Gi" in " ".join(
-            shown_text(screen.query_one("#problems"), 300).split()
+            shown_text(screen.query_one("#problems-text"), 300).split()
         )
         await replace_text(pilot, "#grow-size", "200Gi")
         await pilot.press("enter")
