@@ -6,7 +6,7 @@ import pytest
 
 from installer.errors import Problem
 from screens.base import ProblemsPanel
-from tests.tui.conftest import go_offline, offline_app, running
+from tests.tui.conftest import go_offline, offline_app, running, wait_until
 
 pytestmark = pytest.mark.tui
 
@@ -35,12 +35,10 @@ async def test_problems_that_do_not_fit_are_reached_and_scrolled_by_keyboard(clo
                 break
             await pilot.press("tab")
         assert app.focused is panel, f"Tab never reached the problems panel (focus: {app.focused})"
-        await pilot.press("end")
-        await pilot.pause()
-        assert panel.scroll_y == panel.max_scroll_y
+        await pilot.press("end")  # the scroll may be animated: wait for it to arrive
+        await wait_until(pilot, lambda: panel.scroll_y == panel.max_scroll_y, 10, what="the end of the problems")
         await pilot.press("home")
-        await pilot.pause()
-        assert panel.scroll_y == 0
+        await wait_until(pilot, lambda: panel.scroll_y == 0, 10, what="the first problem")
 
         screen.show_problems([])
         await pilot.pause()
