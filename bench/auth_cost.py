@@ -18,10 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pydantic import SecretStr  # noqa: E402
-
 from bench.report import line  # noqa: E402
 from installer.registry_client import OCI_CONFIG, OCI_LAYER_GZIP, RegistryClient, manifest_json  # noqa: E402
+from installer.secretstr import SecretStr  # noqa: E402
 from installer.smoke_image import SmokeLayer, image_config  # noqa: E402
 from tests.fixtures.registry import make_ca, start_nginx, start_registry, write_htpasswd  # noqa: E402
 

@@ -7,7 +7,7 @@ hits both. Besides wall time (what the issue's goals are written in), the CPU ti
 it moves less when other work shares the cores. Our modules run from cached bytecode, as an installed package
 does (pip compiles it at install; PYTHONDONTWRITEBYTECODE in the caller's environment is dropped for the runs
 and the cache goes to a temporary PYTHONPYCACHEPREFIX, not into the tree). The floor lines say what the goals
-stand on: for render the interpreter alone, then with yaml and one bcrypt check, then with pydantic and the Choices
+stand on: for render the interpreter alone, then with yaml and one bcrypt check, then with msgspec and the Choices
 model (RENDER_FLOORS); the bare app plus that model for the wizard (whose first frame does not need it: the Cluster
 step loads it in its connect worker after painting). The last lines say whether each goal is met and, when a goal
 lies below its floor, why.
@@ -62,7 +62,7 @@ if mode == "ours":  # `registry-installer --kubeconfig FILE` as users start it, 
     sys.exit(main(["--kubeconfig", kubeconfig]))
 else:
     if mode == "bare+model":
-        import installer.model  # pydantic and the Choices model: what a first frame that needed them would add
+        import installer.model  # msgspec and the Choices model: what a first frame that needed them would add
     class Bare(App):
         def compose(self):
             yield Static("hello")
@@ -132,15 +132,15 @@ RENDER_GOAL, FIRST_FRAME_GOAL = 2.0, 1.5
 # The floors under render, each a fresh interpreter run like render's (same environment, cached bytecode), sampled
 # in turn with helm template: (a) the interpreter alone, with this site-packages' .pth hooks; (b) + yaml and one
 # bcrypt check of a cost-8 hash: what any Python render that keeps the hash must do (a keyed fast digest beside the
-# hash would skip the check but let a leaked secrets file be brute-forced at hash speed: not done); (c) + pydantic
-# and the Choices model (its validators built), the collector paused and frozen at exit as render runs: what a render
-# validating presets with pydantic (error locations, the JSON Schema) cannot go below.
+# hash would skip the check but let a leaked secrets file be brute-forced at hash speed: not done); (c) + msgspec
+# and the Choices model (its Structs built), the collector paused and frozen at exit as render runs: what a render
+# validating presets with msgspec (error locations, the JSON Schema) cannot go below.
 BCRYPT_CHECK = "import sys, yaml, bcrypt\nassert bcrypt.checkpw(b'bench-password', sys.argv[1].encode())"
-PYDANTIC_MODEL = "import gc\ngc.disable()\nimport yaml, installer.model\ngc.freeze()"
+MODEL = "import gc\ngc.disable()\nimport yaml, installer.model\ngc.freeze()"
 RENDER_FLOORS = {  # name: the code `python -c` runs
     "(a) python alone": "pass",
     "(b) python + yaml + one bcrypt check (cost 8)": BCRYPT_CHECK,
-    "(c) python + pydantic + the Choices model": PYDANTIC_MODEL,
+    "(c) python + msgspec + the Choices model": MODEL,
 }
 
 
@@ -150,7 +150,7 @@ def render_floor_reason(render: dict[str, float], floors: dict[str, dict[str, fl
     ours = render["CPU"]
     return (
         f"CPU to helm template's whole run: (a) python alone {alone:.2f}x, (b) with yaml and one cost-8 bcrypt check "
-        f"{check:.2f}x, (c) with pydantic and the Choices model {model:.2f}x. Importing pydantic and building the "
+        f"{check:.2f}x, (c) with msgspec and the Choices model {model:.2f}x. Importing msgspec and building the "
         f"model (c - a) is {model - alone:.2f}x by itself: with the interpreter, past the goal before a preset is "
         f"read. Render's work above (c) is {ours - model:.2f}x ({1 - model / ours:.0%} of its CPU: the check of the "
         "kept hash, validating the preset, our plan/render modules, writing the files)"
@@ -208,7 +208,7 @@ def main() -> int:
                     lambda: timed(lambda: run_quiet(helm)),
                 ),
             )
-        render_floor = floors["(c) python + pydantic + the Choices model"]
+        render_floor = floors["(c) python + msgspec + the Choices model"]
         loaded = render_imports(out, env)
         heavy = sorted(m for m in ("kubernetes", "textual", "cryptography", "passlib") if m in loaded)
         print(f"render loads kubernetes, textual, cryptography or passlib: {', '.join(heavy) or 'no'}", flush=True)
@@ -230,7 +230,7 @@ def main() -> int:
             ),
         )
         report(
-            f"first-frame floor if it needed the model: bare app + pydantic + Choices, {runs} runs",
+            f"first-frame floor if it needed the model: bare app + msgspec + Choices, {runs} runs",
             "bare Textual app",
             interleaved(
                 runs,
@@ -246,7 +246,7 @@ def main() -> int:
         "the rest of its CPU over the bare app is Textual composing, styling and laying out the Cluster step",
         flush=True,
     )
-    verdict("first frame", FIRST_FRAME_GOAL, frame_ratios)  # no pydantic before it paints: that floor is not its own
+    verdict("first frame", FIRST_FRAME_GOAL, frame_ratios)  # no model before it paints: that floor is not its own
     return 0
 
 

@@ -236,26 +236,25 @@ def _load_choices(args):
 
     chart = chart_option(getattr(args, "chart", None))
     if overrides or chart:
-        data = choices.model_dump(mode="json")
+        data = choices.to_dict()
         data["target"].update(overrides)
         if chart:
             data["chart"].update({"path": chart, "oci": None})
-        from pydantic import ValidationError
-
         from installer.errors import ValidationFailed
+        from installer.model import Invalid
         from installer.preset import problems_from_validation
 
         try:
-            choices = Choices.model_validate(data)
-        except ValidationError as exc:
+            choices = Choices.parse(data)
+        except Invalid as exc:
             raise ValidationFailed(problems_from_validation(exc), "the command line flags") from None
     return choices
 
 
 def short_command(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """For a command that loads the model and ends (render, clients, schema): the cycle collector is off while it
-    runs, on again after as it was. Importing pydantic and building the model ran ~50 collections that freed ~750
-    objects: ~4.6 ms of render's ~135 ms CPU."""
+    runs, on again after as it was. Importing and building a validation model allocates many container objects (with
+    pydantic: ~50 collections that freed ~750 objects, ~4.6 ms of render's CPU); a short command frees them at exit."""
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
@@ -857,7 +856,7 @@ def cmd_wizard(args) -> int:
     from screens.app import make_app
 
     chart = chart_option(args.chart)
-    if chart:  # pydantic and the model load after the first frame otherwise (bench/startup.py)
+    if chart:  # msgspec and the model load after the first frame otherwise (bench/startup.py)
         from installer.model import Chart
 
         session = WizardSession(args.context, args.kubeconfig, args.helm, chart=Chart(path=chart))

@@ -1,4 +1,4 @@
-"""Default names the Choices model and the wizard's first screen share (no pydantic: the first frame reads them)."""
+"""Default names the Choices model and the wizard's first screen share (no msgspec: the first frame reads them)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from installer.events import EventSink, discard, step
 
-if TYPE_CHECKING:  # pydantic and the model load only for commands that plan (probe does not)
+if TYPE_CHECKING:  # msgspec and the model load only for commands that plan (probe does not)
     import threading
 
     from installer.apply import ApplyOptions, ApplyResult

@@ -5,33 +5,33 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Iterator, Literal, Union
+
+import msgspec
 
 WatchedKind = Literal["PersistentVolumeClaim", "Pod", "ReplicaSet"]  # what the rollout watcher reads
 
 
-@dataclass(frozen=True)
-class StepStarted:
+# msgspec Structs, not dataclasses: the same value classes (keyword or positional, compared by value, hashable, repr
+# as a dataclass's), made in C where each frozen dataclass compiles six generated methods (~0.3 ms each class, at the
+# start of every command)
+class StepStarted(msgspec.Struct, frozen=True):
     step: str
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class StepFinished:
+class StepFinished(msgspec.Struct, frozen=True):
     step: str
     ok: bool
     seconds: float
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class HelmLine:
+class HelmLine(msgspec.Struct, frozen=True):
     line: str
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(msgspec.Struct, frozen=True):
     """Bytes moved in a long step (the smoke push): `total` 0 when unknown."""
 
     step: str
@@ -39,8 +39,7 @@ class Progress:
     total: int = 0
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(msgspec.Struct, frozen=True):
     """Something the user should read (a warning or a hint), attached to a step."""
 
     step: str
@@ -48,8 +47,7 @@ class Note:
     level: Literal["info", "warning"] = "info"
 
 
-@dataclass(frozen=True)
-class RolloutStatus:
+class RolloutStatus(msgspec.Struct, frozen=True):
     """While the pods are awaited: a registry PVC or Pod changed state (Bound, WaitForFirstConsumer,
     ContainerCreating, Ready, ...)."""
 
@@ -59,8 +57,7 @@ class RolloutStatus:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class RolloutProblem:
+class RolloutProblem(msgspec.Struct, frozen=True):
     """While the pods are awaited: something stands in the rollout's way, in the cluster's words, with what to do.
 
     `fatal` problems cannot heal by waiting (no provisioner, an image that cannot be pulled, a

@@ -193,10 +193,9 @@ def write_file(path: str | os.PathLike[str], content: str | bytes, mode: int = 0
 
 
 def _write_one(path: Path, content: str | bytes, mode: int, setting: str) -> Path:
-    import secrets  # here: every command imports this module (forget_inputs), few write files
-
     data = content.encode("utf-8") if isinstance(content, str) else content
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # secrets.token_hex(6) is this; the secrets module would load hmac and OpenSSL's hashlib for it (start-up)
+    temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(temp, flags, mode)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from installer.secretstr import SecretStr
 
 
 def parse_htpasswd(text: str) -> dict[str, str]:

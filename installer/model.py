@@ -1,19 +1,48 @@
-"""The user's choices, one section per wizard screen; presets are this model written as YAML."""
+"""The user's choices, one section per wizard screen; presets are this model written as YAML.
 
-from __future__ import annotations
+The sections are msgspec Structs (frozen, unknown keys refused). `Section.parse` validates plain data (a preset's
+tree, a screen's fields) the way presets always were: per field, a raw-value hook (`BEFORE`: e.g. "3600" to 3600,
+hostnames lowercased) runs first, then msgspec checks the type and bounds, then the section's `__post_init__` runs
+every field check (`CHECKS`) and, when they all pass, the section's own `check()` across its fields. Every problem
+of a section is reported (not only the first), each nested section on its own, in the words presets have always used
+(pydantic's, the library presets were validated with before, for types and bounds). Typed-in (literal) secrets are
+accepted only when the caller says so (`parse(..., literal_secrets=True)`, the wizard): a context variable read by
+the secret fields' hook.
+"""
 
+import copy
 import re
-from typing import Annotated, Any, Literal
+import types
+from contextvars import ContextVar
+from functools import cache
+from typing import Annotated, Any, Callable, ClassVar, Literal, NamedTuple, Self, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic.functional_serializers import PlainSerializer
-from pydantic.functional_validators import BeforeValidator
+import msgspec
+from msgspec import Meta, field
 
 from installer import checks, defaults
 from installer.errors import Problem
 from installer.secretref import REFERENCE_SYNTAX, SecretSpec
 
 BCRYPT_MAX_BYTES = 72
+
+Check = Callable[[Any], Any]
+Location = tuple[str | int, ...]
+
+# True while the wizard validates its fields: a typed-in password is a literal SecretSpec there, refused in presets
+LITERAL_SECRETS: ContextVar[bool] = ContextVar("literal_secrets", default=False)
+
+
+class Invalid(ValueError):
+    """Everything wrong with one input: `errors` holds (location, message, kind) each, in field order. The location
+    is the keys and list indexes from the validated object down; kind is one of missing, extra_forbidden,
+    literal_error, model_type, *_type, greater_than_equal, less_than_equal, too_short, value_error."""
+
+    def __init__(self, errors: list[tuple[Location, str, str]]) -> None:
+        self.errors = errors
+        super().__init__(
+            "\n".join(f"{'.'.join(map(str, loc))}: {message}" if loc else message for loc, message, _ in errors)
+        )
 
 
 def is_hostname(text: str) -> bool:
@@ -40,54 +69,308 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
-
-
-def _optional(check):
+def _optional(check: Check) -> Check:
     return lambda value: None if value is None else check(value)
 
 
-def _secret_spec(value: Any, info: ValidationInfo) -> SecretSpec:
-    allow_literal = bool(info.context and info.context.get("allow_literal_secrets"))
-    return SecretSpec.parse(value, allow_literal=allow_literal)
+def _secret_spec(value: Any) -> SecretSpec:
+    return SecretSpec.parse(value, allow_literal=LITERAL_SECRETS.get())
 
 
 def _secret_spec_out(spec: SecretSpec) -> str:
     return spec.to_reference() if spec.kind != "literal" else "<typed in: save it to a file or env var>"
 
 
-SecretField = Annotated[
-    SecretSpec,
-    BeforeValidator(_secret_spec),
-    PlainSerializer(_secret_spec_out, return_type=str),
-    Field(json_schema_extra={"type": "string", "description": f"a secret reference: {REFERENCE_SYNTAX}"}),
-]
+SECRET_DESCRIPTION = f"a secret reference: {REFERENCE_SYNTAX}"
+
+# booleans as pydantic read them: YAML's true/false, and 0/1 or a quoted word (a preset written before this model)
+_BOOL_WORDS = {
+    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
+}
 
 
-class Section(BaseModel):
+def _lax_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    return value
+
+
+class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Every section refuses unknown keys: the chart would silently ignore a misspelled one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # per field: a hook on the raw value before its type is checked (e.g. "3600" to 3600), and a check of the typed
+    # value (returns it, normalised); both raise ValueError with the words an operator reads
+    BEFORE: ClassVar[dict[str, Check]] = {}
+    CHECKS: ClassVar[dict[str, Check]] = {}
 
+    def __post_init__(self) -> None:
+        errors: list[tuple[Location, str, str]] = []
+        for name in self.__struct_fields__:  # plain data where a section belongs (Choices(storage={...})) is built
+            value = getattr(self, name)
+            if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(item, dict) for item in value)):
+                spec = next(spec for spec in _fields(type(self)) if spec.name == name)
+                if spec.section is not None:
+                    value = _field_value(type(self), spec, value, (name,), errors)
+                    if value is not _BAD:
+                        msgspec.structs.force_setattr(self, name, value)
+        for name in self.__struct_fields__:
+            before, check = self.BEFORE.get(name), self.CHECKS.get(name)
+            if before is None and check is None:
+                continue
+            value = old = getattr(self, name)
+            try:
+                if before is not None:
+                    value = before(value)
+                if check is not None:
+                    value = check(value)
+            except ValueError as exc:
+                errors.append(((name,), str(exc), "value_error"))
+                continue
+            if value is not old:
+                msgspec.structs.force_setattr(self, name, value)
+        if errors:
+            raise Invalid(errors)
+        try:
+            self.check()
+        except Invalid:
+            raise
+        except ValueError as exc:
+            raise Invalid([((), str(exc), "value_error")]) from None
 
-class Target(Section):
-    context: str | None = Field(None, description="kube context; the current one when unset")
-    namespace: str = Field(defaults.NAMESPACE, description="namespace of the release")
-    release: str = Field(defaults.RELEASE, description="helm release name")
+    def check(self) -> None:
+        """Rules across this section's fields (they are each valid by then); raise ValueError."""
 
-    @field_validator("context")
     @classmethod
-    def _context(cls, value: str | None) -> str | None:
-        return None if value is None else checks.no_option(value, "target.context", "kind-registry")
+    def parse(cls, data: Any, *, literal_secrets: bool = False) -> Self:
+        """This section from plain data (a preset's mapping, a screen's fields); Invalid with every problem.
+        `literal_secrets`: accept typed-in secrets (the wizard), not only references (presets)."""
+        token = LITERAL_SECRETS.set(literal_secrets)
+        try:
+            errors: list[tuple[Location, str, str]] = []
+            built = _build(cls, data, (), errors)
+        finally:
+            LITERAL_SECRETS.reset(token)
+        if built is None:
+            raise Invalid(errors)
+        return built
 
-    @field_validator("namespace")
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes`, not checked again (pydantic's model_copy did not either: a step may combine
+        sections whose cross-setting rules are judged later, e.g. by the Plan)."""
+        unknown = set(changes) - set(self.__struct_fields__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        copied = copy.copy(self)  # msgspec's __copy__: the fields, without running __post_init__
+        for name, value in changes.items():
+            msgspec.structs.force_setattr(copied, name, value)
+        return copied
+
+    def to_dict(self, *, exclude_defaults: bool = False) -> dict[str, Any]:
+        """Plain data (sections as dicts, secrets as their references); `exclude_defaults`: only what differs from
+        the defaults, at every level (a preset's form)."""
+        out: dict[str, Any] = {}
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if exclude_defaults and value == self.field_default(name):
+                continue
+            out[name] = _plain(value, exclude_defaults)
+        return out
+
     @classmethod
-    def _namespace(cls, value: str) -> str:
+    def field_default(cls, name: str) -> Any:
+        """The default of field `name` (a new one for a default factory); msgspec.NODEFAULT when it is required."""
+        info = _field_infos(cls)[name]
+        if info.default_factory is not msgspec.NODEFAULT:
+            return info.default_factory()
+        return info.default
+
+
+def _plain(value: Any, exclude_defaults: bool) -> Any:
+    if isinstance(value, Section):
+        return value.to_dict(exclude_defaults=exclude_defaults)
+    if isinstance(value, list):
+        return [_plain(item, exclude_defaults) for item in value]
+    if isinstance(value, SecretSpec):
+        return _secret_spec_out(value)
+    return value
+
+
+class _Field(NamedTuple):
+    name: str
+    type: Any  # what msgspec checks the value against (Annotated with its bounds)
+    required: bool
+    section: Any  # a nested Section class (alone, optional or in a list), else None
+    many: bool  # a list of sections
+    optional: bool
+    secret: bool
+    literal: tuple[Any, ...]
+    boolean: bool
+
+
+@cache
+def _field_infos(cls: type[Section]) -> dict[str, msgspec.structs.FieldInfo]:
+    return {info.name: info for info in msgspec.structs.fields(cls)}
+
+
+@cache
+def _fields(cls: type[Section]) -> tuple[_Field, ...]:
+    # each section declares its own fields, none as a string (this module has no `from __future__ import
+    # annotations`): its __annotations__ are the types, without msgspec.structs.fields' type-hint evaluation
+    names, defaults = cls.__struct_fields__, cls.__struct_defaults__
+    first_default = len(names) - len(defaults)
+    out = []
+    for index, name in enumerate(names):
+        kind = cls.__annotations__[name]
+        required = index < first_default or defaults[index - first_default] is msgspec.NODEFAULT
+        bare = get_args(kind)[0] if get_origin(kind) is Annotated else kind
+        optional = False
+        if get_origin(bare) in (Union, types.UnionType):
+            rest = [arg for arg in get_args(bare) if arg is not type(None)]
+            optional, bare = True, rest[0] if len(rest) == 1 else bare
+        many = (
+            get_origin(bare) is list and isinstance(get_args(bare)[0], type) and issubclass(get_args(bare)[0], Section)
+        )
+        section = get_args(bare)[0] if many else bare if isinstance(bare, type) and issubclass(bare, Section) else None
+        out.append(
+            _Field(
+                name,
+                kind,
+                required,
+                section,
+                many,
+                optional,
+                bare is SecretSpec,
+                get_args(bare) if get_origin(bare) is Literal else (),
+                bare is bool,
+            )
+        )
+    return tuple(out)
+
+
+_BAD = object()
+
+
+def _build(cls: type[Section], raw: Any, loc: Location, errors: list[tuple[Location, str, str]]) -> Any:
+    """`cls` from `raw`, or None with its problems added to `errors` (every field's, each nested section's)."""
+    if isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, dict):
+        errors.append((loc, f"Input should be a valid dictionary or instance of {cls.__name__}", "model_type"))
+        return None
+    values: dict[str, Any] = {}
+    fields = _fields(cls)
+    found: list[list[tuple[Location, str, str]]] = []  # each field's problems, kept in field order
+    for spec in fields:
+        found.append([])
+        if spec.name not in raw:
+            if spec.required:
+                found[-1].append((loc + (spec.name,), "Field required", "missing"))
+            continue
+        value = _field_value(cls, spec, raw[spec.name], loc + (spec.name,), found[-1])
+        if value is not _BAD:
+            values[spec.name] = value
+    names = {spec.name for spec in fields}
+    unknown = [(loc + (key,), "Extra inputs are not permitted", "extra_forbidden") for key in raw if key not in names]
+    if any(found) or unknown:
+        # the fields that passed their type check still get their own checks: every problem is reported at once
+        for spec, problems in zip(fields, found):
+            check = cls.CHECKS.get(spec.name)
+            if check is not None and not problems and spec.name in values:
+                try:
+                    check(values[spec.name])
+                except ValueError as exc:
+                    problems.append((loc + (spec.name,), str(exc), "value_error"))
+        errors.extend(problem for problems in found for problem in problems)
+        errors.extend(unknown)
+        return None
+    try:
+        return cls(**values)
+    except Invalid as exc:
+        errors.extend((loc + where, message, kind) for where, message, kind in exc.errors)
+        return None
+
+
+def _field_value(cls: type[Section], spec: _Field, value: Any, loc: Location, errors: list) -> Any:
+    before = cls.BEFORE.get(spec.name)
+    if before is not None:
+        try:
+            value = before(value)
+        except ValueError as exc:
+            errors.append((loc, str(exc), "value_error"))
+            return _BAD
+    if spec.secret or (spec.optional and value is None):
+        return value
+    if spec.section is not None:
+        if not spec.many:
+            built = _build(spec.section, value, loc, errors)
+            return _BAD if built is None else built
+        if not isinstance(value, list):
+            errors.append((loc, "Input should be a valid list", "list_type"))
+            return _BAD
+        items = [_build(spec.section, item, loc + (i,), errors) for i, item in enumerate(value)]
+        return _BAD if any(item is None for item in items) else items
+    if spec.boolean:
+        value = _lax_bool(value)
+    try:
+        return msgspec.convert(value, spec.type)
+    except msgspec.ValidationError as exc:
+        message, kind, where = _in_words(str(exc), spec, value)
+        errors.append((loc + where, message, kind))
+        return _BAD
+
+
+TYPE_WORDS = {
+    "str": ("Input should be a valid string", "string_type"),
+    "int": ("Input should be a valid integer", "int_type"),
+    "bool": ("Input should be a valid boolean", "bool_type"),
+    "array": ("Input should be a valid list", "list_type"),
+    "object": ("Input should be a valid dictionary", "dict_type"),
+}
+
+
+def _in_words(text: str, spec: _Field, value: Any) -> tuple[str, str, Location]:
+    """msgspec's error for a field's value in the words presets have always used (pydantic's), and where in the
+    value it is (a list item's index)."""
+    message, _, at = text.partition(" - at `$")
+    where = tuple(int(index) if index else key for index, key in re.findall(r"\[(\d+)\]|\.([^.\[`]+)", at))
+    if spec.literal:
+        shown = [repr(v) for v in spec.literal]
+        allowed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+        return f"Input should be {allowed}", "literal_error", ()
+    bound = re.fullmatch(r"Expected `\w+` (>=|<=) (\S+)", message)
+    if bound:
+        side = "greater" if bound[1] == ">=" else "less"
+        return f"Input should be {side} than or equal to {bound[2]}", f"{side}_than_equal", where
+    short = re.fullmatch(r"Expected `array` of length >= (\d+)", message)
+    if short:
+        items = "item" if short[1] == "1" else "items"
+        return f"List should have at least {short[1]} {items} after validation, not {len(value)}", "too_short", where
+    expected = re.match(r"Expected `([^`]*)`, got `", message)
+    if expected:
+        first = next((t for t in expected[1].split(" | ") if t != "null"), "")
+        if first == "bool" and isinstance(value, (str, int)):
+            return "Input should be a valid boolean, unable to interpret input", "bool_parsing", where
+        if first in TYPE_WORDS:
+            return (*TYPE_WORDS[first], where)
+    return message, "value_error", where
+
+
+class Target(Section, frozen=True):
+    context: Annotated[str | None, Meta(description="kube context; the current one when unset")] = None
+    namespace: Annotated[str, Meta(description="namespace of the release")] = defaults.NAMESPACE
+    release: Annotated[str, Meta(description="helm release name")] = defaults.RELEASE
+
+    @staticmethod
+    def _namespace(value: str) -> str:
         return checks.chart_text(checks.dns_label(value, "namespace name"), "target.namespace", "docker-registry")
 
-    @field_validator("release")
-    @classmethod
-    def _release(cls, value: str) -> str:
+    @staticmethod
+    def _release(value: str) -> str:
         # helm refuses release names over 53 characters; the chart's Service (named after the release) must start with a
         # letter
         checks.dns_label(value, "release name", start_letter=True)
@@ -98,17 +381,22 @@ class Target(Section):
             )
         return checks.chart_text(value, "target.release", "docker-registry")
 
+    CHECKS = {
+        "context": _optional(lambda value: checks.no_option(value, "target.context", "kind-registry")),
+        "namespace": _namespace,
+        "release": _release,
+    }
 
-class Chart(Section):
-    repo: str = Field("https://helm.twun.io", description="chart repository URL")
-    name: str = Field("docker-registry", description="chart name in the repository")
-    version: str = Field("3.0.0", description="chart version (pinned)")
-    path: str | None = Field(None, description="a local chart directory or .tgz instead of the repository")
-    oci: str | None = Field(None, description="an oci:// chart reference instead of the repository")
 
-    @field_validator("repo")
-    @classmethod
-    def _repo(cls, value: str) -> str:
+class Chart(Section, frozen=True):
+    repo: Annotated[str, Meta(description="chart repository URL")] = "https://helm.twun.io"
+    name: Annotated[str, Meta(description="chart name in the repository")] = "docker-registry"
+    version: Annotated[str, Meta(description="chart version (pinned)")] = "3.0.0"
+    path: Annotated[str | None, Meta(description="a local chart directory or .tgz instead of the repository")] = None
+    oci: Annotated[str | None, Meta(description="an oci:// chart reference instead of the repository")] = None
+
+    @staticmethod
+    def _repo(value: str) -> str:
         return checks.http_url(
             value,
             "chart.repo",
@@ -116,9 +404,8 @@ class Chart(Section):
             "use a repository URL without credentials (helm repo add --username for private ones)",
         )
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
+    @staticmethod
+    def _name(value: str) -> str:
         if not checks.CHART_NAME.fullmatch(value):
             raise ValueError(
                 f"chart.name {value!r} is not a chart name: lowercase letters, digits, '.', '_', '-', "
@@ -126,28 +413,26 @@ class Chart(Section):
             )
         return value
 
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: str) -> str:
+    @staticmethod
+    def _version(value: str) -> str:
         if not checks.CHART_VERSION.fullmatch(value) or value.strip() != value:
             raise ValueError(f"chart.version {value!r} is not a version or version range, e.g. 3.0.0")
         return value
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        return (
-            None
-            if value is None
-            else checks.no_option(
+    CHECKS = {
+        "repo": _repo,
+        "name": _name,
+        "version": _version,
+        "path": _optional(
+            lambda value: checks.no_option(
                 value,
                 "chart.path",
                 "./charts/docker-registry-3.0.0.tgz (write ./-name for a name that starts with '-')",
             )
-        )
+        ),
+    }
 
-    @model_validator(mode="after")
-    def _one_source(self) -> "Chart":
+    def check(self) -> None:
         if self.path and self.oci:
             raise ValueError("give either chart.path or chart.oci, not both")
         if self.oci is not None:
@@ -157,27 +442,28 @@ class Chart(Section):
                     f"chart.oci {self.oci!r} is not an oci:// chart reference, e.g. "
                     "oci://ghcr.io/example/charts/docker-registry (no credentials: log in with helm registry login)"
                 )
-        return self
 
 
-class TLS(Section):
-    mode: Literal["existing-secret", "files", "cert-manager", "self-signed", "listener", "none"] = Field(
-        "self-signed", description="listener: the Gateway listener's own certificateRefs (exposure.gateway only)"
-    )
-    secret_name: str | None = Field(None, description="TLS Secret name (existing-secret; optional otherwise)")
-    cert_file: str | None = Field(None, description="PEM certificate chain (files)")
-    key_file: str | None = Field(None, description="PEM private key (files)")
-    issuer: str | None = Field(None, description="cert-manager issuer name (cert-manager)")
+class TLS(Section, frozen=True):
+    mode: Annotated[
+        Literal["existing-secret", "files", "cert-manager", "self-signed", "listener", "none"],
+        Meta(description="listener: the Gateway listener's own certificateRefs (exposure.gateway only)"),
+    ] = "self-signed"
+    secret_name: Annotated[str | None, Meta(description="TLS Secret name (existing-secret; optional otherwise)")] = None
+    cert_file: Annotated[str | None, Meta(description="PEM certificate chain (files)")] = None
+    key_file: Annotated[str | None, Meta(description="PEM private key (files)")] = None
+    issuer: Annotated[str | None, Meta(description="cert-manager issuer name (cert-manager)")] = None
     issuer_kind: Literal["ClusterIssuer", "Issuer"] = "ClusterIssuer"
-    ca_file: str | None = Field(
-        None,
-        description="PEM file of the CA that signed the registry's certificate (a private or corporate CA), for node "
-        "trust, the smoke push and CDI; found by itself in a files chain that ends at its root or in the TLS "
-        "Secret's ca.crt",
-    )
+    ca_file: Annotated[
+        str | None,
+        Meta(
+            description="PEM file of the CA that signed the registry's certificate (a private or corporate CA), for "
+            "node trust, the smoke push and CDI; found by itself in a files chain that ends at its root or in the TLS "
+            "Secret's ca.crt"
+        ),
+    ] = None
 
-    @model_validator(mode="after")
-    def _mode_fields(self) -> "TLS":
+    def check(self) -> None:
         if self.ca_file is not None and self.mode in ("self-signed", "none"):
             raise ValueError(
                 f"exposure.tls.ca_file is set but tls.mode is {self.mode}: "
@@ -203,45 +489,39 @@ class TLS(Section):
             checks.dns_subdomain(self.secret_name, "Secret name for tls.secret_name", "registry-tls")
         if self.issuer is not None:
             checks.dns_subdomain(self.issuer, "cert-manager issuer name for tls.issuer", "letsencrypt-prod")
-        return self
 
 
-class GatewayRef(Section):
+class GatewayRef(Section, frozen=True):
     """A Gateway (Gateway API) to expose the registry through, instead of an Ingress."""
 
-    name: str = Field(..., description="the Gateway's name")
-    namespace: str | None = Field(None, description="the Gateway's namespace; the release namespace when unset")
-    listener: str | None = Field(
-        None, description="the listener's name (sectionName); the one that can carry the hosts when unset"
+    name: Annotated[str, Meta(description="the Gateway's name")]
+    namespace: Annotated[str | None, Meta(description="the Gateway's namespace; the release namespace when unset")] = (
+        None
     )
+    listener: Annotated[
+        str | None, Meta(description="the listener's name (sectionName); the one that can carry the hosts when unset")
+    ] = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return checks.dns_subdomain(value, "Gateway name for gateway.name", "shared-gateway")
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str | None) -> str | None:
-        return None if value is None else checks.dns_label(value, "namespace for gateway.namespace", "gateway-system")
-
-    @field_validator("listener")
-    @classmethod
-    def _listener(cls, value: str | None) -> str | None:
-        return None if value is None else checks.dns_label(value, "listener name for gateway.listener", "https")
+    CHECKS = {
+        "name": lambda value: checks.dns_subdomain(value, "Gateway name for gateway.name", "shared-gateway"),
+        "namespace": _optional(
+            lambda value: checks.dns_label(value, "namespace for gateway.namespace", "gateway-system")
+        ),
+        "listener": _optional(lambda value: checks.dns_label(value, "listener name for gateway.listener", "https")),
+    }
 
 
-class Exposure(Section):
-    hosts: list[str] = Field(..., min_length=1, description="public hostnames of the registry")
-    ingress_class: str | None = Field(None, description="IngressClass; the cluster's default when unset")
-    gateway: GatewayRef | None = Field(
-        None, description="expose through this Gateway (an HTTPRoute the installer manages) instead of an Ingress"
-    )
+class Exposure(Section, frozen=True):
+    hosts: Annotated[list[str], Meta(min_length=1, description="public hostnames of the registry")]
+    ingress_class: Annotated[str | None, Meta(description="IngressClass; the cluster's default when unset")] = None
+    gateway: Annotated[
+        GatewayRef | None,
+        Meta(description="expose through this Gateway (an HTTPRoute the installer manages) instead of an Ingress"),
+    ] = None
     path: str = "/"
     tls: TLS = TLS()
 
-    @model_validator(mode="after")
-    def _ingress_or_gateway(self) -> "Exposure":
+    def check(self) -> None:
         if self.gateway is not None and self.ingress_class:
             raise ValueError(
                 "give exposure.ingress_class (an Ingress) or exposure.gateway (an HTTPRoute on a Gateway), not both"
@@ -251,11 +531,9 @@ class Exposure(Section):
                 "tls.mode listener uses a Gateway listener's certificate: it needs exposure.gateway "
                 "(with an Ingress use existing-secret, files, cert-manager or self-signed)"
             )
-        return self
 
-    @field_validator("hosts", mode="before")
-    @classmethod
-    def _hosts(cls, hosts: Any) -> Any:
+    @staticmethod
+    def _hosts(hosts: Any) -> Any:
         if not isinstance(hosts, (list, tuple)):
             return hosts
         out: list[str] = []
@@ -265,20 +543,16 @@ class Exposure(Section):
             if host in out:
                 raise ValueError(f"'{host}' is listed twice")
             out.append(host)
-        return out
+        return out if out != hosts else hosts
 
-    @field_validator("ingress_class")
-    @classmethod
-    def _ingress_class(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+    @staticmethod
+    def _ingress_class(value: str) -> str:
         return checks.chart_text(
             checks.dns_subdomain(value, "IngressClass name", "nginx"), "exposure.ingress_class", "nginx"
         )
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, path: str) -> str:
+    @staticmethod
+    def _path(path: str) -> str:
         if path != "/":
             # docker, containerd and podman call /v2/ at the root of the host; a registry under a prefix is unreachable
             raise ValueError(
@@ -287,89 +561,80 @@ class Exposure(Section):
             )
         return path
 
+    BEFORE = {"hosts": _hosts}
+    CHECKS = {"ingress_class": _optional(_ingress_class), "path": _path}
 
-class User(Section):
+
+class User(Section, frozen=True):
     name: str
-    password: SecretField = SecretSpec("generate")
+    password: Annotated[SecretSpec, Meta(description=SECRET_DESCRIPTION)] = SecretSpec("generate")
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, name: Any) -> str:
-        return checks.user_name(name)
+    BEFORE = {"name": checks.user_name, "password": _secret_spec}
 
 
-class Auth(Section):
-    mode: Literal["registry", "ingress", "none"] = Field(
-        "registry",
-        description="registry: the registry checks htpasswd itself; ingress: the ingress controller checks basic auth",
-    )
+class Auth(Section, frozen=True):
+    mode: Annotated[
+        Literal["registry", "ingress", "none"],
+        Meta(
+            description="registry: the registry checks htpasswd itself; ingress: the ingress controller checks basic "
+            "auth"
+        ),
+    ] = "registry"
     realm: str = "Registry Realm"
-    users: list[User] = Field(default_factory=lambda: [User(name="admin")])
-    bcrypt_cost: WholeNumber = Field(
-        8, ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)"
-    )
+    users: list[User] = field(default_factory=lambda: [User(name="admin")])
+    bcrypt_cost: Annotated[
+        int, Meta(ge=4, le=14, description="bcrypt cost of the stored hashes (checked on every request; see README)")
+    ] = 8
 
-    @field_validator("realm", mode="before")
-    @classmethod
-    def _realm(cls, value: Any) -> str:
-        return checks.realm(value)
+    BEFORE = {"realm": checks.realm, "bcrypt_cost": _whole_number}
 
-    @model_validator(mode="after")
-    def _users(self) -> "Auth":
+    def check(self) -> None:
         if self.mode != "none" and not self.users:
             raise ValueError("auth needs at least one user (or auth.mode: none)")
         names = [u.name for u in self.users]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"user names must be unique; repeated: {', '.join(dupes)}")
-        return self
 
 
-class FilesystemStorage(Section):
-    storage_class: str | None = Field(None, description="StorageClass; the cluster's default when unset")
-    size: str = Field("100Gi", description="volume size (Kubernetes quantity); VM images are large")
+class FilesystemStorage(Section, frozen=True):
+    storage_class: Annotated[str | None, Meta(description="StorageClass; the cluster's default when unset")] = None
+    size: Annotated[str, Meta(description="volume size (Kubernetes quantity); VM images are large")] = "100Gi"
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
-    existing_claim: str | None = Field(None, description="use this existing PVC instead of creating one")
+    existing_claim: Annotated[str | None, Meta(description="use this existing PVC instead of creating one")] = None
 
-    @field_validator("size", mode="before")
-    @classmethod
-    def _size(cls, size: Any) -> str:
-        return checks.quantity(size, "size")
-
-    @field_validator("storage_class")
-    @classmethod
-    def _storage_class(cls, value: str | None) -> str | None:
-        return None if value is None else checks.dns_subdomain(value, "StorageClass name", "rook-ceph-block")
-
-    @field_validator("existing_claim")
-    @classmethod
-    def _existing_claim(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return checks.chart_text(
-            checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data"),
-            "storage.filesystem.existing_claim",
-            "registry-data",
-        )
+    BEFORE = {"size": lambda size: checks.quantity(size, "size")}
+    CHECKS = {
+        "storage_class": _optional(lambda value: checks.dns_subdomain(value, "StorageClass name", "rook-ceph-block")),
+        "existing_claim": _optional(
+            lambda value: checks.chart_text(
+                checks.dns_subdomain(value, "PersistentVolumeClaim name", "registry-data"),
+                "storage.filesystem.existing_claim",
+                "registry-data",
+            )
+        ),
+    }
 
 
-class S3Storage(Section):
+class S3Storage(Section, frozen=True):
     bucket: str = ""
     region: str = ""
-    endpoint: str | None = Field(None, description="S3-compatible endpoint URL (MinIO, Ceph RGW); AWS when unset")
+    endpoint: Annotated[
+        str | None, Meta(description="S3-compatible endpoint URL (MinIO, Ceph RGW); AWS when unset")
+    ] = None
     root_directory: str | None = None
     secure: bool = True
     force_path_style: bool = True
     skip_verify: bool = False
     encrypt: bool = False
-    access_key: SecretField | None = Field(
-        None, description="access key reference; unset for instance-role credentials"
-    )
-    secret_key: SecretField | None = None
+    access_key: Annotated[
+        SecretSpec | None,
+        Meta(description="access key reference; unset for instance-role credentials"),
+    ] = None
+    secret_key: Annotated[SecretSpec | None, Meta(description=SECRET_DESCRIPTION)] = None
 
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, value: str) -> str:
+    @staticmethod
+    def _bucket(value: str) -> str:
         if value and not checks.S3_BUCKET.fullmatch(value) or ".." in value:
             raise ValueError(
                 f"s3.bucket {value!r} is not a bucket name: at most 63 lowercase letters, digits, '.' and '-', "
@@ -377,20 +642,16 @@ class S3Storage(Section):
             )
         return value  # a bucket YAML would read as a number (12345) is quoted for the chart by render.chart_bare
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
+    @staticmethod
+    def _region(value: str) -> str:
         if value and not checks.S3_REGION.fullmatch(value):
             raise ValueError(
                 f"s3.region {value!r} is not a region name: lowercase letters, digits and '-', e.g. us-east-1"
             )
         return value
 
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+    @staticmethod
+    def _endpoint(value: str) -> str:
         return checks.http_url(
             value,
             "s3.endpoint",
@@ -399,17 +660,18 @@ class S3Storage(Section):
             "e.g. access_key: env:S3_ACCESS_KEY",
         )
 
-    @field_validator("root_directory")
-    @classmethod
-    def _root(cls, value: str | None) -> str | None:
+    @staticmethod
+    def _root(value: str | None) -> str | None:
         if value is not None and (checks.CONTROL.search(value) or not value.startswith("/") or "//" in value):
             raise ValueError(
                 f"s3.root_directory {value!r} must be a path starting with '/', without line breaks, e.g. /registry"
             )
         return value
 
-    @model_validator(mode="after")
-    def _complete(self) -> "S3Storage":
+    BEFORE = {"access_key": _optional(_secret_spec), "secret_key": _optional(_secret_spec)}
+    CHECKS = {"bucket": _bucket, "region": _region, "endpoint": _optional(_endpoint), "root_directory": _root}
+
+    def check(self) -> None:
         missing = [name for name in ("bucket", "region") if not getattr(self, name)]
         if missing:
             raise ValueError(
@@ -418,88 +680,85 @@ class S3Storage(Section):
             )
         if (self.access_key is None) != (self.secret_key is None):
             raise ValueError("give both s3.access_key and s3.secret_key, or neither (instance-role credentials)")
-        return self
 
 
-class Storage(Section):
+class Storage(Section, frozen=True):
     kind: Literal["filesystem", "s3"] = "filesystem"
     filesystem: FilesystemStorage = FilesystemStorage()
     s3: S3Storage | None = None
-    delete_enabled: bool = Field(True, description="allow deleting images (needed for garbage collection)")
+    delete_enabled: Annotated[bool, Meta(description="allow deleting images (needed for garbage collection)")] = True
 
-    @model_validator(mode="after")
-    def _kind(self) -> "Storage":
+    def check(self) -> None:
         if self.kind == "s3" and self.s3 is None:
             raise ValueError("storage.kind s3 needs a storage.s3 section (bucket, region, endpoint, keys)")
-        return self
 
 
-class Uploads(Section):
-    max_body_size: str = Field(
-        "0", description='largest request body the ingress accepts; "0" is unlimited (VM images)'
+def _nginx_size(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(
+            f'{value!r} is not an nginx size: use "0" (or unlimited) for no limit, or a number with k, m or g, e.g. 10g'
+        )
+    text = str(value).strip()
+    if text == "0" or text.lower() in ("unlimited", "none", "off"):
+        return "0"
+    if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
+        raise ValueError(
+            f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, "
+            "e.g. 10g"
+        )
+    return text
+
+
+class Uploads(Section, frozen=True):
+    max_body_size: Annotated[
+        str, Meta(description='largest request body the ingress accepts; "0" is unlimited (VM images)')
+    ] = "0"
+    read_timeout: Annotated[
+        int, Meta(ge=1, le=86400, description="seconds the ingress waits for the registry to answer")
+    ] = 3600
+    send_timeout: Annotated[
+        int, Meta(ge=1, le=86400, description="seconds the ingress waits while sending to the registry")
+    ] = 3600
+    request_buffering: Annotated[bool, Meta(description="buffer whole uploads at the ingress (off streams them)")] = (
+        False
     )
-    read_timeout: WholeNumber = Field(
-        3600, ge=1, le=86400, description="seconds the ingress waits for the registry to answer"
-    )
-    send_timeout: WholeNumber = Field(
-        3600, ge=1, le=86400, description="seconds the ingress waits while sending to the registry"
-    )
-    request_buffering: bool = Field(False, description="buffer whole uploads at the ingress (off streams them)")
 
-    @field_validator("max_body_size", mode="before")
-    @classmethod
-    def _body(cls, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ValueError(
-                f'{value!r} is not an nginx size: use "0" (or unlimited) for no limit, or a number with k, m or g, '
-                "e.g. 10g"
-            )
-        text = str(value).strip()
-        if text == "0" or text.lower() in ("unlimited", "none", "off"):
-            return "0"
-        if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", text) or int(re.sub(r"[^0-9]", "", text)) == 0:
-            raise ValueError(
-                f"'{value}' is not an nginx size: use \"0\" (or unlimited) for no limit, or a number with k, m or g, "
-                "e.g. 10g"
-            )
-        return text
+    BEFORE = {"max_body_size": _nginx_size, "read_timeout": _whole_number, "send_timeout": _whole_number}
 
 
-class GarbageCollect(Section):
+class GarbageCollect(Section, frozen=True):
     """Scheduled garbage collection: the installer's CronJob runs `gc`'s safe sequence (read-only, collect,
     writable)."""
 
     enabled: bool = False
     schedule: str = "0 1 * * *"
     delete_untagged: bool = True
-    image: str | None = Field(
-        None,
-        description="an image with bash, date, sleep and kubectl for the CronJob; default registry.k8s.io/kubectl "
-        "at the cluster's version (a mirror for offline clusters)",
+    image: Annotated[
+        str | None,
+        Meta(
+            description="an image with bash, date, sleep and kubectl for the CronJob; default registry.k8s.io/kubectl "
+            "at the cluster's version (a mirror for offline clusters)"
+        ),
+    ] = None
+
+    CHECKS = {
+        "schedule": checks.cron_schedule,
+        "image": _optional(
+            lambda value: checks.image_reference(
+                value, "extras.garbage_collect.image", "registry.k8s.io/kubectl:v1.35.2 (or a mirror of it)"
+            )
+        ),
+    }
+
+
+class Image(Section, frozen=True):
+    repository: Annotated[str | None, Meta(description="registry image repository (a mirror for offline clusters)")] = (
+        None
     )
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        return checks.cron_schedule(value)
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return checks.image_reference(
-            value, "extras.garbage_collect.image", "registry.k8s.io/kubectl:v1.35.2 (or a mirror of it)"
-        )
-
-
-class Image(Section):
-    repository: str | None = Field(None, description="registry image repository (a mirror for offline clusters)")
     tag: str | None = None
 
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, value: str | None) -> str | None:
+    @staticmethod
+    def _repository(value: str | None) -> str | None:
         if value is not None and not checks.IMAGE_REPOSITORY.fullmatch(value):
             raise ValueError(
                 f"extras.image.repository {value!r} is not an image repository: e.g. "
@@ -507,9 +766,8 @@ class Image(Section):
             )
         return value
 
-    @field_validator("tag", mode="before")
-    @classmethod
-    def _tag(cls, value: Any) -> str | None:
+    @staticmethod
+    def _tag(value: Any) -> str | None:
         if value is not None and (not isinstance(value, str) or not checks.IMAGE_TAG.fullmatch(value)):
             raise ValueError(
                 f"extras.image.tag {value!r} is not an image tag: letters, digits, '_', '.', '-', at most 128, e.g. "
@@ -517,25 +775,27 @@ class Image(Section):
             )
         return value
 
+    BEFORE = {"tag": _tag}
+    CHECKS = {"repository": _repository}
 
-class Resources(Section):
-    cpu_request: str | None = Field(None, description="Kubernetes quantity, e.g. 100m or 1")
-    memory_request: str | None = Field(None, description="Kubernetes quantity, e.g. 256Mi")
-    cpu_limit: str | None = Field(None, description="Kubernetes quantity, e.g. 2")
-    memory_limit: str | None = Field(None, description="Kubernetes quantity, e.g. 1Gi")
 
-    @field_validator("cpu_request", "cpu_limit", mode="before")
-    @classmethod
-    def _cpu(cls, value: Any) -> str | None:
-        return None if value is None else checks.quantity(value, "CPU amount", "500m", allow_milli=True)
+def _cpu(value: Any) -> str | None:
+    return None if value is None else checks.quantity(value, "CPU amount", "500m", allow_milli=True)
 
-    @field_validator("memory_request", "memory_limit", mode="before")
-    @classmethod
-    def _memory(cls, value: Any) -> str | None:
-        return None if value is None else checks.quantity(value, "memory amount", "512Mi")
 
-    @model_validator(mode="after")
-    def _request_within_limit(self) -> "Resources":
+def _memory(value: Any) -> str | None:
+    return None if value is None else checks.quantity(value, "memory amount", "512Mi")
+
+
+class Resources(Section, frozen=True):
+    cpu_request: Annotated[str | None, Meta(description="Kubernetes quantity, e.g. 100m or 1")] = None
+    memory_request: Annotated[str | None, Meta(description="Kubernetes quantity, e.g. 256Mi")] = None
+    cpu_limit: Annotated[str | None, Meta(description="Kubernetes quantity, e.g. 2")] = None
+    memory_limit: Annotated[str | None, Meta(description="Kubernetes quantity, e.g. 1Gi")] = None
+
+    BEFORE = {"cpu_request": _cpu, "cpu_limit": _cpu, "memory_request": _memory, "memory_limit": _memory}
+
+    def check(self) -> None:
         for kind in ("cpu", "memory"):
             request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
             if request and limit and checks.quantity_value(request) > checks.quantity_value(limit):
@@ -543,67 +803,100 @@ class Resources(Section):
                     f"extras.resources.{kind}_request {request} is more than {kind}_limit {limit}; "
                     "Kubernetes refuses a request above its limit: raise the limit or lower the request"
                 )
-        return self
 
 
-class Extras(Section):
-    replicas: WholeNumber = Field(1, ge=1, le=20)
+class Extras(Section, frozen=True):
+    replicas: Annotated[int, Meta(ge=1, le=20)] = 1
     garbage_collect: GarbageCollect = GarbageCollect()
     metrics: bool = False
     image: Image = Image()
     resources: Resources = Resources()
+
+    BEFORE = {"replicas": _whole_number}
 
 
 DEFAULT_NODE_TRUST_IMAGE = "docker.io/library/busybox:1.36"
 DEFAULT_CONTAINERD_CERTS_D = "/etc/containerd/certs.d"
 
 
-class Clients(Section):
+def _host_path(field_name: str) -> Check:
+    example = DEFAULT_CONTAINERD_CERTS_D if field_name == "containerd_certs_d" else "/etc/containerd/config.toml"
+
+    def check(value: str) -> str:
+        if (
+            not value.startswith("/")
+            or checks.CONTROL.search(value)
+            or any(c.isspace() or c in "\"'$`" for c in value)
+            or "/../" in value + "/"
+            or value.rstrip("/") in ("", "/etc", "/var", "/usr")
+        ):
+            raise ValueError(
+                f"clients.{field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or "
+                f"'..', e.g. {example}"
+            )
+        return value.rstrip("/")
+
+    return check
+
+
+class Clients(Section, frozen=True):
     """Who pulls from the registry inside the cluster: pull Secrets, node trust, the in-cluster pull check."""
 
-    namespaces: list[str] = Field(
-        # a lambda, not `list`: pydantic reads a builtin factory's signature by tokenizing its text (~16 M instructions)
-        default_factory=lambda: [],
-        description="namespaces whose pods pull from the registry: each gets a "
-        "kubernetes.io/dockerconfigjson Secret of the pull user",
+    namespaces: Annotated[
+        list[str],
+        Meta(
+            description="namespaces whose pods pull from the registry: each gets a "
+            "kubernetes.io/dockerconfigjson Secret of the pull user"
+        ),
+    ] = field(default_factory=list)
+    pull_user: Annotated[str, Meta(description="the dedicated pull user (generated password, kept across re-runs)")] = (
+        "puller"
     )
-    pull_user: str = Field("puller", description="the dedicated pull user (generated password, kept across re-runs)")
-    service_account: bool = Field(
-        False,
-        description="also add the pull Secret to each namespace's default ServiceAccount "
-        "imagePullSecrets (merged, never replacing)",
+    service_account: Annotated[
+        bool,
+        Meta(
+            description="also add the pull Secret to each namespace's default ServiceAccount "
+            "imagePullSecrets (merged, never replacing)"
+        ),
+    ] = False
+    node_trust: Annotated[
+        bool,
+        Meta(
+            description="a DaemonSet writes the registry's CA into every node's certs.d folders "
+            "(containerd, CRI-O/podman, Docker)"
+        ),
+    ] = False
+    node_trust_image: Annotated[
+        str, Meta(description="a busybox-like image (sh, mkdir, cp, cat) for the node-trust DaemonSet")
+    ] = DEFAULT_NODE_TRUST_IMAGE
+    containerd_certs_d: Annotated[str, Meta(description="the nodes' containerd config_path folder")] = (
+        DEFAULT_CONTAINERD_CERTS_D
     )
-    node_trust: bool = Field(
-        False,
-        description="a DaemonSet writes the registry's CA into every node's certs.d folders "
-        "(containerd, CRI-O/podman, Docker)",
-    )
-    node_trust_image: str = Field(
-        DEFAULT_NODE_TRUST_IMAGE, description="a busybox-like image (sh, mkdir, cp, cat) for the node-trust DaemonSet"
-    )
-    containerd_certs_d: str = Field(DEFAULT_CONTAINERD_CERTS_D, description="the nodes' containerd config_path folder")
-    containerd_config: str = Field(
-        "/etc/containerd/config.toml", description="the nodes' containerd config file (read to check config_path)"
-    )
-    crio_certs_d: str = Field("/etc/containers/certs.d", description="the nodes' CRI-O/podman certs.d folder")
-    docker_certs_d: str = Field("/etc/docker/certs.d", description="the nodes' Docker certs.d folder")
-    pull_address: str | None = Field(
-        None,
-        description="HOST[:PORT] the nodes pull from; the first exposure host when unset "
-        "(give the port when the ingress is not on 443)",
-    )
-    pull_check: bool = Field(
-        True, description="after the smoke push, a short-lived Pod pulls the pushed image (needs a namespace)"
-    )
-    cdi: bool = Field(
-        False,
-        description="also write the CDI forms: a ConfigMap with the CA (certConfigMap) and a Secret with "
-        "accessKeyId/secretKey (secretRef) in each namespace",
-    )
+    containerd_config: Annotated[
+        str, Meta(description="the nodes' containerd config file (read to check config_path)")
+    ] = "/etc/containerd/config.toml"
+    crio_certs_d: Annotated[str, Meta(description="the nodes' CRI-O/podman certs.d folder")] = "/etc/containers/certs.d"
+    docker_certs_d: Annotated[str, Meta(description="the nodes' Docker certs.d folder")] = "/etc/docker/certs.d"
+    pull_address: Annotated[
+        str | None,
+        Meta(
+            description="HOST[:PORT] the nodes pull from; the first exposure host when unset "
+            "(give the port when the ingress is not on 443)"
+        ),
+    ] = None
+    pull_check: Annotated[
+        bool, Meta(description="after the smoke push, a short-lived Pod pulls the pushed image (needs a namespace)")
+    ] = True
+    cdi: Annotated[
+        bool,
+        Meta(
+            description="also write the CDI forms: a ConfigMap with the CA (certConfigMap) and a Secret with "
+            "accessKeyId/secretKey (secretRef) in each namespace"
+        ),
+    ] = False
 
-    @field_validator("namespaces", mode="before")
-    @classmethod
-    def _namespaces(cls, value: Any) -> Any:
+    @staticmethod
+    def _namespaces(value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             return value
         out: list[str] = []
@@ -614,56 +907,38 @@ class Clients(Section):
             if name in out:
                 raise ValueError(f"clients.namespaces lists '{name}' twice")
             out.append(name)
-        return out
+        return out if out != value else value
 
-    @field_validator("pull_user", mode="before")
-    @classmethod
-    def _pull_user(cls, value: Any) -> str:
-        return checks.user_name(value)
-
-    @field_validator("node_trust_image")
-    @classmethod
-    def _image(cls, value: str) -> str:
+    @staticmethod
+    def _image(value: str) -> str:
         return checks.image_reference(
             value,
             "clients.node_trust_image",
             f"{DEFAULT_NODE_TRUST_IMAGE} (a mirror for offline clusters: mirror.example.com/library/busybox:1.36)",
         )
 
-    @field_validator("containerd_certs_d", "containerd_config", "crio_certs_d", "docker_certs_d")
-    @classmethod
-    def _host_path(cls, value: str, info: ValidationInfo) -> str:
-        if (
-            not value.startswith("/")
-            or checks.CONTROL.search(value)
-            or any(c.isspace() or c in "\"'$`" for c in value)
-            or "/../" in value + "/"
-            or value.rstrip("/") in ("", "/etc", "/var", "/usr")
-        ):
-            example = (
-                DEFAULT_CONTAINERD_CERTS_D if info.field_name == "containerd_certs_d" else "/etc/containerd/config.toml"
-            )
-            raise ValueError(
-                f"clients.{info.field_name} {value!r} must be an absolute path on the nodes without spaces, quotes or "
-                f"'..', e.g. {example}"
-            )
-        return value.rstrip("/")
-
-    @field_validator("pull_address")
-    @classmethod
-    def _pull_address(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+    @staticmethod
+    def _pull_address(value: str) -> str:
         host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
         if not is_hostname(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
             raise ValueError(f"clients.pull_address {value!r} is not HOST[:PORT], e.g. registry.example.com:30443")
         return value
 
+    BEFORE = {"namespaces": _namespaces, "pull_user": checks.user_name}
+    CHECKS = {
+        "node_trust_image": _image,
+        **{
+            name: _host_path(name)
+            for name in ("containerd_certs_d", "containerd_config", "crio_certs_d", "docker_certs_d")
+        },
+        "pull_address": _optional(_pull_address),
+    }
 
-class Choices(Section):
+
+class Choices(Section, frozen=True, kw_only=True):
     """Everything the user decides; a preset file is exactly this, with `version: 1`."""
 
-    version: Literal[1] = Field(1, description="preset format version")
+    version: Annotated[Literal[1], Meta(description="preset format version")] = 1
     target: Target = Target()
     chart: Chart = Chart()
     exposure: Exposure
@@ -673,8 +948,7 @@ class Choices(Section):
     extras: Extras = Extras()
     clients: Clients = Clients()
 
-    @model_validator(mode="after")
-    def _cross(self) -> "Choices":
+    def check(self) -> None:
         if self.exposure.gateway is not None and self.auth.mode == "ingress":
             raise ValueError(
                 "auth.mode is ingress but exposure.gateway is set: Gateway API has no standard basic auth (each "
@@ -709,7 +983,6 @@ class Choices(Section):
                     f"exposure.tls.secret_name {tls.secret_name!r} is the name of {owned[tls.secret_name]}, which the "
                     f"installer writes itself: choose another name, e.g. {release}-tls or registry-tls"
                 )
-        return self
 
 
 def shared_volume_problem(storage: Storage, extras: Extras) -> Problem | None:

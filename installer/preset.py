@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from pydantic import ValidationError
 
 from installer.errors import Problem, ValidationFailed
-from installer.model import Choices
+from installer.model import Choices, Invalid
 
 MAX_PRESET_BYTES = 256 * 1024
 MAX_DEPTH = 12
@@ -75,19 +74,16 @@ def parse_preset(data: bytes | str, source: str = "preset") -> Choices:
             source,
         )
     try:
-        return Choices.model_validate(tree, context={"allow_literal_secrets": False})
-    except ValidationError as exc:
+        return Choices.parse(tree)
+    except Invalid as exc:
         raise ValidationFailed(problems_from_validation(exc, lines), source) from None
 
 
-def problems_from_validation(exc: ValidationError, lines: dict[tuple, int] | None = None) -> list[Problem]:
-    """Turn pydantic's errors into Problems with a dotted key path, the line, and a fix."""
+def problems_from_validation(exc: Invalid, lines: dict[tuple, int] | None = None) -> list[Problem]:
+    """Turn the model's errors (model.Invalid) into Problems with a dotted key path, the line, and a fix."""
     problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = tuple(err["loc"])
+    for loc, message, kind in exc.errors:
         path = ".".join(str(p) for p in loc)
-        kind = err["type"]
-        message = str(err["msg"]).removeprefix("Value error, ")
         fix = ""
         if kind == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'"
@@ -309,7 +305,7 @@ def _yaml_type(value: Any) -> str:
 
 def dump_preset(choices: Choices) -> str:
     """The preset text for `choices`: only what differs from the defaults, secrets as references."""
-    data = choices.model_dump(mode="json", exclude_defaults=True)
+    data = choices.to_dict(exclude_defaults=True)
     data = {"version": 1, **{k: v for k, v in data.items() if k != "version"}}
     for user in choices.auth.users:
         if user.password.kind == "literal":
@@ -321,8 +317,45 @@ def dump_preset(choices: Choices) -> str:
 
 
 def preset_schema() -> dict[str, Any]:
-    """JSON Schema of a preset, generated from the Choices model."""
-    schema = Choices.model_json_schema(mode="validation")
+    """JSON Schema of a preset, generated from the Choices model (msgspec.json.schema): secrets are references
+    (strings), a one-value enum a const."""
+    import inspect
+
+    import msgspec.json
+
+    from installer.model import SECRET_DESCRIPTION
+    from installer.secretref import SecretSpec
+    from installer.secretstr import SecretStr
+
+    def secret_str(kind: type) -> dict[str, Any]:
+        if kind is SecretStr:  # only inside SecretSpec, which is replaced below
+            return {"type": "string"}
+        raise NotImplementedError(kind)
+
+    generated = msgspec.json.schema(Choices, schema_hook=secret_str)
+    definitions = generated["$defs"]
+    definitions.pop(SecretSpec.__name__, None)
+
+    def simplify(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"kind", "ref", "value"}:  # a SecretSpec default, as msgspec encoded it
+                return SecretSpec(node["kind"], node["ref"]).to_reference()
+            if node.get("$ref") == f"#/$defs/{SecretSpec.__name__}":  # a secret is written as its reference
+                node = {"description": SECRET_DESCRIPTION, **node, "type": "string"}
+                del node["$ref"]
+            if "enum" in node and len(node["enum"]) == 1:
+                node = {**{k: v for k, v in node.items() if k != "enum"}, "const": node["enum"][0]}
+            return {
+                key: inspect.cleandoc(value) if key == "description" and isinstance(value, str) else simplify(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [simplify(item) for item in node]
+        return node
+
+    definitions = simplify(definitions)
+    schema = definitions.pop(Choices.__name__)
+    schema["$defs"] = definitions
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "registry-installer preset"
     return schema

@@ -10,6 +10,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import msgspec
+
 from installer.errors import InstallerError
 from installer.gateway import (
     ALTERNATIVES,
@@ -240,7 +242,8 @@ class ProbeResult:
             data["release"].pop("values", None)
         data.pop("seconds", None)
         data["warnings"] = self.warnings()
-        return json.dumps(data, indent=2, sort_keys=True)
+        # the Gateway API views are msgspec Structs (asdict leaves them as they are): their fields as a mapping
+        return json.dumps(data, indent=2, sort_keys=True, default=msgspec.to_builtins)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from pydantic import SecretStr
-
 from installer.console import format_size
 from installer.diagnose import STEP_ERRORS, Diagnosis, as_registry_error, diagnose
 from installer.disk import (
@@ -29,6 +27,7 @@ from installer.disk import (
 )
 from installer.events import EventSink, Note, Progress, StepRun, discard, step
 from installer.registry_client import OCI_CONFIG, OCI_MANIFEST, Descriptor, RegistryClient, RegistryError, manifest_json
+from installer.secretstr import SecretStr
 from installer.smoke import SmokeTarget
 from installer.smoke_image import go_architecture
 

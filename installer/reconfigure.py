@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from installer.model import (
     TLS,
@@ -127,7 +127,11 @@ def _exposure(ingress: dict, annotations: dict, names: SecretNames, secrets_pres
 def _tls(ingress: dict, annotations: dict, names: SecretNames, secrets_present: Iterable[str] | None) -> TLS:
     tls_entries = ingress.get("tls") or []
     secret_name = (tls_entries[0] or {}).get("secretName") if tls_entries else None
-    for key, kind in ((CM_CLUSTER_ISSUER, "ClusterIssuer"), (CM_ISSUER, "Issuer")):
+    issuers: tuple[tuple[str, Literal["ClusterIssuer", "Issuer"]], ...] = (
+        (CM_CLUSTER_ISSUER, "ClusterIssuer"),
+        (CM_ISSUER, "Issuer"),
+    )
+    for key, kind in issuers:
         if annotations.get(key):
             own = None if secret_name in (None, names.tls) else secret_name
             return TLS(mode="cert-manager", issuer=annotations[key], issuer_kind=kind, secret_name=own)

@@ -19,7 +19,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from pydantic import SecretStr
+
+from installer.secretstr import SecretStr
 
 log = logging.getLogger(__name__)
 

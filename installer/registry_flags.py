@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 from installer.errors import UsageError
 from installer.probe import FAMILY_NAMES
 
-if TYPE_CHECKING:  # requests, pydantic and the registry client load only when the smoke test runs
-    from pydantic import SecretStr
-
+if TYPE_CHECKING:  # requests and the registry client load only when the smoke test runs
+    from installer.secretstr import SecretStr
     from installer.smoke import SmokeTarget
 
 log = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ def _password(args: argparse.Namespace, environ: dict[str, str] | os._Environ) -
             f"environment variable {args.password_env} is not set; export it with the password, "
             f"or name another variable with --password-env"
         )
-    from pydantic import SecretStr
+    from installer.secretstr import SecretStr
 
     return SecretStr(value)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from installer.checks import secret_key_for_user
@@ -34,8 +35,7 @@ NGINX = "nginx.ingress.kubernetes.io/"
 NGINX_INC = "nginx.org/"
 
 
-@dataclass(frozen=True)
-class UploadAnnotations:
+class UploadAnnotations(msgspec.Struct, frozen=True):
     """The Ingress annotations one controller family reads for large uploads."""
 
     body: str

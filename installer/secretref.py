@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
-
 from installer.errors import InstallerError
+from installer.secretstr import SecretStr
 
 REFERENCE_SYNTAX = "env:VAR_NAME, file:/path/to/file, generate, or keep"
 REFERENCE_PREFIXES: tuple[tuple[str, Literal["env", "file"]], ...] = (("env:", "env"), ("file:", "file"))
@@ -113,6 +111,8 @@ class SecretSpec:
 
 def generate_password(length: int = GENERATED_LENGTH) -> str:
     """A strong password of URL-safe characters (no shell or YAML specials)."""
+    import secrets  # here: a render that keeps its generated secrets needs no hmac/OpenSSL import (start-up)
+
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
     return "".join(secrets.choice(alphabet) for _ in range(length))
 

@@ -13,7 +13,7 @@ from installer.errors import InstallerError, Problem
 from installer.kube import KubeClient, list_contexts
 
 # The wizard's first frame needs only the contexts: the engine and its events, apply, helm, render, verify
-# (requests), diff and probe load when a step uses them, and so do pydantic and the Choices model
+# (requests), diff and probe load when a step uses them, and so do msgspec and the Choices model
 # (bench/startup.py), so their imports sit in the methods below.
 if TYPE_CHECKING:
     from installer.apply import ApplyOptions, ApplyResult
@@ -427,11 +427,11 @@ class WizardSession:
             if clients:
                 from installer.model import Clients
 
-                section = Clients.model_validate(clients)
+                section = Clients.parse(clients)
                 # the pull user's hash sits in the registry's htpasswd beside the users': it is not one of them
                 users = [u for u in choices.auth.users if not (section.namespaces and u.name == section.pull_user)]
-                auth = choices.auth.model_copy(update={"users": users})
-                choices = choices.model_copy(update={"clients": section, "auth": auth})
+                auth = choices.auth.replace(users=users)
+                choices = choices.replace(clients=section, auth=auth)
         return choices
 
     # -- day two (issue 16): the Status view and its actions --------------------------------------
@@ -499,7 +499,7 @@ class WizardSession:
         """The CA clients must trust for these choices and where it came from (build_plan's rule): exposure.tls.ca_file,
         the system trust store, the TLS Secret's ca.crt (read from the cluster when connected), the end of a files
         chain. None without TLS."""
-        asking = choices.model_copy(update={"clients": choices.clients.model_copy(update={"node_trust": True})})
+        asking = choices.replace(clients=choices.clients.replace(node_trust=True))
         return self._client_ca(asking)[0]  # as if node trust were on: look even where nothing is known yet
 
     def clients_problems(self, choices: Choices) -> list[Problem]:
@@ -600,7 +600,7 @@ def _kept_as_env(choices: Choices) -> Choices:
         User(name=u.name, password=SecretSpec("env", password_env_var(u.name))) if u.password.kind == "keep" else u
         for u in choices.auth.users
     ]
-    return choices.model_copy(update={"auth": choices.auth.model_copy(update={"users": users})})
+    return choices.replace(auth=choices.auth.replace(users=users))
 
 
 def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices, list[Path]]:
@@ -619,8 +619,8 @@ def _store_typed_passwords(choices: Choices, secrets_dir: Path) -> tuple[Choices
             files.append(secret_file)
             user = User(name=user.name, password=SecretSpec("file", str(secret_file.resolve())))
         users.append(user)
-    auth = choices.auth.model_copy(update={"users": users})
-    return choices.model_copy(update={"auth": auth}), files
+    auth = choices.auth.replace(users=users)
+    return choices.replace(auth=auth), files
 
 
 def default_preset_path(folder: str | None = None) -> str:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pydantic import SecretStr
-
 from installer.console import format_size
 from installer.diagnose import (
     STEP_CONNECT,
@@ -36,6 +34,7 @@ from installer.registry_client import (
     RegistryError,
     manifest_json,
 )
+from installer.secretstr import SecretStr
 from installer.smoke_image import MiB, SmokeLayer, image_config
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,6 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from installer.checks import user_from_secret_key
 from installer.errors import InstallerError
 from installer.htpasswd import parse_htpasswd
@@ -16,6 +14,7 @@ from installer.kube import KubeClient, NotFound
 from installer.managed import list_managed
 from installer.plan import ClaimInfo, ExistingState, SecretNames, chart_fullname
 from installer.render import MANAGED_BY, OLD_S3_KEYS, S3_ACCESS_KEY, S3_SECRET_KEY
+from installer.secretstr import SecretStr
 
 if TYPE_CHECKING:  # the probe's types only: an offline render reads no cluster (start-up)
     from installer.probe import ProbeResult

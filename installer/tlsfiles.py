@@ -10,9 +10,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pydantic import SecretStr
 
 from installer.errors import InstallerError, Problem
+from installer.secretstr import SecretStr
 
 MAX_PEM_BYTES = 1024 * 1024
 SERVING_DAYS = 825

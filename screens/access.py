@@ -40,7 +40,7 @@ class AccessScreen(StepScreen):
         # Gateway API has no standard basic auth: through a Gateway only the registry can check passwords
         self.modes = [m for m in AUTH_MODES if not (gateway and m[1] == "ingress")]
         if gateway and self.auth.mode == "ingress":
-            self.auth = self.auth.model_copy(update={"mode": "registry"})
+            self.auth = self.auth.replace(mode="registry")
         self.users: list[User] = list(self.auth.users)
 
     def compose_body(self) -> ComposeResult:

@@ -21,7 +21,7 @@ from screens.base import Confirm, GoBack, GoTo
 from screens.cluster import ClusterScreen
 from screens.state import WizardState
 
-if TYPE_CHECKING:  # pydantic and the Choices model load after the first frame (bench/startup.py)
+if TYPE_CHECKING:  # msgspec and the Choices model load after the first frame (bench/startup.py)
     from installer.model import Choices
     from installer.probe import ProbeResult
     from screens.status import StatusSeen

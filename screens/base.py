@@ -21,10 +21,9 @@ from textual.worker import Worker, WorkerState
 
 from installer.errors import InstallerError, Problem, ValidationFailed
 
-if TYPE_CHECKING:  # pydantic, the Choices model, preset's wording and the engine's events load after the first frame
-    from pydantic import BaseModel
-
+if TYPE_CHECKING:  # msgspec, the Choices model, preset's wording and the engine's events load after the first frame
     from installer.events import Event
+    from installer.model import Section
     from screens.app import WizardApp
 
 
@@ -108,22 +107,21 @@ def in_screen_words(path: str, message: str) -> tuple[str, str]:
 
 
 def load_validation() -> None:
-    """Load what `validated` needs (pydantic, the Choices model, preset's wording): the first frame does not, so
+    """Load what `validated` needs (msgspec, the Choices model, preset's wording): the first frame does not, so
     the first step loads it in a worker after painting."""
     import installer.model  # noqa: F401
     import installer.preset  # noqa: F401
 
 
-def validated(section_type: type[BaseModel], data: dict[str, Any], prefix: str = "") -> Any:
+def validated(section_type: type[Section], data: dict[str, Any], prefix: str = "") -> Any:
     """Build a section with the same validators presets use; InvalidStep with the problems (in the screen's words)
     otherwise."""
-    from pydantic import ValidationError
-
+    from installer.model import Invalid
     from installer.preset import problems_from_validation
 
     try:
-        return section_type.model_validate(data, context={"allow_literal_secrets": True})
-    except ValidationError as exc:
+        return section_type.parse(data, literal_secrets=True)
+    except Invalid as exc:
         problems = []
         for p in problems_from_validation(exc):
             path = f"{prefix}.{p.path}".strip(".") if p.path else prefix

@@ -159,7 +159,7 @@ class ClientsScreen(StepScreen):
         return found.first(Switch).value if found else default
 
     def build_section(self) -> Clients | ClientsChoice:
-        data = self.clients.model_dump()
+        data = self.clients.to_dict()
         data.update(
             namespaces=split_names(self.query_one("#namespaces", Input).value),
             service_account=self.query_one("#service-account", Switch).value,
@@ -184,14 +184,12 @@ class ClientsScreen(StepScreen):
         exposure = self.choices.exposure
         if self.ask_ca_file:
             path = self.query_one("#ca-file", Input).value.strip() or None
-            tls = validated(TLS, {**exposure.tls.model_dump(), "ca_file": path}, "exposure.tls")
-            exposure = exposure.model_copy(update={"tls": tls})
+            tls = validated(TLS, {**exposure.tls.to_dict(), "ca_file": path}, "exposure.tls")
+            exposure = exposure.replace(tls=tls)
         # the Plan's own rules: the CA file is a CA and signed the certificate; node trust has a CA to write
         key = (clients.node_trust, exposure.tls.ca_file)
         if key not in self.checked:  # once per answer: it reads the file (and the TLS Secret), not per keystroke
-            self.checked[key] = self.session.clients_problems(
-                self.choices.model_copy(update={"clients": clients, "exposure": exposure})
-            )
+            self.checked[key] = self.session.clients_problems(self.choices.replace(clients=clients, exposure=exposure))
         problems = self.checked[key]
         if problems:
             raise InvalidStep([Problem(FIELD_WORDS.get(p.path, p.path), p.message, p.fix) for p in problems])

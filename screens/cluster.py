@@ -19,7 +19,7 @@ from installer.session import ClusterIdentity
 from screens.base import InvalidStep, StepScreen, load_validation, validated
 from screens.state import ClusterChoice
 
-if TYPE_CHECKING:  # pydantic and the Choices model load after the first frame (bench/startup.py)
+if TYPE_CHECKING:  # msgspec and the Choices model load after the first frame (bench/startup.py)
     from installer.model import Target
 
 __all__ = ["ClusterChoice", "ClusterScreen", "ContextField"]

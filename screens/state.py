@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pydantic and the Choices model load after the first frame (bench/startup.py)
+if TYPE_CHECKING:  # msgspec and the Choices model load after the first frame (bench/startup.py)
     from installer.engine import Prepared
     from installer.model import Auth, Choices, Clients, Exposure, Extras, Storage, Target, Uploads
     from installer.probe import ProbeResult
@@ -118,15 +118,14 @@ class WizardState:
 
         if self.exposure is None:
             raise ValueError("the Address step has not been answered yet")
-        defaults = Choices.model_fields
         data: dict[str, Any] = {
             "target": self.chosen_target,
             "exposure": self.exposure,
             "auth": self.auth or Auth(),
-            "storage": self.storage or defaults["storage"].default,
-            "uploads": self.uploads or defaults["uploads"].default,
-            "extras": self.extras or defaults["extras"].default,
-            "clients": self.clients or defaults["clients"].default,
+            "storage": self.storage or Choices.field_default("storage"),
+            "uploads": self.uploads or Choices.field_default("uploads"),
+            "extras": self.extras or Choices.field_default("extras"),
+            "clients": self.clients or Choices.field_default("clients"),
         }
         if chart is not None:
             data["chart"] = chart

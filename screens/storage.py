@@ -157,7 +157,7 @@ class StorageScreen(StepScreen):
             raise InvalidStep(
                 [Problem("extras.replicas", f"'{text}' is not a number of replicas", "write a whole number, e.g. 1")]
             )
-        data = self.extras.model_dump()
+        data = self.extras.to_dict()
         data["replicas"] = int(text)
         data["garbage_collect"] = {
             **data["garbage_collect"],

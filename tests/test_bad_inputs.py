@@ -18,12 +18,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from installer import checks
 from installer.cli import main
 from installer.errors import ValidationFailed
-from installer.model import Auth, Choices, Exposure, FilesystemStorage, Resources, Uploads, User
+from installer.model import Auth, Choices, Exposure, FilesystemStorage, Invalid, Resources, Uploads, User
 from installer.preset import parse_preset, problems_from_validation
 from tests.conftest import PRESETS, ROOT, run_installer
 from tests.unit.test_presets import BAD_PRESETS
@@ -889,8 +888,8 @@ FIELD_CASES = [
 
 @pytest.mark.parametrize("model,data,path,words", FIELD_CASES, ids=[f"field{i}" for i in range(len(FIELD_CASES))])
 def test_bad_wizard_fields(model, data, path, words):
-    with pytest.raises(ValidationError) as info:
-        model.model_validate(data, context={"allow_literal_secrets": True})
+    with pytest.raises(Invalid) as info:
+        model.parse(data, literal_secrets=True)
     problems = problems_from_validation(info.value)
     assert any(p.path.startswith(path) for p in problems)
     assert words in " ".join(p.message for p in problems)
@@ -999,8 +998,8 @@ def _valid_ingress_host(h: str) -> bool:
 @given(hostish)
 def test_any_accepted_hostname_is_a_valid_ingress_host(text):
     try:
-        exposure = Exposure.model_validate({"hosts": [text]})
-    except ValidationError:
+        exposure = Exposure.parse({"hosts": [text]})
+    except Invalid:
         return
     accepted = exposure.hosts[0]
     assert accepted == text.lower() and _valid_ingress_host(accepted), repr(text)
@@ -1012,8 +1011,8 @@ def test_any_accepted_user_name_is_one_htpasswd_line_and_a_valid_secret_key(text
     from installer.htpasswd import parse_htpasswd
 
     try:
-        user = User.model_validate({"name": text})
-    except ValidationError:
+        user = User.parse({"name": text})
+    except Invalid:
         return
     assert not re.search(r"[:\s\x00-\x1f\x7f]", user.name), repr(text)
     assert parse_htpasswd(f"{user.name}:$2y$04$x\n") == {user.name: "$2y$04$x"}
@@ -1024,8 +1023,8 @@ def test_any_accepted_user_name_is_one_htpasswd_line_and_a_valid_secret_key(text
 @given(st.one_of(st.text(max_size=80), st.from_regex(r"\A[A-Za-z0-9 \"'\\$;{}\n.-]{1,70}\Z")))
 def test_any_accepted_realm_is_a_safe_annotation_value(text):
     try:
-        auth = Auth.model_validate({"mode": "ingress", "realm": text})
-    except ValidationError:
+        auth = Auth.parse({"mode": "ingress", "realm": text})
+    except Invalid:
         return
     assert auth.realm.isascii() and auth.realm.isprintable() and len(auth.realm) <= 64, repr(text)
     assert not set(auth.realm) & set("\"'\\$;{}`"), repr(text)
@@ -1036,9 +1035,9 @@ def test_any_accepted_realm_is_a_safe_annotation_value(text):
 @given(st.one_of(st.text(max_size=20), st.from_regex(r"\A[0-9.+\-eE ]{1,8}(Ki|Mi|Gi|m|k|M|G|E|e3|)\Z"), st.integers()))
 def test_any_accepted_quantity_is_a_kubernetes_quantity(text):
     try:
-        fs = FilesystemStorage.model_validate({"size": text})
-        resources = Resources.model_validate({"cpu_request": text})
-    except ValidationError:
+        fs = FilesystemStorage.parse({"size": text})
+        resources = Resources.parse({"cpu_request": text})
+    except Invalid:
         return
     for value in (fs.size, resources.cpu_request):
         assert K8S_QUANTITY.match(value) and not value.startswith("-"), repr(text)
@@ -1073,8 +1072,8 @@ def test_arbitrary_text_never_renders_an_invalid_object(host, user, realm, size,
         "storage": {"filesystem": {"size": size}},
     }
     try:
-        choices = Choices.model_validate(data)
-    except ValidationError:
+        choices = Choices.parse(data)
+    except Invalid:
         return
     rendered = render(build_plan(choices))
     values = rendered.values

@@ -298,9 +298,8 @@ def test_status_reads_the_catalog_with_the_installers_credentials(kube_node, tmp
     installer's own user (a generated password kept in <release>-installer)."""
     import base64
 
-    from pydantic import SecretStr
-
     from installer.registry_client import Descriptor, RegistryClient, manifest_json, sha256_digest
+    from installer.secretstr import SecretStr
 
     namespace = "status-auth"
     file = tmp_path / "preset.yaml"

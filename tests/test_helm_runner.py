@@ -146,7 +146,7 @@ def test_s3_names_the_chart_writes_bare_stay_strings(helm_binary, tmp_path, buck
     text."""
     from installer.model import Choices
 
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "exposure": {"hosts": ["r.example.com"]},
             "auth": {"bcrypt_cost": 4},
@@ -189,7 +189,7 @@ def test_metrics_and_garbage_collection_render_as_the_real_chart_wants(helm_bina
     pod, container, binary and config where the chart puts them."""
     from installer.model import Choices
 
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "exposure": {"hosts": ["r.example.com"]},
             "auth": {"bcrypt_cost": 4},

@@ -14,8 +14,8 @@ import secrets
 import pytest
 import requests
 import yaml
-from pydantic import SecretStr
 
+from installer.secretstr import SecretStr
 from installer.smoke import SmokeTarget, run_smoke
 from tests.fixtures.ingress import IngressStandInError, start_ingress_stand_in
 from tests.fixtures.registry import Blackhole, make_ca, start_registry, write_htpasswd

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import SecretStr
 
 from installer.events import discard
+from installer.secretstr import SecretStr
 from installer.smoke import SmokeResult, SmokeTarget, run_smoke
 from installer.verify import ROUTE_SETTLE, wait_until_routed
 from tests.fixtures.registry import make_ca, write_htpasswd

@@ -78,9 +78,8 @@ def failed(proc, node) -> str:
 
 
 def registry_client(ingress, ca):
-    from pydantic import SecretStr
-
     from installer.registry_client import RegistryClient
+    from installer.secretstr import SecretStr
 
     return RegistryClient(
         ingress.address("localhost"), username="admin", password=SecretStr(PASSWORD), ca_file=ca.ca_file
@@ -329,7 +328,7 @@ def test_a_missing_secret_key_ends_the_wait_and_names_the_key(kube_node, namespa
 
     monkeypatch.setenv("S3_ACCESS_KEY", "AKIA-node-test")
     monkeypatch.setenv("S3_SECRET_KEY", "node-test-secret")
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "target": {"namespace": namespace},
             "chart": {"path": str(CHART)},

@@ -46,7 +46,7 @@ def _choices(node, namespace: str, host: str, apps: str, pull_address: str, othe
     """The release with node trust and one pull namespace; CRI-O's and Docker's folders under `other_certs`."""
     from installer.model import Choices
 
-    return Choices.model_validate(
+    return Choices.parse(
         {
             "target": {"namespace": namespace},
             "chart": {"path": str(CHART)},
@@ -144,9 +144,7 @@ def test_node_trust_and_pull_secret_make_the_in_cluster_pull_pass_and_each_missi
         from installer.clients import clients_from_cluster
 
         read_back = clients_from_cluster(kube, namespace, "docker-registry", [host, "localhost"])
-        assert read_back == {k: v for k, v in choices.clients.model_dump().items() if k not in ("pull_check",)}, (
-            read_back
-        )
+        assert read_back == {k: v for k, v in choices.clients.to_dict().items() if k not in ("pull_check",)}, read_back
 
         # 401: the same pull without the pull Secret (in the release's namespace: the client namespace's default
         # ServiceAccount now brings the Secret by itself)
@@ -350,12 +348,8 @@ def test_a_corporate_ca_from_ca_file_reaches_every_node_and_the_pull_passes_thro
         kube.core.create_namespaced_secret(
             namespace, {"metadata": {"name": "corp-tls"}, "type": "kubernetes.io/tls", "data": data}
         )
-        from_secret = choices.model_copy(
-            update={
-                "exposure": choices.exposure.model_copy(
-                    update={"tls": TLS(mode="existing-secret", secret_name="corp-tls")}
-                )
-            }
+        from_secret = choices.replace(
+            exposure=choices.exposure.replace(tls=TLS(mode="existing-secret", secret_name="corp-tls"))
         )
         monkeypatch.setenv("REGISTRY_PASSWORD", PASSWORD)
         found = prepare(from_secret, kube).plan.client_ca

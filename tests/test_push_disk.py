@@ -12,13 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from installer.cli import main as cli_main
 from installer.disk import DiskLayer, LayerStream, inspect_disk, sniff_format
 from installer.errors import UsageError
 from installer.events import Note, Progress
 from installer.push_disk import PushDiskTarget, run_push_disk
+from installer.secretstr import SecretStr
 from tests.fixtures.cutproxy import CutProxy
 
 MiB = 1024 * 1024

@@ -25,19 +25,17 @@ def secret_env(monkeypatch):
 def expected_after_install(choices: Choices, plan) -> Choices:
     """What a re-run should show: passwords kept, classes as resolved by the plan, secret keys kept."""
     users = [User(name=u.name, password=KEEP) for u in choices.auth.users] if choices.auth.mode != "none" else []
-    exposure = choices.exposure.model_copy(update={"ingress_class": plan.ingress_class})
+    exposure = choices.exposure.replace(ingress_class=plan.ingress_class)
     storage = choices.storage
     if storage.kind == "filesystem":
-        fs = storage.filesystem.model_copy(update={"storage_class": plan.storage_class})
-        storage = storage.model_copy(update={"filesystem": fs})
+        fs = storage.filesystem.replace(storage_class=plan.storage_class)
+        storage = storage.replace(filesystem=fs)
     elif storage.s3 is not None and storage.s3.access_key is not None:
-        storage = storage.model_copy(
-            update={"s3": storage.s3.model_copy(update={"access_key": KEEP, "secret_key": KEEP})}
-        )
-    auth = choices.auth.model_copy(update={"users": users})
+        storage = storage.replace(s3=storage.s3.replace(access_key=KEEP, secret_key=KEEP))
+    auth = choices.auth.replace(users=users)
     if auth.mode != "ingress":
-        auth = auth.model_copy(update={"realm": "Registry Realm"})  # the chart values only carry the ingress realm
-    return choices.model_copy(update={"exposure": exposure, "auth": auth, "storage": storage})
+        auth = auth.replace(realm="Registry Realm")  # the chart values only carry the ingress realm
+    return choices.replace(exposure=exposure, auth=auth, storage=storage)
 
 
 def round_trip(choices: Choices, **kwargs) -> tuple[Choices, Choices]:
@@ -68,16 +66,10 @@ def test_seed_preset_keeps_every_setting_that_matters():
 
 def test_changed_settings_come_back():
     base = load_preset(PRESETS / "minimal.yaml")
-    changed = base.model_copy(
-        update={
-            "uploads": base.uploads.model_copy(
-                update={"max_body_size": "10g", "read_timeout": 600, "request_buffering": True}
-            ),
-            "auth": base.auth.model_copy(update={"users": [User(name="admin"), User(name="ci")], "bcrypt_cost": 5}),
-            "exposure": base.exposure.model_copy(
-                update={"hosts": ["a.example.com", "b.example.com"], "tls": TLS(mode="none")}
-            ),
-        }
+    changed = base.replace(
+        uploads=base.uploads.replace(max_body_size="10g", read_timeout=600, request_buffering=True),
+        auth=base.auth.replace(users=[User(name="admin"), User(name="ci")], bcrypt_cost=5),
+        exposure=base.exposure.replace(hosts=["a.example.com", "b.example.com"], tls=TLS(mode="none")),
     )
     back, expected = round_trip(changed)
     assert back == expected
@@ -91,12 +83,8 @@ def test_self_signed_without_ca_secret_is_an_existing_secret():
 
 def test_cert_manager_issuer_kind():
     base = load_preset(PRESETS / "minimal.yaml")
-    changed = base.model_copy(
-        update={
-            "exposure": base.exposure.model_copy(
-                update={"tls": TLS(mode="cert-manager", issuer="local", issuer_kind="Issuer")}
-            )
-        }
+    changed = base.replace(
+        exposure=base.exposure.replace(tls=TLS(mode="cert-manager", issuer="local", issuer_kind="Issuer"))
     )
     back, expected = round_trip(changed)
     assert back.exposure.tls == expected.exposure.tls
@@ -104,10 +92,8 @@ def test_cert_manager_issuer_kind():
 
 def test_s3_names_quoted_for_the_chart_come_back_as_typed():
     base = load_preset(PRESETS / "s3-ha.yaml")
-    s3 = base.storage.s3.model_copy(
-        update={"bucket": "12345", "region": "1", "endpoint": "http://127.0.0.1:9000", "secure": False}
-    )
-    changed = base.model_copy(update={"storage": base.storage.model_copy(update={"s3": s3})})
+    s3 = base.storage.s3.replace(bucket="12345", region="1", endpoint="http://127.0.0.1:9000", secure=False)
+    changed = base.replace(storage=base.storage.replace(s3=s3))
     values = render(build_plan(changed)).values
     assert values["s3"]["bucket"] == '"12345"'  # what the chart's bare template needs (see render.chart_bare)
     back, expected = round_trip(changed)

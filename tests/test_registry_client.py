@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from pydantic import SecretStr
 
 from installer.registry_client import (
     OCI_CONFIG,
@@ -23,6 +22,7 @@ from installer.registry_client import (
     registry_base_url,
     sha256_digest,
 )
+from installer.secretstr import SecretStr
 from tests.fixtures.procs import free_port, wait_for
 from tests.fixtures.registry import Blackhole
 

@@ -8,8 +8,8 @@ import secrets
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from pydantic import SecretStr
 
+from installer.secretstr import SecretStr
 from installer.smoke import SmokeTarget, run_smoke
 from tests.fixtures.procs import free_port
 from tests.fixtures.registry import make_ca, run_registry, start_nginx, write_htpasswd

@@ -12,12 +12,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from installer.cli import main as cli_main
 from installer.diagnose import STEP_CONNECT, STEP_LAYER, STEP_VERIFY, diagnose
 from installer.events import Note, Progress, StepFinished, StepStarted
 from installer.registry_client import RegistryError
+from installer.secretstr import SecretStr
 from installer.sizes import parse_size
 from installer.smoke import SmokeTarget, run_smoke
 from installer.smoke_image import SmokeLayer, image_config

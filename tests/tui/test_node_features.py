@@ -8,9 +8,9 @@ import re
 import subprocess
 
 import pytest
-from pydantic import SecretStr
 
 from installer.registry_client import RegistryClient
+from installer.secretstr import SecretStr
 from screens.app import make_app
 from tests.tui.conftest import (
     action_finished,

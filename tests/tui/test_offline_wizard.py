@@ -476,7 +476,7 @@ def test_a_preset_with_kept_passwords_can_replay_elsewhere(tmp_path, monkeypatch
     from installer.model import Choices
     from installer.preset import load_preset
 
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "exposure": {"hosts": ["r.example.com"]},
             "auth": {"users": [{"name": "admin", "password": "keep"}, {"name": "ci@corp", "password": "keep"}]},

@@ -106,13 +106,13 @@ def test_dry_run_says_wait_while_another_installer_holds_the_lock_and_what_a_rea
     namespace = "dry-run-pending"
     leave_pending_upgrade(kube_cluster, namespace)
     kube = connect(kube_cluster.admin_context, str(kube_cluster.kubeconfig))
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "target": {"namespace": namespace, "release": RELEASE, "context": kube_cluster.admin_context},
             "chart": Chart(path=str(CHART_DIR)),
             "exposure": {"hosts": ["dry.example.com"]},
         },
-        context={"allow_literal_secrets": True},
+        literal_secrets=True,
     )
     prepared = prepare(choices, kube)
     runner = HelmRunner(str(helm_path("helm3")), str(kube_cluster.kubeconfig), kube_cluster.admin_context)

@@ -79,7 +79,7 @@ async def test_the_form_says_at_once_when_no_password_is_known_and_does_not_push
     installed = bcrypt.hashpw(b"typed-at-install", bcrypt.gensalt(4)).decode()
     choices = Choices(
         exposure=Exposure(hosts=["registry.example.com"]),
-        auth=Auth.model_validate({"users": [{"name": "admin", "password": "keep"}]}),
+        auth=Auth.parse({"users": [{"name": "admin", "password": "keep"}]}),
     )
     prepared = prepare(choices, None, existing=ExistingState(registry_htpasswd={"admin": installed}))
     disk = tmp_path / "debian-12.qcow2"

@@ -19,14 +19,14 @@ pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
 def install(cluster, namespace: str, mode: str) -> list:
     kube = connect(cluster.admin_context, str(cluster.kubeconfig))
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "target": {"namespace": namespace, "context": cluster.admin_context},
             "chart": Chart(path=str(CHART_DIR)),
             "exposure": {"hosts": ["auth.example.com"]},
             "auth": {"mode": mode, "users": [{"name": "admin", "password": "generate"}]},
         },
-        context={"allow_literal_secrets": True},
+        literal_secrets=True,
     )
     prepared = prepare(choices, kube)
     events = []

@@ -7,7 +7,6 @@ import json
 import subprocess
 
 import pytest
-from pydantic import SecretStr
 
 from installer import clients as cl
 from installer.checks import secret_key_for_user
@@ -15,12 +14,13 @@ from installer.htpasswd import matches, parse_htpasswd
 from installer.model import Choices
 from installer.plan import ExistingState, build_plan
 from installer.render import render
+from installer.secretstr import SecretStr
 
 HOST = "registry.example.com"
 
 
 def _choices(**clients) -> Choices:
-    return Choices.model_validate({"exposure": {"hosts": [HOST, "alias.example.com"]}, "clients": clients})
+    return Choices.parse({"exposure": {"hosts": [HOST, "alias.example.com"]}, "clients": clients})
 
 
 def _plan(existing: ExistingState | None = None, **clients):
@@ -299,7 +299,7 @@ def _files(folder, cert="cert", ca=None, **clients) -> Choices:
     tls = {"mode": "files", "cert_file": str(folder / f"{cert}.pem"), "key_file": str(folder / "key.pem")}
     if ca:
         tls["ca_file"] = str(folder / f"{ca}.pem")
-    return Choices.model_validate({"exposure": {"hosts": [HOST], "tls": tls}, "clients": clients})
+    return Choices.parse({"exposure": {"hosts": [HOST], "tls": tls}, "clients": clients})
 
 
 def _problems(choices, existing=None):
@@ -361,17 +361,17 @@ def test_a_bad_ca_file_is_refused_with_the_setting_and_the_fix(corporate, ca, wo
 
 @pytest.mark.parametrize("mode", ["self-signed", "none"])
 def test_ca_file_makes_no_sense_without_a_certificate_of_yours(mode):
-    from pydantic import ValidationError
+    from installer.model import Invalid
 
-    with pytest.raises(ValidationError, match=f"exposure.tls.ca_file is set but tls.mode is {mode}"):
-        Choices.model_validate({"exposure": {"hosts": [HOST], "tls": {"mode": mode, "ca_file": "/ca.pem"}}})
+    with pytest.raises(Invalid, match=f"exposure.tls.ca_file is set but tls.mode is {mode}"):
+        Choices.parse({"exposure": {"hosts": [HOST], "tls": {"mode": mode, "ca_file": "/ca.pem"}}})
 
 
 def test_the_tls_secrets_ca_crt_is_found_for_cert_manager_and_existing_secrets(corporate):
     _folder, ca_pem, leaf = corporate
     found = ExistingState(tls_secret_chain=leaf, tls_secret_ca=ca_pem)
     for tls in ({"mode": "cert-manager", "issuer": "corp-ca"}, {"mode": "existing-secret", "secret_name": "reg-tls"}):
-        choices = Choices.model_validate(
+        choices = Choices.parse(
             {"exposure": {"hosts": [HOST], "tls": tls}, "clients": {"node_trust": True, "namespaces": ["apps"]}}
         )
         plan = build_plan(choices, None, found)
@@ -387,7 +387,7 @@ def test_the_tls_secrets_ca_crt_is_found_for_cert_manager_and_existing_secrets(c
 
 def test_a_ca_crt_that_did_not_sign_the_secrets_certificate_is_not_used(corporate):
     folder, _ca, leaf = corporate
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {"exposure": {"hosts": [HOST], "tls": {"mode": "existing-secret", "secret_name": "reg-tls"}}}
     )
     other = (folder / "other-ca.pem").read_text()
@@ -419,7 +419,7 @@ def test_the_ca_node_trust_installed_before_is_found_on_a_reconfigure(corporate)
     """A reconfigure reads exposure back without ca_file: the CA node trust wrote (its ConfigMap) is used, when it
     signed the certificate (or the certificate is not known yet); a CA that did not is ignored."""
     folder, ca_pem, leaf = corporate
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {
             "exposure": {"hosts": [HOST], "tls": {"mode": "cert-manager", "issuer": "corp-ca"}},
             "clients": {"node_trust": True},

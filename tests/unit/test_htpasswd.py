@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from passlib.hash import bcrypt as passlib_bcrypt
-from pydantic import SecretStr
 
 from installer.htpasswd import build_htpasswd, hash_password, matches, parse_htpasswd
+from installer.secretstr import SecretStr
 
 
 def test_hash_is_2y_at_the_requested_cost_and_passlib_verifies_it():

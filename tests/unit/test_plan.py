@@ -32,7 +32,7 @@ def choices(**sections):
     data = {"exposure": {"hosts": ["registry.example.com"]}, "auth": {"bcrypt_cost": 4}}
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value}
-    return Choices.model_validate(data, context={"allow_literal_secrets": True})
+    return Choices.parse(data, literal_secrets=True)
 
 
 def problems(c, probe=PROBE):
@@ -166,9 +166,8 @@ def test_keep_reuses_the_installed_hash_when_the_password_was_never_stored():
 
 
 def test_s3_keys_are_kept_across_reruns():
-    from pydantic import SecretStr
-
     from installer.plan import ExistingState
+    from installer.secretstr import SecretStr
 
     s3 = {"kind": "s3", "s3": {"bucket": "b", "region": "r", "access_key": "keep", "secret_key": "keep"}}
     plan = build_plan(choices(storage=s3), PROBE, ExistingState(s3_keys=(SecretStr("AK"), SecretStr("SK"))))

@@ -10,12 +10,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from installer.model import Choices
 from installer.plan import ExistingState, build_plan
 from installer.preset import load_preset
 from installer.render import render, write_rendered
+from installer.secretstr import SecretStr
 from tests.conftest import CHART, PRESETS
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -128,7 +128,7 @@ def test_no_secret_material_in_values_and_secret_files_are_private(tmp_path):
 
 
 def test_rendering_twice_is_identical_given_the_same_existing_state():
-    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "auth": {"bcrypt_cost": 4}})
+    choices = Choices.parse({"exposure": {"hosts": ["r.example.com"]}, "auth": {"bcrypt_cost": 4}})
     first = build_plan(choices)
     existing = ExistingState(
         ha_shared_secret=first.ha_shared_secret,
@@ -144,7 +144,7 @@ def test_rendering_twice_is_identical_given_the_same_existing_state():
 
 
 def test_changed_password_gets_a_new_hash():
-    choices = Choices.model_validate({"exposure": {"hosts": ["r.example.com"]}, "auth": {"bcrypt_cost": 4}})
+    choices = Choices.parse({"exposure": {"hosts": ["r.example.com"]}, "auth": {"bcrypt_cost": 4}})
     first = build_plan(choices)
     old_hash = first.htpasswd.get_secret_value().split(":", 1)[1].strip()
     existing = ExistingState(registry_htpasswd={"admin": old_hash}, passwords={"admin": SecretStr("another-password")})
@@ -153,7 +153,7 @@ def test_changed_password_gets_a_new_hash():
 
 
 def test_rwx_keeps_rolling_updates_and_s3_gets_empty_secret_map_for_instance_roles():
-    rwx = Choices.model_validate(
+    rwx = Choices.parse(
         {
             "exposure": {"hosts": ["r.example.com"]},
             "extras": {"replicas": 2},
@@ -161,7 +161,7 @@ def test_rwx_keeps_rolling_updates_and_s3_gets_empty_secret_map_for_instance_rol
         }
     )
     assert "updateStrategy" not in render(build_plan(rwx)).values
-    s3 = Choices.model_validate(
+    s3 = Choices.parse(
         {"exposure": {"hosts": ["r.example.com"]}, "storage": {"kind": "s3", "s3": {"bucket": "b", "region": "r"}}}
     )
     values = render(build_plan(s3)).values
@@ -181,9 +181,7 @@ def test_other_controller_families_get_their_own_annotations(family, body_key):
         storage_classes=(StorageClassInfo("sc", "p", True, "Immediate", True),),
         ingress_classes=(IngressClassInfo("nginx-plus", "nginx.org/ingress-controller", True, family),),
     )
-    choices = Choices.model_validate(
-        {"exposure": {"hosts": ["r.example.com"]}, "auth": {"mode": "ingress", "bcrypt_cost": 4}}
-    )
+    choices = Choices.parse({"exposure": {"hosts": ["r.example.com"]}, "auth": {"mode": "ingress", "bcrypt_cost": 4}})
     rendered = render(build_plan(choices, probe))
     notes = rendered.values["ingress"]["annotations"]
     assert notes[body_key] == "0"
@@ -201,7 +199,7 @@ def test_traefik_gets_a_note_not_annotations():
         user="u",
         ingress_classes=(IngressClassInfo("traefik", "traefik.io/ingress-controller", True, "traefik"),),
     )
-    choices = Choices.model_validate(
+    choices = Choices.parse(
         {"exposure": {"hosts": ["r.example.com"]}, "storage": {"filesystem": {"existing_claim": "data"}}}
     )
     rendered = render(build_plan(choices, probe))

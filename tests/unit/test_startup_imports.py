@@ -61,7 +61,7 @@ def test_filesystem_render_loads_no_json(tmp_path):
 
 @pytest.mark.parametrize("command", ["render", "clients", "schema"])
 def test_short_commands_run_no_cycle_collection_and_leave_the_collector_on(tmp_path, command):
-    """Importing pydantic and building the model would run ~50 cycle collections that free ~750 objects: the commands
+    """Importing and building the model would run cycle collections that free next to nothing: the commands
     that load the model and end pause the collector (cli.short_command) and turn it back on when they return."""
     seed = str(PRESETS / "rook-ceph-nginx.yaml")
     argv = {
@@ -93,7 +93,7 @@ def test_short_commands_run_no_cycle_collection_and_leave_the_collector_on(tmp_p
 
 def test_the_process_ends_without_walking_its_objects(tmp_path):
     """`python -m installer` freezes the collector's objects once the command returned (cli.exit_soon): the tear-down
-    then skips the cycle search over pydantic's model (~4% of a render). Seen from an atexit hook, which runs after."""
+    then skips the cycle search over the loaded modules' objects. Seen from an atexit hook, which runs after."""
     code = (
         "import atexit, gc, runpy, sys\n"
         "atexit.register(lambda: print('FROZEN', gc.get_freeze_count()))\n"
@@ -157,15 +157,14 @@ def test_wizard_first_frame_needs_no_cluster_client_helm_or_http(tmp_path):
     assert screens == {"screens.app", "screens.base", "screens.cluster", "screens.state"}, sorted(screens)
 
 
-# pydantic and the Choices model load in the Cluster step's connect worker, after the first frame; RichLog (rich.pretty
+# msgspec and the Choices model load in the Cluster step's connect worker, after the first frame; RichLog (rich.pretty
 # and attrs) with the first step that shows a log; PyYAML only for a kubeconfig not written as kubectl writes it
 FIRST_FRAME_NEVER_LOADS = {
     "kubernetes",
     "requests",
     "cryptography",
     "passlib",
-    "pydantic",
-    "pydantic_core",
+    "msgspec",
     "attr",
     "yaml",
 }
@@ -184,8 +183,8 @@ FIRST_FRAME_LATER = {
 }
 
 
-def test_wizard_command_reaches_the_app_without_pydantic(tmp_path):
-    """`registry-installer` itself (the CLI's wizard command, not only make_app) starts the app before pydantic and
+def test_wizard_command_reaches_the_app_without_the_model(tmp_path):
+    """`registry-installer` itself (the CLI's wizard command, not only make_app) starts the app before msgspec and
     the model load; App.run is replaced here by a report of what is loaded at that moment."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(KUBECTL_STYLE)
@@ -201,23 +200,6 @@ def test_wizard_command_reaches_the_app_without_pydantic(tmp_path):
     assert "screens.app" in loaded
     assert not _top(loaded) & FIRST_FRAME_NEVER_LOADS, sorted(_top(loaded) & FIRST_FRAME_NEVER_LOADS)
     assert not loaded & FIRST_FRAME_LATER, sorted(loaded & FIRST_FRAME_LATER)
-
-
-def test_no_model_field_has_a_builtin_default_factory():
-    """pydantic reads a default_factory's signature when it builds the model; for a builtin such as `list` that means
-    tokenizing its text signature (the tokenizer's regex compiled first: ~16 M instructions of every render)."""
-    import inspect
-
-    from installer import model
-
-    builtin = [
-        f"{name}.{field_name}"
-        for name, cls in vars(model).items()
-        if inspect.isclass(cls) and issubclass(cls, model.BaseModel) and cls.__module__ == model.__name__
-        for field_name, field in cls.model_fields.items()
-        if inspect.isbuiltin(field.default_factory) or isinstance(field.default_factory, type)
-    ]
-    assert not builtin, builtin
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_a_section_that_does_not_exist_is_refused():
 def test_choices_fill_unvisited_sections_with_defaults():
     state = WizardState(exposure=Exposure(hosts=["r.example.com"]))
     choices = state.choices()
-    assert choices.auth == Auth() and choices.storage == Choices.model_fields["storage"].default
+    assert choices.auth == Auth() and choices.storage == Choices.field_default("storage")
     assert choices.exposure.hosts == ["r.example.com"]
 
 
