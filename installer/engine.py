@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from installer.events import EventSink, discard, step
+from installer.secretstr import repr_without
 
 if TYPE_CHECKING:  # msgspec and the model load only for commands that plan (probe does not)
     import threading
@@ -20,14 +22,15 @@ if TYPE_CHECKING:  # msgspec and the model load only for commands that plan (pro
     from installer.render import Rendered
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(msgspec.Struct, frozen=True):
     """A probe (None when offline), what is installed, the Plan and its rendering."""
 
     probe: ProbeResult | None
     existing: "ExistingState"
     plan: "Plan"
-    rendered: "Rendered" = field(repr=False)
+    rendered: "Rendered"
+
+    __repr__ = repr_without("rendered")
 
 
 def connect(context: str | None = None, kubeconfig: str | None = None) -> KubeClient:
@@ -84,7 +87,7 @@ def prepare(
         claim = fs.existing_claim if choices.storage.kind == "filesystem" else None
         existing = load_existing(kube, probe, choices.target.namespace, choices.target.release, extra, claim)
         if choices.exposure.gateway is not None:
-            from dataclasses import replace
+            from msgspec.structs import replace
 
             from installer.managed import listener_certificates
 

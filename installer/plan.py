@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 import msgspec
@@ -13,7 +12,7 @@ from installer.gcschedule import kubectl_image
 from installer.htpasswd import build_htpasswd
 from installer.model import Choices, Storage, password_length_problem
 from installer.secretref import generate_password
-from installer.secretstr import SecretStr
+from installer.secretstr import SecretStr, repr_without
 from installer.sizes import parse_size
 
 if TYPE_CHECKING:  # the probe module (and the cluster client it names) is not needed to plan offline
@@ -65,36 +64,48 @@ class GatewayTarget(msgspec.Struct, frozen=True):
         return f"{self.namespace}/{self.name}"
 
 
-# The small value classes here are msgspec Structs (made in C; a frozen dataclass compiles six generated methods at
-# import, ~0.3 ms each class on every command's start); the ones with fields kept out of repr (secrets, TLS material)
-# stay dataclasses: field(repr=False) is a dataclass feature.
+# The value classes here are msgspec Structs (made in C; a frozen dataclass compiles six generated methods at import,
+# ~0.3 ms each class on every command's start); fields kept out of repr (secrets, TLS material) are named to
+# repr_without.
 
 
-@dataclass(frozen=True)
-class ExistingState:
+class ExistingState(msgspec.Struct, frozen=True):
     """What a previous run left in the cluster, so a re-run changes nothing it does not have to."""
 
-    ha_shared_secret: SecretStr | None = field(default=None, repr=False)
-    registry_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
-    ingress_htpasswd: dict[str, str] = field(default_factory=dict, repr=False)
-    passwords: dict[str, SecretStr] = field(default_factory=dict, repr=False)
-    s3_keys: tuple[SecretStr, SecretStr] | None = field(default=None, repr=False)
-    tls: "TLSMaterial | None" = field(default=None, repr=False)
-    values: dict[str, Any] = field(default_factory=dict, repr=False)
+    ha_shared_secret: SecretStr | None = None
+    registry_htpasswd: dict[str, str] = msgspec.field(default_factory=dict)
+    ingress_htpasswd: dict[str, str] = msgspec.field(default_factory=dict)
+    passwords: dict[str, SecretStr] = msgspec.field(default_factory=dict)
+    s3_keys: tuple[SecretStr, SecretStr] | None = None
+    tls: "TLSMaterial | None" = None
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
     secrets_present: frozenset[str] = frozenset()
     revision: int = 0
     claim: "ClaimInfo | None" = None
     existing_claim_found: bool | None = None  # storage.filesystem.existing_claim: found, missing, or not checked
-    managed_objects: tuple[dict[str, Any], ...] = field(
-        default=(), repr=False
-    )  # HTTPRoute, policies, ... of this release
+    managed_objects: tuple[dict[str, Any], ...] = ()  # HTTPRoute, policies, ... of this release
     # the chosen Gateway's listener certificates: "namespace/name" -> tls.crt PEM, "" when the Secret is missing, None
     # when unreadable
-    listener_certs: dict[str, str | None] = field(default_factory=dict, repr=False)
+    listener_certs: dict[str, str | None] = msgspec.field(default_factory=dict)
     # the TLS Secret of tls.mode existing-secret / cert-manager as it is now: its tls.crt chain and ca.crt (PEM)
-    tls_secret_chain: str | None = field(default=None, repr=False)
-    tls_secret_ca: str | None = field(default=None, repr=False)
-    node_trust_ca: str | None = field(default=None, repr=False)  # the CA node trust wrote before (its ConfigMap)
+    tls_secret_chain: str | None = None
+    tls_secret_ca: str | None = None
+    node_trust_ca: str | None = None  # the CA node trust wrote before (its ConfigMap)
+
+    __repr__ = repr_without(
+        "ha_shared_secret",
+        "registry_htpasswd",
+        "ingress_htpasswd",
+        "passwords",
+        "s3_keys",
+        "tls",
+        "values",
+        "managed_objects",
+        "listener_certs",
+        "tls_secret_chain",
+        "tls_secret_ca",
+        "node_trust_ca",
+    )
 
 
 class ClaimInfo(msgspec.Struct, frozen=True):
@@ -138,14 +149,15 @@ def chart_fullname(release: str) -> str:
     return fullname(release)
 
 
-@dataclass(frozen=True)
-class ResolvedUser:
+class ResolvedUser(msgspec.Struct, frozen=True):
     """A user and its password; `password` is None when only the installed hash is kept (`keep`)."""
 
     name: str
-    password: SecretStr | None = field(repr=False)
+    password: SecretStr | None
     source: str = ""  # words: where the password came from
-    kept_hash: str | None = field(default=None, repr=False)
+    kept_hash: str | None = None
+
+    __repr__ = repr_without("password", "kept_hash")
 
 
 class ChartRef(msgspec.Struct, frozen=True):
@@ -164,8 +176,7 @@ class ChartRef(msgspec.Struct, frozen=True):
         return out
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True):
     """Every decision made and every secret resolved: what render() and apply() need, nothing more."""
 
     choices: Choices
@@ -177,17 +188,17 @@ class Plan:
     controller_family: str
     storage_class: str | None
     tls_secret_name: str | None
-    tls: "TLSMaterial | None" = field(repr=False)
-    users: tuple[ResolvedUser, ...] = field(repr=False)
-    htpasswd: SecretStr | None = field(repr=False)
-    ha_shared_secret: SecretStr = field(repr=False)
-    s3_keys: tuple[SecretStr, SecretStr] | None = field(repr=False)
+    tls: "TLSMaterial | None"
+    users: tuple[ResolvedUser, ...]
+    htpasswd: SecretStr | None
+    ha_shared_secret: SecretStr
+    s3_keys: tuple[SecretStr, SecretStr] | None
     notes: tuple[str, ...] = ()
     claim: DataClaim | None = None  # None on S3 storage
     gateway: GatewayTarget | None = None  # exposure through a Gateway (an HTTPRoute) instead of an Ingress
-    pull_user: ResolvedUser | None = field(default=None, repr=False)  # clients.pull_user, when namespaces pull
+    pull_user: ResolvedUser | None = None  # clients.pull_user, when namespaces pull
     gc_image: str = ""  # the scheduled collection's kubectl image (extras.garbage_collect.image or the cluster's)
-    client_ca: "ClientCA | None" = field(default=None, repr=False)  # the CA clients trust, and where it came from
+    client_ca: "ClientCA | None" = None  # the CA clients trust, and where it came from
 
     @property
     def pull_address(self) -> str:
@@ -209,6 +220,8 @@ class Plan:
         if self.client_ca is not None:
             return self.client_ca.pem
         return self.tls.ca_pem if self.tls is not None else None
+
+    __repr__ = repr_without("tls", "users", "htpasswd", "ha_shared_secret", "s3_keys", "pull_user", "client_ca")
 
 
 def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: ExistingState | None = None) -> Plan:

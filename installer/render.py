@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from installer.gateway import (
 )
 from installer.gcschedule import schedule_objects
 from installer.plan import ExistingState, Plan, chart_fullname
+from installer.secretstr import repr_without
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
 # the keys chart 3.0.0 reads from the Secret named in secrets.s3.secretRef (installer versions before
@@ -69,13 +69,12 @@ UPLOAD_ANNOTATIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(msgspec.Struct, frozen=True):
     """What a Plan becomes. `values` holds no secret material; the rest is secret and never printed."""
 
     values: dict[str, Any]
-    secret_values: dict[str, Any] = field(repr=False)
-    secrets: tuple[dict[str, Any], ...] = field(repr=False)
+    secret_values: dict[str, Any]
+    secrets: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = ()
     claim: dict[str, Any] | None = None  # the installer's data PVC (not secret); None when the user brings one or S3
 
@@ -102,6 +101,8 @@ class Rendered:
     def secret_summary(self) -> list[str]:
         """One line per Secret: name, type and key names (never values), for review screens."""
         return [f"{s['metadata']['name']} ({s['type']}): keys {', '.join(sorted(s['data']))}" for s in self.secrets]
+
+    __repr__ = repr_without("secret_values", "secrets")
 
 
 def to_yaml(data: Any) -> str:

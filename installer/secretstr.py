@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 MASK = "**********"
 
 
@@ -30,3 +32,14 @@ class SecretStr:
 
     def __len__(self) -> int:
         return len(self._secret_value)
+
+
+def repr_without(*hidden: str) -> Callable[[Any], str]:
+    """A __repr__ for a msgspec Struct that leaves the `hidden` fields out (secrets, TLS material): what
+    dataclasses' field(repr=False) did."""
+
+    def __repr__(self: Any) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name not in hidden)
+        return f"{type(self).__name__}({shown})"
+
+    return __repr__
