@@ -520,13 +520,17 @@ class UnresolvedNameSession(WizardSession):
         )
 
 
-async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(closed_kubeconfig):
+def unresolved_name_smoke_app():
+    """The wizard at its Smoke step after an install of registry.example.com, whose name does not resolve."""
     from installer.model import Choices, Exposure
 
-    session = UnresolvedNameSession()
     prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
     state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
-    app = make_app(session=session, start_at="smoke", state=state)
+    return make_app(session=UnresolvedNameSession(), start_at="smoke", state=state)
+
+
+async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(closed_kubeconfig):
+    app = unresolved_name_smoke_app()
     async with running(app) as pilot:
         await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
         screen = app.screen
@@ -540,7 +544,7 @@ async def test_smoke_name_not_resolving_offers_the_ingress_address_and_retry(clo
         await pilot.press("enter")  # Retry through the ingress address
         await worker_finished(pilot, "smoke_worker", times=2)
         assert not screen.running and screen.result.ok
-        assert session.addresses == [None, "203.0.113.7"]
+        assert app.session.addresses == [None, "203.0.113.7"]
         # Enter retried only: StepScreen's Enter (Next) did not run too and say "the smoke push is still running"
         assert on_screen(app, "SmokeScreen") and problems_text(app) == ""
         assert app.focused is screen.query_one("#next")  # pushed: Finish, not the address field still shown
@@ -614,12 +618,7 @@ async def test_review_problem_offers_to_go_to_the_step_that_owns_it(closed_kubec
 
 async def test_enter_on_a_wrong_push_through_address_stays_on_the_smoke_step(closed_kubeconfig):
     """Enter in the address field retries; a wrong address is named there, and the step does not move on."""
-    from installer.model import Choices, Exposure
-
-    session = UnresolvedNameSession()
-    prepared = prepare(Choices(exposure=Exposure(hosts=["registry.example.com"])), None)
-    state = WizardState(exposure=prepared.plan.choices.exposure, prepared=prepared, install=object())
-    app = make_app(session=session, start_at="smoke", state=state)
+    app = unresolved_name_smoke_app()
     async with running(app) as pilot:
         await worker_finished(pilot, "smoke_worker", screen="SmokeScreen")
         await worker_finished(pilot, "find_dns_target")
@@ -628,7 +627,7 @@ async def test_enter_on_a_wrong_push_through_address_stays_on_the_smoke_step(clo
         await pilot.pause()
         assert on_screen(app, "SmokeScreen"), "Enter on a wrong address left the Smoke step"
         assert problems_text(app).startswith("✗ Push through:")
-        assert session.addresses == [None] and app.focused is app.screen.query_one("#smoke-address")
+        assert app.session.addresses == [None] and app.focused is app.screen.query_one("#smoke-address")
 
 
 class SlowSmokeSession(FailingSmokeSession):

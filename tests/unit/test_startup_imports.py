@@ -59,6 +59,12 @@ def test_filesystem_render_loads_no_json(tmp_path):
     assert not {m for m in loaded if m == "json" or m.startswith("json.")}, sorted(m for m in loaded if "json" in m)
 
 
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """`python -c CODE` in the repository root, as a command runs there (a password for the seed preset set)."""
+    env = {**os.environ, "REGISTRY_PASSWORD": "startup-test"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+
+
 @pytest.mark.parametrize("command", ["render", "clients", "schema"])
 def test_short_commands_run_no_cycle_collection_and_leave_the_collector_on(tmp_path, command):
     """Importing and building the model would run cycle collections that free next to nothing: the commands
@@ -83,8 +89,7 @@ def test_short_commands_run_no_cycle_collection_and_leave_the_collector_on(tmp_p
         f"assert cli.main({argv!r}) == 0\n"
         "print('COLLECTIONS', len(started), 'ENABLED', gc.isenabled())"
     )
-    env = {**os.environ, "REGISTRY_PASSWORD": "startup-test"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     collections, enabled = proc.stdout.split("COLLECTIONS", 1)[1].split()[::2]
     # at most the one collection the collector makes as it is turned back on (it counted the paused allocations)
@@ -101,8 +106,7 @@ def test_the_process_ends_without_walking_its_objects(tmp_path):
         f"{str(tmp_path)!r}]\n"
         "runpy.run_module('installer', run_name='__main__')\n"
     )
-    env = {**os.environ, "REGISTRY_PASSWORD": "startup-test"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "values.yaml").is_file()
     assert int(proc.stdout.split("FROZEN", 1)[1].split()[0]) > 10_000, proc.stdout[-300:]
