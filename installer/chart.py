@@ -15,14 +15,12 @@ and otherwise fails with a message that says where to put the chart.
 from __future__ import annotations
 
 import io
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from installer import logs
 from installer.errors import InstallerError, UsageError
-
-log = logging.getLogger(__name__)
 
 CHART_ENV = "REGISTRY_INSTALLER_CHART"
 CHART_NAME = "docker-registry"
@@ -78,7 +76,9 @@ def read_chart(path: str | os.PathLike[str]) -> ChartInfo:
             f"use the {CHART_NAME} chart {CHART_VERSION} from {CHART_REPO}",
         )
     if info.version != CHART_VERSION:
-        log.warning("chart %s is version %s; the installer is made for %s", path, info.version, CHART_VERSION)
+        logs.logger(__name__).warning(
+            "chart %s is version %s; the installer is made for %s", path, info.version, CHART_VERSION
+        )
     return info
 
 
@@ -180,10 +180,10 @@ def _helm_pull(helm: str) -> Path | None:
             timeout=120,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        log.info("helm pull failed: %s", exc)
+        logs.logger(__name__).info("helm pull failed: %s", exc)
         return None
     if proc.returncode != 0:
-        log.info("helm pull failed: %s", proc.stderr.strip()[-500:])
+        logs.logger(__name__).info("helm pull failed: %s", proc.stderr.strip()[-500:])
         return None
     path = CACHE_DIR / CHART_FILE
     return path if path.is_file() else None

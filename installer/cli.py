@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import logging
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence, TextIO
 
+from installer import logs
 from installer.errors import InstallerError, UsageError
 
 if TYPE_CHECKING:
     from installer.kube import KubeClient
     from installer.smoke import SmokeResult
 
-log = logging.getLogger("installer")
 DEFAULT_HELM = os.environ.get("REGISTRY_INSTALLER_HELM", "helm")
 
 
@@ -51,142 +50,189 @@ def _add_wizard_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def wizard_parser() -> argparse.ArgumentParser:
-    """`registry-installer wizard`'s parser alone, the same as build_parser's `wizard` command (its usage, help and
-    errors), for the command line that starts with the wizard: the other commands' parsers are not built for it (~3 ms
-    of the wizard's start-up, bench/startup.py)."""
-    parser = argparse.ArgumentParser(prog="registry-installer wizard", parents=[_common_flags()])
-    _add_wizard_flags(parser)
-    parser.set_defaults(command="wizard", verbose=False)
-    return parser
-
-
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; given the `command` about to run, the other commands that talk to a registry
-    (smoke, push-disk) get their flags left off: those flags import the probe's controller families, the disk
-    pusher and their dependencies, which `render` does not need (start-up, bench/startup.py)."""
-    parser = argparse.ArgumentParser(
-        prog="registry-installer",
-        description="Install a private Docker registry on Kubernetes with Helm, then prove it works.",
-    )
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging on stderr (never secrets)")
-    common = _common_flags()
-
-    class CommandParser(argparse.ArgumentParser):
-        """A command's parser: it takes the common options too (--verbose after the command)."""
-
-        def __init__(self, **kw) -> None:
-            super().__init__(parents=[common], **kw)
-
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
-
-    _add_wizard_flags(sub.add_parser("wizard", help="the guided installer (the default with no command)"))
-
-    apply_p = sub.add_parser("apply", help="install or upgrade from a preset, headless")
-    apply_p.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
-    apply_p.add_argument("--dry-run", action="store_true", help="change nothing: server-side dry run of every object")
-    apply_p.add_argument("--yes", "-y", action="store_true", help="do not ask before changing the cluster")
-    apply_p.add_argument(
+def _add_apply_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", required=True, help="preset YAML file (see presets/)")
+    parser.add_argument("--dry-run", action="store_true", help="change nothing: server-side dry run of every object")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask before changing the cluster")
+    parser.add_argument(
         "--timeout", default="10m", help="how long to wait for the registry pods, e.g. 10m or 600s (default 10m)"
     )
-    apply_p.add_argument(
+    parser.add_argument(
         "--no-wait", action="store_true", help="do not wait for the registry pods (also skips the smoke push)"
     )
-    apply_p.add_argument("--skip-smoke", action="store_true", help="do not push a test image after installing")
-    apply_p.add_argument(
+    parser.add_argument("--skip-smoke", action="store_true", help="do not push a test image after installing")
+    parser.add_argument(
         "--smoke-address",
         metavar="HOST[:PORT]",
         help="push the test image through this address (e.g. before DNS points at the ingress)",
     )
-    apply_p.add_argument("--helm", default=DEFAULT_HELM, help="helm binary (default: helm on PATH)")
-    apply_p.add_argument(
+    parser.add_argument("--helm", default=DEFAULT_HELM, help="helm binary (default: helm on PATH)")
+    parser.add_argument(
         "--chart", help="a local chart directory or .tgz instead of the preset's chart (air-gapped clusters)"
     )
-    _add_target_flags(apply_p)
+    _add_target_flags(parser)
 
-    render_p = sub.add_parser("render", help="write values.yaml and Secret manifests, no cluster needed")
-    render_p.add_argument("--preset", required=True)
-    render_p.add_argument("--out", required=True, help="directory for values.yaml, secrets.yaml, secret-values.yaml")
-    render_p.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart")
-    render_p.add_argument(
+
+def _add_render_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", required=True)
+    parser.add_argument("--out", required=True, help="directory for values.yaml, secrets.yaml, secret-values.yaml")
+    parser.add_argument("--chart", help="a local chart directory or .tgz instead of the preset's chart")
+    parser.add_argument(
         "--state",
         metavar="FILE",
         help="keep the generated secrets (haSharedSecret, CA, certificate, passwords) in this "
         "0600 file and reuse them on the next render (default: read back --out's previous secrets.yaml)",
     )
 
-    probe_p = sub.add_parser("probe", help="show what the cluster offers")
-    probe_p.add_argument("--json", action="store_true", help="machine-readable output")
-    probe_p.add_argument("--helm", default=DEFAULT_HELM, help="helm binary to check (default: helm on PATH)")
-    _add_target_flags(probe_p)
 
-    uninstall_p = sub.add_parser(
-        "uninstall", help="remove the release (the data volume is kept; --delete-data deletes it)"
-    )
-    _add_target_flags(uninstall_p)
-    uninstall_p.add_argument(
-        "--delete-data", action="store_true", help="also delete the data volume (the images are lost)"
-    )
-    uninstall_p.add_argument("--keep-data", action="store_true", help="keep the data volume (the default)")
-    uninstall_p.add_argument("--yes", "-y", action="store_true")
-    uninstall_p.add_argument("--helm", default=DEFAULT_HELM)
+def _add_probe_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--helm", default=DEFAULT_HELM, help="helm binary to check (default: helm on PATH)")
+    _add_target_flags(parser)
 
-    status_p = sub.add_parser(
-        "status", help="health, disk usage, images and last garbage collection of the installed registry"
-    )
-    _add_target_flags(status_p)
-    status_p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    gc_p = sub.add_parser("gc", help="safe garbage collection: read-only, collect, writable again")
-    _add_target_flags(gc_p)
-    gc_p.add_argument(
+def _add_uninstall_flags(parser: argparse.ArgumentParser) -> None:
+    _add_target_flags(parser)
+    parser.add_argument("--delete-data", action="store_true", help="also delete the data volume (the images are lost)")
+    parser.add_argument("--keep-data", action="store_true", help="keep the data volume (the default)")
+    parser.add_argument("--yes", "-y", action="store_true")
+    parser.add_argument("--helm", default=DEFAULT_HELM)
+
+
+def _add_status_flags(parser: argparse.ArgumentParser) -> None:
+    _add_target_flags(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_gc_flags(parser: argparse.ArgumentParser) -> None:
+    _add_target_flags(parser)
+    parser.add_argument(
         "--dry-run", action="store_true", help="only list what would be deleted (the registry stays writable)"
     )
-    gc_p.add_argument("--yes", "-y", action="store_true", help="do not ask before making the registry read-only")
-    gc_p.add_argument(
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask before making the registry read-only")
+    parser.add_argument(
         "--keep-untagged", action="store_true", help="keep manifests no tag points at (default: delete them)"
     )
-    gc_p.add_argument(
+    parser.add_argument(
         "--timeout", default="10m", help="limit for each rollout and for the collection Job (default 10m)"
     )
-    gc_p.add_argument("--helm", default=DEFAULT_HELM)
+    parser.add_argument("--helm", default=DEFAULT_HELM)
 
-    grow_p = sub.add_parser("grow", help="expand the data volume (when its StorageClass allows it)")
-    _add_target_flags(grow_p)
-    grow_p.add_argument("--size", required=True, help="the new size, larger than now, e.g. 200Gi")
-    grow_p.add_argument("--yes", "-y", action="store_true", help="do not ask (volumes cannot shrink back)")
-    grow_p.add_argument("--timeout", default="2m", help="how long to wait for the resize to finish (default 2m)")
-    grow_p.add_argument("--helm", default=DEFAULT_HELM)
 
-    smoke_p = sub.add_parser("smoke", help="push and pull a test image through the registry's address")
-    if command in (None, "smoke"):
-        from installer.registry_flags import add_smoke_arguments
+def _add_grow_flags(parser: argparse.ArgumentParser) -> None:
+    _add_target_flags(parser)
+    parser.add_argument("--size", required=True, help="the new size, larger than now, e.g. 200Gi")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask (volumes cannot shrink back)")
+    parser.add_argument("--timeout", default="2m", help="how long to wait for the resize to finish (default 2m)")
+    parser.add_argument("--helm", default=DEFAULT_HELM)
 
-        add_smoke_arguments(smoke_p)
 
-    push_disk_p = sub.add_parser(
-        "push-disk", help="push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable"
-    )
-    if command in (None, "push-disk"):
-        from installer.disk_cli import add_push_disk_arguments
+def _add_smoke_flags(parser: argparse.ArgumentParser) -> None:
+    from installer.registry_flags import add_smoke_arguments  # the probe's controller families and their imports
 
-        add_push_disk_arguments(push_disk_p)
+    add_smoke_arguments(parser)
 
-    ca_p = sub.add_parser("ca", help="print the installer's CA (self-signed TLS) and where clients must put it")
-    _add_target_flags(ca_p)
-    ca_p.add_argument("--out", help="write the CA certificate to this file")
 
-    clients_p = sub.add_parser(
-        "clients", help="print what docker, podman, containerd, Pods and KubeVirt need to pull (no cluster needed)"
-    )
-    clients_p.add_argument("--preset", required=True)
-    clients_p.add_argument(
+def _add_push_disk_flags(parser: argparse.ArgumentParser) -> None:
+    from installer.disk_cli import add_push_disk_arguments  # the disk pusher and its imports
+
+    add_push_disk_arguments(parser)
+
+
+def _add_ca_flags(parser: argparse.ArgumentParser) -> None:
+    _add_target_flags(parser)
+    parser.add_argument("--out", help="write the CA certificate to this file")
+
+
+def _add_clients_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", required=True)
+    parser.add_argument(
         "--image", default="vms/fedora:40", metavar="REPOSITORY:TAG", help="the image the snippets name"
     )
 
-    schema_p = sub.add_parser("schema", help="print the preset JSON Schema")
-    schema_p.add_argument("--out", help="write it to this file instead")
+
+def _add_schema_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", help="write it to this file instead")
+
+
+# Each command, in the order `registry-installer --help` lists them: its one-line help and what adds its flags.
+PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "wizard": ("the guided installer (the default with no command)", _add_wizard_flags),
+    "apply": ("install or upgrade from a preset, headless", _add_apply_flags),
+    "render": ("write values.yaml and Secret manifests, no cluster needed", _add_render_flags),
+    "probe": ("show what the cluster offers", _add_probe_flags),
+    "uninstall": ("remove the release (the data volume is kept; --delete-data deletes it)", _add_uninstall_flags),
+    "status": (
+        "health, disk usage, images and last garbage collection of the installed registry",
+        _add_status_flags,
+    ),
+    "gc": ("safe garbage collection: read-only, collect, writable again", _add_gc_flags),
+    "grow": ("expand the data volume (when its StorageClass allows it)", _add_grow_flags),
+    "smoke": ("push and pull a test image through the registry's address", _add_smoke_flags),
+    "push-disk": ("push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable", _add_push_disk_flags),
+    "ca": ("print the installer's CA (self-signed TLS) and where clients must put it", _add_ca_flags),
+    "clients": (
+        "print what docker, podman, containerd, Pods and KubeVirt need to pull (no cluster needed)",
+        _add_clients_flags,
+    ),
+    "schema": ("print the preset JSON Schema", _add_schema_flags),
+}
+
+
+class _Unsure(Exception):
+    """A lean parse (the named command's parser alone) met a help flag or an error: the whole parser reads the line
+    again, to print the help, usage or error it always has."""
+
+
+class _LeanParser(argparse.ArgumentParser):
+    """A parser that hands help and errors over (_Unsure) instead of printing them."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Unsure(message)
+
+    def print_help(self, file: Any = None) -> None:
+        raise _Unsure("help")
+
+
+def build_parser(command: str | None = None, lean: bool = False) -> argparse.ArgumentParser:
+    """The whole command line. Given the `command` about to run, the commands that talk to a registry (smoke,
+    push-disk) get their flags only when they are that command: those flags import the probe's controller families,
+    the disk pusher and their dependencies. `lean` builds that command's parser alone, and raises _Unsure for help
+    and errors (`parse_command_line`): building all thirteen, with their help texts, is ~2.5 ms of a render."""
+    base = _LeanParser if lean else argparse.ArgumentParser
+    parser = base(
+        prog="registry-installer",
+        description="Install a private Docker registry on Kubernetes with Helm, then prove it works.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging on stderr (never secrets)")
+    common = _common_flags()
+
+    class CommandParser(base):  # type: ignore[valid-type,misc]
+        """A command's parser: it takes the common options too (--verbose after the command)."""
+
+        def __init__(self, **kw) -> None:
+            super().__init__(parents=[common], **kw)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
+    for name, (help_text, add_flags) in PARSERS.items():
+        if lean and name != command:
+            continue
+        command_parser = sub.add_parser(name, help=help_text)
+        if command in (None, name) or name not in ("smoke", "push-disk"):
+            add_flags(command_parser)
     return parser
+
+
+def parse_command_line(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line (`argv` names its command). The command's parser alone reads it first; help and
+    errors come from the whole parser, so they read as they always have (SystemExit, as argparse's)."""
+    command = next((arg for arg in argv if arg in COMMANDS), None)  # --verbose, before it, takes no value
+    if command is not None:
+        try:
+            return build_parser(command, lean=True).parse_args(argv)
+        except _Unsure:
+            pass
+    return build_parser(command).parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,21 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not any(arg in COMMANDS for arg in argv) and not any(arg in ("-h", "--help") for arg in argv):
         argv = ["wizard", *argv]  # `registry-installer --kubeconfig X` starts the wizard with those flags
     try:
-        # the wizard's own flags, parsed as build_parser's `wizard` command parses the rest of the line
-        args, unknown = wizard_parser().parse_known_args(argv[1:]) if argv[0] == "wizard" else (None, [])
-        if args is None or unknown:  # another command, or words the wizard does not take (the whole parser says so)
-            # the command is the first word naming one (the only option before it, --verbose, takes no value)
-            args = build_parser(next((arg for arg in argv if arg in COMMANDS), None)).parse_args(argv)
+        args = parse_command_line(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("urllib3", "kubernetes"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     command = args.command or "wizard"
+    logs.setup(args.verbose, now=command not in QUIET_START)
     from installer.files import forget_inputs
 
     forget_inputs()
@@ -898,6 +934,9 @@ def _finish_wizard_install(session) -> None:
             signal.signal(number, handler)
 
 
+# Commands whose logging is set up only when something logs (installer/logs.py): they end quickly, log nothing on
+# their usual path, and their modules take their logger from logs.logger().
+QUIET_START = {"render", "schema"}
 COMMANDS = {
     "wizard": cmd_wizard,
     "apply": cmd_apply,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
@@ -12,7 +11,6 @@ from typing import Any, Callable, TypeVar
 
 from installer.errors import InstallerError
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
 RETRIES = 4

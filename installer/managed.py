@@ -4,7 +4,6 @@ helm, removed when the release, the exposure or the schedule no longer needs the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Set
 from typing import Any
 
@@ -13,8 +12,6 @@ from installer.gcschedule import SCHEDULE_KINDS
 from installer.kube import Forbidden, KubeClient, NotFound
 
 ALL_KINDS = MANAGED_KINDS + SCHEDULE_KINDS
-
-log = logging.getLogger(__name__)
 
 
 def _selector(release: str) -> str:

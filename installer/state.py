@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:  # the probe's types only: an offline render reads no cluster 
     from installer.probe import ProbeResult
     from installer.tlsfiles import TLSMaterial
 
-log = logging.getLogger(__name__)
 MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 HELM_OWNERSHIP = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")

@@ -206,23 +206,40 @@ def test_wizard_command_reaches_the_app_without_the_model(tmp_path):
     assert not loaded & FIRST_FRAME_LATER, sorted(loaded & FIRST_FRAME_LATER)
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
+# Each command with lines its parser takes or refuses (help and unknown flags are added below).
+COMMAND_LINES = {
+    "wizard": [
         [],
         ["--context", "a", "--kubeconfig=/k", "-v"],
         ["--verbose", "--helm", "helm4", "--chart", "c.tgz", "--context=b"],
         ["--kube", "/k"],  # an abbreviation, as argparse allows
-        ["-h"],
         ["--context"],
-        ["--bogus"],
         ["extra"],
-        ["wizard"],
     ],
-)
-def test_the_wizard_parser_is_the_wizard_command_of_the_whole_parser(argv, capsys):
-    """The wizard's start parses its flags without building the other commands' parsers (cli.wizard_parser); the
-    answer, the help, the usage and the errors are those of `registry-installer wizard ARGS` on the whole parser."""
+    "apply": [["--preset", "p.yaml", "--dry-run", "--tim", "5m", "-v"], ["--dry-run"], ["--preset"]],
+    "render": [["--preset", "p", "--out", "o", "--state", "s"], ["--preset", "p"], ["--out", "o", "apply"]],
+    "probe": [["--json", "--namespace", "n", "--helm=h"], ["--json=yes"]],
+    "uninstall": [["--delete-data", "-y", "--release", "r"], ["--delete"]],
+    "status": [["--json", "--context", "c"], ["--size", "1Gi"]],
+    "gc": [["--dry-run", "--keep-untagged", "--timeout", "1m"], ["--keep"]],
+    "grow": [["--size", "2Gi", "-y"], [], ["--size"]],
+    "smoke": [["--repository", "a/b", "--tag", "t", "--keep"], ["--tag"]],
+    "push-disk": [["disk.qcow2", "--image", "vms/d:1", "--name", "d.img"], ["disk.qcow2"], []],
+    "ca": [["--out", "ca.pem", "--namespace", "n"], ["--preset", "p"]],
+    "clients": [["--preset", "p", "--image", "a:b"], []],
+    "schema": [["--out", "s.json"], ["extra"]],
+}
+COMMAND_CASES = [
+    (command, argv)
+    for command, lines in COMMAND_LINES.items()
+    for argv in [*lines, ["-h"], ["--he"], ["--bogus"], ["-v", "--bogus=1"]]
+]
+
+
+@pytest.mark.parametrize("command,argv", COMMAND_CASES)
+def test_the_command_parser_alone_reads_the_line_as_the_whole_parser(command, argv, capsys):
+    """A command line is read by its command's parser alone (cli.parse_command_line: the other twelve, with their
+    help texts, are not built); the answer, the help, the usage and the errors are those of the whole parser."""
     from installer import cli
 
     def parsed(parse):
@@ -232,11 +249,66 @@ def test_the_wizard_parser_is_the_wizard_command_of_the_whole_parser(argv, capsy
             answer = {"exit": exc.code}
         return answer, capsys.readouterr()
 
-    seen = {}
-    cli.COMMANDS["wizard"], real = (lambda args: seen.setdefault("args", vars(args)) and 0), cli.COMMANDS["wizard"]
+    seen: dict = {}
+    built: list[bool] = []
+    real_build = cli.build_parser
+
+    def build(name=None, lean=False):
+        built.append(lean)
+        return real_build(name, lean)
+
+    cli.COMMANDS[command], real = (lambda args: seen.setdefault("args", vars(args)) and 0), cli.COMMANDS[command]
+    cli.build_parser = build
     try:
-        code = cli.main(["wizard", *argv])
+        code = cli.main([command, *argv])
     finally:
-        cli.COMMANDS["wizard"] = real
+        cli.COMMANDS[command] = real
+        cli.build_parser = real_build
     ours = seen.get("args", {"exit": code}), capsys.readouterr()
-    assert ours == parsed(lambda: cli.build_parser().parse_args(["wizard", *argv]))
+    whole = parsed(lambda: real_build().parse_args([command, *argv]))
+    assert ours == whole
+    if "exit" not in whole[0]:  # a line the command takes: the whole parser was never built
+        assert "args" in seen and built == [True], (seen, built)
+    else:  # help or an error: the whole parser said it
+        assert built == [True, False] and "args" not in seen, (seen, built)
+
+
+def test_render_and_schema_set_up_logging_only_when_something_logs(tmp_path):
+    """`logging` (with traceback) is ~3 ms of a render: render and schema log nothing on their usual path, so it is
+    not loaded (installer/logs.py puts the set-up off); the modules they load log through logs.logger()."""
+    loaded = _render_modules("rook-ceph-nginx.yaml", tmp_path / "out")
+    assert not loaded & {"logging", "traceback"}, sorted(loaded & {"logging", "traceback"})
+    code = (
+        "import sys\nfrom installer.cli import main\n"
+        f"assert main(['schema', '--out', {str(tmp_path / 'schema.json')!r}]) == 0\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))"
+    )
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    schema_loaded = set(proc.stdout.split("MODULES", 1)[1].split())
+    assert "logging" not in schema_loaded
+    assert (tmp_path / "schema.json").stat().st_size > 1000
+
+
+def test_a_render_that_warns_logs_as_every_command_does(tmp_path):
+    """The put-off set-up happens at the first message: render with a chart of another version warns in the
+    command line's format (`LEVEL logger: message`), and --verbose still turns debug output on."""
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: docker-registry\nversion: 2.2.3\n")
+    argv = ["-m", "installer", "render", "--preset", str(PRESETS / "rook-ceph-nginx.yaml"), "--chart", str(chart)]
+    env = {**os.environ, "REGISTRY_PASSWORD": "startup-test"}
+    proc = subprocess.run(
+        [sys.executable, *argv, "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"WARNING installer.chart: chart {chart} is version 2.2.3; the installer is made for 3.0.0" in proc.stderr
+    code = (
+        "import logging, sys\nfrom installer.cli import main\n"
+        f"assert main(['render', '-v', '--preset', {str(PRESETS / 'rook-ceph-nginx.yaml')!r}, "
+        f"'--out', {str(tmp_path / 'out2')!r}]) == 0\n"
+        "logging.getLogger('installer.test').debug('debug is on')"
+    )
+    verbose = run_python(code)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "DEBUG installer.test: debug is on" in verbose.stderr
