@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from installer.events import EventSink, discard, step
 from installer.secretstr import repr_without
+from installer.structs import msgspec
 
 if TYPE_CHECKING:  # msgspec and the model load only for commands that plan (probe does not)
     import threading
@@ -87,14 +86,12 @@ def prepare(
         claim = fs.existing_claim if choices.storage.kind == "filesystem" else None
         existing = load_existing(kube, probe, choices.target.namespace, choices.target.release, extra, claim)
         if choices.exposure.gateway is not None:
-            from msgspec.structs import replace
-
             from installer.managed import listener_certificates
 
             ref = choices.exposure.gateway
             gateway = probe.gateway(ref.name, ref.namespace or choices.target.namespace)
             if gateway is not None:
-                existing = replace(existing, listener_certs=listener_certificates(kube, gateway))
+                existing = msgspec.structs.replace(existing, listener_certs=listener_certificates(kube, gateway))
     detail = "checking the choices against the cluster" if probe else "checking the choices (offline)"
     with step(on_event, "validate", detail) as run:
         plan = build_plan(choices, probe, existing)

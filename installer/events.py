@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Literal, Union
 
-import msgspec
+from installer.structs import msgspec
 
 WatchedKind = Literal["PersistentVolumeClaim", "Pod", "ReplicaSet"]  # what the rollout watcher reads
 

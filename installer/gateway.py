@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Literal
 
-import msgspec
+from installer.structs import msgspec
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 GATEWAYS_CRD = f"gateways.{GATEWAY_GROUP}"

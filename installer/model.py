@@ -17,12 +17,12 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Annotated, Any, Callable, ClassVar, Literal, NamedTuple, Self, Union, get_args, get_origin
 
-import msgspec
-from msgspec import Meta, field
-
 from installer import checks, defaults
 from installer.errors import Problem
 from installer.secretref import REFERENCE_SYNTAX, SecretSpec
+from installer.structs import msgspec
+
+Meta, field = msgspec.Meta, msgspec.field  # the names the sections' fields are written with
 
 BCRYPT_MAX_BYTES = 72
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
-import msgspec
-
 from installer.errors import InstallerError, Problem, ValidationFailed
 from installer.gateway import ALTERNATIVES, PolicyKind, family_info, policy_for, why_not
 from installer.gcschedule import kubectl_image
@@ -14,6 +12,7 @@ from installer.model import Choices, Storage, password_length_problem
 from installer.secretref import generate_password
 from installer.secretstr import SecretStr, repr_without
 from installer.sizes import parse_size
+from installer.structs import msgspec
 
 if TYPE_CHECKING:  # the probe module (and the cluster client it names) is not needed to plan offline
     from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo

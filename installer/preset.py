@@ -321,11 +321,10 @@ def preset_schema() -> dict[str, Any]:
     (strings), a one-value enum a const."""
     import inspect
 
-    import msgspec.json
-
     from installer.model import SECRET_DESCRIPTION
     from installer.secretref import SecretSpec
     from installer.secretstr import SecretStr
+    from installer.structs import msgspec
 
     def secret_str(kind: type) -> dict[str, Any]:
         if kind is SecretStr:  # only inside SecretSpec, which is replaced below

@@ -10,8 +10,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import msgspec
-
 from installer.errors import InstallerError
 from installer.gateway import (
     ALTERNATIVES,
@@ -27,6 +25,7 @@ from installer.gateway import (
     why_not,
 )
 from installer.kube import Forbidden, KubeClient, NotFound
+from installer.structs import msgspec
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import yaml
 
 from installer.checks import secret_key_for_user
@@ -25,6 +24,7 @@ from installer.gateway import (
 from installer.gcschedule import schedule_objects
 from installer.plan import ExistingState, Plan, chart_fullname
 from installer.secretstr import repr_without
+from installer.structs import msgspec
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "registry-installer"}
 # the keys chart 3.0.0 reads from the Secret named in secrets.s3.secretRef (installer versions before
