@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from installer import logs
 from installer.errors import InstallerError, UsageError
@@ -31,8 +31,7 @@ SHARED_CHART = Path(__file__).resolve().parent.parent.parent / "shared" / "chart
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "registry-installer" / "charts"
 
 
-@dataclass(frozen=True)
-class ChartInfo:
+class ChartInfo(NamedTuple):  # not a dataclass: `dataclasses` imports `inspect` (render start-up)
     """A local chart: where it is and what its Chart.yaml says."""
 
     path: Path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class InstallerError(Exception):
@@ -29,8 +29,7 @@ class UsageError(InstallerError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):  # not a dataclass: `dataclasses` imports `inspect`, with ast, dis... (render start-up)
     """One invalid setting: where it is, what is wrong with it, how to fix it."""
 
     path: str

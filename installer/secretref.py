@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from installer.errors import InstallerError
-from installer.secretstr import SecretStr
+from installer.secretstr import SecretStr, repr_without
+from installer.structs import msgspec
 
 REFERENCE_SYNTAX = "env:VAR_NAME, file:/path/to/file, generate, or keep"
 REFERENCE_PREFIXES: tuple[tuple[str, Literal["env", "file"]], ...] = (("env:", "env"), ("file:", "file"))
@@ -16,13 +16,28 @@ GENERATED_LENGTH = 32
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class SecretSpec:
+class SecretSpec(msgspec.Struct, frozen=True):
     """A reference to a secret value, never the value itself (except `literal`, wizard-only)."""
 
+    # A msgspec Struct, not a dataclass (`dataclasses` imports `inspect`: render start-up) nor a NamedTuple (msgspec
+    # would see an array: the preset schema, presets/schema.json, describes a secret from this class's object form).
+    # `value` stays out of comparison, hashing and repr, as dataclasses' field(compare=False, repr=False) kept it.
     kind: Literal["env", "file", "generate", "keep", "literal"]
     ref: str = ""
-    value: SecretStr | None = field(default=None, repr=False, compare=False)
+    value: SecretStr | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretSpec):
+            return NotImplemented
+        return (self.kind, self.ref) == (other.kind, other.ref)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.ref))
+
+    __repr__ = repr_without("value")
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:  # rich.pretty (textual's logs): without `value` too
+        return [("kind", self.kind), ("ref", self.ref)]
 
     @classmethod
     def parse(cls, text: Any, allow_literal: bool = False) -> "SecretSpec":
