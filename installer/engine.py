@@ -29,7 +29,7 @@ class Prepared(msgspec.Struct, frozen=True):
     plan: "Plan"
     rendered: "Rendered"
 
-    __repr__ = repr_without("rendered")
+    __repr__, __rich_repr__ = repr_without("rendered")
 
 
 def connect(context: str | None = None, kubeconfig: str | None = None) -> KubeClient:

@@ -91,7 +91,7 @@ class ExistingState(msgspec.Struct, frozen=True):
     tls_secret_ca: str | None = None
     node_trust_ca: str | None = None  # the CA node trust wrote before (its ConfigMap)
 
-    __repr__ = repr_without(
+    __repr__, __rich_repr__ = repr_without(
         "ha_shared_secret",
         "registry_htpasswd",
         "ingress_htpasswd",
@@ -156,7 +156,7 @@ class ResolvedUser(msgspec.Struct, frozen=True):
     source: str = ""  # words: where the password came from
     kept_hash: str | None = None
 
-    __repr__ = repr_without("password", "kept_hash")
+    __repr__, __rich_repr__ = repr_without("password", "kept_hash")
 
 
 class ChartRef(msgspec.Struct, frozen=True):
@@ -220,7 +220,9 @@ class Plan(msgspec.Struct, frozen=True):
             return self.client_ca.pem
         return self.tls.ca_pem if self.tls is not None else None
 
-    __repr__ = repr_without("tls", "users", "htpasswd", "ha_shared_secret", "s3_keys", "pull_user", "client_ca")
+    __repr__, __rich_repr__ = repr_without(
+        "tls", "users", "htpasswd", "ha_shared_secret", "s3_keys", "pull_user", "client_ca"
+    )
 
 
 def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: ExistingState | None = None) -> Plan:

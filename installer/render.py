@@ -102,7 +102,7 @@ class Rendered(msgspec.Struct, frozen=True):
         """One line per Secret: name, type and key names (never values), for review screens."""
         return [f"{s['metadata']['name']} ({s['type']}): keys {', '.join(sorted(s['data']))}" for s in self.secrets]
 
-    __repr__ = repr_without("secret_values", "secrets")
+    __repr__, __rich_repr__ = repr_without("secret_values", "secrets")
 
 
 def to_yaml(data: Any) -> str:

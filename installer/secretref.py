@@ -34,10 +34,7 @@ class SecretSpec(msgspec.Struct, frozen=True):
     def __hash__(self) -> int:
         return hash((self.kind, self.ref))
 
-    __repr__ = repr_without("value")
-
-    def __rich_repr__(self) -> list[tuple[str, Any]]:  # rich.pretty (textual's logs): without `value` too
-        return [("kind", self.kind), ("ref", self.ref)]
+    __repr__, __rich_repr__ = repr_without("value")
 
     @classmethod
     def parse(cls, text: Any, allow_literal: bool = False) -> "SecretSpec":

@@ -34,12 +34,16 @@ class SecretStr:
         return len(self._secret_value)
 
 
-def repr_without(*hidden: str) -> Callable[[Any], str]:
-    """A __repr__ for a msgspec Struct that leaves the `hidden` fields out (secrets, TLS material): what
-    dataclasses' field(repr=False) did."""
+def repr_without(*hidden: str) -> tuple[Callable[[Any], str], Callable[[Any], list[tuple[str, Any]]]]:
+    """__repr__ and __rich_repr__ for a msgspec Struct that leave the `hidden` fields out (secrets, TLS material,
+    password hashes): what dataclasses' field(repr=False) did. A Struct's own __rich_repr__ lists every field, and
+    rich's pretty printer (Textual's logs, rich tracebacks with locals) uses it instead of __repr__, so both are
+    replaced: `__repr__, __rich_repr__ = repr_without("password")`."""
+
+    def shown(self: Any) -> list[tuple[str, Any]]:
+        return [(name, getattr(self, name)) for name in self.__struct_fields__ if name not in hidden]
 
     def __repr__(self: Any) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name not in hidden)
-        return f"{type(self).__name__}({shown})"
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in shown(self))})"
 
-    return __repr__
+    return __repr__, shown

@@ -101,6 +101,35 @@ def test_secrets_never_show_in_repr():
     assert "visible-if-leaked" not in repr(plan) and "visible-if-leaked" not in str(plan.choices)
 
 
+def test_secrets_and_hashes_never_show_in_rich_pretty_output():
+    """rich's pretty printer (Textual's logs, rich tracebacks with locals) reads a Struct's __rich_repr__, which
+    msgspec makes list every field: the plan, its users, the installed state and the render hide the same fields
+    from it as from repr (secretstr.repr_without), plain-text hashes and secret values included."""
+    from rich.pretty import pretty_repr
+
+    from installer.engine import prepare
+    from installer.plan import ExistingState, ResolvedUser
+
+    kept = "$2y$08$kept-hash-visible-if-leaked-0123456789abcdefghijklmnopq"
+    existing = ExistingState(registry_htpasswd={"admin": kept}, ingress_htpasswd={"admin": kept})
+    prepared = prepare(
+        choices(auth={"users": [{"name": "admin", "password": "visible-if-leaked"}]}), kube=None, existing=existing
+    )
+    plan, rendered = prepared.plan, prepared.rendered
+    assert plan.htpasswd is not None
+    hidden = {
+        "visible-if-leaked",
+        kept,
+        plan.ha_shared_secret.get_secret_value(),
+        *(line.split(":", 1)[1] for line in plan.htpasswd.get_secret_value().splitlines()),
+    }
+    user = ResolvedUser("admin", None, "kept", kept_hash=kept)
+    for shown in (prepared, plan, rendered, existing, user, list(plan.users)):
+        text = pretty_repr(shown)
+        assert not {secret for secret in hidden if secret in text}, text
+    assert "name='admin'" in pretty_repr(user)  # what is not secret still shows
+
+
 def _tls_choices(cert, key):
     return choices(
         exposure={
