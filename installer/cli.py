@@ -235,9 +235,39 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
     return build_parser(command).parse_args(argv)
 
 
+def _first_word(argv: list[str]) -> str | None:
+    """The first word of a command line that is neither an option nor the value of a wizard option (the wizard is
+    the command when none is named: `registry-installer --kubeconfig FILE`)."""
+    takes_value = ("--context", "--kubeconfig", "--helm", "--chart")
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-"):
+            return word
+        if "=" not in word and len(word) > 2 and any(option.startswith(word) for option in takes_value):
+            next(words, None)  # its value (argparse takes an unambiguous prefix of an option too)
+    return None
+
+
+def unknown_command_error(word: str) -> str:
+    """The words for a command line whose first word names no command (a typo: `registry-installer rendr ...`)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown command {word!r}{guess} (commands: {', '.join(PARSERS)}; `registry-installer -h` says what each does)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(arg in COMMANDS for arg in argv) and not any(arg in ("-h", "--help") for arg in argv):
+        word = _first_word(argv)
+        if word is not None:  # not a command, and the wizard takes no words: most likely a mistyped command
+            try:
+                build_parser().error(unknown_command_error(word))
+            except SystemExit as exc:
+                return int(exc.code or 0)
         argv = ["wizard", *argv]  # `registry-installer --kubeconfig X` starts the wizard with those flags
     try:
         args = parse_command_line(argv)

@@ -105,6 +105,26 @@ def test_apply_refuses_without_yes_when_no_terminal(tmp_path):
     assert proc.returncode == 1 and "no kubeconfig" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    "argv,word,guess",
+    [
+        (["rendr", "--preset", "p.yaml", "--out", "out"], "rendr", "render"),
+        (["--verbose", "applly", "-y"], "applly", "apply"),
+        (["--kubeconfig", "/k", "--kube=/k", "--cont", "c", "statsu"], "statsu", "status"),
+        (["frobnicate"], "frobnicate", None),
+    ],
+)
+def test_a_mistyped_command_is_named_with_the_closest_one(argv, word, guess):
+    """The wizard is the command when none is named, and it takes no words: a word that names no command is a
+    mistyped one, said as such (not as the wizard's "unrecognized arguments"), with the closest command."""
+    proc = run(*argv)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("usage: registry-installer [-h] [--verbose] COMMAND ...\n"), proc.stderr
+    assert f"registry-installer: error: unknown command {word!r}" in proc.stderr
+    assert (f"did you mean {guess!r}?" in proc.stderr) == (guess is not None), proc.stderr
+    assert "commands: wizard, apply, render," in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_wizard_flags_work_without_the_wizard_word():
     proc = run("--chart", "/no/such/chart")
     assert proc.returncode == 2 and "no such chart" in proc.stderr
