@@ -450,7 +450,8 @@ def cmd_probe(args) -> int:
         for node, runtime in result.node_runtimes:
             print(f"  {node:<24} {runtime or 'runtime unknown'}")
     for issuer in result.issuers:
-        print(f"  {issuer.kind}/{issuer.name}{' (' + issuer.namespace + ')' if issuer.namespace else ''}")
+        where = f" ({issuer.namespace})" if issuer.namespace else ""
+        print(f"  {issuer.kind}/{issuer.name}{where}{': CA issuer, ' + issuer.ca_note if issuer.ca_issuer else ''}")
     if result.release is not None:
         r = result.release
         print(f"release:   {r.name} in {r.namespace}: revision {r.revision}, {r.status}, chart {r.chart}")

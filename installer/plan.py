@@ -15,7 +15,7 @@ from installer.sizes import parse_size
 from installer.structs import msgspec
 
 if TYPE_CHECKING:  # the probe module (and the cluster client it names) is not needed to plan offline
-    from installer.probe import IngressClassInfo, ProbeResult, StorageClassInfo
+    from installer.probe import IngressClassInfo, IssuerInfo, ProbeResult, StorageClassInfo
     from installer.tlsfiles import ClientCA, TLSMaterial
 
 BASIC_AUTH_FAMILIES = ("ingress-nginx", "nginx-inc")
@@ -264,7 +264,7 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     tls, tls_secret = _tls(choices, probe, existing, problems, notes)
     if gateway is not None:
         _listener_tls(choices, gateway, tls_secret, probe, existing.listener_certs, problems, notes)
-    ca, ca_problems = client_ca(choices, existing, tls)
+    ca, ca_problems = client_ca(choices, existing, tls, chosen_issuer(choices, probe))
     problems.extend(ca_problems)
     if ca is not None and (ca.pem or ca.public) and choices.exposure.tls.mode != "self-signed":
         notes.append(f"CA for the nodes, the smoke push and CDI: {ca.source}")
@@ -319,22 +319,38 @@ def build_plan(choices: Choices, probe: ProbeResult | None = None, existing: Exi
     )
 
 
+def chosen_issuer(choices: Choices, probe: ProbeResult | None) -> "IssuerInfo | None":
+    """The probe's view of the cert-manager issuer tls.mode cert-manager names (a CA issuer's CA with it); None
+    offline, in other modes, or when the probe did not find it."""
+    tls = choices.exposure.tls
+    if probe is None or tls.mode != "cert-manager":
+        return None
+    return next((i for i in probe.issuers if i.name == tls.issuer and i.kind == tls.issuer_kind), None)
+
+
 def client_ca(
-    choices: Choices, existing: ExistingState, material: "TLSMaterial | None" = None
+    choices: Choices,
+    existing: ExistingState,
+    material: "TLSMaterial | None" = None,
+    issuer: "IssuerInfo | None" = None,
 ) -> tuple["ClientCA | None", list[Problem]]:
     """The CA clients must trust and where it came from (installer.tlsfiles.find_client_ca); None without TLS.
 
     `material`: the serving certificate the Plan holds (self-signed, files); for files without it, the chain is read
-    from tls.cert_file (the wizard asks before the Plan is built)."""
+    from tls.cert_file (the wizard asks before the Plan is built). `issuer`: the cert-manager issuer tls.mode
+    cert-manager names, as the probe read it (a CA issuer's CA is used when nothing better is known)."""
     tls = choices.exposure.tls
     if tls.mode == "none":
         return None, []
+    if tls.mode != "cert-manager":
+        issuer = None
     known = (
         tls.ca_file
         or existing.tls_secret_chain
         or existing.tls_secret_ca
         or existing.node_trust_ca
         or any(existing.listener_certs.values())
+        or (issuer is not None and issuer.ca_pem)
     )
     if tls.mode not in ("self-signed", "files") and not known and not choices.clients.node_trust:
         return None, []  # nothing to look at (offline, or before cert-manager issued): not even cryptography
@@ -361,6 +377,7 @@ def client_ca(
         existing.tls_secret_ca,
         secret,
         installed,
+        issuer,
     )
 
 

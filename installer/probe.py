@@ -6,8 +6,10 @@ import base64
 import gzip
 import json
 import logging
+import re
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from installer.errors import InstallerError
@@ -71,10 +73,26 @@ class IngressClassInfo:
 
 @dataclass(frozen=True)
 class IssuerInfo:
+    """A cert-manager issuer; for a CA issuer (spec.ca.secretName) also its Secret and the CA certificate in it."""
+
     name: str
     kind: Literal["ClusterIssuer", "Issuer"]
     namespace: str | None = None
     ready: bool | None = None
+    ca_secret: str | None = None  # a CA issuer's Secret as NAMESPACE/NAME; None for other kinds of issuer
+    # that Secret's tls.crt (the CA certificate, public; its tls.key is never read) when it could be read and is a CA
+    ca_pem: str | None = field(default=None, repr=False)
+    ca_note: str = ""  # a CA issuer's: where its CA was read from, or why it was not (and the namespace rule used)
+
+    @property
+    def ca_issuer(self) -> bool:
+        return self.ca_secret is not None
+
+    def label(self) -> str:
+        """KIND/NAME for a list of issuers, saying whether a CA issuer's CA was read (ca_note says how, or why not)."""
+        if not self.ca_issuer:
+            return f"{self.kind}/{self.name}"
+        return f"{self.kind}/{self.name} (CA issuer: its CA {'is read' if self.ca_pem else 'could not be read'})"
 
 
 @dataclass(frozen=True)
@@ -460,17 +478,21 @@ class ClusterProbe:
             )
         except NotFound:
             return False, ()
+        found: list[tuple[str, str]] = []
+
+        def resources() -> tuple[str, str]:  # looked up once, and only for a CA ClusterIssuer
+            if not found:
+                found.append(cluster_resource_namespace(self.kube))
+            return found[0]
+
         cluster = self.kube.get_json("list clusterissuers", "/apis/cert-manager.io/v1/clusterissuers")
-        issuers = [
-            IssuerInfo(i["metadata"]["name"], "ClusterIssuer", None, _ready(i)) for i in cluster.get("items", [])
-        ]
+        issuers = [read_issuer(self.kube, i, "ClusterIssuer", None, resources) for i in cluster.get("items", [])]
         try:
             namespaced = self.kube.get_json(
                 "list issuers", f"/apis/cert-manager.io/v1/namespaces/{self.namespace}/issuers"
             )
             issuers += [
-                IssuerInfo(i["metadata"]["name"], "Issuer", self.namespace, _ready(i))
-                for i in namespaced.get("items", [])
+                read_issuer(self.kube, i, "Issuer", self.namespace, resources) for i in namespaced.get("items", [])
             ]
         except (NotFound, Forbidden):
             pass
@@ -501,6 +523,159 @@ class ClusterProbe:
         return PermissionCheck(
             need.verb, need.resource, namespace, bool(answer.get("status", {}).get("allowed")), need.group
         )
+
+
+# cert-manager's controller Deployment as its Helm chart and static manifests label it
+CERT_MANAGER_CONTROLLER = "app.kubernetes.io/name=cert-manager,app.kubernetes.io/component=controller"
+CLUSTER_RESOURCE_FLAG = "--cluster-resource-namespace"
+ASSUMED_CLUSTER_RESOURCE_NAMESPACE = "cert-manager"  # where cert-manager's install docs put it (the chart's default)
+BUILT_IN_CLUSTER_RESOURCE_NAMESPACE = "kube-system"  # the controller's own default when the flag is not given
+
+
+def issuer_of(
+    kube: KubeClient, kind: Literal["ClusterIssuer", "Issuer"], name: str, namespace: str
+) -> IssuerInfo | None:
+    """One cert-manager issuer read from the cluster (an Issuer in `namespace`), with a CA issuer's CA; None when it
+    does not exist."""
+    path = (
+        f"/apis/cert-manager.io/v1/clusterissuers/{name}"
+        if kind == "ClusterIssuer"
+        else f"/apis/cert-manager.io/v1/namespaces/{namespace}/issuers/{name}"
+    )
+    try:
+        obj = kube.get_json(f"read {kind} {name}", path)
+    except NotFound:
+        return None
+    return read_issuer(kube, obj, kind, None if kind == "ClusterIssuer" else namespace)
+
+
+def read_issuer(
+    kube: KubeClient,
+    obj: dict[str, Any],
+    kind: Literal["ClusterIssuer", "Issuer"],
+    namespace: str | None,
+    resources: Callable[[], tuple[str, str]] | None = None,
+) -> IssuerInfo:
+    """An issuer object as IssuerInfo. A CA issuer's Secret (spec.ca.secretName) is read for its tls.crt: in the
+    Issuer's namespace, or for a ClusterIssuer in cert-manager's cluster resource namespace (`resources()` gives it
+    with words for how it was found; cluster_resource_namespace() when not given)."""
+    info = IssuerInfo(obj["metadata"]["name"], kind, namespace, _ready(obj))
+    secret = ((obj.get("spec") or {}).get("ca") or {}).get("secretName")
+    if not secret:
+        return info
+    if namespace is not None:
+        where, how = namespace, ""
+    else:
+        where, how = (resources or (lambda: cluster_resource_namespace(kube)))()
+        how = f"; {how}"
+    pem, note = read_ca_secret(kube, where, secret)
+    return replace(info, ca_secret=f"{where}/{secret}", ca_pem=pem, ca_note=f"{note}{how}")
+
+
+def read_ca_secret(kube: KubeClient, namespace: str, name: str) -> tuple[str | None, str]:
+    """The CA certificate(s) in a CA issuer's Secret (its tls.crt) as PEM, and words for what was read or why not.
+
+    Only tls.crt is taken from the Secret: the rest of it (tls.key, the CA's private key) is neither kept, logged nor
+    put into any message."""
+    where = f"Secret {namespace}/{name}"
+    try:
+        secret = kube.get_json(f"read {where}", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except Forbidden:
+        return None, f"its CA was not read: not allowed to read {where}"
+    except NotFound:
+        return None, f"its CA was not read: {where} does not exist"
+    encoded = (secret.get("data") or {}).get("tls.crt")
+    del secret
+    if not encoded:
+        return None, f"its CA was not read: {where} has no tls.crt"
+    try:
+        text = base64.b64decode(encoded, validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None, f"its CA was not read: the tls.crt of {where} is not a PEM certificate"
+    from installer.tlsfiles import is_ca, load_chain, pem_of, subject_words  # cryptography: only for a CA issuer
+
+    certs = load_chain(text)
+    if not certs:
+        return None, f"its CA was not read: the tls.crt of {where} holds no PEM certificate"
+    if not is_ca(certs[0]):
+        return None, (
+            f"its CA was not read: the tls.crt of {where} is not a CA certificate ({subject_words(certs[0])}: no "
+            "basicConstraints CA:TRUE)"
+        )
+    return pem_of([c for c in certs if is_ca(c)]), f"CA {subject_words(certs[0])} read from the tls.crt of {where}"
+
+
+def cluster_resource_namespace(kube: KubeClient) -> tuple[str, str]:
+    """Where cert-manager reads a ClusterIssuer's Secrets, and words for how that was found: the
+    --cluster-resource-namespace of cert-manager's controller Deployment (its chart passes $(POD_NAMESPACE), the
+    Deployment's own namespace), kube-system when the Deployment does not pass it, else assumed cert-manager."""
+    lists = (
+        ("list Deployments (cert-manager's controller)", "/apis/apps/v1/deployments"),
+        (
+            f"list Deployments in {ASSUMED_CLUSTER_RESOURCE_NAMESPACE}",
+            f"/apis/apps/v1/namespaces/{ASSUMED_CLUSTER_RESOURCE_NAMESPACE}/deployments",
+        ),
+    )
+    for what, path in lists:
+        try:
+            items = kube.get_json(what, path, {"labelSelector": CERT_MANAGER_CONTROLLER}).get("items", [])
+        except Forbidden:
+            continue
+        if items:
+            return controller_resource_namespace(
+                min(items, key=lambda d: (d["metadata"]["namespace"], d["metadata"]["name"]))
+            )
+        break
+    return ASSUMED_CLUSTER_RESOURCE_NAMESPACE, (
+        f"cluster resource namespace {ASSUMED_CLUSTER_RESOURCE_NAMESPACE} assumed: cert-manager's controller "
+        "Deployment was not found or not readable"
+    )
+
+
+def controller_resource_namespace(deployment: dict[str, Any]) -> tuple[str, str]:
+    """The cluster resource namespace a cert-manager controller Deployment sets (its last
+    --cluster-resource-namespace, $(VAR) taken from the container's env), and words for it."""
+    meta = deployment.get("metadata") or {}
+    namespace = meta.get("namespace", "")
+    ref = f"Deployment {namespace}/{meta.get('name', '')}"
+    containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    for container in containers:
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        raw = None
+        for i, arg in enumerate(argv):  # the last one wins, as with any flag
+            if arg.startswith(CLUSTER_RESOURCE_FLAG + "="):
+                raw = arg.split("=", 1)[1]
+            elif arg == CLUSTER_RESOURCE_FLAG and i + 1 < len(argv):
+                raw = argv[i + 1]
+        if raw is None:
+            continue
+        value = _expand(raw, container.get("env") or [], namespace)
+        if value is None:
+            return ASSUMED_CLUSTER_RESOURCE_NAMESPACE, (
+                f"cluster resource namespace {ASSUMED_CLUSTER_RESOURCE_NAMESPACE} assumed: {CLUSTER_RESOURCE_FLAG}="
+                f"{raw} of {ref} names a variable its env does not give"
+            )
+        return value, f"cluster resource namespace {value}: {CLUSTER_RESOURCE_FLAG}={raw} of {ref}"
+    return BUILT_IN_CLUSTER_RESOURCE_NAMESPACE, (
+        f"cluster resource namespace {BUILT_IN_CLUSTER_RESOURCE_NAMESPACE}: cert-manager's default, {ref} does not "
+        f"pass {CLUSTER_RESOURCE_FLAG}"
+    )
+
+
+def _expand(raw: str, env: list[dict[str, Any]], namespace: str) -> str | None:
+    """`raw` with $(VAR) replaced as the kubelet does from the container's env (a value, or the pod's namespace);
+    None when a variable cannot be resolved here."""
+    values: dict[str, str] = {}
+    for var in env:
+        if "value" in var:
+            values[var["name"]] = str(var["value"])
+        elif ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") == "metadata.namespace":
+            values[var["name"]] = namespace
+    missing = [name for name in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", raw) if name not in values]
+    if missing:
+        return None
+    value = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: values[m.group(1)], raw)
+    return value or None
 
 
 def _annotations(obj: dict) -> dict:

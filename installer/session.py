@@ -498,7 +498,7 @@ class WizardSession:
     def client_ca(self, choices: Choices) -> ClientCA | None:
         """The CA clients must trust for these choices and where it came from (build_plan's rule): exposure.tls.ca_file,
         the system trust store, the TLS Secret's ca.crt (read from the cluster when connected), the end of a files
-        chain. None without TLS."""
+        chain, the CA of a cert-manager CA issuer (its Secret's tls.crt). None without TLS."""
         asking = choices.replace(clients=choices.clients.replace(node_trust=True))
         return self._client_ca(asking)[0]  # as if node trust were on: look even where nothing is known yet
 
@@ -514,8 +514,15 @@ class WizardSession:
     def _client_ca(self, choices: Choices) -> tuple[ClientCA | None, list[Problem]]:
         from installer.plan import ExistingState, SecretNames, client_ca
 
-        existing = ExistingState()
+        existing, issuer = ExistingState(), None
         tls, target = choices.exposure.tls, choices.target
+        if self.kube is not None and tls.mode == "cert-manager" and tls.issuer:
+            from installer.probe import issuer_of
+
+            try:  # a CA issuer's CA, as build_plan finds it in the probe
+                issuer = issuer_of(self.kube, tls.issuer_kind, tls.issuer, target.namespace)
+            except InstallerError as exc:
+                log.debug("cert-manager issuer not read: %s", exc)
         if self.kube is not None and tls.mode not in ("self-signed", "none"):
             from installer.state import node_trust_ca, tls_secret_pems
 
@@ -529,7 +536,7 @@ class WizardSession:
                 existing = ExistingState(tls_secret_chain=chain, tls_secret_ca=ca, node_trust_ca=installed)
             except InstallerError as exc:  # not allowed to read them: the CA is not found then, and the step asks
                 log.debug("TLS Secret not read: %s", exc)
-        return client_ca(choices, existing)
+        return client_ca(choices, existing, issuer=issuer)
 
     @staticmethod
     def node_trust_offered(choices: Choices, ca: ClientCA | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -13,6 +14,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from installer.errors import InstallerError, Problem
 from installer.secretstr import SecretStr
+
+if TYPE_CHECKING:
+    from installer.probe import IssuerInfo
 
 MAX_PEM_BYTES = 1024 * 1024
 SERVING_DAYS = 825
@@ -382,6 +386,7 @@ def find_client_ca(
     secret_ca: str | None = None,
     secret_name: str | None = None,
     installed_ca: tuple[str, str] | None = None,
+    issuer: "IssuerInfo | None" = None,
 ) -> tuple[ClientCA, list[Problem]]:
     """Where the CA that signed the registry's certificate comes from, in this order:
 
@@ -389,7 +394,9 @@ def find_client_ca(
     2. the system trust store: a publicly trusted certificate needs no CA on the nodes;
     3. the `ca.crt` key of the TLS Secret (cert-manager's CA issuers write it; so may you);
     4. the last certificate of the chain, when it is a self-signed CA (a `files` chain that includes its root);
-    5. `installed_ca` (the ConfigMap name, its ca.crt): what node trust put on the nodes in an earlier run, when it
+    5. `issuer`'s CA: a cert-manager CA issuer's certificate (the tls.crt of its Secret, as the probe read it), when it
+       signed `chain` or the chain is not known (a first install, before cert-manager issued the certificate);
+    6. `installed_ca` (the ConfigMap name, its ca.crt): what node trust put on the nodes in an earlier run, when it
        signed `chain` or the chain is not known (a reconfigure, where ca_file is not read back).
 
     `chain`: the serving certificate chain when known (leaf first; [] when not, e.g. before cert-manager issued it);
@@ -425,6 +432,12 @@ def find_client_ca(
         return ClientCA(
             pem_of(chain[-1:]), f"the last certificate of {where} ({subject_words(chain[-1])}, a self-signed root)"
         ), []
+    issuer_cas = [c for c in load_chain(issuer.ca_pem) if is_ca(c)] if issuer is not None else []
+    if issuer is not None and issuer_cas and (not chain or chain_anchor(chain, issuer_cas) is not None):
+        return ClientCA(
+            pem_of(issuer_cas),
+            f"the CA of {issuer.kind} {issuer.name} (Secret {issuer.ca_secret}: {subject_words(issuer_cas[0])})",
+        ), []
     installed = [c for c in load_chain(installed_ca[1]) if is_ca(c)] if installed_ca else []
     if installed_ca and installed and (not chain or chain_anchor(chain, installed) is not None):
         return ClientCA(
@@ -442,4 +455,10 @@ def find_client_ca(
         why = f"the ca.crt of Secret {secret_name} did not sign {where} (issued by {issuer_words(chain[-1])})"
     else:
         why = f"{where} ends at a certificate issued by {issuer_words(chain[-1])}, which it does not include"
+    if issuer is not None and issuer.ca_issuer:
+        why += (
+            f"; nor did the CA of {issuer.kind} {issuer.name} ({subject_words(issuer_cas[0])}) sign it"
+            if issuer_cas
+            else f"; {issuer.kind} {issuer.name} is a CA issuer, but {issuer.ca_note}"
+        )
     return ClientCA(None, f"not known: {why}"), []

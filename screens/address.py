@@ -140,7 +140,7 @@ class AddressScreen(StepScreen):
         if not issuers:
             yield Input(current or "", placeholder="ClusterIssuer/letsencrypt-prod", id="issuer-name")
             return
-        options = [(f"{i.kind}/{i.name}", f"{i.kind}/{i.name}") for i in issuers]
+        options = [(i.label(), f"{i.kind}/{i.name}") for i in issuers]
         known = [value for _label, value in options]
         yield Select(options, value=current if current in known else known[0], allow_blank=False, id="issuer-name")
 

@@ -38,7 +38,7 @@ def probe_summary(result: ProbeResult) -> str:
     if not result.ingress_classes:
         lines.append("  none")
     if result.cert_manager:
-        issuers = ", ".join(f"{i.kind}/{i.name}" for i in result.issuers) or "no issuers yet"
+        issuers = ", ".join(i.label() for i in result.issuers) or "no issuers yet"
         lines.append(f"[b]cert-manager[/b]: installed; {escape(issuers)}")
     else:
         lines.append("[b]cert-manager[/b]: not installed")
