@@ -20,6 +20,7 @@ import yaml
 from installer.errors import ValidationFailed
 from installer.model import Choices
 from tests.conftest import CHART, apply_args, helm_path, run_installer
+from tests.fixtures.procs import wait_for
 from tests.fixtures.tls import issue_leaf, make_ca
 
 pytestmark = pytest.mark.cluster
@@ -368,6 +369,15 @@ def reader_kubeconfig(kube_cluster, ca_issuers, tmp_path):
     )
     core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": READER}})
     try:
+        # the RBAC authorizer learns of new bindings through its watch: wait until it applies them, not a guess
+        wait_for(
+            lambda: (
+                may(api, "get", "secrets", NAMESPACE) and may(api, "list", "clusterissuers", group="cert-manager.io")
+            ),
+            30,
+            "the reader's RBAC",
+        )
+        assert not may(api, "get", "secrets", CERT_MANAGER)
         token = core.create_namespaced_service_account_token(
             READER, NAMESPACE, {"spec": {"expirationSeconds": 3600}}
         ).status.token
@@ -398,6 +408,21 @@ def reader_kubeconfig(kube_cluster, ca_issuers, tmp_path):
         quietly(rbac.delete_namespaced_role_binding, READER, NAMESPACE)
         quietly(rbac.delete_namespaced_role, READER, NAMESPACE)
         quietly(core.delete_namespaced_service_account, READER, NAMESPACE)
+
+
+def may(api, verb: str, resource: str, namespace: str | None = None, group: str = "") -> bool:
+    """Whether the API server lets the reader ServiceAccount do this now (a SubjectAccessReview by the admin)."""
+    from kubernetes import client
+
+    attributes = {"verb": verb, "resource": resource, "group": group, **({"namespace": namespace} if namespace else {})}
+    review = client.AuthorizationV1Api(api).create_subject_access_review(
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {"user": f"system:serviceaccount:{NAMESPACE}:{READER}", "resourceAttributes": attributes},
+        }
+    )
+    return bool(review.status.allowed)
 
 
 def test_a_secret_the_identity_may_not_read_is_said_so(kube_cluster, ca_issuers, reader_kubeconfig, monkeypatch):
