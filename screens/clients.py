@@ -103,7 +103,7 @@ class ClientsScreen(StepScreen):
                 found = self.ca.source if self.ca is not None else "not found yet"
                 yield Static(f"CA: {escape(found)}", classes="hint", id="ca-source")
             if self.ask_ca_file and self.choices is not None:
-                yield Label("CA file: the PEM of the CA that signed the registry's certificate (your corporate root)")
+                yield Label("CA file: the PEM of the CA that signed the registry's certificate")
                 yield Input(
                     self.choices.exposure.tls.ca_file or "", placeholder="e.g. /etc/pki/corp-root.pem", id="ca-file"
                 )

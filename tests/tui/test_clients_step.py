@@ -5,6 +5,7 @@ KubeVirt/CDI, and Done's client snippets."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Label
 
 from installer.preset import load_preset
 from installer.probe import ProbeResult
@@ -123,6 +124,11 @@ async def test_node_trust_with_your_own_ca_asks_for_its_file_and_cdi_only_when_t
         await replace_text(pilot, "#namespaces", "vms")
         screen.query_one("#node-trust").focus()
         await pilot.press("space")
+        await pilot.pause()
+        labels = [label for label in screen.query(Label) if label.region.width]  # shown ones (a Label does not wrap)
+        assert any("CA file" in str(label.content) for label in labels)
+        cut = [str(label.content) for label in labels if len(str(label.content)) > label.region.width]
+        assert not cut, f"labels cut at 80 columns: {cut}"
         await pilot.press("ctrl+n")  # node trust without a CA: the Plan's rule, naming the field that fixes it
         assert on_screen(app, "ClientsScreen")
         assert "Node trust: node trust needs the CA that signed" in problems_text(app)
