@@ -35,7 +35,7 @@ FIELD_WORDS.update(
 )
 WHY = (
     "Pods pull through each node's container runtime: it needs a pull Secret in the pod's namespace and, "
-    "for the installer's own CA, the CA on every node."
+    "unless the certificate is publicly trusted, its CA on every node."
 )
 NOT_OFFERED = "Node trust needs TLS: without it there is no CA to put on the nodes."
 PUBLIC = "Node trust is not needed: "
