@@ -170,7 +170,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "grow": ("expand the data volume (when its StorageClass allows it)", _add_grow_flags),
     "smoke": ("push and pull a test image through the registry's address", _add_smoke_flags),
     "push-disk": ("push a VM disk (qcow2, raw, ISO) as a KubeVirt containerDisk, resumable", _add_push_disk_flags),
-    "ca": ("print the installer's CA (self-signed TLS) and where clients must put it", _add_ca_flags),
+    "ca": ("print the CA clients must trust for the installed release, and where they put it", _add_ca_flags),
     "clients": (
         "print what docker, podman, containerd, Pods and KubeVirt need to pull (no cluster needed)",
         _add_clients_flags,
@@ -871,7 +871,7 @@ def cmd_push_disk(args) -> int:
 def cmd_ca(args) -> int:
     from installer.state import installed_ca
 
-    pem, hosts = installed_ca(*_connect_target(args))
+    pem, hosts, source = installed_ca(*_connect_target(args))
     hosts = hosts or ["REGISTRY_HOST"]
     if args.out:
         from installer.files import write_file
@@ -879,11 +879,13 @@ def cmd_ca(args) -> int:
         write_file(args.out, pem, 0o644, "--out")
         print(f"wrote the CA certificate to {args.out}")
     else:
-        print(pem, end="")
+        print(pem, end="")  # stdout holds the PEM alone: `registry-installer ca > ca.crt`
     from installer.diagnose import ca_placement
 
+    notes = sys.stderr if not args.out else sys.stdout
+    print(f"# CA: {source}", file=notes)
     for host in hosts:
-        print(f"# {host}: {ca_placement(host, for_check=False)}", file=sys.stderr if not args.out else sys.stdout)
+        print(f"# {host}: {ca_placement(host, for_check=False)}", file=notes)
     return 0
 
 

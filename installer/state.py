@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from installer.checks import user_from_secret_key
 from installer.errors import InstallerError
@@ -254,32 +254,145 @@ def release_chart_dir(kube: KubeClient, namespace: str, release: str, dest: Path
     return dest
 
 
-def installed_ca(kube: KubeClient, namespace: str, release: str) -> tuple[str, list[str]]:
-    """The installer's CA certificate (PEM, self-signed TLS), else the private CA node trust put on the nodes, and the
-    hosts the release answers on (Ingress rules, or the installer's HTTPRoute); InstallerError when there is no CA."""
-    name = SecretNames(release).ca
-    try:
-        secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
-        pem = _decode(secret, "tls.crt")
-    except NotFound:
-        # a private CA (exposure.tls.ca_file, a Secret's ca.crt) is on record where node trust keeps it
-        pem = node_trust_ca(kube, namespace, release)
-        if pem is None:
-            raise InstallerError(
-                f"no installer CA in namespace {namespace} (Secret {name} is missing, and no node-trust ConfigMap "
-                "holds a private CA)",
-                "the CA exists for tls.mode self-signed, or with node trust for your own CA; other modes use your "
-                "own or cert-manager's certificates",
-            ) from None
-    if not pem:
-        raise InstallerError(
-            f"Secret {name} in namespace {namespace} holds no readable tls.crt",
-            "re-run apply to write the installer's CA again",
-        )
-    ingress = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
-    hosts = [rule.host for ing in ingress for rule in (ing.spec.rules or []) if rule.host]
+class InstalledCA(NamedTuple):
+    """The CA clients must trust for an installed release, where it came from, and the hosts the release answers on."""
+
+    pem: str
+    hosts: list[str]
+    source: str  # in words: the Secret or ConfigMap it was read from, and its subject
+
+
+def installed_ca(kube: KubeClient, namespace: str, release: str) -> InstalledCA:
+    """The CA clients must trust for `release`, first found of: the installer's CA (Secret `<release>-ca`, tls.mode
+    self-signed), the private CA node trust put on the nodes (its ConfigMap), the CA that signed the release's TLS
+    Secret (its `ca.crt`, or the CA of the cert-manager CA issuer that issues it: find_client_ca decides). With the
+    hosts the release answers on (Ingress rules, or the installer's HTTPRoute). InstallerError, naming what was
+    tried and the fix, when there is none."""
+    from installer.clients import node_trust_name
+
+    listed = kube.call("read the Ingress", kube.networking.list_namespaced_ingress, namespace).items
+    ingresses = [ing for ing in listed if claim_owner(ing.metadata, release) != "other"]  # the chart's, not another's
+    hosts = [rule.host for ing in ingresses for rule in (ing.spec.rules or []) if rule.host]
+    managed = list_managed(kube, namespace, release)
     if not hosts:  # exposed through a Gateway: the installer's HTTPRoute names them
         from installer.managed import release_hosts
 
-        hosts = release_hosts({"ingress": {"enabled": False}}, list_managed(kube, namespace, release))
-    return pem, hosts
+        hosts = release_hosts({"ingress": {"enabled": False}}, managed)
+    name = SecretNames(release).ca
+    try:
+        secret = kube.call(f"read Secret {name}", kube.core.read_namespaced_secret, name, namespace)
+    except NotFound:
+        secret = None
+    if secret is not None:
+        pem = _decode(secret, "tls.crt")
+        if not pem:
+            raise InstallerError(
+                f"Secret {name} in namespace {namespace} holds no readable tls.crt",
+                "re-run apply to write the installer's CA again",
+            )
+        return InstalledCA(pem, hosts, f"the installer's CA, Secret {namespace}/{name}{_subject(pem)}")
+    trust = node_trust_name(release)
+    pem = node_trust_ca(kube, namespace, release)  # a private CA (ca_file, a Secret's ca.crt) is on record there
+    if pem:
+        return InstalledCA(
+            pem, hosts, f"the CA node trust put on the nodes, ConfigMap {namespace}/{trust}{_subject(pem)}"
+        )
+    tried = [
+        f"Secret {name} (the installer's CA, tls.mode self-signed): not there",
+        f"ConfigMap {trust} (the CA node trust keeps): not there or holds no ca.crt",
+    ]
+    found = _tls_secret_ca(kube, namespace, release, ingresses, managed, tried)
+    if found is not None:
+        return InstalledCA(found[0], hosts, found[1])
+    raise InstallerError(
+        f"no CA for release {release} in namespace {namespace}; tried:\n"
+        + "\n".join(f"    - {line}" for line in tried),
+        "give exposure.tls.ca_file (the CA that signed the registry's certificate) with clients.node_trust: true and "
+        f"re-run apply (node trust keeps that CA in ConfigMap {trust}); a publicly trusted certificate needs no CA",
+    )
+
+
+def _subject(pem: str) -> str:
+    """ " (CN=...)" of the first certificate in `pem`, or nothing when it does not parse."""
+    from installer.tlsfiles import load_chain, subject_words
+
+    certs = load_chain(pem)
+    return f" ({subject_words(certs[0])})" if certs else ""
+
+
+IssuerRef = tuple[Literal["ClusterIssuer", "Issuer"], str]  # a cert-manager issuer's kind and name
+
+
+def _tls_secret_ca(
+    kube: KubeClient,
+    namespace: str,
+    release: str,
+    ingresses: list[Any],
+    managed: list[dict[str, Any]],
+    tried: list[str],
+) -> tuple[str, str] | None:
+    """(PEM, where from) of the CA that signed the release's TLS Secret: the Secrets its Ingress names (spec.tls), or
+    the installer's cert-manager Certificate (a Gateway install); what was tried and why it failed goes to `tried`.
+
+    A Gateway listener's own certificate (tls.mode existing-secret) is not the release's and is not looked at."""
+    from installer.kube import Forbidden
+    from installer.probe import issuer_of
+    from installer.tlsfiles import find_client_ca, load_chain
+
+    refs = _tls_secrets(ingresses, managed)
+    if not refs:
+        tried.append("the release's TLS Secret: its Ingress names none (spec.tls), and it has no Certificate")
+    for secret, ref in refs.items():
+        where, secret_name = f"Secret {namespace}/{secret}", f"{namespace}/{secret}"
+        try:
+            chain_pem, ca_pem = tls_secret_pems(kube, namespace, secret)  # tls.crt and ca.crt only: never tls.key
+        except Forbidden:
+            tried.append(f"{where}: not allowed to read it")
+            continue
+        chain = load_chain(chain_pem)
+        found, _ = find_client_ca(chain, where, secret_ca=ca_pem, secret_name=secret_name)
+        if found.pem is None and not found.public and ref is not None:  # the CA issuer's CA, read as the probe does
+            try:
+                issuer = issuer_of(kube, ref[0], ref[1], namespace)
+            except Forbidden:
+                issuer = None
+            if issuer is not None:
+                found, _ = find_client_ca(chain, where, secret_ca=ca_pem, secret_name=secret_name, issuer=issuer)
+        if found.pem is not None:
+            return found.pem, found.source
+        if found.public:
+            raise InstallerError(
+                f"no CA to print for release {release}: {found.source}",
+                "nothing to install: docker, containerd and Pods trust it through the system trust store",
+            )
+        tried.append(found.source.removeprefix("not known: "))  # its words name the Secret
+    return None
+
+
+def _tls_secrets(ingresses: list[Any], managed: list[dict[str, Any]]) -> dict[str, IssuerRef | None]:
+    """The release's TLS Secrets (its Ingresses' spec.tls, its cert-manager Certificate's secretName), each with the
+    cert-manager issuer that issues it (the Ingress's annotation, the Certificate's issuerRef), when one is named."""
+    from installer.reconfigure import CM_CLUSTER_ISSUER, CM_ISSUER
+
+    refs: dict[str, IssuerRef | None] = {}
+    for ing in ingresses:
+        annotations = ing.metadata.annotations or {}
+        issuer: IssuerRef | None = (
+            ("ClusterIssuer", annotations[CM_CLUSTER_ISSUER])
+            if annotations.get(CM_CLUSTER_ISSUER)
+            else ("Issuer", annotations[CM_ISSUER])
+            if annotations.get(CM_ISSUER)
+            else None
+        )
+        for entry in ing.spec.tls or []:
+            if entry.secret_name:
+                refs.setdefault(entry.secret_name, issuer)
+    for obj in managed:
+        spec = obj.get("spec") or {}
+        if obj.get("kind") == "Certificate" and spec.get("secretName"):
+            ref = spec.get("issuerRef") or {}
+            kind: Literal["ClusterIssuer", "Issuer"] = (
+                "ClusterIssuer" if ref.get("kind") == "ClusterIssuer" else "Issuer"
+            )
+            refs.setdefault(spec["secretName"], (kind, str(ref["name"])) if ref.get("name") else None)
+    return refs
