@@ -144,7 +144,7 @@ def target_from_args(args: argparse.Namespace, environ=os.environ, workdir: Path
 def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, dict]:
     """The installed release's registry host, user (and the password when the installer generated it) and CA."""
     from installer.engine import connect, run_probe
-    from installer.state import load_existing
+    from installer.state import installed_ca, load_existing
 
     try:
         kube = connect(args.context, args.kubeconfig)
@@ -176,8 +176,12 @@ def installed_connection(args: argparse.Namespace, workdir: Path) -> tuple[str, 
                 f"(it was typed, not generated)",
                 "pass --username and --password-env VAR",
             )
-    # the installer's own CA (self-signed), else the private CA node trust put on the nodes
-    ca_pem = existing.tls.ca_pem if existing.tls is not None and existing.tls.ca_pem else existing.node_trust_ca
+    # the CA `registry-installer ca` prints (the installer's own, node trust's, the TLS Secret's ca.crt or its CA
+    # issuer's); none found: the certificate is publicly trusted, or the push's TLS failure says where to get the CA
+    try:
+        ca_pem: str | None = installed_ca(kube, args.namespace, args.release).pem
+    except InstallerError:
+        ca_pem = None
     if ca_pem:
         ca_file = workdir / "ca.crt"
         ca_file.write_text(ca_pem, encoding="utf-8")

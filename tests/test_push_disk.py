@@ -442,6 +442,78 @@ def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_
         target_from_args(other, environ={}, workdir=tmp_path)
 
 
+@pytest.mark.cluster
+@pytest.mark.helm
+@pytest.mark.timeout(300)
+def test_the_installed_release_s_private_ca_is_the_one_ca_prints(kube_cluster, tmp_path):
+    """Without --ca-file, push-disk trusts the CA `registry-installer ca` prints (state.installed_ca, one home): here
+    the ca.crt of an existing TLS Secret made by a private CA, node trust off, so no node-trust ConfigMap keeps it."""
+    import base64
+    import sys
+    import uuid
+
+    from kubernetes import client
+
+    from installer.cli import build_parser
+    from installer.disk_cli import target_from_args
+    from tests.conftest import ROOT, apply_args, helm_path
+    from tests.fixtures.tls import issue_leaf, make_ca
+
+    namespace = f"push-disk-ca-{uuid.uuid4().hex[:6]}"
+    kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
+    ca_pem, ca_key = make_ca("Push Disk Private CA")
+    leaf, leaf_key = issue_leaf(["registry.example.com"], ca_pem, ca_key)
+    core = client.CoreV1Api(kube_cluster.api_client("admin"))
+    core.create_namespace({"metadata": {"name": namespace}})
+    data = {"tls.crt": leaf, "tls.key": leaf_key, "ca.crt": ca_pem}
+    core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "registry-tls"},
+            "type": "kubernetes.io/tls",
+            "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+        },
+    )
+    preset = tmp_path / "existing-secret.yaml"
+    preset.write_text(
+        "version: 1\nexposure:\n  hosts: [registry.example.com]\n"
+        "  tls: {mode: existing-secret, secret_name: registry-tls}\n"
+    )
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "installer",
+            *apply_args(preset, namespace, "--no-wait"),
+            "--helm",
+            str(helm_path("helm3")),
+        ]
+        + kube,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
+    assert installed.returncode == 0, installed.stderr
+    # node trust is off: no ConfigMap keeps the CA, it is read from the TLS Secret
+    assert not [
+        cm.metadata.name for cm in core.list_namespaced_config_map(namespace).items if "trust" in cm.metadata.name
+    ]
+    disk = qcow2(tmp_path / "d.qcow2")
+    args = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", namespace, *kube])
+    target = target_from_args(args, environ={}, workdir=tmp_path)
+    assert target.registry == "registry.example.com"
+    assert target.ca_file is not None and target.ca_file.read_text() == ca_pem
+    printed = subprocess.run(
+        [sys.executable, "-m", "installer", "ca", "--namespace", namespace, *kube],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert printed.returncode == 0 and printed.stdout == ca_pem, printed.stderr
+
+
 @pytest.mark.node
 @pytest.mark.registry
 def test_the_kubelet_pulls_the_pushed_containerdisk_and_qemu_can_read_it(kube_node, registry_stack, tmp_path):
