@@ -132,6 +132,18 @@ def no_key_in(text: str, *keys: str) -> None:
         assert b64(key) not in text and not any(line in text for line in body)
 
 
+def printed_ca(cluster, namespace: str, pem: str, source: str, *keys: str) -> list[str]:
+    """`ca` printed exactly `pem` on stdout (a valid CA file), named `source` on its first stderr line and showed no
+    key; returns its stderr lines."""
+    proc = ca(cluster, namespace)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == pem  # the PEM alone: `registry-installer ca > ca.crt` is a valid CA file
+    lines = proc.stderr.splitlines()
+    assert lines[0] == f"# CA: {source}", proc.stderr
+    no_key_in(proc.stdout + proc.stderr, *keys)
+    return lines
+
+
 def test_the_ca_crt_that_signed_the_tls_secret_is_printed_and_named(kube_cluster, objects, tmp_path):
     root, root_key = make_ca("Day Two CA")
     leaf, leaf_key = issue_leaf([HOST], root, root_key)
@@ -143,13 +155,9 @@ def test_the_ca_crt_that_signed_the_tls_secret_is_printed_and_named(kube_cluster
     objects.secret("another-tls", {"tls.crt": other_leaf, "tls.key": other_leaf_key, "ca.crt": other})
     objects.ingress("another-app", "another-tls", {"app": "other"}, host="other.example")
 
-    proc = ca(kube_cluster, objects.namespace)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == root  # the PEM alone: `registry-installer ca > ca.crt` is a valid CA file
-    lines = proc.stderr.splitlines()
-    assert lines[0] == f"# CA: ca.crt of Secret {objects.namespace}/{SECRET} (CN=Day Two CA)", proc.stderr
-    assert [line.split(":")[0] for line in lines[1:]] == [f"# {HOST}"], proc.stderr  # the release's host only
-    no_key_in(proc.stdout + proc.stderr, leaf_key, root_key)
+    source = f"ca.crt of Secret {objects.namespace}/{SECRET} (CN=Day Two CA)"
+    lines = printed_ca(kube_cluster, objects.namespace, root, source, leaf_key, root_key)
+    assert [line.split(":")[0] for line in lines[1:]] == [f"# {HOST}"], lines  # the release's host only
 
     out = tmp_path / "ca.crt"
     written = ca(kube_cluster, objects.namespace, "--out", str(out))
@@ -210,13 +218,8 @@ def test_the_ca_issuer_named_by_the_ingress_gives_its_ca(kube_cluster, objects):
     objects.secret(SECRET, {"tls.crt": leaf, "tls.key": leaf_key})
     objects.ingress(RELEASE, SECRET, CHART_LABELS, {"cert-manager.io/issuer": "day-two"})
 
-    proc = ca(kube_cluster, objects.namespace)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == root
-    assert proc.stderr.splitlines()[0] == (
-        f"# CA: the CA of Issuer day-two (Secret {objects.namespace}/issuer-root: CN=Issuer CA)"
-    ), proc.stderr
-    no_key_in(proc.stdout + proc.stderr, leaf_key, root_key)
+    source = f"the CA of Issuer day-two (Secret {objects.namespace}/issuer-root: CN=Issuer CA)"
+    printed_ca(kube_cluster, objects.namespace, root, source, leaf_key, root_key)
 
 
 def test_a_gateway_installs_certificate_names_the_ca_issuer_before_anything_is_issued(kube_cluster, objects):
@@ -227,13 +230,8 @@ def test_a_gateway_installs_certificate_names_the_ca_issuer_before_anything_is_i
     objects.ca_issuer("gateway-ca", "issuer-root")
     objects.certificate(SECRET, SECRET, "gateway-ca")
 
-    proc = ca(kube_cluster, objects.namespace)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == root
-    assert proc.stderr.splitlines()[0] == (
-        f"# CA: the CA of Issuer gateway-ca (Secret {objects.namespace}/issuer-root: CN=Gateway Issuer CA)"
-    ), proc.stderr
-    no_key_in(proc.stdout + proc.stderr, root_key)
+    source = f"the CA of Issuer gateway-ca (Secret {objects.namespace}/issuer-root: CN=Gateway Issuer CA)"
+    printed_ca(kube_cluster, objects.namespace, root, source, root_key)
 
 
 def test_no_tls_secret_at_all_is_said(kube_cluster, objects):

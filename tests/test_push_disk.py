@@ -394,40 +394,37 @@ def test_diagnoses_413_401_x509_are_the_smoke_tests(registry_stack, tmp_path):
     assert "/etc/containerd/certs.d/" in untrusted.diagnosis.fix
 
 
+def install_then_target(kube_cluster, preset: Path, namespace: str, tmp_path: Path):
+    """`apply --no-wait` of `preset` into `namespace` (helm 3), then push-disk's target for a disk with no registry
+    flags: what it reads from the installed release. Returns (target, disk, the connection flags)."""
+    from installer.cli import build_parser
+    from installer.disk_cli import target_from_args
+    from tests.conftest import apply_args, helm_path, run_installer
+
+    kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
+    installed = run_installer(
+        *apply_args(preset, namespace, "--no-wait"), "--helm", str(helm_path("helm3")), *kube, timeout=240
+    )
+    assert installed.returncode == 0, installed.stderr
+    disk = qcow2(tmp_path / "d.qcow2")
+    args = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", namespace, *kube])
+    return target_from_args(args, environ={}, workdir=tmp_path), disk, kube
+
+
 @pytest.mark.cluster
 @pytest.mark.helm
 @pytest.mark.timeout(300)
 def test_without_registry_flags_the_installed_release_is_used(kube_cluster, tmp_path):
     import base64
-    import sys
 
     from kubernetes import client
 
     from installer.cli import build_parser
     from installer.disk_cli import target_from_args
-    from tests.conftest import PRESETS, ROOT, apply_args, helm_path
+    from tests.conftest import PRESETS
 
     namespace = "push-disk-defaults"
-    kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
-    installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "installer",
-            *apply_args(PRESETS / "minimal.yaml", namespace, "--no-wait"),
-            "--helm",
-            str(helm_path("helm3")),
-            *kube,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-    )
-    assert installed.returncode == 0, installed.stderr
-    disk = qcow2(tmp_path / "d.qcow2")
-    args = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", namespace, *kube])
-    target = target_from_args(args, environ={}, workdir=tmp_path)
+    target, disk, kube = install_then_target(kube_cluster, PRESETS / "minimal.yaml", namespace, tmp_path)
     secrets = client.CoreV1Api(kube_cluster.api_client("admin"))
     state = secrets.read_namespaced_secret("docker-registry-installer", namespace).data
     ca = secrets.read_namespaced_secret("docker-registry-ca", namespace).data
@@ -449,18 +446,14 @@ def test_the_installed_release_s_private_ca_is_the_one_ca_prints(kube_cluster, t
     """Without --ca-file, push-disk trusts the CA `registry-installer ca` prints (state.installed_ca, one home): here
     the ca.crt of an existing TLS Secret made by a private CA, node trust off, so no node-trust ConfigMap keeps it."""
     import base64
-    import sys
     import uuid
 
     from kubernetes import client
 
-    from installer.cli import build_parser
-    from installer.disk_cli import target_from_args
-    from tests.conftest import ROOT, apply_args, helm_path
+    from tests.conftest import run_installer
     from tests.fixtures.tls import issue_leaf, make_ca
 
     namespace = f"push-disk-ca-{uuid.uuid4().hex[:6]}"
-    kube = ["--kubeconfig", str(kube_cluster.kubeconfig), "--context", "admin"]
     ca_pem, ca_key = make_ca("Push Disk Private CA")
     leaf, leaf_key = issue_leaf(["registry.example.com"], ca_pem, ca_key)
     core = client.CoreV1Api(kube_cluster.api_client("admin"))
@@ -479,38 +472,14 @@ def test_the_installed_release_s_private_ca_is_the_one_ca_prints(kube_cluster, t
         "version: 1\nexposure:\n  hosts: [registry.example.com]\n"
         "  tls: {mode: existing-secret, secret_name: registry-tls}\n"
     )
-    installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "installer",
-            *apply_args(preset, namespace, "--no-wait"),
-            "--helm",
-            str(helm_path("helm3")),
-        ]
-        + kube,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-    )
-    assert installed.returncode == 0, installed.stderr
+    target, _, kube = install_then_target(kube_cluster, preset, namespace, tmp_path)
     # node trust is off: no ConfigMap keeps the CA, it is read from the TLS Secret
     assert not [
         cm.metadata.name for cm in core.list_namespaced_config_map(namespace).items if "trust" in cm.metadata.name
     ]
-    disk = qcow2(tmp_path / "d.qcow2")
-    args = build_parser().parse_args(["push-disk", str(disk), "--image", "vms/d:1", "--namespace", namespace, *kube])
-    target = target_from_args(args, environ={}, workdir=tmp_path)
     assert target.registry == "registry.example.com"
     assert target.ca_file is not None and target.ca_file.read_text() == ca_pem
-    printed = subprocess.run(
-        [sys.executable, "-m", "installer", "ca", "--namespace", namespace, *kube],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    printed = run_installer("ca", "--namespace", namespace, *kube, timeout=120)
     assert printed.returncode == 0 and printed.stdout == ca_pem, printed.stderr
 
 
